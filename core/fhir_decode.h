@@ -1,0 +1,54 @@
+/* The one FHIR decoder of bppipe: payload bytes in, readings (or invalid reasons) out.
+ *
+ * Pure functions over plain data: no I/O, no global state, no logging. The decoder parses a
+ * payload once (cJSON), walks the container (single resource today; Bundles, arrays and NDJSON
+ * are extensions of the same walk) and calls `emit` once per reading found or once per
+ * reason the payload (or one resource of it) could not be used. Every string handed to
+ * `emit` is valid only during that call; the caller copies what it keeps. */
+#ifndef BPPIPE_FHIR_DECODE_H
+#define BPPIPE_FHIR_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Flags on a decoded reading. */
+#define BP_DEC_BY_TEXT 0x1u /* a component was identified by its code.text, not by a coding */
+
+typedef struct bp_decoded {
+    /* NULL when the item is a reading; otherwise why the payload or resource is unusable,
+     * precise enough for an operator: "not JSON at byte 512", "no systolic or diastolic value",
+     * "status entered-in-error is not a reading". */
+    const char *invalid_reason;
+
+    const char *stable_id;       /* Observation id (+ "/_history/<versionId>"), else fullUrl, else
+                                    "sha256:<hex>"-style content hash; never NULL for readings */
+    const char *observation_id;  /* Observation.id or NULL */
+    const char *patient_id;      /* never NULL for readings */
+    const char *practitioner_id; /* NULL when none */
+    const char *device_id;       /* NULL when none */
+    const char *status;          /* Observation.status as written, NULL when absent */
+    int64_t effective_ms;        /* UTC milliseconds since the epoch */
+    double systolic;             /* mmHg, NaN when absent */
+    double diastolic;            /* mmHg, NaN when absent */
+    double heart_rate;           /* /min, NaN when absent */
+    unsigned flags;              /* BP_DEC_* */
+    int resource_index;          /* position in the container (Bundle entry, array, NDJSON line);
+                                    -1 for a single resource or a whole-payload failure */
+} bp_decoded;
+
+typedef struct bp_decode_opts {
+    size_t max_payload_bytes; /* 0 = no limit; larger payloads are invalid without parsing */
+} bp_decode_opts;
+
+/* Called for each item; return 0 to go on, non-zero to stop decoding (the value is returned
+ * by bp_fhir_decode). */
+typedef int (*bp_decode_emit)(void *user, const bp_decoded *item);
+
+/* Decodes `len` bytes at `data` (need not be NUL-terminated). `opts` may be NULL for the
+ * defaults. Calls `emit` at least once for every payload: a payload that yields nothing usable
+ * produces exactly one invalid item with the reason. Returns 0, the non-zero value of `emit`
+ * that stopped it, or -1 when memory ran out (after emitting an invalid item saying so). */
+int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
+                   bp_decode_emit emit, void *user);
+
+#endif
