@@ -1,0 +1,439 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* inih is built with INI_MAX_LINE 200 on Debian: longer lines would be split silently, so the
+ * line reader below refuses them with a clear error instead. */
+#define MAX_LINE 199
+
+void bp_errors_add(bp_errors *e, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 8;
+        char **items = realloc(e->items, cap * sizeof *items);
+        if (!items)
+            return;
+        e->items = items;
+        e->cap = cap;
+    }
+    char *copy = strdup(text);
+    if (copy)
+        e->items[e->n++] = copy;
+}
+
+void bp_errors_print(const bp_errors *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        fprintf(stderr, "error: %s\n", e->items[i]);
+}
+
+void bp_errors_free(bp_errors *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        free(e->items[i]);
+    free(e->items);
+    memset(e, 0, sizeof *e);
+}
+
+char *bp_expand_env(const char *in, char *why, size_t why_len)
+{
+    size_t cap = strlen(in) + 64, len = 0;
+    char *out = malloc(cap);
+    if (!out) {
+        snprintf(why, why_len, "out of memory");
+        return NULL;
+    }
+    for (const char *p = in; *p;) {
+        const char *piece = p;
+        size_t piece_len = 1;
+        char name[128];
+        if (p[0] == '$' && p[1] == '{') {
+            const char *end = strchr(p + 2, '}');
+            if (!end) {
+                snprintf(why, why_len, "unterminated ${ in value (write ${NAME} or ${NAME:-default})");
+                free(out);
+                return NULL;
+            }
+            const char *dflt = strstr(p + 2, ":-");
+            if (dflt && dflt > end)
+                dflt = NULL;
+            size_t nlen = (size_t)((dflt ? dflt : end) - (p + 2));
+            if (nlen == 0 || nlen >= sizeof name) {
+                snprintf(why, why_len, "bad variable reference in value");
+                free(out);
+                return NULL;
+            }
+            memcpy(name, p + 2, nlen);
+            name[nlen] = '\0';
+            const char *val = getenv(name);
+            if (val && *val) {
+                piece = val;
+                piece_len = strlen(val);
+            } else if (dflt) {
+                piece = dflt + 2;
+                piece_len = (size_t)(end - piece);
+            } else {
+                snprintf(why, why_len,
+                         "environment variable %s is not set (set it, or write ${%s:-default})",
+                         name, name);
+                free(out);
+                return NULL;
+            }
+            p = end + 1;
+        } else {
+            p++;
+        }
+        if (len + piece_len + 1 > cap) {
+            cap = (len + piece_len + 1) * 2;
+            char *grown = realloc(out, cap);
+            if (!grown) {
+                free(out);
+                snprintf(why, why_len, "out of memory");
+                return NULL;
+            }
+            out = grown;
+        }
+        memcpy(out + len, piece, piece_len);
+        len += piece_len;
+    }
+    out[len] = '\0';
+    return out;
+}
+
+static bool parse_section_name(const char *name, bp_section_kind *kind, const char **instance)
+{
+    static const struct {
+        const char *prefix;
+        bp_section_kind kind;
+    } kinds[] = {{"source.", BP_SEC_SOURCE}, {"detector.", BP_SEC_DETECTOR}, {"sink.", BP_SEC_SINK}};
+    if (strcmp(name, "pipeline") == 0) {
+        *kind = BP_SEC_PIPELINE;
+        *instance = name + strlen(name);
+        return true;
+    }
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(kinds[i].prefix);
+        if (strncmp(name, kinds[i].prefix, n) != 0)
+            continue;
+        const char *inst = name + n;
+        if (!*inst)
+            return false;
+        for (const char *c = inst; *c; c++)
+            if (!(isalnum((unsigned char)*c) || *c == '_' || *c == '-'))
+                return false;
+        *kind = kinds[i].kind;
+        *instance = inst;
+        return true;
+    }
+    return false;
+}
+
+bp_section *bp_config_find(const bp_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_sections; i++)
+        if (strcmp(cfg->sections[i].name, name) == 0)
+            return &cfg->sections[i];
+    return NULL;
+}
+
+static bp_section *add_section(bp_config *cfg, const char *name, const char *file, int line,
+                               bp_errors *errs)
+{
+    bp_section_kind kind;
+    const char *inst;
+    if (!parse_section_name(name, &kind, &inst)) {
+        bp_errors_add(errs,
+                      "%s:%d: unknown section [%s]: expected [pipeline], [source.NAME], "
+                      "[detector.NAME] or [sink.NAME] (NAME: letters, digits, '-', '_')",
+                      file, line, name);
+        return NULL;
+    }
+    if (cfg->n_sections == cfg->cap_sections) {
+        size_t cap = cfg->cap_sections ? cfg->cap_sections * 2 : 8;
+        bp_section *s = realloc(cfg->sections, cap * sizeof *s);
+        if (!s)
+            return NULL;
+        cfg->sections = s;
+        cfg->cap_sections = cap;
+    }
+    bp_section *s = &cfg->sections[cfg->n_sections];
+    memset(s, 0, sizeof *s);
+    s->name = strdup(name);
+    if (!s->name)
+        return NULL;
+    parse_section_name(s->name, &s->kind, &s->instance);
+    s->file = file;
+    s->line = line;
+    cfg->n_sections++;
+    return s;
+}
+
+bp_kv *bp_section_get(const bp_section *s, const char *key)
+{
+    for (size_t i = 0; s && i < s->n_kvs; i++)
+        if (strcmp(s->kvs[i].key, key) == 0)
+            return &s->kvs[i];
+    return NULL;
+}
+
+const char *bp_section_value(const bp_section *s, const char *key)
+{
+    bp_kv *kv = bp_section_get(s, key);
+    return kv ? kv->value : NULL;
+}
+
+static int set_kv(bp_section *s, const char *key, char *value, const char *file, int line)
+{
+    bp_kv *kv = bp_section_get(s, key);
+    if (kv) {
+        free(kv->value);
+        kv->value = value;
+        kv->file = file;
+        kv->line = line;
+        return 0;
+    }
+    if (s->n_kvs == s->cap_kvs) {
+        size_t cap = s->cap_kvs ? s->cap_kvs * 2 : 8;
+        bp_kv *kvs = realloc(s->kvs, cap * sizeof *kvs);
+        if (!kvs)
+            return -1;
+        s->kvs = kvs;
+        s->cap_kvs = cap;
+    }
+    kv = &s->kvs[s->n_kvs];
+    memset(kv, 0, sizeof *kv);
+    kv->key = strdup(key);
+    if (!kv->key)
+        return -1;
+    kv->value = value;
+    kv->file = file;
+    kv->line = line;
+    s->n_kvs++;
+    return 0;
+}
+
+/* State shared by the line reader and the inih handler while one file is parsed. */
+typedef struct parse_ctx {
+    bp_config *cfg;
+    bp_errors *errs;
+    const char *file;
+    const char *text; /* remaining input */
+    int line;         /* number of the line inih is handling */
+    bp_section *current;
+    bool current_bad; /* the current section header was refused: skip its keys quietly */
+} parse_ctx;
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+/* Section headers are tracked here, line by line, because inih reports only keys: this way
+ * empty sections, repeated sections and their line numbers are all known. */
+static void see_line(parse_ctx *pc, const char *raw, size_t len)
+{
+    char line[MAX_LINE + 2];
+    if (len > MAX_LINE) {
+        bp_errors_add(pc->errs, "%s:%d: line is longer than %d characters; shorten the value",
+                      pc->file, pc->line, MAX_LINE);
+        len = MAX_LINE;
+    }
+    memcpy(line, raw, len);
+    line[len] = '\0';
+    char *t = trim(line);
+    if (*t != '[')
+        return;
+    char *close = strchr(t, ']');
+    if (!close)
+        return; /* inih reports the syntax error */
+    *close = '\0';
+    char *name = trim(t + 1);
+    bp_section *prev = bp_config_find(pc->cfg, name);
+    if (prev) {
+        bp_errors_add(pc->errs, "%s:%d: section [%s] appears twice (first at line %d)",
+                      pc->file, pc->line, name, prev->line);
+        pc->current = NULL;
+        pc->current_bad = true;
+        return;
+    }
+    pc->current = add_section(pc->cfg, name, pc->file, pc->line, pc->errs);
+    pc->current_bad = pc->current == NULL;
+}
+
+static char *read_line(char *str, int num, void *stream)
+{
+    parse_ctx *pc = stream;
+    if (!*pc->text)
+        return NULL;
+    const char *nl = strchr(pc->text, '\n');
+    size_t len = nl ? (size_t)(nl - pc->text) + 1 : strlen(pc->text);
+    pc->line++;
+    see_line(pc, pc->text, len);
+    size_t copy = len < (size_t)num - 1 ? len : (size_t)num - 1;
+    memcpy(str, pc->text, copy);
+    str[copy] = '\0';
+    pc->text += len;
+    return str;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+    parse_ctx *pc = user;
+    if (pc->current_bad)
+        return 1;
+    if (!pc->current || strcmp(pc->current->name, section) != 0) {
+        bp_errors_add(pc->errs, "%s:%d: key '%s' is outside any section; put it under [pipeline] "
+                      "or a stage section", pc->file, pc->line, name);
+        return 1;
+    }
+    bp_kv *prev = bp_section_get(pc->current, name);
+    if (prev) {
+        bp_errors_add(pc->errs, "%s:%d: [%s] key '%s' is given twice (first at line %d)",
+                      pc->file, pc->line, section, name, prev->line);
+        return 1;
+    }
+    char why[256];
+    char *expanded = bp_expand_env(value, why, sizeof why);
+    if (!expanded) {
+        bp_errors_add(pc->errs, "%s:%d: [%s] key '%s': %s", pc->file, pc->line, section, name,
+                      why);
+        return 1;
+    }
+    if (set_kv(pc->current, name, expanded, pc->file, pc->line) != 0) {
+        free(expanded);
+        bp_errors_add(pc->errs, "out of memory");
+    }
+    return 1;
+}
+
+int bp_config_load_string(bp_config *cfg, const char *name, const char *text, bp_errors *errs)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->path = strdup(name);
+    if (!cfg->path)
+        return -1;
+    parse_ctx pc = {.cfg = cfg, .errs = errs, .file = cfg->path, .text = text};
+    int rc = ini_parse_stream(read_line, &pc, on_key, &pc);
+    if (rc > 0)
+        bp_errors_add(errs, "%s:%d: syntax error: expected 'key = value', '[section]' or a "
+                      "comment", cfg->path, rc);
+    else if (rc < 0)
+        bp_errors_add(errs, "%s: could not be parsed (out of memory)", cfg->path);
+    return 0;
+}
+
+int bp_config_load(bp_config *cfg, const char *path, bp_errors *errs)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        memset(cfg, 0, sizeof *cfg);
+        bp_errors_add(errs, "%s: cannot open pipeline file: %s", path, strerror(errno));
+        return -1;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    char chunk[8192];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + got + 1 > cap) {
+            cap = (len + got + 1) * 2;
+            char *grown = realloc(text, cap);
+            if (!grown) {
+                free(text);
+                fclose(f);
+                bp_errors_add(errs, "%s: out of memory", path);
+                return -1;
+            }
+            text = grown;
+        }
+        memcpy(text + len, chunk, got);
+        len += got;
+    }
+    fclose(f);
+    if (!text) {
+        text = strdup("");
+        if (!text)
+            return -1;
+    }
+    text[len] = '\0';
+    if (strlen(text) != len)
+        bp_errors_add(errs, "%s: contains a NUL byte; is this a text file?", path);
+    int rc = bp_config_load_string(cfg, path, text, errs);
+    free(text);
+    return rc;
+}
+
+int bp_config_override(bp_config *cfg, const char *assignment, bp_errors *errs)
+{
+    const char *eq = strchr(assignment, '=');
+    if (!eq || eq == assignment) {
+        bp_errors_add(errs, "-o %s: expected SECTION.KEY=VALUE, e.g. -o sink.out.path=/tmp/x",
+                      assignment);
+        return -1;
+    }
+    char lhs[256];
+    size_t lhs_len = (size_t)(eq - assignment);
+    if (lhs_len >= sizeof lhs) {
+        bp_errors_add(errs, "-o: key too long");
+        return -1;
+    }
+    memcpy(lhs, assignment, lhs_len);
+    lhs[lhs_len] = '\0';
+    /* The section is "pipeline" or the first two dot-separated words; the rest is the key. */
+    char *dot = strchr(lhs, '.');
+    if (dot && strncmp(lhs, "pipeline.", 9) != 0)
+        dot = strchr(dot + 1, '.');
+    if (!dot || !dot[1]) {
+        bp_errors_add(errs, "-o %s: expected SECTION.KEY=VALUE where SECTION is pipeline or "
+                      "KIND.NAME (e.g. sink.anomalies.plugin=sink-file)", assignment);
+        return -1;
+    }
+    *dot = '\0';
+    const char *section = lhs, *key = dot + 1;
+    bp_section *s = bp_config_find(cfg, section);
+    if (!s && !(s = add_section(cfg, section, "-o", 0, errs)))
+        return -1;
+    char why[256];
+    char *value = bp_expand_env(eq + 1, why, sizeof why);
+    if (!value) {
+        bp_errors_add(errs, "-o %s: %s", assignment, why);
+        return -1;
+    }
+    if (set_kv(s, key, value, "-o", 0) != 0) {
+        free(value);
+        return -1;
+    }
+    return 0;
+}
+
+void bp_config_free(bp_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_sections; i++) {
+        bp_section *s = &cfg->sections[i];
+        for (size_t k = 0; k < s->n_kvs; k++) {
+            free(s->kvs[k].key);
+            free(s->kvs[k].value);
+        }
+        free(s->kvs);
+        free(s->name);
+    }
+    free(cfg->sections);
+    free(cfg->path);
+    memset(cfg, 0, sizeof *cfg);
+}

@@ -1,0 +1,30 @@
+/* A growable text buffer with JSON writing helpers. The document serializer and the CLI's
+ * machine-readable outputs use it; it allocates only when it grows. */
+#ifndef BPPIPE_JSON_BUF_H
+#define BPPIPE_JSON_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct bp_buf {
+    char *data; /* NUL-terminated when len > 0 or after bp_buf_cstr */
+    size_t len, cap;
+    bool failed; /* an allocation failed; later writes are ignored */
+} bp_buf;
+
+void bp_buf_init(bp_buf *b);
+void bp_buf_free(bp_buf *b);
+void bp_buf_reset(bp_buf *b);
+void bp_buf_put(bp_buf *b, const char *s, size_t n);
+void bp_buf_puts(bp_buf *b, const char *s);
+void bp_buf_putc(bp_buf *b, char c);
+/* A JSON string literal with quotes; invalid UTF-8 bytes become U+FFFD so the output is
+ * always valid JSON whatever the input. */
+void bp_buf_json_string(bp_buf *b, const char *s, size_t n);
+/* A JSON number; integers print without a fraction, NaN/Inf print as null. */
+void bp_buf_json_number(bp_buf *b, double v);
+/* "2026-11-22T18:30:00.000Z" for milliseconds since the epoch. */
+void bp_buf_iso_time(bp_buf *b, long long ms);
+const char *bp_buf_cstr(bp_buf *b);
+
+#endif

@@ -1,0 +1,46 @@
+/* Finding and loading plugin .so files, and refusing the ones this host cannot run. Every
+ * refusal is one line naming the file and the cause. */
+#ifndef BPPIPE_LOADER_H
+#define BPPIPE_LOADER_H
+
+#include "bppipe/plugin.h"
+
+#include <stddef.h>
+
+typedef struct bp_loaded {
+    char *path;             /* the file */
+    void *handle;           /* dlopen handle */
+    const bp_plugin *desc;  /* validated descriptor, static in the .so */
+} bp_loaded;
+
+typedef struct bp_loader {
+    char **dirs; /* search directories, in order */
+    size_t n_dirs;
+    bp_loaded *loaded; /* every plugin loaded so far (each file once) */
+    size_t n_loaded, cap_loaded;
+} bp_loader;
+
+/* Search order: `extra` (a ':'-separated list, e.g. [pipeline] plugin_path; relative entries
+ * are taken relative to `base_dir`, which may be NULL), then $BPPIPE_PLUGIN_PATH, then the
+ * plugins of the executable's own build tree or install (found from /proc/self/exe). */
+int bp_loader_init(bp_loader *ld, const char *extra, const char *base_dir);
+void bp_loader_free(bp_loader *ld);
+
+/* Loads `path` and validates it as a plugin. On refusal returns -1 with one line in `err`. */
+int bp_loader_open_file(bp_loader *ld, const char *path, const bp_loaded **out, char *err,
+                        size_t err_len);
+
+/* Finds plugin `name` (file name.so) in the search directories. Refuses when it is missing
+ * (listing where it looked), invalid, or present as two different files. */
+int bp_loader_find(bp_loader *ld, const char *name, const bp_loaded **out, char *err,
+                   size_t err_len);
+
+/* Calls `visit` for every .so in the search directories, loaded or refused (then `plugin` is
+ * NULL and `err` says why), sorted by directory order then file name. */
+typedef void (*bp_loader_visit)(void *user, const char *path, const bp_loaded *plugin,
+                                const char *err);
+void bp_loader_scan(bp_loader *ld, bp_loader_visit visit, void *user);
+
+const char *bp_kind_name(bp_kind kind);
+
+#endif

@@ -1,0 +1,92 @@
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static bp_log_level current_level = BP_LOG_INFO;
+
+/* A small table of recently seen messages for rate limiting: a hash of who+text, when it was
+ * last printed and how many copies were swallowed since. Collisions only merge counts. */
+#define LIMIT_SLOTS 64
+#define LIMIT_INTERVAL_S 10
+static struct {
+    unsigned long hash;
+    time_t last;
+    unsigned long suppressed;
+} limits[LIMIT_SLOTS];
+
+void bp_log_set_level(bp_log_level level)
+{
+    current_level = level;
+}
+
+bp_log_level bp_log_get_level(void)
+{
+    return current_level;
+}
+
+int bp_log_level_parse(const char *text)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++)
+        if (text && strcmp(text, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static unsigned long hash_text(const char *who, const char *text)
+{
+    unsigned long h = 5381;
+    for (const char *p = who ? who : ""; *p; p++)
+        h = h * 33u ^ (unsigned char)*p;
+    for (const char *p = text; *p; p++)
+        h = h * 33u ^ (unsigned char)*p;
+    return h;
+}
+
+void bp_log_reset_limits(void)
+{
+    memset(limits, 0, sizeof limits);
+}
+
+void bp_logv(const char *who, bp_log_level level, const char *fmt, va_list ap)
+{
+    static const char *const tags[] = {"error", "warn", "info", "debug"};
+    if (level > current_level)
+        return;
+    char text[1024];
+    vsnprintf(text, sizeof text, fmt, ap);
+
+    time_t now = time(NULL);
+    unsigned long suppressed = 0;
+    if (level != BP_LOG_DEBUG) {
+        unsigned long h = hash_text(who, text);
+        unsigned slot = (unsigned)(h % LIMIT_SLOTS);
+        if (limits[slot].hash == h && now - limits[slot].last < LIMIT_INTERVAL_S) {
+            limits[slot].suppressed++;
+            return;
+        }
+        suppressed = limits[slot].hash == h ? limits[slot].suppressed : 0;
+        limits[slot].hash = h;
+        limits[slot].last = now;
+        limits[slot].suppressed = 0;
+    }
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (suppressed)
+        fprintf(stderr, "%s %-5s [%s] %s (repeated %lu more times)\n", stamp, tags[level],
+                who ? who : "bppipe", text, suppressed);
+    else
+        fprintf(stderr, "%s %-5s [%s] %s\n", stamp, tags[level], who ? who : "bppipe", text);
+}
+
+void bp_log(const char *who, bp_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    bp_logv(who, level, fmt, ap);
+    va_end(ap);
+}
