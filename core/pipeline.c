@@ -1,0 +1,291 @@
+#include "pipeline.h"
+
+#include "log.h"
+#include "options.h"
+
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const bp_option pipeline_options[] = {
+    BP_OPTION_STRING("plugin_path", NULL, 0,
+                     "extra plugin directories, ':'-separated, relative to this file"),
+    BP_OPTION_INT("batch_size", "500", 1, 100000, 0, "payloads taken from the source per batch"),
+    BP_OPTION_INT("stats_interval", "10", 0, 86400, 0,
+                  "seconds between status lines on stderr (0 = none)"),
+    BP_OPTION_INT("poll_timeout_ms", "200", 1, 60000, 0,
+                  "longest wait for the source when it has nothing"),
+    BP_OPTION_INT("max_payload_bytes", "1048576", 1, 1073741824, 0,
+                  "larger payloads go to the invalid route unparsed"),
+    BP_OPTION_INT("retry_initial_ms", "100", 1, 600000, 0, "first back-off after a failure"),
+    BP_OPTION_INT("retry_max_ms", "30000", 1, 3600000, 0, "back-off cap (full jitter below it)"),
+    BP_OPTION_ENUM("log_level", "info", "error|warn|info|debug", "least severe level logged"),
+};
+
+const bp_option *bp_pipeline_options(size_t *n)
+{
+    *n = sizeof pipeline_options / sizeof pipeline_options[0];
+    return pipeline_options;
+}
+
+static int64_t setting(const bp_section *s, const char *key)
+{
+    size_t n;
+    const bp_option *all = bp_pipeline_options(&n);
+    const bp_option *o = bp_options_find(all, n, key);
+    int64_t v = 0;
+    const char *text = s ? bp_section_value(s, key) : NULL;
+    if (!text || bp_parse_int(text, &v) != 0)
+        bp_parse_int(o->default_value, &v);
+    return v;
+}
+
+static void read_settings(bp_pipeline *p, const bp_section *s)
+{
+    bp_settings *st = &p->settings;
+    st->batch_size = setting(s, "batch_size");
+    st->stats_interval_s = setting(s, "stats_interval");
+    st->poll_timeout_ms = setting(s, "poll_timeout_ms");
+    st->max_payload_bytes = setting(s, "max_payload_bytes");
+    st->retry_initial_ms = setting(s, "retry_initial_ms");
+    st->retry_max_ms = setting(s, "retry_max_ms");
+    const char *level = s ? bp_section_value(s, "log_level") : NULL;
+    if (level && bp_log_level_parse(level) >= 0)
+        bp_log_set_level((bp_log_level)bp_log_level_parse(level));
+}
+
+static const char *kind_word(bp_section_kind k)
+{
+    return k == BP_SEC_SOURCE ? "source" : k == BP_SEC_DETECTOR ? "detector" : "sink";
+}
+
+static bp_kind plugin_kind(bp_section_kind k)
+{
+    return k == BP_SEC_SOURCE ? BP_KIND_SOURCE : k == BP_SEC_DETECTOR ? BP_KIND_DETECTOR
+                                                                       : BP_KIND_SINK;
+}
+
+static int parse_route(const char *text, unsigned *mask)
+{
+    if (!text || strcmp(text, "all") == 0)
+        *mask = BP_ROUTES_ALL;
+    else if (strcmp(text, "anomaly") == 0)
+        *mask = BP_ROUTE_BIT(BP_ROUTE_ANOMALY);
+    else if (strcmp(text, "normal") == 0)
+        *mask = BP_ROUTE_BIT(BP_ROUTE_NORMAL);
+    else if (strcmp(text, "invalid") == 0)
+        *mask = BP_ROUTE_BIT(BP_ROUTE_INVALID);
+    else
+        return -1;
+    return 0;
+}
+
+/* Builds the instance of one stage section; NULL (with errors added) when it cannot. */
+static bp_ctx *build_stage(bp_pipeline *p, const bp_section *s, bp_errors *errs)
+{
+    static const char *const source_keys[] = {"plugin", NULL};
+    static const char *const sink_keys[] = {"plugin", "route", NULL};
+    char where[512];
+    const bp_kv *plugin_kv = bp_section_get(s, "plugin");
+    if (!plugin_kv) {
+        bp_errors_add(errs, "%s: [%s] missing required key 'plugin' (the %s plugin to run, see "
+                      "'bppipe plugins')", bp_where(s->file, s->line, where, sizeof where),
+                      s->name, kind_word(s->kind));
+        return NULL;
+    }
+    bp_where(plugin_kv->file, plugin_kv->line, where, sizeof where);
+    const bp_loaded *lp;
+    char err[2048];
+    if (bp_loader_find(&p->loader, plugin_kv->value, &lp, err, sizeof err) != 0) {
+        bp_errors_add(errs, "%s: [%s] key 'plugin': %s", where, s->name, err);
+        return NULL;
+    }
+    if (lp->desc->kind != plugin_kind(s->kind)) {
+        bp_errors_add(errs, "%s: [%s] key 'plugin': '%s' is a %s plugin, not a %s", where,
+                      s->name, plugin_kv->value, bp_kind_name(lp->desc->kind),
+                      kind_word(s->kind));
+        return NULL;
+    }
+    unsigned routes = 0;
+    if (s->kind == BP_SEC_SINK) {
+        const bp_kv *route = bp_section_get(s, "route");
+        if (parse_route(route ? route->value : NULL, &routes) != 0) {
+            bp_errors_add(errs, "%s: [%s] key 'route': '%s' is not one of anomaly|normal|all|"
+                          "invalid", bp_where(route->file, route->line, where, sizeof where),
+                          s->name, route->value);
+            return NULL;
+        }
+    }
+    bp_options_validate(s, lp->desc->options, lp->desc->n_options,
+                        s->kind == BP_SEC_SINK ? sink_keys : source_keys, errs);
+    bp_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx || !(ctx->name = strdup(s->name))) {
+        free(ctx);
+        bp_errors_add(errs, "out of memory");
+        return NULL;
+    }
+    ctx->section = s;
+    ctx->plugin = lp;
+    ctx->routes = routes;
+    ctx->route_name = bp_section_value(s, "route") ? bp_section_value(s, "route") : "all";
+    return ctx;
+}
+
+static int push_ctx(bp_ctx ***list, size_t *n, bp_ctx *ctx)
+{
+    bp_ctx **grown = realloc(*list, (*n + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    *list = grown;
+    grown[(*n)++] = ctx;
+    return 0;
+}
+
+static void build_stages(bp_pipeline *p, bp_errors *errs)
+{
+    const bp_section *first_source = NULL;
+    for (size_t i = 0; i < p->cfg.n_sections; i++) {
+        const bp_section *s = &p->cfg.sections[i];
+        if (s->kind == BP_SEC_PIPELINE)
+            continue;
+        char where[512];
+        if (s->kind == BP_SEC_SOURCE && first_source) {
+            bp_errors_add(errs, "%s: [%s] a pipeline has one source; [%s] is already defined at "
+                          "line %d", bp_where(s->file, s->line, where, sizeof where), s->name,
+                          first_source->name, first_source->line);
+            continue;
+        }
+        if (s->kind == BP_SEC_SOURCE)
+            first_source = s;
+        if (s->kind == BP_SEC_SINK && p->n_sinks >= BP_MAX_SINKS) {
+            bp_errors_add(errs, "%s: [%s] more than %d sinks", bp_where(s->file, s->line,
+                          where, sizeof where), s->name, BP_MAX_SINKS);
+            continue;
+        }
+        bp_ctx *ctx = build_stage(p, s, errs);
+        if (!ctx)
+            continue;
+        int rc = 0;
+        if (s->kind == BP_SEC_SOURCE) {
+            p->source = ctx;
+        } else if (s->kind == BP_SEC_DETECTOR) {
+            rc = push_ctx(&p->detectors, &p->n_detectors, ctx);
+        } else {
+            ctx->index = (int)p->n_sinks;
+            rc = push_ctx(&p->sinks, &p->n_sinks, ctx);
+            if (ctx->routes & BP_ROUTE_BIT(BP_ROUTE_INVALID))
+                p->has_invalid_sink = true;
+        }
+        if (rc != 0) {
+            bp_ctx_free(ctx);
+            bp_errors_add(errs, "out of memory");
+        }
+    }
+}
+
+/* A section of that kind exists (even one that failed to build and reported its own error). */
+static bool has_kind(const bp_config *cfg, bp_section_kind kind)
+{
+    for (size_t i = 0; i < cfg->n_sections; i++)
+        if (cfg->sections[i].kind == kind)
+            return true;
+    return false;
+}
+
+int bp_pipeline_build(bp_pipeline *p, const char *path, char *const *overrides,
+                      size_t n_overrides, bp_errors *errs)
+{
+    memset(p, 0, sizeof *p);
+    if (bp_config_load(&p->cfg, path, errs) != 0)
+        return -1;
+    for (size_t i = 0; i < n_overrides; i++)
+        bp_config_override(&p->cfg, overrides[i], errs);
+
+    const bp_section *ps = bp_config_find(&p->cfg, "pipeline");
+    size_t n_popts;
+    const bp_option *popts = bp_pipeline_options(&n_popts);
+    if (ps)
+        bp_options_validate(ps, popts, n_popts, NULL, errs);
+    read_settings(p, ps);
+
+    /* plugin_path entries are relative to the pipeline file, so a pipeline folder with its
+     * own plugins works from any working directory. */
+    char dir_buf[PATH_MAX];
+    snprintf(dir_buf, sizeof dir_buf, "%s", path);
+    const char *base = dirname(dir_buf);
+    if (bp_loader_init(&p->loader, ps ? bp_section_value(ps, "plugin_path") : NULL, base) != 0) {
+        bp_errors_add(errs, "out of memory");
+        return -1;
+    }
+    build_stages(p, errs);
+    if (!p->source && !has_kind(&p->cfg, BP_SEC_SOURCE))
+        bp_errors_add(errs, "%s: no [source.NAME] section: a pipeline needs exactly one source",
+                      path);
+    if (p->n_sinks == 0 && !has_kind(&p->cfg, BP_SEC_SINK))
+        bp_errors_add(errs, "%s: no [sink.NAME] section: readings would go nowhere; add one "
+                      "(e.g. plugin = sink-file)", path);
+    return errs->n ? -1 : 0;
+}
+
+static int open_ctx(bp_ctx *ctx, bp_errors *errs)
+{
+    if (!ctx || ctx->opened)
+        return 0;
+    int rc = ctx->plugin->desc->open(bp_host_table(), ctx, &ctx->state);
+    if (rc != BP_OK) {
+        bp_errors_add(errs, "[%s] plugin %s could not start (see the message above)", ctx->name,
+                      ctx->plugin->desc->name);
+        return -1;
+    }
+    ctx->opened = true;
+    return 0;
+}
+
+int bp_pipeline_open(bp_pipeline *p, bp_errors *errs)
+{
+    for (size_t i = 0; i < p->n_sinks; i++)
+        if (open_ctx(p->sinks[i], errs) != 0)
+            return -1;
+    for (size_t i = 0; i < p->n_detectors; i++)
+        if (open_ctx(p->detectors[i], errs) != 0)
+            return -1;
+    return open_ctx(p->source, errs);
+}
+
+static void close_ctx(bp_ctx *ctx)
+{
+    if (!ctx || !ctx->opened)
+        return;
+    ctx->plugin->desc->close(ctx->state);
+    ctx->opened = false;
+    ctx->state = NULL;
+}
+
+void bp_pipeline_close(bp_pipeline *p)
+{
+    close_ctx(p->source);
+    for (size_t i = p->n_detectors; i-- > 0;)
+        close_ctx(p->detectors[i]);
+    for (size_t i = p->n_sinks; i-- > 0;) {
+        bp_ctx *s = p->sinks[i];
+        if (s->opened && s->plugin->desc->flush && s->plugin->desc->flush(s->state) != BP_OK)
+            bp_log(s->name, BP_LOG_ERROR, "flush failed at shutdown");
+        close_ctx(s);
+    }
+}
+
+void bp_pipeline_free(bp_pipeline *p)
+{
+    bp_pipeline_close(p);
+    bp_ctx_free(p->source);
+    for (size_t i = 0; i < p->n_detectors; i++)
+        bp_ctx_free(p->detectors[i]);
+    for (size_t i = 0; i < p->n_sinks; i++)
+        bp_ctx_free(p->sinks[i]);
+    free(p->detectors);
+    free(p->sinks);
+    bp_loader_free(&p->loader);
+    bp_config_free(&p->cfg);
+    memset(p, 0, sizeof *p);
+}

@@ -1,0 +1,47 @@
+/* A pipeline: the parsed file, the loaded plugins and their configured instances. Building
+ * validates everything before anything runs; opening calls each plugin's open(). */
+#ifndef BPPIPE_PIPELINE_H
+#define BPPIPE_PIPELINE_H
+
+#include "config.h"
+#include "instance.h"
+#include "loader.h"
+
+#define BP_MAX_SINKS 64
+
+typedef struct bp_settings {
+    int64_t batch_size;
+    int64_t stats_interval_s;
+    int64_t poll_timeout_ms;
+    int64_t max_payload_bytes;
+    int64_t retry_initial_ms;
+    int64_t retry_max_ms;
+} bp_settings;
+
+typedef struct bp_pipeline {
+    bp_config cfg;
+    bp_loader loader;
+    bp_settings settings;
+    bp_ctx *source;
+    bp_ctx **detectors;
+    size_t n_detectors;
+    bp_ctx **sinks;
+    size_t n_sinks;
+    bool has_invalid_sink;
+} bp_pipeline;
+
+/* The [pipeline] section's declared keys (printed by `bppipe run --help`). */
+const bp_option *bp_pipeline_options(size_t *n);
+
+/* Loads `path`, applies the -o `overrides`, loads plugins and validates every key. All
+ * problems go to `errs`; returns 0 when there are none. */
+int bp_pipeline_build(bp_pipeline *p, const char *path, char *const *overrides,
+                      size_t n_overrides, bp_errors *errs);
+/* Calls open() on every instance (source last, so sinks are ready before data flows).
+ * Returns 0, or -1 after adding the failing instance to `errs`. */
+int bp_pipeline_open(bp_pipeline *p, bp_errors *errs);
+/* Flushes sinks and closes every opened instance, in reverse order. */
+void bp_pipeline_close(bp_pipeline *p);
+void bp_pipeline_free(bp_pipeline *p);
+
+#endif

@@ -1,0 +1,434 @@
+#include "runner.h"
+
+#include "document.h"
+#include "fhir_decode.h"
+#include "log.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static volatile sig_atomic_t stop_requests;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (stop_requests < 2)
+        stop_requests++;
+}
+
+void bp_runner_install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+void bp_runner_request_stop(void)
+{
+    if (stop_requests < 1)
+        stop_requests = 1;
+}
+
+typedef enum { STEP_OK, STEP_FATAL, STEP_ABANDONED } step_result;
+
+/* Everything one run needs between batches. */
+typedef struct runner {
+    bp_pipeline *p;
+    bp_stats *st;
+    bp_arena arena;
+    bp_batch input;   /* payloads from the source */
+    bp_batch records; /* every decoded record, valid or not, in payload order */
+    bp_batch valid;   /* the records detectors see */
+    bp_batch pending; /* scratch: what one sink still has to take */
+    bp_batch again;   /* scratch: what it must be offered again */
+    bp_batch rejected;
+    bp_record *current_input; /* the payload being decoded */
+    uint64_t rng;
+    bool warned_stop;
+} runner;
+
+/* xorshift64*: jitter only, not security. */
+static double jitter_unit(runner *r)
+{
+    r->rng ^= r->rng >> 12;
+    r->rng ^= r->rng << 25;
+    r->rng ^= r->rng >> 27;
+    return (double)((r->rng * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+}
+
+static bool abandon(void)
+{
+    return stop_requests >= 2;
+}
+
+/* Sleeps the full-jitter back-off for `attempt`, waking early if the batch is abandoned. */
+static void back_off(runner *r, unsigned attempt, const char *who, const char *what)
+{
+    const bp_settings *s = &r->p->settings;
+    double cap = (double)s->retry_initial_ms * pow(2.0, attempt < 30 ? attempt : 30);
+    if (cap > (double)s->retry_max_ms)
+        cap = (double)s->retry_max_ms;
+    double ms = cap * jitter_unit(r);
+    bp_log(who, BP_LOG_WARN, "%s; retrying in %.0f ms (attempt %u)", what, ms, attempt + 1);
+    double until = bp_now_s() + ms / 1000.0;
+    while (!abandon()) {
+        double left = until - bp_now_s();
+        if (left <= 0)
+            break;
+        double slice = left < 0.05 ? left : 0.05;
+        struct timespec ts = {0, (long)(slice * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int on_decoded(void *user, const bp_decoded *d)
+{
+    runner *r = user;
+    bp_record *in = r->current_input;
+    bp_record *rec = bp_arena_alloc(&r->arena, sizeof *rec);
+    if (!rec)
+        return -1;
+    *rec = *in; /* shares the payload and origin of its payload */
+    bp_arena *a = &r->arena;
+    rec->invalid_reason = bp_arena_strdup(a, d->invalid_reason);
+    rec->stable_id = bp_arena_strdup(a, d->stable_id);
+    rec->observation_id = bp_arena_strdup(a, d->observation_id);
+    rec->patient_id = bp_arena_strdup(a, d->patient_id);
+    rec->practitioner_id = bp_arena_strdup(a, d->practitioner_id);
+    rec->device_id = bp_arena_strdup(a, d->device_id);
+    rec->status = bp_arena_strdup(a, d->status);
+    rec->effective_ms = d->invalid_reason && d->effective_ms == 0 ? INT64_MIN : d->effective_ms;
+    rec->systolic = d->systolic;
+    rec->diastolic = d->diastolic;
+    rec->heart_rate = d->heart_rate;
+    rec->decode_flags = d->flags;
+    rec->resource_index = d->resource_index;
+    if ((d->invalid_reason && !rec->invalid_reason) || bp_batch_push(&r->records, rec) != BP_OK)
+        return -1;
+    if (!rec->invalid_reason && bp_batch_push(&r->valid, rec) != BP_OK)
+        return -1;
+    return 0;
+}
+
+static step_result decode_all(runner *r)
+{
+    bp_decode_opts opts = {.max_payload_bytes = (size_t)r->p->settings.max_payload_bytes};
+    for (size_t i = 0; i < r->input.count; i++) {
+        r->current_input = r->input.items[i];
+        if (bp_fhir_decode(r->current_input->payload, r->current_input->payload_len, &opts,
+                           on_decoded, r) != 0) {
+            bp_log("core", BP_LOG_ERROR, "out of memory while decoding a batch");
+            return STEP_FATAL;
+        }
+    }
+    r->st->payloads += r->input.count;
+    r->st->readings_in += r->records.count;
+    r->st->in_flight = r->records.count;
+    return STEP_OK;
+}
+
+static step_result run_detectors(runner *r)
+{
+    if (r->valid.count == 0)
+        return STEP_OK;
+    for (size_t i = 0; i < r->p->n_detectors; i++) {
+        bp_ctx *d = r->p->detectors[i];
+        for (unsigned attempt = 0;; attempt++) {
+            double t0 = bp_now_s();
+            int rc = d->plugin->desc->detect(d->state, &r->valid);
+            d->busy_s += bp_now_s() - t0;
+            d->calls++;
+            if (rc == BP_OK)
+                break;
+            if (rc != BP_RETRY) {
+                bp_log(d->name, BP_LOG_ERROR, "detector failed permanently (status %d); stopping",
+                       rc);
+                return STEP_FATAL;
+            }
+            if (abandon())
+                return STEP_ABANDONED;
+            back_off(r, attempt, d->name, "detector asked to retry");
+        }
+    }
+    return STEP_OK;
+}
+
+/* Marks which sinks each record must reach. */
+static void route_all(runner *r)
+{
+    bp_pipeline *p = r->p;
+    for (size_t i = 0; i < r->records.count; i++) {
+        bp_record *rec = r->records.items[i];
+        bp_route route = bp_record_route(rec);
+        rec->sinks_pending = 0;
+        for (size_t s = 0; s < p->n_sinks; s++)
+            if (p->sinks[s]->routes & BP_ROUTE_BIT(route))
+                rec->sinks_pending |= 1ull << s;
+        if (route == BP_ROUTE_INVALID) {
+            bp_stats_count_reason(r->st, rec->invalid_reason);
+            if (!p->has_invalid_sink) {
+                r->st->invalid_unrouted++;
+                bp_log("core", BP_LOG_WARN,
+                       "invalid payload with no sink for route = invalid (%llu so far): %s",
+                       (unsigned long long)r->st->invalid_unrouted, rec->invalid_reason);
+            }
+        }
+    }
+}
+
+static bp_outcome outcome_of(const bp_ctx *s, size_t i, int rc)
+{
+    if (s->outcomes[i] >= 0)
+        return (bp_outcome)s->outcomes[i];
+    return rc == BP_OK ? BP_DELIVERED : BP_AGAIN;
+}
+
+/* Offers `s` every record still pending for it until each is delivered or rejected. */
+static step_result deliver_to(runner *r, bp_ctx *s)
+{
+    uint64_t bit = 1ull << s->index;
+    bp_batch_clear(&r->pending);
+    for (size_t i = 0; i < r->records.count; i++)
+        if (r->records.items[i]->sinks_pending & bit)
+            bp_batch_push(&r->pending, r->records.items[i]);
+    for (unsigned attempt = 0; r->pending.count; attempt++) {
+        if (bp_ctx_begin_write(s, &r->pending) != 0)
+            return STEP_FATAL;
+        double t0 = bp_now_s();
+        int rc = s->plugin->desc->write(s->state, &r->pending);
+        s->busy_s += bp_now_s() - t0;
+        s->calls++;
+        if (rc == BP_FATAL) {
+            bp_ctx_end_write(s);
+            bp_log(s->name, BP_LOG_ERROR, "sink failed permanently; stopping without committing "
+                   "the batch in flight (it will be delivered again on restart)");
+            return STEP_FATAL;
+        }
+        bp_batch_clear(&r->again);
+        for (size_t i = 0; i < r->pending.count; i++) {
+            bp_record *rec = r->pending.items[i];
+            bp_outcome out = outcome_of(s, i, rc);
+            if (out == BP_AGAIN) {
+                bp_batch_push(&r->again, rec);
+                continue;
+            }
+            rec->sinks_pending &= ~bit;
+            if (out == BP_DELIVERED) {
+                s->delivered++;
+            } else {
+                s->rejected++;
+                const char *why = s->outcome_reasons[i] ? s->outcome_reasons[i] : "no reason";
+                bp_log(s->name, BP_LOG_WARN, "sink rejected a record: %s", why);
+                if (!rec->invalid_reason) {
+                    /* A judged reading the sink refuses becomes a dead letter with the reason. */
+                    char msg[512];
+                    snprintf(msg, sizeof msg, "rejected by %s: %s", s->name, why);
+                    rec->invalid_reason = bp_arena_strdup(rec->arena, msg);
+                    rec->docs[0] = rec->docs[1] = NULL;
+                    bp_batch_push(&r->rejected, rec);
+                } else {
+                    bp_log(s->name, BP_LOG_ERROR, "a dead letter was refused by its sink too; "
+                           "it is counted but stored nowhere: %s", why);
+                }
+            }
+        }
+        bp_ctx_end_write(s);
+        bp_batch tmp = r->pending;
+        r->pending = r->again;
+        r->again = tmp;
+        if (r->pending.count) {
+            s->retries++;
+            if (abandon())
+                return STEP_ABANDONED;
+            char what[128];
+            snprintf(what, sizeof what, "%zu record(s) not yet durable", r->pending.count);
+            back_off(r, attempt, s->name, what);
+        }
+    }
+    return STEP_OK;
+}
+
+static step_result deliver_all(runner *r)
+{
+    bp_pipeline *p = r->p;
+    bp_batch_clear(&r->rejected);
+    for (size_t s = 0; s < p->n_sinks; s++) {
+        step_result res = deliver_to(r, p->sinks[s]);
+        if (res != STEP_OK)
+            return res;
+    }
+    if (r->rejected.count == 0)
+        return STEP_OK;
+    /* Second pass: readings a sink refused go to the dead-letter sinks. */
+    r->st->sink_rejected += r->rejected.count;
+    for (size_t i = 0; i < r->rejected.count; i++) {
+        bp_record *rec = r->rejected.items[i];
+        for (size_t s = 0; s < p->n_sinks; s++)
+            if (p->sinks[s]->routes & BP_ROUTE_BIT(BP_ROUTE_INVALID))
+                rec->sinks_pending |= 1ull << s;
+        if (!p->has_invalid_sink)
+            bp_log("core", BP_LOG_ERROR, "a sink rejected a reading and no sink has route = "
+                   "invalid: it is counted but stored nowhere");
+    }
+    for (size_t s = 0; s < p->n_sinks; s++) {
+        if (!(p->sinks[s]->routes & BP_ROUTE_BIT(BP_ROUTE_INVALID)))
+            continue;
+        step_result res = deliver_to(r, p->sinks[s]);
+        if (res != STEP_OK)
+            return res;
+    }
+    return STEP_OK;
+}
+
+static step_result commit_batch(runner *r)
+{
+    bp_ctx *src = r->p->source;
+    if (!src->plugin->desc->commit)
+        return STEP_OK;
+    for (unsigned attempt = 0;; attempt++) {
+        int rc = src->plugin->desc->commit(src->state, &r->input);
+        if (rc == BP_OK)
+            return STEP_OK;
+        if (rc != BP_RETRY) {
+            bp_log(src->name, BP_LOG_ERROR, "commit failed permanently; stopping");
+            return STEP_FATAL;
+        }
+        if (abandon())
+            return STEP_ABANDONED;
+        back_off(r, attempt, src->name, "commit failed");
+    }
+}
+
+static step_result process_batch(runner *r)
+{
+    step_result res = decode_all(r);
+    if (res == STEP_OK)
+        res = run_detectors(r);
+    if (res != STEP_OK)
+        return res;
+    /* Judged routes are booked before delivery can turn a refused reading into a dead letter. */
+    uint64_t routes[3] = {0, 0, 0};
+    for (size_t i = 0; i < r->records.count; i++)
+        routes[bp_record_route(r->records.items[i])]++;
+    route_all(r);
+    res = deliver_all(r);
+    if (res == STEP_OK)
+        res = commit_batch(r);
+    if (res != STEP_OK)
+        return res;
+    for (int i = 0; i < 3; i++)
+        r->st->by_route[i] += routes[i];
+    r->st->in_flight = 0;
+    return STEP_OK;
+}
+
+/* Polls once, retrying transient failures. Sets *ended when the source is exhausted. */
+static step_result poll_source(runner *r, size_t capacity, bool *ended)
+{
+    bp_ctx *src = r->p->source;
+    for (unsigned attempt = 0;; attempt++) {
+        bp_batch_clear(&r->input);
+        r->input.capacity = capacity;
+        double t0 = bp_now_s();
+        int rc = src->plugin->desc->poll(src->state, &r->input, (int)r->p->settings.poll_timeout_ms);
+        src->busy_s += bp_now_s() - t0;
+        src->calls++;
+        if (r->input.count > capacity) {
+            bp_log(src->name, BP_LOG_ERROR, "source added %zu payloads, more than the %zu asked "
+                   "for; stopping", r->input.count, capacity);
+            return STEP_FATAL;
+        }
+        if (rc == BP_OK || rc == BP_END) {
+            *ended = rc == BP_END;
+            return STEP_OK;
+        }
+        if (rc != BP_RETRY) {
+            bp_log(src->name, BP_LOG_ERROR, "source failed permanently (status %d); stopping", rc);
+            return STEP_FATAL;
+        }
+        if (stop_requests)
+            return STEP_OK; /* nothing in flight: a stop needs no retry */
+        back_off(r, attempt, src->name, "source asked to retry");
+    }
+}
+
+static void runner_init(runner *r, bp_pipeline *p, bp_stats *st)
+{
+    memset(r, 0, sizeof *r);
+    r->p = p;
+    r->st = st;
+    bp_arena_init(&r->arena, 256 * 1024);
+    bp_batch *batches[] = {&r->input, &r->records, &r->valid, &r->pending, &r->again,
+                           &r->rejected};
+    for (size_t i = 0; i < sizeof batches / sizeof batches[0]; i++)
+        bp_batch_init(batches[i], &r->arena, 0);
+    r->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull | 1;
+}
+
+static void runner_free(runner *r)
+{
+    bp_batch *batches[] = {&r->input, &r->records, &r->valid, &r->pending, &r->again,
+                           &r->rejected};
+    for (size_t i = 0; i < sizeof batches / sizeof batches[0]; i++)
+        bp_batch_free(batches[i]);
+    bp_arena_free(&r->arena);
+}
+
+static bool limits_reached(const bp_run_opts *o, const bp_stats *st)
+{
+    if (o->max_records && st->readings_in >= o->max_records)
+        return true;
+    return o->duration_s > 0 && bp_now_s() - st->started_s >= o->duration_s;
+}
+
+int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st)
+{
+    runner r;
+    runner_init(&r, p, st);
+    memset(st, 0, sizeof *st);
+    st->started_s = bp_now_s();
+    double last_status = st->started_s;
+    uint64_t last_in = 0;
+    int status = 0;
+    bool ended = false;
+    while (!ended && !stop_requests && !limits_reached(opts, st)) {
+        bp_arena_reset(&r.arena);
+        bp_batch_clear(&r.records);
+        bp_batch_clear(&r.valid);
+        size_t capacity = (size_t)p->settings.batch_size;
+        if (opts->max_records && opts->max_records - st->readings_in < capacity)
+            capacity = (size_t)(opts->max_records - st->readings_in);
+        step_result res = poll_source(&r, capacity, &ended);
+        if (res == STEP_OK && r.input.count)
+            res = process_batch(&r);
+        if (res != STEP_OK) {
+            if (res == STEP_ABANDONED)
+                bp_log("core", BP_LOG_WARN, "batch in flight abandoned on a second signal; it "
+                       "was not committed and will be delivered again");
+            status = 1;
+            break;
+        }
+        double now = bp_now_s();
+        if (stop_requests == 1 && !r.warned_stop) {
+            bp_log("core", BP_LOG_INFO, "stop requested: batch drained, flushing sinks");
+            r.warned_stop = true;
+        }
+        if (p->settings.stats_interval_s > 0 &&
+            now - last_status >= (double)p->settings.stats_interval_s) {
+            bp_stats_print_status(st, p, (double)(st->readings_in - last_in) / (now - last_status));
+            last_status = now;
+            last_in = st->readings_in;
+        }
+    }
+    st->ended_s = bp_now_s();
+    runner_free(&r);
+    return status;
+}

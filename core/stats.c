@@ -1,0 +1,168 @@
+#include "stats.h"
+
+#include "json_buf.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+double bp_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void bp_stats_count_reason(bp_stats *st, const char *reason)
+{
+    char kind[96];
+    size_t n = 0;
+    /* Fold numbers so "not JSON at byte 12" and "... byte 40" are one kind of reason. */
+    for (const char *p = reason; *p && n + 1 < sizeof kind; p++) {
+        if (isdigit((unsigned char)*p)) {
+            while (isdigit((unsigned char)p[1]))
+                p++;
+            kind[n++] = 'N';
+        } else {
+            kind[n++] = *p;
+        }
+    }
+    kind[n] = '\0';
+    for (size_t i = 0; i < st->n_reasons; i++) {
+        if (strcmp(st->reasons[i].kind, kind) == 0) {
+            st->reasons[i].count++;
+            return;
+        }
+    }
+    if (st->n_reasons == BP_MAX_REASON_KINDS) {
+        st->reasons_other++;
+        return;
+    }
+    memcpy(st->reasons[st->n_reasons].kind, kind, n + 1);
+    st->reasons[st->n_reasons].count = 1;
+    st->n_reasons++;
+}
+
+void bp_stats_print_status(const bp_stats *st, const bp_pipeline *p, double rate)
+{
+    (void)p;
+    fprintf(stderr,
+            "bppipe: in %llu (%.0f/s) anomaly %llu normal %llu invalid %llu in-flight %llu\n",
+            (unsigned long long)st->readings_in, rate,
+            (unsigned long long)st->by_route[BP_ROUTE_ANOMALY],
+            (unsigned long long)st->by_route[BP_ROUTE_NORMAL],
+            (unsigned long long)st->by_route[BP_ROUTE_INVALID],
+            (unsigned long long)st->in_flight);
+}
+
+static double elapsed(const bp_stats *st)
+{
+    double e = (st->ended_s ? st->ended_s : bp_now_s()) - st->started_s;
+    return e > 0 ? e : 0;
+}
+
+void bp_stats_print_summary(const bp_stats *st, const bp_pipeline *p)
+{
+    double secs = elapsed(st);
+    unsigned long long in = st->readings_in, an = st->by_route[BP_ROUTE_ANOMALY],
+                       no = st->by_route[BP_ROUTE_NORMAL], inv = st->by_route[BP_ROUTE_INVALID],
+                       fl = st->in_flight;
+    fprintf(stderr, "bppipe: summary of %s\n", p->cfg.path);
+    fprintf(stderr, "  elapsed        %.3f s, %.0f readings/s\n", secs,
+            secs > 0 ? (double)in / secs : 0.0);
+    fprintf(stderr, "  payloads       %llu\n", (unsigned long long)st->payloads);
+    fprintf(stderr, "  readings in    %llu = anomaly %llu + normal %llu + invalid %llu"
+            " + in flight %llu%s\n", in, an, no, inv, fl,
+            in == an + no + inv + fl ? "" : "  ** BOOKS DO NOT BALANCE **");
+    if (st->n_reasons) {
+        fprintf(stderr, "  invalid by reason:\n");
+        for (size_t i = 0; i < st->n_reasons; i++)
+            fprintf(stderr, "    %8llu  %s\n", (unsigned long long)st->reasons[i].count,
+                    st->reasons[i].kind);
+        if (st->reasons_other)
+            fprintf(stderr, "    %8llu  (other reasons)\n",
+                    (unsigned long long)st->reasons_other);
+    }
+    if (st->invalid_unrouted)
+        fprintf(stderr, "  invalid with no [sink] route = invalid: %llu (counted, not stored)\n",
+                (unsigned long long)st->invalid_unrouted);
+    if (st->sink_rejected)
+        fprintf(stderr, "  rejected by a sink and dead-lettered: %llu\n",
+                (unsigned long long)st->sink_rejected);
+    for (size_t i = 0; i < p->n_sinks; i++) {
+        const bp_ctx *s = p->sinks[i];
+        fprintf(stderr, "  %-14s %s, route %s: delivered %llu, rejected %llu, retries %llu\n",
+                s->name, s->plugin->desc->name, s->route_name,
+                (unsigned long long)s->delivered, (unsigned long long)s->rejected,
+                (unsigned long long)s->retries);
+    }
+    const bp_ctx *all[1 + 64];
+    size_t n = 0;
+    all[n++] = p->source;
+    for (size_t i = 0; i < p->n_detectors && n < 65; i++)
+        all[n++] = p->detectors[i];
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; all[i] && c < all[i]->n_counters; c++)
+            fprintf(stderr, "  %-14s %s %.15g\n", all[i]->name, all[i]->counters[c].name,
+                    all[i]->counters[c].value);
+}
+
+static void json_u64(bp_buf *b, const char *key, unsigned long long v, bool comma)
+{
+    char tmp[96];
+    snprintf(tmp, sizeof tmp, "%s\"%s\":%llu", comma ? "," : "", key, v);
+    bp_buf_puts(b, tmp);
+}
+
+int bp_stats_write_json(const bp_stats *st, const bp_pipeline *p, const char *path)
+{
+    bp_buf b;
+    bp_buf_init(&b);
+    bp_buf_puts(&b, "{\"pipeline\":");
+    bp_buf_json_string(&b, p->cfg.path, strlen(p->cfg.path));
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, ",\"elapsed_s\":%.3f", elapsed(st));
+    bp_buf_puts(&b, tmp);
+    json_u64(&b, "payloads", st->payloads, true);
+    json_u64(&b, "readings_in", st->readings_in, true);
+    json_u64(&b, "anomaly", st->by_route[BP_ROUTE_ANOMALY], true);
+    json_u64(&b, "normal", st->by_route[BP_ROUTE_NORMAL], true);
+    json_u64(&b, "invalid", st->by_route[BP_ROUTE_INVALID], true);
+    json_u64(&b, "in_flight", st->in_flight, true);
+    json_u64(&b, "invalid_unrouted", st->invalid_unrouted, true);
+    json_u64(&b, "sink_rejected", st->sink_rejected, true);
+    bp_buf_puts(&b, ",\"invalid_by_reason\":{");
+    for (size_t i = 0; i < st->n_reasons; i++) {
+        if (i)
+            bp_buf_putc(&b, ',');
+        bp_buf_json_string(&b, st->reasons[i].kind, strlen(st->reasons[i].kind));
+        snprintf(tmp, sizeof tmp, ":%llu", (unsigned long long)st->reasons[i].count);
+        bp_buf_puts(&b, tmp);
+    }
+    bp_buf_puts(&b, "},\"sinks\":{");
+    for (size_t i = 0; i < p->n_sinks; i++) {
+        const bp_ctx *s = p->sinks[i];
+        if (i)
+            bp_buf_putc(&b, ',');
+        bp_buf_json_string(&b, s->name, strlen(s->name));
+        bp_buf_puts(&b, ":{\"plugin\":");
+        bp_buf_json_string(&b, s->plugin->desc->name, strlen(s->plugin->desc->name));
+        bp_buf_puts(&b, ",\"route\":");
+        bp_buf_json_string(&b, s->route_name, strlen(s->route_name));
+        json_u64(&b, "delivered", s->delivered, true);
+        json_u64(&b, "rejected", s->rejected, true);
+        json_u64(&b, "retries", s->retries, true);
+        bp_buf_putc(&b, '}');
+    }
+    bp_buf_puts(&b, "}}\n");
+    int rc = -1;
+    FILE *f = b.failed ? NULL : fopen(path, "w");
+    if (f) {
+        rc = fwrite(b.data, 1, b.len, f) == b.len ? 0 : -1;
+        if (fclose(f) != 0)
+            rc = -1;
+    }
+    bp_buf_free(&b);
+    return rc;
+}
