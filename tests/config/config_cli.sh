@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# `bppipe check` on broken pipelines: exit 2 and a line naming file, line, section and key.
+set -u
+fail=0
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+mkdir -p "$t/out"
+good() {
+    cat <<INI
+[pipeline]
+batch_size = 50
+[source.ward]
+plugin = source-faker
+count = 10
+rate = 0
+[detector.rules]
+plugin = detector-rules
+[sink.archive]
+plugin = sink-file
+route = normal
+path = $t/out
+INI
+}
+expect() { # expect NAME STATUS PATTERN [extra args...]
+    local name=$1 want=$2 pattern=$3
+    shift 3
+    "$BPPIPE" check "$t/p.ini" "$@" >"$t/log" 2>&1
+    local got=$?
+    if [ "$got" != "$want" ] || ! grep -q -- "$pattern" "$t/log"; then
+        echo "FAIL $name: status $got (want $want)"; cat "$t/log"; fail=1
+    else
+        echo "ok   $name"
+    fi
+}
+good >"$t/p.ini"
+expect "a good pipeline checks" 0 "is valid"
+
+good | sed 's/^path = /pth = /' >"$t/p.ini"
+expect "misspelt key" 2 "p.ini:13: \[sink.archive\] unknown key 'pth' (did you mean 'path'?)"
+good | sed 's/^route = normal/route = sometimes/' >"$t/p.ini"
+expect "bad route" 2 "p.ini:12: \[sink.archive\] key 'route': 'sometimes' is not one of"
+good | sed 's/^batch_size = 50/batch_size = 0/' >"$t/p.ini"
+expect "pipeline key out of bounds" 2 "p.ini:2: \[pipeline\] key 'batch_size': 0 is out of bounds"
+good | sed 's/^count = 10/count = many/' >"$t/p.ini"
+expect "wrong type" 2 "p.ini:5: \[source.ward\] key 'count': 'many' is not an integer"
+good | sed 's/^plugin = detector-rules/plugin = sink-file/' >"$t/p.ini"
+expect "plugin of the wrong kind" 2 "'sink-file' is a sink plugin, not a detector"
+good | grep -v '^plugin = detector-rules' >"$t/p.ini"
+expect "missing plugin key" 2 "p.ini:8: \[detector.rules\] missing required key 'plugin'"
+good | grep -v '^path = ' >"$t/p.ini"
+expect "missing required key" 2 "\[sink.archive\] missing required key 'path'"
+{ good; echo "rate = 1"; } | sed '0,/^rate = 0/{s/^rate = 0/rate = 0/}' >"$t/p.ini"
+# a key given twice (the appended one lands in [sink.archive], which has no 'rate')
+{ good; echo "path = $t/other"; } >"$t/p.ini"
+expect "duplicate key" 2 "p.ini:14: \[sink.archive\] key 'path' is given twice (first at line 13)"
+good | sed 's/^\[sink.archive\]/[sinks.archive]/' >"$t/p.ini"
+expect "unknown section" 2 "p.ini:10: unknown section \[sinks.archive\]"
+good | sed 's/^count = 10/count = ${BPPIPE_TEST_NOT_SET}/' >"$t/p.ini"
+expect "undefined variable" 2 "environment variable BPPIPE_TEST_NOT_SET is not set"
+good | sed 's/^count = 10/count = ${BPPIPE_TEST_NOT_SET:-12}/' >"$t/p.ini"
+expect "variable default" 0 "is valid"
+good >"$t/p.ini"
+expect "override with a bad value" 2 "\-o: \[sink.archive\] key 'layout'" -o sink.archive.layout=xml
+expect "override swaps a plugin" 2 "'detector-rules' is a detector plugin, not a sink" \
+    -o sink.archive.plugin=detector-rules
+expect "override adds a section" 0 "2 sink(s)" -o sink.extra.plugin=sink-file -o sink.extra.path="$t/out2"
+good | grep -v '^\[source.ward\]' | grep -v '^plugin = source-faker' | grep -v '^count' | grep -v '^rate' >"$t/p.ini"
+expect "no source" 2 "no \[source.NAME\] section"
+"$BPPIPE" check "$t/does-not-exist.ini" >"$t/log" 2>&1
+[ $? = 2 ] && grep -q "cannot open pipeline file" "$t/log" && echo "ok   missing file" || { echo "FAIL missing file"; fail=1; }
+# several problems are all reported at once
+good | sed -e 's/^path = /pth = /' -e 's/^count = 10/count = x/' >"$t/p.ini"
+expect "all problems at once" 2 "2 problems found"
+exit $fail

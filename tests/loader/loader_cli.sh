@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The loader's refusals as a user meets them: through `bppipe check` and `bppipe plugins`.
+set -u
+fail=0
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+expect() { # expect NAME EXPECTED_STATUS PATTERN CMD...
+    local name=$1 want=$2 pattern=$3
+    shift 3
+    "$@" >"$t/out" 2>&1
+    local got=$?
+    if [ "$got" != "$want" ] || ! grep -q -- "$pattern" "$t/out"; then
+        echo "FAIL $name: status $got (want $want), output:"; cat "$t/out"; fail=1
+    else
+        echo "ok   $name"
+    fi
+}
+pipeline() { # pipeline PLUGIN_DIR DETECTOR_PLUGIN
+    cat >"$t/p.ini" <<INI
+[pipeline]
+plugin_path = $1
+[source.in]
+plugin = source-file
+path = $t/p.ini
+[detector.x]
+plugin = $2
+[sink.out]
+plugin = sink-file
+path = $t/out-dir
+INI
+}
+for case in "test-abi2:built for ABI 2" "test-minor:needs ABI 1.99" \
+            "test-noentry:no exported symbol" "test-misnamed:calls itself" \
+            "test-notelf:not a loadable shared object" "test-incomplete:needs open, close"; do
+    name=${case%%:*}; pattern=${case#*:}
+    pipeline "$LOADER_DIR/bad" "$name"
+    expect "check refuses $name" 2 "$pattern" "$BPPIPE" check "$t/p.ini"
+    # one line per refusal, naming the file
+    grep -q "$name.so" "$t/out" || { echo "FAIL $name: file not named"; fail=1; }
+done
+pipeline "$LOADER_DIR/dup1:$LOADER_DIR/dup2" test-dup
+expect "check refuses a duplicate plugin name" 2 "provided twice" "$BPPIPE" check "$t/p.ini"
+pipeline "$LOADER_DIR/good" test-missing
+expect "check reports a missing plugin" 2 "plugin 'test-missing' not found" "$BPPIPE" check "$t/p.ini"
+pipeline "$LOADER_DIR/good" test-good
+expect "check accepts a good plugin from plugin_path" 0 "is valid" "$BPPIPE" check "$t/p.ini"
+BPPIPE_PLUGIN_PATH="$LOADER_DIR/good" expect "env path adds a directory" 0 "test-good" \
+    "$BPPIPE" plugins
+BPPIPE_PLUGIN_PATH="$LOADER_DIR/bad" expect "plugins lists refusals as warnings" 0 \
+    "warning: .*test-abi2.so: refused" "$BPPIPE" plugins
+expect "plugins lists the build tree's own plugins with no path set" 0 "sink-file" \
+    "$BPPIPE" plugins
+BPPIPE_PLUGIN_PATH="$LOADER_DIR/good" expect "plugins NAME prints options" 0 "limit" \
+    "$BPPIPE" plugins test-good
+exit $fail
