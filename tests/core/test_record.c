@@ -1,0 +1,77 @@
+/* Record accessors and verdict helpers as plugins reach them through the host table. */
+#include "check.h"
+#include "instance.h"
+#include "record.h"
+
+#include <math.h>
+
+int main(void)
+{
+    bp_arena a;
+    bp_arena_init(&a, 128); /* tiny chunks: exercise growth */
+    bp_batch b;
+    bp_batch_init(&b, &a, 10);
+    const bp_host *h = bp_host_table();
+    CHECK(h->struct_size == sizeof(bp_host) && h->abi_major == BP_ABI_MAJOR);
+
+    bp_origin o = {sizeof o, "topic-a", 3, 77, "PAT-9", 5, 1000};
+    CHECK(h->add_payload(&b, "{}", 2, &o) == BP_OK);
+    CHECK(h->add_payload(&b, NULL, 0, NULL) == BP_OK);
+    CHECK(h->add_payload(&b, NULL, 3, NULL) == BP_EINVAL);
+    CHECK(h->add_payload(NULL, "x", 1, NULL) == BP_EINVAL);
+    bp_origin small = {4, "t", 0, 0, NULL, 0, 0};
+    CHECK(h->add_payload(&b, "x", 1, &small) == BP_EINVAL);
+    CHECK(h->batch_count(&b) == 2);
+    CHECK(h->batch_capacity(&b) == 10);
+    CHECK(h->batch_at(&b, 2) == NULL);
+    CHECK(h->batch_count(NULL) == 0);
+
+    bp_record *r = h->batch_at(&b, 0);
+    size_t len = 0;
+    CHECK_STR(h->payload(r, &len), "{}");
+    CHECK(len == 2);
+    CHECK_STR(h->text(r, BP_F_SOURCE_TOPIC), "topic-a");
+    CHECK_STR(h->text(r, BP_F_SOURCE_KEY), "PAT-9");
+    CHECK_NUM(h->number(r, BP_F_SOURCE_PARTITION), 3);
+    CHECK_NUM(h->number(r, BP_F_SOURCE_OFFSET), 77);
+    CHECK_NUM(h->number(r, BP_F_SOURCE_TIMESTAMP_MS), 1000);
+    CHECK(isnan(h->number(r, BP_F_SYSTOLIC)));
+    CHECK(isnan(h->number(r, BP_F_EFFECTIVE_MS)));
+    CHECK(h->text(r, BP_F_SYSTOLIC) == NULL); /* not a text field */
+    CHECK(isnan(h->number(r, BP_F_PATIENT_ID))); /* not a number field */
+    CHECK(h->text(NULL, BP_F_PATIENT_ID) == NULL);
+
+    bp_record *none = h->batch_at(&b, 1);
+    CHECK(isnan(h->number(none, BP_F_SOURCE_PARTITION)));
+    CHECK(h->text(none, BP_F_SOURCE_TOPIC) == NULL);
+
+    /* verdicts: flag raises severity and is idempotent per reason; severity never lowers */
+    CHECK(h->flag(NULL, r, "hypotension_systolic", BP_SEV_WARNING) == BP_OK);
+    CHECK(h->flag(NULL, r, "hypotension_systolic", BP_SEV_WARNING) == BP_OK);
+    CHECK(r->reasons && !r->reasons->next);
+    CHECK_NUM(h->number(r, BP_F_ANOMALY), 1);
+    CHECK(h->raise_severity(NULL, r, BP_SEV_CRITICAL) == BP_OK);
+    CHECK(h->raise_severity(NULL, r, BP_SEV_NORMAL) == BP_OK);
+    CHECK_NUM(h->number(r, BP_F_SEVERITY), BP_SEV_CRITICAL);
+    CHECK(h->flag(NULL, r, "Has Spaces", BP_SEV_WARNING) == BP_EINVAL);
+    CHECK(h->flag(NULL, r, "ok", (bp_severity)7) == BP_EINVAL);
+    CHECK(h->flag(NULL, NULL, "ok", BP_SEV_WARNING) == BP_EINVAL);
+    CHECK(h->set_text(NULL, r, BP_F_PATIENT_ID, "x") == BP_EINVAL);
+    CHECK(h->set_text(NULL, r, BP_F_CATEGORY, "elevated") == BP_OK);
+    CHECK_STR(h->text(r, BP_F_CATEGORY), "elevated");
+
+    /* annotations: replace on repeat, refuse core names, NaN and bad keys */
+    CHECK(h->annotate_number(NULL, r, "ml_risk", 0.5) == BP_OK);
+    CHECK(h->annotate_number(NULL, r, "ml_risk", 0.25) == BP_OK);
+    CHECK(r->annotations && !r->annotations->next && r->annotations->number == 0.25);
+    CHECK(h->annotate_number(NULL, r, "ml_risk", NAN) == BP_EINVAL);
+    CHECK(h->annotate_text(NULL, r, "severity", "x") == BP_EINVAL);
+    CHECK(h->annotate_text(NULL, r, "systolic_pressure", "x") == BP_EINVAL);
+    CHECK(h->annotate_text(NULL, r, "note", NULL) == BP_EINVAL);
+    CHECK(h->annotate_bool(NULL, r, "", 1) == BP_EINVAL);
+    CHECK(h->set_outcome(NULL, r, BP_DELIVERED, NULL) == BP_EINVAL);
+
+    bp_batch_free(&b);
+    bp_arena_free(&a);
+    return CHECK_DONE();
+}

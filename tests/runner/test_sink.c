@@ -1,0 +1,94 @@
+/* test-sink: a sink for the runner tests. It appends each record's compact document to `path`
+ * (one line each) and can misbehave on purpose: ask for retries, reject one patient's
+ * readings, or fail permanently. */
+#include "bppipe/plugin.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct sink {
+    const bp_host *host;
+    bp_ctx *ctx;
+    FILE *out;
+    long long retry_first, calls, fatal_after;
+    const char *reject_patient;
+} sink;
+
+static const bp_option options[] = {
+    BP_OPTION_STRING("path", NULL, BP_OPT_REQUIRED, "file the documents are appended to"),
+    BP_OPTION_INT("retry_first", "0", 0, 1000, 0, "answer BP_RETRY to the first N writes"),
+    BP_OPTION_INT("fatal_after", "0", 0, 1000000, 0, "answer BP_FATAL from write N+1 (0: never)"),
+    BP_OPTION_STRING("reject_patient", NULL, 0, "reject the readings of this patient id"),
+};
+
+static int sink_open(const bp_host *host, bp_ctx *ctx, void **state)
+{
+    sink *s = calloc(1, sizeof *s);
+    if (!s)
+        return BP_FATAL;
+    s->host = host;
+    s->ctx = ctx;
+    s->retry_first = host->opt_int(ctx, "retry_first", 0);
+    s->fatal_after = host->opt_int(ctx, "fatal_after", 0);
+    s->reject_patient = host->opt_string(ctx, "reject_patient");
+    const char *path = host->opt_string(ctx, "path");
+    s->out = fopen(path, "a");
+    if (!s->out) {
+        host->log(ctx, BP_LOG_ERROR, "cannot open %s", path);
+        free(s);
+        return BP_FATAL;
+    }
+    *state = s;
+    return BP_OK;
+}
+
+static void sink_close(void *state)
+{
+    sink *s = state;
+    fclose(s->out);
+    free(s);
+}
+
+static int sink_write(void *state, bp_batch *batch)
+{
+    sink *s = state;
+    const bp_host *h = s->host;
+    s->calls++;
+    if (s->fatal_after && s->calls > s->fatal_after) {
+        h->log(s->ctx, BP_LOG_ERROR, "failing on purpose");
+        return BP_FATAL;
+    }
+    if (s->calls <= s->retry_first)
+        return BP_RETRY;
+    for (size_t i = 0; i < h->batch_count(batch); i++) {
+        bp_record *r = h->batch_at(batch, i);
+        const char *patient = h->text(r, BP_F_PATIENT_ID);
+        if (s->reject_patient && patient && strcmp(patient, s->reject_patient) == 0) {
+            h->set_outcome(s->ctx, r, BP_REJECTED, "patient refused by test-sink");
+            continue;
+        }
+        size_t len;
+        const char *doc = h->document(s->ctx, r, 0, &len);
+        fwrite(doc, 1, len, s->out);
+        fputc('\n', s->out);
+    }
+    return fflush(s->out) == 0 ? BP_OK : BP_RETRY;
+}
+
+static const bp_plugin descriptor = {
+    .struct_size = sizeof(bp_plugin),
+    .abi_major = BP_ABI_MAJOR,
+    .abi_minor = BP_ABI_MINOR,
+    .name = "test-sink",
+    .version = "1.0.0",
+    .kind = BP_KIND_SINK,
+    .description = "appends documents to a file; can retry, reject and fail on purpose",
+    .options = options,
+    .n_options = sizeof options / sizeof options[0],
+    .open = sink_open,
+    .close = sink_close,
+    .write = sink_write,
+};
+
+BP_PLUGIN(descriptor)
