@@ -1,0 +1,10 @@
+/* The subcommands of the bppipe executable. Each returns the process exit status:
+ * 0 ok, 1 runtime failure, 2 usage or configuration error. */
+#ifndef BPPIPE_COMMANDS_H
+#define BPPIPE_COMMANDS_H
+
+int bp_cmd_run(int argc, char **argv);
+int bp_cmd_check(int argc, char **argv);
+int bp_cmd_plugins(int argc, char **argv);
+
+#endif
