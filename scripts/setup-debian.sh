@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what bppipe needs to build and test on Debian 12. Run as root; safe to run again.
+set -euo pipefail
+packages=(
+    build-essential cmake pkg-config      # toolchain
+    libcjson-dev libinih-dev              # core: FHIR/JSON and INI pipelines
+    clang libclang-rt-14-dev              # libFuzzer harness for the decoder
+    python3                               # test scripts read JSON summaries
+)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "bppipe setup: missing packages: ${missing[*]}; run this script as root" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "bppipe setup: build dependencies present"
