@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The command line: help texts, version, exit statuses, and that plugins take nothing from
+# the executable.
+set -u
+fail=0
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1 ($2)"; fail=1; fi; }
+"$BPPIPE" --help >"$t/o" 2>&1;           check "--help exits 0" "[ $? = 0 ] && grep -q 'bppipe run FILE' '$t/o'"
+"$BPPIPE" run --help >"$t/o" 2>&1;       check "run --help lists [pipeline] keys" "[ $? = 0 ] && grep -q 'batch_size' '$t/o' && grep -q -- '--max-records' '$t/o'"
+"$BPPIPE" check --help >"$t/o" 2>&1;     check "check --help exits 0" "[ $? = 0 ]"
+"$BPPIPE" plugins --help >"$t/o" 2>&1;   check "plugins --help exits 0" "[ $? = 0 ]"
+"$BPPIPE" version >"$t/o" 2>&1;          check "version prints the ABI" "[ $? = 0 ] && grep -q 'plugin ABI 1.0' '$t/o'"
+"$BPPIPE" >"$t/o" 2>&1;                  check "no command is a usage error" "[ $? = 2 ]"
+"$BPPIPE" frobnicate >"$t/o" 2>&1;       check "unknown command exits 2" "[ $? = 2 ] && grep -q \"unknown command 'frobnicate'\" '$t/o'"
+"$BPPIPE" run >"$t/o" 2>&1;              check "run without a file exits 2" "[ $? = 2 ]"
+"$BPPIPE" run x.ini --bogus >"$t/o" 2>&1; check "unknown flag exits 2" "[ $? = 2 ] && grep -q \"unknown option '--bogus'\" '$t/o'"
+"$BPPIPE" run x.ini --max-records -1 >"$t/o" 2>&1; check "bad --max-records exits 2" "[ $? = 2 ]"
+"$BPPIPE" plugins no-such-plugin >"$t/o" 2>&1; check "plugins NAME for a missing plugin exits 2" "[ $? = 2 ]"
+"$BPPIPE" plugins detector-rules >"$t/o" 2>&1
+check "plugins NAME shows types, defaults and bounds" "grep -q 'systolic_high' '$t/o' && grep -q 'default:' '$t/o'"
+"$BPPIPE" plugins >"$t/o" 2>&1
+for p in source-faker source-file detector-rules sink-file; do
+    check "plugins lists $p" "grep -q '^$p ' '$t/o'"
+done
+# plugins need nothing from the executable: no undefined bp_ symbols, one exported entry
+for so in "$BPPIPE_BUILD_DIR"/plugins/*.so; do
+    n=$(basename "$so")
+    check "$n imports nothing from bppipe" "! nm -D --undefined-only '$so' | grep -q ' bp_'"
+    check "$n exports bppipe_plugin" "nm -D --defined-only '$so' | grep -q ' bppipe_plugin$'"
+done
+exit $fail

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# An install (cmake --install) finds its own plugins with nothing configured, from any
+# working directory, and installs the header a plugin author builds against.
+set -u
+fail=0
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1 ($2)"; fail=1; fi; }
+"$CMAKE_COMMAND" --install "$BPPIPE_BUILD_DIR" --prefix "$t/prefix" >"$t/log" 2>&1
+check "install succeeds" "[ $? = 0 ]"
+check "executable installed" "[ -x '$t/prefix/bin/bppipe' ]"
+check "header installed" "[ -f '$t/prefix/include/bppipe/plugin.h' ]"
+libdir=$(ls -d "$t"/prefix/lib*/bppipe/plugins 2>/dev/null | head -n1)
+check "plugins installed" "[ -n '$libdir' ] && [ -f '$libdir/sink-file.so' ]"
+(cd "$t" && env -u BPPIPE_PLUGIN_PATH "$t/prefix/bin/bppipe" plugins >"$t/plugins" 2>&1)
+check "installed bppipe lists its installed plugins" "grep -q '^sink-file ' '$t/plugins' && grep -q '$libdir/sink-file.so' '$t/plugins'"
+check "and not the build tree's" "! grep -q '$BPPIPE_BUILD_DIR' '$t/plugins'"
+# the header is self-contained C99: a plugin compiles against it alone
+cat >"$t/mine.c" <<'C'
+#include <bppipe/plugin.h>
+static int o(const bp_host *h, bp_ctx *c, void **s) { (void)h; (void)c; *s = 0; return BP_OK; }
+static void cl(void *s) { (void)s; }
+static int d(void *s, bp_batch *b) { (void)s; (void)b; return BP_OK; }
+static const bp_plugin desc = {sizeof(bp_plugin), BP_ABI_MAJOR, BP_ABI_MINOR, "detector-mine",
+    "1", BP_KIND_DETECTOR, "mine", 0, 0, o, cl, 0, 0, d, 0, 0};
+BP_PLUGIN(desc)
+C
+cc -std=c99 -Wall -Wextra -Werror -pedantic -shared -fPIC -fvisibility=hidden \
+    -I"$t/prefix/include" "$t/mine.c" -o "$t/detector-mine.so" 2>"$t/cc"
+check "a plugin builds against the installed header alone (C99, -pedantic)" "[ $? = 0 ]"
+BPPIPE_PLUGIN_PATH="$t" "$t/prefix/bin/bppipe" plugins detector-mine >"$t/one" 2>&1
+check "and the installed bppipe loads it" "grep -q 'detector-mine 1 (detector plugin' '$t/one'"
+exit $fail
