@@ -30,4 +30,10 @@ cc -std=c99 -Wall -Wextra -Werror -pedantic -shared -fPIC -fvisibility=hidden \
 check "a plugin builds against the installed header alone (C99, -pedantic)" "[ $? = 0 ]"
 BPPIPE_PLUGIN_PATH="$t" "$t/prefix/bin/bppipe" plugins detector-mine >"$t/one" 2>&1
 check "and the installed bppipe loads it" "grep -q 'detector-mine 1 (detector plugin' '$t/one'"
+# the shipped out-of-tree example builds with its own Makefile against the install alone
+cp "$BPPIPE_SOURCE_DIR"/examples/detector-pulse-pressure/* "$t/" 2>/dev/null
+make -s -C "$t" PREFIX="$t/prefix" >"$t/make" 2>&1
+check "examples/detector-pulse-pressure builds against the installed SDK" "[ $? = 0 ] && [ -f '$t/detector-pulse-pressure.so' ]"
+BPPIPE_PLUGIN_PATH="$t" "$t/prefix/bin/bppipe" plugins detector-pulse-pressure >"$t/one" 2>&1
+check "and loads, with its options" "grep -q 'wide_above' '$t/one'"
 exit $fail
