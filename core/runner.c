@@ -123,10 +123,19 @@ static step_result decode_all(runner *r)
     bp_decode_opts opts = {.max_payload_bytes = (size_t)r->p->settings.max_payload_bytes};
     for (size_t i = 0; i < r->input.count; i++) {
         r->current_input = r->input.items[i];
+        size_t before = r->records.count;
         if (bp_fhir_decode(r->current_input->payload, r->current_input->payload_len, &opts,
                            on_decoded, r) != 0) {
             bp_log("core", BP_LOG_ERROR, "out of memory while decoding a batch");
             return STEP_FATAL;
+        }
+        if (r->records.count == before) {
+            /* The decoder promises one item per payload at least; never lose one if not. */
+            bp_decoded lost = {.invalid_reason = "decoder produced no reading and no reason",
+                               .systolic = NAN, .diastolic = NAN, .heart_rate = NAN,
+                               .resource_index = -1};
+            if (on_decoded(r, &lost) != 0)
+                return STEP_FATAL;
         }
     }
     r->st->payloads += r->input.count;
