@@ -1,0 +1,103 @@
+/* detector-rules: the plugin shell around bp_rules.c. */
+#include "bp_rules.h"
+
+#include <bppipe/plugin.h>
+
+#include <math.h>
+#include <stdlib.h>
+
+typedef struct rules {
+    const bp_host *host;
+    bp_ctx *ctx;
+    bp_thresholds t;
+} rules;
+
+static const bp_option options[] = {
+    BP_OPTION_ENUM("scheme", "acc_aha_2017", "acc_aha_2017", "guideline used for bp_category"),
+    BP_OPTION_DOUBLE("systolic_high", "140", 0, 400, 0, "anomaly when systolic is above this"),
+    BP_OPTION_DOUBLE("systolic_low", "90", 0, 400, 0, "anomaly when systolic is below this"),
+    BP_OPTION_DOUBLE("diastolic_high", "90", 0, 300, 0, "anomaly when diastolic is above this"),
+    BP_OPTION_DOUBLE("diastolic_low", "60", 0, 300, 0, "anomaly when diastolic is below this"),
+    BP_OPTION_DOUBLE("critical_systolic_high", "180", 0, 400, 0,
+                     "severity critical when systolic is above this"),
+    BP_OPTION_DOUBLE("critical_systolic_low", "70", 0, 400, 0,
+                     "severity critical when systolic is below this"),
+    BP_OPTION_DOUBLE("critical_diastolic_high", "120", 0, 300, 0,
+                     "severity critical when diastolic is above this"),
+    BP_OPTION_DOUBLE("critical_diastolic_low", "40", 0, 300, 0,
+                     "severity critical when diastolic is below this"),
+};
+
+static int rules_open(const bp_host *host, bp_ctx *ctx, void **state)
+{
+    rules *r = calloc(1, sizeof *r);
+    if (!r)
+        return BP_FATAL;
+    r->host = host;
+    r->ctx = ctx;
+    bp_thresholds d = bp_thresholds_default();
+    r->t.systolic_high = host->opt_double(ctx, "systolic_high", d.systolic_high);
+    r->t.systolic_low = host->opt_double(ctx, "systolic_low", d.systolic_low);
+    r->t.diastolic_high = host->opt_double(ctx, "diastolic_high", d.diastolic_high);
+    r->t.diastolic_low = host->opt_double(ctx, "diastolic_low", d.diastolic_low);
+    r->t.critical_systolic_high =
+        host->opt_double(ctx, "critical_systolic_high", d.critical_systolic_high);
+    r->t.critical_systolic_low =
+        host->opt_double(ctx, "critical_systolic_low", d.critical_systolic_low);
+    r->t.critical_diastolic_high =
+        host->opt_double(ctx, "critical_diastolic_high", d.critical_diastolic_high);
+    r->t.critical_diastolic_low =
+        host->opt_double(ctx, "critical_diastolic_low", d.critical_diastolic_low);
+    const char *problem = bp_thresholds_check(&r->t);
+    if (problem) {
+        host->log(ctx, BP_LOG_ERROR, "inconsistent thresholds: %s; fix the section's values",
+                  problem);
+        free(r);
+        return BP_FATAL;
+    }
+    *state = r;
+    return BP_OK;
+}
+
+static void rules_close(void *state)
+{
+    free(state);
+}
+
+static int rules_detect(void *state, bp_batch *batch)
+{
+    rules *r = state;
+    const bp_host *h = r->host;
+    for (size_t i = 0; i < h->batch_count(batch); i++) {
+        bp_record *rec = h->batch_at(batch, i);
+        if (h->text(rec, BP_F_INVALID_REASON))
+            continue;
+        double s = h->number(rec, BP_F_SYSTOLIC), d = h->number(rec, BP_F_DIASTOLIC);
+        bp_verdict v = bp_rules_judge(&r->t, s, d);
+        for (unsigned bit = 1; bit <= BP_R_HYPOTENSION_DIASTOLIC; bit <<= 1)
+            if (v.reasons & bit)
+                h->flag(r->ctx, rec, bp_reason_code(bit), (bp_severity)v.severity);
+        h->raise_severity(r->ctx, rec, (bp_severity)v.severity);
+        h->set_text(r->ctx, rec, BP_F_ANOMALY_TYPE, bp_anomaly_type(v.reasons));
+        if (bp_category_name(v.category))
+            h->set_text(r->ctx, rec, BP_F_CATEGORY, bp_category_name(v.category));
+    }
+    return BP_OK;
+}
+
+static const bp_plugin descriptor = {
+    .struct_size = sizeof(bp_plugin),
+    .abi_major = BP_ABI_MAJOR,
+    .abi_minor = BP_ABI_MINOR,
+    .name = "detector-rules",
+    .version = "1.0.0",
+    .kind = BP_KIND_DETECTOR,
+    .description = "clinical thresholds, ACC/AHA 2017 category and severity",
+    .options = options,
+    .n_options = sizeof options / sizeof options[0],
+    .open = rules_open,
+    .close = rules_close,
+    .detect = rules_detect,
+};
+
+BP_PLUGIN(descriptor)
