@@ -6,6 +6,7 @@ packages=(
     libcjson-dev libinih-dev              # core: FHIR/JSON and INI pipelines
     clang libclang-rt-14-dev              # libFuzzer harness for the decoder
     python3                               # test scripts read JSON summaries
+    librdkafka-dev kcat                   # Kafka source/sink, embedded broker, Kafka tests
 )
 missing=()
 for p in "${packages[@]}"; do
