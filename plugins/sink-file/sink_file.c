@@ -1,0 +1,326 @@
+/* sink-file: documents to files, durable before acknowledged.
+ *
+ * layout = ndjson      one compact document per line, in hourly files named from the
+ *                      reading's own time; every file a batch touched is fsync'd before write()
+ *                      returns, and a failed batch is truncated back so no partial line stays.
+ * layout = per-record  one pretty document per file (the original archive), written to a
+ *                      temporary name, fsync'd and renamed; the folder is fsync'd per batch.
+ * path = -             ndjson to standard output.
+ */
+#include "file_names.h"
+
+#include <bppipe/plugin.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DIR_MODE 0750
+#define FILE_MODE 0640
+#define MAX_TOUCHED 64 /* hourly files one batch may touch before they are synced early */
+
+typedef struct touched {
+    char name[64];
+    int fd;
+    off_t start; /* size before this batch: where to truncate back to on failure */
+} touched;
+
+typedef struct sink {
+    const bp_host *host;
+    bp_ctx *ctx;
+    char dir[PATH_MAX];
+    int dir_fd;
+    bool to_stdout, per_record;
+    touched files[MAX_TOUCHED];
+    size_t n_files;
+} sink;
+
+static const bp_option options[] = {
+    BP_OPTION_STRING("path", NULL, BP_OPT_REQUIRED,
+                     "folder for the files (created 0750), or - for standard output"),
+    BP_OPTION_ENUM("layout", "ndjson", "ndjson|per-record",
+                   "hourly NDJSON files, or one pretty JSON file per reading"),
+};
+
+/* mkdir -p with an explicit mode (umask must not widen or narrow it). */
+static int make_dirs(const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(buf, DIR_MODE) == 0)
+            chmod(buf, DIR_MODE);
+        else if (errno != EEXIST)
+            return -1;
+        *p = saved;
+        if (!saved)
+            break;
+    }
+    return 0;
+}
+
+static int sink_open(const bp_host *host, bp_ctx *ctx, void **state)
+{
+    sink *s = calloc(1, sizeof *s);
+    if (!s)
+        return BP_FATAL;
+    s->host = host;
+    s->ctx = ctx;
+    s->dir_fd = -1;
+    const char *path = host->opt_string(ctx, "path");
+    const char *layout = host->opt_string(ctx, "layout");
+    s->per_record = layout && strcmp(layout, "per-record") == 0;
+    if (strcmp(path, "-") == 0) {
+        if (s->per_record) {
+            host->log(ctx, BP_LOG_ERROR, "path = - writes NDJSON to standard output; use "
+                      "layout = ndjson or give a folder");
+            goto fail;
+        }
+        s->to_stdout = true;
+        *state = s;
+        return BP_OK;
+    }
+    snprintf(s->dir, sizeof s->dir, "%s", path);
+    if (make_dirs(s->dir) != 0) {
+        host->log(ctx, BP_LOG_ERROR, "cannot create folder %s: %s; create it or choose another "
+                  "path", s->dir, strerror(errno));
+        goto fail;
+    }
+    s->dir_fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->dir_fd < 0 || access(s->dir, W_OK | X_OK) != 0) {
+        host->log(ctx, BP_LOG_ERROR, "folder %s is not writable: %s; fix its permissions",
+                  s->dir, strerror(errno));
+        goto fail;
+    }
+    *state = s;
+    return BP_OK;
+fail:
+    if (s->dir_fd >= 0)
+        close(s->dir_fd);
+    free(s);
+    return BP_FATAL;
+}
+
+static void sink_close(void *state)
+{
+    sink *s = state;
+    if (s->dir_fd >= 0)
+        close(s->dir_fd);
+    free(s);
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int64_t record_time(const bp_host *h, const bp_record *r)
+{
+    double ms = h->number(r, BP_F_EFFECTIVE_MS);
+    if (!isnan(ms))
+        return (int64_t)ms;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000;
+}
+
+/* The hourly file for `name`, opened for append at its first use in this batch. */
+static touched *touch(sink *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_files; i++)
+        if (strcmp(s->files[i].name, name) == 0)
+            return &s->files[i];
+    if (s->n_files == MAX_TOUCHED)
+        return NULL;
+    touched *t = &s->files[s->n_files];
+    t->fd = openat(s->dir_fd, name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, FILE_MODE);
+    if (t->fd < 0)
+        return NULL;
+    struct stat st;
+    if (fstat(t->fd, &st) != 0) {
+        close(t->fd);
+        return NULL;
+    }
+    fchmod(t->fd, FILE_MODE);
+    t->start = st.st_size;
+    snprintf(t->name, sizeof t->name, "%s", name);
+    s->n_files++;
+    return t;
+}
+
+/* Ends the batch: sync (or, after a failure, truncate back) and close every touched file. */
+static int finish_files(sink *s, bool ok)
+{
+    int rc = 0;
+    for (size_t i = 0; i < s->n_files; i++) {
+        touched *t = &s->files[i];
+        if (ok && fsync(t->fd) != 0)
+            ok = false, rc = -1;
+        if (!ok && ftruncate(t->fd, t->start) != 0)
+            rc = -1;
+        close(t->fd);
+    }
+    s->n_files = 0;
+    if (ok && fsync(s->dir_fd) != 0)
+        rc = -1;
+    return ok ? rc : -1;
+}
+
+static int write_ndjson(sink *s, bp_batch *batch)
+{
+    const bp_host *h = s->host;
+    const char *what = "write";
+    size_t durable = 0; /* records before this index are already synced */
+    for (size_t i = 0; i < h->batch_count(batch); i++) {
+        bp_record *r = h->batch_at(batch, i);
+        char name[64];
+        size_t len;
+        const char *doc = h->document(s->ctx, r, 0, &len);
+        touched *t = NULL;
+        if (!doc || bp_hour_file_name(record_time(h, r), name, sizeof name) != 0)
+            goto fail;
+        if (s->n_files == MAX_TOUCHED) {
+            /* A batch spanning many hours: make what is written durable and go on. */
+            if (finish_files(s, true) != 0)
+                goto fail;
+            durable = i;
+        }
+        if (!(t = touch(s, name))) {
+            what = "open";
+            goto fail;
+        }
+        if (write_all(t->fd, doc, len) != 0 || write_all(t->fd, "\n", 1) != 0)
+            goto fail;
+    }
+    if (finish_files(s, true) == 0)
+        return BP_OK;
+    what = "sync";
+fail:
+    h->log(s->ctx, BP_LOG_ERROR, "cannot %s in %s: %s; will retry", what, s->dir,
+           strerror(errno));
+    finish_files(s, false);
+    for (size_t k = 0; k < durable; k++)
+        h->set_outcome(s->ctx, h->batch_at(batch, k), BP_DELIVERED, NULL);
+    return BP_RETRY;
+}
+
+static int write_one_file(sink *s, const bp_record *r, const char *name)
+{
+    const bp_host *h = s->host;
+    size_t len;
+    const char *doc = h->document(s->ctx, r, BP_DOC_PRETTY, &len);
+    char tmp[300];
+    snprintf(tmp, sizeof tmp, ".%s.tmp", name);
+    if (!doc)
+        return -1;
+    int fd = openat(s->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, FILE_MODE);
+    if (fd < 0)
+        return -1;
+    fchmod(fd, FILE_MODE);
+    int rc = write_all(fd, doc, len) == 0 && write_all(fd, "\n", 1) == 0 && fsync(fd) == 0 ? 0 : -1;
+    int saved = errno;
+    close(fd);
+    if (rc == 0)
+        rc = renameat(s->dir_fd, tmp, s->dir_fd, name);
+    if (rc != 0) {
+        saved = errno;
+        unlinkat(s->dir_fd, tmp, 0);
+    }
+    errno = saved;
+    return rc;
+}
+
+static int write_per_record(sink *s, bp_batch *batch)
+{
+    const bp_host *h = s->host;
+    size_t n = h->batch_count(batch);
+    for (size_t i = 0; i < n; i++) {
+        bp_record *r = h->batch_at(batch, i);
+        char name[256];
+        int named;
+        if (h->text(r, BP_F_INVALID_REASON) && !h->text(r, BP_F_PATIENT_ID)) {
+            size_t len;
+            const void *payload = h->payload(r, &len);
+            double index = h->number(r, BP_F_SOURCE_OFFSET);
+            named = bp_invalid_file_name(payload, len, isnan(index) ? -1 : (int64_t)index, name,
+                                         sizeof name);
+        } else {
+            named = bp_record_file_name(h->text(r, BP_F_PATIENT_ID),
+                                        h->text(r, BP_F_PRACTITIONER_ID), record_time(h, r),
+                                        h->text(r, BP_F_STABLE_ID), name, sizeof name);
+        }
+        if (named != 0 || write_one_file(s, r, name) != 0) {
+            h->log(s->ctx, BP_LOG_ERROR, "cannot write a file in %s: %s; will retry", s->dir,
+                   strerror(errno));
+            /* What was renamed is durable once the folder is synced; the rest is retried. */
+            fsync(s->dir_fd);
+            for (size_t k = 0; k < i; k++)
+                h->set_outcome(s->ctx, h->batch_at(batch, k), BP_DELIVERED, NULL);
+            return BP_RETRY;
+        }
+    }
+    if (fsync(s->dir_fd) != 0) {
+        h->log(s->ctx, BP_LOG_ERROR, "cannot sync folder %s: %s; will retry", s->dir,
+               strerror(errno));
+        return BP_RETRY;
+    }
+    return BP_OK;
+}
+
+static int write_stdout(sink *s, bp_batch *batch)
+{
+    const bp_host *h = s->host;
+    for (size_t i = 0; i < h->batch_count(batch); i++) {
+        size_t len;
+        const char *doc = h->document(s->ctx, h->batch_at(batch, i), 0, &len);
+        if (!doc || fwrite(doc, 1, len, stdout) != len || fputc('\n', stdout) == EOF)
+            return BP_RETRY;
+    }
+    return fflush(stdout) == 0 ? BP_OK : BP_RETRY;
+}
+
+static int sink_write(void *state, bp_batch *batch)
+{
+    sink *s = state;
+    if (s->to_stdout)
+        return write_stdout(s, batch);
+    return s->per_record ? write_per_record(s, batch) : write_ndjson(s, batch);
+}
+
+static const bp_plugin descriptor = {
+    .struct_size = sizeof(bp_plugin),
+    .abi_major = BP_ABI_MAJOR,
+    .abi_minor = BP_ABI_MINOR,
+    .name = "sink-file",
+    .version = "1.0.0",
+    .kind = BP_KIND_SINK,
+    .description = "documents to hourly NDJSON files or one JSON file per reading, fsync'd",
+    .options = options,
+    .n_options = sizeof options / sizeof options[0],
+    .open = sink_open,
+    .close = sink_close,
+    .write = sink_write,
+};
+
+BP_PLUGIN(descriptor)
