@@ -1,0 +1,164 @@
+/* source-faker: the simulated ward as a source plugin (replaces the original producer.py). */
+#include "ward_sim.h"
+
+#include <bppipe/plugin.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* With rate = 0 the ward runs as fast as possible but its clock still advances as if each
+ * patient were read every 5 seconds, like the original producer. */
+#define FAST_INTERVAL_S 5.0
+
+typedef struct faker {
+    const bp_host *host;
+    bp_ctx *ctx;
+    bp_ward ward;
+    double rate;
+    int64_t count;
+    double started; /* monotonic seconds at open */
+    char buf[4096];
+} faker;
+
+static const bp_option options[] = {
+    BP_OPTION_INT("patients", "5", 1, 1000000, 0, "number of patients (PAT-001, ...)"),
+    BP_OPTION_INT("practitioners", "2", 1, 1000, 0,
+                  "number of practitioners (PRAC-01, ...), assigned in turn"),
+    BP_OPTION_DOUBLE("rate", "1", 0, 1000, 0,
+                     "readings per second per patient; 0 = as fast as possible"),
+    BP_OPTION_INT("count", "0", 0, 9007199254740992.0, 0, "readings in total; 0 = forever"),
+    BP_OPTION_INT("seed", "42", 0, 9007199254740992.0, 0, "random seed: same seed, same values"),
+    BP_OPTION_STRING("start_time", NULL, 0,
+                     "simulated clock start, e.g. 2026-01-01T00:00:00Z (default: now)"),
+    BP_OPTION_DOUBLE("invalid_rate", "0", 0, 1, 0,
+                     "fraction of deliberately broken payloads (dead-letter drills)"),
+};
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* "YYYY-MM-DDTHH:MM:SSZ" (seconds optional fraction ignored) to ms; -1 if malformed. */
+static int parse_start(const char *text, int64_t *ms)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    char zone = 0;
+    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &zone) != 7 || zone != 'Z')
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1)
+        return -1;
+    *ms = (int64_t)t * 1000;
+    return 0;
+}
+
+static int faker_open(const bp_host *host, bp_ctx *ctx, void **state)
+{
+    faker *f = calloc(1, sizeof *f);
+    if (!f)
+        return BP_FATAL;
+    f->host = host;
+    f->ctx = ctx;
+    f->rate = host->opt_double(ctx, "rate", 1);
+    f->count = host->opt_int(ctx, "count", 0);
+    int64_t start_ms;
+    const char *start = host->opt_string(ctx, "start_time");
+    if (start) {
+        if (parse_start(start, &start_ms) != 0) {
+            host->log(ctx, BP_LOG_ERROR, "start_time '%s' is not YYYY-MM-DDTHH:MM:SSZ", start);
+            free(f);
+            return BP_FATAL;
+        }
+    } else {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        start_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
+    double interval = f->rate > 0 ? 1.0 / f->rate : FAST_INTERVAL_S;
+    if (bp_ward_init(&f->ward, (uint64_t)host->opt_int(ctx, "seed", 42),
+                     (size_t)host->opt_int(ctx, "patients", 5),
+                     (size_t)host->opt_int(ctx, "practitioners", 2), start_ms, interval,
+                     host->opt_double(ctx, "invalid_rate", 0)) != 0) {
+        free(f);
+        return BP_FATAL;
+    }
+    f->started = mono_now();
+    *state = f;
+    return BP_OK;
+}
+
+static void faker_close(void *state)
+{
+    faker *f = state;
+    bp_ward_free(&f->ward);
+    free(f);
+}
+
+/* Seconds after open at which reading `seq` is due (paced mode). */
+static double due_at(const faker *f, uint64_t seq)
+{
+    uint64_t round = seq / f->ward.n_patients;
+    return (double)round / f->rate;
+}
+
+static int faker_poll(void *state, bp_batch *batch, int timeout_ms)
+{
+    faker *f = state;
+    const bp_host *h = f->host;
+    size_t want = h->batch_capacity(batch);
+    if (f->rate > 0) {
+        /* Wait for the next due reading, but never longer than the host allows. */
+        double wait = due_at(f, f->ward.next) - (mono_now() - f->started);
+        double limit = timeout_ms / 1000.0;
+        if (wait > 0) {
+            double s = wait < limit ? wait : limit;
+            struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
+            nanosleep(&ts, NULL);
+        }
+    }
+    while (h->batch_count(batch) < want) {
+        if (f->count && (int64_t)f->ward.next >= f->count)
+            return BP_END;
+        if (f->rate > 0 && due_at(f, f->ward.next) > mono_now() - f->started)
+            break;
+        bp_sim_reading r;
+        bp_ward_step(&f->ward, &r);
+        size_t len = bp_ward_fhir(&f->ward, &r, f->buf, sizeof f->buf);
+        char key[24];
+        bp_ward_patient_id(r.patient, key, sizeof key);
+        bp_origin o = {sizeof o, NULL, -1, (int64_t)r.seq, key, strlen(key), r.effective_ms};
+        if (len == 0 || h->add_payload(batch, f->buf, len, &o) != BP_OK) {
+            h->log(f->ctx, BP_LOG_ERROR, "could not hand reading %llu to the host (out of memory)",
+                   (unsigned long long)r.seq);
+            return BP_FATAL; /* stepping again would skip this reading */
+        }
+    }
+    return f->count && (int64_t)f->ward.next >= f->count ? BP_END : BP_OK;
+}
+
+static const bp_plugin descriptor = {
+    .struct_size = sizeof(bp_plugin),
+    .abi_major = BP_ABI_MAJOR,
+    .abi_minor = BP_ABI_MINOR,
+    .name = "source-faker",
+    .version = "1.0.0",
+    .kind = BP_KIND_SOURCE,
+    .description = "a simulated ward: FHIR R4 blood-pressure Observations with realistic episodes",
+    .options = options,
+    .n_options = sizeof options / sizeof options[0],
+    .open = faker_open,
+    .close = faker_close,
+    .poll = faker_poll,
+};
+
+BP_PLUGIN(descriptor)
