@@ -1,0 +1,408 @@
+/* source-kafka: a librdkafka consumer-group member. Offsets are committed only in commit(),
+ * which the host calls once every reading of the batch is durable in all its sinks or
+ * dead-lettered, so the committed position never passes an unacknowledged reading. */
+#include "bppipe/plugin.h"
+
+#include "kafka_conf.h"
+#include "positions.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A sink outage pauses polling; librdkafka's default max.poll.interval.ms (5 minutes) would
+ * then evict the member and hand its partitions to another one. Thirty minutes covers a
+ * typical Elasticsearch restart; beyond it the partitions are re-read from the last commit,
+ * which stays at-least-once. */
+#define DEFAULT_MAX_POLL_INTERVAL_MS "1800000"
+
+typedef struct source {
+    const bp_host *h;
+    bp_ctx *ctx;
+    rd_kafka_t *rk;
+    rd_kafka_topic_partition_list_t *topics; /* the subscription */
+    bool subscribed;
+    bool revoked_in_poll; /* a revocation happened while filling the current batch */
+    bp_kpositions in_flight; /* next offsets of the batch being processed */
+    bp_kpositions acked;     /* acknowledged by the host, not yet committed */
+    bp_kpositions committed; /* last committed position per partition (for the lag) */
+    double lag_reported;     /* the consumer_lag counter's current value */
+    size_t batch_size;       /* 0: the host's capacity */
+    int poll_timeout_ms;     /* 0: the host's timeout */
+} source;
+
+static const bp_option options[] = {
+    BP_OPTION_STRING("brokers", "127.0.0.1:9092", 0,
+                     "bootstrap servers, host:port[,host:port...] (bootstrap.servers)"),
+    BP_OPTION_STRING("topics", "blood-pressure", 0, "topics to consume, comma separated"),
+    BP_OPTION_STRING("group", "bppipe", 0, "consumer group id (group.id)"),
+    BP_OPTION_ENUM("start", "earliest", "earliest|latest",
+                   "where a group with no committed offset starts (auto.offset.reset)"),
+    BP_OPTION_INT("batch_size", "0", 0, 100000, 0,
+                  "most messages per batch; 0 = [pipeline] batch_size"),
+    BP_OPTION_INT("poll_timeout_ms", "0", 0, 60000, 0,
+                  "longest wait for the first message of a batch; 0 = [pipeline] poll_timeout_ms"),
+    BP_OPTION_PREFIX("kafka.*", "any librdkafka consumer property, e.g. kafka.security.protocol "
+                     "(enable.auto.commit is always false)"),
+};
+
+/* ---- committing ---------------------------------------------------------------------- */
+
+static rd_kafka_topic_partition_list_t *to_list(const bp_kpositions *p)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)p->n);
+    for (size_t i = 0; i < p->n; i++)
+        rd_kafka_topic_partition_list_add(l, p->items[i].topic, p->items[i].partition)->offset =
+            p->items[i].next;
+    return l;
+}
+
+/* Errors that mean this member no longer owns (some of) the partitions: the new owner reads
+ * them again from the last successful commit, so nothing is lost by giving up here. */
+static bool lost_membership(rd_kafka_resp_err_t e)
+{
+    return e == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION || e == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
+           e == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS || e == RD_KAFKA_RESP_ERR__STATE ||
+           e == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID;
+}
+
+static void update_lag(source *s)
+{
+    rd_kafka_topic_partition_list_t *assigned = NULL;
+    if (rd_kafka_assignment(s->rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    double lag = 0;
+    for (int i = 0; i < assigned->cnt; i++) {
+        const char *t = assigned->elems[i].topic;
+        int32_t part = assigned->elems[i].partition;
+        const bp_kpos *c = bp_kpos_find(&s->committed, t, part);
+        int64_t lo, hi;
+        /* Cached from fetch responses: no network round trip. */
+        if (c && rd_kafka_get_watermark_offsets(s->rk, t, part, &lo, &hi) == 0 && hi > c->next)
+            lag += (double)(hi - c->next);
+    }
+    rd_kafka_topic_partition_list_destroy(assigned);
+    s->h->count(s->ctx, "consumer_lag", lag - s->lag_reported);
+    s->lag_reported = lag;
+}
+
+/* Synchronously commits every acknowledged position. Returns BP_OK (also when the partitions
+ * moved to another member), BP_RETRY on a transient failure (positions are kept and sent
+ * again), or BP_FATAL. */
+static int commit_acked(source *s)
+{
+    if (s->acked.n == 0)
+        return BP_OK;
+    rd_kafka_topic_partition_list_t *l = to_list(&s->acked);
+    rd_kafka_resp_err_t e = rd_kafka_commit(s->rk, l, 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        s->h->count(s->ctx, "commits", 1);
+        if (bp_kpos_merge(&s->committed, &s->acked) != 0)
+            return BP_FATAL;
+        bp_kpos_clear(&s->acked);
+        update_lag(s);
+        return BP_OK;
+    }
+    s->h->count(s->ctx, "commit_failures", 1);
+    if (lost_membership(e)) {
+        s->h->log(s->ctx, BP_LOG_WARN, "offset commit refused (%s): the partitions were "
+                  "reassigned and will be read again from the last commit",
+                  rd_kafka_err2str(e));
+        bp_kpos_clear(&s->acked);
+        return BP_OK;
+    }
+    if (rd_kafka_fatal_error(s->rk, NULL, 0)) {
+        s->h->log(s->ctx, BP_LOG_ERROR, "offset commit failed: %s", rd_kafka_err2str(e));
+        return BP_FATAL;
+    }
+    s->h->log(s->ctx, BP_LOG_WARN, "offset commit failed (%s); will retry",
+              rd_kafka_err2str(e));
+    return BP_RETRY;
+}
+
+/* ---- rebalancing (runs inside rd_kafka_consumer_poll or rd_kafka_consumer_close) -------- */
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    source *s = opaque;
+    bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+    s->h->count(s->ctx, "rebalances", 1);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        s->h->log(s->ctx, BP_LOG_INFO, "assigned %d partition(s)", parts->cnt);
+        if (cooperative)
+            error = rd_kafka_incremental_assign(rk, parts);
+        else
+            e = rd_kafka_assign(rk, parts);
+    } else {
+        /* What the host acknowledged goes out before the partitions do. With one batch in
+         * flight and a commit at its end this is usually nothing. */
+        if (commit_acked(s) != BP_OK)
+            s->h->log(s->ctx, BP_LOG_WARN, "could not commit acknowledged offsets before "
+                      "losing partitions; the next owner re-reads them (at-least-once)");
+        s->h->log(s->ctx, BP_LOG_INFO, "%s %d partition(s)",
+                  err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "revoked" : "lost", parts->cnt);
+        for (int i = 0; i < parts->cnt; i++) {
+            bp_kpos_remove(&s->acked, parts->elems[i].topic, parts->elems[i].partition);
+            bp_kpos_remove(&s->committed, parts->elems[i].topic, parts->elems[i].partition);
+        }
+        s->revoked_in_poll = true;
+        if (cooperative)
+            error = rd_kafka_incremental_unassign(rk, parts);
+        else
+            e = rd_kafka_assign(rk, NULL);
+    }
+    if (error) {
+        s->h->log(s->ctx, BP_LOG_ERROR, "rebalance: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    } else if (e) {
+        s->h->log(s->ctx, BP_LOG_ERROR, "rebalance: %s", rd_kafka_err2str(e));
+    }
+}
+
+/* librdkafka's log and error callbacks are served from the consumer queue (log.queue), so they
+ * run inside poll/close and may use the host. */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    source *s = rd_kafka_opaque(rk);
+    bp_log_level l = level <= 3 ? BP_LOG_ERROR : level <= 4 ? BP_LOG_WARN
+                   : level <= 6 ? BP_LOG_INFO : BP_LOG_DEBUG;
+    s->h->log(s->ctx, l, "librdkafka %s: %s", fac, buf);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    source *s = opaque;
+    s->h->log(s->ctx, BP_LOG_WARN, "kafka: %s: %s",
+              rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+/* ---- lifecycle --------------------------------------------------------------------------- */
+
+static int build_conf(source *s, rd_kafka_conf_t *conf)
+{
+    const bp_host *h = s->h;
+    bp_ctx *ctx = s->ctx;
+    if (bp_kafka_set(h, ctx, conf, "brokers", "bootstrap.servers",
+                     h->opt_string(ctx, "brokers")) ||
+        bp_kafka_set(h, ctx, conf, "group", "group.id", h->opt_string(ctx, "group")) ||
+        bp_kafka_set(h, ctx, conf, "start", "auto.offset.reset", h->opt_string(ctx, "start")) ||
+        bp_kafka_set(h, ctx, conf, "kafka.max.poll.interval.ms", "max.poll.interval.ms",
+                     DEFAULT_MAX_POLL_INTERVAL_MS))
+        return -1;
+    if (bp_kafka_apply_passthrough(h, ctx, conf) != 0)
+        return -1;
+    const char *auto_commit = bp_kafka_user_value(h, ctx, "enable.auto.commit");
+    if (auto_commit && bp_kafka_bool(auto_commit) != 0)
+        h->log(ctx, BP_LOG_WARN, "kafka.enable.auto.commit = %s ignored: offsets are committed "
+               "only after the sinks acknowledged the readings", auto_commit);
+    /* Forced last, whatever the section said: automatic commits or offset stores would move
+     * the committed position past readings no sink has yet. */
+    if (bp_kafka_set(h, ctx, conf, "(forced)", "enable.auto.commit", "false") ||
+        bp_kafka_set(h, ctx, conf, "(forced)", "enable.auto.offset.store", "false") ||
+        bp_kafka_set(h, ctx, conf, "(forced)", "enable.partition.eof", "false") ||
+        bp_kafka_set(h, ctx, conf, "(forced)", "log.queue", "true"))
+        return -1;
+    rd_kafka_conf_set_opaque(conf, s);
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    return 0;
+}
+
+static int parse_topics(source *s)
+{
+    const char *list = s->h->opt_string(s->ctx, "topics");
+    char *copy = strdup(list ? list : "");
+    if (!copy)
+        return -1;
+    s->topics = rd_kafka_topic_partition_list_new(4);
+    char *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ' || *t == '\t')
+            t++;
+        size_t n = strlen(t);
+        while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+            t[--n] = '\0';
+        if (n)
+            rd_kafka_topic_partition_list_add(s->topics, t, RD_KAFKA_PARTITION_UA);
+    }
+    free(copy);
+    if (s->topics->cnt == 0) {
+        s->h->log(s->ctx, BP_LOG_ERROR, "topics: no topic given (e.g. topics = blood-pressure)");
+        return -1;
+    }
+    return 0;
+}
+
+static void src_close(void *state);
+
+static int src_open(const bp_host *h, bp_ctx *ctx, void **state)
+{
+    source *s = calloc(1, sizeof *s);
+    if (!s)
+        return BP_FATAL;
+    s->h = h;
+    s->ctx = ctx;
+    s->batch_size = (size_t)h->opt_int(ctx, "batch_size", 0);
+    s->poll_timeout_ms = (int)h->opt_int(ctx, "poll_timeout_ms", 0);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char err[512];
+    if (parse_topics(s) != 0 || build_conf(s, conf) != 0) {
+        rd_kafka_conf_destroy(conf);
+        goto fail;
+    }
+    s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!s->rk) {
+        rd_kafka_conf_destroy(conf);
+        h->log(ctx, BP_LOG_ERROR, "cannot create the Kafka consumer: %s", err);
+        goto fail;
+    }
+    /* One queue for messages, rebalances, logs and errors, served by consumer_poll. */
+    rd_kafka_poll_set_consumer(s->rk);
+    rd_kafka_set_log_queue(s->rk, NULL);
+    *state = s;
+    return BP_OK;
+fail:
+    src_close(s);
+    return BP_FATAL;
+}
+
+static void src_close(void *state)
+{
+    source *s = state;
+    if (!s)
+        return;
+    if (s->rk) {
+        if (s->subscribed) {
+            /* Leaves the group; the revoke callback commits what was acknowledged. */
+            rd_kafka_resp_err_t e = rd_kafka_consumer_close(s->rk);
+            if (e)
+                s->h->log(s->ctx, BP_LOG_WARN, "closing the consumer: %s", rd_kafka_err2str(e));
+        }
+        rd_kafka_destroy(s->rk);
+    }
+    if (s->topics)
+        rd_kafka_topic_partition_list_destroy(s->topics);
+    bp_kpos_free(&s->in_flight);
+    bp_kpos_free(&s->acked);
+    bp_kpos_free(&s->committed);
+    free(s);
+}
+
+/* ---- stage calls ------------------------------------------------------------------------- */
+
+/* Handles a message that carries an error instead of data. Returns BP_OK to go on. */
+static int message_error(source *s, const rd_kafka_message_t *m)
+{
+    s->h->count(s->ctx, "consume_errors", 1);
+    if (rd_kafka_fatal_error(s->rk, NULL, 0)) {
+        s->h->log(s->ctx, BP_LOG_ERROR, "consumer failed: %s", rd_kafka_message_errstr(m));
+        return BP_FATAL;
+    }
+    s->h->log(s->ctx, BP_LOG_WARN, "consume: %s%s%s", rd_kafka_message_errstr(m),
+              m->rkt ? " on topic " : "", m->rkt ? rd_kafka_topic_name(m->rkt) : "");
+    return BP_OK;
+}
+
+static int add_message(source *s, bp_batch *batch, const rd_kafka_message_t *m)
+{
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    bp_origin o = {
+        .struct_size = sizeof o,
+        .topic = topic,
+        .partition = m->partition,
+        .offset = m->offset,
+        .key = m->key,
+        .key_len = m->key ? m->key_len : 0,
+        .timestamp_ms = tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts,
+    };
+    /* A tombstone (no value) is passed on as an empty payload: the decoder dead-letters it
+     * with its position, and it is committed like any other message. */
+    const void *data = m->payload ? m->payload : "";
+    int rc = s->h->add_payload(batch, data, m->payload ? m->len : 0, &o);
+    if (rc != BP_OK) {
+        s->h->log(s->ctx, BP_LOG_ERROR, "cannot queue a message of %zu bytes (status %d)",
+                  m->len, rc);
+        return BP_FATAL;
+    }
+    if (bp_kpos_note(&s->in_flight, topic, m->partition, m->offset) != 0)
+        return BP_FATAL;
+    s->h->count(s->ctx, "messages", 1);
+    s->h->count(s->ctx, "bytes", (double)m->len);
+    return BP_OK;
+}
+
+static int src_poll(void *state, bp_batch *batch, int timeout_ms)
+{
+    source *s = state;
+    if (!s->subscribed) {
+        rd_kafka_resp_err_t e = rd_kafka_subscribe(s->rk, s->topics);
+        if (e) {
+            s->h->log(s->ctx, BP_LOG_ERROR, "cannot subscribe: %s", rd_kafka_err2str(e));
+            return BP_FATAL;
+        }
+        s->subscribed = true;
+    }
+    /* A batch that was never committed (the host stopped) is not ours to commit later. */
+    bp_kpos_clear(&s->in_flight);
+    s->revoked_in_poll = false;
+    size_t cap = s->h->batch_capacity(batch);
+    if (s->batch_size && s->batch_size < cap)
+        cap = s->batch_size;
+    if (s->poll_timeout_ms)
+        timeout_ms = s->poll_timeout_ms;
+    int rc = BP_OK;
+    while (s->h->batch_count(batch) < cap) {
+        /* Wait only for the first message; then take what is already fetched. */
+        int wait = s->h->batch_count(batch) ? 0 : timeout_ms;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, wait);
+        if (!m)
+            break;
+        rc = m->err ? message_error(s, m) : add_message(s, batch, m);
+        rd_kafka_message_destroy(m);
+        /* After a revocation the rest of this batch may belong to another member now; close
+         * the batch early so it is committed (or refused) soon. */
+        if (rc != BP_OK || s->revoked_in_poll)
+            break;
+    }
+    return rc;
+}
+
+static int src_commit(void *state, const bp_batch *batch)
+{
+    source *s = state;
+    (void)batch; /* the positions were noted in poll: one batch is in flight at a time */
+    if (bp_kpos_merge(&s->acked, &s->in_flight) != 0)
+        return BP_FATAL;
+    bp_kpos_clear(&s->in_flight);
+    return commit_acked(s);
+}
+
+static const bp_plugin descriptor = {
+    .struct_size = sizeof(bp_plugin),
+    .abi_major = BP_ABI_MAJOR,
+    .abi_minor = BP_ABI_MINOR,
+    .name = "source-kafka",
+    .version = "1.0.0",
+    .kind = BP_KIND_SOURCE,
+    .description = "consumes FHIR readings from Kafka topics; commits offsets only after the "
+                   "sinks acknowledged",
+    .options = options,
+    .n_options = sizeof options / sizeof options[0],
+    .open = src_open,
+    .close = src_close,
+    .poll = src_poll,
+    .commit = src_commit,
+};
+
+BP_PLUGIN(descriptor)
