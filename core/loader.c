@@ -81,7 +81,8 @@ static int add_builtin_dirs(bp_loader *ld)
     if (is_dir(path) && add_dir(ld, path, strlen(path), NULL) != 0)
         return -1;
     snprintf(path, sizeof path, "%s/%s", exe, BPPIPE_PLUGIN_DIR_FROM_BIN);
-    if (is_dir(path) && add_dir(ld, path, strlen(path), NULL) != 0)
+    char real[PATH_MAX];
+    if (is_dir(path) && realpath(path, real) && add_dir(ld, real, strlen(real), NULL) != 0)
         return -1;
     return 0;
 }
