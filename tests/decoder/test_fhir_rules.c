@@ -1,0 +1,281 @@
+/* One table-driven check per decoding rule, on hand-written minimal resources. */
+#include "check.h"
+#include "decode_helpers.h"
+
+#include <math.h>
+
+#define SYS(v, unit) "{\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"8480-6\"}]}," \
+                     "\"valueQuantity\":{\"value\":" v "," unit "}}"
+#define DIA(v, unit) "{\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"8462-4\"}]}," \
+                     "\"valueQuantity\":{\"value\":" v "," unit "}}"
+#define MMHG "\"unit\":\"mmHg\",\"system\":\"http://unitsofmeasure.org\",\"code\":\"mm[Hg]\""
+#define PANEL "\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"85354-9\"}]}"
+#define SUBJ "\"subject\":{\"reference\":\"Patient/p1\"}"
+#define WHEN "\"effectiveDateTime\":\"2026-01-02T03:04:05Z\""
+#define T0 1767323045000LL /* 2026-01-02T03:04:05Z */
+
+/* An Observation with the usual parts, `extra` members and `components`. */
+static const char *obs(const char *extra, const char *components)
+{
+    /* A ring of buffers, so a table can hold many results of obs() at once. */
+    static char ring[48][4096];
+    static unsigned next;
+    char *buf = ring[next++ % 48];
+    snprintf(buf, sizeof ring[0],
+             "{\"resourceType\":\"Observation\",\"id\":\"o1\",\"status\":\"final\",%s%s"
+             "\"component\":[%s]}",
+             extra, extra[0] ? "," : "", components);
+    return buf;
+}
+
+#define STD PANEL "," SUBJ "," WHEN
+
+typedef struct reason_case {
+    const char *name, *json, *reason;
+} reason_case;
+
+int main(void)
+{
+    items *it;
+
+    /* the textbook panel */
+    it = decode_text(obs(STD, SYS("120", MMHG) "," DIA("80", MMHG)), 0);
+    CHECK(it->n == 1 && it->v[0].valid);
+    CHECK_NUM(it->v[0].sys, 120);
+    CHECK_NUM(it->v[0].dia, 80);
+    CHECK(it->v[0].ms == T0);
+    CHECK_STR(it->v[0].patient, "p1");
+    CHECK_STR(it->v[0].id, "o1");
+
+    /* by code, never by position: diastolic first */
+    it = decode_text(obs(STD, DIA("70", MMHG) "," SYS("110", MMHG)), 0);
+    CHECK_NUM(it->v[0].sys, 110);
+    CHECK_NUM(it->v[0].dia, 70);
+
+    /* the original producer: text-only components, no panel code, no id */
+    const char *original =
+        "{\"resourceType\":\"Observation\",\"status\":\"final\","
+        "\"subject\":{\"reference\":\"Patient/PAT-001\"},"
+        "\"performer\":[{\"reference\":\"Practitioner/PRAC-01\"}],"
+        "\"effectiveDateTime\":\"2026-01-02T03:04:05.123456+00:00\",\"component\":["
+        "{\"code\":{\"text\":\"Systolic Blood Pressure\"},\"valueQuantity\":{\"value\":135,\"unit\":\"mmHg\"}},"
+        "{\"code\":{\"text\":\"Diastolic Blood Pressure\"},\"valueQuantity\":{\"value\":85,\"unit\":\"mmHg\"}}]}";
+    it = decode_text(original, 0);
+    CHECK(it->n == 1 && it->v[0].valid);
+    CHECK_NUM(it->v[0].sys, 135);
+    CHECK_NUM(it->v[0].dia, 85);
+    CHECK(it->v[0].flags & BP_DEC_BY_TEXT);
+    CHECK_STR(it->v[0].patient, "PAT-001");
+    CHECK_STR(it->v[0].practitioner, "PRAC-01");
+    CHECK(it->v[0].ms == T0 + 123);
+    CHECK(strncmp(it->v[0].id, "sha256:", 7) == 0 && strlen(it->v[0].id) == 47);
+    char first_id[256];
+    snprintf(first_id, sizeof first_id, "%s", it->v[0].id);
+    it = decode_text(original, 0);
+    CHECK_STR(it->v[0].id, first_id); /* content hash: the same bytes, the same id */
+
+    /* a LOINC code without a system (the original producer's other form) */
+    it = decode_text(obs(SUBJ "," WHEN,
+                         "{\"code\":{\"coding\":[{\"code\":\"8480-6\"}]},\"valueQuantity\":{\"value\":120,\"unit\":\"mmHg\"}},"
+                         "{\"code\":{\"coding\":[{\"code\":\"8462-4\"}]},\"valueQuantity\":{\"value\":80,\"unit\":\"mmHg\"}}"),
+                     0);
+    CHECK(it->v[0].valid && !(it->v[0].flags & BP_DEC_BY_TEXT));
+    CHECK_NUM(it->v[0].sys, 120);
+
+    /* text is a fallback only for components with no coding at all */
+    it = decode_text(obs(SUBJ "," WHEN,
+                         "{\"code\":{\"coding\":[{\"system\":\"http://snomed.info/sct\",\"code\":\"1\"}],"
+                         "\"text\":\"Systolic Blood Pressure\"},\"valueQuantity\":{\"value\":120,\"unit\":\"mmHg\"}}"),
+                     0);
+    CHECK(it->n == 1 && !it->v[0].valid);
+
+    /* MDC device codes */
+    it = decode_text(obs(SUBJ "," WHEN,
+                         "{\"code\":{\"coding\":[{\"system\":\"urn:iso:std:iso:11073:10101\",\"code\":\"150021\"}]},"
+                         "\"valueQuantity\":{\"value\":101,\"code\":\"mm[Hg]\"}},"
+                         "{\"code\":{\"coding\":[{\"system\":\"urn:iso:std:iso:11073:10101\",\"code\":\"150022\"}]},"
+                         "\"valueQuantity\":{\"value\":61,\"code\":\"mm[Hg]\"}}"),
+                     0);
+    CHECK(it->v[0].valid);
+    CHECK_NUM(it->v[0].sys, 101);
+    CHECK_NUM(it->v[0].dia, 61);
+
+    /* units: mm Hg, code only, kPa, decimals kept */
+    it = decode_text(obs(STD, SYS("102.7227196535116", "\"unit\":\"mm Hg\"") "," DIA("80.0", "\"code\":\"mm[Hg]\"")), 0);
+    CHECK_NUM(it->v[0].sys, 102.7227196535116);
+    CHECK_NUM(it->v[0].dia, 80);
+    it = decode_text(obs(STD, SYS("16", "\"unit\":\"kPa\"") "," DIA("10.5", "\"code\":\"kPa\"")), 0);
+    CHECK_NUM(it->v[0].sys, 16 * 7.50062);
+    CHECK_NUM(it->v[0].dia, 10.5 * 7.50062);
+
+    /* heart rate when present */
+    it = decode_text(obs(STD, SYS("120", MMHG) "," DIA("80", MMHG)
+                         ",{\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"8867-4\"}]},"
+                         "\"valueQuantity\":{\"value\":72,\"unit\":\"/min\"}}"), 0);
+    CHECK_NUM(it->v[0].hr, 72);
+
+    /* equal duplicates are one value */
+    it = decode_text(obs(STD, SYS("120", MMHG) "," SYS("120.0", MMHG) "," DIA("80", MMHG)), 0);
+    CHECK(it->v[0].valid);
+
+    /* one value is still a reading */
+    it = decode_text(obs(STD, SYS("120", MMHG) ",{\"code\":{\"coding\":[{\"system\":\"http://loinc.org\","
+                         "\"code\":\"8462-4\"}]},\"dataAbsentReason\":{\"text\":\"not performed\"}}"), 0);
+    CHECK(it->v[0].valid);
+    CHECK(isnan(it->v[0].dia));
+
+    /* times */
+    struct { const char *member; int64_t ms; } times[] = {
+        {"\"effectiveDateTime\":\"2026-01-02\"", 1767312000000LL},
+        {"\"effectiveDateTime\":\"2026-01-02T05:04:05+02:00\"", T0},
+        {"\"effectiveDateTime\":\"2026-01-01T22:34:05.5-04:30\"", T0 + 500},
+        {"\"effectivePeriod\":{\"start\":\"2026-01-02T03:04:05Z\",\"end\":\"2026-01-02T04:00:00Z\"}", T0},
+        {"\"effectivePeriod\":{\"end\":\"2026-01-02T03:04:05Z\"}", T0},
+        {"\"effectiveInstant\":\"2026-01-02T03:04:05.000Z\"", T0},
+        {"\"issued\":\"2026-01-02T03:04:05Z\"", T0},
+    };
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        char extra[512];
+        snprintf(extra, sizeof extra, PANEL "," SUBJ ",%s", times[i].member);
+        it = decode_text(obs(extra, SYS("120", MMHG)), 0);
+        fprintf(stderr, "time case %zu\n", i);
+        CHECK(it->v[0].valid);
+        CHECK(it->v[0].ms == times[i].ms);
+    }
+
+    /* readings by status */
+    const char *ok_status[] = {"amended", "corrected", "preliminary"};
+    for (size_t i = 0; i < 3; i++) {
+        char json[4096];
+        snprintf(json, sizeof json, "%s", obs(STD, SYS("120", MMHG)));
+        char *st = strstr(json, "final");
+        char rebuilt[4096];
+        snprintf(rebuilt, sizeof rebuilt, "%.*s%s%s", (int)(st - json), json, ok_status[i], st + 5);
+        it = decode_text(rebuilt, 0);
+        CHECK(it->v[0].valid);
+        CHECK_STR(it->v[0].status, ok_status[i]);
+    }
+
+    /* subjects and performers */
+    struct { const char *subject, *expect; } subjects[] = {
+        {"{\"reference\":\"https://fhir.example.org/r4/Patient/42/_history/3\"}", "42"},
+        {"{\"reference\":\"urn:uuid:1234\"}", "urn:uuid:1234"},
+        {"{\"reference\":\"#pat\"}", "#pat"},
+        {"{\"identifier\":{\"system\":\"urn:mrn\",\"value\":\"77\"}}", "urn:mrn|77"},
+    };
+    for (size_t i = 0; i < 4; i++) {
+        char extra[512];
+        snprintf(extra, sizeof extra, PANEL ",\"subject\":%s," WHEN, subjects[i].subject);
+        it = decode_text(obs(extra, SYS("120", MMHG)), 0);
+        CHECK_STR(it->v[0].patient, subjects[i].expect);
+    }
+    it = decode_text(obs(STD ",\"performer\":[{\"reference\":\"Organization/o\"},{\"reference\":\"PractitionerRole/r9\"}]",
+                         SYS("120", MMHG)), 0);
+    CHECK_STR(it->v[0].practitioner, "r9");
+    it = decode_text(obs(STD ",\"performer\":[{\"reference\":\"Patient/p1\"}]", SYS("120", MMHG)), 0);
+    CHECK_STR(it->v[0].practitioner, "");
+
+    /* a code naming one component next to a top-level value: that value */
+    it = decode_text("{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"coding\":[{\"system\":"
+                     "\"http://loinc.org\",\"code\":\"8462-4\"}]}," SUBJ "," WHEN
+                     ",\"valueQuantity\":{\"value\":77,\"unit\":\"mm[Hg]\"}}", 0);
+    CHECK(it->v[0].valid);
+    CHECK(isnan(it->v[0].sys));
+    CHECK_NUM(it->v[0].dia, 77);
+    /* version and fullUrl in ids */
+    it = decode_text("{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[{\"fullUrl\":\"urn:uuid:e1\","
+                     "\"resource\":{\"resourceType\":\"Observation\",\"status\":\"final\"," PANEL "," SUBJ "," WHEN
+                     ",\"component\":[" SYS("120", MMHG) "]}},{\"resource\":{\"resourceType\":\"Observation\","
+                     "\"id\":\"x\",\"meta\":{\"versionId\":\"7\"},\"status\":\"final\"," PANEL "," SUBJ ","
+                     "\"effectiveDateTime\":\"2026-01-03\",\"component\":[" SYS("121", MMHG) "]}}]}", 0);
+    CHECK(it->n == 2);
+    CHECK_STR(it->v[0].id, "urn:uuid:e1");
+    CHECK_STR(it->v[1].id, "x/_history/7");
+    CHECK(it->v[1].index == 1);
+
+    /* containers: array, NDJSON with a broken line, pairing only within patient and time */
+    char two[8192];
+    snprintf(two, sizeof two, "[%s,", obs(STD, SYS("120", MMHG)));
+    strcat(two, obs(STD, DIA("80", MMHG)));
+    strcat(two, "]");
+    it = decode_text(two, 0);
+    CHECK(it->n == 1); /* a systolic-only and a diastolic-only reading of p1 at T0 pair */
+    CHECK_NUM(it->v[0].sys, 120);
+    CHECK_NUM(it->v[0].dia, 80);
+    char ndjson[8192];
+    snprintf(ndjson, sizeof ndjson, "%s\n{\"broken\n", obs(STD, SYS("120", MMHG)));
+    char other[512];
+    snprintf(other, sizeof other, PANEL ",\"subject\":{\"reference\":\"Patient/p2\"}," WHEN);
+    strcat(ndjson, obs(other, DIA("80", MMHG)));
+    strcat(ndjson, "\n");
+    it = decode_text(ndjson, 0);
+    CHECK(it->n == 3); /* p1 and p2 never pair */
+    CHECK(it->v[0].valid && it->v[2].valid);
+    CHECK(isnan(it->v[0].dia) && isnan(it->v[2].sys));
+    CHECK_CONTAINS(it->v[1].reason, "line 2: not JSON at byte");
+    CHECK(it->v[1].index == 1);
+
+    /* every rejection with its precise reason */
+    static char deep[30000];
+    memset(deep, '[', 10000);
+    memset(deep + 10000, ']', 10000);
+    deep[20000] = '\0';
+    reason_case rejects[] = {
+        {"not JSON", "{\"resourceType\":\"Observation\",}", "not JSON at byte 30"},
+        {"empty", "", "empty payload"},
+        {"whitespace", "  \n ", "empty payload"},
+        {"non-UTF-8", "{\"a\":\"\xff\"}", "not valid UTF-8 at byte 6"},
+        {"deep nesting", deep, "nested deeper than the limit of 1000 at byte 1000"},
+        {"trailing data", "{\"resourceType\":\"Observation\"} x", "trailing data after the JSON value"},
+        {"no resourceType", "{\"status\":\"final\"}", "not a FHIR resource (no resourceType)"},
+        {"not an object", "42", "not a FHIR resource (not a JSON object)"},
+        {"other resource", "{\"resourceType\":\"Patient\",\"id\":\"p\"}",
+         "resourceType Patient is not an Observation or Bundle"},
+        {"bundle without BP", "{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":{\"resourceType\":\"Patient\"}}]}",
+         "no blood-pressure Observation in the payload (1 other resource)"},
+        {"string value", obs(STD, SYS("\"120\"", MMHG)), "systolic value is not a number"},
+        {"NaN as a string", obs(STD, SYS("\"NaN\"", MMHG)), "systolic value is not a number"},
+        {"huge number", obs(STD, SYS("1e999", MMHG)), "systolic value is not a finite number"},
+        {"wrong unit", obs(STD, SYS("12", "\"unit\":\"cm\"")), "systolic unit 'cm' is not a pressure unit"},
+        {"no unit", obs(STD, DIA("80", "\"comparator\":\"<\"")), "diastolic value has no unit"},
+        {"conflict", obs(STD, SYS("120", MMHG) "," SYS("125", MMHG)), "conflicting systolic values 120 and 125"},
+        {"no values", obs(STD, ""), "no systolic or diastolic value"},
+        {"absent on the Observation", obs(STD ",\"dataAbsentReason\":{\"text\":\"x\"}", ""),
+         "no systolic or diastolic value (dataAbsentReason)"},
+        {"no subject", obs(PANEL "," WHEN, SYS("120", MMHG)), "no subject"},
+        {"no time", obs(PANEL "," SUBJ, SYS("120", MMHG)), "no effective time"},
+        {"time without zone", obs(PANEL "," SUBJ ",\"effectiveDateTime\":\"2026-01-02T03:04:05\"", SYS("120", MMHG)),
+         "effectiveDateTime is not a FHIR date-time with a time zone"},
+        {"impossible date", obs(PANEL "," SUBJ ",\"effectiveDateTime\":\"2026-02-30\"", SYS("120", MMHG)),
+         "effectiveDateTime is not a FHIR date-time"},
+        {"mean only", "{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"coding\":[{\"system\":"
+                      "\"http://loinc.org\",\"code\":\"8478-0\"}]}," SUBJ "," WHEN ",\"valueQuantity\":{\"value\":90,"
+                      "\"unit\":\"mmHg\"}}", "mean blood pressure only (8478-0)"},
+        {"ambiguous top-level value", "{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"coding\":["
+                      "{\"system\":\"http://loinc.org\",\"code\":\"85354-9\"},{\"system\":\"http://loinc.org\",\"code\":"
+                      "\"8480-6\"},{\"system\":\"http://loinc.org\",\"code\":\"8462-4\"}]}," SUBJ "," WHEN
+                      ",\"valueQuantity\":{\"value\":120,\"unit\":\"mmHg\"}}", "no systolic or diastolic value"},
+    };
+    for (size_t i = 0; i < sizeof rejects / sizeof rejects[0]; i++) {
+        it = decode_text(rejects[i].json, 0);
+        fprintf(stderr, "reject case: %s\n", rejects[i].name);
+        CHECK(it->n == 1 && !it->v[0].valid);
+        CHECK_CONTAINS(it->v[0].reason, rejects[i].reason);
+    }
+    const char *statuses[][2] = {{"entered-in-error", "status entered-in-error is not a reading"},
+                                 {"cancelled", "status cancelled is not a reading"},
+                                 {"registered", "status registered is not a reading"},
+                                 {"unknown", "status unknown is not a reading"}};
+    for (size_t i = 0; i < 4; i++) {
+        char json[4096];
+        snprintf(json, sizeof json, "{\"resourceType\":\"Observation\",\"status\":\"%s\",%s,\"component\":[%s]}",
+                 statuses[i][0], STD, SYS("120", MMHG));
+        it = decode_text(json, 0);
+        CHECK(!it->v[0].valid);
+        CHECK_STR(it->v[0].reason, statuses[i][1]);
+    }
+    /* a configured size limit refuses large payloads without parsing them */
+    it = decode_text(obs(STD, SYS("120", MMHG)), 100);
+    CHECK_CONTAINS(it->v[0].reason, "is over the limit of 100 (max_payload_bytes)");
+    return CHECK_DONE();
+}
