@@ -53,9 +53,9 @@ double bp_rng_normal(bp_rng *r)
 
 /* Episode dynamics per reading: a patient slips into hypertension now and then and stays for
  * a dozen readings on average; hypotension is rarer and shorter. */
-#define P_START_HYPER 0.012
+#define P_START_HYPER 0.01
 #define P_END_HYPER 0.08
-#define P_START_HYPO 0.006
+#define P_START_HYPO 0.005
 #define P_END_HYPO 0.12
 #define AR_PHI 0.7
 
@@ -75,8 +75,8 @@ int bp_ward_init(bp_ward *w, uint64_t seed, size_t n_patients, size_t n_practiti
     w->invalid_rate = invalid_rate;
     for (size_t i = 0; i < n_patients; i++) {
         bp_patient *p = &w->patients[i];
-        p->base_sys = 121 + 9 * bp_rng_normal(&w->rng);
-        p->base_dia = 77 + 6 * bp_rng_normal(&w->rng);
+        p->base_sys = 118 + 7 * bp_rng_normal(&w->rng);
+        p->base_dia = 75 + 5 * bp_rng_normal(&w->rng);
         p->sd_sys = 4 + 4 * bp_rng_uniform(&w->rng);
         p->sd_dia = 3 + 3 * bp_rng_uniform(&w->rng);
     }
