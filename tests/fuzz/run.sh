@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Fuzzes the FHIR decoder with libFuzzer under ASan + UBSan for N seconds (default 60), seeded
+# with the shared FHIR examples and tests/fuzz/seeds. Fails on any crash, leak or timeout.
+# Usage: bash tests/fuzz/run.sh [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+seconds=${1:-60}
+if ! command -v clang >/dev/null; then
+    echo "fuzz: clang is not installed (scripts/setup-debian.sh installs it)" >&2
+    exit 1
+fi
+out=build-fuzz
+mkdir -p "$out"
+# The decoder and what it needs, built straight into the fuzzer: no CMake round trip.
+clang -std=c11 -g -O1 -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    -Iinclude -Icore tests/fuzz/fuzz_decode.c core/fhir_decode.c core/fhir_observation.c \
+    core/fhir_time.c core/sha256.c $(pkg-config --cflags --libs libcjson) -lm \
+    -o "$out/fuzz_decode"
+corpus="$out/corpus"
+rm -rf "$corpus"
+mkdir -p "$corpus"
+cp tests/fuzz/seeds/* "$corpus/"
+shared=${BPPIPE_SHARED_DATA:-../shared/data}
+if [ -d "$shared/fhir-examples" ]; then
+    cp "$shared"/fhir-examples/*.json "$corpus/"
+fi
+echo "fuzz: $(ls "$corpus" | wc -l) seeds, ${seconds}s"
+# -timeout: one input taking over 10 s is a hang; -rss_limit_mb bounds memory.
+"$out/fuzz_decode" "$corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -max_len=262144 -print_final_stats=1 -artifact_prefix="$out/" 2>"$out/fuzz.log" || {
+    tail -n 60 "$out/fuzz.log" >&2
+    echo "fuzz: FAILED (artifacts in $out/)" >&2
+    exit 1
+}
+grep -E "stat::number_of_executed_units|stat::peak_rss_mb|cov:" "$out/fuzz.log" | tail -n 4
+echo "fuzz: no crash, leak or timeout in ${seconds}s"
