@@ -12,6 +12,9 @@
 /* With rate = 0 the ward runs as fast as possible but its clock still advances as if each
  * patient were read every 5 seconds, like the original producer. */
 #define FAST_INTERVAL_S 5.0
+/* Real devices do not report on the dot: each reading moves by up to 20 % of the gap between
+ * two patients, which keeps the readings in sequence order. */
+#define JITTER_SHARE 0.2
 
 typedef struct faker {
     const bp_host *host;
@@ -44,24 +47,6 @@ static double mono_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* "YYYY-MM-DDTHH:MM:SSZ" (seconds optional fraction ignored) to ms; -1 if malformed. */
-static int parse_start(const char *text, int64_t *ms)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    char zone = 0;
-    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &zone) != 7 || zone != 'Z')
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1)
-        return -1;
-    *ms = (int64_t)t * 1000;
-    return 0;
-}
-
 static int faker_open(const bp_host *host, bp_ctx *ctx, void **state)
 {
     faker *f = calloc(1, sizeof *f);
@@ -74,8 +59,9 @@ static int faker_open(const bp_host *host, bp_ctx *ctx, void **state)
     int64_t start_ms;
     const char *start = host->opt_string(ctx, "start_time");
     if (start) {
-        if (parse_start(start, &start_ms) != 0) {
-            host->log(ctx, BP_LOG_ERROR, "start_time '%s' is not YYYY-MM-DDTHH:MM:SSZ", start);
+        if (bp_ward_parse_time(start, &start_ms) != 0) {
+            host->log(ctx, BP_LOG_ERROR, "start_time '%s' is not an ISO 8601 UTC time from 1970 "
+                      "on; write it like 2026-01-01T08:00:00Z", start);
             free(f);
             return BP_FATAL;
         }
@@ -89,9 +75,11 @@ static int faker_open(const bp_host *host, bp_ctx *ctx, void **state)
                      (size_t)host->opt_int(ctx, "patients", 5),
                      (size_t)host->opt_int(ctx, "practitioners", 2), start_ms, interval,
                      host->opt_double(ctx, "invalid_rate", 0)) != 0) {
+        host->log(ctx, BP_LOG_ERROR, "out of memory setting up the ward; lower `patients`");
         free(f);
         return BP_FATAL;
     }
+    bp_ward_set_jitter(&f->ward, JITTER_SHARE);
     f->started = mono_now();
     *state = f;
     return BP_OK;
@@ -104,11 +92,11 @@ static void faker_close(void *state)
     free(f);
 }
 
-/* Seconds after open at which reading `seq` is due (paced mode). */
+/* Real seconds after open at which reading `seq` is due (paced mode): its slot on the
+ * simulated clock, which runs at the speed of the real one when rate > 0. */
 static double due_at(const faker *f, uint64_t seq)
 {
-    uint64_t round = seq / f->ward.n_patients;
-    return (double)round / f->rate;
+    return bp_ward_due_s(&f->ward, seq);
 }
 
 static int faker_poll(void *state, bp_batch *batch, int timeout_ms)

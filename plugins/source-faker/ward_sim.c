@@ -1,6 +1,7 @@
 #include "ward_sim.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,9 @@ int bp_ward_init(bp_ward *w, uint64_t seed, size_t n_patients, size_t n_practiti
                  int64_t start_ms, double interval_s, double invalid_rate)
 {
     memset(w, 0, sizeof *w);
+    if (n_patients == 0 || n_practitioners == 0 || !(interval_s > 0) || !(invalid_rate >= 0) ||
+        invalid_rate > 1)
+        return -1;
     w->patients = calloc(n_patients, sizeof *w->patients);
     if (!w->patients)
         return -1;
@@ -114,14 +118,34 @@ static int clamp_round(double v, int lo, int hi)
     return (int)(r < lo ? lo : r > hi ? hi : r);
 }
 
+void bp_ward_set_jitter(bp_ward *w, double share)
+{
+    w->jitter = share < 0 || share != share ? 0 : share > 0.45 ? 0.45 : share;
+}
+
+double bp_ward_due_s(const bp_ward *w, uint64_t seq)
+{
+    /* Patients are spread over the interval, so the ward does not read everyone at once. */
+    uint64_t round = seq / w->n_patients;
+    double slot = (double)(seq % w->n_patients) / (double)w->n_patients;
+    return ((double)round + slot) * w->interval_s;
+}
+
+/* A deterministic jitter in [-1, 1) for reading `seq`: a hash, not the random stream, so that
+ * switching jitter on or off leaves the values unchanged. */
+static double jitter_unit(const bp_ward *w, uint64_t seq)
+{
+    uint64_t x = w->seed ^ (seq * 0xD1B54A32D192ED03ull) ^ 0x6A09E667F3BCC909ull;
+    return (double)(splitmix(&x) >> 11) / 4503599627370496.0 - 1.0;
+}
+
 void bp_ward_step(bp_ward *w, bp_sim_reading *out)
 {
     uint64_t seq = w->next++;
     size_t i = (size_t)(seq % w->n_patients);
-    uint64_t round = seq / w->n_patients;
     bp_patient *p = &w->patients[i];
     evolve_episode(w, p);
-    double k = sqrt(1 - AR_PHI * AR_PHI);
+    double k = sqrt(1 - AR_PHI * AR_PHI); /* keeps the stationary sd at sd_sys / sd_dia */
     p->noise_sys = AR_PHI * p->noise_sys + k * p->sd_sys * bp_rng_normal(&w->rng);
     p->noise_dia = AR_PHI * p->noise_dia + k * p->sd_dia * bp_rng_normal(&w->rng);
     int sys = clamp_round(p->base_sys + p->ep_sys + p->noise_sys, 55, 250);
@@ -131,9 +155,10 @@ void bp_ward_step(bp_ward *w, bp_sim_reading *out)
     out->seq = seq;
     out->patient = i;
     out->practitioner = (size_t)(seq % w->n_practitioners); /* alternating, as the original */
-    /* Patients are spread over the interval, so the ward does not read everyone at once. */
-    double offset_s = w->interval_s * ((double)i / (double)w->n_patients);
-    out->effective_ms = w->start_ms + (int64_t)llround(((double)round * w->interval_s + offset_s) * 1000.0);
+    double at_s = bp_ward_due_s(w, seq);
+    if (w->jitter > 0)
+        at_s += w->jitter * (w->interval_s / (double)w->n_patients) * jitter_unit(w, seq);
+    out->effective_ms = w->start_ms + (int64_t)llround(at_s * 1000.0);
     out->systolic = sys;
     out->diastolic = dia;
     out->broken = 0;
@@ -154,7 +179,8 @@ void bp_ward_practitioner_id(size_t i, char *out, size_t len)
 /* A UUID-shaped id derived from the seed, the start time and the sequence number. */
 static void observation_id(const bp_ward *w, uint64_t seq, char *out, size_t len)
 {
-    uint64_t x = w->seed ^ ((uint64_t)w->start_ms * 0xD6E8FEB86659FD93ull) ^ (seq * 0x9E3779B97F4A7C15ull);
+    uint64_t x = w->seed ^ ((uint64_t)w->start_ms * 0xD6E8FEB86659FD93ull) ^
+                 (seq * 0x9E3779B97F4A7C15ull);
     uint64_t a = splitmix(&x), b = splitmix(&x);
     snprintf(out, len, "%08llx-%04llx-4%03llx-%04llx-%012llx", (unsigned long long)(a >> 32),
              (unsigned long long)((a >> 16) & 0xFFFF), (unsigned long long)(a & 0xFFF),
@@ -178,12 +204,12 @@ size_t bp_ward_fhir(const bp_ward *w, const bp_sim_reading *r, char *buf, size_t
     iso_time(r->effective_ms, when, sizeof when);
     bp_ward_patient_id(r->patient, patient, sizeof patient);
     bp_ward_practitioner_id(r->practitioner, practitioner, sizeof practitioner);
-    if (r->broken == 2)
+    if (r->broken == BP_BROKEN_NOT_OBS)
         return (size_t)snprintf(buf, len, "{\"resourceType\":\"Patient\",\"id\":\"%s\"}",
                                 patient);
-    const char *unit = r->broken == 4 ? "cm" : "mm[Hg]";
+    const char *unit = r->broken == BP_BROKEN_UNIT ? "cm" : "mm[Hg]";
     char subject[64] = "";
-    if (r->broken != 3)
+    if (r->broken != BP_BROKEN_NO_SUBJECT)
         snprintf(subject, sizeof subject, "\"subject\":{\"reference\":\"Patient/%s\"},", patient);
     int n = snprintf(buf, len,
         "{\"resourceType\":\"Observation\",\"id\":\"%s\","
@@ -206,7 +232,63 @@ size_t bp_ward_fhir(const bp_ward *w, const bp_sim_reading *r, char *buf, size_t
         id, subject, practitioner, when, r->systolic, unit, r->diastolic, unit);
     if (n < 0 || (size_t)n >= len)
         return 0;
-    if (r->broken == 1)
+    if (r->broken == BP_BROKEN_TRUNCATED)
         n /= 2; /* truncated JSON, as a producer cut off mid-message would send */
     return (size_t)n;
+}
+
+static bool is_digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+static int number_at(const char *s, size_t n)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+int bp_ward_parse_time(const char *text, int64_t *ms)
+{
+    /* Fixed positions: "YYYY-MM-DDTHH:MM:SS", then an optional fraction, then the zone. */
+    if (!text || strlen(text) < 20 || !is_digits(text, 4) || text[4] != '-' ||
+        !is_digits(text + 5, 2) || text[7] != '-' || !is_digits(text + 8, 2) ||
+        (text[10] != 'T' && text[10] != 't') || !is_digits(text + 11, 2) || text[13] != ':' ||
+        !is_digits(text + 14, 2) || text[16] != ':' || !is_digits(text + 17, 2))
+        return -1;
+    const char *p = text + 19;
+    int frac_ms = 0;
+    if (*p == '.') {
+        p++;
+        size_t n = strspn(p, "0123456789");
+        if (n == 0)
+            return -1;
+        for (size_t i = 0; i < 3; i++)
+            frac_ms = frac_ms * 10 + (i < n ? p[i] - '0' : 0);
+        p += n;
+    }
+    if (strcmp(p, "Z") != 0 && strcmp(p, "z") != 0 && strcmp(p, "+00:00") != 0)
+        return -1;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = number_at(text, 4) - 1900;
+    tm.tm_mon = number_at(text + 5, 2) - 1;
+    tm.tm_mday = number_at(text + 8, 2);
+    tm.tm_hour = number_at(text + 11, 2);
+    tm.tm_min = number_at(text + 14, 2);
+    tm.tm_sec = number_at(text + 17, 2);
+    struct tm want = tm;
+    time_t t = timegm(&tm);
+    /* timegm normalises 2026-02-30 into March; a changed field means the date was impossible. */
+    if (t < 0 || tm.tm_year != want.tm_year || tm.tm_mon != want.tm_mon ||
+        tm.tm_mday != want.tm_mday || tm.tm_hour != want.tm_hour || tm.tm_min != want.tm_min ||
+        tm.tm_sec != want.tm_sec)
+        return -1;
+    *ms = (int64_t)t * 1000 + frac_ms;
+    return 0;
 }
