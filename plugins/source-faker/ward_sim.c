@@ -156,7 +156,7 @@ void bp_ward_step(bp_ward *w, bp_sim_reading *out)
     out->patient = i;
     out->practitioner = (size_t)(seq % w->n_practitioners); /* alternating, as the original */
     double at_s = bp_ward_due_s(w, seq);
-    if (w->jitter > 0)
+    if (w->jitter > 0 && seq > 0) /* the first reading anchors the run at start_time */
         at_s += w->jitter * (w->interval_s / (double)w->n_patients) * jitter_unit(w, seq);
     out->effective_ms = w->start_ms + (int64_t)llround(at_s * 1000.0);
     out->systolic = sys;

@@ -56,8 +56,9 @@ int bp_ward_init(bp_ward *w, uint64_t seed, size_t n_patients, size_t n_practiti
 /* Releases the patients; `w` may then be initialised again. Safe on a zeroed ward. */
 void bp_ward_free(bp_ward *w);
 /* Moves each effective time by up to +/- `share` of the gap between two consecutive patients
- * (clamped to 0..0.45, so readings stay in sequence order). The jitter is a hash of the seed
- * and the sequence number: it does not consume random numbers, so values do not change. */
+ * (clamped to 0..0.45, so readings stay in sequence order). The first reading keeps its time,
+ * so a run starts exactly at start_ms. The jitter is a hash of the seed and the sequence
+ * number: it does not consume random numbers, so the values do not change with it. */
 void bp_ward_set_jitter(bp_ward *w, double share);
 
 typedef struct bp_sim_reading {
