@@ -12,9 +12,14 @@
 #include <string.h>
 
 /* Results of one payload, kept until pairing is done. */
+#define INLINE_RESULTS 4
+#define INLINE_TREES 2
+
 typedef struct walk {
-    bp_obs_result *items;
+    bp_obs_result *items; /* `inline_items` until a payload holds more */
     size_t n, cap;
+    bp_obs_result inline_items[INLINE_RESULTS];
+    cJSON *inline_trees[INLINE_TREES];
     size_t skipped;  /* resources that are not blood pressure (Patient, body weight, ...) */
     cJSON **trees;   /* parsed documents the results point into */
     size_t n_trees;
@@ -25,12 +30,16 @@ typedef struct walk {
 static bp_obs_result *next_slot(walk *w)
 {
     if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 4;
-        bp_obs_result *items = realloc(w->items, cap * sizeof *items);
+        /* A Bundle with many readings: move from the inline slots to the heap. */
+        size_t cap = w->cap * 2;
+        bp_obs_result *items = w->items == w->inline_items ? malloc(cap * sizeof *items)
+                                                            : realloc(w->items, cap * sizeof *items);
         if (!items) {
             w->nomem = true;
             return NULL;
         }
+        if (w->items == w->inline_items)
+            memcpy(items, w->inline_items, sizeof w->inline_items);
         w->items = items;
         w->cap = cap;
     }
@@ -173,6 +182,16 @@ static size_t utf8_error_at(const unsigned char *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
+        /* ASCII fast path, eight bytes at a time: FHIR JSON is nearly all ASCII. */
+        while (i + 8 <= len) {
+            uint64_t word;
+            memcpy(&word, s + i, 8);
+            if (word & 0x8080808080808080ull)
+                break;
+            i += 8;
+        }
+        if (i >= len)
+            break;
         unsigned char c = s[i];
         size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
                                 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
@@ -222,13 +241,22 @@ static void parse_and_visit(walk *w, const char *data, size_t len, int line, boo
     visit(w, root, line > 0 ? line - 1 : -1, NULL, line <= 0,
           whole && cJSON_IsObject(root) ? data : NULL, len);
     /* Results point into the tree, so it lives until they are emitted: keep it in the walk. */
-    cJSON **keep = realloc(w->trees, (w->n_trees + 1) * sizeof *keep);
-    if (!keep) {
+    if (w->n_trees == INLINE_TREES && w->trees == w->inline_trees) {
+        cJSON **heap = malloc(2 * INLINE_TREES * sizeof *heap);
+        if (heap)
+            memcpy(heap, w->inline_trees, sizeof w->inline_trees);
+        w->trees = heap;
+    } else if (w->n_trees >= INLINE_TREES && (w->n_trees & (w->n_trees - 1)) == 0) {
+        cJSON **grown = realloc(w->trees, 2 * w->n_trees * sizeof *grown);
+        if (!grown)
+            free(w->trees);
+        w->trees = grown;
+    }
+    if (!w->trees) {
         w->nomem = true;
         cJSON_Delete(root);
         return;
     }
-    w->trees = keep;
     w->trees[w->n_trees++] = root;
 }
 
@@ -273,7 +301,13 @@ int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
                    bp_decode_emit emit, void *user)
 {
     walk w;
-    memset(&w, 0, sizeof w);
+    w.items = w.inline_items;
+    w.n = 0;
+    w.cap = INLINE_RESULTS;
+    w.skipped = 0;
+    w.trees = w.inline_trees;
+    w.n_trees = 0;
+    w.nomem = false;
     char reason[160];
     const char *early = NULL;
     size_t limit = opts ? opts->max_payload_bytes : 0;
@@ -323,8 +357,10 @@ int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
     }
 done:
     for (size_t i = 0; i < w.n_trees; i++)
-        cJSON_Delete(w.trees[i]);
-    free(w.trees);
-    free(w.items);
+        cJSON_Delete(w.trees ? w.trees[i] : NULL);
+    if (w.trees != w.inline_trees)
+        free(w.trees);
+    if (w.items != w.inline_items)
+        free(w.items);
     return rc;
 }
