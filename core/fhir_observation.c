@@ -4,6 +4,7 @@
 #include "sha256.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,18 +39,21 @@ static const char *str_of(const cJSON *obj, const char *key)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* A coding with no system is matched as LOINC: the original producer sends {"code": "8480-6"}. */
+/* A coding with no system is matched as LOINC: the original producer sends {"code": "8480-6"}.
+ * The system is compared once, then only that system's codes. */
 static code_kind classify_coding(const cJSON *coding)
 {
     const char *system = str_of(coding, "system"), *code = str_of(coding, "code");
     if (!code)
         return K_NONE;
-    for (size_t i = 0; i < sizeof known_codes / sizeof known_codes[0]; i++) {
-        bool system_ok = system ? strcmp(system, known_codes[i].system) == 0
-                                : strcmp(known_codes[i].system, LOINC) == 0;
-        if (system_ok && strcmp(code, known_codes[i].code) == 0)
+    const char *family = !system || strcmp(system, LOINC) == 0 ? LOINC
+                         : strcmp(system, MDC) == 0           ? MDC
+                                                              : NULL;
+    if (!family)
+        return K_NONE;
+    for (size_t i = 0; i < sizeof known_codes / sizeof known_codes[0]; i++)
+        if (known_codes[i].system == family && strcmp(code, known_codes[i].code) == 0)
             return known_codes[i].kind;
-    }
     return K_NONE;
 }
 
@@ -93,6 +97,57 @@ static code_kind component_kind(const cJSON *component, bool *by_text)
     return K_NONE;
 }
 
+/* The Observation's members this decoder reads, found in one pass over the object instead of
+ * one search per member. */
+typedef struct obs_members {
+    const cJSON *id, *meta, *status, *code, *subject, *performer, *contained, *device, *component,
+        *value, *absent;
+    const cJSON *times[4]; /* effectiveDateTime, effectivePeriod, effectiveInstant, issued */
+} obs_members;
+
+static void index_members(const cJSON *obs, obs_members *m)
+{
+    static const struct {
+        const char *key;
+        size_t offset;
+    } keys[] = {
+        {"id", offsetof(obs_members, id)},
+        {"meta", offsetof(obs_members, meta)},
+        {"status", offsetof(obs_members, status)},
+        {"code", offsetof(obs_members, code)},
+        {"subject", offsetof(obs_members, subject)},
+        {"performer", offsetof(obs_members, performer)},
+        {"contained", offsetof(obs_members, contained)},
+        {"device", offsetof(obs_members, device)},
+        {"component", offsetof(obs_members, component)},
+        {"valueQuantity", offsetof(obs_members, value)},
+        {"dataAbsentReason", offsetof(obs_members, absent)},
+        {"effectiveDateTime", offsetof(obs_members, times[0])},
+        {"effectivePeriod", offsetof(obs_members, times[1])},
+        {"effectiveInstant", offsetof(obs_members, times[2])},
+        {"issued", offsetof(obs_members, times[3])},
+    };
+    memset(m, 0, sizeof *m);
+    for (const cJSON *c = obs ? obs->child : NULL; c; c = c->next) {
+        if (!c->string)
+            continue;
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+            /* first letters differ for most pairs, so most comparisons end here */
+            if (c->string[0] == keys[i].key[0] && strcmp(c->string, keys[i].key) == 0) {
+                const cJSON **slot = (const cJSON **)((char *)m + keys[i].offset);
+                if (!*slot) /* the first of duplicated keys, as cJSON lookups do */
+                    *slot = c;
+                break;
+            }
+        }
+    }
+}
+
+static const char *text_of(const cJSON *v)
+{
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
 typedef enum { V_ABSENT, V_OK, V_BAD } value_state;
 
 static const char *kind_word(code_kind k)
@@ -113,13 +168,10 @@ static bool is_rate_unit(const char *u)
 }
 
 /* Reads the valueQuantity of `holder` (a component or the Observation) as mmHg (or /min). */
-static value_state read_value(const cJSON *holder, code_kind kind, double *out, char *reason,
-                              size_t reason_len)
+static value_state read_value(const cJSON *absent, const cJSON *vq, code_kind kind, double *out,
+                              char *reason, size_t reason_len)
 {
-    if (cJSON_GetObjectItemCaseSensitive(holder, "dataAbsentReason"))
-        return V_ABSENT;
-    const cJSON *vq = cJSON_GetObjectItemCaseSensitive(holder, "valueQuantity");
-    if (!vq)
+    if (absent || !vq)
         return V_ABSENT;
     const cJSON *value = cJSON_GetObjectItemCaseSensitive(vq, "value");
     if (!value)
@@ -198,9 +250,9 @@ static bool id_after(const char *ref, const char *type, char *out, size_t out_le
     return true;
 }
 
-static bool read_subject(const cJSON *obs, bp_obs_result *res)
+static bool read_subject(const obs_members *m, bp_obs_result *res)
 {
-    const cJSON *subject = cJSON_GetObjectItemCaseSensitive(obs, "subject");
+    const cJSON *subject = m->subject;
     const char *ref = str_of(subject, "reference");
     char *out = res->ids[1];
     if (ref && *ref) {
@@ -220,10 +272,10 @@ static bool read_subject(const cJSON *obs, bp_obs_result *res)
     return false;
 }
 
-static const cJSON *contained_resource(const cJSON *obs, const char *local_id)
+static const cJSON *contained_resource(const obs_members *m, const char *local_id)
 {
     const cJSON *c;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(obs, "contained"))
+    cJSON_ArrayForEach(c, m->contained)
     {
         const char *id = str_of(c, "id");
         if (id && strcmp(id, local_id) == 0)
@@ -233,11 +285,11 @@ static const cJSON *contained_resource(const cJSON *obs, const char *local_id)
 }
 
 /* The first performer that is a Practitioner or PractitionerRole. */
-static void read_performer(const cJSON *obs, bp_obs_result *res)
+static void read_performer(const obs_members *m, bp_obs_result *res)
 {
     const cJSON *perf;
     char *out = res->ids[2];
-    cJSON_ArrayForEach(perf, cJSON_GetObjectItemCaseSensitive(obs, "performer"))
+    cJSON_ArrayForEach(perf, m->performer)
     {
         const char *ref = str_of(perf, "reference");
         if (!ref)
@@ -248,7 +300,7 @@ static void read_performer(const cJSON *obs, bp_obs_result *res)
             return;
         }
         if (ref[0] == '#') {
-            const char *type = str_of(contained_resource(obs, ref + 1), "resourceType");
+            const char *type = str_of(contained_resource(m, ref + 1), "resourceType");
             if (type && (strcmp(type, "Practitioner") == 0 ||
                          strcmp(type, "PractitionerRole") == 0)) {
                 snprintf(out, sizeof res->ids[2], "%s", ref);
@@ -259,15 +311,16 @@ static void read_performer(const cJSON *obs, bp_obs_result *res)
     }
 }
 
-static bool read_time(const cJSON *obs, bp_obs_result *res)
+static bool read_time(const obs_members *m, bp_obs_result *res)
 {
     static const struct {
+        int slot;
         const char *field, *sub;
-    } sources[] = {{"effectiveDateTime", NULL}, {"effectivePeriod", "start"},
-                   {"effectivePeriod", "end"},  {"effectiveInstant", NULL},
-                   {"issued", NULL}};
+    } sources[] = {{0, "effectiveDateTime", NULL}, {1, "effectivePeriod", "start"},
+                   {1, "effectivePeriod", "end"},  {2, "effectiveInstant", NULL},
+                   {3, "issued", NULL}};
     for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(obs, sources[i].field);
+        const cJSON *v = m->times[sources[i].slot];
         if (v && sources[i].sub)
             v = cJSON_GetObjectItemCaseSensitive(v, sources[i].sub);
         if (!v)
@@ -294,13 +347,13 @@ static bool status_is_reading(const char *status)
     return false;
 }
 
-static void stable_id(const cJSON *obs, const char *full_url, const char *raw, size_t raw_len,
-                      bp_obs_result *res)
+static void stable_id(const cJSON *obs, const obs_members *m, const char *full_url,
+                      const char *raw, size_t raw_len, bp_obs_result *res)
 {
-    const char *id = str_of(obs, "id");
+    const char *id = text_of(m->id);
     char *out = res->ids[0];
     if (id && *id) {
-        const char *version = str_of(cJSON_GetObjectItemCaseSensitive(obs, "meta"), "versionId");
+        const char *version = str_of(m->meta, "versionId");
         if (version && *version)
             snprintf(out, sizeof res->ids[0], "%s/_history/%s", id, version);
         else
@@ -324,10 +377,10 @@ static void stable_id(const cJSON *obs, const char *full_url, const char *raw, s
 
 /* Values from components, or from the top level when Observation.code names exactly one of
  * systolic or diastolic (C-CDA conversions send them as two Observations). */
-static bool read_values(const cJSON *obs, unsigned code_mask, bp_obs_result *res)
+static bool read_values(const obs_members *m, unsigned code_mask, bp_obs_result *res)
 {
     const cJSON *comp;
-    cJSON_ArrayForEach(comp, cJSON_GetObjectItemCaseSensitive(obs, "component"))
+    cJSON_ArrayForEach(comp, m->component)
     {
         bool by_text;
         code_kind k = component_kind(comp, &by_text);
@@ -337,7 +390,10 @@ static bool read_values(const cJSON *obs, unsigned code_mask, bp_obs_result *res
         if (by_text)
             res->d.flags |= BP_DEC_BY_TEXT;
         double v;
-        value_state st = read_value(comp, k, &v, res->reason, sizeof res->reason);
+        value_state st =
+            read_value(cJSON_GetObjectItemCaseSensitive(comp, "dataAbsentReason"),
+                       cJSON_GetObjectItemCaseSensitive(comp, "valueQuantity"), k, &v, res->reason,
+                       sizeof res->reason);
         if (st == V_BAD) {
             res->d.invalid_reason = res->reason;
             return false;
@@ -350,7 +406,7 @@ static bool read_values(const cJSON *obs, unsigned code_mask, bp_obs_result *res
     if ((only_sys || only_dia) && !res->has_sys && !res->has_dia) {
         code_kind k = only_sys ? K_SYS : K_DIA;
         double v;
-        value_state st = read_value(obs, k, &v, res->reason, sizeof res->reason);
+        value_state st = read_value(m->absent, m->value, k, &v, res->reason, sizeof res->reason);
         if (st == V_BAD) {
             res->d.invalid_reason = res->reason;
             return false;
@@ -368,14 +424,16 @@ void bp_obs_extract(const cJSON *obs, const char *full_url, const char *raw, siz
     res->d.systolic = res->d.diastolic = res->d.heart_rate = NAN;
     res->d.resource_index = -1;
     res->d.effective_ms = INT64_MIN;
-    res->d.observation_id = str_of(obs, "id");
-    res->d.status = str_of(obs, "status");
+    obs_members m;
+    index_members(obs, &m);
+    res->d.observation_id = text_of(m.id);
+    res->d.status = text_of(m.status);
 
     bool has_codings;
-    unsigned code_mask = concept_kinds(cJSON_GetObjectItemCaseSensitive(obs, "code"), &has_codings);
+    unsigned code_mask = concept_kinds(m.code, &has_codings);
     res->is_bp = (code_mask & ((1u << K_PANEL) | (1u << K_SYS) | (1u << K_DIA))) != 0;
-    stable_id(obs, full_url, raw, raw_len, res);
-    if (!read_values(obs, code_mask, res))
+    stable_id(obs, &m, full_url, raw, raw_len, res);
+    if (!read_values(&m, code_mask, res))
         return;
     if (!res->is_bp) {
         if (code_mask & (1u << K_MEAN))
@@ -393,18 +451,18 @@ void bp_obs_extract(const cJSON *obs, const char *full_url, const char *raw, siz
         res->d.invalid_reason = res->reason;
         return;
     }
-    if (!read_subject(obs, res)) {
+    if (!read_subject(&m, res)) {
         set_reason(res, "no subject (subject.reference or subject.identifier)");
         return;
     }
-    read_performer(obs, res);
-    const char *device = str_of(cJSON_GetObjectItemCaseSensitive(obs, "device"), "reference");
+    read_performer(&m, res);
+    const char *device = str_of(m.device, "reference");
     if (device)
         res->d.device_id = strncmp(device, "Device/", 7) == 0 ? device + 7 : device;
-    if (!read_time(obs, res))
+    if (!read_time(&m, res))
         return;
     if (!res->has_sys && !res->has_dia) {
-        set_reason(res, cJSON_GetObjectItemCaseSensitive(obs, "dataAbsentReason")
+        set_reason(res, m.absent
                             ? "no systolic or diastolic value (dataAbsentReason)"
                             : "no systolic or diastolic value");
     }
