@@ -150,7 +150,8 @@ static int plan(source *s, const char *path, bool recursive)
                    bad ? bad : path, strerror(errno));
             return BP_FATAL;
         }
-        qsort(s->files, s->n_files, sizeof *s->files, by_name);
+        if (s->n_files > 1)
+            qsort(s->files, s->n_files, sizeof *s->files, by_name);
         if (s->n_files == 0)
             h->log(s->ctx, BP_LOG_WARN, "folder %s has no .json or .ndjson files%s", path,
                    recursive ? "" : " (set recursive = true to read its sub-folders)");
