@@ -92,7 +92,7 @@ void bp_stats_print_summary(const bp_stats *st, const bp_pipeline *p)
                 (unsigned long long)st->sink_rejected);
     for (size_t i = 0; i < p->n_sinks; i++) {
         const bp_ctx *s = p->sinks[i];
-        fprintf(stderr, "  %-14s %s, route %s: delivered %llu, rejected %llu, retries %llu\n",
+        fprintf(stderr, "  %-18s %s, route %s: delivered %llu, rejected %llu, retries %llu\n",
                 s->name, s->plugin->desc->name, s->route_name,
                 (unsigned long long)s->delivered, (unsigned long long)s->rejected,
                 (unsigned long long)s->retries);

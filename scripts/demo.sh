@@ -18,4 +18,9 @@ for d in anomalies normal dead-letter; do
     n=$(cat "$out/$d"/*.ndjson 2>/dev/null | wc -l)
     printf '  %-12s %6d documents in %s/%s/\n' "$d" "$n" "$out" "$d"
 done
-echo "  e.g.: head -n1 $out/anomalies/*.ndjson | python3 -m json.tool"
+first=$(ls "$out"/anomalies/*.ndjson 2>/dev/null | head -n1)
+if [ -n "$first" ]; then
+    echo
+    echo "bppipe demo: the first anomaly, from $first"
+    head -n1 "$first" | python3 -m json.tool
+fi
