@@ -23,6 +23,21 @@ check "plugins NAME shows types, defaults and bounds" "grep -q 'systolic_high' '
 for p in source-faker source-file detector-rules sink-file; do
     check "plugins lists $p" "grep -q '^$p ' '$t/o'"
 done
+# --duration stops a source that never ends, cleanly
+cat >"$t/live.ini" <<INI
+[source.ward]
+plugin = source-faker
+rate = 5
+[sink.out]
+plugin = sink-file
+path = $t/live
+INI
+start=$(date +%s.%N)
+"$BPPIPE" run "$t/live.ini" --duration 1.5 >"$t/o" 2>&1
+st=$?
+took=$(python3 -c "import time; print(time.time() - $start)")
+check "--duration stops the run and exits 0" "[ $st = 0 ] && python3 -c 'import sys; sys.exit(0 if 1.4 <= $took < 5 else 1)'"
+check "--duration run wrote what it read" "grep -q 'in flight 0' '$t/o' && [ \$(cat '$t'/live/*.ndjson | wc -l) -gt 0 ]"
 # plugins need nothing from the executable: no undefined bp_ symbols, one exported entry
 for so in "$BPPIPE_BUILD_DIR"/plugins/*.so; do
     n=$(basename "$so")
