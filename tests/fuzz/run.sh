@@ -33,5 +33,5 @@ echo "fuzz: $(ls "$corpus" | wc -l) seeds, ${seconds}s"
     echo "fuzz: FAILED (artifacts in $out/)" >&2
     exit 1
 }
-grep -E "stat::number_of_executed_units|stat::peak_rss_mb|cov:" "$out/fuzz.log" | tail -n 4
+grep -E "DONE|stat::number_of_executed_units|stat::peak_rss_mb" "$out/fuzz.log"
 echo "fuzz: no crash, leak or timeout in ${seconds}s"
