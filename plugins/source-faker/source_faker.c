@@ -50,8 +50,10 @@ static double mono_now(void)
 static int faker_open(const bp_host *host, bp_ctx *ctx, void **state)
 {
     faker *f = calloc(1, sizeof *f);
-    if (!f)
+    if (!f) {
+        host->log(ctx, BP_LOG_ERROR, "out of memory");
         return BP_FATAL;
+    }
     f->host = host;
     f->ctx = ctx;
     f->rate = host->opt_double(ctx, "rate", 1);
@@ -80,6 +82,15 @@ static int faker_open(const bp_host *host, bp_ctx *ctx, void **state)
         return BP_FATAL;
     }
     bp_ward_set_jitter(&f->ward, JITTER_SHARE);
+    /* The start is logged so that a run on the wall clock can be replayed byte for byte. */
+    time_t t = (time_t)(start_ms / 1000);
+    struct tm tm;
+    char when[32] = "?";
+    if (gmtime_r(&t, &tm))
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    host->log(ctx, BP_LOG_INFO, "%zu patients, seed %llu, clock from %s.%03dZ, %s",
+              f->ward.n_patients, (unsigned long long)f->ward.seed, when,
+              (int)(start_ms % 1000), f->rate > 0 ? "paced in real time" : "as fast as possible");
     f->started = mono_now();
     *state = f;
     return BP_OK;

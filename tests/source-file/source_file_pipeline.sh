@@ -115,6 +115,24 @@ cp "$t/in/01-bundle.json" "$t/bundle.fhir"
 check "an explicitly named file is one payload" \
     "[ $(sum "d['payloads']") = 1 ] && [ $(sum "d['readings_in']") = 3 ]"
 
+# a file that vanishes during the run: what was read is delivered, then a clear stop (exit 1)
+mkdir -p "$t/vanish"
+python3 -c 'import sys; open(sys.argv[1], "w").writelines("{\"n\":%d}\n" % i for i in range(50000))' \
+    "$t/vanish/a.ndjson"
+echo '{}' >"$t/vanish/b.json"
+printf '%s\n' "[pipeline]" "batch_size = 10" "stats_interval = 0" "[source.files]" \
+    "plugin = source-file" "path = $t/vanish" "[sink.dead]" "plugin = sink-file" \
+    "route = invalid" "path = $t/vanished" >"$t/v.ini"
+"$BPPIPE" run "$t/v.ini" --summary-json "$t/sum.json" 2>"$t/err" &
+run=$!
+sleep 0.2
+rm "$t/vanish/b.json"
+wait $run
+check "a vanished file stops the run with exit 1" "[ $? = 1 ]"
+check "and says which file, why and what to do" \
+    "grep -q 'cannot read $t/vanish/b.json: No such file or directory; fix or remove the file' '$t/err'"
+check "everything read before was delivered" "[ \$(cat '$t'/vanished/*.ndjson | wc -l) = 50000 ]"
+
 # errors the user must hear about before anything runs
 "$BPPIPE" check "$t/p.ini" -o source.files.path="$t/missing" >"$t/err" 2>&1
 check "check reports a missing path" \
