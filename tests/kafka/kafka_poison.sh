@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# What kcat puts on the topic: the shared FHIR examples are consumed and decoded; poison
+# messages (not JSON, JSON but not FHIR, a tombstone, an empty value, 2 MiB) are dead-lettered with the reason
+# and their Kafka position, and the readings after them still arrive; all of it is committed.
+. "$(dirname "$0")/lib.sh"
+start_broker --topic blood-pressure:1 --topic examples:2
+
+obs() { # obs ID PATIENT SYS DIA
+    printf '{"resourceType":"Observation","id":"%s","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"subject":{"reference":"Patient/%s"},"effectiveDateTime":"2026-01-02T03:04:05Z","component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":%s,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}},{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":%s,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}}]}' "$1" "$2" "$3" "$4"
+}
+big=$t/big.json
+python3 -c "import sys; sys.stdout.write('{\"resourceType\":\"Observation\",\"note\":\"' + 'x' * (2 * 1024 * 1024) + '\"}')" >"$big"
+one() { kc -P -t blood-pressure -X message.max.bytes=4000000 "$@"; }
+obs before P-1 120 80 | one -k P-1          # offset 0
+printf 'this is not JSON' | one -k P-2       # offset 1
+printf '{"resourceType":"Patient","id":"x"}' | one -k P-3  # offset 2
+printf 'P-4:\n' | one -Z -K:                  # offset 3: a tombstone (NULL value)
+printf 'P-5:\n' | one -K:                     # offset 4: an empty value
+one -k P-6 "$big"                             # offset 5: 2 MiB
+obs after P-7 190 100 | one -k P-7           # offset 6
+check "seven messages on the topic" "[ \$(topic_count blood-pressure) = 7 ]"
+
+for f in "$BPPIPE_SHARED_DATA"/fhir-examples/*.json; do tr -d '\n' <"$f"; echo; done >"$t/ex"
+kc -P -t examples -l "$t/ex"
+check "eleven examples on their topic" "[ \$(topic_count examples) = 11 ]"
+
+cat >"$t/p.ini" <<INI
+[pipeline]
+stats_interval = 0
+batch_size = 4
+[source.k]
+plugin = source-kafka
+brokers = $BROKERS
+topics = blood-pressure, examples
+group = poison
+[detector.rules]
+plugin = detector-rules
+[sink.ok]
+plugin = sink-file
+route = all
+path = $t/out/ok
+[sink.dead]
+plugin = sink-file
+route = invalid
+path = $t/out/dead
+INI
+timeout 60 "$BPPIPE" run "$t/p.ini" --duration 6 --summary-json "$t/s.json" 2>"$t/err"
+check "the run exits 0" "[ $? = 0 ]"
+python3 - "$t/out/dead" >"$t/dead" <<'PY'
+import json, os, sys
+for f in sorted(os.listdir(sys.argv[1])):
+    for line in open(os.path.join(sys.argv[1], f)):
+        d = json.loads(line)
+        s = d.get("source", {})
+        print(s.get("topic"), s.get("partition"), s.get("offset"), d.get("invalid_reason"))
+PY
+cat "$t/dead" | cut -c1-140
+check "not JSON: reason and position" "grep -q '^blood-pressure 0 1 not JSON' $t/dead"
+check "not FHIR: reason and position" "grep -q '^blood-pressure 0 2 .*Patient' $t/dead"
+check "tombstone: reason and position" "grep -q '^blood-pressure 0 3 empty payload' $t/dead"
+check "empty value: reason and position" "grep -q '^blood-pressure 0 4 empty payload' $t/dead"
+check "2 MiB: reason and position" "grep -q '^blood-pressure 0 5 .*max_payload_bytes' $t/dead"
+ids observation_id "$t/out/ok" >"$t/ok"
+check "the reading before the poison arrived" "grep -qx before $t/ok"
+check "the reading after the poison arrived" "grep -qx after $t/ok"
+for id in BloodPressureExample blood-pressure compound-numeric-blood-pressure AverageSMBP-example; do
+    check "example $id decoded" "grep -qx $id $t/ok"
+done
+check "the Bundles' readings were decoded" \
+    "[ \$(python3 -c \"import json; print(sum(1 for l in open('$t/ok') if l.strip() not in ('None','before','after')))\") -ge 8 ]"
+check "every example payload was read" \
+    "grep -q 'messages 18' $t/err"
+
+timeout 60 "$BPPIPE" run "$t/p.ini" --duration 4 --summary-json "$t/s2.json" 2>"$t/err2"
+check "poison was committed like the rest: a restart reads nothing" \
+    "[ $? = 0 ] && python3 -c \"import json,sys; sys.exit(json.load(open('$t/s2.json'))['readings_in'])\""
+exit $fail
