@@ -6,6 +6,7 @@
 int bp_cmd_run(int argc, char **argv);
 int bp_cmd_check(int argc, char **argv);
 int bp_cmd_plugins(int argc, char **argv);
+int bp_cmd_train(int argc, char **argv);
 /* In-memory development Kafka broker (librdkafka mock cluster); runs until SIGINT/SIGTERM. */
 int bp_cmd_broker(int argc, char **argv);
 

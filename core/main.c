@@ -13,12 +13,14 @@ static void usage(FILE *out)
           "  bppipe run FILE [-o SECTION.KEY=VALUE]... [--max-records N] [--duration S]\n"
           "  bppipe check FILE [-o SECTION.KEY=VALUE]...\n"
           "  bppipe plugins [NAME]\n"
+          "  bppipe train --out FILE [--features basic|clinical] [--data FILE.csv] ...\n"
           "  bppipe broker [--topic NAME[:PARTITIONS]]... [--bootstrap-file PATH]\n"
           "  bppipe version\n\n"
           "commands:\n"
           "  run       run a pipeline (FHIR readings in, judged readings out by route)\n"
           "  check     validate a pipeline and its plugins without running it\n"
           "  plugins   list the plugins found, or show one plugin's options\n"
+          "  train     fit the logistic-regression model of detector-logreg\n"
           "  broker    run an in-memory Kafka broker on 127.0.0.1 (development only)\n"
           "  version   print the version and plugin ABI\n\n"
           "'bppipe COMMAND --help' describes a command. Exit status: 0 ok, 1 runtime failure,\n"
@@ -47,6 +49,8 @@ int main(int argc, char **argv)
         return bp_cmd_check(argc - 1, argv + 1);
     if (strcmp(cmd, "plugins") == 0)
         return bp_cmd_plugins(argc - 1, argv + 1);
+    if (strcmp(cmd, "train") == 0)
+        return bp_cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "broker") == 0)
         return bp_cmd_broker(argc - 1, argv + 1);
     fprintf(stderr, "error: unknown command '%s'\n\n", cmd);

@@ -5,7 +5,7 @@ packages=(
     build-essential cmake pkg-config      # toolchain
     libcjson-dev libinih-dev              # core: FHIR/JSON and INI pipelines
     clang libclang-rt-14-dev              # libFuzzer harness for the decoder
-    python3                               # test scripts read JSON summaries
+    python3 python3-sklearn               # test scripts; scikit-learn cross-checks bppipe train
     librdkafka-dev kcat                   # Kafka source/sink, embedded broker, Kafka tests
 )
 missing=()

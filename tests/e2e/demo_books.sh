@@ -6,7 +6,7 @@ fail=0
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
 check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1 ($2)"; fail=1; fi; }
-export BPPIPE_DEMO_DIR="$t/out"
+export BPPIPE_DEMO_DIR="$t/out" BPPIPE_MODEL="$BPPIPE_SOURCE_DIR/models/bp_logreg.json"
 "$BPPIPE" run "$BPPIPE_SOURCE_DIR/pipelines/demo.ini" --max-records 100000 \
     --summary-json "$t/sum.json" 2>"$t/err"
 st=$?
@@ -27,4 +27,5 @@ check "some invalid payloads were dead-lettered with reasons" "[ $dl -gt 0 ] && 
 check "every line is JSON" "cat $t/out/*/*.ndjson | python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]'"
 check "archive folder is 0750" "[ \$(stat -c %a '$t/out/normal') = 750 ]"
 check "archive files are 0640" "[ -z \"\$(find '$t/out' -type f ! -perm 640)\" ]"
+check "anomalies carry the model's score" "grep -q ml_risk_score $t/out/anomalies/*.ndjson"
 exit $fail

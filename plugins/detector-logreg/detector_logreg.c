@@ -1,0 +1,108 @@
+/* detector-logreg: scores every reading with both values with the logistic-regression model
+ * that `bppipe train` wrote. Without a model (and required = false) the pipeline runs on the
+ * other detectors alone, as the original system promised. */
+#include "logreg.h"
+
+#include <bppipe/plugin.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct det {
+    const bp_host *host;
+    bp_ctx *ctx;
+    bp_lr_model model;
+    bool have_model, vote;
+    double threshold;
+} det;
+
+static const bp_option options[] = {
+    BP_OPTION_STRING("model", NULL, BP_OPT_REQUIRED,
+                     "model file written by 'bppipe train' (relative to the working directory)"),
+    BP_OPTION_DOUBLE("threshold", NULL, 0.000001, 0.999999, 0,
+                     "probability at which ml_prediction is 1 (default: the model's)"),
+    BP_OPTION_BOOL("required", "false",
+                   "fail when the model file is missing (false: warn once and score nothing)"),
+    BP_OPTION_ENUM("vote", "score", "flag|score",
+                   "flag: a probability at or above threshold flags ml_high_risk; score: only "
+                   "annotate"),
+};
+
+static int lr_open(const bp_host *host, bp_ctx *ctx, void **state)
+{
+    det *d = calloc(1, sizeof *d);
+    if (!d)
+        return BP_FATAL;
+    d->host = host;
+    d->ctx = ctx;
+    const char *path = host->opt_string(ctx, "model");
+    const char *vote = host->opt_string(ctx, "vote");
+    d->vote = vote && strcmp(vote, "flag") == 0;
+    char why[512];
+    bool missing = access(path, F_OK) != 0 && errno == ENOENT;
+    if (!missing && bp_lr_load(path, &d->model, why, sizeof why) == 0) {
+        d->have_model = true;
+        d->threshold = host->opt_double(ctx, "threshold", d->model.threshold);
+        host->log(ctx, BP_LOG_INFO, "model %s: %s features, threshold %g", path,
+                  bp_lr_feature_set_name(d->model.features), d->threshold);
+    } else if (missing && !host->opt_bool(ctx, "required", 0)) {
+        host->log(ctx, BP_LOG_WARN, "no model at %s: running without ML scores (train one with "
+                  "'bppipe train --out %s', or set required = true to make this an error)",
+                  path, path);
+    } else {
+        if (missing)
+            snprintf(why, sizeof why, "no such file, and required = true");
+        host->log(ctx, BP_LOG_ERROR, "model %s: %s", path, why);
+        free(d);
+        return BP_FATAL;
+    }
+    *state = d;
+    return BP_OK;
+}
+
+static void lr_close(void *state)
+{
+    free(state);
+}
+
+static int lr_detect(void *state, bp_batch *batch)
+{
+    det *d = state;
+    const bp_host *h = d->host;
+    if (!d->have_model)
+        return BP_OK;
+    for (size_t i = 0; i < h->batch_count(batch); i++) {
+        bp_record *r = h->batch_at(batch, i);
+        double s = h->number(r, BP_F_SYSTOLIC), dia = h->number(r, BP_F_DIASTOLIC);
+        if (isnan(s) || isnan(dia))
+            continue; /* the model needs both values */
+        double p = bp_lr_score(&d->model, s, dia);
+        int predicted = p >= d->threshold;
+        h->annotate_number(d->ctx, r, "ml_risk_score", p);
+        h->annotate_number(d->ctx, r, "ml_prediction", predicted);
+        if (predicted && d->vote)
+            h->flag(d->ctx, r, "ml_high_risk", BP_SEV_WARNING);
+    }
+    return BP_OK;
+}
+
+static const bp_plugin descriptor = {
+    .struct_size = sizeof(bp_plugin),
+    .abi_major = BP_ABI_MAJOR,
+    .abi_minor = BP_ABI_MINOR,
+    .name = "detector-logreg",
+    .version = "1.0.0",
+    .kind = BP_KIND_DETECTOR,
+    .description = "logistic-regression anomaly probability (ml_risk_score, ml_prediction)",
+    .options = options,
+    .n_options = sizeof options / sizeof options[0],
+    .open = lr_open,
+    .close = lr_close,
+    .detect = lr_detect,
+};
+
+BP_PLUGIN(descriptor)
