@@ -22,7 +22,7 @@ typedef struct faker {
     bp_ward ward;
     double rate;
     int64_t count;
-    double started; /* monotonic seconds at open */
+    double started; /* monotonic seconds at the first poll; 0 before it */
     char buf[4096];
 } faker;
 
@@ -91,7 +91,6 @@ static int faker_open(const bp_host *host, bp_ctx *ctx, void **state)
     host->log(ctx, BP_LOG_INFO, "%zu patients, seed %llu, clock from %s.%03dZ, %s",
               f->ward.n_patients, (unsigned long long)f->ward.seed, when,
               (int)(start_ms % 1000), f->rate > 0 ? "paced in real time" : "as fast as possible");
-    f->started = mono_now();
     *state = f;
     return BP_OK;
 }
@@ -116,9 +115,13 @@ static int faker_poll(void *state, bp_batch *batch, int timeout_ms)
     const bp_host *h = f->host;
     size_t want = h->batch_capacity(batch);
     if (f->rate > 0) {
+        /* The real clock starts at the first poll, not at open: other stages may take a while
+         * to open, and `bppipe check` opens without ever polling. */
+        if (f->started == 0)
+            f->started = mono_now();
         /* Wait for the next due reading, but never longer than the host allows. */
         double wait = due_at(f, f->ward.next) - (mono_now() - f->started);
-        double limit = timeout_ms / 1000.0;
+        double limit = timeout_ms > 0 ? timeout_ms / 1000.0 : 0;
         if (wait > 0) {
             double s = wait < limit ? wait : limit;
             struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};

@@ -214,6 +214,16 @@ static void test_pacing(void)
     CHECK(polls > 10); /* waited in short steps, not one long sleep */
     fake_batch_free(&b);
     stop(&in);
+
+    /* the real clock starts at the first poll: a slow start does not cause a burst */
+    start(&in, opts, 3);
+    struct timespec pause = {1, 100000000};
+    nanosleep(&pause, NULL);
+    fake_batch_init(&b, 100);
+    CHECK(bppipe_plugin()->poll(in.state, &b, 10) == BP_OK);
+    CHECK(b.count == 1);
+    fake_batch_free(&b);
+    stop(&in);
 }
 
 int main(void)
