@@ -274,6 +274,20 @@ int main(void)
         CHECK(!it->v[0].valid);
         CHECK_STR(it->v[0].reason, statuses[i][1]);
     }
+    /* 100 MB with the default 1 MiB limit: refused at once, without parsing */
+    size_t huge_len = 100u << 20;
+    char *huge = malloc(huge_len);
+    CHECK(huge != NULL);
+    if (huge) {
+        memset(huge, '[', huge_len);
+        items big = {0};
+        bp_decode_opts lim = {1u << 20};
+        bp_fhir_decode(huge, huge_len, &lim, collect, &big);
+        CHECK(big.n == 1);
+        CHECK_STR(big.v[0].reason,
+                  "payload of 104857600 bytes is over the limit of 1048576 (max_payload_bytes)");
+        free(huge);
+    }
     /* a configured size limit refuses large payloads without parsing them */
     it = decode_text(obs(STD, SYS("120", MMHG)), 100);
     CHECK_CONTAINS(it->v[0].reason, "is over the limit of 100 (max_payload_bytes)");
