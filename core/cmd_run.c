@@ -53,8 +53,9 @@ static void run_usage(FILE *out, bool check)
     const bp_option *o = bp_pipeline_options(&n);
     bp_options_print(out, o, n);
     fputs("\nStage sections: [source.NAME], [detector.NAME] (run in file order), [sink.NAME],\n"
-          "each with plugin = PLUGIN; sinks also take route = anomaly|normal|all|invalid\n"
-          "(default all). Values may use ${VAR} and ${VAR:-default}.\n"
+          "each with plugin = PLUGIN; sinks also take route = anomaly|normal|all|critical|\n"
+          "invalid (default all; critical = severity critical; invalid = dead letters).\n"
+          "Values may use ${VAR} and ${VAR:-default}.\n"
           "Exit status: 0 ok, 1 runtime failure, 2 usage or configuration error.\n",
           out);
 }

@@ -12,6 +12,8 @@
 /* Routes a sink can take, as a bit mask over bp_route. */
 #define BP_ROUTE_BIT(r) (1u << (r))
 #define BP_ROUTES_ALL (BP_ROUTE_BIT(BP_ROUTE_NORMAL) | BP_ROUTE_BIT(BP_ROUTE_ANOMALY))
+/* route = critical: judged readings of severity critical (a subset of the other routes). */
+#define BP_ROUTE_CRITICAL (1u << 3)
 
 typedef struct bp_counter {
     char *name;

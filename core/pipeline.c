@@ -21,6 +21,14 @@ static const bp_option pipeline_options[] = {
     BP_OPTION_INT("retry_initial_ms", "100", 1, 600000, 0, "first back-off after a failure"),
     BP_OPTION_INT("retry_max_ms", "30000", 1, 3600000, 0, "back-off cap (full jitter below it)"),
     BP_OPTION_ENUM("log_level", "info", "error|warn|info|debug", "least severe level logged"),
+    BP_OPTION_DOUBLE("plausible_systolic_min", "40", 0, 400, 0,
+                     "lower systolic values are measurement errors (invalid route)"),
+    BP_OPTION_DOUBLE("plausible_systolic_max", "300", 0, 400, 0,
+                     "higher systolic values are measurement errors (invalid route)"),
+    BP_OPTION_DOUBLE("plausible_diastolic_min", "20", 0, 400, 0,
+                     "lower diastolic values are measurement errors (invalid route)"),
+    BP_OPTION_DOUBLE("plausible_diastolic_max", "200", 0, 400, 0,
+                     "higher diastolic values are measurement errors (invalid route)"),
 };
 
 const bp_option *bp_pipeline_options(size_t *n)
@@ -41,6 +49,18 @@ static int64_t setting(const bp_section *s, const char *key)
     return v;
 }
 
+static double setting_double(const bp_section *s, const char *key)
+{
+    size_t n;
+    const bp_option *all = bp_pipeline_options(&n);
+    const bp_option *o = bp_options_find(all, n, key);
+    double v = 0;
+    const char *text = s ? bp_section_value(s, key) : NULL;
+    if (!text || bp_parse_double(text, &v) != 0)
+        bp_parse_double(o->default_value, &v);
+    return v;
+}
+
 static void read_settings(bp_pipeline *p, const bp_section *s)
 {
     bp_settings *st = &p->settings;
@@ -50,6 +70,10 @@ static void read_settings(bp_pipeline *p, const bp_section *s)
     st->max_payload_bytes = setting(s, "max_payload_bytes");
     st->retry_initial_ms = setting(s, "retry_initial_ms");
     st->retry_max_ms = setting(s, "retry_max_ms");
+    st->plausible.systolic_min = setting_double(s, "plausible_systolic_min");
+    st->plausible.systolic_max = setting_double(s, "plausible_systolic_max");
+    st->plausible.diastolic_min = setting_double(s, "plausible_diastolic_min");
+    st->plausible.diastolic_max = setting_double(s, "plausible_diastolic_max");
     const char *level = s ? bp_section_value(s, "log_level") : NULL;
     if (level && bp_log_level_parse(level) >= 0)
         bp_log_set_level((bp_log_level)bp_log_level_parse(level));
@@ -76,6 +100,8 @@ static int parse_route(const char *text, unsigned *mask)
         *mask = BP_ROUTE_BIT(BP_ROUTE_NORMAL);
     else if (strcmp(text, "invalid") == 0)
         *mask = BP_ROUTE_BIT(BP_ROUTE_INVALID);
+    else if (strcmp(text, "critical") == 0)
+        *mask = BP_ROUTE_CRITICAL;
     else
         return -1;
     return 0;
@@ -112,7 +138,7 @@ static bp_ctx *build_stage(bp_pipeline *p, const bp_section *s, bp_errors *errs)
         const bp_kv *route = bp_section_get(s, "route");
         if (parse_route(route ? route->value : NULL, &routes) != 0) {
             bp_errors_add(errs, "%s: [%s] key 'route': '%s' is not one of anomaly|normal|all|"
-                          "invalid", bp_where(route->file, route->line, where, sizeof where),
+                          "critical|invalid", bp_where(route->file, route->line, where, sizeof where),
                           s->name, route->value);
             return NULL;
         }

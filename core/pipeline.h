@@ -6,6 +6,7 @@
 #include "config.h"
 #include "instance.h"
 #include "loader.h"
+#include "plausibility.h"
 
 #define BP_MAX_SINKS 64
 
@@ -16,6 +17,7 @@ typedef struct bp_settings {
     int64_t max_payload_bytes;
     int64_t retry_initial_ms;
     int64_t retry_max_ms;
+    bp_plausible plausible;
 } bp_settings;
 
 typedef struct bp_pipeline {

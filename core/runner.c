@@ -111,6 +111,12 @@ static int on_decoded(void *user, const bp_decoded *d)
     rec->heart_rate = d->heart_rate;
     rec->decode_flags = d->flags;
     rec->resource_index = d->resource_index;
+    char why[160];
+    if (!rec->invalid_reason &&
+        bp_plausibility_check(&r->p->settings.plausible, rec->systolic, rec->diastolic, why,
+                              sizeof why) != 0 &&
+        !(rec->invalid_reason = bp_arena_strdup(a, why))) /* a measurement error, not an alarm */
+        return -1;
     if ((d->invalid_reason && !rec->invalid_reason) || bp_batch_push(&r->records, rec) != BP_OK)
         return -1;
     if (!rec->invalid_reason && bp_batch_push(&r->valid, rec) != BP_OK)
@@ -178,8 +184,10 @@ static void route_all(runner *r)
         bp_record *rec = r->records.items[i];
         bp_route route = bp_record_route(rec);
         rec->sinks_pending = 0;
+        bool critical = route != BP_ROUTE_INVALID && rec->severity == BP_SEV_CRITICAL;
         for (size_t s = 0; s < p->n_sinks; s++)
-            if (p->sinks[s]->routes & BP_ROUTE_BIT(route))
+            if ((p->sinks[s]->routes & BP_ROUTE_BIT(route)) ||
+                (critical && (p->sinks[s]->routes & BP_ROUTE_CRITICAL)))
                 rec->sinks_pending |= 1ull << s;
         if (route == BP_ROUTE_INVALID) {
             bp_stats_count_reason(r->st, rec->invalid_reason);
