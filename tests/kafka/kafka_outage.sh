@@ -22,6 +22,7 @@ pipeline() {
             "$RUNNER_PLUGIN_DIR"
         printf 'retry_initial_ms = 20\nretry_max_ms = 100\n'
         printf '[source.k]\nplugin = source-kafka\nbrokers = %s\ngroup = %s\n' "$BROKERS" "$group"
+        printf 'kafka.session.timeout.ms = 6000\n'
         printf '[sink.t]\nplugin = test-sink\npath = %s\n' "$out"
         for kv in "$@"; do printf '%s\n' "$kv"; done
     } >"$t/$group.ini"
