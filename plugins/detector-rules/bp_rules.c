@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 bp_thresholds bp_thresholds_default(void)
 {
@@ -133,4 +134,78 @@ const char *bp_thresholds_check(const bp_thresholds *t)
           t->critical_diastolic_high >= t->diastolic_high))
         return "critical diastolic bounds must lie outside diastolic_low..diastolic_high";
     return NULL;
+}
+
+int bp_scheme_parse(const char *name)
+{
+    static const char *const names[] = {"acc_aha_2017", "esc_esh_2018", "esc_2024"};
+    for (int i = 0; name && i < 3; i++)
+        if (strcmp(name, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *bp_scheme_name(bp_scheme s)
+{
+    return s == BP_SCHEME_ESC_ESH_2018 ? "esc_esh_2018"
+           : s == BP_SCHEME_ESC_2024   ? "esc_2024"
+                                       : "acc_aha_2017";
+}
+
+/* ESC/ESH 2018 office bands, ranked 0 (optimal) .. 5 (grade 3). */
+static int esc2018_rank_sys(double s)
+{
+    return s >= 180 ? 5 : s >= 160 ? 4 : s >= 140 ? 3 : s >= 130 ? 2 : s >= 120 ? 1 : 0;
+}
+
+static int esc2018_rank_dia(double d)
+{
+    return d >= 110 ? 5 : d >= 100 ? 4 : d >= 90 ? 3 : d >= 85 ? 2 : d >= 80 ? 1 : 0;
+}
+
+static const char *esc2018(double s, double d)
+{
+    static const char *const names[] = {"optimal", "normal",  "high_normal",
+                                        "grade_1", "grade_2", "grade_3"};
+    bool has_s = !isnan(s), has_d = !isnan(d);
+    /* Isolated systolic hypertension: systolic >= 140 with diastolic < 90 (both measured). */
+    if (has_s && has_d && s >= 140 && d < 90)
+        return "isolated_systolic_hypertension";
+    int rs = has_s ? esc2018_rank_sys(s) : 0, rd = has_d ? esc2018_rank_dia(d) : 0;
+    return names[rs > rd ? rs : rd];
+}
+
+static const char *esc2024(double s, double d)
+{
+    bool has_s = !isnan(s), has_d = !isnan(d);
+    if ((has_s && s >= 140) || (has_d && d >= 90))
+        return "hypertension";
+    if ((has_s && s >= 120) || (has_d && d >= 70))
+        return "elevated";
+    return "non_elevated";
+}
+
+const char *bp_scheme_category(bp_scheme scheme, double s, double d)
+{
+    if (isnan(s) && isnan(d))
+        return NULL;
+    switch (scheme) {
+    case BP_SCHEME_ESC_ESH_2018: return esc2018(s, d);
+    case BP_SCHEME_ESC_2024: return esc2024(s, d);
+    default: return bp_category_name(category_of(s, d));
+    }
+}
+
+int bp_news2_systolic(double s)
+{
+    if (isnan(s))
+        return -1;
+    return s <= 90 ? 3 : s <= 100 ? 2 : s <= 110 ? 1 : s < 220 ? 0 : 3;
+}
+
+int bp_news2_pulse(double hr)
+{
+    if (isnan(hr))
+        return -1;
+    return hr <= 40 ? 3 : hr <= 50 ? 1 : hr <= 90 ? 0 : hr <= 110 ? 1 : hr <= 130 ? 2 : 3;
 }

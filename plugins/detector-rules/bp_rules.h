@@ -58,6 +58,28 @@ const char *bp_anomaly_type(unsigned reasons);
 /* "hypertensive_crisis", "hypertension_stage_2", ... ; NULL for BP_CAT_UNKNOWN. */
 const char *bp_category_name(bp_category c);
 
+/* Guideline schemes for the category of one reading. */
+typedef enum bp_scheme {
+    BP_SCHEME_ACC_AHA_2017 = 0, /* normal, elevated, stage 1, stage 2, crisis (+ hypotension) */
+    BP_SCHEME_ESC_ESH_2018 = 1, /* optimal, normal, high normal, grade 1-3, isolated systolic */
+    BP_SCHEME_ESC_2024 = 2      /* non-elevated, elevated, hypertension */
+} bp_scheme;
+
+/* "acc_aha_2017" | "esc_esh_2018" | "esc_2024" -> scheme; -1 when unknown. */
+int bp_scheme_parse(const char *name);
+const char *bp_scheme_name(bp_scheme s);
+
+/* The category name of a reading under `scheme` (NULL when both values are absent). For ACC/AHA
+ * this is bp_category_name(bp_rules_judge(...).category). Bands are half-open at their upper
+ * bound, so decimal readings fall in exactly one; the higher category of the two values wins. */
+const char *bp_scheme_category(bp_scheme scheme, double systolic, double diastolic);
+
+/* Partial NEWS2 (Royal College of Physicians, 2017) sub-scores: systolic (<=90: 3, 91-100: 2,
+ * 101-110: 1, 111-219: 0, >=220: 3) and pulse (<=40: 3, 41-50: 1, 51-90: 0, 91-110: 1,
+ * 111-130: 2, >=131: 3). -1 when the value is absent. */
+int bp_news2_systolic(double systolic);
+int bp_news2_pulse(double heart_rate);
+
 /* Checks the thresholds are ordered (low < high, critical bounds outside the anomaly ones);
  * returns NULL or a sentence saying what is wrong. */
 const char *bp_thresholds_check(const bp_thresholds *t);

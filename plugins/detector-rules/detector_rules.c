@@ -10,10 +10,12 @@ typedef struct rules {
     const bp_host *host;
     bp_ctx *ctx;
     bp_thresholds t;
+    bp_scheme scheme;
 } rules;
 
 static const bp_option options[] = {
-    BP_OPTION_ENUM("scheme", "acc_aha_2017", "acc_aha_2017", "guideline used for bp_category"),
+    BP_OPTION_ENUM("scheme", "acc_aha_2017", "acc_aha_2017|esc_esh_2018|esc_2024",
+                   "guideline used for bp_category (docs/clinical.md)"),
     BP_OPTION_DOUBLE("systolic_high", "140", 0, 400, 0, "anomaly when systolic is above this"),
     BP_OPTION_DOUBLE("systolic_low", "90", 0, 400, 0, "anomaly when systolic is below this"),
     BP_OPTION_DOUBLE("diastolic_high", "90", 0, 300, 0, "anomaly when diastolic is above this"),
@@ -48,6 +50,7 @@ static int rules_open(const bp_host *host, bp_ctx *ctx, void **state)
         host->opt_double(ctx, "critical_diastolic_high", d.critical_diastolic_high);
     r->t.critical_diastolic_low =
         host->opt_double(ctx, "critical_diastolic_low", d.critical_diastolic_low);
+    r->scheme = (bp_scheme)bp_scheme_parse(host->opt_string(ctx, "scheme"));
     const char *problem = bp_thresholds_check(&r->t);
     if (problem) {
         host->log(ctx, BP_LOG_ERROR, "inconsistent thresholds: %s; fix the section's values",
@@ -79,8 +82,19 @@ static int rules_detect(void *state, bp_batch *batch)
                 h->flag(r->ctx, rec, bp_reason_code(bit), (bp_severity)v.severity);
         h->raise_severity(r->ctx, rec, (bp_severity)v.severity);
         h->set_text(r->ctx, rec, BP_F_ANOMALY_TYPE, bp_anomaly_type(v.reasons));
-        if (bp_category_name(v.category))
-            h->set_text(r->ctx, rec, BP_F_CATEGORY, bp_category_name(v.category));
+        const char *category = bp_scheme_category(r->scheme, s, d);
+        if (category) {
+            h->set_text(r->ctx, rec, BP_F_CATEGORY, category);
+            h->annotate_text(r->ctx, rec, "bp_scheme", bp_scheme_name(r->scheme));
+        }
+        /* NEWS2 needs more than blood pressure; these sub-scores are labelled partial. */
+        int news_sys = bp_news2_systolic(s), news_pulse = bp_news2_pulse(h->number(rec, BP_F_HEART_RATE));
+        if (news_sys >= 0)
+            h->annotate_number(r->ctx, rec, "news2_systolic", news_sys);
+        if (news_pulse >= 0)
+            h->annotate_number(r->ctx, rec, "news2_pulse", news_pulse);
+        if (news_sys >= 0 || news_pulse >= 0)
+            h->annotate_bool(r->ctx, rec, "news2_partial", 1);
     }
     return BP_OK;
 }

@@ -104,5 +104,40 @@ int main(void)
     c.critical_diastolic_high = 100;
     c.diastolic_high = 110;
     CHECK(bp_thresholds_check(&c) != NULL);
+    /* ESC/ESH 2018 at its boundaries (the higher category wins; ISH needs both values) */
+    struct { double s, d; const char *cat; } esh[] = {
+        {119, 79, "optimal"}, {120, 79, "normal"}, {119, 80, "normal"}, {129, 84, "normal"},
+        {130, 84, "high_normal"}, {125, 85, "high_normal"}, {139, 89, "high_normal"},
+        {140, 90, "grade_1"}, {135, 90, "grade_1"}, {159, 99, "grade_1"}, {160, 100, "grade_2"},
+        {150, 100, "grade_2"}, {179, 109, "grade_2"}, {180, 110, "grade_3"}, {150, 110, "grade_3"},
+        {140, 89, "isolated_systolic_hypertension"}, {185, 70, "isolated_systolic_hypertension"},
+        {139.9, 89.9, "high_normal"}, {145, NAN, "grade_1"}, {NAN, 95, "grade_1"},
+    };
+    for (size_t i = 0; i < sizeof esh / sizeof esh[0]; i++) {
+        fprintf(stderr, "esc/esh %g/%g\n", esh[i].s, esh[i].d);
+        CHECK_STR(bp_scheme_category(BP_SCHEME_ESC_ESH_2018, esh[i].s, esh[i].d), esh[i].cat);
+    }
+    /* ESC 2024 */
+    struct { double s, d; const char *cat; } esc[] = {
+        {119, 69, "non_elevated"}, {120, 69, "elevated"}, {119, 70, "elevated"},
+        {139, 89, "elevated"}, {140, 60, "hypertension"}, {110, 90, "hypertension"},
+        {NAN, 65, "non_elevated"},
+    };
+    for (size_t i = 0; i < sizeof esc / sizeof esc[0]; i++)
+        CHECK_STR(bp_scheme_category(BP_SCHEME_ESC_2024, esc[i].s, esc[i].d), esc[i].cat);
+    CHECK(bp_scheme_category(BP_SCHEME_ESC_2024, NAN, NAN) == NULL);
+    CHECK_STR(bp_scheme_category(BP_SCHEME_ACC_AHA_2017, 181, 80), "hypertensive_crisis");
+    CHECK(bp_scheme_parse("esc_2024") == BP_SCHEME_ESC_2024 && bp_scheme_parse("who") == -1);
+
+    /* NEWS2 bands, each edge */
+    struct { double v; int score; } sys[] = {{90, 3}, {91, 2}, {100, 2}, {101, 1}, {110, 1},
+                                             {111, 0}, {219, 0}, {220, 3}, {60, 3}};
+    for (size_t i = 0; i < sizeof sys / sizeof sys[0]; i++)
+        CHECK(bp_news2_systolic(sys[i].v) == sys[i].score);
+    struct { double v; int score; } hr[] = {{40, 3}, {41, 1}, {50, 1}, {51, 0}, {90, 0}, {91, 1},
+                                            {110, 1}, {111, 2}, {130, 2}, {131, 3}};
+    for (size_t i = 0; i < sizeof hr / sizeof hr[0]; i++)
+        CHECK(bp_news2_pulse(hr[i].v) == hr[i].score);
+    CHECK(bp_news2_systolic(NAN) == -1 && bp_news2_pulse(NAN) == -1);
     return CHECK_DONE();
 }
