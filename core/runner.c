@@ -5,6 +5,7 @@
 #include "log.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,13 @@
 #include <time.h>
 
 static volatile sig_atomic_t stop_requests;
+static volatile sig_atomic_t reload_requested;
+
+static void on_hangup(int sig)
+{
+    (void)sig;
+    reload_requested = 1;
+}
 
 static void on_signal(int sig)
 {
@@ -28,6 +36,8 @@ void bp_runner_install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hangup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -399,6 +409,34 @@ static void runner_free(runner *r)
     bp_arena_free(&r->arena);
 }
 
+/* The plugin's reload(), when its descriptor is recent enough to have one. */
+static int (*reload_fn(const bp_ctx *c))(void *)
+{
+    const bp_plugin *d = c->plugin->desc;
+    return d->struct_size >= offsetof(bp_plugin, reload) + sizeof d->reload ? d->reload : NULL;
+}
+
+/* After SIGHUP, between batches: every instance that can re-read its files does. */
+static void reload_all(bp_pipeline *p)
+{
+    bp_ctx *all[2 + BP_MAX_SINKS + 256];
+    size_t n = 0;
+    all[n++] = p->source;
+    for (size_t i = 0; i < p->n_detectors && n < 256; i++)
+        all[n++] = p->detectors[i];
+    for (size_t i = 0; i < p->n_sinks; i++)
+        all[n++] = p->sinks[i];
+    for (size_t i = 0; i < n; i++) {
+        int (*fn)(void *) = reload_fn(all[i]);
+        if (!fn)
+            continue;
+        int rc = fn(all[i]->state);
+        bp_log(all[i]->name, rc == BP_OK ? BP_LOG_INFO : BP_LOG_WARN,
+               rc == BP_OK ? "reloaded on SIGHUP" : "reload on SIGHUP failed; keeping the "
+                                                    "previous configuration");
+    }
+}
+
 static bool limits_reached(const bp_run_opts *o, const bp_stats *st)
 {
     if (o->max_records && st->readings_in >= o->max_records)
@@ -432,6 +470,10 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st)
                        "was not committed and will be delivered again");
             status = 1;
             break;
+        }
+        if (reload_requested) {
+            reload_requested = 0;
+            reload_all(p);
         }
         double now = bp_now_s();
         if (stop_requests == 1 && !r.warned_stop) {

@@ -16,6 +16,7 @@
  *   - NULL. Host functions accept NULL for optional pointers as documented; a NULL where a
  *     value is required makes the function return BP_EINVAL (or NULL / NaN for getters)
  *     instead of crashing.
+ *   - Versions. 1.0: the first ABI. 1.1: bp_plugin.reload (SIGHUP).
  *   - Growth. Every struct that crosses the boundary starts with struct_size. New members and
  *     new host functions are only ever appended; the minor number grows with them. A change
  *     that breaks existing plugins bumps the major number, and the loader refuses plugins of
@@ -34,7 +35,7 @@ extern "C" {
 #endif
 
 #define BP_ABI_MAJOR 1
-#define BP_ABI_MINOR 0
+#define BP_ABI_MINOR 1
 
 /* The one symbol every plugin exports. Its signature never changes across ABI majors, so the
  * loader can always read the descriptor and tell the user which ABI a plugin was built for. */
@@ -312,6 +313,13 @@ typedef struct bp_plugin {
     int (*write)(void *state, bp_batch *batch);
     /* SINK (may be NULL): push out anything buffered; called before close and on shutdown. */
     int (*flush)(void *state);
+
+    /* --- ABI 1.1 (read only when struct_size covers it) --- */
+
+    /* ANY KIND (may be NULL): re-read external files (profiles, lists) without a restart. The
+     * host calls it between batches after SIGHUP. Return BP_OK, or BP_RETRY to keep the
+     * previous configuration (log why first); the pipeline goes on either way. */
+    int (*reload)(void *state);
 } bp_plugin;
 
 /* The signature of the entry symbol. */

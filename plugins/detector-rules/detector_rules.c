@@ -1,5 +1,6 @@
 /* detector-rules: the plugin shell around bp_rules.c. */
 #include "bp_rules.h"
+#include "profiles.h"
 
 #include <bppipe/plugin.h>
 
@@ -11,6 +12,8 @@ typedef struct rules {
     bp_ctx *ctx;
     bp_thresholds t;
     bp_scheme scheme;
+    const char *profiles_path; /* NULL: no personalised thresholds */
+    bp_profiles profiles;
 } rules;
 
 static const bp_option options[] = {
@@ -28,6 +31,9 @@ static const bp_option options[] = {
                      "severity critical when diastolic is above this"),
     BP_OPTION_DOUBLE("critical_diastolic_low", "40", 0, 300, 0,
                      "severity critical when diastolic is below this"),
+    BP_OPTION_STRING("profiles", NULL, 0,
+                     "CSV of per-patient thresholds (patient_id,systolic_high,...); re-read on "
+                     "SIGHUP"),
 };
 
 static int rules_open(const bp_host *host, bp_ctx *ctx, void **state)
@@ -58,13 +64,44 @@ static int rules_open(const bp_host *host, bp_ctx *ctx, void **state)
         free(r);
         return BP_FATAL;
     }
+    r->profiles_path = host->opt_string(ctx, "profiles");
+    char why[512];
+    if (r->profiles_path &&
+        bp_profiles_load(r->profiles_path, &r->t, &r->profiles, why, sizeof why) != 0) {
+        host->log(ctx, BP_LOG_ERROR, "profiles: %s", why);
+        free(r);
+        return BP_FATAL;
+    }
+    if (r->profiles_path)
+        host->log(ctx, BP_LOG_INFO, "%zu patient profiles from %s", r->profiles.n,
+                  r->profiles_path);
     *state = r;
     return BP_OK;
 }
 
 static void rules_close(void *state)
 {
-    free(state);
+    rules *r = state;
+    bp_profiles_free(&r->profiles);
+    free(r);
+}
+
+/* SIGHUP: a new profiles file replaces the old one only when all of it is valid. */
+static int rules_reload(void *state)
+{
+    rules *r = state;
+    if (!r->profiles_path)
+        return BP_OK;
+    bp_profiles fresh;
+    char why[512];
+    if (bp_profiles_load(r->profiles_path, &r->t, &fresh, why, sizeof why) != 0) {
+        r->host->log(r->ctx, BP_LOG_ERROR, "profiles not reloaded: %s", why);
+        return BP_RETRY;
+    }
+    bp_profiles_free(&r->profiles);
+    r->profiles = fresh;
+    r->host->log(r->ctx, BP_LOG_INFO, "%zu patient profiles reloaded", fresh.n);
+    return BP_OK;
 }
 
 static int rules_detect(void *state, bp_batch *batch)
@@ -76,7 +113,9 @@ static int rules_detect(void *state, bp_batch *batch)
         if (h->text(rec, BP_F_INVALID_REASON))
             continue;
         double s = h->number(rec, BP_F_SYSTOLIC), d = h->number(rec, BP_F_DIASTOLIC);
-        bp_verdict v = bp_rules_judge(&r->t, s, d);
+        const bp_thresholds *own = bp_profiles_find(&r->profiles, h->text(rec, BP_F_PATIENT_ID));
+        bp_verdict v = bp_rules_judge(own ? own : &r->t, s, d);
+        h->annotate_text(r->ctx, rec, "thresholds", own ? "profile" : "default");
         for (unsigned bit = 1; bit <= BP_R_HYPOTENSION_DIASTOLIC; bit <<= 1)
             if (v.reasons & bit)
                 h->flag(r->ctx, rec, bp_reason_code(bit), (bp_severity)v.severity);
@@ -112,6 +151,7 @@ static const bp_plugin descriptor = {
     .open = rules_open,
     .close = rules_close,
     .detect = rules_detect,
+    .reload = rules_reload,
 };
 
 BP_PLUGIN(descriptor)
