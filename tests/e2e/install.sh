@@ -21,8 +21,9 @@ cat >"$t/mine.c" <<'C'
 static int o(const bp_host *h, bp_ctx *c, void **s) { (void)h; (void)c; *s = 0; return BP_OK; }
 static void cl(void *s) { (void)s; }
 static int d(void *s, bp_batch *b) { (void)s; (void)b; return BP_OK; }
-static const bp_plugin desc = {sizeof(bp_plugin), BP_ABI_MAJOR, BP_ABI_MINOR, "detector-mine",
-    "1", BP_KIND_DETECTOR, "mine", 0, 0, o, cl, 0, 0, d, 0, 0};
+static const bp_plugin desc = {.struct_size = sizeof(bp_plugin), .abi_major = BP_ABI_MAJOR,
+    .abi_minor = BP_ABI_MINOR, .name = "detector-mine", .version = "1", .kind = BP_KIND_DETECTOR,
+    .description = "mine", .open = o, .close = cl, .detect = d};
 BP_PLUGIN(desc)
 C
 cc -std=c99 -Wall -Wextra -Werror -pedantic -shared -fPIC -fvisibility=hidden \
