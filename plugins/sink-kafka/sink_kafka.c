@@ -187,7 +187,8 @@ static int reserve(sink *s, size_t n)
 /* Errors that a later attempt cannot fix: the record is dead-lettered with the reason. */
 static bool permanent(rd_kafka_resp_err_t e)
 {
-    return e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || e == RD_KAFKA_RESP_ERR_INVALID_RECORD || e == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE;
+    return e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || e == RD_KAFKA_RESP_ERR_INVALID_RECORD ||
+           e == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE;
 }
 
 /* Queues one message, waiting while librdkafka's local queue is full. */
