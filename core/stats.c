@@ -97,11 +97,13 @@ void bp_stats_print_summary(const bp_stats *st, const bp_pipeline *p)
                 (unsigned long long)s->delivered, (unsigned long long)s->rejected,
                 (unsigned long long)s->retries);
     }
-    const bp_ctx *all[1 + 64];
+    const bp_ctx *all[1 + 64 + BP_MAX_SINKS];
     size_t n = 0;
     all[n++] = p->source;
     for (size_t i = 0; i < p->n_detectors && n < 65; i++)
         all[n++] = p->detectors[i];
+    for (size_t i = 0; i < p->n_sinks; i++)
+        all[n++] = p->sinks[i];
     for (size_t i = 0; i < n; i++)
         for (size_t c = 0; all[i] && c < all[i]->n_counters; c++)
             fprintf(stderr, "  %-14s %s %.15g\n", all[i]->name, all[i]->counters[c].name,

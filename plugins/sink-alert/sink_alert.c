@@ -1,0 +1,240 @@
+/* sink-alert: critical readings as FHIR DetectedIssue alerts, to a webhook (HTTP POST), a
+ * file (NDJSON) or standard output, once per patient and reason per cooldown. Like every sink,
+ * it acknowledges a reading only once its alert was delivered (or deliberately suppressed),
+ * so an unreachable webhook holds the source's offsets back instead of losing alerts. */
+#include "alert.h"
+
+#include <bppipe/plugin.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct sink {
+    const bp_host *host;
+    bp_ctx *ctx;
+    const char *webhook, *path;
+    CURL *curl;
+    struct curl_slist *headers;
+    int fd; /* -1 unless path is a file */
+    bp_cooldown cooldown;
+    char alert[8192];
+} sink;
+
+static const bp_option options[] = {
+    BP_OPTION_STRING("webhook", NULL, 0, "URL to POST each alert to (JSON); 2xx = delivered"),
+    BP_OPTION_STRING("bearer_token", NULL, BP_OPT_SECRET,
+                     "Authorization: Bearer token for the webhook; give it as ${ENV_VAR}"),
+    BP_OPTION_STRING("path", NULL, 0, "NDJSON file of alerts, or - for standard output"),
+    BP_OPTION_DOUBLE("cooldown", "900", 0, 86400, 0,
+                     "seconds between two alerts for one patient and reason (0: every reading)"),
+    BP_OPTION_INT("timeout_ms", "5000", 100, 600000, 0, "webhook request timeout"),
+    BP_OPTION_BOOL("verify", "true", "verify the webhook's TLS certificate"),
+};
+
+static void free_sink(sink *s)
+{
+    if (s->curl)
+        curl_easy_cleanup(s->curl);
+    curl_slist_free_all(s->headers);
+    if (s->fd >= 0)
+        close(s->fd);
+    bp_cooldown_free(&s->cooldown);
+    free(s);
+}
+
+static int setup_webhook(sink *s)
+{
+    const bp_host *h = s->host;
+    s->curl = curl_easy_init();
+    if (!s->curl)
+        return -1;
+    s->headers = curl_slist_append(NULL, "Content-Type: application/fhir+json");
+    s->headers = curl_slist_append(s->headers, "Expect:");
+    const char *token = h->opt_string(s->ctx, "bearer_token");
+    if (token && *token) {
+        char auth[1024];
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        s->headers = curl_slist_append(s->headers, auth);
+    }
+    curl_easy_setopt(s->curl, CURLOPT_URL, s->webhook);
+    curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, s->headers);
+    curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, (long)h->opt_int(s->ctx, "timeout_ms", 5000));
+    curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
+    if (!h->opt_bool(s->ctx, "verify", 1)) {
+        h->log(s->ctx, BP_LOG_WARN, "TLS verification of the webhook is OFF (verify = false)");
+        curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    return 0;
+}
+
+static int alert_open(const bp_host *host, bp_ctx *ctx, void **state)
+{
+    sink *s = calloc(1, sizeof *s);
+    if (!s)
+        return BP_FATAL;
+    s->host = host;
+    s->ctx = ctx;
+    s->fd = -1;
+    s->webhook = host->opt_string(ctx, "webhook");
+    s->path = host->opt_string(ctx, "path");
+    if (s->webhook && !*s->webhook)
+        s->webhook = NULL; /* ${ALERT_WEBHOOK:-} left empty: no webhook */
+    bp_cooldown_init(&s->cooldown, (int64_t)(host->opt_double(ctx, "cooldown", 900) * 1000));
+    if (!s->webhook && !s->path) {
+        host->log(ctx, BP_LOG_ERROR, "set webhook = URL and/or path = FILE (or - for stdout)");
+        goto fail;
+    }
+    if (s->webhook && setup_webhook(s) != 0) {
+        host->log(ctx, BP_LOG_ERROR, "cannot set up the HTTP client");
+        goto fail;
+    }
+    if (s->path && strcmp(s->path, "-") != 0) {
+        s->fd = open(s->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (s->fd < 0) {
+            host->log(ctx, BP_LOG_ERROR, "cannot open %s: %s", s->path, strerror(errno));
+            goto fail;
+        }
+    }
+    *state = s;
+    return BP_OK;
+fail:
+    free_sink(s);
+    return BP_FATAL;
+}
+
+static void alert_close(void *state)
+{
+    free_sink(state);
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *user)
+{
+    (void)p;
+    (void)user;
+    return size * n;
+}
+
+static int post(sink *s, const char *body, size_t len)
+{
+    curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE, (long)len);
+    curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, discard);
+    CURLcode rc = curl_easy_perform(s->curl);
+    long status = 0;
+    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (rc == CURLE_OK && status >= 200 && status < 300)
+        return 0;
+    s->host->log(s->ctx, BP_LOG_WARN, "webhook did not take the alert (%s, HTTP %ld); will retry",
+                 rc == CURLE_OK ? "refused" : curl_easy_strerror(rc), status);
+    return -1;
+}
+
+static int write_line(sink *s, const char *body, size_t len)
+{
+    if (!s->path)
+        return 0;
+    if (strcmp(s->path, "-") == 0)
+        return printf("%s\n", body) < 0 || fflush(stdout) != 0 ? -1 : 0;
+    if (write(s->fd, body, len) != (ssize_t)len || write(s->fd, "\n", 1) != 1 ||
+        fsync(s->fd) != 0) {
+        s->host->log(s->ctx, BP_LOG_ERROR, "cannot write alert to %s: %s", s->path,
+                     strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* The reading's facts; reasons come from its document, where every detector's reasons are. */
+static void read_input(sink *s, bp_record *r, bp_alert_input *in, cJSON **doc)
+{
+    const bp_host *h = s->host;
+    memset(in, 0, sizeof *in);
+    in->stable_id = h->text(r, BP_F_STABLE_ID);
+    in->observation_id = h->text(r, BP_F_OBSERVATION_ID);
+    in->patient_id = h->text(r, BP_F_PATIENT_ID);
+    in->category = h->text(r, BP_F_CATEGORY);
+    in->severity = (int)h->number(r, BP_F_SEVERITY);
+    double ms = h->number(r, BP_F_EFFECTIVE_MS);
+    in->effective_ms = isnan(ms) ? 0 : (int64_t)ms;
+    in->systolic = h->number(r, BP_F_SYSTOLIC);
+    in->diastolic = h->number(r, BP_F_DIASTOLIC);
+    size_t len;
+    const char *text = h->document(s->ctx, r, 0, &len);
+    *doc = text ? cJSON_ParseWithLength(text, len) : NULL;
+    const cJSON *reason;
+    cJSON_ArrayForEach(reason, cJSON_GetObjectItemCaseSensitive(*doc, "anomaly_details"))
+    {
+        if (cJSON_IsString(reason) && in->n_reasons < BP_ALERT_MAX_REASONS)
+            in->reasons[in->n_reasons++] = reason->valuestring;
+    }
+}
+
+static int alert_write(void *state, bp_batch *batch)
+{
+    sink *s = state;
+    const bp_host *h = s->host;
+    int status = BP_OK;
+    for (size_t i = 0; i < h->batch_count(batch); i++) {
+        bp_record *r = h->batch_at(batch, i);
+        if (status != BP_OK) {
+            /* After a failed delivery the rest waits too: alerts go out in reading order, and
+             * a later reading must not open a cooldown that silences an earlier one. */
+            h->set_outcome(s->ctx, r, BP_AGAIN, NULL);
+            continue;
+        }
+        bp_alert_input in;
+        cJSON *doc;
+        read_input(s, r, &in, &doc);
+        uint32_t since;
+        if (!bp_cooldown_should_alert(&s->cooldown, &in, &since)) {
+            bp_cooldown_suppress(&s->cooldown, &in);
+            h->count(s->ctx, "alerts_suppressed", 1);
+            h->set_outcome(s->ctx, r, BP_DELIVERED, NULL);
+            cJSON_Delete(doc);
+            continue;
+        }
+        size_t len = bp_alert_detected_issue(&in, since, s->alert, sizeof s->alert);
+        int rc = len ? 0 : -1;
+        if (rc == 0 && s->webhook)
+            rc = post(s, s->alert, len);
+        if (rc == 0)
+            rc = write_line(s, s->alert, len);
+        if (rc == 0) {
+            bp_cooldown_commit(&s->cooldown, &in);
+            h->count(s->ctx, "alerts_sent", 1);
+            h->set_outcome(s->ctx, r, BP_DELIVERED, NULL);
+        } else {
+            /* The cooldown is untouched, so the retry alerts again rather than staying
+             * silent. */
+            h->set_outcome(s->ctx, r, BP_AGAIN, NULL);
+            status = BP_RETRY;
+        }
+        cJSON_Delete(doc);
+    }
+    return status;
+}
+
+static const bp_plugin descriptor = {
+    .struct_size = sizeof(bp_plugin),
+    .abi_major = BP_ABI_MAJOR,
+    .abi_minor = 0,
+    .name = "sink-alert",
+    .version = "1.0.0",
+    .kind = BP_KIND_SINK,
+    .description = "critical readings as FHIR DetectedIssue alerts: webhook, file or stdout",
+    .options = options,
+    .n_options = sizeof options / sizeof options[0],
+    .open = alert_open,
+    .close = alert_close,
+    .write = alert_write,
+};
+
+BP_PLUGIN(descriptor)
