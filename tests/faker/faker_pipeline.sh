@@ -54,7 +54,7 @@ check "another seed: other values" "! cmp -s '$t'/a/*.ndjson '$t'/c/*.ndjson"
 ward "$t/now" >"$t/now.ini"
 before=$(date -u +%s)
 "$BPPIPE" run "$t/now.ini" 2>"$t/err"
-first=$(head -n1 "$t"/now/*.ndjson | python3 -c 'import json,sys,datetime; d=json.loads(sys.stdin.readline()); print(int(datetime.datetime.fromisoformat(d["@timestamp"].replace("Z","+00:00")).timestamp()))')
+first=$(cat "$t"/now/*.ndjson | head -n1 | python3 -c 'import json,sys,datetime; d=json.loads(sys.stdin.readline()); print(int(datetime.datetime.fromisoformat(d["@timestamp"].replace("Z","+00:00")).timestamp()))')
 check "default start is now" "[ $((first - before)) -ge -2 ] && [ $((first - before)) -le 5 ]"
 
 # invalid_rate: broken payloads go to the dead-letter route, the books still balance
