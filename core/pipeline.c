@@ -37,27 +37,27 @@ const bp_option *bp_pipeline_options(size_t *n)
     return pipeline_options;
 }
 
-static int64_t setting(const bp_section *s, const char *key)
+/* The [pipeline] value of `key` as given, or its declared default. An invalid value has been
+ * reported by validation already (the pipeline will not run), so its failed parse reads 0. */
+static const char *setting_text(const bp_section *s, const char *key)
 {
     size_t n;
     const bp_option *all = bp_pipeline_options(&n);
-    const bp_option *o = bp_options_find(all, n, key);
-    int64_t v = 0;
     const char *text = s ? bp_section_value(s, key) : NULL;
-    if (!text || bp_parse_int(text, &v) != 0)
-        bp_parse_int(o->default_value, &v);
+    return text ? text : bp_options_find(all, n, key)->default_value;
+}
+
+static int64_t setting(const bp_section *s, const char *key)
+{
+    int64_t v = 0;
+    bp_parse_int(setting_text(s, key), &v);
     return v;
 }
 
 static double setting_double(const bp_section *s, const char *key)
 {
-    size_t n;
-    const bp_option *all = bp_pipeline_options(&n);
-    const bp_option *o = bp_options_find(all, n, key);
     double v = 0;
-    const char *text = s ? bp_section_value(s, key) : NULL;
-    if (!text || bp_parse_double(text, &v) != 0)
-        bp_parse_double(o->default_value, &v);
+    bp_parse_double(setting_text(s, key), &v);
     return v;
 }
 
