@@ -25,6 +25,7 @@ INI
 check "run exits 0" "[ $? = 0 ]"
 doc() { grep -h "\"observation_id\":\"$1\"" "$t"/out/*.ndjson; }
 check "third stage-2 reading in 30 min: sustained_hypertension" "doc SUST-2 | grep -q sustained_hypertension && ! doc SUST-1 | grep -q sustained_hypertension"
+check "third hypotensive reading in 30 min: sustained_hypotension" "doc HYPO-2 | grep -q sustained_hypotension && ! doc HYPO-1 | grep -q sustained_hypotension"
 check "a 34 mmHg rise in 10 min: rapid_change_up" "doc RAPID-1 | grep -q rapid_change_up"
 check "a 32 mmHg fall in 10 min: rapid_change_down" "doc RAPID-2 | grep -q rapid_change_down"
 check "after 12 quiet readings, 136: baseline_deviation with its z" "doc BASE-12 | grep -q baseline_deviation && doc BASE-12 | grep -q '\"trend_z\":'"
@@ -34,7 +35,7 @@ check "the snapshot is written at shutdown" "[ -s '$t/trend.state' ]"
 # after a restart, the history is still there: one more stage-2 reading of SUST within the window
 printf '%s\n' "$(sed -n 1p "$fixture" | sed 's/"SUST-0"/"SUST-9"/; s/T00:00:00Z/T00:25:00Z/')" >"$t/more.ndjson"
 "$BPPIPE" run "$t/p.ini" -o source.in.path="$t/more.ndjson" -o sink.out.path="$t/out2" 2>"$t/err"
-check "restored history after a restart" "grep -q 'restored 4 patients' '$t/err' && grep -q sustained_hypertension '$t'/out2/*.ndjson"
+check "restored history after a restart" "grep -q 'restored 5 patients' '$t/err' && grep -q sustained_hypertension '$t'/out2/*.ndjson"
 echo garbage >"$t/trend.state"
 "$BPPIPE" run "$t/p.ini" -o source.in.path="$t/more.ndjson" -o sink.out.path="$t/out3" 2>"$t/err"
 check "a corrupt snapshot is ignored with a warning" "[ $? = 0 ] && grep -q 'ignoring snapshot' '$t/err' && ! grep -q sustained_hypertension '$t'/out3/*.ndjson"
