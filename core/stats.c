@@ -46,14 +46,23 @@ void bp_stats_count_reason(bp_stats *st, const char *reason)
 
 void bp_stats_print_status(const bp_stats *st, const bp_pipeline *p, double rate)
 {
-    (void)p;
+    char extra[512] = "";
+    size_t used = 0;
+    /* The source's own counters (e.g. source-kafka's consumer_lag) ride along. */
+    const bp_ctx *src = p ? p->source : NULL;
+    for (size_t i = 0; src && i < src->n_counters && used + 1 < sizeof extra; i++) {
+        int n = snprintf(extra + used, sizeof extra - used, " %s %.15g", src->counters[i].name,
+                         src->counters[i].value);
+        if (n > 0)
+            used += (size_t)n < sizeof extra - used ? (size_t)n : sizeof extra - used - 1;
+    }
     fprintf(stderr,
-            "bppipe: in %llu (%.0f/s) anomaly %llu normal %llu invalid %llu in-flight %llu\n",
+            "bppipe: in %llu (%.0f/s) anomaly %llu normal %llu invalid %llu in-flight %llu%s%s\n",
             (unsigned long long)st->readings_in, rate,
             (unsigned long long)st->by_route[BP_ROUTE_ANOMALY],
             (unsigned long long)st->by_route[BP_ROUTE_NORMAL],
             (unsigned long long)st->by_route[BP_ROUTE_INVALID],
-            (unsigned long long)st->in_flight);
+            (unsigned long long)st->in_flight, used ? " |" : "", extra);
 }
 
 static double elapsed(const bp_stats *st)
