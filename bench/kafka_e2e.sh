@@ -50,11 +50,12 @@ PY
 echo "consuming $N readings (normal archive layout: $layout) ..."
 measure "bppipe ward.ini" env WARD_DIR="$t/ward" KAFKA_GROUP=bench WARD_STATS_INTERVAL=0 \
     "$bppipe" run "$root/pipelines/ward.ini" --max-records "$N" \
-    -o sink.normal.layout="$layout" 2>"$t/ward.err"
+    -o sink.normal.layout="$layout" -o sink.alerts.path="$t/alerts.ndjson" 2>"$t/ward.err"
 tail -n 14 "$t/ward.err" | sed 's/^/    /'
+# kcat's output goes to a file inside the measured command, so the result line stays here.
 measure "kcat -C -e -o beginning" \
-    kcat -b "$KAFKA_BROKERS" -q -C -t blood-pressure -o beginning -e -f '%p %o %s\n' \
-    >"$t/raw"
+    sh -c 'exec kcat -b "$1" -q -C -t blood-pressure -o beginning -e -f "%p %o %s\n" >"$2"' \
+    kcat "$KAFKA_BROKERS" "$t/raw"
 positions=$(cut -d' ' -f1,2 "$t/raw" | sort -u | wc -l)
 echo "kcat read $(wc -l <"$t/raw") messages at $positions distinct positions"
 echo "note: the ward figure includes joining the consumer group (about 3 s with this broker)"
