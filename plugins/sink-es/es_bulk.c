@@ -1,0 +1,268 @@
+#include "es_bulk.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int bp_es_buf_append(bp_es_buf *b, const void *data, size_t len)
+{
+    if (b->failed)
+        return -1;
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + len + 1)
+            cap *= 2;
+        char *grown = realloc(b->data, cap);
+        if (!grown) {
+            b->failed = 1;
+            return -1;
+        }
+        b->data = grown;
+        b->cap = cap;
+    }
+    if (len)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+void bp_es_buf_reset(bp_es_buf *b)
+{
+    b->len = 0;
+    b->failed = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+void bp_es_buf_free(bp_es_buf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+const char *bp_es_index_name_check(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0)
+        return "an index name must not be empty";
+    if (len > 255)
+        return "an index name must be at most 255 bytes";
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return "an index name must not be . or ..";
+    if (name[0] == '_' || name[0] == '-' || name[0] == '+')
+        return "an index name must not start with _, - or +";
+    for (const char *p = name; *p; p++) {
+        if (*p >= 'A' && *p <= 'Z')
+            return "an index name must be lower case";
+        if (strchr("\\/*?\"<>| ,#:", *p))
+            return "an index name must not contain \\ / * ? \" < > | space , # :";
+    }
+    return NULL;
+}
+
+int bp_es_index_name(const char *pattern, int64_t ms, char *out, size_t cap)
+{
+    if (!pattern || !out || cap == 0)
+        return -1;
+    /* Only date conversions: a name must not depend on the locale or the clock. */
+    for (const char *p = pattern; *p; p++) {
+        if (*p != '%')
+            continue;
+        p++;
+        if (!*p || !strchr("YmdHjGV%", *p))
+            return -1;
+    }
+    time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    struct tm tm;
+    if (!gmtime_r(&secs, &tm))
+        return -1;
+    size_t n = strftime(out, cap, pattern, &tm);
+    if (n == 0)
+        return -1; /* too long for cap (an empty pattern is caught by the name check too) */
+    return bp_es_index_name_check(out) ? -1 : 0;
+}
+
+/* A JSON string literal; index names and ids are short, so a cJSON round trip is not worth
+ * it here. */
+static int append_json_string(bp_es_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    bp_es_buf_append(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            char esc[2] = {'\\', (char)*p};
+            bp_es_buf_append(b, esc, 2);
+        } else if (*p < 0x20) {
+            char esc[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
+            bp_es_buf_append(b, esc, 6);
+        } else {
+            bp_es_buf_append(b, p, 1);
+        }
+    }
+    return bp_es_buf_append(b, "\"", 1);
+}
+
+int bp_es_bulk_add(bp_es_buf *body, const char *index, const char *id, const char *doc,
+                   size_t doc_len)
+{
+    static const char open[] = "{\"create\":{\"_index\":";
+    bp_es_buf_append(body, open, sizeof open - 1);
+    append_json_string(body, index);
+    if (id) {
+        bp_es_buf_append(body, ",\"_id\":", 7);
+        append_json_string(body, id);
+    }
+    bp_es_buf_append(body, "}}\n", 3);
+    bp_es_buf_append(body, doc, doc_len);
+    return bp_es_buf_append(body, "\n", 1);
+}
+
+bp_es_verdict bp_es_item_verdict(const char *action, int status)
+{
+    if (status >= 200 && status < 300)
+        return BP_ES_DELIVERED;
+    if (status == 409 && action && strcmp(action, "create") == 0)
+        return BP_ES_DELIVERED; /* that _id is already there: a replay, not a loss */
+    if (status == 429 || status >= 500 || status == 408)
+        return BP_ES_AGAIN;
+    if (status >= 400)
+        return BP_ES_REJECTED;
+    return BP_ES_AGAIN; /* 0 or 1xx/3xx: we cannot know it was taken */
+}
+
+static void printable_excerpt(const char *body, size_t len, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len && n + 1 < cap && n < 200; i++) {
+        unsigned char c = (unsigned char)body[i];
+        out[n++] = (c >= 0x20 && c < 0x7f) ? (char)c : ' ';
+    }
+    out[n] = '\0';
+}
+
+static void reason_of(const cJSON *error, char *out, size_t cap)
+{
+    if (cJSON_IsString(error)) {
+        snprintf(out, cap, "%s", error->valuestring);
+        return;
+    }
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(error, "type");
+    const cJSON *reason = cJSON_GetObjectItemCaseSensitive(error, "reason");
+    const cJSON *caused = cJSON_GetObjectItemCaseSensitive(error, "caused_by");
+    const char *t = cJSON_IsString(type) ? type->valuestring : "error";
+    const char *r = cJSON_IsString(reason) ? reason->valuestring : "";
+    if (cJSON_IsObject(caused)) {
+        /* The cause says what a mapping failure was about (e.g. the number format). */
+        const cJSON *cr = cJSON_GetObjectItemCaseSensitive(caused, "reason");
+        if (cJSON_IsString(cr)) {
+            snprintf(out, cap, "%s: %s (caused by: %s)", t, r, cr->valuestring);
+            return;
+        }
+    }
+    snprintf(out, cap, "%s: %s", t, r);
+}
+
+void bp_es_error_reason(const char *body, size_t len, char *out, size_t cap)
+{
+    if (cap == 0)
+        return;
+    out[0] = '\0';
+    cJSON *root = body && len ? cJSON_ParseWithLength(body, len) : NULL;
+    const cJSON *error = cJSON_GetObjectItemCaseSensitive(root, "error");
+    if (cJSON_IsObject(error) || cJSON_IsString(error))
+        reason_of(error, out, cap);
+    else if (body)
+        printable_excerpt(body, len, out, cap);
+    cJSON_Delete(root);
+}
+
+int bp_es_parse_bulk(const char *body, size_t len, bp_es_item *items, size_t n,
+                     const char **why)
+{
+    static const char *not_bulk = "the answer is not a bulk response (no items array)";
+    static const char *wrong_count = "the bulk response lists another number of items than "
+                                     "were sent";
+    int rc = -1;
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "items");
+    *why = not_bulk;
+    if (!cJSON_IsArray(list))
+        goto done;
+    *why = wrong_count;
+    if ((size_t)cJSON_GetArraySize(list) != n)
+        goto done;
+    size_t i = 0;
+    const cJSON *entry;
+    cJSON_ArrayForEach(entry, list)
+    {
+        /* Each entry is {"<action>": {...}}; the action names how to read a 409. */
+        const cJSON *result = entry->child;
+        bp_es_item *it = &items[i++];
+        memset(it, 0, sizeof *it);
+        if (!cJSON_IsObject(result)) {
+            it->verdict = BP_ES_AGAIN;
+            continue;
+        }
+        const cJSON *status = cJSON_GetObjectItemCaseSensitive(result, "status");
+        it->status = cJSON_IsNumber(status) ? status->valueint : 0;
+        it->verdict = bp_es_item_verdict(result->string, it->status);
+        const cJSON *error = cJSON_GetObjectItemCaseSensitive(result, "error");
+        if (error)
+            reason_of(error, it->reason, sizeof it->reason);
+    }
+    *why = NULL;
+    rc = 0;
+done:
+    cJSON_Delete(root);
+    return rc;
+}
+
+bp_es_request_action bp_es_request_verdict(long status, size_t n_docs)
+{
+    if (status >= 200 && status < 300)
+        return BP_ES_REQ_ITEMS;
+    if (status == 0 || status == 408 || status == 429 || status >= 500)
+        return BP_ES_REQ_RETRY;
+    if (status == 413)
+        return n_docs > 1 ? BP_ES_REQ_SPLIT : BP_ES_REQ_REJECT;
+    if (status == 400)
+        return n_docs > 1 ? BP_ES_REQ_SPLIT : BP_ES_REQ_REJECT;
+    if (status == 401 || status == 403)
+        return BP_ES_REQ_AUTH;
+    return BP_ES_REQ_FATAL;
+}
+
+int bp_es_parse_info(const char *body, size_t len, int product_header, bp_es_info *info)
+{
+    memset(info, 0, sizeof *info);
+    cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
+    const cJSON *version = cJSON_GetObjectItemCaseSensitive(root, "version");
+    const cJSON *number = cJSON_GetObjectItemCaseSensitive(version, "number");
+    const cJSON *dist = cJSON_GetObjectItemCaseSensitive(version, "distribution");
+    const cJSON *cluster = cJSON_GetObjectItemCaseSensitive(root, "cluster_name");
+    if (cJSON_IsString(number)) {
+        snprintf(info->version, sizeof info->version, "%s", number->valuestring);
+        info->major = atoi(number->valuestring);
+    }
+    if (cJSON_IsString(cluster))
+        snprintf(info->cluster, sizeof info->cluster, "%s", cluster->valuestring);
+    if (!cJSON_IsObject(root) || !cJSON_IsString(number)) {
+        info->why = "GET / did not answer with a cluster description (version.number); is the "
+                    "url the cluster's HTTP address?";
+    } else if (cJSON_IsString(dist) && strcmp(dist->valuestring, "opensearch") == 0) {
+        info->flavor = BP_ES_OPENSEARCH;
+    } else if (product_header) {
+        if (info->major >= 7)
+            info->flavor = BP_ES_ELASTICSEARCH;
+        else
+            info->why = "Elasticsearch older than 7 is not supported";
+    } else {
+        info->why = "the server says it is Elasticsearch but does not send the "
+                    "X-Elastic-Product header that every Elasticsearch since 7.14 sends";
+    }
+    cJSON_Delete(root);
+    return 0;
+}

@@ -1,0 +1,668 @@
+/* sink-es: judged readings into Elasticsearch (or OpenSearch) with _bulk.
+ *
+ * Every document is a `create` with the reading's stable id as _id, so a replayed reading is a
+ * 409 that counts as delivered and nothing is ever indexed twice. Per-item answers become
+ * per-record outcomes: only items Elasticsearch could not take now (429, 5xx) are retried,
+ * documents it will never take (mapping errors) go to the dead letter with its reason. A cluster
+ * that is down is waited for: write() answers BP_RETRY and the host holds the source back. */
+#include "es_bulk.h"
+
+#include <bppipe/plugin.h>
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <zlib.h>
+
+#define MAX_NODES 8
+#define MAX_ID 512 /* Elasticsearch refuses longer _id values */
+
+typedef struct sink {
+    const bp_host *host;
+    bp_ctx *ctx;
+    char *nodes[MAX_NODES]; /* base URLs without a trailing slash */
+    char *shown[MAX_NODES]; /* the same without user:password@, for messages */
+    size_t n_nodes, node;   /* node = the one that answered last */
+    const char *index, *pipeline;
+    size_t batch_size, batch_bytes;
+    int compress, install_template, ready;
+    CURL *curl;
+    struct curl_slist *headers;
+    bp_es_buf body, gz, answer;
+    bp_es_item *items;
+    size_t items_cap;
+    int product_header; /* set by the header callback of the last request */
+} sink;
+
+static const bp_option options[] = {
+    BP_OPTION_STRING("url", "http://127.0.0.1:9200", 0,
+                     "cluster node URL(s), comma-separated, tried in turn"),
+    BP_OPTION_STRING("index", "bp-anomalies-%Y.%m", 0,
+                     "index name; %Y %m %d %H %j %G %V come from the reading's own time (UTC)"),
+    BP_OPTION_STRING("pipeline", NULL, 0, "ingest pipeline to run on every document"),
+    BP_OPTION_INT("batch_size", "1000", 1, 100000, 0, "most documents per _bulk request"),
+    BP_OPTION_INT("batch_bytes", "5242880", 1024, 104857600, 0,
+                  "most body bytes per _bulk request (before compression)"),
+    BP_OPTION_INT("timeout_ms", "30000", 100, 600000, 0, "whole-request timeout"),
+    BP_OPTION_INT("connect_timeout_ms", "5000", 100, 600000, 0, "connection timeout"),
+    BP_OPTION_BOOL("compress", "false", "gzip the request bodies (Content-Encoding: gzip)"),
+    BP_OPTION_STRING("username", NULL, 0, "basic authentication user"),
+    BP_OPTION_STRING("password", NULL, BP_OPT_SECRET,
+                     "basic authentication password; give it as ${ENV_VAR}"),
+    BP_OPTION_STRING("api_key", NULL, BP_OPT_SECRET,
+                     "API key (the base64 'encoded' value); give it as ${ENV_VAR}"),
+    BP_OPTION_STRING("ca_file", NULL, 0, "PEM file of the CA that signed the cluster's certificate"),
+    BP_OPTION_BOOL("verify", "true", "verify the cluster's TLS certificate and host name"),
+    BP_OPTION_BOOL("install_template", "false",
+                   "install the index template (and ILM policy) before the first write"),
+    BP_OPTION_STRING("template", "deploy/elasticsearch/bp-anomalies-template.json", 0,
+                     "composable index template file installed with install_template"),
+    BP_OPTION_STRING("template_name", "bp-anomalies", 0, "name to install the template under"),
+    BP_OPTION_STRING("ilm_policy", NULL, 0,
+                     "ILM policy file installed (as bp-anomalies) before the template; "
+                     "empty to skip (OpenSearch has no ILM)"),
+};
+
+/* -- HTTP ---------------------------------------------------------------------------------- */
+
+static size_t collect(char *p, size_t size, size_t n, void *user)
+{
+    bp_es_buf *b = user;
+    return bp_es_buf_append(b, p, size * n) == 0 ? size * n : 0;
+}
+
+static size_t header_seen(char *p, size_t size, size_t n, void *user)
+{
+    sink *s = user;
+    static const char name[] = "x-elastic-product:";
+    size_t len = size * n;
+    if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
+        const char *v = p + sizeof name - 1;
+        while (*v == ' ')
+            v++;
+        if (strncmp(v, "Elasticsearch", 13) == 0)
+            s->product_header = 1;
+    }
+    return len;
+}
+
+/* One request to the current node, then the others in turn while nodes do not answer.
+ * Returns the HTTP status, or 0 when no node answered (*err then says why). The answer body is
+ * in s->answer. */
+static long request(sink *s, const char *method, const char *path, const char *ctype,
+                    const char *body, size_t len, char *err, size_t err_cap)
+{
+    err[0] = '\0';
+    struct curl_slist *hdrs = NULL;
+    struct curl_slist *all = s->headers;
+    char type_header[96];
+    if (ctype) {
+        snprintf(type_header, sizeof type_header, "Content-Type: %s", ctype);
+        hdrs = curl_slist_append(NULL, type_header);
+        if (!hdrs) {
+            snprintf(err, err_cap, "out of memory");
+            return 0;
+        }
+        hdrs->next = s->headers; /* borrowed tail; unlinked before freeing below */
+        all = hdrs;
+    }
+    long status = 0;
+    for (size_t tried = 0; tried < s->n_nodes; tried++) {
+        size_t node = (s->node + tried) % s->n_nodes;
+        char url[2048];
+        snprintf(url, sizeof url, "%s%s", s->nodes[node], path);
+        bp_es_buf_reset(&s->answer);
+        s->product_header = 0;
+        curl_easy_setopt(s->curl, CURLOPT_URL, url);
+        curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, all);
+        curl_easy_setopt(s->curl, CURLOPT_CUSTOMREQUEST, NULL);
+        if (strcmp(method, "GET") == 0) {
+            curl_easy_setopt(s->curl, CURLOPT_HTTPGET, 1L);
+        } else {
+            curl_easy_setopt(s->curl, CURLOPT_POST, 1L);
+            curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, body ? body : "");
+            curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+            if (strcmp(method, "POST") != 0)
+                curl_easy_setopt(s->curl, CURLOPT_CUSTOMREQUEST, method);
+        }
+        CURLcode rc = curl_easy_perform(s->curl);
+        if (rc == CURLE_OK && !s->answer.failed) {
+            curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+            s->node = node;
+            break;
+        }
+        snprintf(err, err_cap, "%s: %s", s->shown[node],
+                 s->answer.failed ? "out of memory reading the answer" : curl_easy_strerror(rc));
+    }
+    if (hdrs) {
+        hdrs->next = NULL;
+        curl_slist_free_all(hdrs);
+    }
+    return status;
+}
+
+/* -- the cluster check --------------------------------------------------------------------- */
+
+typedef enum check_result { CHECK_OK, CHECK_DOWN, CHECK_FATAL } check_result;
+
+static check_result check_cluster(sink *s, bp_log_level down_level)
+{
+    const bp_host *h = s->host;
+    char err[512];
+    long status = request(s, "GET", "/", NULL, NULL, 0, err, sizeof err);
+    if (status == 0) {
+        h->log(s->ctx, down_level, "no cluster node answers (%s); waiting for it, the source "
+               "is held back meanwhile", err);
+        return CHECK_DOWN;
+    }
+    char reason[320];
+    if (status == 401 || status == 403) {
+        bp_es_error_reason(s->answer.data, s->answer.len, reason, sizeof reason);
+        h->log(s->ctx, BP_LOG_ERROR, "%s refused the credentials (HTTP %ld: %s); check "
+               "username/password or api_key", s->shown[s->node], status, reason);
+        return CHECK_FATAL;
+    }
+    if (status == 429 || status >= 500) {
+        h->log(s->ctx, down_level, "%s is not ready (HTTP %ld); waiting for it",
+               s->shown[s->node], status);
+        return CHECK_DOWN;
+    }
+    bp_es_info info;
+    bp_es_parse_info(s->answer.data, s->answer.len, s->product_header, &info);
+    if (status != 200 || info.flavor == BP_ES_UNKNOWN) {
+        h->log(s->ctx, BP_LOG_ERROR, "%s is not an Elasticsearch or OpenSearch cluster (HTTP "
+               "%ld: %s); check url", s->shown[s->node], status,
+               info.why ? info.why : "unexpected status");
+        return CHECK_FATAL;
+    }
+    h->log(s->ctx, BP_LOG_INFO, "connected to %s %s at %s (cluster %s)",
+           info.flavor == BP_ES_OPENSEARCH ? "OpenSearch" : "Elasticsearch", info.version,
+           s->shown[s->node], info.cluster[0] ? info.cluster : "unnamed");
+    return CHECK_OK;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    bp_es_buf b = {0};
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        bp_es_buf_append(&b, chunk, n);
+    int bad = ferror(f) || b.failed;
+    fclose(f);
+    if (bad) {
+        bp_es_buf_free(&b);
+        return NULL;
+    }
+    *len = b.len;
+    return b.data;
+}
+
+/* PUTs one JSON file; CHECK_DOWN when the cluster should be asked again later. */
+static check_result put_file(sink *s, const char *what, const char *path, const char *url_path)
+{
+    const bp_host *h = s->host;
+    size_t len = 0;
+    char *text = read_file(path, &len);
+    if (!text) {
+        h->log(s->ctx, BP_LOG_ERROR, "cannot read the %s %s: %s", what, path, strerror(errno));
+        return CHECK_FATAL;
+    }
+    char err[512], reason[320];
+    long status = request(s, "PUT", url_path, "application/json", text, len, err, sizeof err);
+    free(text);
+    if (status >= 200 && status < 300) {
+        h->log(s->ctx, BP_LOG_INFO, "installed the %s %s", what, url_path);
+        return CHECK_OK;
+    }
+    if (status == 0 || status == 429 || status >= 500) {
+        h->log(s->ctx, BP_LOG_WARN, "cannot install the %s yet (%s); will retry", what,
+               status ? "cluster busy" : err);
+        return CHECK_DOWN;
+    }
+    bp_es_error_reason(s->answer.data, s->answer.len, reason, sizeof reason);
+    h->log(s->ctx, BP_LOG_ERROR, "the cluster refused the %s from %s (HTTP %ld: %s)", what, path,
+           status, reason);
+    return CHECK_FATAL;
+}
+
+/* Before the first write: the cluster is there (again) and the template is in place. */
+static check_result get_ready(sink *s)
+{
+    if (s->ready)
+        return CHECK_OK;
+    check_result r = check_cluster(s, BP_LOG_WARN);
+    if (r != CHECK_OK)
+        return r;
+    const bp_host *h = s->host;
+    if (s->install_template) {
+        const char *policy = h->opt_string(s->ctx, "ilm_policy");
+        if (policy && *policy) {
+            r = put_file(s, "ILM policy", policy, "/_ilm/policy/bp-anomalies");
+            if (r != CHECK_OK)
+                return r;
+        }
+        char path[256];
+        snprintf(path, sizeof path, "/_index_template/%s",
+                 h->opt_string(s->ctx, "template_name"));
+        r = put_file(s, "index template", h->opt_string(s->ctx, "template"), path);
+        if (r != CHECK_OK)
+            return r;
+    }
+    s->ready = 1;
+    return CHECK_OK;
+}
+
+/* -- open / close -------------------------------------------------------------------------- */
+
+static void free_sink(sink *s)
+{
+    if (s->curl)
+        curl_easy_cleanup(s->curl);
+    curl_slist_free_all(s->headers);
+    for (size_t i = 0; i < s->n_nodes; i++) {
+        free(s->nodes[i]);
+        free(s->shown[i]);
+    }
+    bp_es_buf_free(&s->body);
+    bp_es_buf_free(&s->gz);
+    bp_es_buf_free(&s->answer);
+    free(s->items);
+    free(s);
+}
+
+/* Splits the url option into nodes; the shown form drops any user:password@. */
+static int parse_nodes(sink *s, const char *list)
+{
+    const char *p = list;
+    while (*p) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        size_t n = strcspn(p, ", ");
+        if (n == 0)
+            break;
+        if (s->n_nodes == MAX_NODES)
+            return -1;
+        while (n > 0 && p[n - 1] == '/')
+            n--;
+        char *url = strndup(p, n);
+        if (!url)
+            return -1;
+        s->nodes[s->n_nodes] = url;
+        const char *scheme = strstr(url, "://");
+        const char *host = scheme ? scheme + 3 : url;
+        const char *at = strchr(host, '@');
+        const char *slash = strchr(host, '/');
+        char shown[1024];
+        if (at && (!slash || at < slash))
+            snprintf(shown, sizeof shown, "%.*s%s", (int)(host - url), url, at + 1);
+        else
+            snprintf(shown, sizeof shown, "%s", url);
+        s->shown[s->n_nodes] = strdup(shown);
+        if (!s->shown[s->n_nodes++])
+            return -1;
+        if (!scheme || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
+            return -2;
+        p += strcspn(p, ",");
+    }
+    return s->n_nodes ? 0 : -1;
+}
+
+static int setup_curl(sink *s)
+{
+    const bp_host *h = s->host;
+    s->curl = curl_easy_init();
+    if (!s->curl)
+        return -1;
+    /* An empty Expect: keeps curl from waiting for 100-continue on large bodies. */
+    s->headers = curl_slist_append(NULL, "Expect:");
+    s->headers = curl_slist_append(s->headers, "Accept: application/json");
+    if (s->compress)
+        s->headers = curl_slist_append(s->headers, "Content-Encoding: gzip");
+    const char *key = h->opt_string(s->ctx, "api_key");
+    if (key && *key) {
+        char auth[2048];
+        snprintf(auth, sizeof auth, "Authorization: ApiKey %s", key);
+        s->headers = curl_slist_append(s->headers, auth);
+        memset(auth, 0, sizeof auth);
+    }
+    if (!s->headers)
+        return -1;
+    const char *user = h->opt_string(s->ctx, "username");
+    if (user && *user) {
+        const char *pw = h->opt_string(s->ctx, "password");
+        curl_easy_setopt(s->curl, CURLOPT_USERNAME, user);
+        curl_easy_setopt(s->curl, CURLOPT_PASSWORD, pw ? pw : "");
+        curl_easy_setopt(s->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+    }
+    curl_easy_setopt(s->curl, CURLOPT_USERAGENT, "bppipe-sink-es/1.0");
+    curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, (long)h->opt_int(s->ctx, "timeout_ms", 30000));
+    curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)h->opt_int(s->ctx, "connect_timeout_ms", 5000));
+    curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(s->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &s->answer);
+    curl_easy_setopt(s->curl, CURLOPT_HEADERFUNCTION, header_seen);
+    curl_easy_setopt(s->curl, CURLOPT_HEADERDATA, s);
+    curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    const char *ca = h->opt_string(s->ctx, "ca_file");
+    if (ca && *ca)
+        curl_easy_setopt(s->curl, CURLOPT_CAINFO, ca);
+    if (!h->opt_bool(s->ctx, "verify", 1)) {
+        h->log(s->ctx, BP_LOG_WARN, "TLS verification is OFF (verify = false): anyone on the "
+               "path can read and change what is sent");
+        curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    return 0;
+}
+
+static int es_open(const bp_host *host, bp_ctx *ctx, void **state)
+{
+    sink *s = calloc(1, sizeof *s);
+    if (!s)
+        return BP_FATAL;
+    s->host = host;
+    s->ctx = ctx;
+    s->index = host->opt_string(ctx, "index");
+    s->pipeline = host->opt_string(ctx, "pipeline");
+    if (s->pipeline && !*s->pipeline)
+        s->pipeline = NULL;
+    s->batch_size = (size_t)host->opt_int(ctx, "batch_size", 1000);
+    s->batch_bytes = (size_t)host->opt_int(ctx, "batch_bytes", 5242880);
+    s->compress = host->opt_bool(ctx, "compress", 0);
+    s->install_template = host->opt_bool(ctx, "install_template", 0);
+    int rc = parse_nodes(s, host->opt_string(ctx, "url"));
+    if (rc != 0) {
+        host->log(ctx, BP_LOG_ERROR, rc == -2 ? "url must start with http:// or https://"
+                  : "url must name 1 to %d nodes, comma-separated", MAX_NODES);
+        goto fail;
+    }
+    char probe[256];
+    if (bp_es_index_name(s->index, 0, probe, sizeof probe) != 0) {
+        host->log(ctx, BP_LOG_ERROR, "index = %s does not make a valid index name: only %%Y %%m "
+                  "%%d %%H %%j %%G %%V and %%%% conversions, lower case, none of \\ / * ? \" < "
+                  "> | space , # :", s->index);
+        goto fail;
+    }
+    const char *key = host->opt_string(ctx, "api_key");
+    const char *user = host->opt_string(ctx, "username");
+    if (key && *key && user && *user) {
+        host->log(ctx, BP_LOG_ERROR, "set either api_key or username/password, not both");
+        goto fail;
+    }
+    if (setup_curl(s) != 0) {
+        host->log(ctx, BP_LOG_ERROR, "cannot set up the HTTP client");
+        goto fail;
+    }
+    /* An unreachable cluster is waited for in write(); one that answers wrongly is an error
+     * now, so `bppipe check` reports it too. */
+    if (check_cluster(s, BP_LOG_WARN) == CHECK_FATAL)
+        goto fail;
+    *state = s;
+    return BP_OK;
+fail:
+    free_sink(s);
+    return BP_FATAL;
+}
+
+static void es_close(void *state)
+{
+    free_sink(state);
+}
+
+/* -- write --------------------------------------------------------------------------------- */
+
+static int gzip_body(sink *s)
+{
+    bp_es_buf_reset(&s->gz);
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return -1;
+    size_t bound = deflateBound(&z, (uLong)s->body.len);
+    int rc = -1;
+    if (bp_es_buf_append(&s->gz, NULL, 0) != 0 || s->gz.cap < bound + 1) {
+        char *grown = realloc(s->gz.data, bound + 1);
+        if (!grown)
+            goto done;
+        s->gz.data = grown;
+        s->gz.cap = bound + 1;
+    }
+    z.next_in = (Bytef *)s->body.data;
+    z.avail_in = (uInt)s->body.len;
+    z.next_out = (Bytef *)s->gz.data;
+    z.avail_out = (uInt)bound;
+    if (deflate(&z, Z_FINISH) != Z_STREAM_END)
+        goto done;
+    s->gz.len = z.total_out;
+    rc = 0;
+done:
+    deflateEnd(&z);
+    return rc;
+}
+
+/* The index name for one record: from its own effective time, so a replay lands where the
+ * first delivery did. */
+static int index_for(sink *s, const bp_record *r, char *out, size_t cap)
+{
+    double ms = s->host->number(r, BP_F_EFFECTIVE_MS);
+    if (isnan(ms))
+        ms = s->host->number(r, BP_F_SOURCE_TIMESTAMP_MS);
+    if (isnan(ms)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ms = (double)ts.tv_sec * 1000;
+    }
+    return bp_es_index_name(s->index, (int64_t)ms, out, cap);
+}
+
+typedef enum send_result { SEND_OK, SEND_RETRY, SEND_FATAL } send_result;
+
+static send_result send_range(sink *s, bp_batch *batch, size_t *idx, size_t n);
+
+/* Sends records batch[idx[0..n)] as one _bulk request and reports every record's outcome. */
+static send_result send_range(sink *s, bp_batch *batch, size_t *idx, size_t n)
+{
+    const bp_host *h = s->host;
+    bp_es_buf_reset(&s->body);
+    for (size_t k = 0; k < n; k++) {
+        bp_record *r = h->batch_at(batch, idx[k]);
+        char index[256];
+        size_t doc_len = 0;
+        const char *doc = h->document(s->ctx, r, 0, &doc_len);
+        if (!doc || index_for(s, r, index, sizeof index) != 0)
+            return SEND_FATAL; /* out of memory; the index pattern was checked in open() */
+        bp_es_bulk_add(&s->body, index, h->text(r, BP_F_STABLE_ID), doc, doc_len);
+    }
+    if (s->body.failed || (s->compress && gzip_body(s) != 0)) {
+        h->log(s->ctx, BP_LOG_ERROR, "out of memory building a bulk request");
+        return SEND_FATAL;
+    }
+    char path[512], err[512], reason[320];
+    if (s->pipeline)
+        snprintf(path, sizeof path, "/_bulk?pipeline=%s", s->pipeline);
+    else
+        snprintf(path, sizeof path, "/_bulk");
+    const bp_es_buf *out = s->compress ? &s->gz : &s->body;
+    long status = request(s, "POST", path, "application/x-ndjson", out->data, out->len, err,
+                          sizeof err);
+    h->count(s->ctx, "es_requests", 1);
+    bp_es_request_action act = bp_es_request_verdict(status, n);
+    if (act != BP_ES_REQ_ITEMS && status)
+        bp_es_error_reason(s->answer.data, s->answer.len, reason, sizeof reason);
+    switch (act) {
+    case BP_ES_REQ_ITEMS:
+        break;
+    case BP_ES_REQ_RETRY:
+        if (status)
+            h->log(s->ctx, BP_LOG_WARN, "bulk request of %zu document(s) refused with HTTP %ld "
+                   "(%s); will retry", n, status, reason);
+        else
+            h->log(s->ctx, BP_LOG_WARN, "bulk request of %zu document(s) failed (%s); will "
+                   "retry", n, err);
+        s->ready = 0; /* check the cluster again before the next try */
+        for (size_t k = 0; k < n; k++)
+            h->set_outcome(s->ctx, h->batch_at(batch, idx[k]), BP_AGAIN, NULL);
+        return SEND_RETRY;
+    case BP_ES_REQ_SPLIT: {
+        h->log(s->ctx, BP_LOG_INFO, "bulk request of %zu documents refused with HTTP %ld; "
+               "splitting it", n, status);
+        h->count(s->ctx, "es_splits", 1);
+        size_t half = n / 2;
+        send_result a = send_range(s, batch, idx, half);
+        if (a == SEND_FATAL)
+            return a;
+        send_result b = send_range(s, batch, idx + half, n - half);
+        return b != SEND_OK ? b : a;
+    }
+    case BP_ES_REQ_REJECT: {
+        char why[400];
+        snprintf(why, sizeof why, "HTTP %ld: %s", status, reason);
+        h->set_outcome(s->ctx, h->batch_at(batch, idx[0]), BP_REJECTED, why);
+        h->count(s->ctx, "es_rejected", 1);
+        return SEND_OK;
+    }
+    case BP_ES_REQ_AUTH:
+        h->log(s->ctx, BP_LOG_ERROR, "%s refused the credentials (HTTP %ld: %s); check "
+               "username/password or api_key; stopping", s->shown[s->node], status, reason);
+        return SEND_FATAL;
+    case BP_ES_REQ_FATAL:
+        h->log(s->ctx, BP_LOG_ERROR, "%s answered the bulk request with HTTP %ld (%s); check "
+               "url and pipeline; stopping", s->shown[s->node], status, reason);
+        return SEND_FATAL;
+    }
+    if (s->items_cap < n) {
+        bp_es_item *grown = realloc(s->items, n * sizeof *grown);
+        if (!grown)
+            return SEND_FATAL;
+        s->items = grown;
+        s->items_cap = n;
+    }
+    const char *why = NULL;
+    if (bp_es_parse_bulk(s->answer.data, s->answer.len, s->items, n, &why) != 0) {
+        h->log(s->ctx, BP_LOG_WARN, "%s; retrying all %zu document(s) (create makes that safe)",
+               why, n);
+        for (size_t k = 0; k < n; k++)
+            h->set_outcome(s->ctx, h->batch_at(batch, idx[k]), BP_AGAIN, NULL);
+        return SEND_RETRY;
+    }
+    size_t again = 0, created = 0, dups = 0, rejected = 0;
+    const char *again_reason = NULL;
+    for (size_t k = 0; k < n; k++) {
+        bp_record *r = h->batch_at(batch, idx[k]);
+        const bp_es_item *it = &s->items[k];
+        if (it->verdict == BP_ES_DELIVERED) {
+            if (it->status == 409)
+                dups++;
+            else
+                created++;
+            h->set_outcome(s->ctx, r, BP_DELIVERED, NULL);
+        } else if (it->verdict == BP_ES_AGAIN) {
+            again++;
+            again_reason = it->reason;
+            h->set_outcome(s->ctx, r, BP_AGAIN, NULL);
+        } else {
+            rejected++;
+            h->set_outcome(s->ctx, r, BP_REJECTED, it->reason[0] ? it->reason : "refused");
+        }
+    }
+    h->count(s->ctx, "es_created", (double)created);
+    if (dups)
+        h->count(s->ctx, "es_already_there", (double)dups);
+    if (rejected)
+        h->count(s->ctx, "es_rejected", (double)rejected);
+    if (again) {
+        h->count(s->ctx, "es_items_retried", (double)again);
+        h->log(s->ctx, BP_LOG_WARN, "%zu of %zu document(s) not taken now (%s); retrying only "
+               "those", again, n, again_reason && *again_reason ? again_reason : "no reason");
+        return SEND_RETRY;
+    }
+    return SEND_OK;
+}
+
+static int es_write(void *state, bp_batch *batch)
+{
+    sink *s = state;
+    const bp_host *h = s->host;
+    size_t count = h->batch_count(batch);
+    size_t *idx = NULL;
+    int status = BP_OK;
+    check_result ready = get_ready(s);
+    if (ready == CHECK_FATAL)
+        return BP_FATAL;
+    if (ready == CHECK_DOWN)
+        return BP_RETRY; /* no outcome set: every record takes the batch result */
+    idx = malloc((count ? count : 1) * sizeof *idx);
+    if (!idx)
+        return BP_RETRY;
+    size_t start = 0, n = 0, bytes = 0;
+    for (size_t i = 0; i <= count; i++) {
+        bp_record *r = i < count ? h->batch_at(batch, i) : NULL;
+        size_t doc_len = 0;
+        if (r) {
+            const char *id = h->text(r, BP_F_STABLE_ID);
+            if (id && strlen(id) > MAX_ID) {
+                h->set_outcome(s->ctx, r, BP_REJECTED, "stable id longer than the 512 bytes "
+                               "Elasticsearch allows for _id");
+                continue;
+            }
+            if (!h->document(s->ctx, r, 0, &doc_len)) {
+                status = BP_RETRY;
+                h->set_outcome(s->ctx, r, BP_AGAIN, NULL);
+                continue;
+            }
+        }
+        /* Flush when this record would overflow either limit, and at the end. */
+        int full = n > 0 && (!r || n == s->batch_size || bytes + doc_len + 300 > s->batch_bytes);
+        if (full) {
+            send_result sr = status == BP_FATAL ? SEND_FATAL : send_range(s, batch, idx + start, n);
+            if (sr == SEND_FATAL) {
+                status = BP_FATAL;
+                break;
+            }
+            if (sr == SEND_RETRY) {
+                /* The cluster is struggling: the rest waits for the host's back-off. */
+                for (size_t j = i; j < count; j++)
+                    h->set_outcome(s->ctx, h->batch_at(batch, j), BP_AGAIN, NULL);
+                status = BP_RETRY;
+                break;
+            }
+            start += n;
+            n = 0;
+            bytes = 0;
+        }
+        if (r) {
+            idx[start + n++] = i;
+            bytes += doc_len + 300; /* the action line is at most ~300 bytes with a long id */
+        }
+    }
+    free(idx);
+    return status;
+}
+
+static const bp_plugin descriptor = {
+    .struct_size = sizeof(bp_plugin),
+    .abi_major = BP_ABI_MAJOR,
+    .abi_minor = 0,
+    .name = "sink-es",
+    .version = "1.0.0",
+    .kind = BP_KIND_SINK,
+    .description = "readings into Elasticsearch or OpenSearch with _bulk create, exactly once",
+    .options = options,
+    .n_options = sizeof options / sizeof options[0],
+    .open = es_open,
+    .close = es_close,
+    .write = es_write,
+};
+
+BP_PLUGIN(descriptor)

@@ -1,0 +1,216 @@
+/* sink-es's pure logic: index names from the reading's time, the bulk body byte for byte,
+ * per-item verdicts from the real Elasticsearch responses kept beside the repository, error
+ * envelopes, whole-request verdicts and the GET / check. */
+#include "check.h"
+#include "es_bulk.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+
+static char *slurp(const char *name, size_t *len)
+{
+    const char *dir = getenv("BPPIPE_SHARED_DATA");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/es/%s", dir ? dir : "shared/data", name);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "cannot open %s (set BPPIPE_SHARED_DATA)\n", path);
+        exit(2);
+    }
+    bp_es_buf b = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        bp_es_buf_append(&b, chunk, n);
+    fclose(f);
+    *len = b.len;
+    return b.data;
+}
+
+static void index_names(void)
+{
+    char out[64];
+    /* 2026-03-01T10:00:00Z */
+    CHECK(bp_es_index_name("bp-anomalies-%Y.%m", 1772359200000LL, out, sizeof out) == 0);
+    CHECK_STR(out, "bp-anomalies-2026.03");
+    CHECK(bp_es_index_name("bp-%Y.%m.%d-%H", 1772359200000LL, out, sizeof out) == 0);
+    CHECK_STR(out, "bp-2026.03.01-10");
+    /* One millisecond before midnight UTC stays in the old month; negative times floor. */
+    CHECK(bp_es_index_name("x-%Y.%m.%d", 1772323199999LL, out, sizeof out) == 0);
+    CHECK_STR(out, "x-2026.02.28");
+    CHECK(bp_es_index_name("x-%Y.%m.%d", -1, out, sizeof out) == 0);
+    CHECK_STR(out, "x-1969.12.31");
+    CHECK(bp_es_index_name("plain", 0, out, sizeof out) == 0);
+    CHECK_STR(out, "plain");
+    CHECK(bp_es_index_name("bp-%B", 0, out, sizeof out) != 0);    /* locale-dependent */
+    CHECK(bp_es_index_name("bp-%s", 0, out, sizeof out) != 0);
+    CHECK(bp_es_index_name("bp-%", 0, out, sizeof out) != 0);
+    CHECK(bp_es_index_name("BP-%Y", 0, out, sizeof out) != 0);
+    CHECK(bp_es_index_name("bp %Y", 0, out, sizeof out) != 0);
+    CHECK(bp_es_index_name("_bp", 0, out, sizeof out) != 0);
+    CHECK(bp_es_index_name("", 0, out, sizeof out) != 0);
+    CHECK(bp_es_index_name("bp-anomalies-%Y.%m", 0, out, 8) != 0); /* does not fit */
+    CHECK(bp_es_index_name_check("a:b") != NULL);
+    CHECK(bp_es_index_name_check("..") != NULL);
+    CHECK(bp_es_index_name_check("bp-anomalies-2026.03") == NULL);
+}
+
+static void bulk_body(void)
+{
+    bp_es_buf b = {0};
+    const char *doc = "{\"a\":1}";
+    CHECK(bp_es_bulk_add(&b, "bp-1", "obs/1", doc, strlen(doc)) == 0);
+    CHECK(bp_es_bulk_add(&b, "bp-1", "q\"\\\x01", doc, strlen(doc)) == 0);
+    CHECK(bp_es_bulk_add(&b, "bp-2", NULL, doc, strlen(doc)) == 0);
+    CHECK_STR(b.data, "{\"create\":{\"_index\":\"bp-1\",\"_id\":\"obs/1\"}}\n{\"a\":1}\n"
+                      "{\"create\":{\"_index\":\"bp-1\",\"_id\":\"q\\\"\\\\\\u0001\"}}\n{\"a\":1}\n"
+                      "{\"create\":{\"_index\":\"bp-2\"}}\n{\"a\":1}\n");
+    /* Every action line is valid JSON carrying the id back unchanged. */
+    const char *second = strchr(strchr(b.data, '\n') + 1, '\n') + 1;
+    cJSON *action = cJSON_ParseWithLength(second, strcspn(second, "\n"));
+    const cJSON *id = cJSON_GetObjectItem(cJSON_GetObjectItem(action, "create"), "_id");
+    CHECK(cJSON_IsString(id) && strcmp(id->valuestring, "q\"\\\x01") == 0);
+    cJSON_Delete(action);
+    CHECK(b.data[b.len - 1] == '\n');
+    bp_es_buf_reset(&b);
+    CHECK(b.len == 0);
+    bp_es_buf_free(&b);
+}
+
+static void item_verdicts(void)
+{
+    CHECK(bp_es_item_verdict("create", 201) == BP_ES_DELIVERED);
+    CHECK(bp_es_item_verdict("index", 200) == BP_ES_DELIVERED);
+    CHECK(bp_es_item_verdict("create", 409) == BP_ES_DELIVERED);
+    CHECK(bp_es_item_verdict("index", 409) == BP_ES_REJECTED); /* only create makes 409 safe */
+    CHECK(bp_es_item_verdict("create", 429) == BP_ES_AGAIN);
+    CHECK(bp_es_item_verdict("create", 503) == BP_ES_AGAIN);
+    CHECK(bp_es_item_verdict("create", 500) == BP_ES_AGAIN);
+    CHECK(bp_es_item_verdict("create", 400) == BP_ES_REJECTED);
+    CHECK(bp_es_item_verdict("create", 404) == BP_ES_REJECTED);
+    CHECK(bp_es_item_verdict("create", 0) == BP_ES_AGAIN);
+}
+
+static void real_responses(void)
+{
+    size_t len;
+    const char *why;
+    bp_es_item items[4];
+    char *body = slurp("go-elasticsearch_bulk-response_create-409.json", &len);
+    CHECK(bp_es_parse_bulk(body, len, items, 4, &why) == 0);
+    CHECK(items[0].status == 201 && items[0].verdict == BP_ES_DELIVERED);
+    CHECK(items[1].status == 409 && items[1].verdict == BP_ES_DELIVERED);
+    CHECK_STR(items[1].reason, "version_conflict_engine_exception: [1]: version conflict, "
+                               "document already exists (current version [1])");
+    CHECK(items[3].status == 200 && items[3].verdict == BP_ES_DELIVERED);
+    CHECK(bp_es_parse_bulk(body, len, items, 3, &why) != 0); /* not the items we sent */
+    CHECK_CONTAINS(why, "number of items");
+    free(body);
+
+    body = slurp("spec-example_bulk-response_errors-true.json", &len);
+    CHECK(bp_es_parse_bulk(body, len, items, 3, &why) == 0);
+    CHECK(items[0].verdict == BP_ES_REJECTED && items[0].status == 404);
+    CHECK_STR(items[0].reason, "document_missing_exception: [5]: document missing");
+    CHECK(items[2].verdict == BP_ES_DELIVERED && items[2].reason[0] == '\0');
+    free(body);
+
+    body = slurp("spec-example_bulk-response_mixed-success.json", &len);
+    CHECK(bp_es_parse_bulk(body, len, items, 4, &why) == 0);
+    CHECK(items[0].verdict == BP_ES_DELIVERED && items[2].verdict == BP_ES_DELIVERED);
+    free(body);
+
+    body = slurp("spec-example_count-response.json", &len);
+    CHECK(bp_es_parse_bulk(body, len, items, 1, &why) != 0);
+    CHECK_CONTAINS(why, "not a bulk response");
+    free(body);
+    CHECK(bp_es_parse_bulk("{\"items\":[", 10, items, 1, &why) != 0);
+
+    const char *mixed = "{\"errors\":true,\"took\":1,\"items\":["
+                        "{\"create\":{\"status\":429,\"error\":{\"type\":\"es_rejected_execution_"
+                        "exception\",\"reason\":\"busy\"}}},"
+                        "{\"create\":{\"status\":400,\"error\":{\"type\":\"document_parsing_"
+                        "exception\",\"reason\":\"[1:2] failed to parse field [x]\","
+                        "\"caused_by\":{\"type\":\"number_format_exception\",\"reason\":"
+                        "\"For input string: \\\"a\\\"\"}}}},"
+                        "{\"create\":{\"_id\":\"z\"}}]}";
+    CHECK(bp_es_parse_bulk(mixed, strlen(mixed), items, 3, &why) == 0);
+    CHECK(items[0].verdict == BP_ES_AGAIN);
+    CHECK_STR(items[0].reason, "es_rejected_execution_exception: busy");
+    CHECK(items[1].verdict == BP_ES_REJECTED);
+    CHECK_STR(items[1].reason, "document_parsing_exception: [1:2] failed to parse field [x] "
+                               "(caused by: For input string: \"a\")");
+    CHECK(items[2].verdict == BP_ES_AGAIN); /* no status: we cannot know it was stored */
+}
+
+static void error_reasons(void)
+{
+    char out[200];
+    const char *env = "{\"error\":{\"root_cause\":[{\"type\":\"security_exception\",\"reason\":"
+                      "\"unable to authenticate\"}],\"type\":\"security_exception\",\"reason\":"
+                      "\"unable to authenticate\"},\"status\":401}";
+    bp_es_error_reason(env, strlen(env), out, sizeof out);
+    CHECK_STR(out, "security_exception: unable to authenticate");
+    bp_es_error_reason("{\"error\":\"Request Entity Too Large\",\"status\":413}", 49, out,
+                       sizeof out);
+    CHECK_STR(out, "Request Entity Too Large");
+    bp_es_error_reason("<html>\x01 bad gateway</html>", 26, out, sizeof out);
+    CHECK_STR(out, "<html>  bad gateway</html>");
+    bp_es_error_reason(NULL, 0, out, sizeof out);
+    CHECK_STR(out, "");
+    bp_es_error_reason(env, strlen(env), out, 10);
+    CHECK(strlen(out) == 9);
+}
+
+static void request_verdicts(void)
+{
+    CHECK(bp_es_request_verdict(200, 5) == BP_ES_REQ_ITEMS);
+    CHECK(bp_es_request_verdict(0, 5) == BP_ES_REQ_RETRY);
+    CHECK(bp_es_request_verdict(429, 5) == BP_ES_REQ_RETRY);
+    CHECK(bp_es_request_verdict(503, 5) == BP_ES_REQ_RETRY);
+    CHECK(bp_es_request_verdict(502, 1) == BP_ES_REQ_RETRY);
+    CHECK(bp_es_request_verdict(413, 5) == BP_ES_REQ_SPLIT);
+    CHECK(bp_es_request_verdict(413, 1) == BP_ES_REQ_REJECT);
+    CHECK(bp_es_request_verdict(400, 2) == BP_ES_REQ_SPLIT);
+    CHECK(bp_es_request_verdict(400, 1) == BP_ES_REQ_REJECT);
+    CHECK(bp_es_request_verdict(401, 5) == BP_ES_REQ_AUTH);
+    CHECK(bp_es_request_verdict(403, 1) == BP_ES_REQ_AUTH);
+    CHECK(bp_es_request_verdict(404, 5) == BP_ES_REQ_FATAL);
+    CHECK(bp_es_request_verdict(405, 5) == BP_ES_REQ_FATAL);
+}
+
+static void cluster_info(void)
+{
+    size_t len;
+    bp_es_info info;
+    char *body = slurp("spec-example_root-info-response-8.12.1.json", &len);
+    bp_es_parse_info(body, len, 1, &info);
+    CHECK(info.flavor == BP_ES_ELASTICSEARCH);
+    CHECK(info.major == 8);
+    CHECK_STR(info.version, "8.12.1");
+    CHECK_STR(info.cluster, "my_test_cluster");
+    bp_es_parse_info(body, len, 0, &info); /* a fake: no product header */
+    CHECK(info.flavor == BP_ES_UNKNOWN);
+    CHECK_CONTAINS(info.why, "X-Elastic-Product");
+    free(body);
+    const char *os = "{\"version\":{\"distribution\":\"opensearch\",\"number\":\"2.11.0\"}}";
+    bp_es_parse_info(os, strlen(os), 0, &info);
+    CHECK(info.flavor == BP_ES_OPENSEARCH && info.major == 2);
+    bp_es_parse_info("<html>nginx</html>", 18, 0, &info);
+    CHECK(info.flavor == BP_ES_UNKNOWN);
+    CHECK_CONTAINS(info.why, "version.number");
+    const char *old = "{\"version\":{\"number\":\"6.8.0\"}}";
+    bp_es_parse_info(old, strlen(old), 1, &info);
+    CHECK(info.flavor == BP_ES_UNKNOWN);
+}
+
+int main(void)
+{
+    index_names();
+    bulk_body();
+    item_verdicts();
+    real_responses();
+    error_reasons();
+    request_verdicts();
+    cluster_info();
+    return CHECK_DONE();
+}
