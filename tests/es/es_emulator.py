@@ -18,6 +18,8 @@ POST /_emulator/faults {"item_429": N, ...} (GET /_emulator/stats reads the coun
   request_429 N   the next N _bulk requests fail as a whole with 429 (circuit breaker)
   request_413 N   the next N _bulk requests larger than 1 item fail with 413
   slow_ms MS      every _bulk response is delayed by MS (the documents are still indexed)
+  slow_next N     the next N _bulk responses are delayed by slow_next_ms (default 2000), after
+                  indexing: a client that times out and retries must not duplicate anything
   refuse_s S      stop listening (and drop open connections) for S seconds, then come back
                   on the same port
 --opensearch answers like OpenSearch 2.x (no product header, distribution "opensearch").
@@ -395,6 +397,8 @@ class Handler(BaseHTTPRequestHandler):
             fault429 = not fault503 and st.take("request_429")
             fault413 = not fault503 and not fault429 and len(ops) > 1 and st.take("request_413")
             slow = st.faults.get("slow_ms", 0)
+            if not (fault503 or fault429 or fault413) and st.take("slow_next"):
+                slow = max(slow, st.faults.get("slow_next_ms", 2000))
             st.stats["max_bulk_items"] = max(st.stats["max_bulk_items"], len(ops))
         if fault503:
             with st.lock:
