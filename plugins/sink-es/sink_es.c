@@ -37,6 +37,7 @@ typedef struct sink {
     bp_es_item *items;
     size_t items_cap;
     int product_header; /* set by the header callback of the last request */
+    CURLcode last_error; /* of the last node tried when no node answered */
 } sink;
 
 static const bp_option options[] = {
@@ -136,6 +137,7 @@ static long request(sink *s, const char *method, const char *path, const char *c
             s->node = node;
             break;
         }
+        s->last_error = rc;
         snprintf(err, err_cap, "%s: %s", s->shown[node],
                  s->answer.failed ? "out of memory reading the answer" : curl_easy_strerror(rc));
     }
@@ -154,7 +156,15 @@ static check_result check_cluster(sink *s, bp_log_level down_level)
 {
     const bp_host *h = s->host;
     char err[512];
+    s->last_error = CURLE_OK;
     long status = request(s, "GET", "/", NULL, NULL, 0, err, sizeof err);
+    if (status == 0 && (s->last_error == CURLE_PEER_FAILED_VERIFICATION ||
+                        s->last_error == CURLE_SSL_CACERT_BADFILE)) {
+        /* Waiting will not make an untrusted certificate trusted. */
+        h->log(s->ctx, BP_LOG_ERROR, "TLS: %s; give the cluster's CA as ca_file = FILE.pem "
+               "(verify = false only for a first test)", err);
+        return CHECK_FATAL;
+    }
     if (status == 0) {
         h->log(s->ctx, down_level, "no cluster node answers (%s); waiting for it, the source "
                "is held back meanwhile", err);
@@ -406,8 +416,11 @@ static int es_open(const bp_host *host, bp_ctx *ctx, void **state)
     }
     /* An unreachable cluster is waited for in write(); one that answers wrongly is an error
      * now, so `bppipe check` reports it too. */
-    if (check_cluster(s, BP_LOG_WARN) == CHECK_FATAL)
+    check_result found = check_cluster(s, BP_LOG_WARN);
+    if (found == CHECK_FATAL)
         goto fail;
+    /* The template is installed by the first write: open() must not change the cluster. */
+    s->ready = found == CHECK_OK && !s->install_template;
     *state = s;
     return BP_OK;
 fail:

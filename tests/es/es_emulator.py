@@ -24,6 +24,7 @@ POST /_emulator/faults {"item_429": N, ...} (GET /_emulator/stats reads the coun
                   on the same port
 --opensearch answers like OpenSearch 2.x (no product header, distribution "opensearch").
 --api-key KEY / --basic USER:PASS require that Authorization (401 security_exception else).
+--tls-cert FILE --tls-key FILE serve HTTPS.
 
 Usage: es_emulator.py [--port 0] [--port-file FILE] [options]; prints "port N" when listening.
 """
@@ -35,6 +36,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -734,6 +736,10 @@ class Server(ThreadingHTTPServer):
         self.conns = set()
         self.conns_lock = threading.Lock()
         super().__init__(addr, Handler)
+        if state.args.tls_cert:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(state.args.tls_cert, state.args.tls_key)
+            self.socket = ctx.wrap_socket(self.socket, server_side=True)
 
     def track(self, conn, add):
         with self.conns_lock:
@@ -762,6 +768,8 @@ def main():
     ap.add_argument("--request-429", type=int, default=0)
     ap.add_argument("--request-413", type=int, default=0)
     ap.add_argument("--slow-ms", type=int, default=0)
+    ap.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate")
+    ap.add_argument("--tls-key", help="and this PEM key")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     state = State(args)

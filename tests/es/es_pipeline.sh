@@ -240,6 +240,22 @@ WARD_COUNT=100 run www "$t/www.ini"
 check "not a cluster: the run stops" '[ $rc != 0 ]'
 check "not a cluster: says so" 'grep -q "is not an Elasticsearch or OpenSearch cluster" "$t/www.log"'
 
+# --- TLS: verified by default, ca_file trusts a private CA, verify = false warns -------------
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$t/key.pem" -out "$t/cert.pem" 2>/dev/null
+es_start tls --tls-cert "$t/cert.pem" --tls-key "$t/key.pem"
+T=$ES_PORT_tls
+ward_ini "$t/tls.ini" "https://127.0.0.1:$T" 'ca_file = ${ES_CA:-}' 'verify = ${ES_VERIFY:-true}'
+WARD_COUNT=300 timeout 60 bash -c 'COPY_DIR=$1/c DEAD_DIR=$1/d "$BPPIPE" run "$1/tls.ini" >"$1/tls-untrusted.log" 2>&1' _ "$t"
+rc=$?
+check "tls: an untrusted certificate stops the run" '[ $rc = 1 ] || [ $rc = 2 ]'
+check "tls: and says what to do" 'grep -q "TLS: .*give the cluster.s CA as ca_file" "$t/tls-untrusted.log"'
+ES_CA=$t/cert.pem WARD_COUNT=300 run tls "$t/tls.ini"
+check "tls: with ca_file the run succeeds" '[ $rc = 0 ] && [ "$(es_stats_tls documents)" -gt 0 ]'
+check "tls: no warning when verified" '! grep -q "TLS verification is OFF" "$t/tls.log"'
+ES_VERIFY=false WARD_COUNT=300 run tlsoff "$t/tls.ini"
+check "tls: verify = false works and warns" '[ $rc = 0 ] && grep -q "TLS verification is OFF" "$t/tlsoff.log"'
+
 # --- bppipe check reports what it found --------------------------------------------------------
 b0=$(es_stats "$P" bulk_requests)
 COPY_DIR=$t/c DEAD_DIR=$t/d "$BPPIPE" check "$t/ward.ini" >"$t/check.log" 2>&1

@@ -20,6 +20,10 @@ es_stats() {
     curl -s "http://127.0.0.1:$1/_emulator/stats" |
         /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"
 }
+es_stats_tls() { # es_stats_tls FIELD: stats of the HTTPS emulator on $T
+    curl -s --cacert "$t/cert.pem" "https://127.0.0.1:$T/_emulator/stats" |
+        /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"
+}
 es_fault() {
     curl -s -XPOST -H 'Content-Type: application/json' "http://127.0.0.1:$1/_emulator/faults" \
         -d "$2" >/dev/null
