@@ -638,7 +638,7 @@ static int es_write(void *state, bp_batch *batch)
         /* Flush when this record would overflow either limit, and at the end. */
         int full = n > 0 && (!r || n == s->batch_size || bytes + doc_len + 300 > s->batch_bytes);
         if (full) {
-            send_result sr = status == BP_FATAL ? SEND_FATAL : send_range(s, batch, idx + start, n);
+            send_result sr = send_range(s, batch, idx + start, n);
             if (sr == SEND_FATAL) {
                 status = BP_FATAL;
                 break;

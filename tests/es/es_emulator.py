@@ -86,7 +86,7 @@ class State:
                       "injected_item_429": 0, "injected_503": 0, "injected_429": 0,
                       "injected_413": 0, "expect_100": 0, "gzip_requests": 0, "bytes_in": 0,
                       "busy_s": 0.0, "content_types": [], "auth_failures": 0,
-                      "max_bulk_items": 0, "user_agents": []}
+                      "max_bulk_items": 0, "user_agents": [], "pipelines": []}
         self.refuse = threading.Event()
         self.refuse_s = 0.0
 
@@ -375,6 +375,8 @@ class Handler(BaseHTTPRequestHandler):
             st.stats["bulk_requests"] += 1
             if ctype not in st.stats["content_types"]:
                 st.stats["content_types"].append(ctype)
+            if "pipeline" in params and params["pipeline"] not in st.stats["pipelines"]:
+                st.stats["pipelines"].append(params["pipeline"])
         mime = ctype.split(";")[0].strip().lower()
         if mime not in ("application/x-ndjson", "application/json",
                         "application/vnd.elasticsearch+x-ndjson"):

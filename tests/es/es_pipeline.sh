@@ -189,7 +189,8 @@ check "strict: the template and policy were installed" \
 # --- OpenSearch, gzip, a dead first node -----------------------------------------------------
 es_start os --opensearch
 Q=$ES_PORT_os
-ward_ini "$t/os.ini" "http://127.0.0.1:1, http://127.0.0.1:$Q/" "compress = true"
+ward_ini "$t/os.ini" "http://127.0.0.1:1, http://127.0.0.1:$Q/" "compress = true" \
+    "pipeline = bp-enrich"
 run os "$t/os.ini"
 check "opensearch run succeeds" '[ $rc = 0 ]'
 check "opensearch: recognised" 'grep -q "connected to OpenSearch 2.11.0" "$t/os.log"'
@@ -197,6 +198,8 @@ file_ids "$t/os.copy" >"$t/qwant"
 es_ids "$Q" >"$t/qgot"
 check "opensearch: every anomaly exactly once" 'cmp -s "$t/qwant" "$t/qgot"'
 check "gzip bodies" '[ "$(es_stats "$Q" gzip_requests)" -gt 0 ]'
+check "the ingest pipeline is named on every request" \
+    '[ "$(es_stats "$Q" pipelines)" = "['"'"'bp-enrich'"'"']" ]'
 
 # --- down when the run starts: waited for ---------------------------------------------------
 es_start late
