@@ -621,10 +621,11 @@ static int es_write(void *state, bp_batch *batch)
     size_t start = 0, n = 0, bytes = 0;
     for (size_t i = 0; i <= count; i++) {
         bp_record *r = i < count ? h->batch_at(batch, i) : NULL;
-        size_t doc_len = 0;
+        size_t doc_len = 0, item_len = 0;
         if (r) {
             const char *id = h->text(r, BP_F_STABLE_ID);
-            if (id && strlen(id) > MAX_ID) {
+            size_t id_len = id ? strlen(id) : 0;
+            if (id_len > MAX_ID) {
                 h->set_outcome(s->ctx, r, BP_REJECTED, "stable id longer than the 512 bytes "
                                "Elasticsearch allows for _id");
                 continue;
@@ -634,9 +635,11 @@ static int es_write(void *state, bp_batch *batch)
                 h->set_outcome(s->ctx, r, BP_AGAIN, NULL);
                 continue;
             }
+            /* document, action line (index name at most 255 bytes), escapes, newlines */
+            item_len = doc_len + 2 * id_len + 300;
         }
         /* Flush when this record would overflow either limit, and at the end. */
-        int full = n > 0 && (!r || n == s->batch_size || bytes + doc_len + 300 > s->batch_bytes);
+        int full = n > 0 && (!r || n == s->batch_size || bytes + item_len > s->batch_bytes);
         if (full) {
             send_result sr = send_range(s, batch, idx + start, n);
             if (sr == SEND_FATAL) {
@@ -656,7 +659,7 @@ static int es_write(void *state, bp_batch *batch)
         }
         if (r) {
             idx[start + n++] = i;
-            bytes += doc_len + 300; /* the action line is at most ~300 bytes with a long id */
+            bytes += item_len;
         }
     }
     free(idx);

@@ -86,7 +86,7 @@ class State:
                       "injected_item_429": 0, "injected_503": 0, "injected_429": 0,
                       "injected_413": 0, "expect_100": 0, "gzip_requests": 0, "bytes_in": 0,
                       "busy_s": 0.0, "content_types": [], "auth_failures": 0,
-                      "max_bulk_items": 0, "user_agents": [], "pipelines": []}
+                      "max_bulk_items": 0, "max_bulk_bytes": 0, "user_agents": [], "pipelines": []}
         self.refuse = threading.Event()
         self.refuse_s = 0.0
 
@@ -404,6 +404,7 @@ class Handler(BaseHTTPRequestHandler):
             if not (fault503 or fault429 or fault413) and st.take("slow_next"):
                 slow = max(slow, st.faults.get("slow_next_ms", 2000))
             st.stats["max_bulk_items"] = max(st.stats["max_bulk_items"], len(ops))
+            st.stats["max_bulk_bytes"] = max(st.stats["max_bulk_bytes"], len(body))
         if fault503:
             with st.lock:
                 st.stats["injected_503"] += 1

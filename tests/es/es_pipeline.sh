@@ -154,13 +154,15 @@ check "outage: every anomaly exactly once" 'cmp -s "$t/owant" "$t/ogot" && [ -s 
 es_start slow
 Z=$ES_PORT_slow
 es_fault "$Z" '{"slow_next": 1, "slow_next_ms": 1500}'
-ward_ini "$t/slow.ini" "http://127.0.0.1:$Z" "timeout_ms = 500"
+ward_ini "$t/slow.ini" "http://127.0.0.1:$Z" "timeout_ms = 500" "batch_bytes = 20000"
 WARD_COUNT=600 run slow "$t/slow.ini"
 file_ids "$t/slow.copy" >"$t/zwant"
 es_ids "$Z" >"$t/zgot"
 check "slow: the request timed out and was retried" 'grep -q "Timeout was reached); will retry" "$t/slow.log"'
 check "slow: its documents came back as 409" '[ "$(es_stats "$Z" conflicts)" -gt 0 ]'
 check "slow: every anomaly exactly once" '[ $rc = 0 ] && cmp -s "$t/zwant" "$t/zgot"'
+check "batch_bytes = 20000: no body larger, several documents in one" \
+    '[ "$(es_stats "$Z" max_bulk_bytes)" -le 20000 ] && [ "$(es_stats "$Z" max_bulk_items)" -gt 5 ]'
 
 # --- a mapping rejection goes to the dead letter with Elasticsearch's reason ----------------
 /usr/bin/python3 - "$src/deploy/elasticsearch/bp-anomalies-template.json" "$t/strict.json" <<'PY'
@@ -190,7 +192,7 @@ check "strict: the template and policy were installed" \
 es_start os --opensearch
 Q=$ES_PORT_os
 ward_ini "$t/os.ini" "http://127.0.0.1:1, http://127.0.0.1:$Q/" "compress = true" \
-    "pipeline = bp-enrich"
+    "pipeline = bp-enrich" "batch_size = 7"
 run os "$t/os.ini"
 check "opensearch run succeeds" '[ $rc = 0 ]'
 check "opensearch: recognised" 'grep -q "connected to OpenSearch 2.11.0" "$t/os.log"'
@@ -198,6 +200,7 @@ file_ids "$t/os.copy" >"$t/qwant"
 es_ids "$Q" >"$t/qgot"
 check "opensearch: every anomaly exactly once" 'cmp -s "$t/qwant" "$t/qgot"'
 check "gzip bodies" '[ "$(es_stats "$Q" gzip_requests)" -gt 0 ]'
+check "batch_size = 7: at most 7 documents per request" '[ "$(es_stats "$Q" max_bulk_items)" = 7 ]'
 check "the ingest pipeline is named on every request" \
     '[ "$(es_stats "$Q" pipelines)" = "['"'"'bp-enrich'"'"']" ]'
 
