@@ -24,7 +24,9 @@ typedef struct walk {
     cJSON **trees;   /* parsed documents the results point into */
     size_t n_trees;
     bool nomem;
-    char reason[160];
+    /* What the payload was, for the reason when it yields nothing: "Bundle of 137 entries". */
+    const char *container, *container_noun, *container_nouns;
+    size_t container_size;
 } walk;
 
 static bp_obs_result *next_slot(walk *w)
@@ -62,11 +64,25 @@ static void add_invalid(walk *w, int index, const char *reason)
 static void visit(walk *w, const cJSON *node, int index, const char *full_url, bool top,
                   const char *raw, size_t raw_len);
 
-static void visit_bundle(walk *w, const cJSON *bundle)
+static void note_container(walk *w, bool top, const char *kind, const char *noun,
+                           const char *nouns, size_t size)
+{
+    if (top && !w->container) {
+        w->container = kind;
+        w->container_noun = noun;
+        w->container_nouns = nouns;
+        w->container_size = size;
+    }
+}
+
+static void visit_bundle(walk *w, const cJSON *bundle, bool top)
 {
     const cJSON *entry;
+    const cJSON *entries = cJSON_GetObjectItemCaseSensitive(bundle, "entry");
     int i = 0;
-    cJSON_ArrayForEach(entry, cJSON_GetObjectItemCaseSensitive(bundle, "entry"))
+    note_container(w, top, "Bundle", "entry", "entries",
+                   cJSON_IsArray(entries) ? (size_t)cJSON_GetArraySize(entries) : 0);
+    cJSON_ArrayForEach(entry, entries)
     {
         const cJSON *res = cJSON_GetObjectItemCaseSensitive(entry, "resource");
         const cJSON *url = cJSON_GetObjectItemCaseSensitive(entry, "fullUrl");
@@ -84,6 +100,7 @@ static void visit(walk *w, const cJSON *node, int index, const char *full_url, b
     if (cJSON_IsArray(node)) {
         const cJSON *el;
         int i = 0;
+        note_container(w, top, "JSON array", "element", "elements", (size_t)cJSON_GetArraySize(node));
         cJSON_ArrayForEach(el, node) visit(w, el, i++, NULL, false, NULL, 0);
         return;
     }
@@ -94,7 +111,7 @@ static void visit(walk *w, const cJSON *node, int index, const char *full_url, b
         return;
     }
     if (strcmp(rt->valuestring, "Bundle") == 0) {
-        visit_bundle(w, node);
+        visit_bundle(w, node, top);
         return;
     }
     if (strcmp(rt->valuestring, "Observation") != 0) {
@@ -216,7 +233,7 @@ static size_t skip_space(const char *data, size_t len, size_t i)
 }
 
 /* Parses one JSON text of data[0..len) and walks it. `line` > 0 names an NDJSON line. */
-static void parse_and_visit(walk *w, const char *data, size_t len, int line, bool whole)
+static void parse_and_visit(walk *w, const char *data, size_t len, int line)
 {
     char reason[160];
     const char *end = NULL;
@@ -224,7 +241,10 @@ static void parse_and_visit(walk *w, const char *data, size_t len, int line, boo
     size_t rest = root ? skip_space(data, len, (size_t)(end - data)) : 0;
     if (!root || rest < len) {
         size_t at = root ? rest : (end ? (size_t)(end - data) : 0);
+        /* Too deep only when that is where the parser stopped, not a syntax error before it. */
         size_t deep = root ? (size_t)-1 : nesting_overflow_at(data, len);
+        if (deep != (size_t)-1 && deep > at)
+            deep = (size_t)-1;
         const char *what = deep != (size_t)-1 ? "nested deeper than the limit of 1000"
                            : root             ? "trailing data after the JSON value"
                                               : "not JSON";
@@ -238,26 +258,34 @@ static void parse_and_visit(walk *w, const char *data, size_t len, int line, boo
         cJSON_Delete(root);
         return;
     }
+    /* A resource's content hash is over its own bytes, without surrounding white space, so a
+     * resource has the same id alone in a message, with a trailing newline, or as an NDJSON
+     * line. */
+    size_t first = skip_space(data, len, 0), last = len;
+    while (last > first && (data[last - 1] == ' ' || data[last - 1] == '\t' ||
+                            data[last - 1] == '\r' || data[last - 1] == '\n'))
+        last--;
     visit(w, root, line > 0 ? line - 1 : -1, NULL, line <= 0,
-          whole && cJSON_IsObject(root) ? data : NULL, len);
+          cJSON_IsObject(root) ? data + first : NULL, last - first);
     /* Results point into the tree, so it lives until they are emitted: keep it in the walk. */
     if (w->n_trees == INLINE_TREES && w->trees == w->inline_trees) {
         cJSON **heap = malloc(2 * INLINE_TREES * sizeof *heap);
-        if (heap)
-            memcpy(heap, w->inline_trees, sizeof w->inline_trees);
+        if (!heap)
+            goto nomem;
+        memcpy(heap, w->inline_trees, sizeof w->inline_trees);
         w->trees = heap;
-    } else if (w->n_trees >= INLINE_TREES && (w->n_trees & (w->n_trees - 1)) == 0) {
+    } else if (w->n_trees > INLINE_TREES && (w->n_trees & (w->n_trees - 1)) == 0) {
         cJSON **grown = realloc(w->trees, 2 * w->n_trees * sizeof *grown);
         if (!grown)
-            free(w->trees);
+            goto nomem;
         w->trees = grown;
     }
-    if (!w->trees) {
-        w->nomem = true;
-        cJSON_Delete(root);
-        return;
-    }
     w->trees[w->n_trees++] = root;
+    return;
+nomem:
+    /* The trees kept so far stay owned by the walk, which frees them. */
+    w->nomem = true;
+    cJSON_Delete(root);
 }
 
 /* Several JSON texts, one per line: each line is its own payload with its line number. */
@@ -274,7 +302,7 @@ static bool looks_like_ndjson(const char *data, size_t len)
 static void walk_payload(walk *w, const char *data, size_t len)
 {
     if (!looks_like_ndjson(data, len)) {
-        parse_and_visit(w, data, len, 0, true);
+        parse_and_visit(w, data, len, 0);
         return;
     }
     /* A pretty-printed single document also has '{' after newlines; it parses whole. */
@@ -282,19 +310,23 @@ static void walk_payload(walk *w, const char *data, size_t len)
     cJSON *whole = cJSON_ParseWithLengthOpts(data, len, &end, false);
     if (whole && skip_space(data, len, (size_t)(end - data)) == len) {
         cJSON_Delete(whole);
-        parse_and_visit(w, data, len, 0, true);
+        parse_and_visit(w, data, len, 0);
         return;
     }
     cJSON_Delete(whole);
     int line = 0;
+    size_t texts = 0;
     for (size_t i = 0; i < len;) {
         const char *nl = memchr(data + i, '\n', len - i);
         size_t stop = nl ? (size_t)(nl - data) : len;
         line++;
-        if (skip_space(data, stop, i) < stop)
-            parse_and_visit(w, data + i, stop - i, line, false);
+        if (skip_space(data, stop, i) < stop) {
+            parse_and_visit(w, data + i, stop - i, line);
+            texts++;
+        }
         i = stop + 1;
     }
+    note_container(w, true, "NDJSON", "line", "lines", texts);
 }
 
 int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
@@ -308,6 +340,8 @@ int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
     w.trees = w.inline_trees;
     w.n_trees = 0;
     w.nomem = false;
+    w.container = w.container_noun = w.container_nouns = NULL;
+    w.container_size = 0;
     char reason[160];
     const char *early = NULL;
     size_t limit = opts ? opts->max_payload_bytes : 0;
@@ -349,15 +383,21 @@ int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
         emitted++;
     }
     if (emitted == 0 && rc == 0) {
-        snprintf(reason, sizeof reason, "no blood-pressure Observation in the payload (%zu other "
-                 "resource%s)", w.skipped, w.skipped == 1 ? "" : "s");
+        /* Every resource was skipped as not about blood pressure: say what was looked at. */
+        if (w.container)
+            snprintf(reason, sizeof reason, "no blood-pressure Observation in %s of %zu %s "
+                     "(%zu other resource%s)", w.container, w.container_size,
+                     w.container_size == 1 ? w.container_noun : w.container_nouns, w.skipped,
+                     w.skipped == 1 ? "" : "s");
+        else
+            snprintf(reason, sizeof reason, "no blood-pressure Observation in the payload");
         bp_decoded d = {.invalid_reason = reason, .systolic = NAN, .diastolic = NAN,
                         .heart_rate = NAN, .effective_ms = INT64_MIN, .resource_index = -1};
         rc = emit(user, &d);
     }
 done:
     for (size_t i = 0; i < w.n_trees; i++)
-        cJSON_Delete(w.trees ? w.trees[i] : NULL);
+        cJSON_Delete(w.trees[i]);
     if (w.trees != w.inline_trees)
         free(w.trees);
     if (w.items != w.inline_items)

@@ -1,10 +1,11 @@
 /* The one FHIR decoder of bppipe: payload bytes in, readings (or invalid reasons) out.
  *
  * Pure functions over plain data: no I/O, no global state, no logging. The decoder parses a
- * payload once (cJSON), walks the container (single resource today; Bundles, arrays and NDJSON
- * are extensions of the same walk) and calls `emit` once per reading found or once per
- * reason the payload (or one resource of it) could not be used. Every string handed to
- * `emit` is valid only during that call; the caller copies what it keeps. */
+ * payload once (cJSON), walks the container (one resource, a Bundle of any type, a JSON array
+ * or NDJSON), pairs single-value Observations of one patient and time, and calls `emit` once
+ * per reading found or once per reason the payload (or one resource of it) could not be used.
+ * Every string handed to `emit` is valid only during that call; the caller copies what it
+ * keeps. The rules, field by field, are in docs/fhir.md. */
 #ifndef BPPIPE_FHIR_DECODE_H
 #define BPPIPE_FHIR_DECODE_H
 

@@ -380,13 +380,19 @@ static void stable_id(const cJSON *obs, const obs_members *m, const char *full_u
 static bool read_values(const obs_members *m, unsigned code_mask, bp_obs_result *res)
 {
     const cJSON *comp;
+    bool by_text;
+    /* Whether this is about blood pressure at all is decided before any value is read, so a
+     * bad heart-rate component listed first still makes a BP Observation invalid, not skipped. */
     cJSON_ArrayForEach(comp, m->component)
     {
-        bool by_text;
+        code_kind k = component_kind(comp, &by_text);
+        res->is_bp = res->is_bp || k == K_SYS || k == K_DIA;
+    }
+    cJSON_ArrayForEach(comp, m->component)
+    {
         code_kind k = component_kind(comp, &by_text);
         if (k == K_NONE)
             continue;
-        res->is_bp = res->is_bp || k != K_HR;
         if (by_text)
             res->d.flags |= BP_DEC_BY_TEXT;
         double v;

@@ -12,8 +12,13 @@ static items *decode_file(const char *name)
     static items it;
     memset(&it, 0, sizeof it);
     const char *dir = getenv("BPPIPE_SHARED_DATA");
+    if (!dir || !*dir) {
+        fprintf(stderr, "BPPIPE_SHARED_DATA is not set: run this test through ctest, or set it "
+                        "to the shared data directory holding fhir-examples/\n");
+        exit(1);
+    }
     char path[1024];
-    snprintf(path, sizeof path, "%s/fhir-examples/%s", dir ? dir : ".", name);
+    snprintf(path, sizeof path, "%s/fhir-examples/%s", dir, name);
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "cannot open %s: the shared examples must be present\n", path);

@@ -215,6 +215,96 @@ int main(void)
     CHECK_CONTAINS(it->v[1].reason, "line 2: not JSON at byte");
     CHECK(it->v[1].index == 1);
 
+    /* Bundles of every type, entries with and without fullUrl, each entry one reading */
+    const char *types[] = {"transaction", "batch", "collection", "document", "searchset",
+                           "transaction-response", "history", "message"};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        static char bundle[16384];
+        snprintf(bundle, sizeof bundle,
+                 "{\"resourceType\":\"Bundle\",\"type\":\"%s\",\"entry\":["
+                 "{\"fullUrl\":\"urn:uuid:a\",\"resource\":{\"resourceType\":\"Patient\",\"id\":\"p1\"}},"
+                 "{\"fullUrl\":\"urn:uuid:b\",\"resource\":%s},{\"resource\":%s},"
+                 "{\"request\":{\"method\":\"DELETE\",\"url\":\"Observation/z\"}}]}",
+                 types[i], obs(STD, SYS("120", MMHG) "," DIA("80", MMHG)),
+                 obs(PANEL ",\"subject\":{\"reference\":\"Patient/p2\"}," WHEN,
+                     SYS("130", MMHG) "," DIA("85", MMHG)));
+        it = decode_text(bundle, 0);
+        fprintf(stderr, "bundle type %s\n", types[i]);
+        CHECK(it->n == 2);
+        CHECK(it->v[0].valid && it->v[1].valid);
+        CHECK(it->v[0].index == 1 && it->v[1].index == 2);
+        CHECK_STR(it->v[0].patient, "p1");
+        CHECK_STR(it->v[1].patient, "p2");
+        CHECK_NUM(it->v[1].sys, 130);
+    }
+
+    /* in a container, a body weight is skipped but a BP Observation that cannot be used is an
+     * invalid item with its reason and position */
+    static char mixed[16384];
+    snprintf(mixed, sizeof mixed,
+             "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":["
+             "{\"resource\":{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"coding\":"
+             "[{\"system\":\"http://loinc.org\",\"code\":\"29463-7\"}]}," SUBJ "," WHEN
+             ",\"valueQuantity\":{\"value\":70,\"unit\":\"kg\"}}},"
+             "{\"resource\":%s},{\"resource\":%s}]}",
+             obs(STD, SYS("12", "\"unit\":\"cm\"")), obs(STD, SYS("120", MMHG)));
+    it = decode_text(mixed, 0);
+    CHECK(it->n == 2);
+    CHECK(!it->v[0].valid && it->v[0].index == 1);
+    CHECK_STR(it->v[0].reason, "systolic unit 'cm' is not a pressure unit");
+    CHECK(it->v[1].valid && it->v[1].index == 2);
+
+    /* a text-identified BP Observation whose heart rate (listed first) is broken is invalid,
+     * not skipped as "not blood pressure" */
+    static char hr_first[4096];
+    snprintf(hr_first, sizeof hr_first, "[%s]",
+             obs(SUBJ "," WHEN,
+                 "{\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"8867-4\"}]},"
+                 "\"valueQuantity\":{\"value\":\"fast\",\"unit\":\"/min\"}},"
+                 "{\"code\":{\"text\":\"Systolic Blood Pressure\"},\"valueQuantity\":{\"value\":120,\"unit\":\"mmHg\"}}"));
+    it = decode_text(hr_first, 0);
+    CHECK(it->n == 1 && !it->v[0].valid);
+    CHECK_STR(it->v[0].reason, "heart rate value is not a number");
+
+    /* a mean-pressure component next to systolic and diastolic is not a third value */
+    it = decode_text(obs(STD, SYS("120", MMHG) "," DIA("80", MMHG)
+                         ",{\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"8478-0\"}]},"
+                         "\"valueQuantity\":{\"value\":93,\"unit\":\"mmHg\"}}"), 0);
+    CHECK(it->n == 1 && it->v[0].valid);
+    CHECK_NUM(it->v[0].sys, 120);
+    CHECK_NUM(it->v[0].dia, 80);
+
+    /* the content hash is over the resource's own bytes: the same resource alone, with a
+     * trailing newline or CRLF, or as an NDJSON line has one id */
+    const char *bare = "{\"resourceType\":\"Observation\",\"status\":\"final\"," SUBJ "," WHEN
+                       ",\"component\":[" SYS("120", MMHG) "]}";
+    char id_alone[256], with_nl[4096], as_line[8192];
+    it = decode_text(bare, 0);
+    snprintf(id_alone, sizeof id_alone, "%s", it->v[0].id);
+    CHECK(strncmp(id_alone, "sha256:", 7) == 0);
+    snprintf(with_nl, sizeof with_nl, "  %s\r\n", bare);
+    it = decode_text(with_nl, 0);
+    CHECK_STR(it->v[0].id, id_alone);
+    /* (another patient on the first line, so the two do not pair) */
+    snprintf(as_line, sizeof as_line, "%s\n%s\n",
+             obs(PANEL ",\"subject\":{\"reference\":\"Patient/p2\"}," WHEN, DIA("80", MMHG)), bare);
+    it = decode_text(as_line, 0);
+    CHECK(it->n == 2);
+    CHECK_STR(it->v[1].id, id_alone);
+    /* and a different value is a different id */
+    it = decode_text("{\"resourceType\":\"Observation\",\"status\":\"final\"," SUBJ "," WHEN
+                     ",\"component\":[" SYS("121", MMHG) "]}", 0);
+    CHECK(strcmp(it->v[0].id, id_alone) != 0);
+
+    /* pairing never crosses times: same patient, one second apart */
+    static char apart[8192];
+    snprintf(apart, sizeof apart, "[%s,", obs(STD, SYS("120", MMHG)));
+    strcat(apart, obs(PANEL "," SUBJ ",\"effectiveDateTime\":\"2026-01-02T03:04:06Z\"", DIA("80", MMHG)));
+    strcat(apart, "]");
+    it = decode_text(apart, 0);
+    CHECK(it->n == 2);
+    CHECK(isnan(it->v[0].dia) && isnan(it->v[1].sys));
+
     /* every rejection with its precise reason */
     static char deep[30000];
     memset(deep, '[', 10000);
@@ -232,7 +322,15 @@ int main(void)
         {"other resource", "{\"resourceType\":\"Patient\",\"id\":\"p\"}",
          "resourceType Patient is not an Observation or Bundle"},
         {"bundle without BP", "{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":{\"resourceType\":\"Patient\"}}]}",
-         "no blood-pressure Observation in the payload (1 other resource)"},
+         "no blood-pressure Observation in Bundle of 1 entry (1 other resource)"},
+        {"array without BP", "[{\"resourceType\":\"Patient\"},{\"resourceType\":\"Encounter\"}]",
+         "no blood-pressure Observation in JSON array of 2 elements (2 other resources)"},
+        {"NDJSON without BP", "{\"resourceType\":\"Patient\"}\n\n{\"resourceType\":\"Observation\","
+         "\"status\":\"final\",\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"29463-7\"}]}}\n",
+         "no blood-pressure Observation in NDJSON of 2 lines (2 other resources)"},
+        {"empty Bundle", "{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"total\":0}",
+         "no blood-pressure Observation in Bundle of 0 entries (0 other resources)"},
+        {"syntax error before deep nesting", "{\"a\":x[[[[", "not JSON at byte 5"},
         {"string value", obs(STD, SYS("\"120\"", MMHG)), "systolic value is not a number"},
         {"NaN as a string", obs(STD, SYS("\"NaN\"", MMHG)), "systolic value is not a number"},
         {"huge number", obs(STD, SYS("1e999", MMHG)), "systolic value is not a finite number"},
