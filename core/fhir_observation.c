@@ -347,6 +347,24 @@ static bool status_is_reading(const char *status)
     return false;
 }
 
+/* "sha256:" and 40 hex digits over the resource: its own bytes when the payload is that one
+ * resource, else (inside a container) its canonical printing. */
+static void content_hash(const cJSON *obs, const char *raw, size_t raw_len, char *out,
+                         size_t out_len)
+{
+    if (raw) {
+        bp_sha256_id(raw, raw_len, 40, out, out_len);
+        return;
+    }
+    char *printed = cJSON_PrintUnformatted(obs);
+    if (printed) {
+        bp_sha256_id(printed, strlen(printed), 40, out, out_len);
+        free(printed);
+    } else {
+        snprintf(out, out_len, "sha256:unavailable");
+    }
+}
+
 static void stable_id(const cJSON *obs, const obs_members *m, const char *full_url,
                       const char *raw, size_t raw_len, bp_obs_result *res)
 {
@@ -354,23 +372,23 @@ static void stable_id(const cJSON *obs, const obs_members *m, const char *full_u
     char *out = res->ids[0];
     if (id && *id) {
         const char *version = str_of(m->meta, "versionId");
-        if (version && *version)
+        const char *status = text_of(m->status);
+        if (version && *version) {
             snprintf(out, sizeof res->ids[0], "%s/_history/%s", id, version);
-        else
+        } else if (status && (strcmp(status, "amended") == 0 || strcmp(status, "corrected") == 0)) {
+            /* A correction sent without a version keeps the original's id; it must still be a new
+             * document, not a 409 duplicate of the reading it corrects. Its content tells the
+             * corrections apart, and the same correction replayed hashes the same. */
+            char hash[48];
+            content_hash(obs, raw, raw_len, hash, sizeof hash);
+            snprintf(out, sizeof res->ids[0], "%s/_%s/%s", id, status, hash + 7);
+        } else {
             snprintf(out, sizeof res->ids[0], "%s", id);
+        }
     } else if (full_url && *full_url) {
         snprintf(out, sizeof res->ids[0], "%s", full_url);
-    } else if (raw) {
-        bp_sha256_id(raw, raw_len, 40, out, sizeof res->ids[0]);
     } else {
-        /* Inside a container: hash the resource's canonical printing. */
-        char *printed = cJSON_PrintUnformatted(obs);
-        if (printed) {
-            bp_sha256_id(printed, strlen(printed), 40, out, sizeof res->ids[0]);
-            free(printed);
-        } else {
-            snprintf(out, sizeof res->ids[0], "sha256:unavailable");
-        }
+        content_hash(obs, raw, raw_len, out, sizeof res->ids[0]);
     }
     res->d.stable_id = out;
 }

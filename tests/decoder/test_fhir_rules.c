@@ -193,6 +193,34 @@ int main(void)
     CHECK_STR(it->v[1].id, "x/_history/7");
     CHECK(it->v[1].index == 1);
 
+    /* an amended or corrected reading without a version is a new id, not the original's; the
+     * same correction replayed keeps its id, and another correction gets another */
+#define FIXED(status, sys)                                                                         \
+    "{\"resourceType\":\"Observation\",\"id\":\"r9\",\"status\":\"" status "\"," STD              \
+    ",\"component\":[" SYS(sys, MMHG) "]}"
+    char final_id[256], amended[256];
+    it = decode_text(FIXED("final", "150"), 0);
+    snprintf(final_id, sizeof final_id, "%s", it->v[0].id);
+    CHECK_STR(final_id, "r9");
+    it = decode_text(FIXED("amended", "130"), 0);
+    snprintf(amended, sizeof amended, "%s", it->v[0].id);
+    CHECK(strncmp(amended, "r9/_amended/", 12) == 0 && strlen(amended) == 12 + 40);
+    it = decode_text(FIXED("amended", "130"), 0);
+    CHECK_STR(it->v[0].id, amended);
+    it = decode_text(FIXED("amended", "131"), 0);
+    CHECK(strncmp(it->v[0].id, "r9/_amended/", 12) == 0 && strcmp(it->v[0].id, amended) != 0);
+    it = decode_text(FIXED("corrected", "130"), 0);
+    CHECK(strncmp(it->v[0].id, "r9/_corrected/", 14) == 0);
+    /* inside a Bundle too (hash of the resource's printing) */
+    it = decode_text("{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":" FIXED("amended", "130")
+                     "}]}", 0);
+    CHECK(strncmp(it->v[0].id, "r9/_amended/", 12) == 0);
+    /* a version wins over the status */
+    it = decode_text("{\"resourceType\":\"Observation\",\"id\":\"r9\",\"meta\":{\"versionId\":\"2\"},"
+                     "\"status\":\"amended\"," STD ",\"component\":[" SYS("130", MMHG) "]}", 0);
+    CHECK_STR(it->v[0].id, "r9/_history/2");
+#undef FIXED
+
     /* containers: array, NDJSON with a broken line, pairing only within patient and time */
     char two[8192];
     snprintf(two, sizeof two, "[%s,", obs(STD, SYS("120", MMHG)));
