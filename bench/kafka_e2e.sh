@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Kafka end to end: preloads the embedded broker (`bppipe broker`) with N readings from
 # pipelines/producer.ini, then measures pipelines/ward.ini consuming all of them (decode, rules,
-# file sinks, offset commits) and, for comparison, the same N messages consumed raw by
-# `kcat -C -e -o beginning`. Prints readings/s, CPU seconds and peak RSS for both.
+# model, anomalies into the Elasticsearch emulator of tests/es, normal readings to files, offset
+# commits) and, for comparison, the same N messages consumed raw by `kcat -C -e -o beginning`.
+# Prints readings/s, CPU seconds and peak RSS for both, and the emulator's own CPU time (a real
+# cluster does that work on other machines).
 #
 #   bash bench/kafka_e2e.sh [N] [BUILD_DIR]      (defaults: 100000, build)
 #
@@ -16,8 +18,10 @@ bppipe=$build/bppipe
 layout=${NORMAL_LAYOUT:-ndjson}
 t=$(mktemp -d)
 broker=
+es=
 cleanup() {
     [ -n "$broker" ] && kill -TERM "$broker" 2>/dev/null && wait "$broker" 2>/dev/null
+    [ -n "$es" ] && kill -TERM "$es" 2>/dev/null && wait "$es" 2>/dev/null
     rm -rf "$t"
 }
 trap cleanup EXIT
@@ -27,6 +31,10 @@ trap cleanup EXIT
 broker=$!
 for _ in $(seq 1 100); do [ -s "$t/bootstrap" ] && break; sleep 0.1; done
 export KAFKA_BROKERS=$(cat "$t/bootstrap")
+/usr/bin/python3 "$root/tests/es/es_emulator.py" --port-file "$t/es.port" >/dev/null &
+es=$!
+for _ in $(seq 1 100); do [ -s "$t/es.port" ] && break; sleep 0.05; done
+export ES_URL=http://127.0.0.1:$(cat "$t/es.port")
 
 echo "preloading $N readings into $KAFKA_BROKERS ..."
 PRODUCER_RATE=0 PRODUCER_COUNT=$N "$bppipe" run "$root/pipelines/producer.ini" \
@@ -49,9 +57,14 @@ PY
 
 echo "consuming $N readings (normal archive layout: $layout) ..."
 measure "bppipe ward.ini" env WARD_DIR="$t/ward" KAFKA_GROUP=bench WARD_STATS_INTERVAL=0 \
-    "$bppipe" run "$root/pipelines/ward.ini" --max-records "$N" \
+    "$bppipe" run "${WARD_INI:-$root/pipelines/ward.ini}" --max-records "$N" \
     -o sink.normal.layout="$layout" -o sink.alerts.path="$t/alerts.ndjson" 2>"$t/ward.err"
 tail -n 14 "$t/ward.err" | sed 's/^/    /'
+curl -s "$ES_URL/_emulator/stats" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+print("    emulator: %d documents in %d bulk requests, %.2f s busy"
+      % (s["documents"], s["bulk_requests"], s["busy_s"]))'
 # kcat's output goes to a file inside the measured command, so the result line stays here.
 measure "kcat -C -e -o beginning" \
     sh -c 'exec kcat -b "$1" -q -C -t blood-pressure -o beginning -e -f "%p %o %s\n" >"$2"' \

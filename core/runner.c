@@ -63,6 +63,7 @@ typedef struct runner {
     bp_record *current_input; /* the payload being decoded */
     uint64_t rng;
     bool warned_stop;
+    bool warned_stop_waiting; /* told that a stop waits for a sink that cannot deliver */
 } runner;
 
 /* xorshift64*: jitter only, not security. */
@@ -90,6 +91,14 @@ static void back_off(runner *r, unsigned attempt, const char *who, const char *w
     bp_log(who, BP_LOG_WARN, "%s; retrying in %.0f ms (attempt %u)", what, ms, attempt + 1);
     double until = bp_now_s() + ms / 1000.0;
     while (!abandon()) {
+        /* A first signal waits for the batch in flight; when a sink cannot deliver it, say so,
+         * or the operator sees a process that ignores Ctrl-C. */
+        if (stop_requests == 1 && !r->warned_stop_waiting) {
+            bp_log("core", BP_LOG_WARN, "stop requested: waiting for %s to deliver the batch in "
+                   "flight; signal again to stop now (the batch is then not committed and will "
+                   "be read again)", who);
+            r->warned_stop_waiting = true;
+        }
         double left = until - bp_now_s();
         if (left <= 0)
             break;

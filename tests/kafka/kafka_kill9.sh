@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # kill -9 of the ward pipeline in the middle of a 100 000-reading topic, then a restart of the
-# same consumer group: every reading reaches its sink at least once (ids compared).
+# same consumer group: every reading reaches its sink at least once (ids compared): anomalies in
+# Elasticsearch (the emulator; a reading indexed before the kill is a 409 after it), normal
+# readings in the archive.
 # 48 partitions keep each under the mock cluster's 5 MiB per-partition retention.
 . "$(dirname "$0")/lib.sh"
 N=${KAFKA_KILL9_READINGS:-100000}
 start_broker --topic blood-pressure:48
+start_es
 timeout 120 env PRODUCER_RATE=0 PRODUCER_COUNT=$N "$BPPIPE" run \
     "$BPPIPE_SOURCE_DIR/pipelines/producer.ini" -o source.ward.patients=2000 2>"$t/prod.err"
 check "producer exits 0" "[ $? = 0 ]"
@@ -19,7 +22,9 @@ ward_bg() {
     (exec "$BPPIPE" run "$BPPIPE_SOURCE_DIR/pipelines/ward.ini" -o sink.normal.layout=ndjson \
         -o source.kafka.kafka.session.timeout.ms=6000 "$@") &
 }
-delivered() { cat "$t"/ward/anomalies/*.ndjson "$t"/ward/normal_cases/*.ndjson 2>/dev/null | wc -l; }
+delivered() {
+    echo $(( $(es_count) + $(cat "$t"/ward/normal_cases/*.ndjson 2>/dev/null | wc -l) ))
+}
 ward_bg 2>"$t/run1.err"
 pid=$!
 track $pid
@@ -33,10 +38,11 @@ check "the first run was killed mid-topic" "[ $first -ge $((N / 4)) ] && [ $firs
 ward_bg --summary-json "$t/run2.json" 2>"$t/run2.err"
 pid=$!
 track $pid
-# seen: the observation id of every complete document written (a line cut short by the kill
-# is not a delivery and is skipped).
+# seen: the observation id of every document indexed and of every complete document written (a
+# line cut short by the kill is not a delivery and is skipped).
 seen() {
-    cat "$t"/ward/anomalies/*.ndjson "$t"/ward/normal_cases/*.ndjson 2>/dev/null | python3 -c '
+    es_docs observation_id
+    cat "$t"/ward/normal_cases/*.ndjson 2>/dev/null | python3 -c '
 import json, sys
 for line in sys.stdin:
     try:

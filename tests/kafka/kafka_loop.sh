@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The full local loop over the real Kafka protocol: pipelines/producer.ini -> bppipe broker ->
-# pipelines/ward.ini. Every reading produced reaches exactly the sinks its route names (ids
-# compared), offsets are committed (a restart reads nothing again), the same Observation
-# produced again at new offsets is one per-record file downstream, and `bppipe check` reports
-# librdkafka's own message for an unknown kafka.* key.
+# pipelines/ward.ini, with the Elasticsearch emulator as the anomalies' cluster. Every reading
+# produced reaches exactly the sinks its route names (ids compared: anomalies indexed in
+# Elasticsearch, normal readings in the archive), offsets are committed (a restart reads nothing
+# again), the same Observation produced again at new offsets is one document and one per-record
+# file downstream, and `bppipe check` reports librdkafka's own message for an unknown kafka.*
+# key.
 . "$(dirname "$0")/lib.sh"
 N=3000
 start_broker --topic blood-pressure:6
+start_es
 src=$BPPIPE_SOURCE_DIR/pipelines
 
 PRODUCER_RATE=0 PRODUCER_COUNT=$N "$BPPIPE" run "$src/producer.ini" \
@@ -34,12 +37,12 @@ fast=(-o source.kafka.kafka.session.timeout.ms=6000)
 "$BPPIPE" run "$src/ward.ini" "${fast[@]}" --max-records $N --summary-json "$t/ward.json" 2>"$t/ward.err"
 check "ward.ini exits 0" "[ $? = 0 ]"
 check "ward read $N readings" "[ \$(j $t/ward.json \"d['readings_in']\") = $N ]"
-ids observation_id "$t/ward/anomalies" >"$t/anom"
+es_docs observation_id >"$t/anom"
 ids observation_id "$t/ward/normal_cases" >"$t/norm"
-ids anomaly "$t/ward/anomalies" | sort -u >"$t/anom_flags"
+es_docs anomaly | sort -u >"$t/anom_flags"
 ids anomaly "$t/ward/normal_cases" | sort -u >"$t/norm_flags"
 check "some anomalies and some normal readings" "[ -s $t/anom ] && [ -s $t/norm ]"
-check "anomaly sink holds only anomalies" "[ \"\$(cat $t/anom_flags)\" = True ]"
+check "Elasticsearch holds only anomalies" "[ \"\$(cat $t/anom_flags)\" = True ]"
 check "normal archive holds only normal readings" "[ \"\$(cat $t/norm_flags)\" = False ]"
 check "anomaly + normal ids = the produced ids, each exactly once" \
     "[ \"\$(sort $t/anom $t/norm)\" = \"\$(cat $t/produced)\" ]"
@@ -47,8 +50,10 @@ check "summary counts match the files" \
     "[ \$(j $t/ward.json \"d['anomaly']\") = \$(wc -l <$t/anom) ] && [ \$(j $t/ward.json \"d['normal']\") = \$(wc -l <$t/norm) ]"
 check "nothing dead-lettered" "[ -z \"\$(ls $t/ward/dead-letter 2>/dev/null)\" ]"
 check "normal readings are one file each" "[ \$(ls $t/ward/normal_cases | wc -l) = \$(wc -l <$t/norm) ]"
-check "the Kafka position is in the documents" \
-    "grep -q '\"topic\":\"blood-pressure\"' $t/ward/anomalies/*.ndjson"
+check "the Kafka position is in the indexed documents" \
+    "[ \"\$(es_docs source.topic | sort -u)\" = blood-pressure ]"
+check "each anomaly is in the index of its reading's month" \
+    "[ \"\$(es_docs @timestamp | cut -c1-7 | tr - . | sed 's/^/bp-anomalies-/')\" = \"\$(es_docs _index)\" ]"
 
 # The group committed: a restart finds nothing new.
 "$BPPIPE" run "$src/ward.ini" "${fast[@]}" --duration 10 --summary-json "$t/again.json" \
@@ -59,9 +64,13 @@ check "a restart of the same group gets the partitions and reads nothing again" 
 # The same 100 Observations produced again at new offsets: read, but one file each downstream.
 kc -C -t blood-pressure -o beginning -c 100 -f '%k\t%s\n' | kc -P -t blood-pressure -K '\t'
 before=$(ls "$t/ward/normal_cases" | wc -l)
+docs_before=$(es_count)
 "$BPPIPE" run "$src/ward.ini" "${fast[@]}" --max-records 100 --summary-json "$t/dup.json" 2>"$t/dup.err"
 check "the 100 duplicates are consumed" "[ $? = 0 ] && [ \$(j $t/dup.json \"d['readings_in']\") = 100 ]"
 check "duplicates do not add per-record files" "[ \$(ls $t/ward/normal_cases | wc -l) = $before ]"
+check "duplicates do not add documents in Elasticsearch" "[ \$(es_count) = $docs_before ]"
+check "every duplicate anomaly was answered 409 and counted as delivered" \
+    "grep -q \"es_already_there *\$(j $t/dup.json \"d['anomaly']\")\\\$\" $t/dup.err && grep -q 'es_created *0\$' $t/dup.err"
 
 # Configuration: librdkafka's own words for an unknown key; auto-commit stays off.
 "$BPPIPE" check "$src/ward.ini" -o source.kafka.kafka.no.such.key=1 2>"$t/check.err"

@@ -52,7 +52,10 @@ pipeline down "$t/down.out" "retry_first = 1000"
 pid=$!
 track $pid
 sleep 4
-kill -TERM $pid; sleep 0.5; kill -TERM $pid   # the second signal abandons the batch
+kill -TERM $pid; sleep 0.5
+check "2: a first signal says what the stop waits for" \
+    "grep -q 'stop requested: waiting for sink.t to deliver the batch in flight; signal again' $t/down.err"
+kill -TERM $pid   # the second signal abandons the batch
 for _ in $(seq 1 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
 wait $pid
 check "2: abandoned run exits 1" "[ $? = 1 ]"

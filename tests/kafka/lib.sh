@@ -68,3 +68,37 @@ for line in sys.stdin:
     if line.strip():
         print(json.loads(line).get("id"))'
 }
+
+# start_es: starts the Elasticsearch emulator (tests/es/es_emulator.py) on 127.0.0.1 and exports
+# ES_URL, which pipelines/ward.ini's anomaly sink (sink-es) reads; ES_PORT is its port.
+start_es() {
+    rm -f "$t/es.port"
+    /usr/bin/python3 "$BPPIPE_SOURCE_DIR/tests/es/es_emulator.py" --port-file "$t/es.port" \
+        >/dev/null 2>"$t/es.err" &
+    track $!
+    for _ in $(seq 1 100); do [ -s "$t/es.port" ] && break; sleep 0.05; done
+    if [ ! -s "$t/es.port" ]; then
+        echo "FAIL the Elasticsearch emulator did not start"; cat "$t/es.err"; exit 1
+    fi
+    ES_PORT=$(cat "$t/es.port")
+    export ES_URL=http://127.0.0.1:$ES_PORT
+}
+
+# es_docs FIELD: FIELD (dotted for nested, e.g. source.topic; _index for the index) of every
+# document indexed in bp-anomalies*, one per line, in the emulator's order, duplicates kept.
+es_docs() {
+    curl -s -XPOST -H 'Content-Type: application/json' \
+        "$ES_URL/bp-anomalies*/_search?size=10000000" -d '{}' | python3 -c '
+import json, sys
+for hit in json.load(sys.stdin)["hits"]["hits"]:
+    v = hit["_source"] if sys.argv[1] != "_index" else {"_index": hit["_index"]}
+    for part in sys.argv[1].split("."):
+        v = v.get(part) if isinstance(v, dict) else None
+    print(v)' "$1"
+}
+
+# es_count: documents indexed in bp-anomalies* (0 while the emulator is not answering).
+es_count() {
+    curl -s "$ES_URL/bp-anomalies*/_count" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin).get("count", 0))' 2>/dev/null || echo 0
+}
