@@ -152,7 +152,8 @@ static long request(sink *s, const char *method, const char *path, const char *c
 
 typedef enum check_result { CHECK_OK, CHECK_DOWN, CHECK_FATAL } check_result;
 
-static check_result check_cluster(sink *s, bp_log_level down_level)
+/* `if_down` ends the message logged when no node answers: what happens next. */
+static check_result check_cluster(sink *s, bp_log_level down_level, const char *if_down)
 {
     const bp_host *h = s->host;
     char err[512];
@@ -166,8 +167,7 @@ static check_result check_cluster(sink *s, bp_log_level down_level)
         return CHECK_FATAL;
     }
     if (status == 0) {
-        h->log(s->ctx, down_level, "no cluster node answers (%s); waiting for it, the source "
-               "is held back meanwhile", err);
+        h->log(s->ctx, down_level, "no cluster node answers (%s); %s", err, if_down);
         return CHECK_DOWN;
     }
     char reason[320];
@@ -249,7 +249,8 @@ static check_result get_ready(sink *s)
 {
     if (s->ready)
         return CHECK_OK;
-    check_result r = check_cluster(s, BP_LOG_WARN);
+    check_result r = check_cluster(s, BP_LOG_WARN,
+                                   "waiting for it, the source is held back meanwhile");
     if (r != CHECK_OK)
         return r;
     const bp_host *h = s->host;
@@ -416,7 +417,8 @@ static int es_open(const bp_host *host, bp_ctx *ctx, void **state)
     }
     /* An unreachable cluster is waited for in write(); one that answers wrongly is an error
      * now, so `bppipe check` reports it too. */
-    check_result found = check_cluster(s, BP_LOG_WARN);
+    check_result found = check_cluster(s, BP_LOG_WARN, "a run starts anyway and waits for it "
+                                       "before its first write");
     if (found == CHECK_FATAL)
         goto fail;
     /* The template is installed by the first write: open() must not change the cluster. */

@@ -269,6 +269,11 @@ rc=$?
 check "check: ok" '[ $rc = 0 ]'
 check "check: names the cluster and version" 'grep -q "connected to Elasticsearch 8.12.1" "$t/check.log"'
 check "check: writes nothing" '[ "$(es_stats "$P" bulk_requests)" = "$(es_stats "$P" bulk_requests)" ] && [ "$(es_stats "$P" documents)" = "$n" ]'
+ward_ini "$t/down.ini" "http://127.0.0.1:1" "connect_timeout_ms = 300"
+COPY_DIR=$t/c DEAD_DIR=$t/d "$BPPIPE" check "$t/down.ini" >"$t/check-down.log" 2>&1
+rc=$?
+check "check: a cluster that does not answer is a warning, not an error" \
+    '[ $rc = 0 ] && grep -q "no cluster node answers (http://127.0.0.1:1: .*); a run starts anyway" "$t/check-down.log"'
 
 if [ $fail != 0 ] && [ -z "${ES_QUIET:-}" ]; then
     for f in "$t"/*.log; do echo "== $f"; tail -15 "$f"; done
