@@ -5,17 +5,46 @@ nothing unmapped; every field a Kibana panel or alert rule names is in the templ
 Environment: BPPIPE_SOURCE_DIR, and BPPIPE (the executable) for the run."""
 
 import glob
+import http.server
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
+import urllib.parse
 
 SRC = os.environ.get("BPPIPE_SOURCE_DIR",
                      os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 DEPLOY = os.path.join(SRC, "deploy")
+
+# What Kibana 8.12's create-rule API (POST /api/alerting/rule/<id>) takes. A predefined <id>
+# must look like a UUID (SavedObjectsUtils.isRandomId), or the rule's encrypted saved object is
+# refused with 400 "Predefined IDs are not allowed ...".
+KIBANA_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
+                         re.I)
+RULE_KEYS = {"name", "rule_type_id", "consumer", "schedule", "params", "actions"}
+RULE_OPTIONAL_KEYS = {"enabled", "tags", "throttle", "notify_when"}
+# the action group each stack rule type schedules its actions in
+ACTION_GROUP = {".index-threshold": "threshold met", ".es-query": "query matched"}
+# rule params: (required, allowed); the params schemas are strict, so an unknown key is a 400
+RULE_PARAMS = {
+    ".index-threshold": (
+        {"index", "timeField", "timeWindowSize", "timeWindowUnit", "thresholdComparator",
+         "threshold"},
+        {"aggType", "aggField", "groupBy", "termField", "termSize", "filterKuery"}),
+    ".es-query": (
+        {"searchType", "esQuery", "index", "timeField", "size", "timeWindowSize",
+         "timeWindowUnit", "thresholdComparator", "threshold"},
+        {"excludeHitsFromPreviousRun", "aggType", "aggField", "groupBy", "termField",
+         "termSize"}),
+}
+COMPARATORS = {">", ">=", "<", "<=", "between", "notBetween"}
+SERVER_LOG_LEVELS = {"trace", "debug", "info", "warn", "error", "fatal"}
+NOTIFY_WHEN = {"onActionGroupChange", "onActiveAlert", "onThrottleInterval"}
 
 
 def read(*parts):
@@ -59,6 +88,18 @@ def serializer_fields():
     return fields
 
 
+def rule_files():
+    rules = {}
+    for path in glob.glob(os.path.join(DEPLOY, "kibana", "rules", "*.json")):
+        with open(path) as f:
+            rules[os.path.basename(path)] = json.load(f)
+    return rules
+
+
+def version_tuple(text):
+    return tuple(int(n) for n in text.split("."))
+
+
 def flatten(doc, prefix=""):
     for key, value in doc.items():
         if isinstance(value, dict):
@@ -95,6 +136,31 @@ class DeployTest(unittest.TestCase):
         for port in re.findall(r'ports: \["([^"]+)"\]', text):
             self.assertTrue(port.startswith("127.0.0.1:"), "%s is open to the network" % port)
         self.assertNotIn("\t", text)
+        try:
+            import yaml
+        except ImportError:
+            return
+        services = yaml.safe_load(text)["services"]
+        self.assertRegex(services["elasticsearch"]["image"],
+                         r"^docker\.elastic\.co/elasticsearch/elasticsearch:8\.12\.\d+$")
+        self.assertRegex(services["kibana"]["image"], r"^docker\.elastic\.co/kibana/kibana:8\.12\.\d+$")
+        es = services["elasticsearch"]["environment"]
+        self.assertEqual(es["discovery.type"], "single-node")
+        self.assertRegex(es["ES_JAVA_OPTS"], r"-Xms\S+ -Xmx\S+")
+        key = services["kibana"]["environment"]["XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY"]
+        default = re.fullmatch(r"\$\{\w+:-(.*)\}", key)
+        self.assertGreaterEqual(len(default.group(1) if default else key), 32)
+        kafka = services["kafka"]
+        env = kafka["environment"]
+        self.assertIn("PLAINTEXT://127.0.0.1:9092", env["KAFKA_ADVERTISED_LISTENERS"])
+        self.assertIn(env["KAFKA_CONTROLLER_LISTENER_NAMES"], env["KAFKA_LISTENERS"])
+        # the apache/kafka image ignores its default server.properties once KAFKA_* is set, so
+        # the data goes where KAFKA_LOG_DIRS says, which must be the mounted volume
+        mounts = [v.split(":")[1] for v in kafka["volumes"]]
+        self.assertIn(env.get("KAFKA_LOG_DIRS"), mounts)
+        for name, service in services.items():
+            for port in service.get("ports", []):
+                self.assertTrue(port.startswith("127.0.0.1:"), name + " " + port)
 
     def test_template_maps_exactly_the_serializer_fields(self):
         mapped = set(template_fields())
@@ -174,6 +240,32 @@ class DeployTest(unittest.TestCase):
             if search:
                 query = json.loads(search)["query"]["query"]
                 used.update(re.findall(r"([A-Za-z_@][\w.]*)\s*:", query))
+        for obj in objs:
+            refs = {r["name"] for r in obj.get("references", [])}
+            for key in ("coreMigrationVersion", "typeMigrationVersion"):
+                if key in obj:
+                    self.assertLessEqual(version_tuple(obj[key]), (8, 12, 0), obj["id"])
+            attrs = obj["attributes"]
+            search = attrs.get("kibanaSavedObjectMeta", {}).get("searchSourceJSON")
+            self.assertTrue(search is None or isinstance(search, str), obj["id"])
+            if search and "indexRefName" in json.loads(search):
+                self.assertIn(json.loads(search)["indexRefName"], refs, obj["id"])
+            if obj["type"] in ("visualization", "search"):
+                self.assertIn("kibanaSavedObjectMeta.searchSourceJSON.index", refs, obj["id"])
+            if "visState" in attrs:
+                self.assertIsInstance(attrs["visState"], str)
+                for agg in json.loads(attrs["visState"])["aggs"]:
+                    if agg["type"] == "histogram" and "extended_bounds" in agg["params"]:
+                        # Kibana sends extended_bounds only with has_extended_bounds, and
+                        # Elasticsearch only fills empty buckets with min_doc_count 0 (true)
+                        self.assertTrue(agg["params"].get("has_extended_bounds"), obj["id"])
+                        self.assertTrue(agg["params"].get("min_doc_count"), obj["id"])
+            if obj["type"] == "dashboard":
+                self.assertIsInstance(attrs["panelsJSON"], str)
+                panels = json.loads(attrs["panelsJSON"])
+                names = [p["panelRefName"] for p in panels]
+                self.assertEqual(names, ["panel_%d" % i for i in range(len(panels))])
+                self.assertEqual(set(names), refs)
         self.assertEqual(types.count("dashboard"), 1)
         self.assertGreaterEqual(types.count("visualization") + types.count("search"), 6)
         self.assertEqual(sorted(used - mapped), [])
@@ -181,10 +273,7 @@ class DeployTest(unittest.TestCase):
 
     def test_alert_rules(self):
         mapped = set(template_fields())
-        rules = {}
-        for path in glob.glob(os.path.join(DEPLOY, "kibana", "rules", "*.json")):
-            with open(path) as f:
-                rules[os.path.basename(path)] = json.load(f)
+        rules = rule_files()
         connector = rules.pop("server-log-connector.json")
         self.assertEqual(connector["connector_type_id"], ".server-log")
         self.assertEqual(len(rules), 4)
@@ -205,9 +294,203 @@ class DeployTest(unittest.TestCase):
             for action in rule["actions"]:
                 self.assertEqual(action["group"], group, name)
                 self.assertEqual(action["id"], "${CONNECTOR_ID}", name)
+        for name, rule in rules.items():
+            self.assertEqual(set(rule) - RULE_KEYS - RULE_OPTIONAL_KEYS, set(), name)
+            self.assertEqual(RULE_KEYS - set(rule), set(), name)
+            self.assertRegex(rule["schedule"]["interval"], r"^\d+[smhd]$", name)
+            required, optional = RULE_PARAMS[rule["rule_type_id"]]
+            params = rule["params"]
+            self.assertEqual(required - set(params), set(), name)
+            self.assertEqual(set(params) - required - optional, set(), name)
+            self.assertIn(params["thresholdComparator"], COMPARATORS, name)
+            self.assertIsInstance(params["threshold"], list, name)
+            self.assertIn(len(params["threshold"]),
+                          (2,) if "etween" in params["thresholdComparator"] else (1,), name)
+            self.assertIn(params["timeWindowUnit"], ("s", "m", "h", "d"), name)
+            self.assertIn(params.get("aggType", "count"), ("count", "avg", "sum", "min", "max"))
+            if params.get("aggType", "count") != "count":
+                self.assertIn("aggField", params, name)
+            self.assertIn(params.get("groupBy", "all"), ("all", "top"), name)
+            if params.get("groupBy") == "top":
+                self.assertIn("termField", params, name)
+                self.assertIn("termSize", params, name)
+            if rule["rule_type_id"] == ".es-query":
+                self.assertEqual(params["searchType"], "esQuery", name)
+                self.assertIsInstance(params["esQuery"], str, name)  # a JSON string, not an object
+                self.assertIn("query", json.loads(params["esQuery"]), name)
+                self.assertTrue(0 <= params["size"] <= 10000, name)
+            self.assertTrue(rule["actions"], name)
+            for action in rule["actions"]:
+                self.assertEqual(set(action) - {"group", "id", "params", "frequency", "uuid"},
+                                 set(), name)
+                self.assertEqual(action["group"], ACTION_GROUP[rule["rule_type_id"]], name)
+                # 8.x: per-action frequency, or notify_when on the rule, not both
+                if "frequency" in action:
+                    self.assertNotIn("notify_when", rule, name)
+                    self.assertEqual(set(action["frequency"]),
+                                     {"summary", "notify_when", "throttle"}, name)
+                    self.assertIn(action["frequency"]["notify_when"], NOTIFY_WHEN, name)
+                else:
+                    self.assertIn(rule.get("notify_when"), NOTIFY_WHEN, name)
+                # the server-log connector's params schema: message, level (no "warning")
+                self.assertEqual(set(action["params"]), {"message", "level"}, name)
+                self.assertIsInstance(action["params"]["message"], str, name)
+                self.assertIn(action["params"]["level"], SERVER_LOG_LEVELS, name)
+                for var in re.findall(r"\{\{\s*([\w.]+)\s*\}\}", action["params"]["message"]):
+                    self.assertRegex(var, r"^(context|rule|alert|date)\.", name)
         critical = json.loads(rules["critical-case.json"]["params"]["esQuery"])
         ranged = {list(f["range"])[0] for f in critical["query"]["bool"]["filter"]}
         self.assertEqual(ranged, {"systolic_pressure", "diastolic_pressure"})
+
+
+    def test_setup_script(self):
+        text = read("deploy", "kibana", "setup.sh")
+        self.assertIn("\nset -euo pipefail\n", text)
+        self.assertIn("kbn-xsrf:", text)
+        for api in ("/api/saved_objects/_import", "/api/actions/connectors",
+                    "/api/actions/connector", "/api/alerting/rule/"):
+            self.assertIn(api, text)
+        # one fixed UUID per rule file (Kibana refuses other predefined ids)
+        ids = dict(re.findall(r"^\s+([\w-]+)\) echo (\S+) ;;$", text, re.M))
+        names = {n[:-5] for n in rule_files() if n != "server-log-connector.json"}
+        self.assertEqual(set(ids), names)
+        for name, rule_id in ids.items():
+            self.assertRegex(rule_id, KIBANA_UUID, name)
+        self.assertEqual(len(set(ids.values())), len(ids))
+
+    def test_setup_against_a_fake_kibana(self):
+        """setup.sh run twice against a stand-in for Kibana's HTTP API: the second run
+        succeeds and leaves one connector and four rules, each pointing at the connector."""
+        if not shutil.which("curl"):
+            self.skipTest("no curl")
+        kibana = FakeKibana()
+        try:
+            env = dict(os.environ, KIBANA_URL=kibana.url)
+            env.pop("ES_URL", None)
+            env.pop("ES_USER", None)
+            script = os.path.join(DEPLOY, "kibana", "setup.sh")
+            for run in (1, 2):
+                done = subprocess.run(["bash", script], env=env, capture_output=True, text=True,
+                                      timeout=60)
+                self.assertEqual(done.returncode, 0, "run %d: %s%s" % (run, done.stdout,
+                                                                      done.stderr))
+            self.assertEqual(kibana.refused, [])
+            self.assertEqual(len(kibana.connectors), 1)
+            connector = next(iter(kibana.connectors))
+            self.assertEqual(len(kibana.rules), 4)
+            for rule in kibana.rules.values():
+                self.assertEqual({a["id"] for a in rule["actions"]}, {connector})
+            self.assertEqual(kibana.imports, 2)
+            # an import Kibana answers with success: false stops the script
+            kibana.import_fails = True
+            done = subprocess.run(["bash", script], env=env, capture_output=True, text=True,
+                                  timeout=60)
+            self.assertNotEqual(done.returncode, 0)
+            self.assertIn("import failed", done.stderr)
+        finally:
+            kibana.close()
+
+
+class FakeKibana:
+    """The few Kibana 8 endpoints setup.sh calls, with the checks Kibana makes that matter
+    here: kbn-xsrf on writes, UUID rule ids, 409 on an existing id, known connector ids."""
+
+    def __init__(self):
+        self.connectors = {}
+        self.rules = {}
+        self.refused = []
+        self.imports = 0
+        self.import_fails = False
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def answer(self, status, body=None):
+                data = json.dumps(body if body is not None else {}).encode()
+                if status >= 400:
+                    fake.refused.append((self.command, self.path, status, body))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def body(self):
+                return self.rfile.read(int(self.headers.get("Content-Length", 0)))
+
+            def do_GET(self):
+                path = urllib.parse.urlparse(self.path).path
+                if path == "/api/status":
+                    self.answer(200, {"status": {"overall": {"level": "available"}}})
+                elif path == "/api/actions/connectors":
+                    self.answer(200, list(fake.connectors.values()))
+                else:
+                    self.answer(404, {"message": "not found"})
+
+            def do_DELETE(self):
+                self.write(delete=True)
+
+            def do_POST(self):
+                self.write(delete=False)
+
+            def write(self, delete):
+                path = urllib.parse.urlparse(self.path).path
+                body = b"" if delete else self.body()
+                if not self.headers.get("kbn-xsrf"):
+                    return self.answer(400, {"message": "Request must contain a kbn-xsrf header."})
+                rule = re.fullmatch(r"/api/alerting/rule/([^/]+)", path)
+                if delete:
+                    if rule and rule.group(1) in fake.rules:
+                        del fake.rules[rule.group(1)]
+                        self.send_response(204)
+                        self.end_headers()
+                    else:
+                        self.send_response(404)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                    return
+                if path == "/api/saved_objects/_import":
+                    fake.imports += 1
+                    count = len(re.findall(rb'^\{"type":', body, re.M))
+                    if fake.import_fails or not count:
+                        return self.answer(200, {"success": False, "successCount": 0,
+                                                 "errors": [{"id": "x", "error": {}}]})
+                    return self.answer(200, {"success": True, "successCount": count})
+                if path == "/api/actions/connector":
+                    spec = json.loads(body)
+                    if spec.get("connector_type_id") != ".server-log":
+                        return self.answer(400, {"message": "bad connector"})
+                    cid = "%08x-0000-4000-8000-%012x" % (len(fake.connectors) + 1, 1)
+                    fake.connectors[cid] = {"id": cid, "name": spec["name"],
+                                            "connector_type_id": ".server-log"}
+                    return self.answer(200, fake.connectors[cid])
+                if rule:
+                    rid = rule.group(1)
+                    if not KIBANA_UUID.match(rid):
+                        return self.answer(400, {"message": "Predefined IDs are not allowed for "
+                                                 "saved objects with encrypted attributes "
+                                                 "unless the ID is a UUID."})
+                    if rid in fake.rules:
+                        return self.answer(409, {"message": "conflict"})
+                    spec = json.loads(body)
+                    for action in spec["actions"]:
+                        if action["id"] not in fake.connectors:
+                            return self.answer(400, {"message": "unknown connector " +
+                                                     action["id"]})
+                    fake.rules[rid] = spec
+                    return self.answer(200, dict(spec, id=rid))
+                self.answer(404, {"message": "not found"})
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 if __name__ == "__main__":
