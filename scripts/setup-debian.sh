@@ -7,7 +7,7 @@ packages=(
     libcurl4-openssl-dev zlib1g-dev       # sink-alert webhooks, sink-es (gzip bodies)
     curl openssl                          # Elasticsearch tests: emulator control, TLS certs
     clang libclang-rt-14-dev              # libFuzzer harness for the decoder
-    python3 python3-sklearn               # test scripts; scikit-learn cross-checks bppipe train
+    python3 python3-sklearn python3-yaml  # test scripts; scikit-learn cross-checks bppipe train
     librdkafka-dev kcat                   # Kafka source/sink, embedded broker, Kafka tests
 )
 missing=()
