@@ -93,23 +93,29 @@ static size_t header_seen(char *p, size_t size, size_t n, void *user)
 }
 
 /* One request to the current node, then the others in turn while nodes do not answer.
- * Returns the HTTP status, or 0 when no node answered (*err then says why). The answer body is
- * in s->answer. */
+ * `gzipped` says the body is gzip-compressed (only bulk bodies are). Returns the HTTP status,
+ * or 0 when no node answered (*err then says why). The answer body is in s->answer. */
 static long request(sink *s, const char *method, const char *path, const char *ctype,
-                    const char *body, size_t len, char *err, size_t err_cap)
+                    int gzipped, const char *body, size_t len, char *err, size_t err_cap)
 {
     err[0] = '\0';
-    struct curl_slist *hdrs = NULL;
+    struct curl_slist *hdrs = NULL, *last = NULL;
     struct curl_slist *all = s->headers;
     char type_header[96];
     if (ctype) {
         snprintf(type_header, sizeof type_header, "Content-Type: %s", ctype);
         hdrs = curl_slist_append(NULL, type_header);
+        if (hdrs && gzipped && !curl_slist_append(hdrs, "Content-Encoding: gzip")) {
+            curl_slist_free_all(hdrs);
+            hdrs = NULL;
+        }
         if (!hdrs) {
             snprintf(err, err_cap, "out of memory");
             return 0;
         }
-        hdrs->next = s->headers; /* borrowed tail; unlinked before freeing below */
+        for (last = hdrs; last->next; last = last->next)
+            ;
+        last->next = s->headers; /* borrowed tail; unlinked before freeing below */
         all = hdrs;
     }
     long status = 0;
@@ -142,7 +148,7 @@ static long request(sink *s, const char *method, const char *path, const char *c
                  s->answer.failed ? "out of memory reading the answer" : curl_easy_strerror(rc));
     }
     if (hdrs) {
-        hdrs->next = NULL;
+        last->next = NULL;
         curl_slist_free_all(hdrs);
     }
     return status;
@@ -158,7 +164,7 @@ static check_result check_cluster(sink *s, bp_log_level down_level, const char *
     const bp_host *h = s->host;
     char err[512];
     s->last_error = CURLE_OK;
-    long status = request(s, "GET", "/", NULL, NULL, 0, err, sizeof err);
+    long status = request(s, "GET", "/", NULL, 0, NULL, 0, err, sizeof err);
     if (status == 0 && (s->last_error == CURLE_PEER_FAILED_VERIFICATION ||
                         s->last_error == CURLE_SSL_CACERT_BADFILE)) {
         /* Waiting will not make an untrusted certificate trusted. */
@@ -227,7 +233,8 @@ static check_result put_file(sink *s, const char *what, const char *path, const 
         return CHECK_FATAL;
     }
     char err[512], reason[320];
-    long status = request(s, "PUT", url_path, "application/json", text, len, err, sizeof err);
+    long status = request(s, "PUT", url_path, "application/json", 0, text, len, err,
+                          sizeof err);
     free(text);
     if (status >= 200 && status < 300) {
         h->log(s->ctx, BP_LOG_INFO, "installed the %s %s", what, url_path);
@@ -333,20 +340,20 @@ static int setup_curl(sink *s)
     s->curl = curl_easy_init();
     if (!s->curl)
         return -1;
-    /* An empty Expect: keeps curl from waiting for 100-continue on large bodies. */
+    /* An empty Expect: keeps curl from waiting for 100-continue on large bodies. curl_slist_append
+     * returns NULL and leaves the list as it was when it cannot allocate. */
     s->headers = curl_slist_append(NULL, "Expect:");
-    s->headers = curl_slist_append(s->headers, "Accept: application/json");
-    if (s->compress)
-        s->headers = curl_slist_append(s->headers, "Content-Encoding: gzip");
+    if (!s->headers || !curl_slist_append(s->headers, "Accept: application/json"))
+        return -1;
     const char *key = h->opt_string(s->ctx, "api_key");
     if (key && *key) {
         char auth[2048];
         snprintf(auth, sizeof auth, "Authorization: ApiKey %s", key);
-        s->headers = curl_slist_append(s->headers, auth);
+        struct curl_slist *added = curl_slist_append(s->headers, auth);
         memset(auth, 0, sizeof auth);
+        if (!added)
+            return -1;
     }
-    if (!s->headers)
-        return -1;
     const char *user = h->opt_string(s->ctx, "username");
     if (user && *user) {
         const char *pw = h->opt_string(s->ctx, "password");
@@ -509,8 +516,8 @@ static send_result send_range(sink *s, bp_batch *batch, size_t *idx, size_t n)
     else
         snprintf(path, sizeof path, "/_bulk");
     const bp_es_buf *out = s->compress ? &s->gz : &s->body;
-    long status = request(s, "POST", path, "application/x-ndjson", out->data, out->len, err,
-                          sizeof err);
+    long status = request(s, "POST", path, "application/x-ndjson", s->compress, out->data,
+                          out->len, err, sizeof err);
     h->count(s->ctx, "es_requests", 1);
     bp_es_request_action act = bp_es_request_verdict(status, n);
     if (act != BP_ES_REQ_ITEMS && status)

@@ -174,7 +174,8 @@ json.dump(tpl, open(sys.argv[2], "w"))
 PY
 es_start strict
 S=$ES_PORT_strict
-ward_ini "$t/strict.ini" "http://127.0.0.1:$S" "install_template = true" \
+# (compress = true too: only bulk bodies are gzipped, the template and policy are sent plain)
+ward_ini "$t/strict.ini" "http://127.0.0.1:$S" "install_template = true" "compress = true" \
     "template = $t/strict.json" "ilm_policy = $src/deploy/elasticsearch/bp-anomalies-ilm.json"
 run strict "$t/strict.ini"
 check "strict run succeeds" '[ $rc = 0 ]'
@@ -185,6 +186,7 @@ dead=$(cat "$t/strict.dead"/*.ndjson | grep -cF "\"invalid_reason\":\"$reason\""
 check "strict: some anomalies carry trend_z ($with_z of $all)" '[ "$with_z" -gt 0 ] && [ "$with_z" -lt "$all" ]'
 check "strict: each of them is a dead letter with ES's reason" '[ "$dead" = "$with_z" ]'
 check "strict: the others are indexed" '[ "$(es_stats "$S" documents)" = $(( all - with_z )) ]'
+check "strict: bulk bodies were gzipped" '[ "$(es_stats "$S" gzip_requests)" -gt 0 ]'
 check "strict: the template and policy were installed" \
     'grep -q "installed the index template /_index_template/bp-anomalies" "$t/strict.log" && curl -sf "http://127.0.0.1:$S/_ilm/policy/bp-anomalies" >/dev/null'
 
