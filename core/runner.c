@@ -249,6 +249,10 @@ static step_result deliver_to(runner *r, bp_ctx *s)
             return STEP_FATAL;
         }
         bp_batch_clear(&r->again);
+        /* Refusals are logged once per write, not once per record: a mapping error can refuse
+         * every reading of a batch, and each reason names its own document. */
+        size_t refused = 0, lost = 0;
+        const char *first_refused = NULL, *first_lost = NULL;
         for (size_t i = 0; i < r->pending.count; i++) {
             bp_record *rec = r->pending.items[i];
             bp_outcome out = outcome_of(s, i, rc);
@@ -262,20 +266,26 @@ static step_result deliver_to(runner *r, bp_ctx *s)
             } else {
                 s->rejected++;
                 const char *why = s->outcome_reasons[i] ? s->outcome_reasons[i] : "no reason";
-                bp_log(s->name, BP_LOG_WARN, "sink rejected a record: %s", why);
                 if (!rec->invalid_reason) {
+                    if (!refused++)
+                        first_refused = why;
                     /* A judged reading the sink refuses becomes a dead letter with the reason. */
                     char msg[512];
                     snprintf(msg, sizeof msg, "rejected by %s: %s", s->name, why);
                     rec->invalid_reason = bp_arena_strdup(rec->arena, msg);
                     rec->docs[0] = rec->docs[1] = NULL;
                     bp_batch_push(&r->rejected, rec);
-                } else {
-                    bp_log(s->name, BP_LOG_ERROR, "a dead letter was refused by its sink too; "
-                           "it is counted but stored nowhere: %s", why);
+                } else if (!lost++) {
+                    first_lost = why;
                 }
             }
         }
+        if (refused)
+            bp_log(s->name, BP_LOG_WARN, "sink rejected %zu reading(s), routed as dead letters "
+                   "with their reasons; the first: %s", refused, first_refused);
+        if (lost)
+            bp_log(s->name, BP_LOG_ERROR, "%zu dead letter(s) refused by their sink too: counted "
+                   "but stored nowhere; the first: %s", lost, first_lost);
         bp_ctx_end_write(s);
         bp_batch tmp = r->pending;
         r->pending = r->again;

@@ -185,6 +185,9 @@ reason='rejected by sink.es: strict_dynamic_mapping_exception: [1:2] mapping set
 dead=$(cat "$t/strict.dead"/*.ndjson | grep -cF "\"invalid_reason\":\"$reason\"")
 check "strict: some anomalies carry trend_z ($with_z of $all)" '[ "$with_z" -gt 0 ] && [ "$with_z" -lt "$all" ]'
 check "strict: each of them is a dead letter with ES's reason" '[ "$dead" = "$with_z" ]'
+lines=$(grep -c "sink rejected [0-9]* reading(s), routed as dead letters with their reasons; the first: strict_dynamic_mapping_exception" "$t/strict.log")
+check "strict: refusals logged once per request, not per reading ($lines lines)" \
+    '[ "$lines" -gt 0 ] && [ "$lines" -lt "$with_z" ] && [ "$(grep -c "sink rejected" "$t/strict.log")" = "$lines" ]'
 check "strict: the others are indexed" '[ "$(es_stats "$S" documents)" = $(( all - with_z )) ]'
 check "strict: bulk bodies were gzipped" '[ "$(es_stats "$S" gzip_requests)" -gt 0 ]'
 check "strict: the template and policy were installed" \
