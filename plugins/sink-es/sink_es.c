@@ -28,7 +28,9 @@ typedef struct sink {
     char *nodes[MAX_NODES]; /* base URLs without a trailing slash */
     char *shown[MAX_NODES]; /* the same without user:password@, for messages */
     size_t n_nodes, node;   /* node = the one that answered last */
-    const char *index, *pipeline;
+    const char *index;
+    char *bulk_path;     /* "/_bulk", with "?pipeline=" and the escaped name when one is set */
+    char *template_path; /* "/_index_template/" and the escaped template_name */
     size_t batch_size, batch_bytes;
     int compress, install_template, ready;
     CURL *curl;
@@ -268,10 +270,7 @@ static check_result get_ready(sink *s)
             if (r != CHECK_OK)
                 return r;
         }
-        char path[256];
-        snprintf(path, sizeof path, "/_index_template/%s",
-                 h->opt_string(s->ctx, "template_name"));
-        r = put_file(s, "index template", h->opt_string(s->ctx, "template"), path);
+        r = put_file(s, "index template", h->opt_string(s->ctx, "template"), s->template_path);
         if (r != CHECK_OK)
             return r;
     }
@@ -294,6 +293,8 @@ static void free_sink(sink *s)
     bp_es_buf_free(&s->gz);
     bp_es_buf_free(&s->answer);
     free(s->items);
+    free(s->bulk_path);
+    free(s->template_path);
     free(s);
 }
 
@@ -384,6 +385,31 @@ static int setup_curl(sink *s)
     return 0;
 }
 
+/* "prefix" + the URL-escaped name, malloc'd; NULL when out of memory. */
+static char *escaped_path(CURL *curl, const char *prefix, const char *name)
+{
+    char *esc = curl_easy_escape(curl, name, 0);
+    if (!esc)
+        return NULL;
+    size_t len = strlen(prefix) + strlen(esc) + 1;
+    char *out = malloc(len);
+    if (out)
+        snprintf(out, len, "%s%s", prefix, esc);
+    curl_free(esc);
+    return out;
+}
+
+/* Names from the INI go into URLs escaped, so "a&b" is one pipeline name, not two parameters. */
+static int build_paths(sink *s)
+{
+    const char *pipeline = s->host->opt_string(s->ctx, "pipeline");
+    s->bulk_path = pipeline && *pipeline ? escaped_path(s->curl, "/_bulk?pipeline=", pipeline)
+                                         : strdup("/_bulk");
+    s->template_path = escaped_path(s->curl, "/_index_template/",
+                                    s->host->opt_string(s->ctx, "template_name"));
+    return s->bulk_path && s->template_path ? 0 : -1;
+}
+
 static int es_open(const bp_host *host, bp_ctx *ctx, void **state)
 {
     sink *s = calloc(1, sizeof *s);
@@ -392,9 +418,6 @@ static int es_open(const bp_host *host, bp_ctx *ctx, void **state)
     s->host = host;
     s->ctx = ctx;
     s->index = host->opt_string(ctx, "index");
-    s->pipeline = host->opt_string(ctx, "pipeline");
-    if (s->pipeline && !*s->pipeline)
-        s->pipeline = NULL;
     s->batch_size = (size_t)host->opt_int(ctx, "batch_size", 1000);
     s->batch_bytes = (size_t)host->opt_int(ctx, "batch_bytes", 5242880);
     s->compress = host->opt_bool(ctx, "compress", 0);
@@ -418,7 +441,7 @@ static int es_open(const bp_host *host, bp_ctx *ctx, void **state)
         host->log(ctx, BP_LOG_ERROR, "set either api_key or username/password, not both");
         goto fail;
     }
-    if (setup_curl(s) != 0) {
+    if (setup_curl(s) != 0 || build_paths(s) != 0) {
         host->log(ctx, BP_LOG_ERROR, "cannot set up the HTTP client");
         goto fail;
     }
@@ -510,13 +533,9 @@ static send_result send_range(sink *s, bp_batch *batch, size_t *idx, size_t n)
         h->log(s->ctx, BP_LOG_ERROR, "out of memory building a bulk request");
         return SEND_FATAL;
     }
-    char path[512], err[512], reason[320];
-    if (s->pipeline)
-        snprintf(path, sizeof path, "/_bulk?pipeline=%s", s->pipeline);
-    else
-        snprintf(path, sizeof path, "/_bulk");
+    char err[512], reason[320];
     const bp_es_buf *out = s->compress ? &s->gz : &s->body;
-    long status = request(s, "POST", path, "application/x-ndjson", s->compress, out->data,
+    long status = request(s, "POST", s->bulk_path, "application/x-ndjson", s->compress, out->data,
                           out->len, err, sizeof err);
     h->count(s->ctx, "es_requests", 1);
     bp_es_request_action act = bp_es_request_verdict(status, n);

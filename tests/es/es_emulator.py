@@ -41,6 +41,7 @@ import sys
 import threading
 import time
 import uuid
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ES_VERSION = "8.12.1"
@@ -282,7 +283,7 @@ class Handler(BaseHTTPRequestHandler):
         st = self.server.state
         t0 = time.monotonic()
         path, _, query = self.path.partition("?")
-        params = dict(p.partition("=")[::2] for p in query.split("&") if p)
+        params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
         parts = [p for p in path.split("/") if p]
         with st.lock:
             st.stats["requests"] += 1

@@ -197,7 +197,7 @@ check "strict: the template and policy were installed" \
 es_start os --opensearch
 Q=$ES_PORT_os
 ward_ini "$t/os.ini" "http://127.0.0.1:1, http://127.0.0.1:$Q/" "compress = true" \
-    "pipeline = bp-enrich" "batch_size = 7"
+    "pipeline = bp-enrich&v=2" "batch_size = 7"
 run os "$t/os.ini"
 check "opensearch run succeeds" '[ $rc = 0 ]'
 check "opensearch: recognised" 'grep -q "connected to OpenSearch 2.11.0" "$t/os.log"'
@@ -206,8 +206,8 @@ es_ids "$Q" >"$t/qgot"
 check "opensearch: every anomaly exactly once" 'cmp -s "$t/qwant" "$t/qgot"'
 check "gzip bodies" '[ "$(es_stats "$Q" gzip_requests)" -gt 0 ]'
 check "batch_size = 7: at most 7 documents per request" '[ "$(es_stats "$Q" max_bulk_items)" = 7 ]'
-check "the ingest pipeline is named on every request" \
-    '[ "$(es_stats "$Q" pipelines)" = "['"'"'bp-enrich'"'"']" ]'
+check "the ingest pipeline is named on every request, its name URL-escaped" \
+    '[ "$(es_stats "$Q" pipelines)" = "['"'"'bp-enrich&v=2'"'"']" ]'
 
 # --- down when the run starts: waited for ---------------------------------------------------
 es_start late
