@@ -7,6 +7,8 @@
  * that is down is waited for: write() answers BP_RETRY and the host holds the source back. */
 #include "es_bulk.h"
 
+#include <cjson/cJSON.h>
+
 #include <bppipe/plugin.h>
 
 #include <curl/curl.h>
@@ -222,6 +224,26 @@ static char *read_file(const char *path, size_t *len)
     }
     *len = b.len;
     return b.data;
+}
+
+/* At open, with install_template: the files are there and are JSON objects, so a wrong path
+ * is a `bppipe check` error now, not a stop at the first write. */
+static int file_is_json_object(sink *s, const char *what, const char *path)
+{
+    size_t len = 0;
+    char *text = read_file(path, &len);
+    if (!text) {
+        s->host->log(s->ctx, BP_LOG_ERROR, "cannot read the %s %s: %s (relative paths start at "
+                     "the working directory)", what, path, strerror(errno));
+        return -1;
+    }
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    int ok = cJSON_IsObject(root);
+    cJSON_Delete(root);
+    free(text);
+    if (!ok)
+        s->host->log(s->ctx, BP_LOG_ERROR, "the %s %s is not a JSON object", what, path);
+    return ok ? 0 : -1;
 }
 
 /* PUTs one JSON file; CHECK_DOWN when the cluster should be asked again later. */
@@ -444,6 +466,12 @@ static int es_open(const bp_host *host, bp_ctx *ctx, void **state)
     if (setup_curl(s) != 0 || build_paths(s) != 0) {
         host->log(ctx, BP_LOG_ERROR, "cannot set up the HTTP client");
         goto fail;
+    }
+    if (s->install_template) {
+        const char *policy = host->opt_string(ctx, "ilm_policy");
+        if (file_is_json_object(s, "index template", host->opt_string(ctx, "template")) != 0 ||
+            (policy && *policy && file_is_json_object(s, "ILM policy", policy) != 0))
+            goto fail;
     }
     /* An unreachable cluster is waited for in write(); one that answers wrongly is an error
      * now, so `bppipe check` reports it too. */

@@ -15,6 +15,16 @@ check "plugins installed" "[ -n '$libdir' ] && [ -f '$libdir/sink-file.so' ]"
 (cd "$t" && env -u BPPIPE_PLUGIN_PATH "$t/prefix/bin/bppipe" plugins >"$t/plugins" 2>&1)
 check "installed bppipe lists its installed plugins" "grep -q '^sink-file ' '$t/plugins' && grep -q '$libdir/sink-file.so' '$t/plugins'"
 check "and not the build tree's" "! grep -q '$BPPIPE_BUILD_DIR' '$t/plugins'"
+# the pipelines find the model and the index template from the shared folder, as in the source tree
+share="$t/prefix/share/bppipe"
+check "pipelines, model and deploy/ installed side by side" \
+    "[ -f '$share/pipelines/ward.ini' ] && [ -f '$share/models/bp_logreg.json' ] && [ -f '$share/deploy/elasticsearch/bp-anomalies-template.json' ] && [ -x '$share/deploy/kibana/setup.sh' ]"
+(cd "$share" && env -u BPPIPE_PLUGIN_PATH "$t/prefix/bin/bppipe" check pipelines/ward.ini \
+    -o sink.anomalies.url=http://127.0.0.1:1 -o sink.anomalies.connect_timeout_ms=200 \
+    -o sink.anomalies.install_template=true \
+    -o sink.anomalies.ilm_policy=deploy/elasticsearch/bp-anomalies-ilm.json >"$t/ward-check" 2>&1)
+check "the installed ward.ini checks out from there, with the shipped model and template" \
+    "[ $? = 0 ] && grep -q 'model models/bp_logreg.json: clinical features' '$t/ward-check'"
 # the header is self-contained C99: a plugin compiles against it alone
 cat >"$t/mine.c" <<'C'
 #include <bppipe/plugin.h>

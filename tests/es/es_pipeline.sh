@@ -274,6 +274,18 @@ rc=$?
 check "check: ok" '[ $rc = 0 ]'
 check "check: names the cluster and version" 'grep -q "connected to Elasticsearch 8.12.1" "$t/check.log"'
 check "check: writes nothing" '[ "$(es_stats "$P" bulk_requests)" = "$b0" ] && [ "$(es_stats "$P" documents)" = "$n" ]'
+ward_ini "$t/notpl.ini" "http://127.0.0.1:$P" "install_template = true" "template = $t/nope.json"
+COPY_DIR=$t/c DEAD_DIR=$t/d "$BPPIPE" check "$t/notpl.ini" >"$t/check-notpl.log" 2>&1
+rc=$?
+check "check: a template file that is not there is an error before anything runs" \
+    '[ $rc != 0 ] && grep -q "cannot read the index template $t/nope.json: No such file" "$t/check-notpl.log"'
+echo '[1, 2]' >"$t/array.json"
+ward_ini "$t/badtpl.ini" "http://127.0.0.1:$P" "install_template = true" \
+    "template = $src/deploy/elasticsearch/bp-anomalies-template.json" "ilm_policy = $t/array.json"
+COPY_DIR=$t/c DEAD_DIR=$t/d "$BPPIPE" check "$t/badtpl.ini" >"$t/check-badtpl.log" 2>&1
+rc=$?
+check "check: an ILM policy file that is not a JSON object is an error" \
+    '[ $rc != 0 ] && grep -q "the ILM policy $t/array.json is not a JSON object" "$t/check-badtpl.log"'
 ward_ini "$t/down.ini" "http://127.0.0.1:1" "connect_timeout_ms = 300"
 COPY_DIR=$t/c DEAD_DIR=$t/d "$BPPIPE" check "$t/down.ini" >"$t/check-down.log" 2>&1
 rc=$?
