@@ -16,6 +16,9 @@ static const bp_option pipeline_options[] = {
                   "seconds between status lines on stderr (0 = none)"),
     BP_OPTION_INT("poll_timeout_ms", "200", 1, 60000, 0,
                   "longest wait for the source when it has nothing"),
+    BP_OPTION_INT("linger_ms", "0", 0, 60000, 0,
+                  "after a batch's first payload, keep gathering this long until batch_size "
+                  "(fewer, larger sink requests; every reading waits up to this long)"),
     BP_OPTION_INT("max_payload_bytes", "1048576", 1, 1073741824, 0,
                   "larger payloads go to the invalid route unparsed"),
     BP_OPTION_INT("retry_initial_ms", "100", 1, 600000, 0, "first back-off after a failure"),
@@ -67,6 +70,7 @@ static void read_settings(bp_pipeline *p, const bp_section *s)
     st->batch_size = setting(s, "batch_size");
     st->stats_interval_s = setting(s, "stats_interval");
     st->poll_timeout_ms = setting(s, "poll_timeout_ms");
+    st->linger_ms = setting(s, "linger_ms");
     st->max_payload_bytes = setting(s, "max_payload_bytes");
     st->retry_initial_ms = setting(s, "retry_initial_ms");
     st->retry_max_ms = setting(s, "retry_max_ms");

@@ -376,6 +376,49 @@ static step_result process_batch(runner *r)
     return STEP_OK;
 }
 
+/* Whether the source declared (ABI 1.2) that poll() can append to a batch. */
+static bool polls_append(const bp_ctx *src)
+{
+    const bp_plugin *d = src->plugin->desc;
+    return d->struct_size >= offsetof(bp_plugin, caps) + sizeof d->caps &&
+           (d->caps & BP_CAP_POLL_APPENDS);
+}
+
+/* [pipeline] linger_ms: after the first payload, polls again into the same batch until it is
+ * full, the time is up, or a poll brings nothing. What was gathered is processed whatever a
+ * later poll answers, except BP_FATAL (then nothing of the batch is committed). */
+static step_result linger(runner *r, size_t capacity, bool *ended)
+{
+    bp_ctx *src = r->p->source;
+    if (r->p->settings.linger_ms <= 0 || r->input.count == 0 || !polls_append(src))
+        return STEP_OK;
+    double until = bp_now_s() + (double)r->p->settings.linger_ms / 1000.0;
+    while (r->input.count < capacity && !stop_requests) {
+        double left_ms = (until - bp_now_s()) * 1000.0;
+        if (left_ms < 1)
+            break;
+        size_t before = r->input.count;
+        double t0 = bp_now_s();
+        int rc = src->plugin->desc->poll(src->state, &r->input, (int)left_ms);
+        src->busy_s += bp_now_s() - t0;
+        src->calls++;
+        if (r->input.count > capacity) {
+            bp_log(src->name, BP_LOG_ERROR, "source added %zu payloads, more than the %zu asked "
+                   "for; stopping", r->input.count, capacity);
+            return STEP_FATAL;
+        }
+        if (rc != BP_OK && rc != BP_END && rc != BP_RETRY) {
+            bp_log(src->name, BP_LOG_ERROR, "source failed permanently (status %d); stopping", rc);
+            return STEP_FATAL;
+        }
+        if (rc == BP_END)
+            *ended = true;
+        if (rc != BP_OK || r->input.count == before)
+            break;
+    }
+    return STEP_OK;
+}
+
 /* Polls once, retrying transient failures. Sets *ended when the source is exhausted. */
 static step_result poll_source(runner *r, size_t capacity, bool *ended)
 {
@@ -394,7 +437,7 @@ static step_result poll_source(runner *r, size_t capacity, bool *ended)
         }
         if (rc == BP_OK || rc == BP_END) {
             *ended = rc == BP_END;
-            return STEP_OK;
+            return *ended ? STEP_OK : linger(r, capacity, ended);
         }
         if (rc != BP_RETRY) {
             bp_log(src->name, BP_LOG_ERROR, "source failed permanently (status %d); stopping", rc);

@@ -16,7 +16,9 @@
  *   - NULL. Host functions accept NULL for optional pointers as documented; a NULL where a
  *     value is required makes the function return BP_EINVAL (or NULL / NaN for getters)
  *     instead of crashing.
- *   - Versions. 1.0: the first ABI. 1.1: bp_plugin.reload (SIGHUP).
+ *   - Versions. 1.0: the first ABI. 1.1: bp_plugin.reload (SIGHUP). 1.2: bp_plugin.caps
+ *     (BP_CAP_POLL_APPENDS, which lets [pipeline] linger_ms gather a batch over several
+ *     polls).
  *   - Growth. Every struct that crosses the boundary starts with struct_size. New members and
  *     new host functions are only ever appended; the minor number grows with them. A change
  *     that breaks existing plugins bumps the major number, and the loader refuses plugins of
@@ -35,7 +37,7 @@ extern "C" {
 #endif
 
 #define BP_ABI_MAJOR 1
-#define BP_ABI_MINOR 1
+#define BP_ABI_MINOR 2
 
 /* The one symbol every plugin exports. Its signature never changes across ABI majors, so the
  * loader can always read the descriptor and tell the user which ABI a plugin was built for. */
@@ -296,7 +298,10 @@ typedef struct bp_plugin {
     /* SOURCE: append up to batch_capacity() payloads with add_payload, waiting at most
      * timeout_ms for the first one. Return BP_OK (zero payloads is fine), BP_END when the
      * source is exhausted (payloads added in that same call are still processed), BP_RETRY or
-     * BP_FATAL. */
+     * BP_FATAL. A source that sets BP_CAP_POLL_APPENDS in caps may be called again for the
+     * same batch while it is not full (batch_count() > 0 then): it appends to what it added
+     * before, and the whole batch is one batch for commit(). Without the capability the host
+     * polls once per batch. */
     int (*poll)(void *state, bp_batch *batch, int timeout_ms);
     /* SOURCE (may be NULL): every reading decoded from the payloads of `batch` (the batch the
      * source filled in poll) has been delivered to all its sinks or dead-lettered; positions up
@@ -320,7 +325,18 @@ typedef struct bp_plugin {
      * host calls it between batches after SIGHUP. Return BP_OK, or BP_RETRY to keep the
      * previous configuration (log why first); the pipeline goes on either way. */
     int (*reload)(void *state);
+
+    /* --- ABI 1.2 (read only when struct_size covers it) --- */
+
+    /* What the plugin can do beyond the 1.0 contract: BP_CAP_* bits, 0 for none. */
+    uint32_t caps;
 } bp_plugin;
+
+/* bp_plugin.caps bits. */
+enum {
+    /* SOURCE: poll() appends to a batch that already holds payloads (see poll). */
+    BP_CAP_POLL_APPENDS = 1u << 0
+};
 
 /* The signature of the entry symbol. */
 typedef const bp_plugin *(*bp_entry_fn)(void);

@@ -161,6 +161,7 @@ static const bp_plugin descriptor = {
     .open = faker_open,
     .close = faker_close,
     .poll = faker_poll,
+    .caps = BP_CAP_POLL_APPENDS, /* linger_ms may gather a batch over several polls */
 };
 
 BP_PLUGIN(descriptor)

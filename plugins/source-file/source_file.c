@@ -238,6 +238,7 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
     source *s = state;
     const bp_host *h = s->host;
     size_t want = h->batch_capacity(batch);
+    size_t had = h->batch_count(batch); /* more than 0 when the host appends (linger_ms) */
     while (h->batch_count(batch) < want) {
         if (!s->reading) {
             if (s->next_file == s->n_files)
@@ -254,8 +255,9 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
         }
         const char *line;
         size_t len;
-        /* Wait for input only while the batch is empty; a partial batch goes out at once. */
-        int rc = bp_lines_next(&s->lines, h->batch_count(batch) ? 0 : timeout_ms, &line, &len);
+        /* Wait for input only until this call added something; then what it has goes out. */
+        int rc = bp_lines_next(&s->lines, h->batch_count(batch) > had ? 0 : timeout_ms, &line,
+                               &len);
         if (rc == BP_LINE_WAIT)
             return BP_OK;
         if (rc == BP_LINE_EOF) {
@@ -288,6 +290,7 @@ static const bp_plugin descriptor = {
     .open = src_open,
     .close = src_close,
     .poll = src_poll,
+    .caps = BP_CAP_POLL_APPENDS, /* linger_ms may gather a batch over several polls */
 };
 
 BP_PLUGIN(descriptor)

@@ -353,9 +353,15 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
         }
         s->subscribed = true;
     }
-    /* A batch that was never committed (the host stopped) is not ours to commit later. */
-    bp_kpos_clear(&s->in_flight);
-    s->revoked_in_poll = false;
+    size_t had = s->h->batch_count(batch);
+    if (had == 0) {
+        /* A new batch. One that was never committed (the host stopped) is not ours to commit
+         * later. */
+        bp_kpos_clear(&s->in_flight);
+        s->revoked_in_poll = false;
+    } else if (s->revoked_in_poll) {
+        return BP_OK; /* appending (linger_ms): a revocation closes the batch early, see below */
+    }
     size_t cap = s->h->batch_capacity(batch);
     if (s->batch_size && s->batch_size < cap)
         cap = s->batch_size;
@@ -363,8 +369,8 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
         timeout_ms = s->poll_timeout_ms;
     int rc = BP_OK;
     while (s->h->batch_count(batch) < cap) {
-        /* Wait only for the first message; then take what is already fetched. */
-        int wait = s->h->batch_count(batch) ? 0 : timeout_ms;
+        /* Wait only for the first message of this call; then take what is already fetched. */
+        int wait = s->h->batch_count(batch) > had ? 0 : timeout_ms;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, wait);
         if (!m)
             break;
@@ -403,6 +409,7 @@ static const bp_plugin descriptor = {
     .close = src_close,
     .poll = src_poll,
     .commit = src_commit,
+    .caps = BP_CAP_POLL_APPENDS, /* linger_ms may gather a batch over several polls */
 };
 
 BP_PLUGIN(descriptor)

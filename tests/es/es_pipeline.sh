@@ -267,6 +267,41 @@ check "tls: no warning when verified" '! grep -q "TLS verification is OFF" "$t/t
 ES_VERIFY=false WARD_COUNT=300 run tlsoff "$t/tls.ini"
 check "tls: verify = false works and warns" '[ $rc = 0 ] && grep -q "TLS verification is OFF" "$t/tlsoff.log"'
 
+# --- [pipeline] linger_ms: a slow source's readings gathered into full requests ---------------
+# 300 readings at 200/s with batch_size 100: lingering, every batch waits until it has 100; without
+# it, each poll's few due readings are a batch (and a bulk request) of their own.
+cat >"$t/linger.ini" <<INI
+[pipeline]
+batch_size = 100
+stats_interval = 0
+linger_ms = \${LINGER:-5000}
+[source.ward]
+plugin = source-faker
+patients = 1
+rate = 200
+count = 300
+seed = 3
+start_time = 2026-03-01T00:00:00Z
+[detector.rules]
+plugin = detector-rules
+[sink.es]
+plugin = sink-es
+route = all
+url = http://127.0.0.1:\${PORT}
+INI
+es_start linger
+LINGER=5000 PORT=$ES_PORT_linger "$BPPIPE" run "$t/linger.ini" >"$t/linger.log" 2>&1
+rc=$?
+check "linger: 300 readings in 3 bulk requests of 100" \
+    '[ $rc = 0 ] && [ "$(es_stats "$ES_PORT_linger" bulk_requests)" = 3 ] && [ "$(es_stats "$ES_PORT_linger" max_bulk_items)" = 100 ]'
+es_start nolinger
+LINGER=0 PORT=$ES_PORT_nolinger "$BPPIPE" run "$t/linger.ini" >"$t/nolinger.log" 2>&1
+rc=$?
+check "linger_ms = 0: batches as the source has them (more than 10 requests)" \
+    '[ $rc = 0 ] && [ "$(es_stats "$ES_PORT_nolinger" bulk_requests)" -gt 10 ]'
+check "both runs indexed the same documents" \
+    '[ "$(es_ids "$ES_PORT_linger" | md5sum)" = "$(es_ids "$ES_PORT_nolinger" | md5sum)" ] && [ "$(es_stats "$ES_PORT_linger" documents)" -gt 250 ]'
+
 # --- bppipe check reports what it found --------------------------------------------------------
 b0=$(es_stats "$P" bulk_requests)
 COPY_DIR=$t/c DEAD_DIR=$t/d "$BPPIPE" check "$t/ward.ini" >"$t/check.log" 2>&1

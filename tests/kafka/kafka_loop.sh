@@ -72,6 +72,27 @@ check "duplicates do not add documents in Elasticsearch" "[ \$(es_count) = $docs
 check "every duplicate anomaly was answered 409 and counted as delivered" \
     "grep -q \"es_already_there *\$(j $t/dup.json \"d['anomaly']\")\\\$\" $t/dup.err && grep -q 'es_created *0\$' $t/dup.err"
 
+# linger_ms: readings trickling in (100/s, produced once the ward has its partitions) are
+# gathered into a few batches over many polls; each gathered batch is committed whole, so a
+# restart reads nothing again.
+"$BPPIPE" run "$src/ward.ini" "${fast[@]}" -o pipeline.linger_ms=1500 --max-records 200 \
+    --summary-json "$t/linger.json" 2>"$t/linger.err" &
+ward=$!
+track $ward
+for _ in $(seq 1 300); do grep -q 'assigned 6 partition' "$t/linger.err" && break; sleep 0.1; done
+PRODUCER_RATE=20 PRODUCER_COUNT=200 PRODUCER_SEED=7 "$BPPIPE" run "$src/producer.ini" \
+    -o source.ward.patients=5 2>"$t/trickle.err"
+wait $ward
+check "linger: the ward reads the 200 trickled readings" \
+    "[ $? = 0 ] && [ \$(j $t/linger.json \"d['readings_in']\") = 200 ]"
+commits=$(sed -n 's/.*source.kafka *commits //p' "$t/linger.err")
+check "linger: gathered into a few batches ($commits commits for 200 readings)" \
+    "[ -n '$commits' ] && [ '$commits' -le 6 ]"
+"$BPPIPE" run "$src/ward.ini" "${fast[@]}" --duration 10 --summary-json "$t/after.json" \
+    2>"$t/after.err"
+check "linger: every gathered batch was committed whole (a restart reads nothing)" \
+    "[ $? = 0 ] && grep -q 'assigned 6 partition' $t/after.err && [ \$(j $t/after.json \"d['readings_in']\") = 0 ]"
+
 # Configuration: librdkafka's own words for an unknown key; auto-commit stays off.
 "$BPPIPE" check "$src/ward.ini" -o source.kafka.kafka.no.such.key=1 2>"$t/check.err"
 check "check fails (2) on an unknown kafka.* key" "[ $? = 2 ]"
