@@ -214,7 +214,11 @@ int bp_loader_open_file(bp_loader *ld, const char *path, const bp_loaded **out, 
         *out = prev;
         return 0;
     }
-    void *h = dlopen(real, RTLD_NOW | RTLD_LOCAL);
+    /* RTLD_NODELETE: a plugin and the libraries it pulls in (libcurl, librdkafka, OpenSSL)
+     * stay mapped until the process exits, even after dlclose. Unloading libraries that hold
+     * thread-local storage leaves stale entries in glibc's TLS vector, which LeakSanitizer
+     * then reads at exit and crashes on; and those libraries are not written to be unloaded. */
+    void *h = dlopen(real, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!h) {
         snprintf(err, err_len, "%s: refused: not a loadable shared object (%s)", path, dlerror());
         return -1;
