@@ -376,6 +376,22 @@ static step_result process_batch(runner *r)
     return STEP_OK;
 }
 
+/* One call of the source's poll() into r->input, timed; *rc is its status. False (logged) when
+ * the source broke the contract by adding more than `capacity` payloads. */
+static bool poll_into(runner *r, size_t capacity, int timeout_ms, int *rc)
+{
+    bp_ctx *src = r->p->source;
+    double t0 = bp_now_s();
+    *rc = src->plugin->desc->poll(src->state, &r->input, timeout_ms);
+    src->busy_s += bp_now_s() - t0;
+    src->calls++;
+    if (r->input.count <= capacity)
+        return true;
+    bp_log(src->name, BP_LOG_ERROR, "source added %zu payloads, more than the %zu asked for; "
+           "stopping", r->input.count, capacity);
+    return false;
+}
+
 /* Whether the source declared (ABI 1.2) that poll() can append to a batch. */
 static bool polls_append(const bp_ctx *src)
 {
@@ -398,15 +414,9 @@ static step_result linger(runner *r, size_t capacity, bool *ended)
         if (left_ms < 1)
             break;
         size_t before = r->input.count;
-        double t0 = bp_now_s();
-        int rc = src->plugin->desc->poll(src->state, &r->input, (int)left_ms);
-        src->busy_s += bp_now_s() - t0;
-        src->calls++;
-        if (r->input.count > capacity) {
-            bp_log(src->name, BP_LOG_ERROR, "source added %zu payloads, more than the %zu asked "
-                   "for; stopping", r->input.count, capacity);
+        int rc;
+        if (!poll_into(r, capacity, (int)left_ms, &rc))
             return STEP_FATAL;
-        }
         if (rc != BP_OK && rc != BP_END && rc != BP_RETRY) {
             bp_log(src->name, BP_LOG_ERROR, "source failed permanently (status %d); stopping", rc);
             return STEP_FATAL;
@@ -426,15 +436,9 @@ static step_result poll_source(runner *r, size_t capacity, bool *ended)
     for (unsigned attempt = 0;; attempt++) {
         bp_batch_clear(&r->input);
         r->input.capacity = capacity;
-        double t0 = bp_now_s();
-        int rc = src->plugin->desc->poll(src->state, &r->input, (int)r->p->settings.poll_timeout_ms);
-        src->busy_s += bp_now_s() - t0;
-        src->calls++;
-        if (r->input.count > capacity) {
-            bp_log(src->name, BP_LOG_ERROR, "source added %zu payloads, more than the %zu asked "
-                   "for; stopping", r->input.count, capacity);
+        int rc;
+        if (!poll_into(r, capacity, (int)r->p->settings.poll_timeout_ms, &rc))
             return STEP_FATAL;
-        }
         if (rc == BP_OK || rc == BP_END) {
             *ended = rc == BP_END;
             return *ended ? STEP_OK : linger(r, capacity, ended);
