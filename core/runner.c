@@ -80,8 +80,11 @@ static bool abandon(void)
     return stop_requests >= 2;
 }
 
-/* Sleeps the full-jitter back-off for `attempt`, waking early if the batch is abandoned. */
-static void back_off(runner *r, unsigned attempt, const char *who, const char *what)
+/* Sleeps the full-jitter back-off for `attempt`. With a batch in flight it wakes early only when
+ * the batch is abandoned (second signal); with none (the source failing) a first signal is
+ * enough, since a stop then has nothing to finish. */
+static void back_off(runner *r, unsigned attempt, const char *who, const char *what,
+                     bool in_flight)
 {
     const bp_settings *s = &r->p->settings;
     double cap = (double)s->retry_initial_ms * pow(2.0, attempt < 30 ? attempt : 30);
@@ -90,7 +93,7 @@ static void back_off(runner *r, unsigned attempt, const char *who, const char *w
     double ms = cap * jitter_unit(r);
     bp_log(who, BP_LOG_WARN, "%s; retrying in %.0f ms (attempt %u)", what, ms, attempt + 1);
     double until = bp_now_s() + ms / 1000.0;
-    while (!abandon()) {
+    while (in_flight ? !abandon() : !stop_requests) {
         /* A first signal waits for the batch in flight; when a sink cannot deliver it, say so,
          * or the operator sees a process that ignores Ctrl-C. */
         if (stop_requests == 1 && !r->warned_stop_waiting) {
@@ -189,7 +192,7 @@ static step_result run_detectors(runner *r)
             }
             if (abandon())
                 return STEP_ABANDONED;
-            back_off(r, attempt, d->name, "detector asked to retry");
+            back_off(r, attempt, d->name, "detector asked to retry", true);
         }
     }
     return STEP_OK;
@@ -296,7 +299,7 @@ static step_result deliver_to(runner *r, bp_ctx *s)
                 return STEP_ABANDONED;
             char what[128];
             snprintf(what, sizeof what, "%zu record(s) not yet durable", r->pending.count);
-            back_off(r, attempt, s->name, what);
+            back_off(r, attempt, s->name, what, true);
         }
     }
     return STEP_OK;
@@ -349,7 +352,7 @@ static step_result commit_batch(runner *r)
         }
         if (abandon())
             return STEP_ABANDONED;
-        back_off(r, attempt, src->name, "commit failed");
+        back_off(r, attempt, src->name, "commit failed", true);
     }
 }
 
@@ -449,7 +452,7 @@ static step_result poll_source(runner *r, size_t capacity, bool *ended)
         }
         if (stop_requests)
             return STEP_OK; /* nothing in flight: a stop needs no retry */
-        back_off(r, attempt, src->name, "source asked to retry");
+        back_off(r, attempt, src->name, "source asked to retry", false);
     }
 }
 

@@ -114,4 +114,29 @@ bg=
 check "SIGTERM exits 0" "[ $st = 0 ]"
 check "SIGTERM: every reading taken was delivered" "[ $(j "d['readings_in']") -gt 0 ] && [ $(j "d['readings_in']") = $(lines "$t/live") ] && [ $(j "d['in_flight']") = 0 ]"
 check "status line printed every stats_interval" "grep -q '^bppipe: in [0-9]* (' '$t/err'"
+
+# SIGTERM while the source is backing off (nothing in flight): the run stops at once, not after
+# a back-off of up to 20 s.
+cat >"$t/src.ini" <<INI
+[pipeline]
+plugin_path = $RUNNER_PLUGIN_DIR
+retry_initial_ms = 20000
+retry_max_ms = 20000
+stats_interval = 0
+[source.s]
+plugin = test-source
+[sink.out]
+plugin = test-sink
+path = $t/src.out
+INI
+"$BPPIPE" run "$t/src.ini" 2>"$t/src.err" &
+bg=$!
+for _ in $(seq 1 100); do grep -q "source asked to retry" "$t/src.err" && break; sleep 0.05; done
+kill -TERM $bg
+for _ in $(seq 1 20); do kill -0 $bg 2>/dev/null || break; sleep 0.1; done
+check "SIGTERM during a source back-off stops within 2 s" "! kill -0 $bg 2>/dev/null"
+wait $bg
+st=$?
+bg=
+check "and exits 0 (nothing was in flight)" "[ $st = 0 ]"
 exit $fail
