@@ -225,9 +225,14 @@ static size_t utf8_error_at(const unsigned char *s, size_t len)
     return (size_t)-1;
 }
 
+static bool is_json_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 static size_t skip_space(const char *data, size_t len, size_t i)
 {
-    while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
+    while (i < len && is_json_space(data[i]))
         i++;
     return i;
 }
@@ -262,8 +267,7 @@ static void parse_and_visit(walk *w, const char *data, size_t len, int line)
      * resource has the same id alone in a message, with a trailing newline, or as an NDJSON
      * line. */
     size_t first = skip_space(data, len, 0), last = len;
-    while (last > first && (data[last - 1] == ' ' || data[last - 1] == '\t' ||
-                            data[last - 1] == '\r' || data[last - 1] == '\n'))
+    while (last > first && is_json_space(data[last - 1]))
         last--;
     visit(w, root, line > 0 ? line - 1 : -1, NULL, line <= 0,
           cJSON_IsObject(root) ? data + first : NULL, last - first);

@@ -398,18 +398,18 @@ static void stable_id(const cJSON *obs, const obs_members *m, const char *full_u
 static bool read_values(const obs_members *m, unsigned code_mask, bp_obs_result *res)
 {
     const cJSON *comp;
-    bool by_text;
-    /* Whether this is about blood pressure at all is decided before any value is read, so a
-     * bad heart-rate component listed first still makes a BP Observation invalid, not skipped. */
+    /* After the first bad value the remaining components are still looked at, for what the
+     * Observation is about: a bad heart-rate component listed before the systolic one makes a
+     * BP Observation invalid (with that reason), not "not blood pressure". */
+    bool failed = false;
     cJSON_ArrayForEach(comp, m->component)
     {
-        code_kind k = component_kind(comp, &by_text);
-        res->is_bp = res->is_bp || k == K_SYS || k == K_DIA;
-    }
-    cJSON_ArrayForEach(comp, m->component)
-    {
+        bool by_text;
         code_kind k = component_kind(comp, &by_text);
         if (k == K_NONE)
+            continue;
+        res->is_bp = res->is_bp || k == K_SYS || k == K_DIA;
+        if (failed)
             continue;
         if (by_text)
             res->d.flags |= BP_DEC_BY_TEXT;
@@ -418,13 +418,12 @@ static bool read_values(const obs_members *m, unsigned code_mask, bp_obs_result 
             read_value(cJSON_GetObjectItemCaseSensitive(comp, "dataAbsentReason"),
                        cJSON_GetObjectItemCaseSensitive(comp, "valueQuantity"), k, &v, res->reason,
                        sizeof res->reason);
-        if (st == V_BAD) {
+        if (st == V_BAD)
             res->d.invalid_reason = res->reason;
-            return false;
-        }
-        if (st == V_OK && !store_value(res, k, v))
-            return false;
+        failed = st == V_BAD || (st == V_OK && !store_value(res, k, v));
     }
+    if (failed)
+        return false;
     bool only_sys = (code_mask & (1u << K_SYS)) && !(code_mask & ~(1u << K_SYS));
     bool only_dia = (code_mask & (1u << K_DIA)) && !(code_mask & ~(1u << K_DIA));
     if ((only_sys || only_dia) && !res->has_sys && !res->has_dia) {
