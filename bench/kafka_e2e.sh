@@ -3,8 +3,8 @@
 # pipelines/producer.ini, then measures pipelines/ward.ini consuming all of them (decode, rules,
 # model, anomalies into the Elasticsearch emulator of tests/es, normal readings to files, offset
 # commits) and, for comparison, the same N messages consumed raw by `kcat -C -e -o beginning`.
-# Prints readings/s, CPU seconds and peak RSS for both, and the emulator's own CPU time (a real
-# cluster does that work on other machines).
+# Prints readings/s, CPU seconds and peak RSS for both, and how long the emulator was busy
+# answering (a real cluster does that work on other machines).
 #
 #   bash bench/kafka_e2e.sh [N] [BUILD_DIR]      (defaults: 100000, build)
 #

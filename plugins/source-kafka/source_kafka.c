@@ -365,8 +365,8 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
     size_t cap = s->h->batch_capacity(batch);
     if (s->batch_size && s->batch_size < cap)
         cap = s->batch_size;
-    if (s->poll_timeout_ms)
-        timeout_ms = s->poll_timeout_ms;
+    if (s->poll_timeout_ms && had == 0)
+        timeout_ms = s->poll_timeout_ms; /* appending, the host's time left is the limit */
     int rc = BP_OK;
     while (s->h->batch_count(batch) < cap) {
         /* Wait only for the first message of this call; then take what is already fetched. */
