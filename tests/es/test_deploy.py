@@ -14,8 +14,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 import urllib.parse
+import urllib.request
 
 SRC = os.environ.get("BPPIPE_SOURCE_DIR",
                      os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -86,6 +88,103 @@ def serializer_fields():
         fields.update(re.findall(r'annotate_(?:number|text|bool)\([^;]*?,\s*"([a-z0-9_.]+)"',
                                  text))
     return fields
+
+
+def query_fields(query):
+    """The fields an Elasticsearch query names in range, term, terms, match and exists."""
+    found = set()
+    if isinstance(query, dict):
+        for key, value in query.items():
+            if key in ("range", "term", "terms", "match", "match_phrase") and \
+                    isinstance(value, dict):
+                found.update(value)
+            elif key == "exists" and isinstance(value, dict):
+                found.add(value["field"])
+            else:
+                found |= query_fields(value)
+    elif isinstance(query, list):
+        for item in query:
+            found |= query_fields(item)
+    return found
+
+
+def observation(obs_id, systolic, diastolic, minute=0):
+    """A FHIR R4 blood-pressure Observation of patient P-<obs_id>."""
+    def component(code, value):
+        return {"code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+                "valueQuantity": {"value": value, "unit": "mmHg",
+                                  "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}
+    return {"resourceType": "Observation", "id": obs_id, "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
+            "subject": {"reference": "Patient/P-" + obs_id},
+            "effectiveDateTime": "2026-03-01T10:%02d:00Z" % minute,
+            "component": [component("8480-6", systolic), component("8462-4", diastolic)]}
+
+
+def run_rules(exe, readings, extra=""):
+    """The documents bppipe writes for (id, systolic, diastolic) readings judged by
+    detector-rules (and whatever `extra` sections add), all routes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source = os.path.join(tmp, "in.ndjson")
+        with open(source, "w") as f:
+            for n, (obs_id, s, d) in enumerate(readings):
+                f.write(json.dumps(observation(obs_id, s, d, n)) + "\n")
+        ini = os.path.join(tmp, "p.ini")
+        with open(ini, "w") as f:
+            f.write("[pipeline]\nstats_interval = 0\n[source.s]\nplugin = source-file\n"
+                    "path = %s\n[detector.rules]\nplugin = detector-rules\n%s"
+                    "[sink.all]\nplugin = sink-file\npath = %s\nlayout = ndjson\n"
+                    % (source, extra, os.path.join(tmp, "out")))
+        subprocess.run([exe, "run", ini], check=True, capture_output=True)
+        docs = []
+        for path in sorted(glob.glob(os.path.join(tmp, "out", "*.ndjson"))):
+            with open(path) as f:
+                docs.extend(json.loads(line) for line in f if line.strip())
+    return docs
+
+
+class Emulator:
+    """tests/es/es_emulator.py on a free port of 127.0.0.1, stopped by close()."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp()
+        port_file = os.path.join(self.dir, "port")
+        self.proc = subprocess.Popen([sys.executable, os.path.join(SRC, "tests", "es",
+                                                                    "es_emulator.py"),
+                                      "--port", "0", "--port-file", port_file],
+                                     stdout=subprocess.DEVNULL)
+        for _ in range(200):
+            if os.path.exists(port_file) and os.path.getsize(port_file):
+                break
+            time.sleep(0.05)
+        with open(port_file) as f:
+            self.url = "http://127.0.0.1:%d" % int(f.read())
+
+    def call(self, method, path, body=None, ndjson=False):
+        data = None
+        headers = {}
+        if body is not None:
+            data = body.encode() if ndjson else json.dumps(body).encode()
+            headers["Content-Type"] = "application/x-ndjson" if ndjson else "application/json"
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        with urllib.request.urlopen(req, timeout=30) as answer:
+            return json.load(answer)
+
+    def bulk(self, index, docs):
+        lines = []
+        for doc in docs:
+            lines.append(json.dumps({"create": {"_index": index, "_id": doc["stable_id"]}}))
+            lines.append(json.dumps(doc))
+        answer = self.call("POST", "/_bulk", "\n".join(lines) + "\n", ndjson=True)
+        if answer["errors"]:
+            raise AssertionError("bulk refused: %s" % [i for i in answer["items"]
+                                                      if list(i.values())[0].get("error")])
+        self.call("POST", "/%s/_refresh" % index)
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def rule_files():
@@ -263,6 +362,19 @@ class DeployTest(unittest.TestCase):
                 names = [p["panelRefName"] for p in panels]
                 self.assertEqual(names, ["panel_%d" % i for i in range(len(panels))])
                 self.assertEqual(set(names), refs)
+        # every saved search or visualisation about critical cases selects what the pipeline
+        # judged, never the pressures again
+        critical = [o for o in objs if o["type"] in ("search", "visualization") and
+                    "critical" in (o["attributes"]["title"] + " " +
+                                   o["attributes"].get("description", "")).lower()]
+        self.assertTrue(critical)
+        for obj in critical:
+            source = json.loads(obj["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
+            self.assertEqual(source["query"], {"query": 'severity : "critical"',
+                                               "language": "kuery"}, obj["id"])
+            self.assertEqual(source.get("filter", []), [], obj["id"])
+            if "visState" in obj["attributes"]:
+                self.assertNotIn("pressure", obj["attributes"]["visState"], obj["id"])
         self.assertEqual(types.count("dashboard"), 1)
         self.assertGreaterEqual(types.count("visualization") + types.count("search"), 6)
         self.assertEqual(sorted(used - mapped), [])
@@ -282,7 +394,7 @@ class DeployTest(unittest.TestCase):
             used = {params["timeField"]}
             if rule["rule_type_id"] == ".es-query":
                 query = json.loads(params["esQuery"])
-                used.update(re.findall(r'"range": \{"([^"]+)"', json.dumps(query)))
+                used.update(query_fields(query))
                 group = "query matched"
             else:
                 group = "threshold met"
@@ -335,9 +447,37 @@ class DeployTest(unittest.TestCase):
                 self.assertIn(action["params"]["level"], SERVER_LOG_LEVELS, name)
                 for var in re.findall(r"\{\{\s*([\w.]+)\s*\}\}", action["params"]["message"]):
                     self.assertRegex(var, r"^(context|rule|alert|date)\.", name)
+        # one definition of critical: the rule selects what the pipeline judged
+        # (detector-rules' severity), it does not derive criticality from the pressures again
         critical = json.loads(rules["critical-case.json"]["params"]["esQuery"])
-        ranged = {list(f["range"])[0] for f in critical["query"]["bool"]["filter"]}
-        self.assertEqual(ranged, {"systolic_pressure", "diastolic_pressure"})
+        self.assertEqual(critical["query"]["bool"]["filter"], [{"term": {"severity": "critical"}}])
+        self.assertEqual(query_fields(critical), {"severity"})
+        for name, rule in rules.items():
+            text = (rule["name"] + " " + json.dumps(rule["actions"])).lower()
+            if "critical" in text or "critical" in rule.get("tags", []):
+                self.assertEqual(name, "critical-case.json", "another rule about criticality")
+
+    def test_critical_rule_selects_what_the_pipeline_judged(self):
+        """Readings judged by detector-rules, indexed into the emulator, counted with the
+        critical-case rule's query: exactly the documents with severity critical, including a
+        crisis on one value only (the rule once wanted both)."""
+        exe = os.environ.get("BPPIPE")
+        if not exe:
+            self.skipTest("BPPIPE not set")
+        readings = [("crisis-sys", 190, 80), ("crisis-dia", 150, 125), ("crisis-both", 185, 125),
+                    ("critical-low", 65, 50), ("warning", 150, 95), ("normal", 118, 76)]
+        docs = run_rules(exe, readings)
+        judged = {d["observation_id"] for d in docs if d.get("severity") == "critical"}
+        self.assertEqual(judged, {"crisis-sys", "crisis-dia", "crisis-both", "critical-low"})
+        query = json.loads(rule_files()["critical-case.json"]["params"]["esQuery"])
+        emulator = Emulator()
+        try:
+            emulator.bulk("bp-anomalies-2026.03", docs)
+            answer = emulator.call("POST", "/bp-anomalies*/_search?size=100", query)
+        finally:
+            emulator.close()
+        found = {h["_source"]["observation_id"] for h in answer["hits"]["hits"]}
+        self.assertEqual(found, judged)
 
 
     def test_setup_script(self):
