@@ -5,7 +5,9 @@
 #include <bppipe/plugin.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct rules {
     const bp_host *host;
@@ -14,6 +16,7 @@ typedef struct rules {
     bp_scheme scheme;
     const char *profiles_path; /* NULL: no personalised thresholds */
     bp_profiles profiles;
+    unsigned long long judged; /* readings judged: no warning about profiles when none were */
 } rules;
 
 static const bp_option options[] = {
@@ -79,9 +82,45 @@ static int rules_open(const bp_host *host, bp_ctx *ctx, void **state)
     return BP_OK;
 }
 
+/* A profile whose patient_id never matched a reading is usually a typo or a different id
+ * scheme (a prefix, spaces, case), and its patient is quietly judged by the defaults. The
+ * warning gives the count and the first lines, which locate the profiles in the file and
+ * are not patient data. The ids are pseudonymous, but a pseudonym still singles out one
+ * patient (it is personal data in GDPR's sense), and plugin.h allows patient data only at
+ * BP_LOG_DEBUG: so the first 3 ids go at DEBUG, where an operator who asks for them sees
+ * them, and never into the WARN line that monitoring collects. */
+static void report_unmatched(rules *r)
+{
+    if (!r->profiles_path || !r->judged)
+        return;
+    const bp_profile *first[3];
+    size_t max = sizeof first / sizeof first[0];
+    size_t n = bp_profiles_unmatched(&r->profiles, first, max);
+    if (!n)
+        return;
+    size_t shown = n < max ? n : max;
+    char lines[64] = "", ids[3 * 64 + 16] = "";
+    for (size_t i = 0; i < shown; i++) {
+        size_t used = strlen(lines);
+        snprintf(lines + used, sizeof lines - used, "%s%d", i ? ", " : "", first[i]->line);
+        used = strlen(ids);
+        snprintf(ids + used, sizeof ids - used, "%s'%.48s'", i ? ", " : "",
+                 first[i]->patient_id);
+    }
+    r->host->log(r->ctx, BP_LOG_WARN,
+                 "%zu of %zu patient profiles in %s matched no reading (line%s %s%s): their "
+                 "patients, if any, were judged by the default thresholds; check that the ids "
+                 "are written as the readings' patient_id (log_level = debug shows them)",
+                 n, r->profiles.n, r->profiles_path, shown > 1 ? "s" : "", lines,
+                 n > shown ? ", ..." : "");
+    r->host->log(r->ctx, BP_LOG_DEBUG, "profiles that matched no reading: %s%s", ids,
+                 n > shown ? ", ..." : "");
+}
+
 static void rules_close(void *state)
 {
     rules *r = state;
+    report_unmatched(r);
     bp_profiles_free(&r->profiles);
     free(r);
 }
@@ -98,6 +137,7 @@ static int rules_reload(void *state)
         r->host->log(r->ctx, BP_LOG_ERROR, "profiles not reloaded: %s", why);
         return BP_RETRY;
     }
+    bp_profiles_carry_matches(&fresh, &r->profiles);
     bp_profiles_free(&r->profiles);
     r->profiles = fresh;
     r->host->log(r->ctx, BP_LOG_INFO, "%zu patient profiles reloaded", fresh.n);
@@ -113,6 +153,7 @@ static int rules_detect(void *state, bp_batch *batch)
         if (h->text(rec, BP_F_INVALID_REASON))
             continue;
         double s = h->number(rec, BP_F_SYSTOLIC), d = h->number(rec, BP_F_DIASTOLIC);
+        r->judged++;
         const bp_thresholds *own = bp_profiles_find(&r->profiles, h->text(rec, BP_F_PATIENT_ID));
         bp_verdict v = bp_rules_judge(own ? own : &r->t, s, d);
         h->annotate_text(r->ctx, rec, "thresholds", own ? "profile" : "default");

@@ -1,8 +1,13 @@
-/* The clinical rules at and around every boundary, table-driven. */
+/* The clinical rules at and around every boundary, table-driven; the CSV reader and the
+ * personalised-threshold profiles it reads. */
 #include "bp_rules.h"
 #include "check.h"
+#include "csv.h"
+#include "profiles.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 typedef struct row {
     double s, d;
@@ -69,8 +74,206 @@ static void reasons_text(unsigned bits, char *out, size_t len)
     }
 }
 
+/* Reads all of `text` (len bytes, NULs allowed) as CSV; the records joined as
+ * "line:cell|cell;..." in `out`, or "ERR <why>" at the first error. */
+static void csv_text(const char *text, size_t len, char *out, size_t out_len)
+{
+    out[0] = '\0';
+    FILE *f = len ? fmemopen((void *)text, len, "rb") : fopen("/dev/null", "rb");
+    if (!f) {
+        snprintf(out, out_len, "ERR fmemopen");
+        return;
+    }
+    bp_csv c;
+    bp_csv_init(&c, f);
+    char **cells, why[200];
+    size_t n;
+    int got;
+    while ((got = bp_csv_next(&c, &cells, &n, why, sizeof why)) == 1) {
+        size_t used = strlen(out);
+        snprintf(out + used, out_len - used, "%d:", bp_csv_line(&c));
+        for (size_t i = 0; i < n; i++) {
+            used = strlen(out);
+            snprintf(out + used, out_len - used, "%s%s", i ? "|" : "", cells[i]);
+        }
+        used = strlen(out);
+        snprintf(out + used, out_len - used, ";");
+    }
+    if (got < 0)
+        snprintf(out, out_len, "ERR %s", why);
+    bp_csv_free(&c);
+    fclose(f);
+}
+
+#define CSV(text, expected)                                                                \
+    do {                                                                                   \
+        char got_[4096];                                                                   \
+        csv_text(text, sizeof text - 1, got_, sizeof got_);                                \
+        CHECK_STR(got_, expected);                                                         \
+    } while (0)
+
+static void csv_tests(void)
+{
+    CSV("", "");
+    CSV("\xEF\xBB\xBF", "");
+    CSV("a,b\nc,d\n", "1:a|b;2:c|d;");
+    CSV("a,b\r\nc,d\r\n", "1:a|b;2:c|d;");      /* CRLF */
+    CSV("a,b\rc,d", "1:a|b;2:c|d;");            /* CR alone; no final line end */
+    CSV("\xEF\xBB\xBF\"patient_id\", \"systolic_high\"\r\n\"PAT-001\", 150\r\n",
+        "1:patient_id|systolic_high;2:PAT-001|150;"); /* what a spreadsheet writes */
+    CSV("  a  ,\tb\t, \" c \" \n", "1:a|b| c ;");  /* trimmed outside quotes, kept inside */
+    CSV("a,,\n,\n", "1:a||;2:|;");               /* empty cells */
+    CSV("\"say \"\"hi\"\", ok\",x\n", "1:say \"hi\", ok|x;");
+    CSV("\"two\nlines\",x\r\nnext,y\n", "1:two\nlines|x;3:next|y;"); /* line counted */
+    CSV("\"crlf\r\ninside\",x\r\nnext\r\n", "1:crlf\r\ninside|x;3:next;");
+    CSV("\n\r\n   \n\ta\n\n", "4:a;");             /* blank lines skipped */
+    CSV("\"\"\n", "1:;");                        /* a quoted empty cell is a record */
+    CSV("\xEF\xBC\x8C,x\n", "1:\xEF\xBC\x8C|x;"); /* starts like a BOM, is not one */
+    CSV("\xEF\xBB,x\n", "1:\xEF\xBB|x;");
+    CSV("a\n\"b,c\nd\n", "ERR 2: unterminated quoted field (the quote opened on this line is "
+                         "never closed)");
+    CSV("a\n\"b\"c,d\n", "ERR 2: 'c' after the closing quote of a field (a quote inside a "
+                         "quoted field is written \"\")");
+    CSV("a\nb\"c\n", "ERR 2: a quote inside an unquoted field (quote the whole field and write "
+                     "the quote as \"\")");
+    CSV("a\nb\0c\n", "ERR 2: a NUL byte");
+    CSV("\"a\0\"\n", "ERR 1: a NUL byte inside a quoted field");
+
+    /* no line is too long: a 100 000-byte cell comes back whole */
+    size_t big = 100000;
+    char *text = malloc(big + 8);
+    CHECK(text != NULL);
+    if (!text)
+        return;
+    memset(text, 'x', big);
+    memcpy(text + big, ",y\n", 4);
+    FILE *f = fmemopen(text, big + 3, "rb");
+    bp_csv c;
+    bp_csv_init(&c, f);
+    char **cells, why[200];
+    size_t n;
+    CHECK(bp_csv_next(&c, &cells, &n, why, sizeof why) == 1);
+    CHECK(n == 2 && strlen(cells[0]) == big && strcmp(cells[1], "y") == 0);
+    CHECK(bp_csv_next(&c, &cells, &n, why, sizeof why) == 0);
+    bp_csv_free(&c);
+    fclose(f);
+    free(text);
+}
+
+/* Writes `text` to a fresh file under $TMPDIR; its path goes to `path`. */
+static void temp_file(const char *text, size_t len, char *path, size_t path_len)
+{
+    const char *dir = getenv("TMPDIR");
+    snprintf(path, path_len, "%s/profiles-XXXXXX", dir && dir[0] ? dir : "/tmp");
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    CHECK(fd >= 0 && write(fd, text, len) == (ssize_t)len);
+    if (fd >= 0)
+        close(fd);
+}
+
+/* Loads `text` as a profiles file: 0 and the profiles, or -1 and `why` without the path. */
+static int load(const char *text, size_t len, bp_profiles *p, char *why, size_t why_len)
+{
+    char path[512], full[700];
+    temp_file(text, len, path, sizeof path);
+    bp_thresholds base = bp_thresholds_default();
+    int rc = bp_profiles_load(path, &base, p, full, sizeof full);
+    size_t skip = strlen(path);
+    snprintf(why, why_len, "%s", rc == 0 ? "" : strncmp(full, path, skip) == 0 ? full + skip
+                                                                                 : full);
+    unlink(path);
+    return rc;
+}
+
+#define LOAD_FAILS(text, expected)                                                         \
+    do {                                                                                   \
+        bp_profiles p_;                                                                    \
+        char why_[700];                                                                    \
+        CHECK(load(text, sizeof text - 1, &p_, why_, sizeof why_) == -1);                  \
+        CHECK_STR(why_, expected);                                                         \
+        CHECK(p_.n == 0 && p_.items == NULL);                                              \
+    } while (0)
+
+static void profiles_tests(void)
+{
+    /* a spreadsheet's export: BOM, quoted header and ids, ", " separators, CRLF, a quoted
+     * id with a comma and a space in it */
+    static const char sheet[] = "\xEF\xBB\xBF\"patient_id\", \"systolic_high\", \"diastolic_high\""
+                                "\r\n\"PAT-001\", \"100\", \r\n\"PAT 002, ward B\", 150, 95\r\n"
+                                "PAT-003 , ,\r\n";
+    bp_profiles p;
+    char why[700];
+    CHECK(load(sheet, sizeof sheet - 1, &p, why, sizeof why) == 0);
+    CHECK_STR(why, "");
+    CHECK(p.n == 3);
+    const bp_thresholds *t = bp_profiles_find(&p, "PAT-001");
+    CHECK(t && t->systolic_high == 100 && t->diastolic_high == 90);
+    t = bp_profiles_find(&p, "PAT 002, ward B");
+    CHECK(t && t->systolic_high == 150 && t->diastolic_high == 95);
+    CHECK(bp_profiles_find(&p, "\"PAT-001\"") == NULL);
+    CHECK(bp_profiles_find(&p, "PAT-009") == NULL);
+    /* PAT-003 (line 4) matched nothing */
+    const bp_profile *first[3];
+    CHECK(bp_profiles_unmatched(&p, first, 3) == 1);
+    CHECK(first[0]->line == 4 && strcmp(first[0]->patient_id, "PAT-003") == 0);
+    bp_profiles_free(&p);
+
+    /* a long id (the old reader cut lines at 1023 bytes) */
+    char longcsv[3000];
+    memset(longcsv, 0, sizeof longcsv);
+    strcpy(longcsv, "patient_id,systolic_high\n");
+    size_t at = strlen(longcsv);
+    memset(longcsv + at, 'L', 2000);
+    strcpy(longcsv + at + 2000, ",120\n");
+    CHECK(load(longcsv, strlen(longcsv), &p, why, sizeof why) == 0);
+    char id[2001];
+    memset(id, 'L', 2000);
+    id[2000] = '\0';
+    t = bp_profiles_find(&p, id);
+    CHECK(p.n == 1 && t && t->systolic_high == 120);
+    id[1999] = '\0';
+    CHECK(bp_profiles_find(&p, id) == NULL);
+    bp_profiles_free(&p);
+
+    /* unmatched ones in file order, the first 3; a reload keeps what matched */
+    static const char five[] = "patient_id\nE\nD\nC\nB\nA\n";
+    CHECK(load(five, sizeof five - 1, &p, why, sizeof why) == 0);
+    CHECK(bp_profiles_find(&p, "D") != NULL);
+    CHECK(bp_profiles_unmatched(&p, first, 3) == 4);
+    CHECK(first[0]->line == 2 && first[1]->line == 4 && first[2]->line == 5);
+    CHECK(bp_profiles_unmatched(&p, first, 1) == 4 && first[0]->line == 2);
+    bp_profiles fresh;
+    static const char again[] = "patient_id\nA\nD\nF\n";
+    CHECK(load(again, sizeof again - 1, &fresh, why, sizeof why) == 0);
+    bp_profiles_carry_matches(&fresh, &p);
+    CHECK(bp_profiles_unmatched(&fresh, first, 3) == 2);
+    CHECK(first[0]->line == 2 && first[1]->line == 4); /* A and F; D was seen */
+    bp_profiles_free(&fresh);
+    bp_profiles_free(&p);
+
+    /* malformed files: refused with path:line */
+    LOAD_FAILS("patient_id,systolic_high\nA,150\n\"B,160\nC,170\n",
+               ":3: unterminated quoted field (the quote opened on this line is never closed)");
+    LOAD_FAILS("patient_id,systolic_high\r\nA,150\r\nB,160,170\r\n",
+               ":3: 3 cells where the header has 2 columns (a value with a comma needs quotes)");
+    LOAD_FAILS("patient_id,systolic_high\nA\n",
+               ":2: 1 cells where the header has 2 columns (a value with a comma needs quotes)");
+    LOAD_FAILS("patient_id,systolic_high\n\"A\"x,150\n",
+               ":2: 'x' after the closing quote of a field (a quote inside a quoted field is "
+               "written \"\")");
+    LOAD_FAILS("patient_id,systolic_high,systolic_high\nA,150,150\n",
+               ":1: column 'systolic_high' appears twice");
+    LOAD_FAILS("\"patient_id\", \"systolic_high\"\n\"\", 150\n", ":2: no patient_id");
+    LOAD_FAILS("", ":1: empty file: the first line must name the columns (patient_id,...)");
+    LOAD_FAILS("patient_id\n\"A\nB\"\n\"A\nB\"\n",
+               ":4: patient 'A\nB' is listed twice (first at line 2)");
+}
+
 int main(void)
 {
+    csv_tests();
+    profiles_tests();
     bp_thresholds t = bp_thresholds_default();
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         const row *r = &rows[i];
