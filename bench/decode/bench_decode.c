@@ -2,9 +2,9 @@
  *   1. cJSON_Parse alone (the floor: parsing the same bytes),
  *   2. bp_fhir_decode (parse + find every value + ids + times),
  *   3. bp_fhir_decode + the clinical rules (what the pipeline does per reading before sinks),
- * over simulated-ward Observations and over the shared FHIR examples.
+ * over simulated-ward Observations and over the FHIR examples of tests/data.
  *
- * Usage: build/bench/bench_decode [PAYLOADS (20000)] [SHARED_EXAMPLES_DIR]
+ * Usage: build/bench/bench_decode [PAYLOADS (20000)] [EXAMPLES_DIR (tests/data/fhir-examples)]
  */
 #include "bp_rules.h"
 #include "fhir_decode.h"
@@ -131,7 +131,7 @@ static void load_examples(corpus *c, const char *dir)
 int main(int argc, char **argv)
 {
     size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 20000;
-    const char *shared = argc > 2 ? argv[2] : "../shared/data/fhir-examples";
+    const char *examples = argc > 2 ? argv[2] : "tests/data/fhir-examples";
 
     corpus ward = {0};
     bp_ward w;
@@ -146,10 +146,10 @@ int main(int argc, char **argv)
     measure("simulated ward", &ward, 5);
 
     corpus ex = {0};
-    load_examples(&ex, shared);
+    load_examples(&ex, examples);
     if (ex.n)
-        measure("shared FHIR examples", &ex, 500);
+        measure("FHIR examples", &ex, 500);
     else
-        printf("shared FHIR examples: not found in %s\n", shared);
+        printf("FHIR examples: not found in %s\n", examples);
     return 0;
 }

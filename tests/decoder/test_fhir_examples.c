@@ -1,5 +1,5 @@
-/* Every file of the shared FHIR examples (written by HL7, Synthea, servers and converters)
- * decodes to what its MANIFEST says, under bppipe's rules (see docs/fhir.md for where those
+/* Every file of the FHIR examples in tests/data/fhir-examples (written by HL7, Synthea, servers
+ * and converters) decodes to what its MANIFEST says, under bppipe's rules (see docs/fhir.md for where those
  * rules are wider than the MANIFEST's "usable": a reading with one value is still a reading,
  * and C-CDA's separate systolic and diastolic Observations are paired). */
 #include "check.h"
@@ -11,17 +11,17 @@ static items *decode_file(const char *name)
 {
     static items it;
     memset(&it, 0, sizeof it);
-    const char *dir = getenv("BPPIPE_SHARED_DATA");
+    const char *dir = getenv("BPPIPE_TEST_DATA");
     if (!dir || !*dir) {
-        fprintf(stderr, "BPPIPE_SHARED_DATA is not set: run this test through ctest, or set it "
-                        "to the shared data directory holding fhir-examples/\n");
+        fprintf(stderr, "BPPIPE_TEST_DATA is not set: run this test through ctest, or set it "
+                        "to tests/data\n");
         exit(1);
     }
-    char path[1024];
+    char path[4096];
     snprintf(path, sizeof path, "%s/fhir-examples/%s", dir, name);
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fprintf(stderr, "cannot open %s: the shared examples must be present\n", path);
+        fprintf(stderr, "cannot open %s: the examples of tests/data must be present\n", path);
         CHECK(f != NULL);
         return &it;
     }

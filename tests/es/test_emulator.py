@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""The emulator against the real Elasticsearch 8 samples kept beside the repository: every
+"""The emulator against the real Elasticsearch 8 samples in tests/data/es: every
 response it gives has the keys (and types) of the real one, and its errors are the real ones.
-Run with BPPIPE_SHARED_DATA set (ctest does); standard library only."""
+BPPIPE_TEST_DATA names tests/data (ctest sets it); standard library only."""
 
 import base64
 import gzip
@@ -16,7 +16,7 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(os.environ.get("BPPIPE_SHARED_DATA", ""), "es")
+DATA = os.path.join(os.environ.get("BPPIPE_TEST_DATA") or os.path.join(HERE, "..", "data"), "es")
 
 
 def sample(name):
@@ -274,6 +274,6 @@ class ModesTest(unittest.TestCase):
 
 if __name__ == "__main__":
     if not os.path.isdir(DATA):
-        sys.exit("the Elasticsearch samples are missing: set BPPIPE_SHARED_DATA (looked in %s)"
+        sys.exit("the Elasticsearch samples are missing (looked in %s; they live in tests/data/es)"
                  % DATA)
     unittest.main(verbosity=2)

@@ -1,5 +1,5 @@
 /* sink-es's pure logic: index names from the reading's time, the bulk body byte for byte,
- * per-item verdicts from the real Elasticsearch responses kept beside the repository, error
+ * per-item verdicts from the real Elasticsearch responses in tests/data/es, error
  * envelopes, whole-request verdicts and the GET / check. */
 #include "check.h"
 #include "es_bulk.h"
@@ -9,12 +9,13 @@
 
 static char *slurp(const char *name, size_t *len)
 {
-    const char *dir = getenv("BPPIPE_SHARED_DATA");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/es/%s", dir ? dir : "shared/data", name);
+    const char *dir = getenv("BPPIPE_TEST_DATA");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/es/%s", dir && *dir ? dir : "tests/data", name);
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fprintf(stderr, "cannot open %s (set BPPIPE_SHARED_DATA)\n", path);
+        fprintf(stderr, "cannot open %s (BPPIPE_TEST_DATA names tests/data; ctest sets it)\n",
+                path);
         exit(2);
     }
     bp_es_buf b = {0};

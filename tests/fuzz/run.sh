@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes the FHIR decoder with libFuzzer under ASan + UBSan for N seconds (default 60), seeded
-# with the shared FHIR examples and tests/fuzz/seeds. Fails on any crash, leak or timeout.
+# with the FHIR examples of tests/data and tests/fuzz/seeds. Fails on any crash, leak or timeout.
 # Usage: bash tests/fuzz/run.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,10 +21,7 @@ corpus="$out/corpus"
 rm -rf "$corpus"
 mkdir -p "$corpus"
 cp tests/fuzz/seeds/* "$corpus/"
-shared=${BPPIPE_SHARED_DATA:-../shared/data}
-if [ -d "$shared/fhir-examples" ]; then
-    cp "$shared"/fhir-examples/*.json "$corpus/"
-fi
+cp tests/data/fhir-examples/*.json "$corpus/"
 echo "fuzz: $(ls "$corpus" | wc -l) seeds, ${seconds}s"
 # -timeout: one input taking over 10 s is a hang; -rss_limit_mb bounds memory.
 "$out/fuzz_decode" "$corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What kcat puts on the topic: the shared FHIR examples are consumed and decoded; poison
+# What kcat puts on the topic: the FHIR examples of tests/data are consumed and decoded; poison
 # messages (not JSON, JSON but not FHIR, a tombstone, an empty value, 2 MiB) are dead-lettered with the reason
 # and their Kafka position, and the readings after them still arrive; all of it is committed.
 . "$(dirname "$0")/lib.sh"
@@ -20,7 +20,7 @@ one -k P-6 "$big"                             # offset 5: 2 MiB
 obs after P-7 190 100 | one -k P-7           # offset 6
 check "seven messages on the topic" "[ \$(topic_count blood-pressure) = 7 ]"
 
-for f in "$BPPIPE_SHARED_DATA"/fhir-examples/*.json; do tr -d '\n' <"$f"; echo; done >"$t/ex"
+for f in "$BPPIPE_TEST_DATA"/fhir-examples/*.json; do tr -d '\n' <"$f"; echo; done >"$t/ex"
 kc -P -t examples -l "$t/ex"
 check "eleven examples on their topic" "[ \$(topic_count examples) = 11 ]"
 

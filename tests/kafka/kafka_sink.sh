@@ -9,7 +9,7 @@ obs() { # obs ID PATIENT SYS DIA
     printf '{"resourceType":"Observation","id":"%s","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"subject":{"reference":"Patient/%s"},"effectiveDateTime":"2026-01-02T03:04:05Z","component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":%s,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}},{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":%s,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}}]}\n' "$1" "$2" "$3" "$4"
 }
 for i in $(seq 1 30); do obs "o$i" "P-$((i % 4))" $((110 + i * 2)) 80; done >"$t/in.ndjson"
-bundle=$BPPIPE_SHARED_DATA/fhir-examples/synthea_7b4cf3d5-transaction-bundle.json
+bundle=$BPPIPE_TEST_DATA/fhir-examples/synthea_7b4cf3d5-transaction-bundle.json
 
 # pipeline NAME INPUT TOPIC VALUE [extra line]...
 pipeline() {
