@@ -4,21 +4,96 @@
 #include "loader.h"
 #include "options.h"
 
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* What the listing has seen: the first file of each name, the one bppipe uses. */
+typedef struct listing {
+    int refused;
+    char **names, **paths, **reals;
+    size_t n;
+} listing;
+
+static void name_of(const char *path, char *out, size_t len)
+{
+    const char *base = strrchr(path, '/');
+    snprintf(out, len, "%s", base ? base + 1 : path);
+    size_t n = strlen(out);
+    if (n > 3)
+        out[n - 3] = '\0'; /* ".so" */
+}
+
+/* The index of the first file named `name` seen, or -1 (then it is remembered). */
+static long first_of(listing *ls, const char *name, const char *path, const char *real)
+{
+    for (size_t i = 0; i < ls->n; i++)
+        if (strcmp(ls->names[i], name) == 0)
+            return (long)i;
+    char **names = realloc(ls->names, (ls->n + 1) * sizeof *names);
+    if (names)
+        ls->names = names;
+    char **paths = realloc(ls->paths, (ls->n + 1) * sizeof *paths);
+    if (paths)
+        ls->paths = paths;
+    char **reals = realloc(ls->reals, (ls->n + 1) * sizeof *reals);
+    if (reals)
+        ls->reals = reals;
+    if (!names || !paths || !reals)
+        return -1;
+    names[ls->n] = strdup(name);
+    paths[ls->n] = strdup(path);
+    reals[ls->n] = strdup(real);
+    if (names[ls->n] && paths[ls->n] && reals[ls->n]) {
+        ls->n++;
+    } else {
+        free(names[ls->n]);
+        free(paths[ls->n]);
+        free(reals[ls->n]);
+    }
+    return -1;
+}
+
+static void listing_free(listing *ls)
+{
+    for (size_t i = 0; i < ls->n; i++) {
+        free(ls->names[i]);
+        free(ls->paths[i]);
+        free(ls->reals[i]);
+    }
+    free(ls->names);
+    free(ls->paths);
+    free(ls->reals);
+}
 
 static void list_one(void *user, const char *path, const bp_loaded *pl, const char *err)
 {
-    int *refused = user;
+    listing *ls = user;
+    char name[256], real[PATH_MAX];
+    name_of(path, name, sizeof name);
+    if (!realpath(path, real))
+        snprintf(real, sizeof real, "%s", path);
+    long first = first_of(ls, name, path, real);
+    if (first >= 0 && strcmp(ls->reals[first], real) == 0)
+        return; /* the same file reached twice through the search path */
     if (!pl) {
         fprintf(stderr, "warning: %s\n", err);
-        (*refused)++;
+        ls->refused++;
+        if (first >= 0)
+            fprintf(stderr, "warning: %s: shadowed by %s (first in the search order), not used\n",
+                    path, ls->paths[first]);
         return;
     }
     const bp_plugin *d = pl->desc;
-    printf("%-18s %-9s %-8s ABI %u.%u  %s\n%-18s %s\n", d->name, bp_kind_name(d->kind),
+    printf("%-18s %-9s %-8s ABI %u.%u  %s\n", d->name, bp_kind_name(d->kind),
            d->version ? d->version : "?", d->abi_major, d->abi_minor,
-           d->description ? d->description : "", "", path);
+           d->description ? d->description : "");
+    if (first >= 0)
+        printf("%-18s %s: shadowed by %s (first in the search order), not used\n", "", path,
+               ls->paths[first]);
+    else
+        printf("%-18s %s\n", "", path);
 }
 
 static void show_one(const bp_loaded *pl)
@@ -41,7 +116,10 @@ int bp_cmd_plugins(int argc, char **argv)
              "Lists the plugins found (name, kind, version, ABI, description, file), or prints\n"
              "the options of plugin NAME (type, default, bounds, help). Plugins are searched in\n"
              "$BPPIPE_PLUGIN_PATH (':'-separated) and then in the executable's own build tree\n"
-             "or install; files that cannot be loaded are reported with the reason.");
+             "or install (a pipeline's plugin_path comes first). When two folders hold a\n"
+             "plugin of the same name, the first in this order is used and the other is listed\n"
+             "as shadowed. Files that cannot be loaded (not a plugin, built for another ABI,\n"
+             "truncated) are reported with the reason. NAME is a plugin's name, not a path.");
         return 0;
     }
     if (argc > 2) {
@@ -62,8 +140,9 @@ int bp_cmd_plugins(int argc, char **argv)
             show_one(pl);
         }
     } else {
-        int refused = 0;
-        bp_loader_scan(&ld, list_one, &refused);
+        listing ls = {0};
+        bp_loader_scan(&ld, list_one, &ls);
+        listing_free(&ls);
         if (ld.n_dirs == 0)
             fprintf(stderr, "warning: no plugin directory found; set BPPIPE_PLUGIN_PATH\n");
     }

@@ -1,15 +1,38 @@
 #include "loader.h"
 
+#include "log.h"
+
+#include <ctype.h>
 #include <dirent.h>
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#if UINTPTR_MAX == 0xffffffffffffffffu
+#define ELF_CLASS ELFCLASS64
+typedef Elf64_Ehdr elf_ehdr;
+typedef Elf64_Phdr elf_phdr;
+typedef Elf64_Shdr elf_shdr;
+#else
+#define ELF_CLASS ELFCLASS32
+typedef Elf32_Ehdr elf_ehdr;
+typedef Elf32_Phdr elf_phdr;
+typedef Elf32_Shdr elf_shdr;
+#endif
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ELF_DATA ELFDATA2LSB
+#else
+#define ELF_DATA ELFDATA2MSB
+#endif
 
 /* The smallest descriptor and option structs this host accepts: ABI 1.0's. */
 #define MIN_PLUGIN_SIZE (offsetof(bp_plugin, flush) + sizeof(void (*)(void)))
@@ -168,7 +191,14 @@ static int check_descriptor(const bp_plugin *d, const char *path, char *err, siz
                  path, d->struct_size, BP_ABI_MAJOR, (size_t)MIN_PLUGIN_SIZE);
         return -1;
     }
-    if (!d->name || strcmp(d->name, stem) != 0) {
+    if (!bp_plugin_name_ok(d->name)) {
+        snprintf(err, err_len,
+                 "%s: refused: plugin calls itself '%s', which is not a plugin name (lower-case "
+                 "letters, digits, '-' and '_', at most %d)",
+                 path, d->name ? d->name : "(null)", BP_PLUGIN_NAME_MAX);
+        return -1;
+    }
+    if (strcmp(d->name, stem) != 0) {
         snprintf(err, err_len,
                  "%s: refused: plugin calls itself '%s' but the file is named '%s.so'; rename the "
                  "file to %s.so",
@@ -193,6 +223,134 @@ static int check_descriptor(const bp_plugin *d, const char *path, char *err, siz
     return check_options(d, path, err, err_len);
 }
 
+bool bp_plugin_name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > BP_PLUGIN_NAME_MAX || !(islower((unsigned char)name[0]) ||
+                                              isdigit((unsigned char)name[0])))
+        return false;
+    for (const char *c = name; *c; c++)
+        if (!(islower((unsigned char)*c) || isdigit((unsigned char)*c) || *c == '-' || *c == '_'))
+            return false;
+    return true;
+}
+
+/* Does [off, off + len) lie inside a file of `size` bytes? (No overflow on hostile values.) */
+static bool within(uint64_t off, uint64_t len, uint64_t size)
+{
+    return off <= size && len <= size - off;
+}
+
+/* Reads exactly `len` bytes at `off`; false on a short read. */
+static bool read_at(int fd, void *buf, size_t len, uint64_t off)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        got += (size_t)n;
+    }
+    return true;
+}
+
+/* What dlopen() would map must be in the file. dlopen maps each segment as the program
+ * headers describe it, and touching a mapped page past the end of the file raises SIGBUS
+ * (a copy cut short, a full disk during an install): so before dlopen the file must be a
+ * regular file of this machine's ELF class and byte order, a shared object, whose size
+ * covers the program header table, every segment's p_offset + p_filesz, and the section
+ * header table. The rest (machine, dynamic section, symbols) is dlopen's to refuse. `file` is
+ * read, `path` (as the user gave it) named in the refusal. */
+static int check_elf(const char *file, const char *path, char *err, size_t err_len)
+{
+    int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, err_len, "%s: cannot read plugin file: %s", path, strerror(errno));
+        return -1;
+    }
+    const char *why = NULL;
+    char detail[160] = "";
+    struct stat st;
+    elf_ehdr eh;
+    if (fstat(fd, &st) != 0) {
+        snprintf(detail, sizeof detail, "cannot stat it: %s", strerror(errno));
+        why = detail;
+        goto done;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        why = "not a regular file";
+        goto done;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    if (size < EI_NIDENT || !read_at(fd, eh.e_ident, EI_NIDENT, 0) ||
+        memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0) {
+        why = "not a loadable shared object (not an ELF file)";
+        goto done;
+    }
+    if (eh.e_ident[EI_CLASS] != ELF_CLASS || eh.e_ident[EI_DATA] != ELF_DATA) {
+        snprintf(detail, sizeof detail, "not a loadable shared object (an ELF file for %d-bit "
+                 "%s-endian machines, this bppipe is %d-bit %s-endian)",
+                 eh.e_ident[EI_CLASS] == ELFCLASS64 ? 64 : 32,
+                 eh.e_ident[EI_DATA] == ELFDATA2MSB ? "big" : "little",
+                 ELF_CLASS == ELFCLASS64 ? 64 : 32, ELF_DATA == ELFDATA2MSB ? "big" : "little");
+        why = detail;
+        goto done;
+    }
+    if (size < sizeof eh || !read_at(fd, &eh, sizeof eh, 0)) {
+        why = "truncated: the file is shorter than an ELF header";
+        goto done;
+    }
+    if (eh.e_type != ET_DYN) {
+        why = "not a loadable shared object (an ELF file, but not a shared object)";
+        goto done;
+    }
+    if (eh.e_phnum == 0 || eh.e_phentsize != sizeof(elf_phdr) ||
+        !within(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(elf_phdr), size)) {
+        snprintf(detail, sizeof detail, "truncated or damaged: its program header table is not "
+                 "inside its %llu bytes", (unsigned long long)size);
+        why = detail;
+        goto done;
+    }
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        elf_phdr ph;
+        if (!read_at(fd, &ph, sizeof ph, eh.e_phoff + (uint64_t)i * sizeof ph) ||
+            !within(ph.p_offset, ph.p_filesz, size)) {
+            snprintf(detail, sizeof detail, "truncated: segment %u ends at byte %llu, the file "
+                     "has %llu", i, (unsigned long long)ph.p_offset + ph.p_filesz,
+                     (unsigned long long)size);
+            why = detail;
+            goto done;
+        }
+    }
+    /* Section headers: dlopen does not need them, but a table cut short is the sign of a
+     * copy cut short. With more than SHN_LORESERVE sections e_shnum is 0 and the count is in
+     * the first entry's sh_size. */
+    if (eh.e_shoff != 0) {
+        uint64_t count = eh.e_shnum;
+        elf_shdr first;
+        bool sized = eh.e_shentsize == sizeof(elf_shdr) &&
+                     within(eh.e_shoff, sizeof first, size) &&
+                     read_at(fd, &first, sizeof first, eh.e_shoff);
+        if (sized && count == 0)
+            count = first.sh_size;
+        if (!sized || count > size / sizeof first ||
+            !within(eh.e_shoff, count * sizeof first, size)) {
+            snprintf(detail, sizeof detail, "truncated: its section header table is not inside "
+                     "its %llu bytes", (unsigned long long)size);
+            why = detail;
+            goto done;
+        }
+    }
+done:
+    close(fd);
+    if (!why)
+        return 0;
+    snprintf(err, err_len, "%s: refused: %s", path, why);
+    return -1;
+}
+
 static const bp_loaded *already_loaded(const bp_loader *ld, const char *real)
 {
     for (size_t i = 0; i < ld->n_loaded; i++)
@@ -214,6 +372,8 @@ int bp_loader_open_file(bp_loader *ld, const char *path, const bp_loaded **out, 
         *out = prev;
         return 0;
     }
+    if (check_elf(real, path, err, err_len) != 0)
+        return -1;
     /* RTLD_NODELETE: a plugin and the libraries it pulls in (libcurl, librdkafka, OpenSSL)
      * stay mapped until the process exits, even after dlclose. Unloading libraries that hold
      * thread-local storage leaves stale entries in glibc's TLS vector, which LeakSanitizer
@@ -263,7 +423,15 @@ nomem:
 int bp_loader_find(bp_loader *ld, const char *name, const bp_loaded **out, char *err,
                    size_t err_len)
 {
-    char first[PATH_MAX] = "", where[1024] = "";
+    if (!bp_plugin_name_ok(name)) {
+        snprintf(err, err_len,
+                 "'%s' is not a plugin name: a plugin is named by its file in the plugin path "
+                 "without '.so' (lower-case letters, digits, '-' and '_'), never by a path; put "
+                 "the file in a folder of plugin_path or BPPIPE_PLUGIN_PATH and give its name",
+                 name);
+        return -1;
+    }
+    char first[PATH_MAX] = "", where[1024] = "", shadowed[1024] = "";
     for (size_t i = 0; i < ld->n_dirs; i++) {
         char path[PATH_MAX], real[PATH_MAX];
         snprintf(path, sizeof path, "%s/%s.so", ld->dirs[i], name);
@@ -274,11 +442,8 @@ int bp_loader_find(bp_loader *ld, const char *name, const bp_loaded **out, char 
         if (!first[0]) {
             memcpy(first, real, sizeof first);
         } else if (strcmp(first, real) != 0) {
-            snprintf(err, err_len,
-                     "plugin '%s' is provided twice: %s and %s; remove one, or narrow "
-                     "plugin_path / BPPIPE_PLUGIN_PATH",
-                     name, first, real);
-            return -1;
+            used = strlen(shadowed);
+            snprintf(shadowed + used, sizeof shadowed - used, "%s%s", used ? ", " : "", real);
         }
     }
     if (!first[0]) {
@@ -286,6 +451,12 @@ int bp_loader_find(bp_loader *ld, const char *name, const bp_loaded **out, char 
                  "list what is installed", name, where[0] ? where : "no directories");
         return -1;
     }
+    /* The first file in the search order is used, as PATH does; the others are named once,
+     * when the plugin is first loaded, so a stale copy earlier in the path is noticed. */
+    if (shadowed[0] && !already_loaded(ld, first))
+        bp_log("loader", BP_LOG_WARN,
+               "plugin '%s': using %s (first in the search order); shadowed, not used: %s", name,
+               first, shadowed);
     return bp_loader_open_file(ld, first, out, err, err_len);
 }
 

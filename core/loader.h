@@ -5,6 +5,7 @@
 
 #include "bppipe/plugin.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct bp_loaded {
@@ -26,12 +27,21 @@ typedef struct bp_loader {
 int bp_loader_init(bp_loader *ld, const char *extra, const char *base_dir);
 void bp_loader_free(bp_loader *ld);
 
-/* Loads `path` and validates it as a plugin. On refusal returns -1 with one line in `err`. */
+/* Plugin names: 1 to BP_PLUGIN_NAME_MAX lower-case letters, digits, '-' and '_', starting with
+ * a letter or digit. A plugin is found by name in the search directories, never by a path. */
+#define BP_PLUGIN_NAME_MAX 64
+bool bp_plugin_name_ok(const char *name);
+
+/* Loads `path` and validates it as a plugin: first as a file (a regular ELF shared object of
+ * this machine's class, not cut short: what dlopen would map is inside the file), then its
+ * descriptor. On refusal returns -1 with one line in `err`. */
 int bp_loader_open_file(bp_loader *ld, const char *path, const bp_loaded **out, char *err,
                         size_t err_len);
 
-/* Finds plugin `name` (file name.so) in the search directories. Refuses when it is missing
- * (listing where it looked), invalid, or present as two different files. */
+/* Finds plugin `name` (file name.so) in the search directories. Refuses a name that is not a
+ * plugin name (a path, say), a plugin that is missing (listing where it looked) or invalid.
+ * When several directories hold name.so, the first in the search order is used and the
+ * others are named in one warning (logged when the plugin is first loaded). */
 int bp_loader_find(bp_loader *ld, const char *name, const bp_loaded **out, char *err,
                    size_t err_len);
 

@@ -280,7 +280,9 @@ typedef struct bp_plugin {
     uint32_t struct_size; /* sizeof(bp_plugin) as the plugin was built */
     uint16_t abi_major;   /* BP_ABI_MAJOR the plugin was built against */
     uint16_t abi_minor;   /* the lowest host minor the plugin needs (usually BP_ABI_MINOR) */
-    const char *name;     /* must equal the file name without ".so", e.g. "sink-file" */
+    const char *name;     /* must equal the file name without ".so", e.g. "sink-file": 1 to 64
+                           * lower-case letters, digits, '-' and '_', starting with a letter
+                           * or digit (the loader refuses any other) */
     const char *version;  /* the plugin's own version, e.g. "1.0.0" */
     bp_kind kind;
     const char *description;     /* one line */

@@ -31,15 +31,41 @@ INI
 }
 for case in "test-abi2:built for ABI 2" "test-minor:needs ABI 1.99" \
             "test-noentry:no exported symbol" "test-misnamed:calls itself" \
-            "test-notelf:not a loadable shared object" "test-incomplete:needs open, close"; do
+            "test-notelf:not a loadable shared object" "test-incomplete:needs open, close" \
+            "test-truncated:refused: truncated: segment" \
+            "test-shtrunc:refused: truncated: its section header table"; do
     name=${case%%:*}; pattern=${case#*:}
     pipeline "$LOADER_DIR/bad" "$name"
     expect "check refuses $name" 2 "$pattern" "$BPPIPE" check "$t/p.ini"
     # one line per refusal, naming the file
     grep -q "$name.so" "$t/out" || { echo "FAIL $name: file not named"; fail=1; }
 done
+# a truncated plugin is refused by name, never a crash (SIGBUS inside dlopen before)
+BPPIPE_PLUGIN_PATH="$LOADER_DIR/bad" expect "plugins NAME refuses a truncated plugin" 2 \
+    "error: .*bad/test-truncated.so: refused: truncated" "$BPPIPE" plugins test-truncated
+BPPIPE_PLUGIN_PATH="$LOADER_DIR/bad" expect "plugins lists a truncated plugin as refused" 0 \
+    "warning: .*bad/test-truncated.so: refused: truncated" "$BPPIPE" plugins
+grep -q "sink-file" "$t/out" || { echo "FAIL plugins stopped at the truncated plugin"; fail=1; }
+# the same name twice: the first in the search order is used, the other is shadowed
 pipeline "$LOADER_DIR/dup1:$LOADER_DIR/dup2" test-dup
-expect "check refuses a duplicate plugin name" 2 "provided twice" "$BPPIPE" check "$t/p.ini"
+expect "check uses the first of two plugins of one name" 0 "is valid" "$BPPIPE" check "$t/p.ini"
+grep -q "plugin 'test-dup': using .*/dup1/test-dup.so (first in the search order); shadowed, not used: .*/dup2/test-dup.so" "$t/out" \
+    || { echo "FAIL check does not warn about the shadowed plugin:"; cat "$t/out"; fail=1; }
+[ "$(grep -c shadowed "$t/out")" = 1 ] || { echo "FAIL the shadow warning is not given once"; fail=1; }
+BPPIPE_PLUGIN_PATH="$LOADER_DIR/dup2:$LOADER_DIR/dup1" expect "plugins says which copy is used" 0 \
+    "dup1/test-dup.so: shadowed by .*dup2/test-dup.so (first in the search order), not used" \
+    "$BPPIPE" plugins
+[ "$(grep -c '^test-dup ' "$t/out")" = 2 ] || { echo "FAIL both copies are not listed"; fail=1; }
+BPPIPE_PLUGIN_PATH="$LOADER_DIR/dup2:$LOADER_DIR/dup1" expect "plugins NAME shows the copy used" 0 \
+    "file: .*dup2/test-dup.so" "$BPPIPE" plugins test-dup
+grep -q "shadowed, not used: .*dup1/test-dup.so" "$t/out" || { echo "FAIL plugins NAME: no shadow warning"; fail=1; }
+# a plugin outside the search path cannot be named by a path
+mkdir -p "$t/elsewhere"
+cp "$LOADER_DIR/good/test-good.so" "$t/elsewhere/"
+pipeline "$LOADER_DIR/good" ../../../../../../../../../..$t/elsewhere/test-good
+expect "check refuses a plugin path" 2 "is not a plugin name" "$BPPIPE" check "$t/p.ini"
+BPPIPE_PLUGIN_PATH="$LOADER_DIR/good" expect "plugins NAME refuses a path" 2 "is not a plugin name" \
+    "$BPPIPE" plugins "$t/elsewhere/test-good"
 pipeline "$LOADER_DIR/good" test-missing
 expect "check reports a missing plugin" 2 "plugin 'test-missing' not found" "$BPPIPE" check "$t/p.ini"
 pipeline "$LOADER_DIR/good" test-good

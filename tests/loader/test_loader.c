@@ -44,6 +44,11 @@ int main(void)
     check_refusal(&ld, "test-minor.so", "needs ABI 1.99");
     check_refusal(&ld, "test-misnamed.so", "calls itself 'someone-else'");
     check_refusal(&ld, "test-incomplete.so", "needs open, close and detect");
+    /* Cut short: refused from its headers, before dlopen maps it (SIGBUS otherwise). */
+    check_refusal(&ld, "test-truncated.so", "refused: truncated: segment");
+    check_refusal(&ld, "test-shtrunc.so", "refused: truncated: its section header table");
+    CHECK(try_load(&ld, "good", "", err, sizeof err) == -1); /* a folder */
+    CHECK_CONTAINS(err, "refused: not a regular file");
     CHECK(try_load(&ld, "bad", "missing.so", err, sizeof err) == -1);
     CHECK_CONTAINS(err, "cannot read plugin file");
     bp_loader_free(&ld);
@@ -60,10 +65,37 @@ int main(void)
     CHECK_CONTAINS(err, "plugin 'nope' not found");
     bp_loader_free(&ld);
 
+    /* The same name in two folders: the first in the search order is used (the second is
+     * named in a warning on stderr). */
     snprintf(list, sizeof list, "%s/dup1:%s/dup2", dir, dir);
     CHECK(bp_loader_init(&ld, list, NULL) == 0);
-    CHECK(bp_loader_find(&ld, "test-dup", &pl, err, sizeof err) == -1);
-    CHECK_CONTAINS(err, "plugin 'test-dup' is provided twice");
+    CHECK(bp_loader_find(&ld, "test-dup", &pl, err, sizeof err) == 0);
+    CHECK(pl && strstr(pl->path, "/dup1/test-dup.so"));
+    bp_loader_free(&ld);
+    snprintf(list, sizeof list, "%s/dup2:%s/dup1", dir, dir);
+    CHECK(bp_loader_init(&ld, list, NULL) == 0);
+    CHECK(bp_loader_find(&ld, "test-dup", &pl, err, sizeof err) == 0);
+    CHECK(pl && strstr(pl->path, "/dup2/test-dup.so"));
+    bp_loader_free(&ld);
+
+    /* A plugin is a name, never a path: nothing outside the search directories is loaded. */
+    snprintf(list, sizeof list, "%s/dup1", dir);
+    CHECK(bp_loader_init(&ld, list, NULL) == 0);
+    static const char *const not_names[] = {"../good/test-good", "../../x", "/tmp/x", "a/b",
+                                            "Test-Good", "", ".", "-x", "x.so", "a b"};
+    for (size_t i = 0; i < sizeof not_names / sizeof not_names[0]; i++) {
+        CHECK(bp_loader_find(&ld, not_names[i], &pl, err, sizeof err) == -1);
+        CHECK_CONTAINS(err, "is not a plugin name");
+    }
+    CHECK(ld.n_loaded == 0);
+    CHECK(bp_plugin_name_ok("sink-file") && bp_plugin_name_ok("x_2") && bp_plugin_name_ok("9a"));
+    char longest[BP_PLUGIN_NAME_MAX + 2];
+    memset(longest, 'a', sizeof longest);
+    longest[BP_PLUGIN_NAME_MAX] = '\0';
+    CHECK(bp_plugin_name_ok(longest));
+    longest[BP_PLUGIN_NAME_MAX] = 'a';
+    longest[BP_PLUGIN_NAME_MAX + 1] = '\0';
+    CHECK(!bp_plugin_name_ok(longest));
     bp_loader_free(&ld);
 
     /* Relative plugin_path entries are taken relative to the pipeline file's folder. */
