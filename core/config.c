@@ -2,11 +2,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* inih is built with INI_MAX_LINE 200 on Debian: longer lines would be split silently, so the
  * line reader below refuses them with a clear error instead. */
@@ -328,6 +331,9 @@ int bp_config_load_string(bp_config *cfg, const char *name, const char *text, bp
     cfg->path = strdup(name);
     if (!cfg->path)
         return -1;
+    /* A UTF-8 byte-order mark, as some Windows editors save, is not part of the first line. */
+    if (strncmp(text, "\xEF\xBB\xBF", 3) == 0)
+        text += 3;
     parse_ctx pc = {.cfg = cfg, .errs = errs, .file = cfg->path, .text = text};
     int rc = ini_parse_stream(read_line, &pc, on_key, &pc);
     if (rc > 0)
@@ -338,53 +344,104 @@ int bp_config_load_string(bp_config *cfg, const char *name, const char *text, bp
     return 0;
 }
 
-int bp_config_load(bp_config *cfg, const char *path, bp_errors *errs)
+/* Opens `path` for reading only if it is a regular file of at most BP_CONFIG_MAX_BYTES.
+ * O_NONBLOCK keeps open() of a FIFO with no writer from waiting forever; it is cleared again
+ * before the read. Returns the descriptor, or -1 with the reason in errs. */
+static int open_pipeline_file(const char *path, bp_errors *errs)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        memset(cfg, 0, sizeof *cfg);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         bp_errors_add(errs, "%s: cannot open pipeline file: %s", path, strerror(errno));
         return -1;
     }
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    char chunk[8192];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + got + 1 > cap) {
-            cap = (len + got + 1) * 2;
-            char *grown = realloc(text, cap);
-            if (!grown) {
-                free(text);
-                fclose(f);
-                bp_errors_add(errs, "%s: out of memory", path);
-                return -1;
-            }
-            text = grown;
-        }
-        memcpy(text + len, chunk, got);
-        len += got;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        bp_errors_add(errs, "%s: cannot open pipeline file: %s", path, strerror(errno));
+        close(fd);
+        return -1;
     }
-    fclose(f);
-    if (!text) {
-        text = strdup("");
-        if (!text)
+    if (!S_ISREG(st.st_mode)) {
+        bp_errors_add(errs, "%s: not a regular file (a pipeline is an INI text file; devices, "
+                      "pipes and folders are refused)", path);
+        close(fd);
+        return -1;
+    }
+    if (st.st_size > BP_CONFIG_MAX_BYTES) {
+        bp_errors_add(errs, "%s: %lld bytes, over the 1 MiB limit of a pipeline file; is this "
+                      "the right file?", path, (long long)st.st_size);
+        close(fd);
+        return -1;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0)
+        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    return fd;
+}
+
+/* The whole file as a NUL-terminated string in `*text`, `*len` bytes. A file that grows
+ * past the limit while it is read is refused too. */
+static int read_pipeline_file(const char *path, int fd, char **text, size_t *len,
+                              bp_errors *errs)
+{
+    size_t cap = BP_CONFIG_MAX_BYTES + 2, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        bp_errors_add(errs, "%s: out of memory", path);
+        return -1;
+    }
+    for (;;) {
+        ssize_t got = read(fd, buf + n, cap - 1 - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            bp_errors_add(errs, "%s: cannot read pipeline file: %s", path, strerror(errno));
+            free(buf);
             return -1;
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
+        if (n > BP_CONFIG_MAX_BYTES) {
+            bp_errors_add(errs, "%s: over the 1 MiB limit of a pipeline file; is this the "
+                          "right file?", path);
+            free(buf);
+            return -1;
+        }
     }
-    text[len] = '\0';
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    return 0;
+}
+
+int bp_config_load(bp_config *cfg, const char *path, bp_errors *errs)
+{
+    memset(cfg, 0, sizeof *cfg);
+    int fd = open_pipeline_file(path, errs);
+    if (fd < 0)
+        return -1;
+    char *text;
+    size_t len;
+    int rc = read_pipeline_file(path, fd, &text, &len, errs);
+    close(fd);
+    if (rc != 0)
+        return -1;
     if (strlen(text) != len)
         bp_errors_add(errs, "%s: contains a NUL byte; is this a text file?", path);
-    int rc = bp_config_load_string(cfg, path, text, errs);
+    rc = bp_config_load_string(cfg, path, text, errs);
     free(text);
     return rc;
 }
 
+/* Errors about -o name at most SECTION.KEY, never the value: before the plugin is known no
+ * option table says which keys are secret, and an api_key or password given on the command
+ * line must not end up in a terminal log or a CI transcript. */
 int bp_config_override(bp_config *cfg, const char *assignment, bp_errors *errs)
 {
     const char *eq = strchr(assignment, '=');
     if (!eq || eq == assignment) {
-        bp_errors_add(errs, "-o %s: expected SECTION.KEY=VALUE, e.g. -o sink.out.path=/tmp/x",
-                      assignment);
+        bp_errors_add(errs, "-o: an argument has no SECTION.KEY before '=' (not shown: it may "
+                      "hold a secret); expected SECTION.KEY=VALUE, e.g. -o sink.out.path=/tmp/x");
         return -1;
     }
     char lhs[256];
@@ -400,8 +457,8 @@ int bp_config_override(bp_config *cfg, const char *assignment, bp_errors *errs)
     if (dot && strncmp(lhs, "pipeline.", 9) != 0)
         dot = strchr(dot + 1, '.');
     if (!dot || !dot[1]) {
-        bp_errors_add(errs, "-o %s: expected SECTION.KEY=VALUE where SECTION is pipeline or "
-                      "KIND.NAME (e.g. sink.anomalies.plugin=sink-file)", assignment);
+        bp_errors_add(errs, "-o %s=...: expected SECTION.KEY=VALUE where SECTION is pipeline "
+                      "or KIND.NAME (e.g. sink.anomalies.plugin=sink-file)", lhs);
         return -1;
     }
     *dot = '\0';
@@ -412,7 +469,7 @@ int bp_config_override(bp_config *cfg, const char *assignment, bp_errors *errs)
     char why[256];
     char *value = bp_expand_env(eq + 1, why, sizeof why);
     if (!value) {
-        bp_errors_add(errs, "-o %s: %s", assignment, why);
+        bp_errors_add(errs, "-o %s.%s: %s", section, key, why);
         return -1;
     }
     if (set_kv(s, key, value, "-o", 0) != 0) {

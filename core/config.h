@@ -47,7 +47,12 @@ void bp_errors_add(bp_errors *e, const char *fmt, ...) __attribute__((format(pri
 void bp_errors_print(const bp_errors *e); /* to stderr, one per line */
 void bp_errors_free(bp_errors *e);
 
-/* Reads and parses `path`. Syntax errors, unknown or repeated sections, repeated keys and
+/* The largest pipeline file read: a pipeline is a few kilobytes of INI, so anything larger
+ * (a log, a disk image, /dev/zero) is refused before it is read, not grown into memory. */
+#define BP_CONFIG_MAX_BYTES (1024 * 1024)
+
+/* Reads and parses `path`, which must be a regular file of at most BP_CONFIG_MAX_BYTES (a
+ * device, FIFO or folder is refused at once, without blocking). Syntax errors, unknown or repeated sections, repeated keys and
  * undefined ${VAR}s are added to `errs`. Returns 0 when the file could be read at all (check
  * errs->n for problems), -1 when it could not be opened (also reported in errs). */
 int bp_config_load(bp_config *cfg, const char *path, bp_errors *errs);

@@ -145,12 +145,50 @@ static const char *suggest(const char *key, const bp_option *opts, size_t n,
     return best_d <= limit ? best : NULL;
 }
 
+/* An INT bound at or beyond 2^53 (where doubles stop holding every integer: plugins write
+ * 9007199254740992.0 for "any count"), or an infinite bound, leaves that side open. */
+static bool open_side(const bp_option *o, double bound)
+{
+    return isinf(bound) || (o->type == BP_OPT_INT && fabs(bound) >= 9007199254740992.0);
+}
+
+static const char *bound_text(const bp_option *o, double bound, char *buf, size_t len)
+{
+    if (open_side(o, bound))
+        snprintf(buf, len, "no limit");
+    else if (bound == floor(bound) && fabs(bound) < 9007199254740992.0)
+        snprintf(buf, len, "%lld", (long long)bound);
+    else
+        snprintf(buf, len, "%.15g", bound);
+    return buf;
+}
+
+/* "[1, 100]", "[0, no limit]"; "" when the option has no bounds or both sides are open. */
+static const char *range_text(const bp_option *o, char *buf, size_t len)
+{
+    char lo[32], hi[32];
+    if (o->min > o->max || (open_side(o, o->min) && open_side(o, o->max)))
+        snprintf(buf, len, "%s", "");
+    else
+        snprintf(buf, len, "[%s, %s]", bound_text(o, o->min, lo, sizeof lo),
+                 bound_text(o, o->max, hi, sizeof hi));
+    return buf;
+}
+
+static bool out_of_bounds(const bp_option *o, double v)
+{
+    if (o->min > o->max)
+        return false;
+    return (!open_side(o, o->min) && v < o->min) || (!open_side(o, o->max) && v > o->max);
+}
+
 static void check_value(const bp_section *s, const bp_kv *kv, const bp_option *o,
                         bp_errors *errs)
 {
     char where[512];
     bp_where(kv->file, kv->line, where, sizeof where);
     const char *shown = (o->flags & BP_OPT_SECRET) ? "(secret)" : kv->value;
+    char range[80];
     int64_t i;
     double d;
     bool b;
@@ -159,18 +197,18 @@ static void check_value(const bp_section *s, const bp_kv *kv, const bp_option *o
         if (bp_parse_int(kv->value, &i) != 0) {
             bp_errors_add(errs, "%s: [%s] key '%s': '%s' is not an integer", where, s->name,
                           kv->key, shown);
-        } else if (o->min <= o->max && ((double)i < o->min || (double)i > o->max)) {
-            bp_errors_add(errs, "%s: [%s] key '%s': %s is out of bounds [%.15g, %.15g]", where,
-                          s->name, kv->key, shown, o->min, o->max);
+        } else if (out_of_bounds(o, (double)i)) {
+            bp_errors_add(errs, "%s: [%s] key '%s': %s is out of bounds %s", where, s->name,
+                          kv->key, shown, range_text(o, range, sizeof range));
         }
         break;
     case BP_OPT_DOUBLE:
         if (bp_parse_double(kv->value, &d) != 0) {
             bp_errors_add(errs, "%s: [%s] key '%s': '%s' is not a number", where, s->name,
                           kv->key, shown);
-        } else if (o->min <= o->max && (d < o->min || d > o->max)) {
-            bp_errors_add(errs, "%s: [%s] key '%s': %s is out of bounds [%.15g, %.15g]", where,
-                          s->name, kv->key, shown, o->min, o->max);
+        } else if (out_of_bounds(o, d)) {
+            bp_errors_add(errs, "%s: [%s] key '%s': %s is out of bounds %s", where, s->name,
+                          kv->key, shown, range_text(o, range, sizeof range));
         }
         break;
     case BP_OPT_BOOL:
@@ -239,11 +277,12 @@ void bp_options_print(FILE *out, const bp_option *opts, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const bp_option *o = &opts[i];
-        char range[128] = "";
+        char range[128] = "", bounds[80];
         if (o->type == BP_OPT_ENUM)
             snprintf(range, sizeof range, " one of %s", o->choices);
-        else if ((o->type == BP_OPT_INT || o->type == BP_OPT_DOUBLE) && o->min <= o->max)
-            snprintf(range, sizeof range, " in [%.15g, %.15g]", o->min, o->max);
+        else if ((o->type == BP_OPT_INT || o->type == BP_OPT_DOUBLE) &&
+                 *range_text(o, bounds, sizeof bounds))
+            snprintf(range, sizeof range, " in %s", bounds);
         const char *dflt = (o->flags & BP_OPT_REQUIRED) ? "required"
                            : o->default_value           ? o->default_value
                                                         : "unset";

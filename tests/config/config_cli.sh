@@ -67,6 +67,46 @@ good | grep -v '^\[source.ward\]' | grep -v '^plugin = source-faker' | grep -v '
 expect "no source" 2 "no \[source.NAME\] section"
 "$BPPIPE" check "$t/does-not-exist.ini" >"$t/log" 2>&1
 [ $? = 2 ] && grep -q "cannot open pipeline file" "$t/log" && echo "ok   missing file" || { echo "FAIL missing file"; fail=1; }
+# hostile files (issue 11): a device or a huge file is refused at once, not read into memory
+start=$(date +%s)
+timeout 20 "$BPPIPE" check /dev/zero >"$t/log" 2>&1
+st=$?
+[ $st = 2 ] && grep -q "/dev/zero: not a regular file" "$t/log" && [ $(( $(date +%s) - start )) -lt 5 ] \
+    && echo "ok   /dev/zero is refused at once" || { echo "FAIL /dev/zero: status $st"; cat "$t/log"; fail=1; }
+mkfifo "$t/fifo.ini"
+timeout 20 "$BPPIPE" check "$t/fifo.ini" >"$t/log" 2>&1
+st=$?
+[ $st = 2 ] && grep -q "fifo.ini: not a regular file" "$t/log" \
+    && echo "ok   a FIFO is refused without waiting for a writer" || { echo "FAIL fifo: status $st"; cat "$t/log"; fail=1; }
+{ good; head -c 1100000 /dev/zero | tr '\0' ';'; echo; } >"$t/big.ini"
+timeout 20 "$BPPIPE" check "$t/big.ini" >"$t/log" 2>&1
+st=$?
+[ $st = 2 ] && grep -q "big.ini: .* bytes, over the 1 MiB limit" "$t/log" \
+    && echo "ok   a file over 1 MiB is refused" || { echo "FAIL big file: status $st"; cat "$t/log"; fail=1; }
+# a UTF-8 byte-order mark at the start is skipped
+{ printf '\xef\xbb\xbf'; good; } >"$t/p.ini"
+expect "a UTF-8 BOM is accepted" 0 "is valid"
+{ printf '\xef\xbb\xbf'; good | sed 's/^count = 10/count = many/'; } >"$t/p.ini"
+expect "line numbers after a BOM" 2 "p.ini:5: \[source.ward\] key 'count'"
+# a plugin is named, never reached by a path
+good | sed 's|^plugin = detector-rules|plugin = ../../somewhere/x|' >"$t/p.ini"
+expect "a plugin path is refused" 2 "p.ini:8: \[detector.rules\] key 'plugin': '../../somewhere/x' is not a plugin name"
+good >"$t/p.ini"
+expect "a plugin path given with -o is refused" 2 "is not a plugin name" -o "detector.rules.plugin=$BPPIPE_BUILD_DIR/plugins/detector-rules"
+# -o never echoes a value, which may be a secret (issue 11)
+good >"$t/p.ini"
+expect "-o error names the key" 2 "-o sink.es.api_key: unterminated" -o 'sink.es.api_key=S3CRET${X'
+grep -q S3CRET "$t/log" && { echo "FAIL -o echoed the secret:"; cat "$t/log"; fail=1; }
+expect "-o without '=' is not echoed" 2 "no SECTION.KEY before '='" -o 'sink.es.api_key:S3CRET'
+grep -q S3CRET "$t/log" && { echo "FAIL -o echoed the secret:"; cat "$t/log"; fail=1; }
+expect "-o without a key is not echoed" 2 "-o sink.es=...: expected SECTION.KEY=VALUE" -o 'sink.es=S3CRET'
+grep -q S3CRET "$t/log" && { echo "FAIL -o echoed the secret:"; cat "$t/log"; fail=1; }
+if [ -f "$BPPIPE_BUILD_DIR/plugins/sink-es.so" ]; then
+    # a secret option's value is never printed by check, right or wrong (port 1: nothing answers)
+    { good; printf '[sink.es]\nplugin = sink-es\nurl = http://127.0.0.1:1\napi_key = S3CRET\n'; } >"$t/p.ini"
+    "$BPPIPE" check "$t/p.ini" -o 'sink.es.password=S3CRET2' -o 'sink.es.username=u' >"$t/log" 2>&1
+    grep -q S3CRET "$t/log" && { echo "FAIL check echoed a secret:"; cat "$t/log"; fail=1; } || echo "ok   check prints no secret value"
+fi
 # several problems are all reported at once
 good | sed -e 's/^path = /pth = /' -e 's/^count = 10/count = x/' >"$t/p.ini"
 expect "all problems at once" 2 "3 problems found"
