@@ -247,7 +247,10 @@ typedef struct bp_host {
     int (*set_text)(bp_ctx *ctx, bp_record *rec, bp_field field, const char *value);
     /* Adds a named annotation serialized as a top-level document field. Keys are
      * [a-z0-9_.]+ and must not be a core field name (BP_EINVAL otherwise); prefer a prefix
-     * of your plugin's own ("trend_", "ml_"). Setting a key again replaces its value. */
+     * of your plugin's own ("trend_", "ml_"). Setting a key again replaces its value. In
+     * Elasticsearch, bppipe's index template maps a new key by the type of its first value
+     * (number: double, bool: boolean, text: keyword), so it is searchable with no template
+     * change; give one key one type (docs/elasticsearch.md). */
     int (*annotate_number)(bp_ctx *ctx, bp_record *rec, const char *key, double value);
     int (*annotate_text)(bp_ctx *ctx, bp_record *rec, const char *key, const char *value);
     int (*annotate_bool)(bp_ctx *ctx, bp_record *rec, const char *key, int value);

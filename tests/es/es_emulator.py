@@ -6,7 +6,9 @@ and error types of a real 8.x node (see the REST spec and samples the project ke
 repository): GET / (info, X-Elastic-Product header), _bulk (NDJSON with per-item results, 409 on
 a duplicate create, the request-level errors of a malformed body), _count, a minimal _search,
 _refresh, composable index templates (their mappings are applied to new indices, including
-"dynamic": "strict" and numeric/date/boolean type checks) and ILM policies.
+"dynamic": "strict" and numeric/date/boolean type checks; under "dynamic": true new fields are
+mapped by the dynamic_templates or the default dynamic mapping, and GET <index>/_mapping shows
+them) and ILM policies.
 
 It is not a search engine: documents live in memory, queries are match_all / term / terms /
 range on top-level fields.
@@ -31,6 +33,7 @@ Usage: es_emulator.py [--port 0] [--port-file FILE] [options]; prints "port N" w
 
 import argparse
 import base64
+import fnmatch
 import gzip
 import json
 import os
@@ -101,7 +104,8 @@ class State:
     def index_for(self, name):
         idx = self.indices.get(name)
         if idx is None:
-            idx = Index(name, self.template_mappings(name))
+            # a copy: fields mapped dynamically belong to this index, not to the template
+            idx = Index(name, json.loads(json.dumps(self.template_mappings(name) or {})))
             self.indices[name] = idx
         return idx
 
@@ -191,12 +195,62 @@ def check_mapping(mappings, source, doc_id, path="", dynamic=None):
         mtype = spec.get("type", "object")
         values = value if isinstance(value, list) else [value]
         for v in values:
-            if not type_ok(mtype, v):
+            if not type_ok(mtype, v) and not spec.get("ignore_malformed"):
                 preview = v if not isinstance(v, (dict, list)) else json.dumps(v)
                 return ("document_parsing_exception",
                         "[1:2] failed to parse field [%s] of type [%s] in document with id "
                         "'%s'. Preview of field's value: '%s'" % (full, mtype, doc_id, preview))
     return None
+
+
+def dynamic_mapping(root, name, value):
+    """The mapping Elasticsearch gives a new field from its first value: the first of the
+    root's dynamic_templates whose match_mapping_type (and match, if any) fits, else the
+    default dynamic mapping. None for a value that maps nothing (null, empty array)."""
+    if isinstance(value, list):
+        value = next((v for v in value if v is not None), None)
+    if isinstance(value, bool):
+        kind = "boolean"
+    elif isinstance(value, int):
+        kind = "long"
+    elif isinstance(value, float):
+        kind = "double"
+    elif isinstance(value, str):
+        date = root.get("date_detection", True) not in (False, "false") and DATE_RE.match(value)
+        kind = "date" if date else "string"
+    else:
+        return None
+    for entry in root.get("dynamic_templates", []):
+        (_, tpl), = entry.items()
+        want = tpl.get("match_mapping_type", "*")
+        want = want if isinstance(want, list) else [want]
+        if ("*" in want or kind in want) and fnmatch.fnmatchcase(name, tpl.get("match", "*")):
+            return dict(tpl["mapping"])
+    return {"boolean": {"type": "boolean"}, "long": {"type": "long"},
+            "double": {"type": "float"}, "date": {"type": "date"},
+            "string": {"type": "text",
+                       "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}}}[kind]
+
+
+def map_new_fields(root, mappings, source, dynamic=None):
+    """Adds the fields of an accepted document that `mappings` lacks, as Elasticsearch does
+    under "dynamic": true (a dotted name is an object path); "false" and "strict" add none."""
+    dyn = str(mappings.get("dynamic", dynamic if dynamic is not None else "true")).lower()
+    props = mappings.setdefault("properties", {})
+    for key, value in source.items():
+        head, _, rest = key.partition(".")
+        if rest:
+            key, value = head, {rest: value}
+        spec = props.get(key)
+        if isinstance(value, dict):
+            if spec is None and dyn == "true":
+                spec = props[key] = {"properties": {}}
+            if spec is not None and "properties" in spec:
+                map_new_fields(root, spec, value, dyn)
+        elif spec is None and dyn == "true":
+            mapping = dynamic_mapping(root, key, value)
+            if mapping:
+                props[key] = mapping
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -324,6 +378,8 @@ class Handler(BaseHTTPRequestHandler):
         elif parts[-1:] == ["_refresh"] and len(parts) <= 2:
             n = len(self.server.state.resolve(parts[0] if len(parts) == 2 else None))
             self.send_json(200, {"_shards": {"total": n, "successful": n, "failed": 0}})
+        elif parts[-1:] == ["_mapping"] and len(parts) == 2 and method == "GET":
+            self.mapping(parts[0])
         elif parts[:1] == ["_index_template"] and len(parts) == 2:
             self.template(method, parts[1], body)
         elif parts[:2] == ["_ilm", "policy"] and len(parts) == 3:
@@ -562,6 +618,8 @@ class Handler(BaseHTTPRequestHandler):
         bad = check_mapping(idx.mappings, source, doc_id)
         if bad:
             return item_error(400, bad[0], bad[1])
+        if idx.mappings:
+            map_new_fields(idx.mappings, idx.mappings, source)
         old = idx.docs.get(doc_id)
         version = old[0] + 1 if old else 1
         idx.docs[doc_id] = (version, idx.seq_no, source)
@@ -647,6 +705,18 @@ class Handler(BaseHTTPRequestHandler):
                              "_shards": {"total": n, "successful": n, "skipped": 0, "failed": 0},
                              "hits": {"total": {"value": len(found), "relation": "eq"},
                                       "max_score": 1.0 if hits else None, "hits": hits}})
+
+    def mapping(self, expr):
+        """GET <index>/_mapping: each index's mappings, the dynamically added fields included."""
+        st = self.server.state
+        with st.lock:
+            found = {i.name: {"mappings": json.loads(json.dumps(i.mappings))}
+                     for i in st.resolve(expr)}
+        if not found:
+            self.send_json(404, error_body(404, "index_not_found_exception",
+                                           "no such index [%s]" % expr, index=expr))
+        else:
+            self.send_json(200, found)
 
     def template(self, method, name, body):
         st = self.server.state
