@@ -104,8 +104,8 @@ static void show_one(const bp_loaded *pl)
            d->description ? d->description : "", pl->path);
     printf("  %-22s %-12s %s\n", "plugin", "string", "required: this plugin's name");
     if (d->kind == BP_KIND_SINK)
-        printf("  %-22s %-12s default: all  one of anomaly|normal|all|critical|invalid\n", "route",
-               "enum");
+        printf("  %-22s %-12s default: all  one of anomaly|normal|all|critical|invalid|"
+               "skipped\n", "route", "enum");
     bp_options_print(stdout, d->options, d->n_options);
 }
 

@@ -48,7 +48,8 @@ static void run_usage(FILE *out, bool check)
           "  --duration SECONDS     stop after this long\n"
           "  --summary-json PATH    also write the run summary as JSON to PATH\n\n"
           "A status line goes to stderr every stats_interval seconds and a summary at exit:\n"
-          "readings in = anomaly + normal + invalid (+ in flight).\n\n"
+          "readings in = anomaly + normal + invalid (+ in flight); skipped resources (valid\n"
+          "FHIR that is not blood pressure) are not readings and are counted beside it.\n\n"
           "[pipeline] keys:\n",
           out);
     size_t n;

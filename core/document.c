@@ -133,14 +133,24 @@ void bp_document_write(bp_buf *out, const bp_record *r, bool pretty, long long n
     number_field(&w, "heart_rate", r->heart_rate);
     if (r->decode_flags & BP_DEC_BY_TEXT)
         text_field(&w, "identified_by", "text");
+    /* A skipped resource (valid FHIR, not blood pressure) says what it was, not a verdict. */
+    bool skipped = !invalid && r->skip_reason;
     if (invalid) {
         text_field(&w, "route", "invalid");
         text_field(&w, "invalid_reason", r->invalid_reason);
+    } else if (skipped) {
+        text_field(&w, "route", "skipped");
+        text_field(&w, "skip_reason", r->skip_reason);
+        text_field(&w, "resource_type", r->resource_type);
+        text_field(&w, "resource_code", r->resource_code);
     } else {
         verdict_fields(&w, r);
     }
     source_object(&w, r);
-    if (invalid && r->payload) {
+    /* A skipped resource that is the whole payload carries it; one entry of a Bundle does not
+     * (a patient Bundle of megabytes would be repeated for each of its hundreds of entries):
+     * source.resource_index says where it is. */
+    if ((invalid || (skipped && r->resource_index < 0)) && r->payload) {
         /* The dead letter keeps the payload so an operator can replay or inspect it. */
         key(&w, "payload");
         bp_buf_json_string(out, r->payload, r->payload_len);

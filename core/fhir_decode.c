@@ -4,6 +4,7 @@
 #include "fhir_decode.h"
 
 #include "fhir_observation.h"
+#include "sha256.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -27,6 +28,8 @@ typedef struct walk {
     /* What the payload was, for the reason when it yields nothing: "Bundle of 137 entries". */
     const char *container, *container_noun, *container_nouns;
     size_t container_size;
+    char **owned; /* strings composed for skipped items (their names), freed after emitting */
+    size_t n_owned, cap_owned;
 } walk;
 
 static bp_obs_result *next_slot(walk *w)
@@ -75,21 +78,169 @@ static void note_container(walk *w, bool top, const char *kind, const char *noun
     }
 }
 
-static void visit_bundle(walk *w, const cJSON *bundle, bool top)
+/* Keeps a string composed for an item until the items are emitted; NULL when memory ran out. */
+static char *owned_string(walk *w, size_t size)
+{
+    if (w->n_owned == w->cap_owned) {
+        size_t cap = w->cap_owned ? w->cap_owned * 2 : 16;
+        char **grown = realloc(w->owned, cap * sizeof *grown);
+        if (!grown) {
+            w->nomem = true;
+            return NULL;
+        }
+        w->owned = grown;
+        w->cap_owned = cap;
+    }
+    char *s = malloc(size);
+    if (!s) {
+        w->nomem = true;
+        return NULL;
+    }
+    w->owned[w->n_owned++] = s;
+    return s;
+}
+
+static const char *member_text(const cJSON *obj, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+}
+
+/* What names a skipped resource, whole: "<resourceType>/<id>" (+ "/_history/<versionId>"),
+ * else the entry's fullUrl, else "sha256:" over its bytes (`raw` when the payload is exactly
+ * that resource, else `node` printed). Never cut, so distinct resources never share a name. */
+static const char *skipped_name(walk *w, const char *type, const cJSON *node, const char *full_url,
+                                const char *raw, size_t raw_len)
+{
+    const char *id = type ? member_text(node, "id") : NULL;
+    if (id) {
+        const char *version =
+            member_text(cJSON_GetObjectItemCaseSensitive(node, "meta"), "versionId");
+        size_t size = strlen(type) + strlen(id) + (version ? strlen(version) + 10 : 0) + 2;
+        char *name = owned_string(w, size);
+        if (name)
+            snprintf(name, size, version ? "%s/%s/_history/%s" : "%s/%s", type, id, version);
+        return name;
+    }
+    if (full_url && *full_url)
+        return full_url;
+    char *name = owned_string(w, 48);
+    if (!name)
+        return NULL;
+    if (raw) {
+        bp_sha256_id(raw, raw_len, 40, name, 48);
+        return name;
+    }
+    char *printed = cJSON_PrintUnformatted(node);
+    if (!printed) {
+        w->nomem = true;
+        return NULL;
+    }
+    bp_sha256_id(printed, strlen(printed), 40, name, 48);
+    cJSON_free(printed);
+    return name;
+}
+
+/* The code of a concept: its LOINC coding's, else its first coding's; NULL when none. */
+static const char *concept_code(const cJSON *concept)
+{
+    const cJSON *coding, *first = NULL;
+    cJSON_ArrayForEach(coding, cJSON_GetObjectItemCaseSensitive(concept, "coding"))
+    {
+        const char *code = member_text(coding, "code");
+        const char *system = member_text(coding, "system");
+        if (!code)
+            continue;
+        if (system && strcmp(system, "http://loinc.org") == 0)
+            return code;
+        if (!first)
+            first = coding;
+    }
+    return first ? member_text(first, "code") : NULL;
+}
+
+/* Whether an Observation that is not blood pressure is the mean pressure alone (LOINC 8478-0,
+ * MDC 150023): a measurement of pressure, but no systolic or diastolic value to judge. */
+static bool is_mean_pressure(const cJSON *obs)
+{
+    const cJSON *coding;
+    cJSON_ArrayForEach(coding, cJSON_GetObjectItemCaseSensitive(
+                                   cJSON_GetObjectItemCaseSensitive(obs, "code"), "coding"))
+    {
+        const char *code = member_text(coding, "code");
+        if (code && (strcmp(code, "8478-0") == 0 || strcmp(code, "150023") == 0))
+            return true;
+    }
+    return false;
+}
+
+/* One skipped item, kept in order with the readings. `node` is the resource (or, for an entry
+ * without one, the entry) and `type` its resourceType. */
+static void add_skipped(walk *w, int index, const char *reason, const char *type,
+                        const cJSON *node, const char *full_url, const char *raw, size_t raw_len)
+{
+    const char *name = skipped_name(w, type, node, full_url, raw, raw_len);
+    bp_obs_result *r = name ? next_slot(w) : NULL;
+    if (!r)
+        return;
+    memset(&r->d, 0, sizeof r->d);
+    r->is_bp = r->has_sys = r->has_dia = r->paired_away = false;
+    r->d.systolic = r->d.diastolic = r->d.heart_rate = NAN;
+    r->d.effective_ms = INT64_MIN;
+    r->d.resource_index = index;
+    r->d.skip_reason = reason;
+    r->d.resource_type = type;
+    r->d.stable_id = name;
+    if (type && strcmp(type, "Observation") == 0) {
+        r->d.observation_id = member_text(node, "id");
+        r->d.resource_code = concept_code(cJSON_GetObjectItemCaseSensitive(node, "code"));
+    }
+}
+
+/* FHIR resource type names are letters, starting with a capital ("Observation"). Anything else
+ * ("observation", "") is not FHIR, and a dead letter rather than a skip: a misspelt producer
+ * would otherwise lose every reading without a word. */
+static bool is_type_name(const char *s)
+{
+    if (!(*s >= 'A' && *s <= 'Z'))
+        return false;
+    size_t n = 0;
+    for (; *s; s++, n++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')))
+            return false;
+    return n <= 64;
+}
+
+static void visit_bundle(walk *w, const cJSON *bundle, int index, const char *full_url, bool top,
+                         const char *raw, size_t raw_len)
 {
     const cJSON *entry;
     const cJSON *entries = cJSON_GetObjectItemCaseSensitive(bundle, "entry");
+    if (entries && !cJSON_IsArray(entries)) {
+        add_invalid(w, index, "Bundle.entry is not an array");
+        return;
+    }
+    size_t size = entries ? (size_t)cJSON_GetArraySize(entries) : 0;
+    note_container(w, top, "Bundle", "entry", "entries", size);
+    if (size == 0) {
+        add_skipped(w, index, BP_SKIP_EMPTY_BUNDLE, "Bundle", bundle, full_url, raw, raw_len);
+        return;
+    }
     int i = 0;
-    note_container(w, top, "Bundle", "entry", "entries",
-                   cJSON_IsArray(entries) ? (size_t)cJSON_GetArraySize(entries) : 0);
     cJSON_ArrayForEach(entry, entries)
     {
         const cJSON *res = cJSON_GetObjectItemCaseSensitive(entry, "resource");
-        const cJSON *url = cJSON_GetObjectItemCaseSensitive(entry, "fullUrl");
-        if (res)
-            visit(w, res, i, cJSON_IsString(url) ? url->valuestring : NULL, false, NULL, 0);
+        const char *url = member_text(entry, "fullUrl");
+        if (!cJSON_IsObject(entry))
+            add_invalid(w, i, "Bundle entry is not a JSON object");
+        else if (res)
+            visit(w, res, i, url, false, NULL, 0);
+        else if (cJSON_GetObjectItemCaseSensitive(entry, "request") ||
+                 cJSON_GetObjectItemCaseSensitive(entry, "response"))
+            /* A request-only entry (e.g. DELETE) or a transaction-response entry. */
+            add_skipped(w, i, BP_SKIP_NO_RESOURCE, NULL, entry, url, NULL, 0);
         else
-            w->skipped++; /* a request-only entry (e.g. DELETE) carries no resource */
+            add_invalid(w, i, "Bundle entry with no resource, request or response");
         i++;
     }
 }
@@ -110,19 +261,19 @@ static void visit(walk *w, const cJSON *node, int index, const char *full_url, b
                                                     : "not a FHIR resource (not a JSON object)");
         return;
     }
-    if (strcmp(rt->valuestring, "Bundle") == 0) {
-        visit_bundle(w, node, top);
+    const char *type = rt->valuestring;
+    if (!is_type_name(type)) {
+        add_invalid(w, index, "not a FHIR resource (resourceType is not a resource type name)");
         return;
     }
-    if (strcmp(rt->valuestring, "Observation") != 0) {
-        if (top) {
-            char reason[160];
-            snprintf(reason, sizeof reason, "resourceType %.40s is not an Observation or Bundle",
-                     rt->valuestring);
-            add_invalid(w, index, reason);
-        } else {
-            w->skipped++;
-        }
+    if (strcmp(type, "Bundle") == 0) {
+        visit_bundle(w, node, index, full_url, top, raw, raw_len);
+        return;
+    }
+    /* Valid FHIR about something else (a Condition, a body weight) is not bad input: it is
+     * skipped, counted by reason, and routable (route = skipped), never a dead letter. */
+    if (strcmp(type, "Observation") != 0) {
+        add_skipped(w, index, BP_SKIP_NOT_OBSERVATION, type, node, full_url, raw, raw_len);
         return;
     }
     bp_obs_result *r = next_slot(w);
@@ -130,10 +281,12 @@ static void visit(walk *w, const cJSON *node, int index, const char *full_url, b
         return;
     bp_obs_extract(node, full_url, raw, raw_len, r);
     r->d.resource_index = index;
-    /* Inside a container, an Observation about something else is not an error. */
-    if (!r->is_bp && !top) {
+    /* Not about blood pressure, even with a broken value of its own (a heart rate's): not
+     * ours. A blood-pressure code with broken values stays invalid. */
+    if (!r->is_bp) {
         w->n--;
-        w->skipped++;
+        add_skipped(w, index, is_mean_pressure(node) ? BP_SKIP_MEAN_ONLY : BP_SKIP_NOT_BP, type,
+                    node, full_url, raw, raw_len);
     }
 }
 
@@ -346,6 +499,8 @@ int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
     w.nomem = false;
     w.container = w.container_noun = w.container_nouns = NULL;
     w.container_size = 0;
+    w.owned = NULL;
+    w.n_owned = w.cap_owned = 0;
     char reason[160];
     const char *early = NULL;
     size_t limit = opts ? opts->max_payload_bytes : 0;
@@ -377,7 +532,8 @@ int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
         goto done;
     }
     for (size_t i = 0; i < w.n; i++)
-        bp_obs_rebase(&w.items[i]);
+        if (!w.items[i].d.skip_reason) /* a skipped item's strings are the tree's or owned */
+            bp_obs_rebase(&w.items[i]);
     pair_single_values(&w);
     size_t emitted = 0;
     for (size_t i = 0; i < w.n && rc == 0; i++) {
@@ -387,19 +543,22 @@ int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
         emitted++;
     }
     if (emitted == 0 && rc == 0) {
-        /* Every resource was skipped as not about blood pressure: say what was looked at. */
+        /* Only an empty container gets here: every resource is emitted, as a reading, a dead
+         * letter or a skipped item, and an empty Bundle is a skipped item of its own. */
         if (w.container)
-            snprintf(reason, sizeof reason, "no blood-pressure Observation in %s of %zu %s "
-                     "(%zu other resource%s)", w.container, w.container_size,
-                     w.container_size == 1 ? w.container_noun : w.container_nouns, w.skipped,
-                     w.skipped == 1 ? "" : "s");
+            snprintf(reason, sizeof reason, "no FHIR resource in %s of %zu %s", w.container,
+                     w.container_size,
+                     w.container_size == 1 ? w.container_noun : w.container_nouns);
         else
-            snprintf(reason, sizeof reason, "no blood-pressure Observation in the payload");
+            snprintf(reason, sizeof reason, "no FHIR resource in the payload");
         bp_decoded d = {.invalid_reason = reason, .systolic = NAN, .diastolic = NAN,
                         .heart_rate = NAN, .effective_ms = INT64_MIN, .resource_index = -1};
         rc = emit(user, &d);
     }
 done:
+    for (size_t i = 0; i < w.n_owned; i++)
+        free(w.owned[i]);
+    free(w.owned);
     for (size_t i = 0; i < w.n_trees; i++)
         cJSON_Delete(w.trees[i]);
     if (w.trees != w.inline_trees)

@@ -35,7 +35,26 @@ typedef struct bp_decoded {
     unsigned flags;              /* BP_DEC_* */
     int resource_index;          /* position in the container (Bundle entry, array, NDJSON line);
                                     -1 for a single resource or a whole-payload failure */
+
+    /* Skipped items: valid FHIR that is not a blood-pressure reading (a Condition, a heart-rate
+     * Observation, ...). An item with skip_reason set and invalid_reason NULL is neither a
+     * reading nor a dead letter. skip_reason is one of the BP_SKIP_* texts below, a small fixed
+     * set (no ids, no values), so counting by reason stays bounded; what the resource was goes
+     * in the two fields after it. stable_id then names the resource: "<resourceType>/<id>"
+     * (+ "/_history/<versionId>"), else the entry's fullUrl, else a content hash. */
+    const char *skip_reason;
+    const char *resource_type; /* the skipped resource's resourceType, NULL for an entry
+                                  without a resource */
+    const char *resource_code; /* a skipped Observation's code (the LOINC coding's when there
+                                  is one, else the first coding's), NULL when none */
 } bp_decoded;
+
+/* The reasons an item is skipped. */
+#define BP_SKIP_NOT_OBSERVATION "resource is not an Observation"
+#define BP_SKIP_NOT_BP "Observation is not blood pressure"
+#define BP_SKIP_MEAN_ONLY "mean blood pressure only"
+#define BP_SKIP_NO_RESOURCE "Bundle entry without a resource"
+#define BP_SKIP_EMPTY_BUNDLE "Bundle with no entries"
 
 typedef struct bp_decode_opts {
     size_t max_payload_bytes; /* 0 = no limit; larger payloads are invalid without parsing */
@@ -46,8 +65,9 @@ typedef struct bp_decode_opts {
 typedef int (*bp_decode_emit)(void *user, const bp_decoded *item);
 
 /* Decodes `len` bytes at `data` (need not be NUL-terminated). `opts` may be NULL for the
- * defaults. Calls `emit` at least once for every payload: a payload that yields nothing usable
- * produces exactly one invalid item with the reason. Returns 0, the non-zero value of `emit`
+ * defaults. Calls `emit` at least once for every payload: a payload that yields no reading
+ * produces an invalid item with the reason, or one skipped item per resource that is valid FHIR
+ * but not blood pressure. Returns 0, the non-zero value of `emit`
  * that stopped it, or -1 when memory ran out (after emitting an invalid item saying so). */
 int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
                    bp_decode_emit emit, void *user);

@@ -9,11 +9,12 @@
 
 #include <stdbool.h>
 
-/* Routes a sink can take, as a bit mask over bp_route. */
+/* Routes a sink can take, as a bit mask over bp_route. route = skipped is never part of
+ * route = all: skipped resources are not readings. */
 #define BP_ROUTE_BIT(r) (1u << (r))
 #define BP_ROUTES_ALL (BP_ROUTE_BIT(BP_ROUTE_NORMAL) | BP_ROUTE_BIT(BP_ROUTE_ANOMALY))
 /* route = critical: judged readings of severity critical (a subset of the other routes). */
-#define BP_ROUTE_CRITICAL (1u << 3)
+#define BP_ROUTE_CRITICAL (1u << BP_ROUTE_COUNT)
 
 typedef struct bp_counter {
     char *name;

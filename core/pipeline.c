@@ -106,6 +106,8 @@ static int parse_route(const char *text, unsigned *mask)
         *mask = BP_ROUTE_BIT(BP_ROUTE_INVALID);
     else if (strcmp(text, "critical") == 0)
         *mask = BP_ROUTE_CRITICAL;
+    else if (strcmp(text, "skipped") == 0)
+        *mask = BP_ROUTE_BIT(BP_ROUTE_SKIPPED); /* never part of all: not readings */
     else
         return -1;
     return 0;
@@ -142,7 +144,7 @@ static bp_ctx *build_stage(bp_pipeline *p, const bp_section *s, bp_errors *errs)
         const bp_kv *route = bp_section_get(s, "route");
         if (parse_route(route ? route->value : NULL, &routes) != 0) {
             bp_errors_add(errs, "%s: [%s] key 'route': '%s' is not one of anomaly|normal|all|"
-                          "critical|invalid", bp_where(route->file, route->line, where, sizeof where),
+                          "critical|invalid|skipped", bp_where(route->file, route->line, where, sizeof where),
                           s->name, route->value);
             return NULL;
         }

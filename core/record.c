@@ -56,6 +56,8 @@ bp_route bp_record_route(const bp_record *r)
 {
     if (r->invalid_reason)
         return BP_ROUTE_INVALID;
+    if (r->skip_reason)
+        return BP_ROUTE_SKIPPED;
     return r->anomaly ? BP_ROUTE_ANOMALY : BP_ROUTE_NORMAL;
 }
 

@@ -12,7 +12,10 @@
 typedef enum bp_route {
     BP_ROUTE_NORMAL = 0,
     BP_ROUTE_ANOMALY = 1,
-    BP_ROUTE_INVALID = 2
+    BP_ROUTE_INVALID = 2,
+    /* valid FHIR that is not a blood-pressure reading: beside the books, never judged */
+    BP_ROUTE_SKIPPED = 3,
+    BP_ROUTE_COUNT = 4
 } bp_route;
 
 typedef enum bp_value_type { BP_VAL_NUMBER, BP_VAL_TEXT, BP_VAL_BOOL } bp_value_type;
@@ -51,6 +54,9 @@ struct bp_record {
     unsigned decode_flags;
     int resource_index;
     const char *invalid_reason; /* non-NULL: the record is on the invalid route */
+    /* non-NULL (and invalid_reason NULL): a skipped resource, not a reading (BP_SKIP_*), with
+     * its resourceType and, for an Observation, its code */
+    const char *skip_reason, *resource_type, *resource_code;
 
     /* verdict */
     bool anomaly;

@@ -133,6 +133,15 @@ static int on_decoded(void *user, const bp_decoded *d)
     rec->heart_rate = d->heart_rate;
     rec->decode_flags = d->flags;
     rec->resource_index = d->resource_index;
+    if (!d->invalid_reason && d->skip_reason) {
+        /* Valid FHIR that is not ours: no plausibility gate, no detector, only route = skipped
+         * sinks (and the skipped counts). */
+        if (!(rec->skip_reason = bp_arena_strdup(a, d->skip_reason)) ||
+            (d->resource_type && !(rec->resource_type = bp_arena_strdup(a, d->resource_type))) ||
+            (d->resource_code && !(rec->resource_code = bp_arena_strdup(a, d->resource_code))))
+            return -1;
+        return bp_batch_push(&r->records, rec) == BP_OK ? 0 : -1;
+    }
     char why[160];
     if (!rec->invalid_reason &&
         bp_plausibility_check(&r->p->settings.plausible, rec->systolic, rec->diastolic, why,
@@ -166,9 +175,13 @@ static step_result decode_all(runner *r)
                 return STEP_FATAL;
         }
     }
+    /* Skipped resources ride in `records` to reach their sinks, but are not readings. */
+    size_t skipped = 0;
+    for (size_t i = 0; i < r->records.count; i++)
+        skipped += bp_record_route(r->records.items[i]) == BP_ROUTE_SKIPPED;
     r->st->payloads += r->input.count;
-    r->st->readings_in += r->records.count;
-    r->st->in_flight = r->records.count;
+    r->st->readings_in += r->records.count - skipped;
+    r->st->in_flight = r->records.count - skipped;
     return STEP_OK;
 }
 
@@ -206,11 +219,14 @@ static void route_all(runner *r)
         bp_record *rec = r->records.items[i];
         bp_route route = bp_record_route(rec);
         rec->sinks_pending = 0;
-        bool critical = route != BP_ROUTE_INVALID && rec->severity == BP_SEV_CRITICAL;
+        bool critical = route != BP_ROUTE_INVALID && route != BP_ROUTE_SKIPPED &&
+                        rec->severity == BP_SEV_CRITICAL;
         for (size_t s = 0; s < p->n_sinks; s++)
             if ((p->sinks[s]->routes & BP_ROUTE_BIT(route)) ||
                 (critical && (p->sinks[s]->routes & BP_ROUTE_CRITICAL)))
                 rec->sinks_pending |= 1ull << s;
+        if (route == BP_ROUTE_SKIPPED)
+            bp_stats_count_skipped(r->st, rec->skip_reason);
         if (route == BP_ROUTE_INVALID) {
             bp_stats_count_reason(r->st, rec->invalid_reason);
             if (!p->has_invalid_sink) {
@@ -364,7 +380,7 @@ static step_result process_batch(runner *r)
     if (res != STEP_OK)
         return res;
     /* Judged routes are booked before delivery can turn a refused reading into a dead letter. */
-    uint64_t routes[3] = {0, 0, 0};
+    uint64_t routes[BP_ROUTE_COUNT] = {0};
     for (size_t i = 0; i < r->records.count; i++)
         routes[bp_record_route(r->records.items[i])]++;
     route_all(r);
@@ -373,7 +389,7 @@ static step_result process_batch(runner *r)
         res = commit_batch(r);
     if (res != STEP_OK)
         return res;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < BP_ROUTE_COUNT; i++)
         r->st->by_route[i] += routes[i];
     r->st->in_flight = 0;
     return STEP_OK;

@@ -44,6 +44,24 @@ void bp_stats_count_reason(bp_stats *st, const char *reason)
     st->n_reasons++;
 }
 
+void bp_stats_count_skipped(bp_stats *st, const char *reason)
+{
+    for (size_t i = 0; i < st->n_skipped; i++) {
+        if (strcmp(st->skipped[i].reason, reason) == 0) {
+            st->skipped[i].count++;
+            return;
+        }
+    }
+    size_t n = strlen(reason);
+    if (st->n_skipped == BP_MAX_SKIP_REASONS || n >= sizeof st->skipped[0].reason) {
+        st->skipped_other++;
+        return;
+    }
+    memcpy(st->skipped[st->n_skipped].reason, reason, n + 1);
+    st->skipped[st->n_skipped].count = 1;
+    st->n_skipped++;
+}
+
 void bp_stats_print_status(const bp_stats *st, const bp_pipeline *p, double rate)
 {
     char extra[512] = "";
@@ -92,6 +110,20 @@ void bp_stats_print_summary(const bp_stats *st, const bp_pipeline *p)
         if (st->reasons_other)
             fprintf(stderr, "    %8llu  (other reasons)\n",
                     (unsigned long long)st->reasons_other);
+    }
+    unsigned long long sk = st->by_route[BP_ROUTE_SKIPPED];
+    if (sk || st->n_skipped) {
+        /* Beside the books, not inside them: a skipped resource is not a reading. */
+        fprintf(stderr, "  skipped        %llu resource%s that %s not blood-pressure readings "
+                "(beside the books, not in readings in)\n", sk, sk == 1 ? "" : "s",
+                sk == 1 ? "is" : "are");
+        fprintf(stderr, "  skipped by reason:\n");
+        for (size_t i = 0; i < st->n_skipped; i++)
+            fprintf(stderr, "    %8llu  %s\n", (unsigned long long)st->skipped[i].count,
+                    st->skipped[i].reason);
+        if (st->skipped_other)
+            fprintf(stderr, "    %8llu  (other reasons)\n",
+                    (unsigned long long)st->skipped_other);
     }
     if (st->invalid_unrouted)
         fprintf(stderr, "  invalid with no [sink] route = invalid: %llu (counted, not stored)\n",
@@ -143,6 +175,16 @@ int bp_stats_write_json(const bp_stats *st, const bp_pipeline *p, const char *pa
     json_u64(&b, "in_flight", st->in_flight, true);
     json_u64(&b, "invalid_unrouted", st->invalid_unrouted, true);
     json_u64(&b, "sink_rejected", st->sink_rejected, true);
+    json_u64(&b, "skipped", st->by_route[BP_ROUTE_SKIPPED], true);
+    bp_buf_puts(&b, ",\"skipped_by_reason\":{");
+    for (size_t i = 0; i < st->n_skipped; i++) {
+        if (i)
+            bp_buf_putc(&b, ',');
+        bp_buf_json_string(&b, st->skipped[i].reason, strlen(st->skipped[i].reason));
+        snprintf(tmp, sizeof tmp, ":%llu", (unsigned long long)st->skipped[i].count);
+        bp_buf_puts(&b, tmp);
+    }
+    bp_buf_puts(&b, "}");
     bp_buf_puts(&b, ",\"invalid_by_reason\":{");
     for (size_t i = 0; i < st->n_reasons; i++) {
         if (i)

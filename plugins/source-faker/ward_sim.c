@@ -204,9 +204,10 @@ size_t bp_ward_fhir(const bp_ward *w, const bp_sim_reading *r, char *buf, size_t
     iso_time(r->effective_ms, when, sizeof when);
     bp_ward_patient_id(r->patient, patient, sizeof patient);
     bp_ward_practitioner_id(r->practitioner, practitioner, sizeof practitioner);
+    /* JSON that is not FHIR (no resourceType): a dead letter. A Patient would be valid FHIR
+     * that is not blood pressure, which the core skips rather than dead-letters. */
     if (r->broken == BP_BROKEN_NOT_OBS)
-        return (size_t)snprintf(buf, len, "{\"resourceType\":\"Patient\",\"id\":\"%s\"}",
-                                patient);
+        return (size_t)snprintf(buf, len, "{\"id\":\"%s\",\"status\":\"final\"}", id);
     const char *unit = r->broken == BP_BROKEN_UNIT ? "cm" : "mm[Hg]";
     char subject[64] = "";
     if (r->broken != BP_BROKEN_NO_SUBJECT)

@@ -72,7 +72,7 @@ typedef struct bp_sim_reading {
 /* The deliberate defects of invalid_rate, each dead-lettered by the decoder for its own reason. */
 enum {
     BP_BROKEN_TRUNCATED = 1,  /* JSON cut off halfway */
-    BP_BROKEN_NOT_OBS = 2,    /* a Patient resource instead of an Observation */
+    BP_BROKEN_NOT_OBS = 2,    /* JSON that is not a FHIR resource (no resourceType) */
     BP_BROKEN_NO_SUBJECT = 3, /* an Observation without subject */
     BP_BROKEN_UNIT = 4        /* values in "cm", which is no pressure unit */
 };

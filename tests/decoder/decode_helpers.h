@@ -19,9 +19,18 @@ typedef struct item {
     int valid;
 } item;
 
+/* Skipped items (valid FHIR, not blood pressure) are kept apart from readings and dead letters,
+ * so a Bundle's Conditions do not shift the positions of its readings. */
+typedef struct skip_item {
+    char reason[64], type[64], code[64], id[512];
+    int index;
+} skip_item;
+
 typedef struct items {
     item v[MAX_ITEMS];
     int n;
+    skip_item s[MAX_ITEMS];
+    int n_skipped; /* all of them, also beyond MAX_ITEMS */
 } items;
 
 static inline void copy_str(char *dst, size_t len, const char *src)
@@ -32,6 +41,18 @@ static inline void copy_str(char *dst, size_t len, const char *src)
 static inline int collect(void *user, const bp_decoded *d)
 {
     items *it = user;
+    if (d->skip_reason && !d->invalid_reason) {
+        if (it->n_skipped < MAX_ITEMS) {
+            skip_item *s = &it->s[it->n_skipped];
+            copy_str(s->reason, sizeof s->reason, d->skip_reason);
+            copy_str(s->type, sizeof s->type, d->resource_type);
+            copy_str(s->code, sizeof s->code, d->resource_code);
+            copy_str(s->id, sizeof s->id, d->stable_id);
+            s->index = d->resource_index;
+        }
+        it->n_skipped++;
+        return 0;
+    }
     if (it->n == MAX_ITEMS)
         return 0;
     item *x = &it->v[it->n++];

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # What kcat puts on the topic: the FHIR examples of tests/data are consumed and decoded; poison
 # messages (not JSON, JSON but not FHIR, a tombstone, an empty value, 2 MiB) are dead-lettered with the reason
-# and their Kafka position, and the readings after them still arrive; all of it is committed.
+# and their Kafka position, and the readings after them still arrive; valid FHIR that is not blood
+# pressure (a Patient, a heart rate, a Bundle's other entries) is skipped, never dead-lettered, and
+# reaches a route = skipped sink only; all of it is committed.
 . "$(dirname "$0")/lib.sh"
 start_broker --topic blood-pressure:1 --topic examples:2
 
@@ -18,7 +20,10 @@ printf 'P-4:\n' | one -Z -K:                  # offset 3: a tombstone (NULL valu
 printf 'P-5:\n' | one -K:                     # offset 4: an empty value
 one -k P-6 "$big"                             # offset 5: 2 MiB
 obs after P-7 190 100 | one -k P-7           # offset 6
-check "seven messages on the topic" "[ \$(topic_count blood-pressure) = 7 ]"
+printf '{"status":"final","code":{"coding":[{"code":"8480-6"}]}}' | one -k P-8  # offset 7: JSON, not FHIR
+printf '{"resourceType":"Observation","id":"hr","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"valueQuantity":{"value":72,"unit":"/min"}}' \
+    | one -k P-9                              # offset 8: a heart rate
+check "nine messages on the topic" "[ \$(topic_count blood-pressure) = 9 ]"
 
 for f in "$BPPIPE_TEST_DATA"/fhir-examples/*.json; do tr -d '\n' <"$f"; echo; done >"$t/ex"
 kc -P -t examples -l "$t/ex"
@@ -45,6 +50,10 @@ path = $t/out/ok
 plugin = sink-file
 route = invalid
 path = $t/out/dead
+[sink.skip]
+plugin = sink-file
+route = skipped
+path = $t/out/skip
 INI
 timeout 60 "$BPPIPE" run "$t/p.ini" --duration 6 --summary-json "$t/s.json" 2>"$t/err"
 check "the run exits 0" "[ $? = 0 ]"
@@ -56,9 +65,30 @@ for f in sorted(os.listdir(sys.argv[1])):
         s = d.get("source", {})
         print(s.get("topic"), s.get("partition"), s.get("offset"), d.get("invalid_reason"))
 PY
+python3 - "$t/out/skip" >"$t/skip" <<'PY'
+import json, os, sys
+for f in sorted(os.listdir(sys.argv[1])):
+    for line in open(os.path.join(sys.argv[1], f)):
+        d = json.loads(line)
+        s = d.get("source", {})
+        print(s.get("topic"), s.get("partition"), s.get("offset"), d.get("route"),
+              d.get("resource_type"), d.get("resource_code"), "|", d.get("skip_reason"))
+PY
 cat "$t/dead" | cut -c1-140
 check "not JSON: reason and position" "grep -q '^blood-pressure 0 1 not JSON' $t/dead"
-check "not FHIR: reason and position" "grep -q '^blood-pressure 0 2 .*Patient' $t/dead"
+check "JSON but not FHIR: reason and position" \
+    "grep -q '^blood-pressure 0 7 not a FHIR resource (no resourceType)' $t/dead"
+check "a Patient is skipped with its position, not dead-lettered" \
+    "grep -q '^blood-pressure 0 2 skipped Patient None | resource is not an Observation\$' $t/skip && ! grep -q '^blood-pressure 0 2 ' $t/dead"
+check "a heart rate is skipped, not dead-lettered" \
+    "grep -q '^blood-pressure 0 8 skipped Observation 8867-4 | Observation is not blood pressure\$' $t/skip && ! grep -q '^blood-pressure 0 8 ' $t/dead"
+check "no dead letter is only 'not blood pressure'" \
+    "! grep -qi 'blood-pressure Observation\|not an Observation\|mean blood pressure' $t/dead"
+check "the examples' other resources are skipped (the Bundles' entries, the mean pressure)" \
+    "grep -q '^examples .* Observation 8478-0 | mean blood pressure only\$' $t/skip && [ \$(grep -c '^examples ' $t/skip) -ge 100 ]"
+check "route = all took no skipped resource" "! grep -rq skip_reason $t/out/ok"
+check "skipped counted by reason in the summary and its JSON" \
+    "grep -q 'skipped by reason' $t/err && python3 -c \"import json,sys; s=json.load(open('$t/s.json')); r=s['skipped_by_reason']; sys.exit(not (s['skipped'] == \$(wc -l <$t/skip) and sum(r.values()) == s['skipped'] and r['resource is not an Observation'] > 0))\""
 check "tombstone: reason and position" "grep -q '^blood-pressure 0 3 empty payload' $t/dead"
 check "empty value: reason and position" "grep -q '^blood-pressure 0 4 empty payload' $t/dead"
 check "2 MiB: reason and position" "grep -q '^blood-pressure 0 5 .*max_payload_bytes' $t/dead"
@@ -71,7 +101,7 @@ done
 check "the Bundles' readings were decoded" \
     "[ \$(python3 -c \"import json; print(sum(1 for l in open('$t/ok') if l.strip() not in ('None','before','after')))\") -ge 8 ]"
 check "every example payload was read" \
-    "grep -q 'messages 18' $t/err"
+    "grep -q 'messages 20' $t/err"
 
 timeout 60 "$BPPIPE" run "$t/p.ini" --duration 10 --summary-json "$t/s2.json" 2>"$t/err2"
 check "poison was committed like the rest: a restart reads nothing" \

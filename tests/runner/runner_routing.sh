@@ -19,7 +19,7 @@ obs() { # obs ID PATIENT SYS DIA
     for i in $(seq 1 7); do obs "h$i" "P-$((i % 3))" 170 95; done    # 7 high
     obs "r1" "P-REJ" 118 76                                           # normal, refused by sink.norm
     echo '{"resourceType":"Observation", "broken'                      # invalid: not JSON
-    echo '{"resourceType":"Patient","id":"x"}'                         # invalid: not an Observation
+    echo '{"resourceType":"patient","id":"x"}'                         # invalid: not a resource type
 } >"$t/in.ndjson"
 
 cat >"$t/p.ini" <<INI
@@ -63,7 +63,7 @@ check "normal readings reach the normal sink, less the refused one (20)" "[ $(li
 check "route = all takes every judged reading (28)" "[ $(lines "$t/all") = 28 ]"
 check "invalid + refused go to the dead letter (3)" "[ $(lines "$t/dead") = 3 ]"
 check "dead letter names the JSON error" "grep -q '\"invalid_reason\":\"not JSON' '$t/dead'"
-check "dead letter carries the payload and position" "grep -q '\"payload\":\"{\\\\\"resourceType\\\\\":\\\\\"Patient' '$t/dead' && grep -q '\"offset\":30' '$t/dead'"
+check "dead letter carries the payload and position" "grep -q '\"payload\":\"{\\\\\"resourceType\\\\\":\\\\\"patient' '$t/dead' && grep -q '\"offset\":30' '$t/dead'"
 check "refused reading is dead-lettered with the sink's reason" "grep -q 'rejected by sink.norm: patient refused by test-sink' '$t/dead'"
 check "annotations reach the documents" "grep -q '\"ext_score\":0.17,\"ext.model\":\"v1\",\"ext_seen\":true' '$t/anom'"
 check "reasons are listed" "grep -q '\"anomaly_details\":\\[\"ext_high\"\\]' '$t/anom'"
