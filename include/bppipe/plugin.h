@@ -231,7 +231,9 @@ typedef struct bp_host {
      * Several readings decoded from one payload (a Bundle) share it. */
     const void *(*payload)(const bp_record *rec, size_t *len);
     /* The host's JSON document for the record: the judged reading with every annotation, or,
-     * on the invalid route, the reason, the source position and the payload. The same bytes
+     * on the invalid route, the reason, the source position and the payload; on the skipped
+     * route (route = skipped: valid FHIR that is not blood pressure, never judged), the
+     * skip_reason, resource_type and resource_code and the source position. The same bytes
      * go to every sink. NUL-terminated; *len receives the length without the NUL (len may be
      * NULL). Owned by the record. Returns NULL only on BP_ENOMEM. */
     const char *(*document)(bp_ctx *ctx, const bp_record *rec, unsigned flags, size_t *len);
