@@ -1,5 +1,7 @@
 #include "alert.h"
 
+#include "sha256.h"
+
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdarg.h>
@@ -16,45 +18,48 @@ void bp_cooldown_init(bp_cooldown *c, int64_t period_ms)
 
 void bp_cooldown_free(bp_cooldown *c)
 {
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->items[i].patient);
+        free(c->items[i].reason);
+    }
     free(c->items);
     memset(c, 0, sizeof *c);
 }
 
-static void make_key(const char *patient, const char *reason, char *out, size_t len)
-{
-    snprintf(out, len, "%s\x1f%s", patient ? patient : "", reason);
-}
-
-static bp_cooldown_entry *find(const bp_cooldown *c, const char *key)
+/* The key is the patient and the reason, compared whole and apart: no separator byte that an id
+ * could also hold, and no length beyond which two ids would look the same. */
+static bp_cooldown_entry *find(const bp_cooldown *c, const char *patient, const char *reason)
 {
     for (size_t i = 0; i < c->n; i++)
-        if (strcmp(c->items[i].key, key) == 0)
+        if (strcmp(c->items[i].patient, patient) == 0 && strcmp(c->items[i].reason, reason) == 0)
             return &c->items[i];
     return NULL;
 }
 
-/* A reading with no reason (critical by severity alone) is keyed by its category. */
-static size_t reasons_of(const bp_alert_input *in, const char **out)
+static size_t n_keys(const bp_alert_input *in)
 {
-    if (in->n_reasons == 0) {
-        out[0] = in->category ? in->category : "critical";
-        return 1;
-    }
-    for (size_t i = 0; i < in->n_reasons; i++)
-        out[i] = in->reasons[i];
-    return in->n_reasons;
+    return in->n_reasons ? in->n_reasons : 1;
+}
+
+/* A reading with no reason (critical by severity alone) is keyed by its category. */
+static const char *reason_at(const bp_alert_input *in, size_t i)
+{
+    if (in->n_reasons == 0)
+        return in->category ? in->category : "critical";
+    return in->reasons[i];
+}
+
+static const char *patient_of(const bp_alert_input *in)
+{
+    return in->patient_id ? in->patient_id : "";
 }
 
 bool bp_cooldown_should_alert(const bp_cooldown *c, const bp_alert_input *in, uint32_t *since)
 {
-    const char *reasons[BP_ALERT_MAX_REASONS];
-    size_t n = reasons_of(in, reasons);
     bool alert = false;
     *since = 0;
-    for (size_t i = 0; i < n; i++) {
-        char key[160];
-        make_key(in->patient_id, reasons[i], key, sizeof key);
-        const bp_cooldown_entry *e = find(c, key);
+    for (size_t i = 0; i < n_keys(in); i++) {
+        const bp_cooldown_entry *e = find(c, patient_of(in), reason_at(in, i));
         if (!e || in->severity > e->severity || in->effective_ms - e->last_ms >= c->period_ms ||
             in->effective_ms < e->last_ms - c->period_ms)
             alert = true;
@@ -64,9 +69,9 @@ bool bp_cooldown_should_alert(const bp_cooldown *c, const bp_alert_input *in, ui
     return alert;
 }
 
-static bp_cooldown_entry *entry(bp_cooldown *c, const char *key)
+static bp_cooldown_entry *entry(bp_cooldown *c, const char *patient, const char *reason)
 {
-    bp_cooldown_entry *e = find(c, key);
+    bp_cooldown_entry *e = find(c, patient, reason);
     if (e)
         return e;
     if (c->n == c->cap) {
@@ -77,21 +82,24 @@ static bp_cooldown_entry *entry(bp_cooldown *c, const char *key)
         c->items = items;
         c->cap = cap;
     }
+    char *p = strdup(patient), *r = strdup(reason);
+    if (!p || !r) {
+        free(p);
+        free(r);
+        return NULL;
+    }
     e = &c->items[c->n++];
     memset(e, 0, sizeof *e);
-    snprintf(e->key, sizeof e->key, "%s", key);
+    e->patient = p;
+    e->reason = r;
     e->last_ms = INT64_MIN / 2;
     return e;
 }
 
 int bp_cooldown_commit(bp_cooldown *c, const bp_alert_input *in)
 {
-    const char *reasons[BP_ALERT_MAX_REASONS];
-    size_t n = reasons_of(in, reasons);
-    for (size_t i = 0; i < n; i++) {
-        char key[160];
-        make_key(in->patient_id, reasons[i], key, sizeof key);
-        bp_cooldown_entry *e = entry(c, key);
+    for (size_t i = 0; i < n_keys(in); i++) {
+        bp_cooldown_entry *e = entry(c, patient_of(in), reason_at(in, i));
         if (!e)
             return -1;
         e->last_ms = in->effective_ms;
@@ -103,12 +111,8 @@ int bp_cooldown_commit(bp_cooldown *c, const bp_alert_input *in)
 
 int bp_cooldown_suppress(bp_cooldown *c, const bp_alert_input *in)
 {
-    const char *reasons[BP_ALERT_MAX_REASONS];
-    size_t n = reasons_of(in, reasons);
-    for (size_t i = 0; i < n; i++) {
-        char key[160];
-        make_key(in->patient_id, reasons[i], key, sizeof key);
-        bp_cooldown_entry *e = find(c, key);
+    for (size_t i = 0; i < n_keys(in); i++) {
+        bp_cooldown_entry *e = find(c, patient_of(in), reason_at(in, i));
         if (e)
             e->suppressed++;
     }
@@ -124,58 +128,107 @@ static void iso(int64_t ms, char *out, size_t len)
     snprintf(out + n, len - n, ".%03dZ", (int)(((ms % 1000) + 1000) % 1000));
 }
 
-/* "Patient/<id>" for a plain id; references and identifiers as they came. */
-static void patient_reference(const char *id, char *out, size_t len)
-{
-    if (strchr(id, ':') || id[0] == '#' || strchr(id, '|'))
-        snprintf(out, len, "%s", id);
-    else
-        snprintf(out, len, "Patient/%s", id);
-}
+/* A growing string: text is never dropped, only memory can run out (then `failed`). */
+typedef struct text_buf {
+    char *data;
+    size_t len, cap;
+    bool failed;
+} text_buf;
 
-/* Appends to a fixed buffer; text beyond its end is dropped. */
-static void append(char *buf, size_t cap, size_t *used, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void append(char *buf, size_t cap, size_t *used, const char *fmt, ...)
+static void append(text_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void append(text_buf *b, const char *fmt, ...)
 {
-    if (*used + 1 >= cap)
+    if (b->failed)
         return;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(buf + *used, cap - *used, fmt, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n > 0)
-        *used = *used + (size_t)n < cap ? *used + (size_t)n : cap - 1;
+    if (n < 0 || b->len + (size_t)n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 128;
+        while (n >= 0 && b->len + (size_t)n + 1 > cap)
+            cap *= 2;
+        char *data = n < 0 ? NULL : realloc(b->data, cap);
+        if (!data) {
+            b->failed = true;
+            return;
+        }
+        b->data = data;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
 }
 
-size_t bp_alert_detected_issue(const bp_alert_input *in, uint32_t since, char *out, size_t len)
+/* "Patient/<id>" for a plain id; references and identifiers as they came. */
+static void patient_reference(text_buf *b, const char *id)
 {
-    char detail[512] = "", when[40], ref[256], id[200];
-    size_t used = 0;
+    if (strchr(id, ':') || id[0] == '#' || strchr(id, '|'))
+        append(b, "%s", id);
+    else
+        append(b, "Patient/%s", id);
+}
+
+static bool fhir_id_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.';
+}
+
+void bp_alert_id(const char *stable_id, char *out)
+{
+    static const char prefix[] = "bp-alert-", hashed[] = "sha256.";
+    const char *id = stable_id ? stable_id : "unknown";
+    size_t n = strlen(id);
+    /* Readable when the reading id is a FHIR id that fits; hashed otherwise (and always when it
+     * starts like a hashed one), so two readings never share an alert id: mapping characters
+     * or cutting would make "a/b" and "a:b", or two long ids, one alert. */
+    bool plain = n > 0 && n <= BP_ALERT_ID_SIZE - sizeof prefix &&
+                 strncmp(id, hashed, sizeof hashed - 1) != 0;
+    for (size_t i = 0; plain && i < n; i++)
+        plain = fhir_id_char(id[i]);
+    if (plain) {
+        snprintf(out, BP_ALERT_ID_SIZE, "%s%s", prefix, id);
+        return;
+    }
+    uint8_t digest[32];
+    bp_sha256(id, n, digest);
+    int used = snprintf(out, BP_ALERT_ID_SIZE, "%s%s", prefix, hashed);
+    for (int i = 0; i < 20; i++)
+        snprintf(out + used + 2 * i, 3, "%02x", digest[i]);
+}
+
+char *bp_alert_detected_issue(const bp_alert_input *in, uint32_t since, size_t *len)
+{
+    text_buf detail = {0}, ref = {0}, obs = {0};
+    char when[40], id[BP_ALERT_ID_SIZE];
+    char *text = NULL;
     for (size_t i = 0; i < in->n_reasons; i++)
-        append(detail, sizeof detail, &used, "%s%s", i ? ", " : "", in->reasons[i]);
+        append(&detail, "%s%s", i ? ", " : "", in->reasons[i]);
     if (!isnan(in->systolic) || !isnan(in->diastolic)) {
-        char sys[16] = "-", dia[16] = "-";
+        char sys[32] = "-", dia[32] = "-";
         if (!isnan(in->systolic))
             snprintf(sys, sizeof sys, "%g", in->systolic);
         if (!isnan(in->diastolic))
             snprintf(dia, sizeof dia, "%g", in->diastolic);
-        append(detail, sizeof detail, &used, "%sblood pressure %s/%s mmHg", used ? "; " : "", sys,
-               dia);
+        append(&detail, "%sblood pressure %s/%s mmHg", detail.len ? "; " : "", sys, dia);
     }
     if (in->category)
-        append(detail, sizeof detail, &used, " (%s)", in->category);
+        append(&detail, " (%s)", in->category);
     if (since)
-        append(detail, sizeof detail, &used, "; %u further reading%s since the last alert", since,
+        append(&detail, "; %u further reading%s since the last alert", since,
                since == 1 ? "" : "s");
+    append(&detail, "%s", ""); /* a string even when empty */
     iso(in->effective_ms, when, sizeof when);
-    patient_reference(in->patient_id ? in->patient_id : "unknown", ref, sizeof ref);
+    patient_reference(&ref, in->patient_id ? in->patient_id : "unknown");
+    if (in->observation_id)
+        append(&obs, "Observation/%s", in->observation_id);
     /* The alert's id follows the reading's, so a redelivered alert is recognisably the same. */
-    snprintf(id, sizeof id, "bp-alert-%s", in->stable_id ? in->stable_id : "unknown");
-    for (char *p = id; *p; p++)
-        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-              *p == '-' || *p == '.'))
-            *p = '-';
+    bp_alert_id(in->stable_id, id);
+    if (detail.failed || ref.failed || obs.failed)
+        goto done;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "resourceType", "DetectedIssue");
     cJSON_AddStringToObject(o, "id", id);
@@ -184,25 +237,22 @@ size_t bp_alert_detected_issue(const bp_alert_input *in, uint32_t since, char *o
     cJSON *code = cJSON_AddObjectToObject(o, "code");
     cJSON_AddStringToObject(code, "text", "Critical blood pressure reading");
     cJSON *patient = cJSON_AddObjectToObject(o, "patient");
-    cJSON_AddStringToObject(patient, "reference", ref);
+    cJSON_AddStringToObject(patient, "reference", ref.data);
     cJSON_AddStringToObject(o, "identifiedDateTime", when);
     if (in->observation_id) {
-        char obs[256];
-        snprintf(obs, sizeof obs, "Observation/%s", in->observation_id);
         cJSON *impl = cJSON_AddArrayToObject(o, "implicated");
         cJSON *r = cJSON_CreateObject();
-        cJSON_AddStringToObject(r, "reference", obs);
+        cJSON_AddStringToObject(r, "reference", obs.data);
         cJSON_AddItemToArray(impl, r);
     }
-    cJSON_AddStringToObject(o, "detail", detail);
-    char *text = cJSON_PrintUnformatted(o);
+    cJSON_AddStringToObject(o, "detail", detail.data);
+    text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    size_t n = text ? strlen(text) : 0;
-    if (!text || n + 1 > len) {
-        free(text);
-        return 0;
-    }
-    memcpy(out, text, n + 1);
-    free(text);
-    return n;
+done:
+    free(detail.data);
+    free(ref.data);
+    free(obs.data);
+    if (text && len)
+        *len = strlen(text);
+    return text;
 }

@@ -24,7 +24,8 @@ typedef struct sink {
     struct curl_slist *headers;
     int fd; /* -1 unless path is a file */
     bp_cooldown cooldown;
-    char alert[8192];
+    const char **reasons; /* the reading's reason codes, every one of them */
+    size_t reasons_cap;
 } sink;
 
 static const bp_option options[] = {
@@ -46,6 +47,7 @@ static void free_sink(sink *s)
     if (s->fd >= 0)
         close(s->fd);
     bp_cooldown_free(&s->cooldown);
+    free(s->reasons);
     free(s);
 }
 
@@ -59,9 +61,14 @@ static int setup_webhook(sink *s)
     s->headers = curl_slist_append(s->headers, "Expect:");
     const char *token = h->opt_string(s->ctx, "bearer_token");
     if (token && *token) {
-        char auth[1024];
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        /* The whole token, however long: a cut one would be refused with no word why. */
+        size_t size = strlen(token) + sizeof "Authorization: Bearer ";
+        char *auth = malloc(size);
+        if (!auth)
+            return -1;
+        snprintf(auth, size, "Authorization: Bearer %s", token);
         s->headers = curl_slist_append(s->headers, auth);
+        free(auth);
     }
     curl_easy_setopt(s->curl, CURLOPT_URL, s->webhook);
     curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, s->headers);
@@ -152,8 +159,9 @@ static int write_line(sink *s, const char *body, size_t len)
     return 0;
 }
 
-/* The reading's facts; reasons come from its document, where every detector's reasons are. */
-static void read_input(sink *s, bp_record *r, bp_alert_input *in, cJSON **doc)
+/* The reading's facts; reasons come from its document, where every detector's reasons are.
+ * Returns -1 when memory ran out. */
+static int read_input(sink *s, bp_record *r, bp_alert_input *in, cJSON **doc)
 {
     const bp_host *h = s->host;
     memset(in, 0, sizeof *in);
@@ -169,12 +177,27 @@ static void read_input(sink *s, bp_record *r, bp_alert_input *in, cJSON **doc)
     size_t len;
     const char *text = h->document(s->ctx, r, 0, &len);
     *doc = text ? cJSON_ParseWithLength(text, len) : NULL;
-    const cJSON *reason;
-    cJSON_ArrayForEach(reason, cJSON_GetObjectItemCaseSensitive(*doc, "anomaly_details"))
-    {
-        if (cJSON_IsString(reason) && in->n_reasons < BP_ALERT_MAX_REASONS)
-            in->reasons[in->n_reasons++] = reason->valuestring;
+    if (!*doc)
+        return -1;
+    const cJSON *details = cJSON_GetObjectItemCaseSensitive(*doc, "anomaly_details");
+    size_t n = cJSON_IsArray(details) ? (size_t)cJSON_GetArraySize(details) : 0;
+    if (n > s->reasons_cap) {
+        const char **grown = realloc(s->reasons, n * sizeof *grown);
+        if (!grown)
+            return -1;
+        s->reasons = grown;
+        s->reasons_cap = n;
     }
+    const cJSON *reason;
+    size_t k = 0;
+    cJSON_ArrayForEach(reason, details)
+    {
+        if (cJSON_IsString(reason))
+            s->reasons[k++] = reason->valuestring;
+    }
+    in->reasons = s->reasons;
+    in->n_reasons = k;
+    return 0;
 }
 
 static int alert_write(void *state, bp_batch *batch)
@@ -192,7 +215,12 @@ static int alert_write(void *state, bp_batch *batch)
         }
         bp_alert_input in;
         cJSON *doc;
-        read_input(s, r, &in, &doc);
+        if (read_input(s, r, &in, &doc) != 0) {
+            cJSON_Delete(doc);
+            h->set_outcome(s->ctx, r, BP_AGAIN, NULL);
+            status = BP_RETRY;
+            continue;
+        }
         uint32_t since;
         if (!bp_cooldown_should_alert(&s->cooldown, &in, &since)) {
             bp_cooldown_suppress(&s->cooldown, &in);
@@ -201,12 +229,14 @@ static int alert_write(void *state, bp_batch *batch)
             cJSON_Delete(doc);
             continue;
         }
-        size_t len = bp_alert_detected_issue(&in, since, s->alert, sizeof s->alert);
-        int rc = len ? 0 : -1;
+        size_t len = 0;
+        char *alert = bp_alert_detected_issue(&in, since, &len);
+        int rc = alert ? 0 : -1;
         if (rc == 0 && s->webhook)
-            rc = post(s, s->alert, len);
+            rc = post(s, alert, len);
         if (rc == 0)
-            rc = write_line(s, s->alert, len);
+            rc = write_line(s, alert, len);
+        free(alert);
         if (rc == 0) {
             bp_cooldown_commit(&s->cooldown, &in);
             h->count(s->ctx, "alerts_sent", 1);
