@@ -25,6 +25,7 @@ typedef struct walk {
     cJSON **trees;   /* parsed documents the results point into */
     size_t n_trees;
     bool nomem;
+    bp_obs_ctx ctx; /* the composed strings of the results, and whether NULs were marked */
     /* What the payload was, for the reason when it yields nothing: "Bundle of 137 entries". */
     const char *container, *container_noun, *container_nouns;
     size_t container_size;
@@ -279,7 +280,7 @@ static void visit(walk *w, const cJSON *node, int index, const char *full_url, b
     bp_obs_result *r = next_slot(w);
     if (!r)
         return;
-    bp_obs_extract(node, full_url, raw, raw_len, r);
+    bp_obs_extract(node, full_url, raw, raw_len, &w->ctx, r);
     r->d.resource_index = index;
     /* Not about blood pressure, even with a broken value of its own (a heart rate's): not
      * ours. A blood-pressure code with broken values stays invalid. */
@@ -309,14 +310,10 @@ static void pair_single_values(walk *w)
             else
                 a->d.diastolic = b->d.diastolic;
             a->has_sys = a->has_dia = true;
-            char joined[sizeof a->ids[0]];
-            snprintf(joined, sizeof joined, "%s+%s", a->d.stable_id, b->d.stable_id);
-            memcpy(a->ids[0], joined, sizeof joined);
-            a->d.stable_id = a->ids[0];
-            if (!a->d.practitioner_id && b->d.practitioner_id) {
-                memcpy(a->ids[2], b->ids[2], sizeof a->ids[2]);
-                a->d.practitioner_id = a->ids[2];
-            }
+            /* Both ids whole, so distinct pairs never share a stable id. */
+            a->d.stable_id = bp_obs_join_ids(&w->ctx, a->d.stable_id, b->d.stable_id);
+            if (!a->d.practitioner_id)
+                a->d.practitioner_id = b->d.practitioner_id;
             b->paired_away = true;
             break;
         }
@@ -501,6 +498,9 @@ int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
     w.container_size = 0;
     w.owned = NULL;
     w.n_owned = w.cap_owned = 0;
+    bp_arena_init(&w.ctx.arena, 1024);
+    w.ctx.nul_marked = w.ctx.nomem = false;
+    char *marked = NULL; /* the payload with its NUL characters marked, when it has any */
     char reason[160];
     const char *early = NULL;
     size_t limit = opts ? opts->max_payload_bytes : 0;
@@ -521,8 +521,19 @@ int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
         return emit(user, &d);
     }
     size_t start = len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0; /* BOM */
-    walk_payload(&w, data + start, len - start);
+    marked = bp_fhir_mark_nuls(data, len, &w.nomem);
+    w.ctx.nul_marked = marked != NULL;
+    if (!w.nomem)
+        walk_payload(&w, (marked ? marked : data) + start, len - start);
+    w.nomem = w.nomem || w.ctx.nomem;
     int rc = 0;
+    if (!w.nomem) {
+        for (size_t i = 0; i < w.n; i++)
+            if (!w.items[i].d.skip_reason) /* a skipped item's strings are the tree's or owned */
+                bp_obs_rebase(&w.items[i]);
+        pair_single_values(&w);
+        w.nomem = w.ctx.nomem;
+    }
     if (w.nomem) {
         bp_decoded d = {.invalid_reason = "out of memory while decoding", .systolic = NAN,
                         .diastolic = NAN, .heart_rate = NAN, .effective_ms = INT64_MIN,
@@ -531,10 +542,6 @@ int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
         rc = -1;
         goto done;
     }
-    for (size_t i = 0; i < w.n; i++)
-        if (!w.items[i].d.skip_reason) /* a skipped item's strings are the tree's or owned */
-            bp_obs_rebase(&w.items[i]);
-    pair_single_values(&w);
     size_t emitted = 0;
     for (size_t i = 0; i < w.n && rc == 0; i++) {
         if (w.items[i].paired_away)
@@ -556,6 +563,8 @@ int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
         rc = emit(user, &d);
     }
 done:
+    bp_arena_free(&w.ctx.arena);
+    free(marked);
     for (size_t i = 0; i < w.n_owned; i++)
         free(w.owned[i]);
     free(w.owned);

@@ -33,6 +33,47 @@ static void set_reason(bp_obs_result *res, const char *reason)
     res->d.invalid_reason = res->reason;
 }
 
+/* Up to `max` bytes of `s` for quoting in a reason, into out[cap]: cut only between UTF-8
+ * characters and marked with "…" when cut, NUL marks shown as \u0000. Never more than `cap`. */
+static const char *quoted(char *out, size_t cap, const char *s, size_t max)
+{
+    size_t o = 0;
+    for (size_t i = 0; s[i];) {
+        unsigned char c = (unsigned char)s[i];
+        const char *text = s + i;
+        size_t n, skip;
+        if (c == (unsigned char)BP_FHIR_NUL_MARK) {
+            text = "\\u0000";
+            n = 6;
+            for (skip = 1; skip < 6 && s[i + skip] == BP_FHIR_NUL_PAD; skip++)
+                ;
+        } else if (c == (unsigned char)BP_FHIR_NUL_PAD) {
+            n = 0, skip = 1; /* only ever after a mark, which consumed it */
+        } else {
+            n = skip = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+        }
+        if (o + n > max || o + n + 4 > cap) {
+            memcpy(out + o, "\xe2\x80\xa6", 3); /* … */
+            o += 3;
+            break;
+        }
+        memcpy(out + o, text, n);
+        o += n;
+        i += skip;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* The shortest printing of `v` that reads back as `v`: reasons quote values exactly. */
+static const char *exact_number(char out[32], double v)
+{
+    snprintf(out, 32, "%.15g", v);
+    if (strtod(out, NULL) != v)
+        snprintf(out, 32, "%.17g", v);
+    return out;
+}
+
 static const char *str_of(const cJSON *obj, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -203,8 +244,8 @@ static value_state read_value(const cJSON *absent, const cJSON *vq, code_kind ki
     if (!unit && !code)
         snprintf(reason, reason_len, "%s value has no unit", kind_word(kind));
     else
-        snprintf(reason, reason_len, "%s unit '%.40s' is not a pressure unit", kind_word(kind),
-                 code ? code : unit);
+        snprintf(reason, reason_len, "%s unit '%s' is not a pressure unit", kind_word(kind),
+                 quoted((char[48]){0}, 48, code ? code : unit, 40));
     return V_BAD;
 }
 
@@ -215,8 +256,9 @@ static bool store_value(bp_obs_result *res, code_kind kind, double v)
                                                                      : &res->d.heart_rate;
     bool *seen = kind == K_SYS ? &res->has_sys : kind == K_DIA ? &res->has_dia : NULL;
     if (!isnan(*slot) && fabs(*slot - v) > 1e-9) {
-        snprintf(res->reason, sizeof res->reason, "conflicting %s values %g and %g",
-                 kind_word(kind), *slot, v);
+        char a[32], b[32];
+        snprintf(res->reason, sizeof res->reason, "conflicting %s values %s and %s",
+                 kind_word(kind), exact_number(a, *slot), exact_number(b, v));
         res->d.invalid_reason = res->reason;
         return false;
     }
@@ -226,46 +268,67 @@ static bool store_value(bp_obs_result *res, code_kind kind, double v)
     return true;
 }
 
-/* "Patient/123", "https://x/fhir/Patient/123/_history/2" -> "123"; else NULL. */
-static bool id_after(const char *ref, const char *type, char *out, size_t out_len)
+/* Whether the string holds a NUL mark (only possible when the payload held a NUL). */
+static bool has_mark(const char *s)
+{
+    return s && strchr(s, BP_FHIR_NUL_MARK) != NULL;
+}
+
+static const char *nomem(bp_obs_ctx *ctx)
+{
+    ctx->nomem = true;
+    return NULL;
+}
+
+/* The id in a reference to `type`: "Patient/123", "Patient/123/_history/2",
+ * "https://x/fhir/Patient/123" (with or without "/_history/<v>") -> "123"; NULL when `ref` is
+ * not of that form, so it is used as written. Exact: "Patient/a/b" is not "a". Points into
+ * `ref` when nothing follows the id, else a copy in the arena. */
+static const char *id_after(bp_obs_ctx *ctx, const char *ref, const char *type)
 {
     size_t tlen = strlen(type);
     const char *p = NULL;
-    if (strncmp(ref, type, tlen) == 0 && ref[tlen] == '/')
+    if (strncmp(ref, type, tlen) == 0 && ref[tlen] == '/') {
         p = ref + tlen + 1;
-    else if (strstr(ref, "://")) {
-        char needle[64];
-        snprintf(needle, sizeof needle, "/%s/", type);
-        const char *hit = strstr(ref, needle);
-        if (hit)
-            p = hit + strlen(needle);
+    } else if (strstr(ref, "://")) {
+        for (const char *hit = strstr(ref, "/"); hit; hit = strstr(hit + 1, "/"))
+            if (strncmp(hit + 1, type, tlen) == 0 && hit[tlen + 1] == '/') {
+                p = hit + tlen + 2;
+                break;
+            }
     }
     if (!p || !*p)
-        return false;
+        return NULL;
     size_t n = strcspn(p, "/");
-    if (n == 0 || n >= out_len)
-        return false;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return true;
+    if (n == 0)
+        return NULL;
+    if (!p[n])
+        return p;
+    const char *version = p + n + strlen("/_history/");
+    if (strncmp(p + n, "/_history/", 10) != 0 || !*version || strchr(version, '/'))
+        return NULL; /* "Patient/a/b" is a reference of another form: kept whole */
+    char *id = bp_arena_strndup(&ctx->arena, p, n);
+    return id ? id : nomem(ctx);
 }
 
-static bool read_subject(const obs_members *m, bp_obs_result *res)
+static bool read_subject(const obs_members *m, bp_obs_ctx *ctx, bp_obs_result *res)
 {
     const cJSON *subject = m->subject;
     const char *ref = str_of(subject, "reference");
-    char *out = res->ids[1];
     if (ref && *ref) {
-        if (!id_after(ref, "Patient", out, sizeof res->ids[1]))
-            snprintf(out, sizeof res->ids[1], "%s", ref); /* urn:uuid:, #contained, ... */
-        res->d.patient_id = out;
+        const char *id = id_after(ctx, ref, "Patient");
+        res->d.patient_id = id ? id : ref; /* urn:uuid:, #contained, ... as written */
         return true;
     }
     const cJSON *ident = cJSON_GetObjectItemCaseSensitive(subject, "identifier");
     const char *value = str_of(ident, "value");
     if (value && *value) {
         const char *system = str_of(ident, "system");
-        snprintf(out, sizeof res->ids[1], "%s|%s", system ? system : "", value);
+        size_t size = (system ? strlen(system) : 0) + strlen(value) + 2;
+        char *out = bp_arena_alloc(&ctx->arena, size);
+        if (!out)
+            return nomem(ctx), true;
+        snprintf(out, size, "%s|%s", system ? system : "", value);
         res->d.patient_id = out;
         return true;
     }
@@ -285,32 +348,31 @@ static const cJSON *contained_resource(const obs_members *m, const char *local_i
 }
 
 /* The first performer that is a Practitioner or PractitionerRole. */
-static void read_performer(const obs_members *m, bp_obs_result *res)
+static void read_performer(const obs_members *m, bp_obs_ctx *ctx, bp_obs_result *res)
 {
     const cJSON *perf;
-    char *out = res->ids[2];
     cJSON_ArrayForEach(perf, m->performer)
     {
         const char *ref = str_of(perf, "reference");
         if (!ref)
             continue;
-        if (id_after(ref, "Practitioner", out, sizeof res->ids[2]) ||
-            id_after(ref, "PractitionerRole", out, sizeof res->ids[2])) {
-            res->d.practitioner_id = out;
+        const char *id = id_after(ctx, ref, "Practitioner");
+        if (!id)
+            id = id_after(ctx, ref, "PractitionerRole");
+        if (id) {
+            res->d.practitioner_id = id;
             return;
         }
         if (ref[0] == '#') {
             const char *type = str_of(contained_resource(m, ref + 1), "resourceType");
             if (type && (strcmp(type, "Practitioner") == 0 ||
                          strcmp(type, "PractitionerRole") == 0)) {
-                snprintf(out, sizeof res->ids[2], "%s", ref);
-                res->d.practitioner_id = out;
+                res->d.practitioner_id = ref;
                 return;
             }
         }
     }
 }
-
 static bool read_time(const obs_members *m, bp_obs_result *res)
 {
     static const struct {
@@ -347,50 +409,171 @@ static bool status_is_reading(const char *status)
     return false;
 }
 
-/* "sha256:" and 40 hex digits over the resource: its own bytes when the payload is that one
- * resource, else (inside a container) its canonical printing. */
-static void content_hash(const cJSON *obs, const char *raw, size_t raw_len, char *out,
-                         size_t out_len)
+/* "sha256:" and 40 hex digits over the resource, in the arena: its own bytes when the payload
+ * is that one resource, else (inside a container) its canonical printing. */
+static const char *content_hash(bp_obs_ctx *ctx, const cJSON *obs, const char *raw,
+                                size_t raw_len)
 {
+    char *out = bp_arena_alloc(&ctx->arena, 48);
+    if (!out)
+        return nomem(ctx);
     if (raw) {
-        bp_sha256_id(raw, raw_len, 40, out, out_len);
-        return;
+        bp_sha256_id(raw, raw_len, 40, out, 48);
+        return out;
     }
     char *printed = cJSON_PrintUnformatted(obs);
-    if (printed) {
-        bp_sha256_id(printed, strlen(printed), 40, out, out_len);
-        free(printed);
-    } else {
-        snprintf(out, out_len, "sha256:unavailable");
+    if (!printed)
+        return nomem(ctx);
+    bp_sha256_id(printed, strlen(printed), 40, out, 48);
+    cJSON_free(printed);
+    return out;
+}
+
+/* Bytes of `s` with the characters of `escape` percent-encoded ("%2F"), written to `out` when
+ * it is not NULL. */
+static size_t encoded(const char *s, const char *escape, char *out)
+{
+    size_t n = 0;
+    for (; *s; s++) {
+        if (strchr(escape, *s)) {
+            if (out)
+                snprintf(out + n, 4, "%%%02X", (unsigned char)*s);
+            n += 3;
+        } else {
+            if (out)
+                out[n] = *s;
+            n++;
+        }
     }
+    return n;
+}
+
+/* Characters a FHIR id never holds and that composed stable ids use as separators: an id
+ * holding them is percent-encoded, so it cannot pass for another reading's composed id
+ * ("a/_history/1" as an id is not the id "a" at version 1, "x+y" is not the pair of x and y,
+ * "sha256:…" is not a content hash). A fullUrl keeps its '/' and ':', only '+' and '%' are
+ * encoded. Valid FHIR ids ([A-Za-z0-9.-]) are never changed. */
+#define ID_ESCAPES "%/+:"
+#define URL_ESCAPES "%+"
+
+/* "<part1><sep><part2>" with the parts encoded, in the arena; part2 and sep may be NULL. */
+static const char *compose(bp_obs_ctx *ctx, const char *part1, const char *escape1,
+                           const char *sep, const char *part2, const char *escape2)
+{
+    size_t n1 = encoded(part1, escape1, NULL);
+    if (!sep && n1 == strlen(part1))
+        return part1; /* nothing to encode or join: the tree's own string */
+    size_t ns = sep ? strlen(sep) : 0, n2 = part2 ? encoded(part2, escape2, NULL) : 0;
+    char *out = bp_arena_alloc(&ctx->arena, n1 + ns + n2 + 1);
+    if (!out)
+        return nomem(ctx);
+    encoded(part1, escape1, out);
+    memcpy(out + n1, sep ? sep : "", ns);
+    if (part2)
+        encoded(part2, escape2, out + n1 + ns);
+    out[n1 + ns + n2] = '\0';
+    return out;
 }
 
 static void stable_id(const cJSON *obs, const obs_members *m, const char *full_url,
-                      const char *raw, size_t raw_len, bp_obs_result *res)
+                      const char *raw, size_t raw_len, bp_obs_ctx *ctx, bp_obs_result *res)
 {
     const char *id = text_of(m->id);
-    char *out = res->ids[0];
     if (id && *id) {
         const char *version = str_of(m->meta, "versionId");
         const char *status = text_of(m->status);
         if (version && *version) {
-            snprintf(out, sizeof res->ids[0], "%s/_history/%s", id, version);
+            res->d.stable_id = compose(ctx, id, ID_ESCAPES, "/_history/", version, ID_ESCAPES);
         } else if (status && (strcmp(status, "amended") == 0 || strcmp(status, "corrected") == 0)) {
             /* A correction sent without a version keeps the original's id; it must still be a new
              * document, not a 409 duplicate of the reading it corrects. Its content tells the
              * corrections apart, and the same correction replayed hashes the same. */
-            char hash[48];
-            content_hash(obs, raw, raw_len, hash, sizeof hash);
-            snprintf(out, sizeof res->ids[0], "%s/_%s/%s", id, status, hash + 7);
+            const char *hash = content_hash(ctx, obs, raw, raw_len);
+            res->d.stable_id = hash ? compose(ctx, id, ID_ESCAPES,
+                                              strcmp(status, "amended") == 0 ? "/_amended/"
+                                                                              : "/_corrected/",
+                                              hash + 7, "")
+                                    : NULL;
         } else {
-            snprintf(out, sizeof res->ids[0], "%s", id);
+            res->d.stable_id = compose(ctx, id, ID_ESCAPES, NULL, NULL, NULL);
         }
     } else if (full_url && *full_url) {
-        snprintf(out, sizeof res->ids[0], "%s", full_url);
+        res->d.stable_id = compose(ctx, full_url, URL_ESCAPES, NULL, NULL, NULL);
     } else {
-        content_hash(obs, raw, raw_len, out, sizeof res->ids[0]);
+        res->d.stable_id = content_hash(ctx, obs, raw, raw_len);
     }
-    res->d.stable_id = out;
+}
+
+/* The path of the first member name or string under `node` that holds a NUL mark, into
+ * path[cap] from `at` ("subject.reference", "component[1].code.coding[0].code"); false when
+ * there is none. */
+static bool marked_path(const cJSON *node, char *path, size_t cap, size_t at)
+{
+    int i = 0;
+    for (const cJSON *c = node->child; c; c = c->next, i++) {
+        char seg[80];
+        if (c->string)
+            snprintf(seg, sizeof seg, "%s%s", at ? "." : "",
+                     quoted((char[64]){0}, 64, c->string, 48));
+        else
+            snprintf(seg, sizeof seg, "[%d]", i);
+        size_t n = strlen(seg);
+        bool fits = at + n + 1 < cap;
+        if (fits)
+            memcpy(path + at, seg, n + 1);
+        if (has_mark(c->string) || (cJSON_IsString(c) && has_mark(c->valuestring)))
+            return true;
+        if ((cJSON_IsObject(c) || cJSON_IsArray(c)) &&
+            marked_path(c, path, cap, fits ? at + n : at))
+            return true;
+        path[at] = '\0';
+    }
+    return false;
+}
+
+/* An Observation holding a NUL character anywhere (or in its entry's fullUrl) is a dead letter:
+ * its strings were cut, so neither its ids nor its codes can be trusted. It is kept as blood
+ * pressure, so a container reports it rather than skipping it. */
+static bool refuse_nul(const cJSON *obs, const char *full_url, const char *raw, size_t raw_len,
+                       bp_obs_ctx *ctx, bp_obs_result *res)
+{
+    char path[128] = "";
+    if (has_mark(full_url))
+        snprintf(path, sizeof path, "the Bundle entry's fullUrl");
+    else if (!marked_path(obs, path, sizeof path, 0))
+        return false;
+    snprintf(res->reason, sizeof res->reason, "%s holds a NUL character (\\u0000)", path);
+    res->d.invalid_reason = res->reason;
+    res->is_bp = true;
+    /* Nothing marked leaves the decoder; the content hash names the dead letter exactly. */
+    res->d.stable_id = content_hash(ctx, obs, raw, raw_len);
+    if (has_mark(res->d.observation_id))
+        res->d.observation_id = NULL;
+    if (has_mark(res->d.status))
+        res->d.status = NULL;
+    return true;
+}
+
+/* Refuses an id longer than BP_FHIR_ID_MAX: "patient id of 1500 bytes is over the limit of
+ * 1024". The dead letter keeps none of the over-long ids; an over-long stable id is replaced by
+ * the content hash. */
+static bool refuse_long(const char *what, const char *id, const cJSON *obs, const char *raw,
+                        size_t raw_len, bp_obs_ctx *ctx, bp_obs_result *res)
+{
+    size_t n = id ? strlen(id) : 0;
+    if (n <= BP_FHIR_ID_MAX)
+        return false;
+    snprintf(res->reason, sizeof res->reason, "%s of %zu bytes is over the limit of %d", what,
+             n, BP_FHIR_ID_MAX);
+    res->d.invalid_reason = res->reason;
+    const char **ids[] = {&res->d.stable_id, &res->d.observation_id, &res->d.patient_id,
+                          &res->d.practitioner_id, &res->d.device_id};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+        if (*ids[i] && strlen(*ids[i]) > BP_FHIR_ID_MAX)
+            *ids[i] = NULL;
+    if (!res->d.stable_id) /* it was the over-long one */
+        res->d.stable_id = content_hash(ctx, obs, raw, raw_len);
+    return true;
 }
 
 /* Values from components, or from the top level when Observation.code names exactly one of
@@ -441,7 +624,7 @@ static bool read_values(const obs_members *m, unsigned code_mask, bp_obs_result 
 }
 
 void bp_obs_extract(const cJSON *obs, const char *full_url, const char *raw, size_t raw_len,
-                    bp_obs_result *res)
+                    bp_obs_ctx *ctx, bp_obs_result *res)
 {
     memset(res, 0, sizeof *res);
     res->d.systolic = res->d.diastolic = res->d.heart_rate = NAN;
@@ -451,12 +634,14 @@ void bp_obs_extract(const cJSON *obs, const char *full_url, const char *raw, siz
     index_members(obs, &m);
     res->d.observation_id = text_of(m.id);
     res->d.status = text_of(m.status);
+    if (ctx->nul_marked && refuse_nul(obs, full_url, raw, raw_len, ctx, res))
+        return;
 
     bool has_codings;
     unsigned code_mask = concept_kinds(m.code, &has_codings);
     res->is_bp = (code_mask & ((1u << K_PANEL) | (1u << K_SYS) | (1u << K_DIA))) != 0;
-    stable_id(obs, &m, full_url, raw, raw_len, res);
-    if (!read_values(&m, code_mask, res))
+    bool values_ok = read_values(&m, code_mask, res);
+    if (!values_ok && !res->is_bp)
         return;
     if (!res->is_bp) {
         if (code_mask & (1u << K_MEAN))
@@ -467,21 +652,29 @@ void bp_obs_extract(const cJSON *obs, const char *full_url, const char *raw, siz
                                     "or panel code)");
         return;
     }
+    stable_id(obs, &m, full_url, raw, raw_len, ctx, res);
+    if (refuse_long("Observation.id", res->d.observation_id, obs, raw, raw_len, ctx, res) ||
+        refuse_long("stable id", res->d.stable_id, obs, raw, raw_len, ctx, res) || !values_ok)
+        return;
     const char *status = res->d.status;
     if (!status_is_reading(status)) {
-        snprintf(res->reason, sizeof res->reason, status ? "status %.40s is not a reading"
-                 : "no status", status);
+        snprintf(res->reason, sizeof res->reason, status ? "status %s is not a reading"
+                 : "no status", status ? quoted((char[64]){0}, 64, status, 40) : "");
         res->d.invalid_reason = res->reason;
         return;
     }
-    if (!read_subject(&m, res)) {
+    if (!read_subject(&m, ctx, res)) {
         set_reason(res, "no subject (subject.reference or subject.identifier)");
         return;
     }
-    read_performer(&m, res);
+    read_performer(&m, ctx, res);
     const char *device = str_of(m.device, "reference");
     if (device)
         res->d.device_id = strncmp(device, "Device/", 7) == 0 ? device + 7 : device;
+    if (refuse_long("patient id", res->d.patient_id, obs, raw, raw_len, ctx, res) ||
+        refuse_long("practitioner id", res->d.practitioner_id, obs, raw, raw_len, ctx, res) ||
+        refuse_long("device id", res->d.device_id, obs, raw, raw_len, ctx, res))
+        return;
     if (!read_time(&m, res))
         return;
     if (!res->has_sys && !res->has_dia) {
@@ -493,12 +686,60 @@ void bp_obs_extract(const cJSON *obs, const char *full_url, const char *raw, siz
 
 void bp_obs_rebase(bp_obs_result *res)
 {
-    if (res->d.stable_id)
-        res->d.stable_id = res->ids[0];
-    if (res->d.patient_id)
-        res->d.patient_id = res->ids[1];
-    if (res->d.practitioner_id)
-        res->d.practitioner_id = res->ids[2];
     if (res->d.invalid_reason)
         res->d.invalid_reason = res->reason;
+}
+
+const char *bp_obs_join_ids(bp_obs_ctx *ctx, const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    char *out = bp_arena_alloc(&ctx->arena, na + nb + 2);
+    if (!out)
+        return nomem(ctx);
+    memcpy(out, a, na);
+    out[na] = '+';
+    memcpy(out + na + 1, b, nb + 1);
+    return out;
+}
+
+char *bp_fhir_mark_nuls(const char *data, size_t len, bool *nomem_out)
+{
+    /* The common case costs a scan for a 0 byte and one for backslashes, rare in FHIR. */
+    bool maybe = memchr(data, '\0', len) != NULL;
+    const char *end = data + len;
+    for (const char *p = data; !maybe && (p = memchr(p, '\\', (size_t)(end - p))); p++)
+        maybe = end - p >= 6 && memcmp(p, "\\u0000", 6) == 0;
+    if (!maybe)
+        return NULL;
+    char *copy = malloc(len);
+    if (!copy) {
+        *nomem_out = true;
+        return NULL;
+    }
+    memcpy(copy, data, len);
+    bool marked = false;
+    size_t run = 0; /* where the current run of backslashes started */
+    for (size_t i = 0; i < len; i++) {
+        if (data[i] == '\0') {
+            copy[i] = BP_FHIR_NUL_MARK;
+            marked = true;
+        } else if (data[i] == '\\') {
+            /* An escape starts after an even number of backslashes ("\\u0000" is an escaped
+             * backslash and the text u0000). */
+            if ((i - run) % 2 == 0 && len - i >= 6 && memcmp(data + i, "\\u0000", 6) == 0) {
+                copy[i] = BP_FHIR_NUL_MARK;
+                memset(copy + i + 1, BP_FHIR_NUL_PAD, 5);
+                marked = true;
+                i += 5;
+                run = i + 1;
+            }
+            continue;
+        }
+        run = i + 1;
+    }
+    if (!marked) {
+        free(copy);
+        return NULL;
+    }
+    return copy;
 }

@@ -11,7 +11,8 @@
 #define MAX_ITEMS 64
 
 typedef struct item {
-    char reason[256], id[256], patient[256], practitioner[256], device[256], status[64];
+    /* room for the longest ids the decoder gives (2 * BP_FHIR_ID_MAX + 1 for a pair) */
+    char reason[256], id[4096], patient[4096], practitioner[4096], device[4096], status[256];
     int64_t ms;
     double sys, dia, hr;
     unsigned flags;
@@ -33,9 +34,14 @@ typedef struct items {
     int n_skipped; /* all of them, also beyond MAX_ITEMS */
 } items;
 
+/* A copy that does not fit stops the test: a test must never shorten what it checks. */
 static inline void copy_str(char *dst, size_t len, const char *src)
 {
-    snprintf(dst, len, "%s", src ? src : "");
+    if ((size_t)snprintf(dst, len, "%s", src ? src : "") >= len) {
+        fprintf(stderr, "decode_helpers: a string of %zu bytes does not fit in %zu\n",
+                strlen(src), len);
+        exit(1);
+    }
 }
 
 static inline int collect(void *user, const bp_decoded *d)
@@ -53,8 +59,10 @@ static inline int collect(void *user, const bp_decoded *d)
         it->n_skipped++;
         return 0;
     }
-    if (it->n == MAX_ITEMS)
-        return 0;
+    if (it->n == MAX_ITEMS) {
+        fprintf(stderr, "decode_helpers: more than %d items\n", MAX_ITEMS);
+        exit(1);
+    }
     item *x = &it->v[it->n++];
     x->valid = d->invalid_reason == NULL;
     copy_str(x->reason, sizeof x->reason, d->invalid_reason);
