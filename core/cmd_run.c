@@ -27,9 +27,16 @@ static void run_usage(FILE *out, bool check)
     if (check) {
         fputs("usage: bppipe check FILE [-o SECTION.KEY=VALUE]...\n\n"
               "Validates a pipeline without running it: the INI syntax, every key against the\n"
-              "options its plugin declares, and each plugin's open() (directories, files,\n"
-              "connections). Exit 0 when it would run, 2 otherwise, with one line per problem\n"
-              "naming file, line, section and key.\n",
+              "options its plugin declares, that each plugin loads, and each plugin's open()\n"
+              "then close(). What open() checks is the plugin's own (docs/plugins/): folders\n"
+              "it writes are created and must be writable, files it reads (a model, profiles,\n"
+              "an index template) must parse, kafka.* keys must be accepted by librdkafka, and\n"
+              "sink-es asks the Elasticsearch node it is given what it is (a node that does\n"
+              "not answer is only a warning). check does not wait for any Kafka broker or\n"
+              "webhook, and reads nothing from a source and writes nothing to a sink: whether\n"
+              "Kafka or a webhook is reachable and takes the credentials shows only at run.\n\n"
+              "Exit 0 when it would start, 2 otherwise, with one line per problem naming\n"
+              "file, line, section and key. FILE and -o are read as by 'bppipe run'.\n",
               out);
         return;
     }
@@ -41,9 +48,13 @@ static void run_usage(FILE *out, bool check)
           "deliver (a cluster that is down) is waited for, and the log says so; a second\n"
           "signal abandons the batch in flight (not committed, so it is delivered again\n"
           "later) and bppipe exits 1.\n\n"
+          "FILE is a regular file of at most 1 MiB of INI text (a UTF-8 byte-order mark at\n"
+          "its start is skipped); a device, pipe or folder is refused.\n\n"
           "options:\n"
           "  -o SECTION.KEY=VALUE   override or add a key, e.g. -o sink.out.plugin=sink-file\n"
-          "                         (SECTION is 'pipeline' or KIND.NAME; repeatable)\n"
+          "                         (SECTION is 'pipeline' or KIND.NAME; repeatable). An\n"
+          "                         error about -o names SECTION.KEY, never the value, which\n"
+          "                         may be a secret\n"
           "  --max-records N        stop once N readings were delivered or dead-lettered\n"
           "  --duration SECONDS     stop after this long\n"
           "  --summary-json PATH    also write the run summary as JSON to PATH\n\n"
@@ -56,8 +67,11 @@ static void run_usage(FILE *out, bool check)
     const bp_option *o = bp_pipeline_options(&n);
     bp_options_print(out, o, n);
     fputs("\nStage sections: [source.NAME], [detector.NAME] (run in file order), [sink.NAME],\n"
-          "each with plugin = PLUGIN; sinks also take route = anomaly|normal|all|critical|\n"
-          "invalid (default all; critical = severity critical; invalid = dead letters).\n"
+          "each with plugin = NAME (a plugin's name, never a path; when two folders of the\n"
+          "search path hold one, the first is used and the other is named in a warning).\n"
+          "Sinks also take route = anomaly|normal|all|critical|invalid|skipped (default all;\n"
+          "critical = severity critical; invalid = dead letters; skipped = valid FHIR that is\n"
+          "not blood pressure, never part of all).\n"
           "Values may use ${VAR} and ${VAR:-default}.\n"
           "Exit status: 0 ok, 1 runtime failure, 2 usage or configuration error.\n",
           out);

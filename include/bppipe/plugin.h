@@ -101,7 +101,9 @@ typedef struct bp_option {
     bp_opt_type type;          /* see bp_opt_type */
     uint32_t flags;            /* BP_OPT_* flags */
     const char *default_value; /* text as it would be written in the INI; NULL = no default */
-    double min, max;           /* inclusive bounds for INT and DOUBLE; ignored when min > max */
+    double min, max;           /* inclusive bounds for INT and DOUBLE; ignored when min > max;
+                                * an infinite bound, or for INT one of magnitude 2^53 or more
+                                * (9007199254740992.0), leaves that side open: "no limit" */
     const char *choices;       /* ENUM only: "ndjson|per-record" */
     const char *help;          /* one line, no trailing period needed */
 } bp_option;

@@ -9,6 +9,21 @@ check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1 ($2)"; fail=1; f
 "$BPPIPE" --help >"$t/o" 2>&1;           check "--help exits 0" "[ $? = 0 ] && grep -q 'bppipe run FILE' '$t/o'"
 "$BPPIPE" run --help >"$t/o" 2>&1;       check "run --help lists [pipeline] keys" "[ $? = 0 ] && grep -q 'batch_size' '$t/o' && grep -q -- '--max-records' '$t/o'"
 "$BPPIPE" check --help >"$t/o" 2>&1;     check "check --help exits 0" "[ $? = 0 ]"
+# check --help says what it checks, and does not claim to test connections it never makes
+check "check --help names what open() checks and what it does not reach" \
+    "grep -q 'does not wait for any Kafka broker' '$t/o' && ! grep -qi 'connections' '$t/o'"
+# bppipe help COMMAND is bppipe COMMAND --help
+for c in run check plugins train broker version; do
+    "$BPPIPE" "$c" --help >"$t/want" 2>&1
+    "$BPPIPE" help "$c" >"$t/o" 2>&1
+    check "help $c prints the help of $c" "[ $? = 0 ] && cmp -s '$t/want' '$t/o' && ! grep -q '^commands:' '$t/o'"
+done
+"$BPPIPE" help >"$t/o" 2>&1;             check "help alone prints the general help" "[ $? = 0 ] && grep -q '^commands:' '$t/o'"
+"$BPPIPE" help frobnicate >"$t/o" 2>&1;  check "help of an unknown command exits 2" "[ $? = 2 ] && grep -q 'no such command' '$t/o'"
+# integer bounds print as integers, an open side as "no limit"
+"$BPPIPE" plugins source-faker >"$t/o" 2>&1
+check "plugins prints integer bounds as integers" "grep -q 'count .* in \[0, no limit\]' '$t/o' && grep -q 'patients .* in \[1, 1000000\]' '$t/o' && ! grep -q 'e+' '$t/o'"
+"$BPPIPE" run --help >"$t/o" 2>&1;       check "run --help prints no exponent" "! grep -q 'e+' '$t/o' && grep -q 'batch_size .* in \[1, 100000\]' '$t/o'"
 "$BPPIPE" plugins --help >"$t/o" 2>&1;   check "plugins --help exits 0" "[ $? = 0 ]"
 abi=$(sed -n 's/^#define BP_ABI_MAJOR \([0-9]*\)$/\1/p' "$BPPIPE_SOURCE_DIR/include/bppipe/plugin.h").$(sed -n 's/^#define BP_ABI_MINOR \([0-9]*\)$/\1/p' "$BPPIPE_SOURCE_DIR/include/bppipe/plugin.h")
 "$BPPIPE" version >"$t/o" 2>&1;          check "version prints the header's ABI ($abi)" "[ $? = 0 ] && grep -qF 'plugin ABI $abi)' '$t/o'"
