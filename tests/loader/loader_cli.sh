@@ -46,6 +46,16 @@ BPPIPE_PLUGIN_PATH="$LOADER_DIR/bad" expect "plugins NAME refuses a truncated pl
 BPPIPE_PLUGIN_PATH="$LOADER_DIR/bad" expect "plugins lists a truncated plugin as refused" 0 \
     "warning: .*bad/test-truncated.so: refused: truncated" "$BPPIPE" plugins
 grep -q "sink-file" "$t/out" || { echo "FAIL plugins stopped at the truncated plugin"; fail=1; }
+# a shipped plugin cut short early in the search path: refused by name, not skipped over to
+# the whole copy of the build tree
+mkdir -p "$t/cut"
+so="$BPPIPE_BUILD_DIR/plugins/detector-rules.so"
+head -c $(( $(stat -c %s "$so") / 2 )) "$so" >"$t/cut/detector-rules.so"
+pipeline "$t/cut" detector-rules
+expect "check refuses a truncated shipped plugin" 2 \
+    "\[detector.x\] key 'plugin': .*cut/detector-rules.so: refused: truncated" "$BPPIPE" check "$t/p.ini"
+grep -q "shadowed, not used: .*/plugins/detector-rules.so" "$t/out" \
+    || { echo "FAIL the whole copy is not named as shadowed:"; cat "$t/out"; fail=1; }
 # the same name twice: the first in the search order is used, the other is shadowed
 pipeline "$LOADER_DIR/dup1:$LOADER_DIR/dup2" test-dup
 expect "check uses the first of two plugins of one name" 0 "is valid" "$BPPIPE" check "$t/p.ini"
