@@ -256,13 +256,83 @@ static bool read_at(int fd, void *buf, size_t len, uint64_t off)
     return true;
 }
 
+/* Every segment dlopen would map lies inside the file. */
+static const char *check_segments(int fd, const elf_ehdr *eh, uint64_t size, char *detail,
+                                  size_t len)
+{
+    if (eh->e_phnum == 0 || eh->e_phentsize != sizeof(elf_phdr) ||
+        !within(eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(elf_phdr), size)) {
+        snprintf(detail, len, "truncated or damaged: its program header table is not inside "
+                 "its %llu bytes", (unsigned long long)size);
+        return detail;
+    }
+    for (unsigned i = 0; i < eh->e_phnum; i++) {
+        elf_phdr ph;
+        if (!read_at(fd, &ph, sizeof ph, eh->e_phoff + (uint64_t)i * sizeof ph) ||
+            !within(ph.p_offset, ph.p_filesz, size)) {
+            snprintf(detail, len, "truncated: segment %u ends at byte %llu, the file has %llu",
+                     i, (unsigned long long)ph.p_offset + ph.p_filesz,
+                     (unsigned long long)size);
+            return detail;
+        }
+    }
+    return NULL;
+}
+
+/* The section header table lies inside the file. dlopen does not read it, but a table cut
+ * short is what a copy cut short looks like. With SHN_LORESERVE sections or more, e_shnum is
+ * 0 and the count is in the first entry's sh_size. */
+static const char *check_sections(int fd, const elf_ehdr *eh, uint64_t size, char *detail,
+                                  size_t len)
+{
+    if (eh->e_shoff == 0)
+        return NULL; /* no section headers at all (stripped with sstrip): nothing to check */
+    uint64_t count = eh->e_shnum;
+    elf_shdr first;
+    bool sized = eh->e_shentsize == sizeof(elf_shdr) &&
+                 within(eh->e_shoff, sizeof first, size) &&
+                 read_at(fd, &first, sizeof first, eh->e_shoff);
+    if (sized && count == 0)
+        count = first.sh_size;
+    if (sized && count <= size / sizeof first && within(eh->e_shoff, count * sizeof first, size))
+        return NULL;
+    snprintf(detail, len, "truncated: its section header table is not inside its %llu bytes",
+             (unsigned long long)size);
+    return detail;
+}
+
+/* Why the open file `fd` of `size` bytes is not a shared object dlopen can map whole, or
+ * NULL when it is one. */
+static const char *elf_problem(int fd, uint64_t size, char *detail, size_t len)
+{
+    elf_ehdr eh;
+    if (size < EI_NIDENT || !read_at(fd, eh.e_ident, EI_NIDENT, 0) ||
+        memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
+        return "not a loadable shared object (not an ELF file)";
+    if (eh.e_ident[EI_CLASS] != ELF_CLASS || eh.e_ident[EI_DATA] != ELF_DATA) {
+        snprintf(detail, len, "not a loadable shared object (an ELF file for %d-bit %s-endian "
+                 "machines, this bppipe is %d-bit %s-endian)",
+                 eh.e_ident[EI_CLASS] == ELFCLASS64 ? 64 : 32,
+                 eh.e_ident[EI_DATA] == ELFDATA2MSB ? "big" : "little",
+                 ELF_CLASS == ELFCLASS64 ? 64 : 32, ELF_DATA == ELFDATA2MSB ? "big" : "little");
+        return detail;
+    }
+    if (size < sizeof eh || !read_at(fd, &eh, sizeof eh, 0))
+        return "truncated: the file is shorter than an ELF header";
+    if (eh.e_type != ET_DYN)
+        return "not a loadable shared object (an ELF file, but not a shared object)";
+    const char *why = check_segments(fd, &eh, size, detail, len);
+    return why ? why : check_sections(fd, &eh, size, detail, len);
+}
+
 /* What dlopen() would map must be in the file. dlopen maps each segment as the program
  * headers describe it, and touching a mapped page past the end of the file raises SIGBUS
  * (a copy cut short, a full disk during an install): so before dlopen the file must be a
  * regular file of this machine's ELF class and byte order, a shared object, whose size
  * covers the program header table, every segment's p_offset + p_filesz, and the section
  * header table. The rest (machine, dynamic section, symbols) is dlopen's to refuse. `file` is
- * read, `path` (as the user gave it) named in the refusal. */
+ * read, `path` (as the user gave it) named in the refusal. O_NONBLOCK: a FIFO named .so does
+ * not hang the listing. */
 static int check_elf(const char *file, const char *path, char *err, size_t err_len)
 {
     int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -270,84 +340,23 @@ static int check_elf(const char *file, const char *path, char *err, size_t err_l
         snprintf(err, err_len, "%s: cannot read plugin file: %s", path, strerror(errno));
         return -1;
     }
-    const char *why = NULL;
-    char detail[160] = "";
+    char detail[160];
+    const char *why;
     struct stat st;
-    elf_ehdr eh;
     if (fstat(fd, &st) != 0) {
         snprintf(detail, sizeof detail, "cannot stat it: %s", strerror(errno));
         why = detail;
-        goto done;
-    }
-    if (!S_ISREG(st.st_mode)) {
+    } else if (!S_ISREG(st.st_mode)) {
         why = "not a regular file";
-        goto done;
+    } else {
+        why = elf_problem(fd, (uint64_t)st.st_size, detail, sizeof detail);
     }
-    uint64_t size = (uint64_t)st.st_size;
-    if (size < EI_NIDENT || !read_at(fd, eh.e_ident, EI_NIDENT, 0) ||
-        memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0) {
-        why = "not a loadable shared object (not an ELF file)";
-        goto done;
-    }
-    if (eh.e_ident[EI_CLASS] != ELF_CLASS || eh.e_ident[EI_DATA] != ELF_DATA) {
-        snprintf(detail, sizeof detail, "not a loadable shared object (an ELF file for %d-bit "
-                 "%s-endian machines, this bppipe is %d-bit %s-endian)",
-                 eh.e_ident[EI_CLASS] == ELFCLASS64 ? 64 : 32,
-                 eh.e_ident[EI_DATA] == ELFDATA2MSB ? "big" : "little",
-                 ELF_CLASS == ELFCLASS64 ? 64 : 32, ELF_DATA == ELFDATA2MSB ? "big" : "little");
-        why = detail;
-        goto done;
-    }
-    if (size < sizeof eh || !read_at(fd, &eh, sizeof eh, 0)) {
-        why = "truncated: the file is shorter than an ELF header";
-        goto done;
-    }
-    if (eh.e_type != ET_DYN) {
-        why = "not a loadable shared object (an ELF file, but not a shared object)";
-        goto done;
-    }
-    if (eh.e_phnum == 0 || eh.e_phentsize != sizeof(elf_phdr) ||
-        !within(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(elf_phdr), size)) {
-        snprintf(detail, sizeof detail, "truncated or damaged: its program header table is not "
-                 "inside its %llu bytes", (unsigned long long)size);
-        why = detail;
-        goto done;
-    }
-    for (unsigned i = 0; i < eh.e_phnum; i++) {
-        elf_phdr ph;
-        if (!read_at(fd, &ph, sizeof ph, eh.e_phoff + (uint64_t)i * sizeof ph) ||
-            !within(ph.p_offset, ph.p_filesz, size)) {
-            snprintf(detail, sizeof detail, "truncated: segment %u ends at byte %llu, the file "
-                     "has %llu", i, (unsigned long long)ph.p_offset + ph.p_filesz,
-                     (unsigned long long)size);
-            why = detail;
-            goto done;
-        }
-    }
-    /* Section headers: dlopen does not need them, but a table cut short is the sign of a
-     * copy cut short. With more than SHN_LORESERVE sections e_shnum is 0 and the count is in
-     * the first entry's sh_size. */
-    if (eh.e_shoff != 0) {
-        uint64_t count = eh.e_shnum;
-        elf_shdr first;
-        bool sized = eh.e_shentsize == sizeof(elf_shdr) &&
-                     within(eh.e_shoff, sizeof first, size) &&
-                     read_at(fd, &first, sizeof first, eh.e_shoff);
-        if (sized && count == 0)
-            count = first.sh_size;
-        if (!sized || count > size / sizeof first ||
-            !within(eh.e_shoff, count * sizeof first, size)) {
-            snprintf(detail, sizeof detail, "truncated: its section header table is not inside "
-                     "its %llu bytes", (unsigned long long)size);
-            why = detail;
-            goto done;
-        }
-    }
-done:
     close(fd);
     if (!why)
         return 0;
-    snprintf(err, err_len, "%s: refused: %s", path, why);
+    snprintf(err, err_len, "%s: refused: %s%s", path, why,
+             strncmp(why, "truncated", 9) == 0 ? " (a copy cut short? reinstall or rebuild it)"
+                                               : "");
     return -1;
 }
 
