@@ -125,8 +125,14 @@ static long request(sink *s, const char *method, const char *path, const char *c
     long status = 0;
     for (size_t tried = 0; tried < s->n_nodes; tried++) {
         size_t node = (s->node + tried) % s->n_nodes;
-        char url[2048];
-        snprintf(url, sizeof url, "%s%s", s->nodes[node], path);
+        /* Whole, however long the path (a long pipeline name): a cut URL names another one. */
+        size_t url_len = strlen(s->nodes[node]) + strlen(path) + 1;
+        char *url = malloc(url_len);
+        if (!url) {
+            snprintf(err, err_cap, "out of memory");
+            break;
+        }
+        snprintf(url, url_len, "%s%s", s->nodes[node], path);
         bp_es_buf_reset(&s->answer);
         s->product_header = 0;
         curl_easy_setopt(s->curl, CURLOPT_URL, url);
@@ -142,6 +148,7 @@ static long request(sink *s, const char *method, const char *path, const char *c
                 curl_easy_setopt(s->curl, CURLOPT_CUSTOMREQUEST, method);
         }
         CURLcode rc = curl_easy_perform(s->curl);
+        free(url); /* curl copied it */
         if (rc == CURLE_OK && !s->answer.failed) {
             curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
             s->node = node;
@@ -370,10 +377,15 @@ static int setup_curl(sink *s)
         return -1;
     const char *key = h->opt_string(s->ctx, "api_key");
     if (key && *key) {
-        char auth[2048];
-        snprintf(auth, sizeof auth, "Authorization: ApiKey %s", key);
+        /* The whole key, however long: a cut one is refused as wrong credentials. */
+        size_t size = strlen(key) + sizeof "Authorization: ApiKey ";
+        char *auth = malloc(size);
+        if (!auth)
+            return -1;
+        snprintf(auth, size, "Authorization: ApiKey %s", key);
         struct curl_slist *added = curl_slist_append(s->headers, auth);
-        memset(auth, 0, sizeof auth);
+        memset(auth, 0, size);
+        free(auth);
         if (!added)
             return -1;
     }
@@ -682,8 +694,19 @@ static int es_write(void *state, bp_batch *batch)
             const char *id = h->text(r, BP_F_STABLE_ID);
             size_t id_len = id ? strlen(id) : 0;
             if (id_len > MAX_ID) {
-                h->set_outcome(s->ctx, r, BP_REJECTED, "stable id longer than the 512 bytes "
-                               "Elasticsearch allows for _id");
+                /* Never cut: a shortened _id would be another reading's, and its create a 409
+                 * counted as delivered. */
+                char why[128];
+                snprintf(why, sizeof why, "stable id of %zu bytes is longer than the 512 bytes "
+                         "Elasticsearch allows for _id", id_len);
+                h->set_outcome(s->ctx, r, BP_REJECTED, why);
+                continue;
+            }
+            char index[256];
+            if (index_for(s, r, index, sizeof index) != 0) {
+                /* A time whose name the pattern cannot make (a 5-digit year past 255 bytes). */
+                h->set_outcome(s->ctx, r, BP_REJECTED, "the index pattern makes no valid index "
+                               "name (at most 255 bytes) for this reading's time");
                 continue;
             }
             if (!h->document(s->ctx, r, 0, &doc_len)) {
