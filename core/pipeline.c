@@ -19,8 +19,10 @@ static const bp_option pipeline_options[] = {
     BP_OPTION_INT("linger_ms", "0", 0, 60000, 0,
                   "after a batch's first payload, keep gathering this long until batch_size "
                   "(fewer, larger sink requests; every reading waits up to this long)"),
-    BP_OPTION_INT("max_payload_bytes", "1048576", 1, 1073741824, 0,
-                  "larger payloads go to the invalid route unparsed"),
+    BP_OPTION_INT("max_payload_bytes", NULL, 1, 1073741824, 0,
+                  "larger payloads go to the invalid route unparsed; unset: 1048576 (1 MiB, "
+                  "Kafka's message.max.bytes), 67108864 (64 MiB) from a source of whole files "
+                  "(source-file)"),
     BP_OPTION_INT("retry_initial_ms", "100", 1, 600000, 0, "first back-off after a failure"),
     BP_OPTION_INT("retry_max_ms", "30000", 1, 3600000, 0, "back-off cap (full jitter below it)"),
     BP_OPTION_ENUM("log_level", "info", "error|warn|info|debug", "least severe level logged"),
@@ -50,10 +52,13 @@ static const char *setting_text(const bp_section *s, const char *key)
     return text ? text : bp_options_find(all, n, key)->default_value;
 }
 
+/* 0 when the key has no value and no default. */
 static int64_t setting(const bp_section *s, const char *key)
 {
     int64_t v = 0;
-    bp_parse_int(setting_text(s, key), &v);
+    const char *text = setting_text(s, key);
+    if (text)
+        bp_parse_int(text, &v);
     return v;
 }
 
@@ -62,6 +67,20 @@ static double setting_double(const bp_section *s, const char *key)
     double v = 0;
     bp_parse_double(setting_text(s, key), &v);
     return v;
+}
+
+#define BP_MAX_PAYLOAD_FILES (64 * 1024 * 1024)
+#define BP_MAX_PAYLOAD_MESSAGES (1024 * 1024)
+
+/* max_payload_bytes when [pipeline] does not set it: Kafka's 1 MiB message limit for message
+ * sources, room for a real patient's Bundle (Synthea writes 1 to 5 MB, a long history more)
+ * from a source of whole files. */
+static int64_t default_max_payload(const bp_ctx *source)
+{
+    const bp_plugin *d = source ? source->plugin->desc : NULL;
+    bool files = d && d->struct_size >= offsetof(bp_plugin, caps) + sizeof d->caps &&
+                 (d->caps & BP_CAP_WHOLE_FILES);
+    return files ? BP_MAX_PAYLOAD_FILES : BP_MAX_PAYLOAD_MESSAGES;
 }
 
 static void read_settings(bp_pipeline *p, const bp_section *s)
@@ -251,6 +270,8 @@ int bp_pipeline_build(bp_pipeline *p, const char *path, char *const *overrides,
         return -1;
     }
     build_stages(p, errs);
+    if (!p->settings.max_payload_bytes)
+        p->settings.max_payload_bytes = default_max_payload(p->source);
     if (!p->source && !has_kind(&p->cfg, BP_SEC_SOURCE))
         bp_errors_add(errs, "%s: no [source.NAME] section: a pipeline needs exactly one source",
                       path);

@@ -344,7 +344,12 @@ typedef struct bp_plugin {
 /* bp_plugin.caps bits. */
 enum {
     /* SOURCE: poll() appends to a batch that already holds payloads (see poll). */
-    BP_CAP_POLL_APPENDS = 1u << 0
+    BP_CAP_POLL_APPENDS = 1u << 0,
+    /* SOURCE: its payloads are whole files (a patient's Bundle of several MB), not messages.
+     * Unless [pipeline] max_payload_bytes is set, the host decodes payloads of up to 64 MiB
+     * from it instead of the 1 MiB kept for message sources (Kafka's own message.max.bytes).
+     * A host that predates the bit ignores it and keeps 1 MiB. */
+    BP_CAP_WHOLE_FILES = 1u << 1
 };
 
 /* The signature of the entry symbol. */

@@ -290,7 +290,9 @@ static const bp_plugin descriptor = {
     .open = src_open,
     .close = src_close,
     .poll = src_poll,
-    .caps = BP_CAP_POLL_APPENDS, /* linger_ms may gather a batch over several polls */
+    /* linger_ms may gather a batch over several polls; a .json file is one payload, a whole
+     * patient Bundle of several MB, so the host's default limit for it is 64 MiB, not 1 MiB */
+    .caps = BP_CAP_POLL_APPENDS | BP_CAP_WHOLE_FILES,
 };
 
 BP_PLUGIN(descriptor)
