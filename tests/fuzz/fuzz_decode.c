@@ -1,20 +1,42 @@
-/* libFuzzer entry point for the FHIR decoder: any bytes in, never a crash, a leak, a hang, or
- * a payload without at least one emitted item. */
+/* libFuzzer entry point for the FHIR decoder: any bytes in, never a crash, a leak, a hang, a
+ * payload without at least one emitted item, an id over its limit or a marked NUL let out. */
 #include "fhir_decode.h"
+#include "fhir_observation.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* A string the decoder hands out: never over `max` bytes, never holding the bytes that mark a
+ * NUL character (fhir_observation.h), which are not UTF-8. */
+static void check_text(const char *s, size_t max)
+{
+    if (s && (strlen(s) > max || strchr(s, BP_FHIR_NUL_MARK) || strchr(s, BP_FHIR_NUL_PAD)))
+        abort();
+}
+
 static int check_item(void *user, const bp_decoded *d)
 {
     int *n = user;
     (*n)++;
+    if (d->skip_reason && !d->invalid_reason) {
+        /* A skipped item (valid FHIR, not blood pressure) is named and carries no reading. */
+        if (!d->stable_id || !isnan(d->systolic) || !isnan(d->diastolic))
+            abort();
+        return 0;
+    }
     /* A reading has what the runner relies on; an invalid item has a reason. */
     if (!d->invalid_reason && (!d->stable_id || !d->patient_id ||
                                (isnan(d->systolic) && isnan(d->diastolic))))
         abort();
+    check_text(d->invalid_reason, 255);
+    check_text(d->stable_id, 2 * BP_FHIR_ID_MAX + 1);
+    check_text(d->observation_id, BP_FHIR_ID_MAX);
+    check_text(d->patient_id, BP_FHIR_ID_MAX);
+    check_text(d->practitioner_id, BP_FHIR_ID_MAX);
+    check_text(d->device_id, BP_FHIR_ID_MAX);
+    check_text(d->status, (size_t)-1);
     return 0;
 }
 
