@@ -1,16 +1,40 @@
 /* Every file of the FHIR examples in tests/data/fhir-examples (written by HL7, Synthea, servers
- * and converters) decodes to what its MANIFEST says, under bppipe's rules (see docs/fhir.md for where those
- * rules are wider than the MANIFEST's "usable": a reading with one value is still a reading,
- * and C-CDA's separate systolic and diastolic Observations are paired). */
+ * and converters), decoded with default settings, gives exactly the readings written below:
+ * how many, and for each its position, stable id, patient, practitioner, device, values and
+ * time, as read from the file by hand (the MANIFEST's "expected extraction", under bppipe's
+ * rules of docs/fhir.md where they are wider: a reading with one value is still a reading, and
+ * C-CDA's separate systolic and diastolic Observations are paired). Everything else in a file
+ * is accounted for: dead letters by reason, skipped resources by reason. */
 #include "check.h"
 #include "decode_helpers.h"
 
 #include <math.h>
 
-static items *decode_file(const char *name)
+/* Skip reasons counted whole (the helper keeps only the first MAX_ITEMS skipped items). */
+typedef struct counted {
+    items it;
+    int not_observation, not_bp, mean_only, other_skip;
+} counted;
+
+static int count_and_collect(void *user, const bp_decoded *d)
 {
-    static items it;
-    memset(&it, 0, sizeof it);
+    counted *c = user;
+    if (d->skip_reason && !d->invalid_reason) {
+        const char *r = d->skip_reason;
+        c->not_observation += strcmp(r, BP_SKIP_NOT_OBSERVATION) == 0;
+        c->not_bp += strcmp(r, BP_SKIP_NOT_BP) == 0;
+        c->mean_only += strcmp(r, BP_SKIP_MEAN_ONLY) == 0;
+        c->other_skip += strcmp(r, BP_SKIP_NOT_OBSERVATION) != 0 &&
+                         strcmp(r, BP_SKIP_NOT_BP) != 0 && strcmp(r, BP_SKIP_MEAN_ONLY) != 0;
+    }
+    return collect(&c->it, d);
+}
+
+/* Decodes a file whole, with the default options (no limit below the file's size). */
+static counted *decode_file(const char *name)
+{
+    static counted c;
+    memset(&c, 0, sizeof c);
     const char *dir = getenv("BPPIPE_TEST_DATA");
     if (!dir || !*dir) {
         fprintf(stderr, "BPPIPE_TEST_DATA is not set: run this test through ctest, or set it "
@@ -23,13 +47,18 @@ static items *decode_file(const char *name)
     if (!f) {
         fprintf(stderr, "cannot open %s: the examples of tests/data must be present\n", path);
         CHECK(f != NULL);
-        return &it;
+        return &c;
     }
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf, f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    rewind(f);
+    char *buf = malloc((size_t)size + 1);
+    size_t n = buf ? fread(buf, 1, (size_t)size, f) : 0;
     fclose(f);
-    bp_fhir_decode(buf, n, NULL, collect, &it);
-    return &it;
+    CHECK(buf && n == (size_t)size);
+    bp_fhir_decode(buf, n, NULL, count_and_collect, &c);
+    free(buf);
+    return &c;
 }
 
 /* Milliseconds for a UTC wall time given with its offset already applied. */
@@ -45,99 +74,140 @@ static int64_t utc(int y, int mo, int d, int h, int mi, int s)
     return ((days * 24 + h) * 60 + mi) * 60000 + (int64_t)s * 1000;
 }
 
-static void one_reading(const char *file, const char *patient, const char *practitioner,
-                        double sys, double dia, int64_t ms, const char *id)
+/* One reading as read from the file. "" = absent; NAN = no value. */
+typedef struct reading {
+    int index; /* entry position, -1 for a single resource */
+    const char *stable_id, *observation_id, *patient, *practitioner, *device;
+    double sys, dia;
+    int64_t ms;
+} reading;
+
+static void check_reading(const char *file, const item *x, const reading *r)
 {
-    items *it = decode_file(file);
-    fprintf(stderr, "-- %s\n", file);
-    CHECK(it->n == 1);
-    item *x = &it->v[0];
+    fprintf(stderr, "-- %s, reading %s\n", file, r->stable_id);
     CHECK(x->valid);
     CHECK_STR(x->reason, "");
-    CHECK_STR(x->patient, patient);
-    CHECK_STR(x->practitioner, practitioner);
-    CHECK_NUM(x->sys, sys);
-    CHECK_NUM(x->dia, dia);
-    CHECK(x->ms == ms);
+    CHECK(x->index == r->index);
+    CHECK_STR(x->id, r->stable_id);
+    CHECK_STR(x->patient, r->patient);
+    CHECK_STR(x->practitioner, r->practitioner);
+    CHECK_STR(x->device, r->device);
     CHECK_STR(x->status, "final");
-    CHECK_STR(x->id, id);
+    CHECK_NUM(x->sys, r->sys);
+    CHECK_NUM(x->dia, r->dia);
+    CHECK(isnan(x->hr)); /* no example carries a heart rate inside its panel */
+    CHECK(x->ms == r->ms);
+    CHECK(x->flags == 0); /* every component is coded: none recognised by its text */
+}
+
+/* A file whose items are exactly `n` readings, nothing invalid, and `skipped` skipped. */
+static counted *readings_only(const char *file, int n, const reading *expected, int skipped)
+{
+    counted *c = decode_file(file);
+    fprintf(stderr, "-- %s: %d items, %d skipped\n", file, c->it.n, c->it.n_skipped);
+    CHECK(c->it.n == n);
+    CHECK(c->it.n_skipped == skipped);
+    for (int i = 0; i < n && i < c->it.n; i++)
+        check_reading(file, &c->it.v[i], &expected[i]);
+    return c;
 }
 
 int main(void)
 {
-    /* 1: HL7 R5 spec example, date-only time (midnight UTC) */
-    one_reading("r5-spec_observation-example-bloodpressure.json", "example", "example", 107, 60,
-                utc(2012, 9, 17, 0, 0, 0), "blood-pressure");
-    /* 2: diastolic has only a dataAbsentReason: a reading with systolic alone */
-    one_reading("r5-spec_observation-example-bloodpressure-dar.json", "example", "example", 107,
-                NAN, utc(2012, 9, 17, 0, 0, 0), "blood-pressure-dar");
-    /* 3: US Core */
-    one_reading("us-core_blood-pressure.json", "example", "practitioner-1", 109, 44,
-                utc(1999, 7, 2, 0, 0, 0), "blood-pressure");
-    /* 5: device panel, MDC + LOINC codes, performer is the Patient: no practitioner */
-    one_reading("phd_compound-numeric-blood-pressure.json", "patientExample-1", "", 116, 71,
-                utc(2018, 11, 11, 16, 38, 15), "compound-numeric-blood-pressure");
-    /* 7: subject by identifier only; performer is a contained Organization */
-    one_reading("be-patient-monitoring_Observation-BloodPressureExample.json",
-                "https://vitalsigns.byteflies.net/FHIR/patient|D358D4B4-6007-4C3E-A33B-056773F45DC9",
-                "", 140, 74, utc(2024, 11, 18, 9, 38, 52), "BloodPressureExample");
-    /* 8: duplicated components with equal values, diastolic first; versioned id */
-    one_reading("icanbwell-summary_Observation-ac59c2e9-1868.json",
-                "ac59c2e9-d108-03bd-b501-c330d80054eb", "", 114, 79,
-                utc(2022, 11, 19, 20, 58, 10), "ac59c2e9-d108-03bd-1868-ac048edbea8a/_history/2");
-    /* 9: averaged self-measured BP under another panel code; components decide */
-    one_reading("fhir-test-cases_obs-vs-1.json", "patient-example-Sally-Sue",
-                "practitioner-example-Mary-Hill", 136, 86, utc(2023, 3, 1, 12, 0, 0),
-                "AverageSMBP-example");
+    /* 1: HL7 R5 spec example; date-only time, the start of that day in UTC */
+    readings_only("r5-spec_observation-example-bloodpressure.json", 1,
+                  (reading[]){{-1, "blood-pressure", "blood-pressure", "example", "example", "",
+                               107, 60, utc(2012, 9, 17, 0, 0, 0)}}, 0);
 
-    /* 4: Synthea transaction Bundle: 137 entries, 3 BP panels, all usable */
-    items *it = decode_file("synthea_7b4cf3d5-transaction-bundle.json");
-    CHECK(it->n == 3);
-    for (int i = 0; i < it->n; i++) {
-        CHECK(it->v[i].valid);
-        CHECK_STR(it->v[i].patient, "urn:uuid:7b4cf3d5-26bd-4c44-8f45-f11928c63c0e");
-        CHECK_STR(it->v[i].practitioner, "");
-    }
-    /* the other 134 entries (Patient, Encounter, Conditions, heart rates, ...) are skipped by
-     * reason, never dead letters */
-    CHECK(it->n_skipped == 134);
-    int not_obs = 0, not_bp = 0;
-    for (int i = 0; i < it->n_skipped && i < MAX_ITEMS; i++) {
-        not_obs += strcmp(it->s[i].reason, BP_SKIP_NOT_OBSERVATION) == 0;
-        not_bp += strcmp(it->s[i].reason, BP_SKIP_NOT_BP) == 0;
-    }
-    CHECK(not_obs > 0 && not_bp > 0 && not_obs + not_bp == (it->n_skipped < MAX_ITEMS
-                                                                ? it->n_skipped : MAX_ITEMS));
-    CHECK(it->v[0].index == 10);
-    CHECK_NUM(it->v[0].sys, 111);
-    CHECK_NUM(it->v[0].dia, 86);
-    CHECK(it->v[0].ms == utc(2011, 8, 22, 12, 18, 46));
-    CHECK(it->v[2].index == 103);
-    CHECK_NUM(it->v[2].sys, 124);
-    CHECK_NUM(it->v[2].dia, 75);
-    CHECK(it->v[2].ms == utc(2017, 8, 28, 12, 18, 46));
+    /* 2: diastolic has only a dataAbsentReason (not-performed): systolic alone is a reading */
+    readings_only("r5-spec_observation-example-bloodpressure-dar.json", 1,
+                  (reading[]){{-1, "blood-pressure-dar", "blood-pressure-dar", "example",
+                               "example", "", 107, NAN, utc(2012, 9, 17, 0, 0, 0)}}, 0);
 
-    /* 6: C-CDA conversion: entries 11 (systolic) and 12 (diastolic) pair into one reading */
-    it = decode_file("fhir-converter_CCD-expected.json");
-    CHECK(it->n == 1);
-    CHECK(it->v[0].valid);
-    CHECK(it->v[0].index == 11);
-    CHECK_STR(it->v[0].patient, "03a91833-bc93-2b74-b2a0-7851c2c34ebc");
-    CHECK_NUM(it->v[0].sys, 120);
-    CHECK_NUM(it->v[0].dia, 80);
-    CHECK(it->v[0].ms == utc(2014, 10, 1, 15, 30, 26));
-    CHECK_CONTAINS(it->v[0].id, "+"); /* both Observations' ids */
+    /* 3: US Core; references with a display */
+    readings_only("us-core_blood-pressure.json", 1,
+                  (reading[]){{-1, "blood-pressure", "blood-pressure", "example", "practitioner-1",
+                               "", 109, 44, utc(1999, 7, 2, 0, 0, 0)}}, 0);
 
-    /* 10: panel code with a stray top-level value and no components: rejected */
-    it = decode_file("icanbwell-server_accessHistory-observation1.json");
-    CHECK(it->n == 1 && !it->v[0].valid);
-    CHECK_STR(it->v[0].reason, "no systolic or diastolic value");
+    /* 4: Synthea transaction Bundle: 137 entries, 71 Observations, 3 BP panels (diastolic
+     * component first), subject as urn:uuid, no performer; 11:18:46 at -04:00 is 12:18:46Z */
+    const char *synthea_patient = "urn:uuid:7b4cf3d5-26bd-4c44-8f45-f11928c63c0e";
+    counted *c = readings_only(
+        "synthea_7b4cf3d5-transaction-bundle.json", 3,
+        (reading[]){{10, "abf57e49-89ca-410a-985e-f9438d6128e4",
+                     "abf57e49-89ca-410a-985e-f9438d6128e4", synthea_patient, "", "", 111, 86,
+                     utc(2011, 8, 22, 12, 18, 46)},
+                    {35, "0112a83a-fe18-4aec-889b-8807bc70ae22",
+                     "0112a83a-fe18-4aec-889b-8807bc70ae22", synthea_patient, "", "", 126, 71,
+                     utc(2014, 8, 25, 12, 18, 46)},
+                    {103, "d47ea3e2-faa0-471f-9c17-e92e5a32e787",
+                     "d47ea3e2-faa0-471f-9c17-e92e5a32e787", synthea_patient, "", "", 124, 75,
+                     utc(2017, 8, 28, 12, 18, 46)}},
+        134);
+    /* the other 134 entries are skipped by reason, never dead letters: 66 resources of other
+     * types (Patient, Encounter, Condition, ...) and the 68 other Observations */
+    CHECK(c->not_observation == 66 && c->not_bp == 68 && c->mean_only == 0 &&
+          c->other_skip == 0);
+
+    /* 5: PHD device panel: MDC + LOINC codes, a mean component (not used), performer is the
+     * Patient (no practitioner), 11:38:15-05:00 */
+    readings_only("phd_compound-numeric-blood-pressure.json", 1,
+                  (reading[]){{-1, "compound-numeric-blood-pressure",
+                               "compound-numeric-blood-pressure", "patientExample-1", "",
+                               "phd-711000FEFF5F49B0.B0495F001071", 116, 71,
+                               utc(2018, 11, 11, 16, 38, 15)}}, 0);
+
+    /* 6: C-CDA conversion, a batch Bundle of 24 entries: systolic (entry 11) and diastolic
+     * (entry 12) are separate Observations of one patient and time: one reading at the first's
+     * position, its stable id both ids; the other 10 Observations (heart rate, temperature,
+     * ...) and 12 other resources are skipped */
+    c = readings_only("fhir-converter_CCD-expected.json", 1,
+                      (reading[]){{11,
+                                   "d99e9d72-8454-82de-93ec-5a74c1b684e6+"
+                                   "da2d9997-53d4-17ae-9ffc-95ac2123cf38",
+                                   "d99e9d72-8454-82de-93ec-5a74c1b684e6",
+                                   "03a91833-bc93-2b74-b2a0-7851c2c34ebc", "", "", 120, 80,
+                                   utc(2014, 10, 1, 15, 30, 26)}},
+                      22);
+    CHECK(c->not_observation == 12 && c->not_bp == 10 && c->other_skip == 0);
+
+    /* 7: subject by identifier only; performer a contained Organization (no practitioner);
+     * device a contained Device, as written */
+    readings_only("be-patient-monitoring_Observation-BloodPressureExample.json", 1,
+                  (reading[]){{-1, "BloodPressureExample", "BloodPressureExample",
+                               "https://vitalsigns.byteflies.net/FHIR/patient|"
+                               "D358D4B4-6007-4C3E-A33B-056773F45DC9",
+                               "", "#vital-signs-box", 140, 74, utc(2024, 11, 18, 9, 38, 52)}},
+                  0);
+
+    /* 8: four components, diastolic, systolic, and the same again (equal values); versioned id;
+     * subject with extensions beside its reference */
+    readings_only("icanbwell-summary_Observation-ac59c2e9-1868.json", 1,
+                  (reading[]){{-1, "ac59c2e9-d108-03bd-1868-ac048edbea8a/_history/2",
+                               "ac59c2e9-d108-03bd-1868-ac048edbea8a",
+                               "ac59c2e9-d108-03bd-b501-c330d80054eb", "", "", 114, 79,
+                               utc(2022, 11, 19, 20, 58, 10)}},
+                  0);
+
+    /* 9: average self-measured BP coded 76534-7, components 8480-6/8462-4 decide; the
+     * effective time (06:00-06:00), not `issued` */
+    readings_only("fhir-test-cases_obs-vs-1.json", 1,
+                  (reading[]){{-1, "AverageSMBP-example", "AverageSMBP-example",
+                               "patient-example-Sally-Sue", "practitioner-example-Mary-Hill",
+                               "example-smbp-device", 136, 86, utc(2023, 3, 1, 12, 0, 0)}},
+                  0);
+
+    /* 10: panel code, no components, a stray top-level value: not a reading, a dead letter */
+    c = decode_file("icanbwell-server_accessHistory-observation1.json");
+    CHECK(c->it.n == 1 && !c->it.v[0].valid && c->it.n_skipped == 0);
+    CHECK_STR(c->it.v[0].reason, "no systolic or diastolic value");
+    CHECK_STR(c->it.v[0].id, "obs1");
 
     /* 11: mean pressure alone is not a reading, and not broken either: skipped */
-    it = decode_file("r5-spec_observation-example-mbp.json");
-    CHECK(it->n == 0 && it->n_skipped == 1);
-    CHECK_STR(it->s[0].reason, BP_SKIP_MEAN_ONLY);
-    CHECK_STR(it->s[0].type, "Observation");
-    CHECK_STR(it->s[0].code, "8478-0");
+    c = decode_file("r5-spec_observation-example-mbp.json");
+    CHECK(c->it.n == 0 && c->it.n_skipped == 1 && c->mean_only == 1);
+    CHECK_STR(c->it.s[0].reason, BP_SKIP_MEAN_ONLY);
+    CHECK_STR(c->it.s[0].type, "Observation");
+    CHECK_STR(c->it.s[0].code, "8478-0");
     return CHECK_DONE();
 }
