@@ -12,7 +12,8 @@
 
 typedef struct item {
     /* room for the longest ids the decoder gives (2 * BP_FHIR_ID_MAX + 1 for a pair) */
-    char reason[256], id[4096], patient[4096], practitioner[4096], device[4096], status[256];
+    char reason[256], id[4096], obs_id[4096], patient[4096], practitioner[4096], device[4096];
+    char status[256];
     int64_t ms;
     double sys, dia, hr;
     unsigned flags;
@@ -67,6 +68,7 @@ static inline int collect(void *user, const bp_decoded *d)
     x->valid = d->invalid_reason == NULL;
     copy_str(x->reason, sizeof x->reason, d->invalid_reason);
     copy_str(x->id, sizeof x->id, d->stable_id);
+    copy_str(x->obs_id, sizeof x->obs_id, d->observation_id);
     copy_str(x->patient, sizeof x->patient, d->patient_id);
     copy_str(x->practitioner, sizeof x->practitioner, d->practitioner_id);
     copy_str(x->device, sizeof x->device, d->device_id);

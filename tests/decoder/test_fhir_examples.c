@@ -89,6 +89,7 @@ static void check_reading(const char *file, const item *x, const reading *r)
     CHECK_STR(x->reason, "");
     CHECK(x->index == r->index);
     CHECK_STR(x->id, r->stable_id);
+    CHECK_STR(x->obs_id, r->observation_id);
     CHECK_STR(x->patient, r->patient);
     CHECK_STR(x->practitioner, r->practitioner);
     CHECK_STR(x->device, r->device);
