@@ -506,27 +506,35 @@ static void stable_id(const cJSON *obs, const obs_members *m, const char *full_u
 
 /* The path of the first member name or string under `node` that holds a NUL mark, into
  * path[cap] from `at` ("subject.reference", "component[1].code.coding[0].code"); false when
- * there is none. */
+ * there is none. A path too long for `path` ends in "…" (then at == cap: nothing more is
+ * written). */
 static bool marked_path(const cJSON *node, char *path, size_t cap, size_t at)
 {
     int i = 0;
     for (const cJSON *c = node->child; c; c = c->next, i++) {
-        char seg[80];
-        if (c->string)
-            snprintf(seg, sizeof seg, "%s%s", at ? "." : "",
-                     quoted((char[64]){0}, 64, c->string, 48));
-        else
-            snprintf(seg, sizeof seg, "[%d]", i);
-        size_t n = strlen(seg);
-        bool fits = at + n + 1 < cap;
-        if (fits)
-            memcpy(path + at, seg, n + 1);
+        size_t next = at;
+        if (at < cap) { /* then at + 4 <= cap: there is room for "…" */
+            char seg[80];
+            if (c->string)
+                snprintf(seg, sizeof seg, "%s%s", at ? "." : "",
+                         quoted((char[64]){0}, 64, c->string, 48));
+            else
+                snprintf(seg, sizeof seg, "[%d]", i);
+            size_t n = strlen(seg);
+            if (at + n + 4 <= cap) {
+                memcpy(path + at, seg, n + 1);
+                next = at + n;
+            } else {
+                memcpy(path + at, "\xe2\x80\xa6", 4);
+                next = cap;
+            }
+        }
         if (has_mark(c->string) || (cJSON_IsString(c) && has_mark(c->valuestring)))
             return true;
-        if ((cJSON_IsObject(c) || cJSON_IsArray(c)) &&
-            marked_path(c, path, cap, fits ? at + n : at))
+        if ((cJSON_IsObject(c) || cJSON_IsArray(c)) && marked_path(c, path, cap, next))
             return true;
-        path[at] = '\0';
+        if (at < cap)
+            path[at] = '\0';
     }
     return false;
 }

@@ -209,6 +209,14 @@ static void nul_characters(void)
     CHECK_STR(it->v[0].reason, "the Bundle entry's fullUrl holds a NUL character (\\u0000)");
     CHECK_STR(it->v[1].id, "fine"); /* the other entry is a reading as before */
 
+    /* a path too long to quote ends in a mark */
+    const char *k = "abcdefghijklmnopqrstuvwxyz0123456789ABCD"; /* 40 bytes */
+    it = decode_text(obs_with(fmt("\"id\":\"o\",\"%s\":{\"%s\":{\"%s\":{\"%s\":\"\\u0000\"}}},",
+                                  k, k, k, k), "Patient/p"), 0);
+    CHECK(it->n == 1 && !it->v[0].valid);
+    CHECK_STR(it->v[0].reason, fmt("%s.%s.%s\xe2\x80\xa6 holds a NUL character (\\u0000)", k, k,
+                                   k));
+
     /* a raw 0 byte inside a string (not JSON, but cJSON would cut there) */
     const char *raw = obs_with("\"id\":\"abXcd\",", "Patient/p");
     char buf[2048];
