@@ -129,6 +129,7 @@ double bp_record_number(const bp_record *r, bp_field f)
     case BP_F_SOURCE_PARTITION: return int_or_nan(r->partition, -1);
     case BP_F_SOURCE_OFFSET: return int_or_nan(r->offset, -1);
     case BP_F_SOURCE_TIMESTAMP_MS: return int_or_nan(r->source_ts_ms, -1);
+    case BP_F_SOURCE_KEY_LEN: return r->key ? (double)r->key_len : NAN;
     case BP_F_ANOMALY: return r->anomaly ? 1.0 : 0.0;
     case BP_F_SEVERITY: return (double)r->severity;
     default: return NAN;

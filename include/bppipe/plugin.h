@@ -140,6 +140,9 @@ typedef enum bp_field {
     BP_F_SOURCE_OFFSET = 22,    /* number (exact up to 2^53), NaN when not applicable */
     BP_F_SOURCE_KEY = 23,       /* text (NUL-terminated copy of the key), NULL when none */
     BP_F_SOURCE_TIMESTAMP_MS = 24, /* number, NaN when unknown */
+    BP_F_SOURCE_KEY_LEN = 25,   /* number: bytes in the source key, which may hold NUL bytes
+                                   that end the BP_F_SOURCE_KEY text early; NaN when no key (a
+                                   host older than this field answers NaN too) */
     /* verdict (set by detectors through the host) */
     BP_F_ANOMALY = 40,      /* number: 1 when any detector flagged the reading, else 0 */
     BP_F_SEVERITY = 41,     /* number: a bp_severity value */

@@ -7,6 +7,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,13 +251,18 @@ static int sink_write(void *state, bp_batch *batch)
             s->slot_of[i] = SIZE_MAX;
             continue;
         }
+        /* Keyed by patient; without one (a dead letter, a skipped resource) by the source's
+         * own key, all of it: a Kafka key is bytes and may hold NULs. */
         const char *key = h->text(r, BP_F_PATIENT_ID);
-        if (!key)
-            key = h->text(r, BP_F_SOURCE_KEY);
+        size_t key_len = key ? strlen(key) : 0;
+        if (!key && (key = h->text(r, BP_F_SOURCE_KEY))) {
+            double bytes = h->number(r, BP_F_SOURCE_KEY_LEN);
+            key_len = isnan(bytes) ? strlen(key) : (size_t)bytes;
+        }
         slot *sl = &s->slots[n_slots];
         *sl = (slot){.first = i};
         s->slot_of[i] = n_slots;
-        rd_kafka_resp_err_t e = produce(s, key, key ? strlen(key) : 0, v, len, sl);
+        rd_kafka_resp_err_t e = produce(s, key, key_len, v, len, sl);
         if (e) {
             sl->done = 1;
             sl->err = e;

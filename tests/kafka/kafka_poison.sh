@@ -5,7 +5,7 @@
 # pressure (a Patient, a heart rate, a Bundle's other entries) is skipped, never dead-lettered, and
 # reaches a route = skipped sink only; all of it is committed.
 . "$(dirname "$0")/lib.sh"
-start_broker --topic blood-pressure:1 --topic examples:2
+start_broker --topic blood-pressure:1 --topic examples:2 --topic dlq:1
 
 obs() { # obs ID PATIENT SYS DIA
     printf '{"resourceType":"Observation","id":"%s","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"subject":{"reference":"Patient/%s"},"effectiveDateTime":"2026-01-02T03:04:05Z","component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":%s,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}},{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":%s,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}}]}' "$1" "$2" "$3" "$4"
@@ -23,7 +23,8 @@ obs after P-7 190 100 | one -k P-7           # offset 6
 printf '{"status":"final","code":{"coding":[{"code":"8480-6"}]}}' | one -k P-8  # offset 7: JSON, not FHIR
 printf '{"resourceType":"Observation","id":"hr","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"valueQuantity":{"value":72,"unit":"/min"}}' \
     | one -k P-9                              # offset 8: a heart rate
-check "nine messages on the topic" "[ \$(topic_count blood-pressure) = 9 ]"
+printf 'P\000X:not JSON, key with a NUL byte\n' | one -K:  # offset 9
+check "ten messages on the topic" "[ \$(topic_count blood-pressure) = 10 ]"
 
 for f in "$BPPIPE_TEST_DATA"/fhir-examples/*.json; do tr -d '\n' <"$f"; echo; done >"$t/ex"
 kc -P -t examples -l "$t/ex"
@@ -54,6 +55,12 @@ path = $t/out/dead
 plugin = sink-file
 route = skipped
 path = $t/out/skip
+[sink.dlq]
+plugin = sink-kafka
+route = invalid
+brokers = $BROKERS
+topic = dlq
+value = fhir
 INI
 timeout 60 "$BPPIPE" run "$t/p.ini" --duration 6 --summary-json "$t/s.json" 2>"$t/err"
 check "the run exits 0" "[ $? = 0 ]"
@@ -101,7 +108,10 @@ done
 check "the Bundles' readings were decoded" \
     "[ \$(python3 -c \"import json; print(sum(1 for l in open('$t/ok') if l.strip() not in ('None','before','after')))\") -ge 8 ]"
 check "every example payload was read" \
-    "grep -q 'messages 20' $t/err"
+    "grep -q 'messages 21' $t/err"
+kc -C -t dlq -o beginning -e -f '%K|%k|%s\n' >"$t/dlq"
+check "a dead letter's Kafka key is forwarded whole, NUL byte and all" \
+    "python3 -c \"import sys; sys.exit(b'3|P\\\\x00X|not JSON, key with a NUL byte\\\\n' not in open('$t/dlq', 'rb').read())\""
 
 timeout 60 "$BPPIPE" run "$t/p.ini" --duration 10 --summary-json "$t/s2.json" 2>"$t/err2"
 check "poison was committed like the rest: a restart reads nothing" \
