@@ -1,5 +1,7 @@
 #include "trend.h"
 
+#include "sha256.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -9,7 +11,7 @@
 #include <unistd.h>
 
 #define NONE UINT32_MAX
-#define SNAPSHOT_MAGIC "BPTREND1"
+#define SNAPSHOT_MAGIC "BPTREND2" /* 1: long ids kept as a prefix and a 64-bit FNV hash */
 
 bp_trend_config bp_trend_config_default(void)
 {
@@ -36,15 +38,25 @@ static uint64_t hash_id(const char *s)
     return h ^ (h >> 29);
 }
 
-/* The stored form of an id: as is when short, else a prefix and the full id's hash. */
-static void key_of(const char *id, uint64_t h, char *out)
+/* The stored form of an id: as is when short, else HASHED_KEY and 39 hex digits (156 bits) of
+ * the whole id's SHA-256. A short id that starts with HASHED_KEY is hashed too, so no id kept as
+ * is can ever equal another's hashed form: distinct patients never share a history. (The form
+ * before, a 23-byte prefix and a 64-bit FNV hash, was another 40-byte id that could be sent.) */
+#define HASHED_KEY '\x01'
+static void key_of(const char *id, char *out)
 {
     size_t n = strlen(id);
-    if (n <= BP_TREND_ID_LEN) {
+    if (n <= BP_TREND_ID_LEN && id[0] != HASHED_KEY) {
         memcpy(out, id, n + 1);
         return;
     }
-    snprintf(out, BP_TREND_ID_LEN + 1, "%.23s~%016llx", id, (unsigned long long)h);
+    static const char hex[] = "0123456789abcdef";
+    uint8_t digest[32];
+    bp_sha256(id, n, digest);
+    out[0] = HASHED_KEY;
+    for (int i = 0; i < BP_TREND_ID_LEN - 1; i++)
+        out[1 + i] = hex[(digest[i / 2] >> (i % 2 ? 0 : 4)) & 15];
+    out[BP_TREND_ID_LEN] = '\0';
 }
 
 int bp_trend_init(bp_trend *t, const bp_trend_config *cfg)
@@ -171,10 +183,9 @@ static uint32_t find_or_add_key(bp_trend *t, const char *key, uint64_t h)
 
 static uint32_t find_or_add(bp_trend *t, const char *id)
 {
-    uint64_t h = hash_id(id);
     char key[BP_TREND_ID_LEN + 1];
-    key_of(id, h, key);
-    return find_or_add_key(t, key, h);
+    key_of(id, key);
+    return find_or_add_key(t, key, hash_id(key));
 }
 
 /* Forgets every patient. */
@@ -291,8 +302,12 @@ int bp_trend_load(bp_trend *t, const char *path, char *why, size_t why_len)
     }
     snapshot_head h;
     int rc = -1;
-    if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, SNAPSHOT_MAGIC, 8) != 0) {
+    if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, "BPTREND", 7) != 0) {
         snprintf(why, why_len, "not a detector-trend snapshot");
+        goto done;
+    }
+    if (memcmp(h.magic, SNAPSHOT_MAGIC, 8) != 0) {
+        snprintf(why, why_len, "snapshot written by another version (format %.1s)", h.magic + 7);
         goto done;
     }
     if (h.record_size != sizeof(bp_patient_state) || h.sustained != BP_TREND_MAX_SUSTAINED) {

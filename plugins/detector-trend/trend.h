@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #define BP_TREND_MAX_SUSTAINED 8 /* sustained_count bound: it sizes every patient's record */
-#define BP_TREND_ID_LEN 40       /* ids longer than this are kept as a prefix plus a hash */
+#define BP_TREND_ID_LEN 40       /* ids longer than this are kept as their SHA-256 (156 bits) */
 
 typedef struct bp_trend_config {
     int sustained_count;    /* readings at stage 2+ (or hypotensive) within window */

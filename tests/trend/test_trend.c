@@ -80,6 +80,32 @@ int main(void)
     see(&t, long_a, 1, 150, 85);
     CHECK(!(see(&t, long_b, 2, 150, 85) & BP_TREND_SUSTAINED_HYPER));
     CHECK(see(&t, long_a, 3, 150, 85) & BP_TREND_SUSTAINED_HYPER);
+    /* ... and apart from every short id: the stored form of a long id was a 40-byte id that a
+     * patient could have ("<23 bytes>~<FNV-1a hex>"), and that patient then shared the long
+     * one's history. */
+    char forged[64];
+    uint64_t h = 1469598103934665603ull;
+    for (const char *s = long_a; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    h ^= h >> 29;
+    snprintf(forged, sizeof forged, "%.23s~%016llx", long_a, (unsigned long long)h);
+    CHECK(!(see(&t, forged, 4, 150, 85) & BP_TREND_SUSTAINED_HYPER));
+    CHECK(!(see(&t, forged, 5, 150, 85) & BP_TREND_SUSTAINED_HYPER));
+    /* Two 41-byte ids with one 64-bit FNV-1a hash (found by a collision search): the stored form
+     * before, their first 23 bytes and that hash, was one key, and one history for two
+     * patients. SHA-256 keeps them apart. */
+    const char *fnv_a = "urn:uuid:patient-prefixb996e0d1be99ca58zz";
+    const char *fnv_b = "urn:uuid:patient-prefix05e888ac4cb16b3ezz";
+    see(&t, fnv_a, 0, 150, 85);
+    see(&t, fnv_a, 1, 150, 85);
+    CHECK(!(see(&t, fnv_b, 2, 150, 85) & BP_TREND_SUSTAINED_HYPER));
+    CHECK(see(&t, fnv_a, 3, 150, 85) & BP_TREND_SUSTAINED_HYPER);
+    /* a short id starting like a hashed key is hashed too, and stays its own patient */
+    CHECK(!(see(&t, "\x01short", 4, 150, 85) & BP_TREND_SUSTAINED_HYPER));
+    see(&t, "\x01short", 5, 150, 85);
+    CHECK(see(&t, "\x01short", 6, 150, 85) & BP_TREND_SUSTAINED_HYPER);
 
     /* snapshot round trip: the history survives a restart */
     char path[] = "/tmp/bppipe-trend-XXXXXX";
