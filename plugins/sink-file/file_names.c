@@ -1,5 +1,8 @@
 #include "file_names.h"
 
+#include "sha256.h"
+
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -24,17 +27,47 @@ static int utc_parts(int64_t ms, struct tm *tm)
     return gmtime_r(&t, tm) ? 0 : -1;
 }
 
+static bool name_char(char c, size_t at)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || (c == '.' && at > 0);
+}
+
+void bp_name_part(const char *in, const char *fallback, char *out, size_t out_len)
+{
+    if (!in || !*in)
+        in = fallback;
+    size_t len = strlen(in), n = 0;
+    bool as_is = len <= BP_NAME_PART_MAX;
+    for (size_t i = 0; as_is && i < len; i++)
+        as_is = name_char(in[i], i);
+    if (as_is) {
+        snprintf(out, out_len, "%s", in);
+        return;
+    }
+    /* Shortened or made safe: a readable prefix, then what tells it apart from every other. */
+    bp_safe_name(in, fallback, BP_NAME_PREFIX, out, out_len);
+    n = strlen(out);
+    uint8_t digest[32];
+    bp_sha256(in, len, digest);
+    if (n + 1 < out_len)
+        out[n++] = '~';
+    for (int i = 0; i < BP_NAME_HASH_HEX / 2 && n + 2 < out_len; i++)
+        n += (size_t)snprintf(out + n, out_len - n, "%02x", digest[i]);
+    out[n] = '\0';
+}
+
 int bp_record_file_name(const char *patient, const char *practitioner, int64_t effective_ms,
                         const char *id, char *out, size_t out_len)
 {
-    char p[72], pr[72], i[120], when[32];
+    char p[BP_NAME_PART_MAX + 1], pr[BP_NAME_PART_MAX + 1], i[BP_NAME_PART_MAX + 1], when[32];
     struct tm tm;
-    if (utc_parts(effective_ms, &tm) != 0)
+    if (utc_parts(effective_ms, &tm) != 0 ||
+        !strftime(when, sizeof when, "%Y%m%d_%H%M%S", &tm))
         return -1;
-    strftime(when, sizeof when, "%Y%m%d_%H%M%S", &tm);
-    bp_safe_name(patient, "unknown", 64, p, sizeof p);
-    bp_safe_name(practitioner, "none", 64, pr, sizeof pr);
-    bp_safe_name(id, "noid", 110, i, sizeof i);
+    bp_name_part(patient, "unknown", p, sizeof p);
+    bp_name_part(practitioner, "none", pr, sizeof pr);
+    bp_name_part(id, "noid", i, sizeof i);
     int n = snprintf(out, out_len, "%s_%s_%s_%s.json", p, pr, when, i);
     return n > 0 && (size_t)n < out_len ? 0 : -1;
 }

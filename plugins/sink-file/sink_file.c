@@ -41,6 +41,8 @@ typedef struct sink {
     bool to_stdout, per_record;
     touched files[MAX_TOUCHED];
     size_t n_files;
+    unsigned char *refused; /* per record of the batch being written: 1 when rejected */
+    size_t refused_cap;
 } sink;
 
 static const bp_option options[] = {
@@ -118,6 +120,7 @@ static void sink_close(void *state)
     sink *s = state;
     if (s->dir_fd >= 0)
         close(s->dir_fd);
+    free(s->refused);
     free(s);
 }
 
@@ -127,12 +130,62 @@ static int write_all(int fd, const char *data, size_t len)
         ssize_t n = write(fd, data, len);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n == 0)
+            errno = EIO; /* no progress and no error: never loop, never report "Success" */
         if (n <= 0)
             return -1;
         data += n;
         len -= (size_t)n;
     }
     return 0;
+}
+
+/* Whether a failure to write one reading's data will be the same on every retry: then the
+ * reading is refused (a dead letter with the reason), not retried. A full disk, an I/O error,
+ * a quota or a permission can be fixed while the host waits; a name or a file the system
+ * will never take cannot. */
+static bool permanent_errno(int e)
+{
+    switch (e) {
+    case ENAMETOOLONG:
+    case EINVAL:
+    case EISDIR:
+    case EFBIG:
+    case ELOOP:
+    case EILSEQ:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Clears the per-record refusal marks for a batch of n records; -1 when out of memory. */
+static int begin_marks(sink *s, size_t n)
+{
+    if (n > s->refused_cap) {
+        unsigned char *grown = realloc(s->refused, n);
+        if (!grown)
+            return -1;
+        s->refused = grown;
+        s->refused_cap = n;
+    }
+    if (n)
+        memset(s->refused, 0, n);
+    return 0;
+}
+
+static void refuse(sink *s, bp_batch *batch, size_t i, const char *why)
+{
+    s->host->set_outcome(s->ctx, s->host->batch_at(batch, i), BP_REJECTED, why);
+    s->refused[i] = 1;
+}
+
+/* Records [0, end) not refused are durable: they are delivered, whatever the batch returns. */
+static void delivered_before(sink *s, bp_batch *batch, size_t end)
+{
+    for (size_t k = 0; k < end; k++)
+        if (!s->refused[k])
+            s->host->set_outcome(s->ctx, s->host->batch_at(batch, k), BP_DELIVERED, NULL);
 }
 
 static int64_t record_time(const bp_host *h, const bp_record *r)
@@ -172,18 +225,19 @@ static touched *touch(sink *s, const char *name)
 /* Ends the batch: sync (or, after a failure, truncate back) and close every touched file. */
 static int finish_files(sink *s, bool ok)
 {
-    int rc = 0;
+    int rc = 0, err = errno; /* errno of the first failure survives the clean-up */
     for (size_t i = 0; i < s->n_files; i++) {
         touched *t = &s->files[i];
         if (ok && fsync(t->fd) != 0)
-            ok = false, rc = -1;
-        if (!ok && ftruncate(t->fd, t->start) != 0)
-            rc = -1;
+            ok = false, rc = -1, err = errno;
+        if (!ok && ftruncate(t->fd, t->start) != 0 && rc == 0)
+            rc = -1, err = errno;
         close(t->fd);
     }
     s->n_files = 0;
     if (ok && fsync(s->dir_fd) != 0)
-        rc = -1;
+        rc = -1, err = errno;
+    errno = err;
     return ok ? rc : -1;
 }
 
@@ -192,48 +246,70 @@ static int write_ndjson(sink *s, bp_batch *batch)
     const bp_host *h = s->host;
     const char *what = "write";
     size_t durable = 0; /* records before this index are already synced */
+    int err = 0;
     for (size_t i = 0; i < h->batch_count(batch); i++) {
         bp_record *r = h->batch_at(batch, i);
         char name[64];
         size_t len;
         const char *doc = h->document(s->ctx, r, 0, &len);
         touched *t = NULL;
-        if (!doc || bp_hour_file_name(record_time(h, r), name, sizeof name) != 0)
+        if (!doc) {
+            err = ENOMEM;
             goto fail;
+        }
+        if (bp_hour_file_name(record_time(h, r), name, sizeof name) != 0) {
+            /* A time with no calendar hour never gets one: the reading is refused. */
+            refuse(s, batch, i, "its time has no calendar hour to name an hourly file");
+            continue;
+        }
         if (s->n_files == MAX_TOUCHED) {
             /* A batch spanning many hours: make what is written durable and go on. */
-            if (finish_files(s, true) != 0)
+            if (finish_files(s, true) != 0) {
+                err = errno;
+                what = "sync";
                 goto fail;
+            }
             durable = i;
         }
         if (!(t = touch(s, name))) {
+            err = errno;
             what = "open";
             goto fail;
         }
-        if (write_all(t->fd, doc, len) != 0 || write_all(t->fd, "\n", 1) != 0)
+        if (write_all(t->fd, doc, len) != 0 || write_all(t->fd, "\n", 1) != 0) {
+            err = errno;
             goto fail;
+        }
     }
     if (finish_files(s, true) == 0)
         return BP_OK;
+    err = errno;
     what = "sync";
 fail:
-    h->log(s->ctx, BP_LOG_ERROR, "cannot %s in %s: %s; will retry", what, s->dir,
-           strerror(errno));
     finish_files(s, false);
-    for (size_t k = 0; k < durable; k++)
-        h->set_outcome(s->ctx, h->batch_at(batch, k), BP_DELIVERED, NULL);
+    delivered_before(s, batch, durable);
+    /* Every failure here concerns an hourly file many readings share (a folder in its place,
+     * a full disk): it is the folder's to fix, and retried, never a reading's refusal. */
+    h->log(s->ctx, BP_LOG_ERROR, "cannot %s in %s: %s; will retry", what, s->dir,
+           strerror(err));
     return BP_RETRY;
 }
 
+/* Writes one reading's file; 0, or -1 with errno set. */
 static int write_one_file(sink *s, const bp_record *r, const char *name)
 {
     const bp_host *h = s->host;
     size_t len;
     const char *doc = h->document(s->ctx, r, BP_DOC_PRETTY, &len);
-    char tmp[300];
-    snprintf(tmp, sizeof tmp, ".%s.tmp", name);
-    if (!doc)
+    char tmp[BP_RECORD_NAME_MAX + 16];
+    if (!doc) {
+        errno = ENOMEM;
         return -1;
+    }
+    if ((size_t)snprintf(tmp, sizeof tmp, ".%s.tmp", name) >= sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
     int fd = openat(s->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, FILE_MODE);
     if (fd < 0)
         return -1;
@@ -251,34 +327,49 @@ static int write_one_file(sink *s, const bp_record *r, const char *name)
     return rc;
 }
 
+/* The file name of one reading; 0, or -1 when it has none (a time with no calendar date). */
+static int name_of(const bp_host *h, const bp_record *r, char *name, size_t len)
+{
+    if (h->text(r, BP_F_INVALID_REASON) && !h->text(r, BP_F_PATIENT_ID)) {
+        size_t plen;
+        const void *payload = h->payload(r, &plen);
+        double index = h->number(r, BP_F_SOURCE_OFFSET);
+        return bp_invalid_file_name(payload, plen, isnan(index) ? -1 : (int64_t)index, name,
+                                    len);
+    }
+    return bp_record_file_name(h->text(r, BP_F_PATIENT_ID), h->text(r, BP_F_PRACTITIONER_ID),
+                               record_time(h, r), h->text(r, BP_F_STABLE_ID), name, len);
+}
+
 static int write_per_record(sink *s, bp_batch *batch)
 {
     const bp_host *h = s->host;
     size_t n = h->batch_count(batch);
     for (size_t i = 0; i < n; i++) {
         bp_record *r = h->batch_at(batch, i);
-        char name[256];
-        int named;
-        if (h->text(r, BP_F_INVALID_REASON) && !h->text(r, BP_F_PATIENT_ID)) {
-            size_t len;
-            const void *payload = h->payload(r, &len);
-            double index = h->number(r, BP_F_SOURCE_OFFSET);
-            named = bp_invalid_file_name(payload, len, isnan(index) ? -1 : (int64_t)index, name,
-                                         sizeof name);
-        } else {
-            named = bp_record_file_name(h->text(r, BP_F_PATIENT_ID),
-                                        h->text(r, BP_F_PRACTITIONER_ID), record_time(h, r),
-                                        h->text(r, BP_F_STABLE_ID), name, sizeof name);
+        char name[BP_RECORD_NAME_MAX + 1];
+        if (name_of(h, r, name, sizeof name) != 0) {
+            refuse(s, batch, i, "its time has no calendar date to name a file");
+            continue;
         }
-        if (named != 0 || write_one_file(s, r, name) != 0) {
-            h->log(s->ctx, BP_LOG_ERROR, "cannot write a file in %s: %s; will retry", s->dir,
-                   strerror(errno));
-            /* What was renamed is durable once the folder is synced; the rest is retried. */
-            fsync(s->dir_fd);
-            for (size_t k = 0; k < i; k++)
-                h->set_outcome(s->ctx, h->batch_at(batch, k), BP_DELIVERED, NULL);
-            return BP_RETRY;
+        if (write_one_file(s, r, name) == 0)
+            continue;
+        int err = errno;
+        if (permanent_errno(err)) {
+            /* The name is not logged (it is made of patient ids); the reason goes with the
+             * dead letter, which carries the reading anyway. */
+            char why[PATH_MAX + 96];
+            snprintf(why, sizeof why, "cannot write its file in %s: %s (will not change on "
+                     "retry)", s->dir, strerror(err));
+            refuse(s, batch, i, why);
+            continue;
         }
+        h->log(s->ctx, BP_LOG_ERROR, "cannot write a file in %s: %s; will retry", s->dir,
+               strerror(err));
+        /* What was renamed is durable once the folder is synced; the rest is retried. */
+        if (fsync(s->dir_fd) == 0)
+            delivered_before(s, batch, i);
+        return BP_RETRY;
     }
     if (fsync(s->dir_fd) != 0) {
         h->log(s->ctx, BP_LOG_ERROR, "cannot sync folder %s: %s; will retry", s->dir,
@@ -303,6 +394,10 @@ static int write_stdout(sink *s, bp_batch *batch)
 static int sink_write(void *state, bp_batch *batch)
 {
     sink *s = state;
+    if (begin_marks(s, s->host->batch_count(batch)) != 0) {
+        s->host->log(s->ctx, BP_LOG_ERROR, "out of memory; will retry");
+        return BP_RETRY;
+    }
     if (s->to_stdout)
         return write_stdout(s, batch);
     return s->per_record ? write_per_record(s, batch) : write_ndjson(s, batch);

@@ -2,17 +2,54 @@
 #include "check.h"
 #include "file_names.h"
 
+#include <stdio.h>
+
 int main(void)
 {
     char out[256];
     CHECK(bp_record_file_name("PAT-001", "PRAC-01", 1767323045000LL, "abc-123", out, sizeof out) == 0);
     CHECK_STR(out, "PAT-001_PRAC-01_20260102_030405_abc-123.json");
+    /* A part a name cannot carry as it is keeps a readable prefix and gains a hash of its exact
+     * bytes, so ids that differ only where they were made safe never share a file. */
     CHECK(bp_record_file_name("urn:uuid:7b4c", NULL, 0, "x/_history/2", out, sizeof out) == 0);
-    CHECK_STR(out, "urn_uuid_7b4c_none_19700101_000000_x__history_2.json");
+    CHECK(strncmp(out, "urn_uuid_7b4c~", 14) == 0 && strstr(out, "_none_19700101_000000_x__history_2~"));
+    char a1[BP_NAME_PART_MAX + 1], a2[BP_NAME_PART_MAX + 1];
+    bp_name_part("x/_history/2", "noid", a1, sizeof a1);
+    bp_name_part("x:_history:2", "noid", a2, sizeof a2);
+    CHECK(strcmp(a1, a2) != 0 && strlen(a1) == 12 + 1 + BP_NAME_HASH_HEX);
+    bp_name_part("x__history_2", "noid", a2, sizeof a2);
+    CHECK(strcmp(a1, a2) != 0);
     /* traversal and hidden names are impossible */
     CHECK(bp_record_file_name("../../etc", "..", 0, ".x", out, sizeof out) == 0);
     CHECK(strstr(out, "/") == NULL && out[0] != '.');
-    CHECK_STR(out, "_._.._etc__._19700101_000000__x.json");
+    CHECK(strncmp(out, "_._.._etc~", 10) == 0 && strstr(out, "_19700101_000000__x~"));
+    /* Ids of 64 characters (legal FHIR) are kept whole; the name still fits NAME_MAX. */
+    char id64[65], pat64[65], prac64[65], obs_v[200];
+    memset(id64, 'i', 64), id64[64] = '\0';
+    memset(pat64, 'p', 64), pat64[64] = '\0';
+    memset(prac64, 'r', 64), prac64[64] = '\0';
+    snprintf(obs_v, sizeof obs_v, "%s/_history/%s", id64, id64); /* id + 64-char versionId */
+    char big[BP_RECORD_NAME_MAX + 1];
+    CHECK(bp_record_file_name(pat64, prac64, 1767323045000LL, obs_v, big, sizeof big) == 0);
+    CHECK(strlen(big) <= BP_RECORD_NAME_MAX && strlen(big) + 5 < 255);
+    CHECK(strncmp(big, pat64, 64) == 0 && big[64] == '_');
+    /* Long ids that share a prefix longer than what is kept still get names of their own, and
+     * the same id always the same name. */
+    char l1[600], l2[600], n1[BP_RECORD_NAME_MAX + 1], n2[BP_RECORD_NAME_MAX + 1];
+    memset(l1, 'a', 599), l1[599] = '\0';
+    memcpy(l2, l1, sizeof l1);
+    l2[598] = 'b';
+    CHECK(bp_record_file_name(l1, l1, 0, l1, n1, sizeof n1) == 0);
+    CHECK(bp_record_file_name(l1, l1, 0, l2, n2, sizeof n2) == 0);
+    CHECK(strcmp(n1, n2) != 0 && strlen(n1) <= BP_RECORD_NAME_MAX);
+    CHECK(bp_record_file_name(l1, l1, 0, l2, n1, sizeof n1) == 0);
+    CHECK_STR(n1, n2);
+    bp_name_part(id64, "x", a1, sizeof a1);
+    CHECK_STR(a1, id64);
+    char id65[66];
+    memset(id65, 'i', 65), id65[65] = '\0';
+    bp_name_part(id65, "x", a1, sizeof a1);
+    CHECK(strlen(a1) == BP_NAME_PREFIX + 1 + BP_NAME_HASH_HEX && a1[BP_NAME_PREFIX] == '~');
     bp_safe_name("", "fallback", 64, out, sizeof out);
     CHECK_STR(out, "fallback");
     char longname[400];

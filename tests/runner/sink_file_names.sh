@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# sink-file, layout = per-record (as pipelines/ward.ini ships it): a reading whose id,
+# versionId, patient and practitioner ids are each 64 characters (all legal FHIR) gets a file
+# whose name fits NAME_MAX, and the run drains and exits. A file the system will never take
+# (here: a folder already sits where the file goes, EISDIR) is a dead letter with the reason,
+# not a retry forever.
+set -u
+fail=0
+t=$(mktemp -d)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$t"' EXIT
+ok() { echo "ok   $1"; }
+bad() { echo "FAIL $1"; fail=1; }
+check() { if eval "$2"; then ok "$1"; else bad "$1 ($2)"; fi; }
+
+obs() { # obs ID VERSION PATIENT PRACTITIONER
+    printf '{"resourceType":"Observation","id":"%s","meta":{"versionId":"%s"},"status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"subject":{"reference":"Patient/%s"},"performer":[{"reference":"Practitioner/%s"}],"effectiveDateTime":"2026-01-02T03:04:05Z","component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":118,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}},{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":76,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}}]}\n' "$1" "$2" "$3" "$4"
+}
+x64() { printf "$1%.0s" $(seq 1 64); }
+{
+    obs "$(x64 i)" "$(x64 v)" "$(x64 p)" "$(x64 r)"
+    obs "short1" "1" "P-1" "D-1"
+    obs "short2" "1" "P-2" "D-1"
+} >"$t/in.ndjson"
+
+cat >"$t/p.ini" <<INI
+[pipeline]
+batch_size = 10
+retry_initial_ms = 1
+retry_max_ms = 5
+stats_interval = 0
+[source.in]
+plugin = source-file
+path = $t/in.ndjson
+[detector.rules]
+plugin = detector-rules
+[sink.normal]
+plugin = sink-file
+route = normal
+path = $t/normal
+layout = per-record
+[sink.dead]
+plugin = sink-file
+route = invalid
+path = $t/dead
+INI
+
+# A folder where short2's file goes: renaming the written file onto it fails with EISDIR.
+mkdir -p "$t/normal/P-2_D-1_20260102_030405_short2__history_1~$(printf '%s' 'short2/_history/1' | sha256sum | cut -c1-20).json"
+ls "$t/normal" >"$t/before"
+
+timeout -k 5 30 "$BPPIPE" run "$t/p.ini" --summary-json "$t/sum.json" 2>"$t/err"
+st=$?
+check "the run drains and exits 0 (no retry forever)" "[ $st = 0 ]"
+j() { python3 -c "import json,sys; d=json.load(open('$t/sum.json')); print(eval(sys.argv[1]))" "$1"; }
+long=$(ls "$t/normal" | grep "^$(x64 p)_" || true)
+check "the 64-character-ids reading has its file" "[ -n '$long' ] && [ -s '$t/normal/$long' ]"
+check "its name fits NAME_MAX with room for the temporary name" "[ \${#long} -le 250 ]"
+check "its file holds the reading" "grep -q '\"observation_id\": \"$(x64 i)\"' '$t/normal/$long'"
+check "a plain id keeps the archive's name shape" "[ -s '$t/normal/P-1_D-1_20260102_030405_short1__history_1~$(printf '%s' 'short1/_history/1' | sha256sum | cut -c1-20).json' ]"
+check "the file the system refuses is a dead letter with the errno" \
+    "grep -q 'rejected by sink.normal: cannot write its file in .*: Is a directory (will not change on retry)' '$t'/dead/*.ndjson"
+check "nothing was retried" "[ \$(j \"d['sinks']['sink.normal']['retries']\") = 0 ]"
+check "books: 3 in, 1 dead-lettered by the sink" "[ \$(j \"d['readings_in']\") = 3 ] && [ \$(j \"d['sink_rejected']\") = 1 ]"
+check "no temporary file is left" "! ls -a '$t/normal' | grep -q '\\.tmp\$'"
+check "the wrong errno 'Success' is never reported" "! grep -q 'Success' '$t/err'"
+check "patient ids are not in the log" "! grep -q '$(x64 p)' '$t/err' && ! grep -q 'P-2_D-1' '$t/err'"
+exit $fail
