@@ -29,8 +29,6 @@ typedef struct walk {
     /* What the payload was, for the reason when it yields nothing: "Bundle of 137 entries". */
     const char *container, *container_noun, *container_nouns;
     size_t container_size;
-    char **owned; /* strings composed for skipped items (their names), freed after emitting */
-    size_t n_owned, cap_owned;
 } walk;
 
 static bp_obs_result *next_slot(walk *w)
@@ -79,32 +77,24 @@ static void note_container(walk *w, bool top, const char *kind, const char *noun
     }
 }
 
-/* Keeps a string composed for an item until the items are emitted; NULL when memory ran out. */
+/* A string composed for a skipped item, in the payload's arena (alive until the items are
+ * emitted); NULL when memory ran out. */
 static char *owned_string(walk *w, size_t size)
 {
-    if (w->n_owned == w->cap_owned) {
-        size_t cap = w->cap_owned ? w->cap_owned * 2 : 16;
-        char **grown = realloc(w->owned, cap * sizeof *grown);
-        if (!grown) {
-            w->nomem = true;
-            return NULL;
-        }
-        w->owned = grown;
-        w->cap_owned = cap;
-    }
-    char *s = malloc(size);
-    if (!s) {
+    char *s = bp_arena_alloc(&w->ctx.arena, size);
+    if (!s)
         w->nomem = true;
-        return NULL;
-    }
-    w->owned[w->n_owned++] = s;
     return s;
 }
 
+/* A string member, NULL when absent, empty, or holding a marked NUL (see fhir_observation.h):
+ * a skipped item hands on no marked text; its name is then a content hash. */
 static const char *member_text(const cJSON *obj, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+    if (!cJSON_IsString(v) || !v->valuestring[0] || strchr(v->valuestring, BP_FHIR_NUL_MARK))
+        return NULL;
+    return v->valuestring;
 }
 
 /* What names a skipped resource, whole: "<resourceType>/<id>" (+ "/_history/<versionId>"),
@@ -123,7 +113,7 @@ static const char *skipped_name(walk *w, const char *type, const cJSON *node, co
             snprintf(name, size, version ? "%s/%s/_history/%s" : "%s/%s", type, id, version);
         return name;
     }
-    if (full_url && *full_url)
+    if (full_url && *full_url && !strchr(full_url, BP_FHIR_NUL_MARK))
         return full_url;
     char *name = owned_string(w, 48);
     if (!name)
@@ -231,7 +221,8 @@ static void visit_bundle(walk *w, const cJSON *bundle, int index, const char *fu
     cJSON_ArrayForEach(entry, entries)
     {
         const cJSON *res = cJSON_GetObjectItemCaseSensitive(entry, "resource");
-        const char *url = member_text(entry, "fullUrl");
+        const cJSON *full = cJSON_GetObjectItemCaseSensitive(entry, "fullUrl");
+        const char *url = cJSON_IsString(full) ? full->valuestring : NULL; /* marks and all */
         if (!cJSON_IsObject(entry))
             add_invalid(w, i, "Bundle entry is not a JSON object");
         else if (res)
@@ -496,8 +487,6 @@ int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
     w.nomem = false;
     w.container = w.container_noun = w.container_nouns = NULL;
     w.container_size = 0;
-    w.owned = NULL;
-    w.n_owned = w.cap_owned = 0;
     bp_arena_init(&w.ctx.arena, 1024);
     w.ctx.nul_marked = w.ctx.nomem = false;
     char *marked = NULL; /* the payload with its NUL characters marked, when it has any */
@@ -529,7 +518,7 @@ int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
     int rc = 0;
     if (!w.nomem) {
         for (size_t i = 0; i < w.n; i++)
-            if (!w.items[i].d.skip_reason) /* a skipped item's strings are the tree's or owned */
+            if (!w.items[i].d.skip_reason) /* a skipped item's strings are the tree's or arena's */
                 bp_obs_rebase(&w.items[i]);
         pair_single_values(&w);
         w.nomem = w.ctx.nomem;
@@ -565,9 +554,6 @@ int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
 done:
     bp_arena_free(&w.ctx.arena);
     free(marked);
-    for (size_t i = 0; i < w.n_owned; i++)
-        free(w.owned[i]);
-    free(w.owned);
     for (size_t i = 0; i < w.n_trees; i++)
         cJSON_Delete(w.trees[i]);
     if (w.trees != w.inline_trees)

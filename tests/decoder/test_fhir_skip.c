@@ -107,5 +107,16 @@ int main(void)
     it = decode_text(big, 0);
     CHECK(it->n_skipped == 2);
     CHECK(strlen(it->s[0].id) == 10 + 301 && strcmp(it->s[0].id, it->s[1].id) != 0);
+    /* A NUL in a skipped resource's id is never handed on (it would end the string early, or
+     * reach a document as a marked byte): its name is then a content hash, distinct for
+     * distinct resources. (An Observation holding a NUL is a dead letter, docs/fhir.md.) */
+    it = decode_text("[{\"resourceType\":\"Condition\",\"id\":\"c\\u0000x\"},"
+                     "{\"resourceType\":\"Condition\",\"id\":\"c\\u0000y\"}]",
+                     0);
+    CHECK(it->n == 0 && it->n_skipped == 2);
+    CHECK_CONTAINS(it->s[0].id, "sha256:");
+    CHECK(strcmp(it->s[0].id, it->s[1].id) != 0);
+    for (int i = 0; i < 2; i++)
+        CHECK(strchr(it->s[i].id, '\xff') == NULL && strchr(it->s[i].id, '\xfe') == NULL);
     return CHECK_DONE();
 }
