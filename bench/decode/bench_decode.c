@@ -50,7 +50,7 @@ typedef struct tally {
 static int count(void *user, const bp_decoded *d)
 {
     tally *t = user;
-    if (d->invalid_reason)
+    if (d->invalid_reason || d->skip_reason) /* dead letters and skipped resources */
         return 0;
     t->readings++;
     if (t->judge)
