@@ -25,6 +25,9 @@ static const bp_option pipeline_options[] = {
                   "(source-file)"),
     BP_OPTION_INT("retry_initial_ms", "100", 1, 600000, 0, "first back-off after a failure"),
     BP_OPTION_INT("retry_max_ms", "30000", 1, 3600000, 0, "back-off cap (full jitter below it)"),
+    BP_OPTION_INT("max_record_attempts", "20", 0, 1000000, 0,
+                  "a reading a sink keeps failing while it delivers the others is dead-lettered "
+                  "after this many attempts (0: never; an outage never dead-letters)"),
     BP_OPTION_ENUM("log_level", "info", "error|warn|info|debug", "least severe level logged"),
     BP_OPTION_DOUBLE("plausible_systolic_min", "40", 0, 400, 0,
                      "lower systolic values are measurement errors (invalid route)"),
@@ -93,6 +96,7 @@ static void read_settings(bp_pipeline *p, const bp_section *s)
     st->max_payload_bytes = setting(s, "max_payload_bytes");
     st->retry_initial_ms = setting(s, "retry_initial_ms");
     st->retry_max_ms = setting(s, "retry_max_ms");
+    st->max_record_attempts = setting(s, "max_record_attempts");
     st->plausible.systolic_min = setting_double(s, "plausible_systolic_min");
     st->plausible.systolic_max = setting_double(s, "plausible_systolic_max");
     st->plausible.diastolic_min = setting_double(s, "plausible_diastolic_min");

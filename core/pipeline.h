@@ -18,6 +18,7 @@ typedef struct bp_settings {
     int64_t max_payload_bytes;
     int64_t retry_initial_ms;
     int64_t retry_max_ms;
+    int64_t max_record_attempts; /* a record singled out by a sink is dead-lettered after this */
     bp_plausible plausible;
 } bp_settings;
 

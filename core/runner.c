@@ -60,6 +60,8 @@ typedef struct runner {
     bp_batch pending; /* scratch: what one sink still has to take */
     bp_batch again;   /* scratch: what it must be offered again */
     bp_batch rejected;
+    unsigned *strikes, *strikes_again; /* per pending / again record: attempts that count */
+    size_t strikes_cap;
     bp_record *current_input; /* the payload being decoded */
     uint64_t rng;
     bool warned_stop;
@@ -246,15 +248,62 @@ static bp_outcome outcome_of(const bp_ctx *s, size_t i, int rc)
     return rc == BP_OK ? BP_DELIVERED : BP_AGAIN;
 }
 
-/* Offers `s` every record still pending for it until each is delivered or rejected. */
+/* Makes room for `n` strike counts in both of the runner's strike arrays. */
+static int strikes_reserve(runner *r, size_t n)
+{
+    if (n <= r->strikes_cap)
+        return 0;
+    unsigned *a = realloc(r->strikes, n * sizeof *a);
+    if (!a)
+        return -1;
+    r->strikes = a;
+    unsigned *b = realloc(r->strikes_again, n * sizeof *b);
+    if (!b)
+        return -1;
+    r->strikes_again = b;
+    r->strikes_cap = n;
+    return 0;
+}
+
+/* What one write did with the records it was offered. */
+typedef struct write_tally {
+    size_t sent, done, failed; /* done: delivered or rejected */
+    bool all_singled_out;      /* every failed record had failed before as the odd one out */
+} write_tally;
+
+/* Whether the failed record `i` of a write counts an attempt towards max_record_attempts. Only
+ * a failure the sink reported for that record (set_outcome BP_AGAIN) counts, and only when the
+ * sink shows it works: it delivered or rejected at least as many records of the same write as
+ * it failed (the record is the odd one out), or every record it still fails has already been
+ * the odd one out (the rest of the batch went through while they kept failing). A write that
+ * delivers nothing while it fails records never singled out is an outage: nothing counts. */
+static bool counts_attempt(const bp_ctx *s, size_t i, const write_tally *t, unsigned strikes)
+{
+    if (s->outcomes[i] != BP_AGAIN)
+        return false; /* the batch's status: the sink blamed itself, not the record */
+    if (t->done > 0)
+        return t->failed <= t->done;
+    return strikes > 0 && t->all_singled_out;
+}
+
+/* Offers `s` every record still pending for it until each is delivered or rejected. A write
+ * that made progress starts the back-off over; when it took at least half of what it was
+ * offered the rest goes again at once (a 429 on some items is the cluster's pace, not an
+ * outage). A write that took nothing backs off longer each time. */
 static step_result deliver_to(runner *r, bp_ctx *s)
 {
     uint64_t bit = 1ull << s->index;
+    const int64_t max_attempts = r->p->settings.max_record_attempts;
     bp_batch_clear(&r->pending);
     for (size_t i = 0; i < r->records.count; i++)
         if (r->records.items[i]->sinks_pending & bit)
             bp_batch_push(&r->pending, r->records.items[i]);
-    for (unsigned attempt = 0; r->pending.count; attempt++) {
+    if (strikes_reserve(r, r->pending.count) != 0)
+        return STEP_FATAL;
+    if (r->pending.count)
+        memset(r->strikes, 0, r->pending.count * sizeof *r->strikes);
+    unsigned attempt = 0; /* writes in a row that took nothing: the back-off's exponent */
+    while (r->pending.count) {
         if (bp_ctx_begin_write(s, &r->pending) != 0)
             return STEP_FATAL;
         double t0 = bp_now_s();
@@ -267,27 +316,50 @@ static step_result deliver_to(runner *r, bp_ctx *s)
                    "the batch in flight (it will be delivered again on restart)");
             return STEP_FATAL;
         }
+        write_tally t = {.sent = r->pending.count, .all_singled_out = true};
+        for (size_t i = 0; i < r->pending.count; i++) {
+            if (outcome_of(s, i, rc) != BP_AGAIN) {
+                t.done++;
+            } else {
+                t.failed++;
+                if (r->strikes[i] == 0)
+                    t.all_singled_out = false;
+            }
+        }
         bp_batch_clear(&r->again);
         /* Refusals are logged once per write, not once per record: a mapping error can refuse
          * every reading of a batch, and each reason names its own document. */
-        size_t refused = 0, lost = 0;
+        size_t refused = 0, lost = 0, given_up = 0;
         const char *first_refused = NULL, *first_lost = NULL;
         for (size_t i = 0; i < r->pending.count; i++) {
             bp_record *rec = r->pending.items[i];
             bp_outcome out = outcome_of(s, i, rc);
+            const char *why = s->outcome_reasons[i] ? s->outcome_reasons[i] : "no reason";
+            char gave_up[384];
             if (out == BP_AGAIN) {
-                bp_batch_push(&r->again, rec);
-                continue;
+                unsigned strikes = r->strikes[i] + (counts_attempt(s, i, &t, r->strikes[i]));
+                if (max_attempts <= 0 || strikes < (uint64_t)max_attempts) {
+                    r->strikes_again[r->again.count] = strikes;
+                    bp_batch_push(&r->again, rec);
+                    continue;
+                }
+                /* The sink delivers the others and keeps failing this one: it would stall the
+                 * batch (and every commit after it) for good. */
+                snprintf(gave_up, sizeof gave_up, "not delivered after %u attempts while the "
+                         "sink delivered the others: %s", strikes,
+                         s->outcome_reasons[i] ? s->outcome_reasons[i] : "no reason given");
+                why = gave_up;
+                out = BP_REJECTED;
+                given_up++;
             }
             rec->sinks_pending &= ~bit;
             if (out == BP_DELIVERED) {
                 s->delivered++;
             } else {
                 s->rejected++;
-                const char *why = s->outcome_reasons[i] ? s->outcome_reasons[i] : "no reason";
                 if (!rec->invalid_reason) {
                     if (!refused++)
-                        first_refused = why;
+                        first_refused = bp_arena_strdup(rec->arena, why);
                     /* A judged reading the sink refuses becomes a dead letter with the reason. */
                     char msg[512];
                     snprintf(msg, sizeof msg, "rejected by %s: %s", s->name, why);
@@ -295,7 +367,7 @@ static step_result deliver_to(runner *r, bp_ctx *s)
                     rec->docs[0] = rec->docs[1] = NULL;
                     bp_batch_push(&r->rejected, rec);
                 } else if (!lost++) {
-                    first_lost = why;
+                    first_lost = bp_arena_strdup(rec->arena, why);
                 }
             }
         }
@@ -305,18 +377,34 @@ static step_result deliver_to(runner *r, bp_ctx *s)
         if (lost)
             bp_log(s->name, BP_LOG_ERROR, "%zu dead letter(s) refused by their sink too: counted "
                    "but stored nowhere; the first: %s", lost, first_lost);
+        if (given_up)
+            bp_log(s->name, BP_LOG_WARN, "%zu reading(s) failed %lld attempts while the sink "
+                   "delivered the others; dead-lettered instead of stalling the batch",
+                   given_up, (long long)max_attempts);
         bp_ctx_end_write(s);
         bp_batch tmp = r->pending;
         r->pending = r->again;
         r->again = tmp;
-        if (r->pending.count) {
-            s->retries++;
-            if (abandon())
-                return STEP_ABANDONED;
-            char what[128];
-            snprintf(what, sizeof what, "%zu record(s) not yet durable", r->pending.count);
-            back_off(r, attempt, s->name, what, true);
+        unsigned *st = r->strikes;
+        r->strikes = r->strikes_again;
+        r->strikes_again = st;
+        if (!r->pending.count)
+            break;
+        s->retries++;
+        if (abandon())
+            return STEP_ABANDONED;
+        char what[160];
+        if (t.done > 0 && t.failed <= t.done) {
+            bp_log(s->name, BP_LOG_DEBUG, "%zu of %zu record(s) taken, %zu not yet durable; "
+                   "offering those again at once", t.done, t.sent, r->pending.count);
+            attempt = 0;
+            continue;
         }
+        if (t.done > 0)
+            attempt = 0; /* progress: the sink is up, the back-off starts over */
+        snprintf(what, sizeof what, "%zu record(s) not yet durable", r->pending.count);
+        back_off(r, attempt, s->name, what, true);
+        attempt++;
     }
     return STEP_OK;
 }
@@ -491,6 +579,8 @@ static void runner_free(runner *r)
                            &r->rejected};
     for (size_t i = 0; i < sizeof batches / sizeof batches[0]; i++)
         bp_batch_free(batches[i]);
+    free(r->strikes);
+    free(r->strikes_again);
     bp_arena_free(&r->arena);
 }
 

@@ -16,6 +16,8 @@ range on top-level fields.
 Faults for the tests, set on the command line or at run time with
 POST /_emulator/faults {"item_429": N, ...} (GET /_emulator/stats reads the counters):
   item_429 N      the next N bulk items fail with 429 es_rejected_execution_exception
+  item_429_every K  from now on every K-th create/index item (counted over all requests, retries
+                  included) fails with 429, the way a busy write queue sheds load; 0 stops it
   request_503 N   the next N _bulk requests fail as a whole with 503
   request_429 N   the next N _bulk requests fail as a whole with 429 (circuit breaker)
   request_413 N   the next N _bulk requests larger than 1 item fail with 413
@@ -84,7 +86,8 @@ class State:
         self.policies = {}
         self.faults = {"item_429": args.item_429, "request_503": args.request_503,
                        "request_429": args.request_429, "request_413": args.request_413,
-                       "slow_ms": args.slow_ms}
+                       "slow_ms": args.slow_ms, "item_429_every": args.item_429_every}
+        self.items_seen = 0  # create/index items, for item_429_every
         self.stats = {"requests": 0, "bulk_requests": 0, "connections": 0, "items": 0,
                       "created": 0, "updated": 0, "conflicts": 0, "item_errors": 0,
                       "injected_item_429": 0, "injected_503": 0, "injected_429": 0,
@@ -568,7 +571,11 @@ class Handler(BaseHTTPRequestHandler):
             return {"_index": name, "_id": doc_id, "status": 400,
                     "error": {"type": "invalid_index_name_exception", "reason": bad,
                               "index_uuid": "_na_", "index": name}}
-        if action in ("create", "index") and st.take("item_429"):
+        every = st.faults.get("item_429_every", 0) if action in ("create", "index") else 0
+        if every:
+            st.items_seen += 1
+        if action in ("create", "index") and (st.take("item_429") or
+                                              (every and st.items_seen % every == 0)):
             st.stats["injected_item_429"] += 1
             return {"_index": name, "_id": doc_id, "status": 429,
                     "error": {"type": "es_rejected_execution_exception",
@@ -841,6 +848,7 @@ def main():
     ap.add_argument("--api-key")
     ap.add_argument("--basic", help="USER:PASS")
     ap.add_argument("--item-429", type=int, default=0)
+    ap.add_argument("--item-429-every", type=int, default=0)
     ap.add_argument("--request-503", type=int, default=0)
     ap.add_argument("--request-429", type=int, default=0)
     ap.add_argument("--request-413", type=int, default=0)

@@ -1,6 +1,7 @@
 /* test-sink: a sink for the runner tests. It appends each record's compact document to `path`
- * (one line each) and can misbehave on purpose: ask for retries, reject one patient's
- * readings, or fail permanently. */
+ * (one line each) and can misbehave on purpose: ask for retries, fail some records (every k-th,
+ * all but every k-th, one patient's for ever, everything for a while), reject one patient's
+ * readings, or fail permanently. Record failures are reported per record (BP_AGAIN). */
 #include "bppipe/plugin.h"
 
 #include <stdio.h>
@@ -12,7 +13,8 @@ typedef struct sink {
     bp_ctx *ctx;
     FILE *out;
     long long retry_first, calls, fatal_after;
-    const char *reject_patient;
+    long long again_every, deliver_every, again_first, offered;
+    const char *reject_patient, *again_patient;
 } sink;
 
 static const bp_option options[] = {
@@ -20,6 +22,13 @@ static const bp_option options[] = {
     BP_OPTION_INT("retry_first", "0", 0, 1000, 0, "answer BP_RETRY to the first N writes"),
     BP_OPTION_INT("fatal_after", "0", 0, 1000000, 0, "answer BP_FATAL from write N+1 (0: never)"),
     BP_OPTION_STRING("reject_patient", NULL, 0, "reject the readings of this patient id"),
+    BP_OPTION_INT("again_every", "0", 0, 1000, 0,
+                  "fail (BP_AGAIN) every k-th record offered, counted over writes (0: none)"),
+    BP_OPTION_INT("deliver_every", "0", 0, 1000, 0,
+                  "deliver only every k-th record offered and fail the others (0: all)"),
+    BP_OPTION_STRING("again_patient", NULL, 0, "fail the readings of this patient id for ever"),
+    BP_OPTION_INT("again_first", "0", 0, 1000, 0,
+                  "fail every record, one by one, in the first N writes (an outage)"),
 };
 
 static int sink_open(const bp_host *host, bp_ctx *ctx, void **state)
@@ -32,6 +41,10 @@ static int sink_open(const bp_host *host, bp_ctx *ctx, void **state)
     s->retry_first = host->opt_int(ctx, "retry_first", 0);
     s->fatal_after = host->opt_int(ctx, "fatal_after", 0);
     s->reject_patient = host->opt_string(ctx, "reject_patient");
+    s->again_every = host->opt_int(ctx, "again_every", 0);
+    s->deliver_every = host->opt_int(ctx, "deliver_every", 0);
+    s->again_first = host->opt_int(ctx, "again_first", 0);
+    s->again_patient = host->opt_string(ctx, "again_patient");
     const char *path = host->opt_string(ctx, "path");
     s->out = fopen(path, "a");
     if (!s->out) {
@@ -61,9 +74,27 @@ static int sink_write(void *state, bp_batch *batch)
     }
     if (s->calls <= s->retry_first)
         return BP_RETRY;
+    int rc = BP_OK;
     for (size_t i = 0; i < h->batch_count(batch); i++) {
         bp_record *r = h->batch_at(batch, i);
         const char *patient = h->text(r, BP_F_PATIENT_ID);
+        if (s->calls <= s->retry_first + s->again_first) {
+            h->set_outcome(s->ctx, r, BP_AGAIN, "test-sink outage");
+            rc = BP_RETRY;
+            continue;
+        }
+        s->offered++;
+        if ((s->again_every && s->offered % s->again_every == 0) ||
+            (s->deliver_every && s->offered % s->deliver_every != 0)) {
+            h->set_outcome(s->ctx, r, BP_AGAIN, "not taken now by test-sink");
+            rc = BP_RETRY;
+            continue;
+        }
+        if (s->again_patient && patient && strcmp(patient, s->again_patient) == 0) {
+            h->set_outcome(s->ctx, r, BP_AGAIN, "patient held back by test-sink");
+            rc = BP_RETRY;
+            continue;
+        }
         if (s->reject_patient && patient && strcmp(patient, s->reject_patient) == 0) {
             h->set_outcome(s->ctx, r, BP_REJECTED, "patient refused by test-sink");
             continue;
@@ -72,8 +103,9 @@ static int sink_write(void *state, bp_batch *batch)
         const char *doc = h->document(s->ctx, r, 0, &len);
         fwrite(doc, 1, len, s->out);
         fputc('\n', s->out);
+        h->set_outcome(s->ctx, r, BP_DELIVERED, NULL);
     }
-    return fflush(s->out) == 0 ? BP_OK : BP_RETRY;
+    return fflush(s->out) == 0 ? rc : BP_RETRY;
 }
 
 static const bp_plugin descriptor = {
