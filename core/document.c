@@ -88,8 +88,8 @@ static void verdict_fields(doc_writer *w, const bp_record *r)
 {
     key(w, "anomaly");
     bp_buf_puts(w->out, r->anomaly ? "true" : "false");
-    text_field(w, "anomaly_type",
-               r->anomaly_type ? r->anomaly_type : (r->anomaly ? "anomaly" : "normal"));
+    const char *type = bp_record_anomaly_type(r);
+    text_field(w, "anomaly_type", type ? type : "normal");
     key(w, "anomaly_details");
     bp_buf_putc(w->out, '[');
     for (const bp_reason *it = r->reasons; it; it = it->next) {

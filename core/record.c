@@ -106,7 +106,7 @@ const char *bp_record_text(const bp_record *r, bp_field f)
     case BP_F_SOURCE_TOPIC: return r->topic;
     case BP_F_SOURCE_KEY: return r->key;
     case BP_F_CATEGORY: return r->category;
-    case BP_F_ANOMALY_TYPE: return r->anomaly_type;
+    case BP_F_ANOMALY_TYPE: return bp_record_anomaly_type(r);
     case BP_F_INVALID_REASON: return r->invalid_reason;
     default: return NULL;
     }
@@ -188,10 +188,39 @@ int bp_record_raise_severity(bp_record *r, bp_severity sev)
     return BP_OK;
 }
 
+static bool is_normal(const char *type)
+{
+    return !type || strcmp(type, "normal") == 0;
+}
+
+/* The type of a flagged reading no detector typed: from its reason codes when one names a
+ * direction, else "other". Never "normal": a flagged reading is an anomaly of some kind. */
+static const char *derived_type(const bp_record *r)
+{
+    for (const bp_reason *it = r->reasons; it; it = it->next) {
+        if (strstr(it->code, "hypertension"))
+            return "hypertension";
+        if (strstr(it->code, "hypotension"))
+            return "hypotension";
+    }
+    return "other";
+}
+
+const char *bp_record_anomaly_type(const bp_record *r)
+{
+    if (!r->anomaly)
+        return r->anomaly_type; /* NULL: the document says "normal" */
+    return is_normal(r->anomaly_type) ? derived_type(r) : r->anomaly_type;
+}
+
 int bp_record_set_text(bp_record *r, bp_field f, const char *value)
 {
     if (!r || !is_code(value, false))
         return BP_EINVAL;
+    /* A detector that found nothing says "normal"; on a reading another detector flagged (and
+     * maybe typed) that is not a verdict on its kind, so it changes nothing. */
+    if (f == BP_F_ANOMALY_TYPE && r->anomaly && is_normal(value))
+        return BP_OK;
     const char *copy = bp_arena_strdup(r->arena, value);
     if (!copy)
         return BP_ENOMEM;

@@ -94,6 +94,10 @@ double bp_record_number(const bp_record *r, bp_field f);
 int bp_record_flag(bp_record *r, const char *reason, bp_severity sev);
 int bp_record_raise_severity(bp_record *r, bp_severity sev);
 int bp_record_set_text(bp_record *r, bp_field f, const char *value);
+/* The anomaly type the document shows: the one a detector set, except that a flagged reading is
+ * never "normal" (untyped or typed "normal", it takes "hypertension"/"hypotension" from its
+ * reason codes, else "other"). NULL for an unflagged, untyped reading. */
+const char *bp_record_anomaly_type(const bp_record *r);
 int bp_record_annotate(bp_record *r, const char *key, bp_value_type type,
                        double number, const char *text);
 /* True when `key` is a name the core's document already uses. */

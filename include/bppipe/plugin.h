@@ -147,7 +147,8 @@ typedef enum bp_field {
     BP_F_ANOMALY = 40,      /* number: 1 when any detector flagged the reading, else 0 */
     BP_F_SEVERITY = 41,     /* number: a bp_severity value */
     BP_F_CATEGORY = 42,     /* text: guideline category, e.g. "hypertension_stage_2"; may be NULL */
-    BP_F_ANOMALY_TYPE = 43, /* text: "hypertension", "hypotension", ... "normal"; may be NULL */
+    BP_F_ANOMALY_TYPE = 43, /* text: "hypertension", "hypotension", ... "normal"; may be NULL.
+                               A flagged reading is never "normal": see set_text() */
     BP_F_INVALID_REASON = 44 /* text: why the record is on the invalid route, NULL otherwise */
 } bp_field;
 
@@ -250,7 +251,14 @@ typedef struct bp_host {
     int (*flag)(bp_ctx *ctx, bp_record *rec, const char *reason, bp_severity severity);
     /* Raises the severity (never lowers it). */
     int (*raise_severity)(bp_ctx *ctx, bp_record *rec, bp_severity severity);
-    /* Sets BP_F_CATEGORY or BP_F_ANOMALY_TYPE (copied); the last call wins. */
+    /* Sets BP_F_CATEGORY or BP_F_ANOMALY_TYPE (copied, [a-z0-9_]+); the last call wins.
+     * A detector that flags a reading names the kind of anomaly with
+     * set_text(BP_F_ANOMALY_TYPE, "...") after flag(), e.g. "hypertension", "rapid_change";
+     * keep a type an earlier detector set (read it with text()) unless yours is more precise.
+     * Setting "normal" on a flagged reading changes nothing (a detector that found nothing
+     * does not judge another's finding). A flagged reading no detector typed reads (and is
+     * serialized) as "hypertension" or "hypotension" when one of its reason codes contains
+     * that word, else "other"; never "normal". */
     int (*set_text)(bp_ctx *ctx, bp_record *rec, bp_field field, const char *value);
     /* Adds a named annotation serialized as a top-level document field. Keys are
      * [a-z0-9_.]+ and must not be a core field name (BP_EINVAL otherwise); prefer a prefix

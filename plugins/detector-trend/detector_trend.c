@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -82,14 +83,15 @@ static int trend_detect(void *state, bp_batch *batch)
 {
     det *d = state;
     const bp_host *h = d->host;
+    /* In order of precedence: the first reason found names the type of what trend flags. */
     static const struct {
         unsigned bit;
-        const char *reason;
-    } reasons[] = {{BP_TREND_SUSTAINED_HYPER, "sustained_hypertension"},
-                   {BP_TREND_SUSTAINED_HYPO, "sustained_hypotension"},
-                   {BP_TREND_RAPID_UP, "rapid_change_up"},
-                   {BP_TREND_RAPID_DOWN, "rapid_change_down"},
-                   {BP_TREND_BASELINE, "baseline_deviation"}};
+        const char *reason, *type;
+    } reasons[] = {{BP_TREND_SUSTAINED_HYPER, "sustained_hypertension", "hypertension"},
+                   {BP_TREND_SUSTAINED_HYPO, "sustained_hypotension", "hypotension"},
+                   {BP_TREND_RAPID_UP, "rapid_change_up", "rapid_change"},
+                   {BP_TREND_RAPID_DOWN, "rapid_change_down", "rapid_change"},
+                   {BP_TREND_BASELINE, "baseline_deviation", "baseline_deviation"}};
     for (size_t i = 0; i < h->batch_count(batch); i++) {
         bp_record *r = h->batch_at(batch, i);
         double at = h->number(r, BP_F_EFFECTIVE_MS);
@@ -100,9 +102,20 @@ static int trend_detect(void *state, bp_batch *batch)
         d->observed++;
         bp_trend_observe(&d->trend, patient, (int64_t)at, h->number(r, BP_F_SYSTOLIC),
                          h->number(r, BP_F_DIASTOLIC), &v);
-        for (size_t k = 0; k < sizeof reasons / sizeof reasons[0]; k++)
-            if (v.reasons & reasons[k].bit)
-                h->flag(d->ctx, r, reasons[k].reason, BP_SEV_WARNING);
+        /* A type an earlier detector gave (detector-rules' clinical one) is kept; a reading
+         * only trend flags gets trend's own, never "normal". */
+        const char *had = h->text(r, BP_F_ANOMALY_TYPE);
+        bool typed = had && strcmp(had, "normal") != 0 && strcmp(had, "other") != 0;
+        const char *type = NULL;
+        for (size_t k = 0; k < sizeof reasons / sizeof reasons[0]; k++) {
+            if (!(v.reasons & reasons[k].bit))
+                continue;
+            h->flag(d->ctx, r, reasons[k].reason, BP_SEV_WARNING);
+            if (!type)
+                type = reasons[k].type;
+        }
+        if (type && !typed)
+            h->set_text(d->ctx, r, BP_F_ANOMALY_TYPE, type);
         h->annotate_number(d->ctx, r, "trend_readings", v.readings);
         if (!isnan(v.z)) {
             h->annotate_number(d->ctx, r, "trend_z", v.z);
