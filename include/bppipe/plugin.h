@@ -277,7 +277,10 @@ typedef struct bp_host {
     int (*set_outcome)(bp_ctx *ctx, bp_record *rec, bp_outcome outcome, const char *reason);
 
     /* -- metrics -- */
-    /* Adds `delta` to a named per-instance counter shown in the run summary. */
+    /* Adds `delta` to a named per-instance counter shown in the run summary. A source's
+     * counters also ride on the periodic status line; a source assigned partitions by a group
+     * counts them as "partitions_assigned" (a delta of 0 creates it), and while that is 0 the
+     * status line says it is waiting for partition assignment. */
     void (*count)(bp_ctx *ctx, const char *name, double delta);
 } bp_host;
 

@@ -19,6 +19,9 @@
  * which stays at-least-once. */
 #define DEFAULT_MAX_POLL_INTERVAL_MS "1800000"
 
+/* While a commit waits for a rebalance to end, it is sent again this often. */
+#define HOLD_POLL_MS 100
+
 typedef struct source {
     const bp_host *h;
     bp_ctx *ctx;
@@ -26,6 +29,8 @@ typedef struct source {
     rd_kafka_topic_partition_list_t *topics; /* the subscription */
     bool subscribed;
     bool revoked_in_poll; /* a revocation happened while filling the current batch */
+    bool held;            /* a commit was refused by a rebalance: reading paused, `acked` kept */
+    int assigned;         /* partitions assigned now (the partitions_assigned counter) */
     bp_kpositions in_flight; /* next offsets of the batch being processed */
     bp_kpositions acked;     /* acknowledged by the host, not yet committed */
     bp_kpositions committed; /* last committed position per partition (for the lag) */
@@ -60,13 +65,57 @@ static rd_kafka_topic_partition_list_t *to_list(const bp_kpositions *p)
     return l;
 }
 
-/* Errors that mean this member no longer owns (some of) the partitions: the new owner reads
- * them again from the last successful commit, so nothing is lost by giving up here. */
-static bool lost_membership(rd_kafka_resp_err_t e)
+/* Errors of a group that is rebalancing, or that rebalanced without this member's knowing
+ * yet. They say nothing about the positions: what the host acknowledged stays acknowledged, and
+ * is committed once the rebalance is over for the partitions this member still owns (the revoke
+ * callback drops the others). */
+static bool refused_by_rebalance(rd_kafka_resp_err_t e)
 {
-    return e == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION || e == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
-           e == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS || e == RD_KAFKA_RESP_ERR__STATE ||
-           e == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID;
+    return e == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS || e == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
+           e == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID || e == RD_KAFKA_RESP_ERR__STATE;
+}
+
+/* Pauses or resumes `parts` (NULL: the whole assignment). librdkafka keeps a partition's pause
+ * across rebalances, so every assignment is set explicitly (see on_rebalance). Pausing also
+ * drops what was fetched and not yet polled; it is fetched again on resume. */
+static void set_paused(source *s, rd_kafka_topic_partition_list_t *parts, bool pause)
+{
+    rd_kafka_topic_partition_list_t *all = NULL;
+    if (!parts) {
+        if (rd_kafka_assignment(s->rk, &all) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            return;
+        parts = all;
+    }
+    if (parts->cnt)
+        (pause ? rd_kafka_pause_partitions : rd_kafka_resume_partitions)(s->rk, parts);
+    if (all)
+        rd_kafka_topic_partition_list_destroy(all);
+}
+
+/* Reading stops while a commit waits for the group: batches read now could not be committed,
+ * and the next owner of their partitions would read them all again. */
+static void hold(source *s)
+{
+    if (s->held)
+        return;
+    s->held = true;
+    s->h->count(s->ctx, "commits_deferred", 1);
+    set_paused(s, NULL, true);
+}
+
+static void release(source *s, const char *why)
+{
+    if (!s->held)
+        return;
+    s->held = false;
+    set_paused(s, NULL, false);
+    s->h->log(s->ctx, BP_LOG_INFO, "%s; reading resumed", why);
+}
+
+static void count_assigned(source *s, int delta)
+{
+    s->assigned += delta;
+    s->h->count(s->ctx, "partitions_assigned", (double)delta);
 }
 
 static void update_lag(source *s)
@@ -89,13 +138,16 @@ static void update_lag(source *s)
     s->lag_reported = lag;
 }
 
-/* Synchronously commits every acknowledged position. Returns BP_OK (also when the partitions
- * moved to another member), BP_RETRY on a transient failure (positions are kept and sent
+/* Synchronously commits every acknowledged position. Returns BP_OK (also when the group refused
+ * it while rebalancing: the positions are kept, `held` is set, and the commit is sent again
+ * after the rebalance), BP_RETRY on another transient failure (positions are kept and sent
  * again), or BP_FATAL. */
 static int commit_acked(source *s)
 {
-    if (s->acked.n == 0)
+    if (s->acked.n == 0) {
+        release(s, "nothing left to commit");
         return BP_OK;
+    }
     rd_kafka_topic_partition_list_t *l = to_list(&s->acked);
     rd_kafka_resp_err_t e = rd_kafka_commit(s->rk, l, 0);
     rd_kafka_topic_partition_list_destroy(l);
@@ -105,16 +157,18 @@ static int commit_acked(source *s)
             return BP_FATAL;
         bp_kpos_clear(&s->acked);
         update_lag(s);
+        release(s, "acknowledged offsets committed after the rebalance");
+        return BP_OK;
+    }
+    if (refused_by_rebalance(e)) {
+        if (!s->held)
+            s->h->log(s->ctx, BP_LOG_WARN, "offset commit refused while the group rebalances "
+                      "(%s): reading paused; the acknowledged positions are committed after "
+                      "the rebalance for the partitions still assigned", rd_kafka_err2str(e));
+        hold(s);
         return BP_OK;
     }
     s->h->count(s->ctx, "commit_failures", 1);
-    if (lost_membership(e)) {
-        s->h->log(s->ctx, BP_LOG_WARN, "offset commit refused (%s): the partitions were "
-                  "reassigned and will be read again from the last commit",
-                  rd_kafka_err2str(e));
-        bp_kpos_clear(&s->acked);
-        return BP_OK;
-    }
     if (rd_kafka_fatal_error(s->rk, NULL, 0)) {
         s->h->log(s->ctx, BP_LOG_ERROR, "offset commit failed: %s", rd_kafka_err2str(e));
         return BP_FATAL;
@@ -125,6 +179,28 @@ static int commit_acked(source *s)
 }
 
 /* ---- rebalancing (runs inside rd_kafka_consumer_poll or rd_kafka_consumer_close) -------- */
+
+/* Forgets everything of `parts`, which this member gives up: what it acknowledged and could
+ * not commit, and the records of the batch being read (their next owner reads them again; this
+ * member must not commit them afterwards). */
+static void forget(source *s, const rd_kafka_topic_partition_list_t *parts)
+{
+    size_t dropped = 0;
+    for (int i = 0; i < parts->cnt; i++) {
+        const char *t = parts->elems[i].topic;
+        int32_t part = parts->elems[i].partition;
+        dropped += bp_kpos_find(&s->acked, t, part) != NULL;
+        bp_kpos_remove(&s->acked, t, part);
+        bp_kpos_remove(&s->in_flight, t, part);
+        bp_kpos_remove(&s->committed, t, part);
+    }
+    if (dropped)
+        s->h->log(s->ctx, BP_LOG_WARN, "acknowledged positions of %zu partition(s) could not be "
+                  "committed before they were given up; their next owner reads the "
+                  "uncommitted batch again (at-least-once)", dropped);
+    if (s->acked.n == 0)
+        release(s, "nothing left to commit for the partitions still assigned");
+}
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
@@ -140,23 +216,28 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             error = rd_kafka_incremental_assign(rk, parts);
         else
             e = rd_kafka_assign(rk, parts);
+        if (!error && !e) {
+            count_assigned(s, cooperative ? parts->cnt : parts->cnt - s->assigned);
+            /* A pause outlives a rebalance in librdkafka: say what these partitions are. */
+            set_paused(s, parts, s->held);
+        }
     } else {
-        /* What the host acknowledged goes out before the partitions do. With one batch in
-         * flight and a commit at its end this is usually nothing. */
-        if (commit_acked(s) != BP_OK)
+        bool lost = rd_kafka_assignment_lost(rk);
+        /* What the host acknowledged goes out before the partitions do (a real broker takes
+         * commits while the group prepares a rebalance). A lost assignment cannot commit. */
+        if (!lost && commit_acked(s) == BP_RETRY)
             s->h->log(s->ctx, BP_LOG_WARN, "could not commit acknowledged offsets before "
                       "losing partitions; the next owner re-reads them (at-least-once)");
-        s->h->log(s->ctx, BP_LOG_INFO, "%s %d partition(s)",
-                  err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "revoked" : "lost", parts->cnt);
-        for (int i = 0; i < parts->cnt; i++) {
-            bp_kpos_remove(&s->acked, parts->elems[i].topic, parts->elems[i].partition);
-            bp_kpos_remove(&s->committed, parts->elems[i].topic, parts->elems[i].partition);
-        }
+        s->h->log(s->ctx, BP_LOG_INFO, "%s %d partition(s)", lost ? "lost" : "revoked",
+                  parts->cnt);
+        forget(s, parts);
         s->revoked_in_poll = true;
         if (cooperative)
             error = rd_kafka_incremental_unassign(rk, parts);
         else
             e = rd_kafka_assign(rk, NULL);
+        if (!error && !e)
+            count_assigned(s, cooperative ? -parts->cnt : -s->assigned);
     }
     if (error) {
         s->h->log(s->ctx, BP_LOG_ERROR, "rebalance: %s", rd_kafka_error_string(error));
@@ -268,6 +349,7 @@ static int src_open(const bp_host *h, bp_ctx *ctx, void **state)
     /* One queue for messages, rebalances, logs and errors, served by consumer_poll. */
     rd_kafka_poll_set_consumer(s->rk);
     rd_kafka_set_log_queue(s->rk, NULL);
+    count_assigned(s, 0); /* shown as "waiting for partition assignment" until the group answers */
     *state = s;
     return BP_OK;
 fail:
@@ -342,6 +424,23 @@ static int add_message(source *s, bp_batch *batch, const rd_kafka_message_t *m)
     return BP_OK;
 }
 
+/* A new batch while a commit waits for the group: sends the commit again; while the group
+ * still refuses it, serves the group for a short while (its callbacks run in consumer_poll).
+ * The partitions are paused, so a message is rare; one that comes is kept in the batch. */
+static int poll_held(source *s, bp_batch *batch, int timeout_ms)
+{
+    int rc = commit_acked(s);
+    if (rc != BP_OK || !s->held)
+        return rc; /* BP_RETRY: nothing was polled, the host backs off and calls again */
+    rd_kafka_message_t *m =
+        rd_kafka_consumer_poll(s->rk, timeout_ms < HOLD_POLL_MS ? timeout_ms : HOLD_POLL_MS);
+    if (!m)
+        return BP_OK;
+    rc = m->err ? message_error(s, m) : add_message(s, batch, m);
+    rd_kafka_message_destroy(m);
+    return rc;
+}
+
 static int src_poll(void *state, bp_batch *batch, int timeout_ms)
 {
     source *s = state;
@@ -359,7 +458,9 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
          * later. */
         bp_kpos_clear(&s->in_flight);
         s->revoked_in_poll = false;
-    } else if (s->revoked_in_poll) {
+        if (s->held)
+            return poll_held(s, batch, timeout_ms);
+    } else if (s->revoked_in_poll || s->held) {
         return BP_OK; /* appending (linger_ms): a revocation closes the batch early, see below */
     }
     size_t cap = s->h->batch_capacity(batch);

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Two members of one consumer group over a topic that is being produced: member a reads alone,
+# member b joins mid-stream (a rebalance), later a leaves on SIGTERM (another one) and b reads on
+# to the end. Every reading reaches the sink, and the readings delivered twice are bounded by
+# what was in flight (a batch per member and rebalance), not by how long the rebalance took:
+# a commit the group refuses while it rebalances is kept and sent again afterwards, and a member
+# does not go on reading batches it cannot commit.
+# 30 000 readings of about 1 KB on 16 partitions stay well under the mock's 5 MiB per partition.
+. "$(dirname "$0")/lib.sh"
+N=${KAFKA_REBALANCE_READINGS:-30000}
+RATE=${KAFKA_REBALANCE_RATE:-1000}
+BATCH=100
+start_broker --topic blood-pressure:16
+
+# member NAME: writes $t/NAME.ini, a member of group "rebalance" writing NDJSON to $t/NAME.out
+member() {
+    {
+        printf '[pipeline]\nbatch_size = %s\nstats_interval = 1\n' "$BATCH"
+        printf '[source.k]\nplugin = source-kafka\nbrokers = %s\ngroup = rebalance\n' "$BROKERS"
+        printf 'kafka.session.timeout.ms = 6000\n'
+        printf '[sink.out]\nplugin = sink-file\nroute = normal\nlayout = ndjson\npath = %s\n' \
+            "$t/$1.out"
+    } >"$t/$1.ini"
+}
+j() { python3 -c "import json,sys; d=json.load(open('$1')); print(eval(sys.argv[1]))" "$2"; }
+lines() { cat "$t"/a.out/*.ndjson "$t"/b.out/*.ndjson 2>/dev/null | wc -l | tr -d ' '; }
+distinct() { ids observation_id "$t/a.out" "$t/b.out" 2>/dev/null | sort -u | wc -l | tr -d ' '; }
+member a
+member b
+
+# Two producers write RATE readings/s each (distinct seeds, distinct readings) for the whole
+# test, so that each rebalance happens while the members are reading.
+prods=()
+for seed in 1 2; do
+    (exec env PRODUCER_RATE=$RATE PRODUCER_COUNT=$((N / 2)) PRODUCER_SEED=$seed timeout 120 \
+        "$BPPIPE" run "$BPPIPE_SOURCE_DIR/pipelines/producer.ini" -o source.ward.patients=500 \
+        2>"$t/prod$seed.err") &
+    prods+=($!)
+    track $!
+done
+
+(exec "$BPPIPE" run "$t/a.ini" --summary-json "$t/a.json" 2>"$t/a.err") &
+a=$!
+track $a
+for _ in $(seq 1 300); do [ "$(lines)" -ge $((N / 8)) ] && break; sleep 0.1; done
+check "a reads alone first" "[ \$(lines) -ge $((N / 8)) ]"
+check "while it waited for the group, a's status line said so" \
+    "grep -q 'waiting for partition assignment' $t/a.err"
+
+(exec "$BPPIPE" run "$t/b.ini" --summary-json "$t/b.json" 2>"$t/b.err") &
+b=$!
+track $b
+for _ in $(seq 1 300); do grep -q 'assigned [1-9]' "$t/b.err" && break; sleep 0.1; done
+check "b joins the group and gets partitions" "grep -q 'assigned [1-9]' $t/b.err"
+sleep 2
+kill -TERM $a
+wait $a
+check "a leaves on SIGTERM with status 0" "[ $? = 0 ]"
+wait "${prods[@]}"
+check "the producers wrote $N readings" \
+    "grep -q 'delivered $((N / 2)), rejected 0' $t/prod1.err && grep -q 'delivered $((N / 2)), rejected 0' $t/prod2.err"
+for _ in $(seq 1 600); do [ "$(distinct)" -ge $N ] && break; sleep 0.2; done
+# b has every reading; let it commit its last batch before it stops.
+sleep 2
+kill -TERM $b
+wait $b
+check "b stops on SIGTERM with status 0" "[ $? = 0 ]"
+
+total=$(lines)
+got=$(distinct)
+dups=$((total - got))
+echo "delivered $total, distinct $got, twice $dups (a: $(j "$t/a.json" "d['readings_in']"), b: $(j "$t/b.json" "d['readings_in']"))"
+check "every reading reached the sink" "[ $got = $N ]"
+# Two rebalances, two members, a batch in flight each, and one refused commit each.
+bound=$((BATCH * 2 * 2 * 2))
+check "readings delivered twice ($dups) are at most what was in flight ($bound)" \
+    "[ $dups -le $bound ]"
+timeout 60 "$BPPIPE" run "$t/b.ini" --duration 10 --summary-json "$t/c.json" 2>"$t/c.err"
+check "a restart of the group reads nothing again (everything was committed)" \
+    "[ $? = 0 ] && [ \$(j $t/c.json \"d['readings_in']\") = 0 ]"
+[ $fail = 0 ] || { grep -h 'commit\|revoked\|assigned\|lost' "$t/a.err" "$t/b.err" | head -40; }
+exit $fail
