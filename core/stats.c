@@ -66,8 +66,13 @@ void bp_stats_print_status(const bp_stats *st, const bp_pipeline *p, double rate
 {
     char extra[512] = "";
     size_t used = 0;
-    /* The source's own counters (e.g. source-kafka's consumer_lag) ride along. */
+    /* The source's own counters (e.g. source-kafka's consumer_lag) ride along. A source that
+     * counts `partitions_assigned` and has none is waiting for its group: said first. */
     const bp_ctx *src = p ? p->source : NULL;
+    for (size_t i = 0; src && i < src->n_counters; i++)
+        if (strcmp(src->counters[i].name, "partitions_assigned") == 0 &&
+            src->counters[i].value <= 0)
+            used = (size_t)snprintf(extra, sizeof extra, " waiting for partition assignment,");
     for (size_t i = 0; src && i < src->n_counters && used + 1 < sizeof extra; i++) {
         int n = snprintf(extra + used, sizeof extra - used, " %s %.15g", src->counters[i].name,
                          src->counters[i].value);
