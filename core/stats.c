@@ -3,6 +3,7 @@
 #include "json_buf.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -14,21 +15,50 @@ double bp_now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static bool word_char(char c)
+{
+    return isalpha((unsigned char)c) || c == '_';
+}
+
+/* Folds the numbers that are values into "N", so "not JSON at byte 12" and "... byte 40" are
+ * one kind of reason, while digits that belong to a word stay: "UTF-8", "SHA-256", "h2",
+ * "v1.2". A number is a value when no letter touches it (a letter and a hyphen before it count
+ * as touching, as in "UTF-8", and so does a number of a word before a hyphen, as in
+ * "ISO-8859-1"); "40-300" and "3.5" are values. */
+static void reason_kind(const char *reason, char *kind, size_t size)
+{
+    size_t n = 0;
+    const char *word_number_end = NULL; /* where the last number kept as part of a word ended */
+    for (const char *p = reason; *p && n + 1 < size;) {
+        if (!isdigit((unsigned char)*p)) {
+            kind[n++] = *p++;
+            continue;
+        }
+        const char *end = p;
+        while (isdigit((unsigned char)*end) ||
+               (*end == '.' && isdigit((unsigned char)end[1]) && end > p))
+            end++;
+        char before = p > reason ? p[-1] : '\0';
+        bool in_word = word_char(before) || word_char(*end) ||
+                       (before == '-' && p - 1 > reason &&
+                        (word_char(p[-2]) || p - 1 == word_number_end)); /* ISO-8859-1 */
+        if (in_word) {
+            word_number_end = end;
+            while (p < end && n + 1 < size)
+                kind[n++] = *p++;
+        } else {
+            kind[n++] = 'N';
+        }
+        p = end;
+    }
+    kind[n] = '\0';
+}
+
 void bp_stats_count_reason(bp_stats *st, const char *reason)
 {
     char kind[96];
-    size_t n = 0;
-    /* Fold numbers so "not JSON at byte 12" and "... byte 40" are one kind of reason. */
-    for (const char *p = reason; *p && n + 1 < sizeof kind; p++) {
-        if (isdigit((unsigned char)*p)) {
-            while (isdigit((unsigned char)p[1]))
-                p++;
-            kind[n++] = 'N';
-        } else {
-            kind[n++] = *p;
-        }
-    }
-    kind[n] = '\0';
+    reason_kind(reason ? reason : "no reason", kind, sizeof kind);
+    size_t n = strlen(kind);
     for (size_t i = 0; i < st->n_reasons; i++) {
         if (strcmp(st->reasons[i].kind, kind) == 0) {
             st->reasons[i].count++;
