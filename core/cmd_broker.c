@@ -7,15 +7,20 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define EXIT_USAGE 2
 #define MAX_TOPICS 64
 #define DEFAULT_TOPIC "blood-pressure"
 #define DEFAULT_PARTITIONS 3
+/* How often the partitions' low watermarks are read to notice dropped messages. */
+#define WATCH_INTERVAL_S 2
+#define MAX_WATCHED 4096
 
 typedef struct broker_topic {
     char name[250];
@@ -38,7 +43,10 @@ static void broker_usage(FILE *out)
           "Starts an in-memory Kafka cluster (librdkafka's mock cluster) listening on\n"
           "127.0.0.1, prints its bootstrap address and runs until SIGINT or SIGTERM.\n"
           "For development and tests only: every message is kept in memory and lost on exit,\n"
-          "each partition keeps only its most recent ~5 MiB, and there is no security.\n\n"
+          "each partition keeps only its most recent ~5 MiB (older messages are dropped;\n"
+          "the broker warns on stderr when a partition's low watermark moves), and there is\n"
+          "no security. Use more partitions for more data (100 000 readings of ~1 KiB need\n"
+          "about 20).\n\n"
           "options:\n"
           "  --brokers N               brokers in the cluster (1-16, default 1)\n"
           "  --topic NAME[:PARTITIONS] create a topic (repeatable; default blood-pressure:3);\n"
@@ -173,6 +181,82 @@ static void broker_log(const rd_kafka_t *rk, int level, const char *fac, const c
         fprintf(stderr, "broker: %s: %s\n", fac, buf);
 }
 
+/* Watches the partitions' low watermarks through a client of the cluster: the mock drops a
+ * partition's oldest messages past ~5 MiB and says nothing, so the broker says it. */
+typedef struct watched {
+    char topic[250];
+    int32_t partition;
+    int64_t low; /* the low watermark last seen */
+} watched;
+
+typedef struct watcher {
+    rd_kafka_t *rk;
+    watched parts[MAX_WATCHED];
+    int n;
+    int64_t dropped; /* messages dropped so far, over every partition */
+} watcher;
+
+static int watcher_open(watcher *w, const char *bootstrap)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, broker_log);
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof err) !=
+        RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    w->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!w->rk) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    return 0;
+}
+
+static watched *watcher_find(watcher *w, const char *topic, int32_t partition)
+{
+    for (int i = 0; i < w->n; i++)
+        if (w->parts[i].partition == partition && strcmp(w->parts[i].topic, topic) == 0)
+            return &w->parts[i];
+    if (w->n == MAX_WATCHED || strlen(topic) >= sizeof w->parts[0].topic)
+        return NULL;
+    watched *p = &w->parts[w->n++];
+    snprintf(p->topic, sizeof p->topic, "%s", topic);
+    p->partition = partition;
+    p->low = 0;
+    return p;
+}
+
+/* Reads every partition's low watermark (topics created on first use included) and warns about
+ * each one that moved since the last look. */
+static void watcher_check(watcher *w)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    if (!w->rk || rd_kafka_metadata(w->rk, 1, NULL, &md, 2000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    for (int t = 0; t < md->topic_cnt; t++) {
+        const rd_kafka_metadata_topic_t *mt = &md->topics[t];
+        for (int i = 0; i < mt->partition_cnt; i++) {
+            int64_t lo, hi;
+            watched *p = watcher_find(w, mt->topic, mt->partitions[i].id);
+            if (!p || rd_kafka_query_watermark_offsets(w->rk, mt->topic, p->partition, &lo, &hi,
+                                                       1000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                continue;
+            if (lo <= p->low)
+                continue;
+            w->dropped += lo - p->low;
+            fprintf(stderr, "bppipe broker: warning: topic %s partition %" PRId32 " dropped its "
+                    "%" PRId64 " oldest message(s) (over the ~5 MiB it keeps; it now holds "
+                    "offsets %" PRId64 "-%" PRId64 "); %" PRId64 " dropped in all. Use more "
+                    "partitions.\n", mt->topic, p->partition, lo - p->low, lo, hi - 1,
+                    w->dropped);
+            p->low = lo;
+        }
+    }
+    rd_kafka_metadata_destroy(md);
+}
+
 int bp_cmd_broker(int argc, char **argv)
 {
     broker_args a;
@@ -232,7 +316,8 @@ int bp_cmd_broker(int argc, char **argv)
     if (a.quiet) {
         printf("%s\n", bootstrap);
     } else {
-        printf("bppipe broker: in-memory Kafka (development only, data is lost on exit)\n");
+        printf("bppipe broker: in-memory Kafka (development only, data is lost on exit;\n"
+               "  each partition keeps only its most recent ~5 MiB, older messages are dropped)\n");
         printf("bootstrap: %s\n", bootstrap);
         for (int i = 0; i < a.n_topics; i++)
             printf("topic: %s (%d partition%s)\n", a.topics[i].name, a.topics[i].partitions,
@@ -241,11 +326,24 @@ int bp_cmd_broker(int argc, char **argv)
     }
     fflush(stdout);
 
-    int sig = 0;
-    while (sigwait(&stop, &sig) != 0)
-        ;
+    watcher *w = calloc(1, sizeof *w);
+    if (w && watcher_open(w, bootstrap) != 0)
+        fprintf(stderr, "bppipe broker: warning: cannot watch for dropped messages\n");
+    int sig = -1;
+    const struct timespec every = {.tv_sec = WATCH_INTERVAL_S};
+    while (sig != SIGINT && sig != SIGTERM) {
+        sig = sigtimedwait(&stop, NULL, &every);
+        if (sig < 0 && w)
+            watcher_check(w);
+    }
+    if (w && w->dropped)
+        fprintf(stderr, "bppipe broker: %" PRId64 " message(s) were dropped in all (the "
+                "~5 MiB per partition limit)\n", w->dropped);
     if (!a.quiet)
         fprintf(stderr, "bppipe broker: stopping on %s\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    if (w && w->rk)
+        rd_kafka_destroy(w->rk);
+    free(w);
     status = 0;
 done:
     if (wrote_file)
