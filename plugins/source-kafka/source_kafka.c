@@ -71,8 +71,9 @@ static rd_kafka_topic_partition_list_t *to_list(const bp_kpositions *p)
  * callback drops the others). */
 static bool refused_by_rebalance(rd_kafka_resp_err_t e)
 {
-    return e == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS || e == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
-           e == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID || e == RD_KAFKA_RESP_ERR__STATE;
+    return e == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
+           e == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION || e == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
+           e == RD_KAFKA_RESP_ERR__STATE;
 }
 
 /* Pauses or resumes `parts` (NULL: the whole assignment). librdkafka keeps a partition's pause
