@@ -15,8 +15,8 @@
 
 typedef struct run_args {
     const char *file;
-    char **overrides;
-    size_t n_overrides;
+    bp_edit *edits; /* -o and -u, in command-line order */
+    size_t n_edits;
     bp_run_opts opts;
     const char *summary_json;
     bool help;
@@ -25,7 +25,7 @@ typedef struct run_args {
 static void run_usage(FILE *out, bool check)
 {
     if (check) {
-        fputs("usage: bppipe check FILE [-o SECTION.KEY=VALUE]...\n\n"
+        fputs("usage: bppipe check FILE [-o SECTION.KEY=VALUE]... [-u SECTION[.KEY]]...\n\n"
               "Validates a pipeline without running it: the INI syntax, every key against the\n"
               "options its plugin declares, that each plugin loads, and each plugin's open()\n"
               "then close(). What open() checks is the plugin's own (docs/plugins/): folders\n"
@@ -36,12 +36,13 @@ static void run_usage(FILE *out, bool check)
               "webhook, and reads nothing from a source and writes nothing to a sink: whether\n"
               "Kafka or a webhook is reachable and takes the credentials shows only at run.\n\n"
               "Exit 0 when it would start, 2 otherwise, with one line per problem naming\n"
-              "file, line, section and key. FILE and -o are read as by 'bppipe run'.\n",
+              "file, line, section and key. FILE, -o and -u are read as by 'bppipe run'.\n",
               out);
         return;
     }
-    fputs("usage: bppipe run FILE [-o SECTION.KEY=VALUE]... [--max-records N]\n"
-          "                       [--duration SECONDS] [--summary-json PATH]\n\n"
+    fputs("usage: bppipe run FILE [-o SECTION.KEY=VALUE]... [-u SECTION[.KEY]]...\n"
+          "                       [--max-records N] [--duration SECONDS]\n"
+          "                       [--summary-json PATH]\n\n"
           "Runs the pipeline in FILE until its source ends, a limit is reached, or\n"
           "SIGINT/SIGTERM arrives. On the first signal the batch in flight is finished,\n"
           "sinks are flushed, the source commits, and bppipe exits 0. A sink that cannot\n"
@@ -51,10 +52,20 @@ static void run_usage(FILE *out, bool check)
           "FILE is a regular file of at most 1 MiB of INI text (a UTF-8 byte-order mark at\n"
           "its start is skipped); a device, pipe or folder is refused.\n\n"
           "options:\n"
-          "  -o SECTION.KEY=VALUE   override or add a key, e.g. -o sink.out.plugin=sink-file\n"
-          "                         (SECTION is 'pipeline' or KIND.NAME; repeatable). An\n"
-          "                         error about -o names SECTION.KEY, never the value, which\n"
-          "                         may be a secret\n"
+          "  -o SECTION.KEY=VALUE   set a key, adding the section when it is not there\n"
+          "                         (SECTION is 'pipeline' or KIND.NAME; repeatable)\n"
+          "  -o SECTION.plugin=NAME swap a stage's plugin: the file's keys for it that NAME\n"
+          "                         does not declare are dropped (one info line names\n"
+          "                         them), the ones it declares (a sink's route) stay, and\n"
+          "                         the other -o of that section apply, before or after it\n"
+          "  -u SECTION[.KEY]       remove a section, or one key of it (repeatable); one\n"
+          "                         that is not there is an error\n"
+          "                         -o and -u apply in the order given; a Kafka source\n"
+          "                         replaced by a file: -u source.kafka\n"
+          "                         -o source.in.plugin=source-file -o source.in.path=F.\n"
+          "                         An undefined ${VAR} in a key so removed or dropped is\n"
+          "                         no error. Errors about -o and -u name SECTION.KEY or\n"
+          "                         the argument's position, never a value: it may be secret\n"
           "  --max-records N        stop once N readings were delivered or dead-lettered\n"
           "  --duration SECONDS     stop after this long\n"
           "  --summary-json PATH    also write the run summary as JSON to PATH\n\n"
@@ -90,8 +101,8 @@ static int parse_number(const char *flag, const char *text, double *out)
 static int parse_args(int argc, char **argv, bool check, run_args *a)
 {
     memset(a, 0, sizeof *a);
-    a->overrides = calloc((size_t)argc, sizeof *a->overrides);
-    if (!a->overrides)
+    a->edits = calloc((size_t)argc, sizeof *a->edits);
+    if (!a->edits)
         return -1;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -104,7 +115,16 @@ static int parse_args(int argc, char **argv, bool check, run_args *a)
                 fprintf(stderr, "error: -o needs SECTION.KEY=VALUE\n");
                 return -1;
             }
-            a->overrides[a->n_overrides++] = argv[++i];
+            /* argv[0] is the command, so i + 1 is the position on the whole command line */
+            a->edits[a->n_edits++] = (bp_edit){BP_EDIT_SET, argv[i + 1], i + 2};
+            i++;
+        } else if (strcmp(arg, "-u") == 0 || strcmp(arg, "--unset") == 0) {
+            if (!next) {
+                fprintf(stderr, "error: -u needs SECTION or SECTION.KEY\n");
+                return -1;
+            }
+            a->edits[a->n_edits++] = (bp_edit){BP_EDIT_UNSET, argv[i + 1], i + 2};
+            i++;
         } else if (!check && strcmp(arg, "--max-records") == 0) {
             if (parse_number(arg, next, &v) != 0 || v != (double)(uint64_t)v)
                 return -1;
@@ -140,7 +160,7 @@ static int parse_args(int argc, char **argv, bool check, run_args *a)
 static int prepare(bp_pipeline *p, const run_args *a)
 {
     bp_errors errs = {0};
-    int rc = bp_pipeline_build(p, a->file, a->overrides, a->n_overrides, &errs);
+    int rc = bp_pipeline_build(p, a->file, a->edits, a->n_edits, &errs);
     if (rc == 0)
         rc = bp_pipeline_open(p, &errs);
     if (rc != 0 || errs.n) {
@@ -187,7 +207,7 @@ static int run_or_check(int argc, char **argv, bool check)
     }
 done:
     bp_pipeline_free(&p);
-    free(a.overrides);
+    free(a.edits);
     return status;
 }
 

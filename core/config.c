@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "options.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -156,10 +158,15 @@ static bp_section *add_section(bp_config *cfg, const char *name, const char *fil
     bp_section_kind kind;
     const char *inst;
     if (!parse_section_name(name, &kind, &inst)) {
+        char where[300];
+        if (line > 0)
+            snprintf(where, sizeof where, "%s:%d", file, line);
+        else
+            snprintf(where, sizeof where, "%s", file);
         bp_errors_add(errs,
-                      "%s:%d: unknown section [%s]: expected [pipeline], [source.NAME], "
+                      "%s: unknown section [%s]: expected [pipeline], [source.NAME], "
                       "[detector.NAME] or [sink.NAME] (NAME: letters, digits, '-', '_')",
-                      file, line, name);
+                      where, name);
         return NULL;
     }
     if (cfg->n_sections == cfg->cap_sections) {
@@ -196,12 +203,20 @@ const char *bp_section_value(const bp_section *s, const char *key)
     return kv ? kv->value : NULL;
 }
 
-static int set_kv(bp_section *s, const char *key, char *value, const char *file, int line)
+/* Sets `key` to `value` (taken over), or, with `value` NULL, keeps it unresolved for the
+ * reason `unresolved` (copied). A key set again loses what it was, its unresolved state too. */
+static int set_kv(bp_section *s, const char *key, char *value, const char *unresolved,
+                  const char *file, int line)
 {
+    char *why = NULL;
+    if (!value && !(why = strdup(unresolved ? unresolved : "no value")))
+        return -1;
     bp_kv *kv = bp_section_get(s, key);
     if (kv) {
         free(kv->value);
+        free(kv->unresolved);
         kv->value = value;
+        kv->unresolved = why;
         kv->file = file;
         kv->line = line;
         return 0;
@@ -209,17 +224,22 @@ static int set_kv(bp_section *s, const char *key, char *value, const char *file,
     if (s->n_kvs == s->cap_kvs) {
         size_t cap = s->cap_kvs ? s->cap_kvs * 2 : 8;
         bp_kv *kvs = realloc(s->kvs, cap * sizeof *kvs);
-        if (!kvs)
+        if (!kvs) {
+            free(why);
             return -1;
+        }
         s->kvs = kvs;
         s->cap_kvs = cap;
     }
     kv = &s->kvs[s->n_kvs];
     memset(kv, 0, sizeof *kv);
     kv->key = strdup(key);
-    if (!kv->key)
+    if (!kv->key) {
+        free(why);
         return -1;
+    }
     kv->value = value;
+    kv->unresolved = why;
     kv->file = file;
     kv->line = line;
     s->n_kvs++;
@@ -311,14 +331,11 @@ static int on_key(void *user, const char *section, const char *name, const char 
                       pc->file, pc->line, section, name, prev->line);
         return 1;
     }
+    /* A value that cannot be expanded is kept unresolved rather than refused here: -u or a
+     * plugin swap may still take the key out of the pipeline, and then it is no error. */
     char why[256];
     char *expanded = bp_expand_env(value, why, sizeof why);
-    if (!expanded) {
-        bp_errors_add(pc->errs, "%s:%d: [%s] key '%s': %s", pc->file, pc->line, section, name,
-                      why);
-        return 1;
-    }
-    if (set_kv(pc->current, name, expanded, pc->file, pc->line) != 0) {
+    if (set_kv(pc->current, name, expanded, expanded ? NULL : why, pc->file, pc->line) != 0) {
         free(expanded);
         bp_errors_add(pc->errs, "out of memory");
     }
@@ -433,36 +450,76 @@ int bp_config_load(bp_config *cfg, const char *path, bp_errors *errs)
     return rc;
 }
 
+/* "-o" or "-o (argument 4)": how an error names a command-line edit that has no SECTION.KEY
+ * to show. */
+static const char *arg_label(const char *flag, int position, char *buf, size_t len)
+{
+    if (position > 0)
+        snprintf(buf, len, "%s (argument %d)", flag, position);
+    else
+        snprintf(buf, len, "%s", flag);
+    return buf;
+}
+
+/* Splits "SECTION.KEY" in `lhs` (modified): the section is "pipeline" or the first two
+ * dot-separated words, the rest is the key, so dotted keys such as kafka.security.protocol
+ * work. `*key` is NULL when there is no key part. */
+static void split_target(char *lhs, char **key)
+{
+    char *dot = strchr(lhs, '.');
+    if (dot && strncmp(lhs, "pipeline.", 9) != 0)
+        dot = strchr(dot + 1, '.');
+    *key = NULL;
+    if (dot) {
+        *dot = '\0';
+        *key = dot + 1;
+    }
+}
+
+/* The -o that sets `plugin` of a section from the file to another plugin remembers the file's
+ * plugin: the keys that plugin took and the new one does not are dropped once the new one's
+ * options are known (bp_section_drop_undeclared). */
+static int note_swap(bp_section *s, const char *key, const char *value)
+{
+    const bp_kv *kv = bp_section_get(s, key);
+    if (strcmp(key, "plugin") != 0 || s->file_plugin || !kv || kv->line <= 0)
+        return 0;
+    if (kv->value && strcmp(kv->value, value) == 0)
+        return 0;
+    s->file_plugin = strdup(kv->value ? kv->value : "");
+    return s->file_plugin ? 0 : -1;
+}
+
 /* Errors about -o name at most SECTION.KEY, never the value: before the plugin is known no
  * option table says which keys are secret, and an api_key or password given on the command
  * line must not end up in a terminal log or a CI transcript. */
-int bp_config_override(bp_config *cfg, const char *assignment, bp_errors *errs)
+static int override_at(bp_config *cfg, const char *assignment, int position, bp_errors *errs)
 {
+    char label[64];
+    arg_label("-o", position, label, sizeof label);
     const char *eq = strchr(assignment, '=');
     if (!eq || eq == assignment) {
-        bp_errors_add(errs, "-o: an argument has no SECTION.KEY before '=' (not shown: it may "
-                      "hold a secret); expected SECTION.KEY=VALUE, e.g. -o sink.out.path=/tmp/x");
+        bp_errors_add(errs, "%s: an argument has no SECTION.KEY before '=' (not shown: it may "
+                      "hold a secret); expected SECTION.KEY=VALUE, e.g. -o sink.out.path=/tmp/x",
+                      label);
         return -1;
     }
     char lhs[256];
     size_t lhs_len = (size_t)(eq - assignment);
     if (lhs_len >= sizeof lhs) {
-        bp_errors_add(errs, "-o: key too long");
+        bp_errors_add(errs, "%s: key too long", label);
         return -1;
     }
     memcpy(lhs, assignment, lhs_len);
     lhs[lhs_len] = '\0';
-    /* The section is "pipeline" or the first two dot-separated words; the rest is the key. */
-    char *dot = strchr(lhs, '.');
-    if (dot && strncmp(lhs, "pipeline.", 9) != 0)
-        dot = strchr(dot + 1, '.');
-    if (!dot || !dot[1]) {
+    char *key;
+    split_target(lhs, &key);
+    if (!key || !*key) {
         bp_errors_add(errs, "-o %s=...: expected SECTION.KEY=VALUE where SECTION is pipeline "
                       "or KIND.NAME (e.g. sink.anomalies.plugin=sink-file)", lhs);
         return -1;
     }
-    *dot = '\0';
-    const char *section = lhs, *key = dot + 1;
+    const char *section = lhs;
     bp_section *s = bp_config_find(cfg, section);
     if (!s && !(s = add_section(cfg, section, "-o", 0, errs)))
         return -1;
@@ -472,24 +529,223 @@ int bp_config_override(bp_config *cfg, const char *assignment, bp_errors *errs)
         bp_errors_add(errs, "-o %s.%s: %s", section, key, why);
         return -1;
     }
-    if (set_kv(s, key, value, "-o", 0) != 0) {
+    if (note_swap(s, key, value) != 0 || set_kv(s, key, value, NULL, "-o", 0) != 0) {
         free(value);
+        bp_errors_add(errs, "out of memory");
         return -1;
     }
     return 0;
 }
 
+int bp_config_override(bp_config *cfg, const char *assignment, bp_errors *errs)
+{
+    return override_at(cfg, assignment, 0, errs);
+}
+
+static void free_kv(bp_kv *kv)
+{
+    free(kv->key);
+    free(kv->value);
+    free(kv->unresolved);
+}
+
+static void remove_kv(bp_section *s, size_t i)
+{
+    free_kv(&s->kvs[i]);
+    memmove(&s->kvs[i], &s->kvs[i + 1], (s->n_kvs - i - 1) * sizeof *s->kvs);
+    s->n_kvs--;
+}
+
+static void free_section(bp_section *s)
+{
+    for (size_t k = 0; k < s->n_kvs; k++)
+        free_kv(&s->kvs[k]);
+    free(s->kvs);
+    free(s->name);
+    free(s->file_plugin);
+}
+
+/* The closest of `n` names to `want` when it is close enough to be a likely typo. */
+static const char *closest(const char *want, const char *const *names, size_t n)
+{
+    size_t len = strlen(want);
+    size_t limit = len <= 4 ? 1 : len / 4 > 2 ? len / 4 : 2;
+    const char *best = NULL;
+    size_t best_d = (size_t)-1;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = bp_edit_distance(want, names[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = names[i];
+        }
+    }
+    return best_d <= limit ? best : NULL;
+}
+
+/* " (did you mean [sink.normal]?)" or " (sections: [pipeline], [source.kafka], ...)". */
+static void section_hint(const bp_config *cfg, const char *want, char *buf, size_t len)
+{
+    const char *names[64];
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->n_sections && n < 64; i++)
+        names[n++] = cfg->sections[i].name;
+    const char *best = closest(want, names, n);
+    if (best) {
+        snprintf(buf, len, " (did you mean [%s]?)", best);
+        return;
+    }
+    size_t used = (size_t)snprintf(buf, len, n ? " (sections:" : " (the pipeline has none)");
+    for (size_t i = 0; i < n && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, " [%s]", names[i]);
+    if (n && used < len)
+        snprintf(buf + used, len - used, ")");
+}
+
+/* " (did you mean 'path'?)" or " (its keys: plugin, route, path)": names only, no values. */
+static void key_hint(const bp_section *s, const char *want, char *buf, size_t len)
+{
+    const char *names[64];
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_kvs && n < 64; i++)
+        names[n++] = s->kvs[i].key;
+    const char *best = closest(want, names, n);
+    if (best) {
+        snprintf(buf, len, " (did you mean '%s'?)", best);
+        return;
+    }
+    size_t used = (size_t)snprintf(buf, len, n ? " (its keys:" : " (it has none)");
+    for (size_t i = 0; i < n && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s %s", i ? "," : "", names[i]);
+    if (n && used < len)
+        snprintf(buf + used, len - used, ")");
+}
+
+static int unset_at(bp_config *cfg, const char *target, int position, bp_errors *errs)
+{
+    char label[64], hint[512];
+    arg_label("-u", position, label, sizeof label);
+    if (strchr(target, '=')) {
+        bp_errors_add(errs, "%s: -u takes SECTION or SECTION.KEY, with no '=' and no value (the "
+                      "argument is not shown: it may hold a secret)", label);
+        return -1;
+    }
+    if (!*target) {
+        bp_errors_add(errs, "%s: empty; expected SECTION or SECTION.KEY, e.g. -u sink.alerts",
+                      label);
+        return -1;
+    }
+    bp_section *whole = bp_config_find(cfg, target);
+    if (whole) {
+        size_t i = (size_t)(whole - cfg->sections);
+        free_section(whole);
+        memmove(&cfg->sections[i], &cfg->sections[i + 1],
+                (cfg->n_sections - i - 1) * sizeof *cfg->sections);
+        cfg->n_sections--;
+        return 0;
+    }
+    char name[256];
+    if (strlen(target) >= sizeof name) {
+        bp_errors_add(errs, "%s: name too long", label);
+        return -1;
+    }
+    snprintf(name, sizeof name, "%s", target);
+    char *key;
+    split_target(name, &key);
+    bp_section *s = bp_config_find(cfg, name);
+    if (!s) {
+        section_hint(cfg, name, hint, sizeof hint);
+        bp_errors_add(errs, "-u %s: there is no section [%s] to remove%s", target, name, hint);
+        return -1;
+    }
+    bp_kv *kv = key && *key ? bp_section_get(s, key) : NULL;
+    if (!kv) {
+        key_hint(s, key ? key : "", hint, sizeof hint);
+        bp_errors_add(errs, "-u %s: [%s] has no key '%s' to remove%s", target, name,
+                      key ? key : "", hint);
+        return -1;
+    }
+    /* Removing the file's plugin before -o names another is a swap too. */
+    if (strcmp(kv->key, "plugin") == 0 && kv->line > 0 && !s->file_plugin &&
+        !(s->file_plugin = strdup(kv->value ? kv->value : ""))) {
+        bp_errors_add(errs, "out of memory");
+        return -1;
+    }
+    remove_kv(s, (size_t)(kv - s->kvs));
+    return 0;
+}
+
+int bp_config_unset(bp_config *cfg, const char *target, bp_errors *errs)
+{
+    return unset_at(cfg, target, 0, errs);
+}
+
+int bp_config_apply(bp_config *cfg, const bp_edit *edits, size_t n, bp_errors *errs)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        const bp_edit *e = &edits[i];
+        int one = e->kind == BP_EDIT_UNSET ? unset_at(cfg, e->arg, e->position, errs)
+                                           : override_at(cfg, e->arg, e->position, errs);
+        if (one != 0)
+            rc = -1;
+    }
+    return rc;
+}
+
+const char *bp_section_swapped_from(const bp_section *s)
+{
+    if (!s || !s->file_plugin)
+        return NULL;
+    const char *now = bp_section_value(s, "plugin");
+    return now && strcmp(now, s->file_plugin) == 0 ? NULL : s->file_plugin;
+}
+
+size_t bp_section_drop_undeclared(bp_section *s, bp_key_filter declared, void *user,
+                                  char *names, size_t names_len)
+{
+    size_t dropped = 0, used = 0;
+    if (names_len)
+        names[0] = '\0';
+    for (size_t i = 0; i < s->n_kvs;) {
+        const bp_kv *kv = &s->kvs[i];
+        if (kv->line <= 0 || declared(user, kv->key)) {
+            i++;
+            continue;
+        }
+        if (used < names_len)
+            used += (size_t)snprintf(names + used, names_len - used, "%s%s",
+                                     dropped ? ", " : "", kv->key);
+        dropped++;
+        remove_kv(s, i);
+    }
+    return dropped;
+}
+
+void bp_section_report_unresolved(bp_section *s, bp_errors *errs)
+{
+    for (size_t i = 0; i < s->n_kvs;) {
+        const bp_kv *kv = &s->kvs[i];
+        if (!kv->unresolved) {
+            i++;
+            continue;
+        }
+        if (errs)
+            bp_errors_add(errs, "%s:%d: [%s] key '%s': %s", kv->file, kv->line, s->name,
+                          kv->key, kv->unresolved);
+        remove_kv(s, i);
+    }
+}
+
+void bp_config_report_unresolved(bp_config *cfg, bp_errors *errs)
+{
+    for (size_t i = 0; i < cfg->n_sections; i++)
+        bp_section_report_unresolved(&cfg->sections[i], errs);
+}
+
 void bp_config_free(bp_config *cfg)
 {
-    for (size_t i = 0; i < cfg->n_sections; i++) {
-        bp_section *s = &cfg->sections[i];
-        for (size_t k = 0; k < s->n_kvs; k++) {
-            free(s->kvs[k].key);
-            free(s->kvs[k].value);
-        }
-        free(s->kvs);
-        free(s->name);
-    }
+    for (size_t i = 0; i < cfg->n_sections; i++)
+        free_section(&cfg->sections[i]);
     free(cfg->sections);
     free(cfg->path);
     memset(cfg, 0, sizeof *cfg);

@@ -10,8 +10,9 @@ static void usage(FILE *out)
 {
     fputs("bppipe - real-time blood-pressure monitoring pipeline\n\n"
           "usage:\n"
-          "  bppipe run FILE [-o SECTION.KEY=VALUE]... [--max-records N] [--duration S]\n"
-          "  bppipe check FILE [-o SECTION.KEY=VALUE]...\n"
+          "  bppipe run FILE [-o SECTION.KEY=VALUE]... [-u SECTION[.KEY]]... [--max-records N]\n"
+          "             [--duration S]\n"
+          "  bppipe check FILE [-o SECTION.KEY=VALUE]... [-u SECTION[.KEY]]...\n"
           "  bppipe plugins [NAME]\n"
           "  bppipe train --out FILE [--features basic|clinical] [--data FILE.csv] ...\n"
           "  bppipe broker [--topic NAME[:PARTITIONS]]... [--bootstrap-file PATH]\n"

@@ -136,32 +136,79 @@ static int parse_route(const char *text, unsigned *mask)
     return 0;
 }
 
-/* Builds the instance of one stage section; NULL (with errors added) when it cannot. */
-static bp_ctx *build_stage(bp_pipeline *p, const bp_section *s, bp_errors *errs)
+static const char *const source_keys[] = {"plugin", NULL};
+static const char *const sink_keys[] = {"plugin", "route", NULL};
+
+/* What a section's keys are checked against: the host's keys and the plugin's options. */
+typedef struct stage_keys {
+    const char *const *host;
+    const bp_plugin *desc;
+} stage_keys;
+
+static bool stage_declares(void *user, const char *key)
 {
-    static const char *const source_keys[] = {"plugin", NULL};
-    static const char *const sink_keys[] = {"plugin", "route", NULL};
+    const stage_keys *k = user;
+    for (const char *const *h = k->host; *h; h++)
+        if (strcmp(*h, key) == 0)
+            return true;
+    return bp_options_find(k->desc->options, k->desc->n_options, key) != NULL;
+}
+
+/* After -o replaced the file's plugin of `s`, the file's keys the new plugin does not declare
+ * belonged to the old one: they are dropped, and named (never their values, which may be
+ * secrets) in one line. Keys both take, such as a sink's route, stay. */
+static void resolve_swap(bp_section *s, const bp_plugin *desc)
+{
+    const char *from = bp_section_swapped_from(s);
+    if (!from)
+        return;
+    stage_keys keys = {s->kind == BP_SEC_SINK ? sink_keys : source_keys, desc};
+    char names[1024];
+    size_t n = bp_section_drop_undeclared(s, stage_declares, &keys, names, sizeof names);
+    if (n)
+        bp_log(s->name, BP_LOG_INFO, "plugin %s replaced by %s (-o): dropped %zu key%s of "
+               "the file that %s does not take: %s", *from ? from : "(unset)", desc->name, n,
+               n == 1 ? "" : "s", desc->name, names);
+}
+
+/* A stage whose plugin could not be resolved: its unresolved ${VAR}s are reported, unless -o
+ * swapped the plugin, when nobody can tell which keys the new one would have kept. */
+static bp_ctx *stage_failed(bp_section *s, bp_errors *errs)
+{
+    bp_section_report_unresolved(s, bp_section_swapped_from(s) ? NULL : errs);
+    return NULL;
+}
+
+/* Builds the instance of one stage section; NULL (with errors added) when it cannot. */
+static bp_ctx *build_stage(bp_pipeline *p, bp_section *s, bp_errors *errs)
+{
     char where[512];
     const bp_kv *plugin_kv = bp_section_get(s, "plugin");
-    if (!plugin_kv) {
+    if (!plugin_kv || !plugin_kv->value) {
+        if (plugin_kv) {
+            bp_section_report_unresolved(s, errs);
+            return NULL;
+        }
         bp_errors_add(errs, "%s: [%s] missing required key 'plugin' (the %s plugin to run, see "
                       "'bppipe plugins')", bp_where(s->file, s->line, where, sizeof where),
                       s->name, kind_word(s->kind));
-        return NULL;
+        return stage_failed(s, errs);
     }
     bp_where(plugin_kv->file, plugin_kv->line, where, sizeof where);
     const bp_loaded *lp;
     char err[2048];
     if (bp_loader_find(&p->loader, plugin_kv->value, &lp, err, sizeof err) != 0) {
         bp_errors_add(errs, "%s: [%s] key 'plugin': %s", where, s->name, err);
-        return NULL;
+        return stage_failed(s, errs);
     }
     if (lp->desc->kind != plugin_kind(s->kind)) {
         bp_errors_add(errs, "%s: [%s] key 'plugin': '%s' is a %s plugin, not a %s", where,
                       s->name, plugin_kv->value, bp_kind_name(lp->desc->kind),
                       kind_word(s->kind));
-        return NULL;
+        return stage_failed(s, errs);
     }
+    resolve_swap(s, lp->desc);
+    bp_section_report_unresolved(s, errs);
     unsigned routes = 0;
     if (s->kind == BP_SEC_SINK) {
         const bp_kv *route = bp_section_get(s, "route");
@@ -201,14 +248,18 @@ static void build_stages(bp_pipeline *p, bp_errors *errs)
 {
     const bp_section *first_source = NULL;
     for (size_t i = 0; i < p->cfg.n_sections; i++) {
-        const bp_section *s = &p->cfg.sections[i];
+        bp_section *s = &p->cfg.sections[i];
         if (s->kind == BP_SEC_PIPELINE)
             continue;
         char where[512];
         if (s->kind == BP_SEC_SOURCE && first_source) {
+            /* A source added by -o most likely means to replace the file's: say how. */
+            char hint[300] = "";
+            if (s->line <= 0)
+                snprintf(hint, sizeof hint, " (remove it with -u %s)", first_source->name);
             bp_errors_add(errs, "%s: [%s] a pipeline has one source; [%s] is already defined at "
-                          "line %d", bp_where(s->file, s->line, where, sizeof where), s->name,
-                          first_source->name, first_source->line);
+                          "line %d%s", bp_where(s->file, s->line, where, sizeof where), s->name,
+                          first_source->name, first_source->line, hint);
             continue;
         }
         if (s->kind == BP_SEC_SOURCE)
@@ -248,20 +299,21 @@ static bool has_kind(const bp_config *cfg, bp_section_kind kind)
     return false;
 }
 
-int bp_pipeline_build(bp_pipeline *p, const char *path, char *const *overrides,
-                      size_t n_overrides, bp_errors *errs)
+int bp_pipeline_build(bp_pipeline *p, const char *path, const bp_edit *edits, size_t n_edits,
+                      bp_errors *errs)
 {
     memset(p, 0, sizeof *p);
     if (bp_config_load(&p->cfg, path, errs) != 0)
         return -1;
-    for (size_t i = 0; i < n_overrides; i++)
-        bp_config_override(&p->cfg, overrides[i], errs);
+    bp_config_apply(&p->cfg, edits, n_edits, errs);
 
-    const bp_section *ps = bp_config_find(&p->cfg, "pipeline");
+    bp_section *ps = bp_config_find(&p->cfg, "pipeline");
     size_t n_popts;
     const bp_option *popts = bp_pipeline_options(&n_popts);
-    if (ps)
+    if (ps) {
+        bp_section_report_unresolved(ps, errs);
         bp_options_validate(ps, popts, n_popts, NULL, errs);
+    }
     read_settings(p, ps);
 
     /* plugin_path entries are relative to the pipeline file, so a pipeline folder with its
@@ -274,6 +326,7 @@ int bp_pipeline_build(bp_pipeline *p, const char *path, char *const *overrides,
         return -1;
     }
     build_stages(p, errs);
+    bp_config_report_unresolved(&p->cfg, errs); /* sections no stage was built from */
     if (!p->settings.max_payload_bytes)
         p->settings.max_payload_bytes = default_max_payload(p->source);
     if (!p->source && !has_kind(&p->cfg, BP_SEC_SOURCE))

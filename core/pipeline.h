@@ -37,10 +37,12 @@ typedef struct bp_pipeline {
 /* The [pipeline] section's declared keys (printed by `bppipe run --help`). */
 const bp_option *bp_pipeline_options(size_t *n);
 
-/* Loads `path`, applies the -o `overrides`, loads plugins and validates every key. All
- * problems go to `errs`; returns 0 when there are none. */
-int bp_pipeline_build(bp_pipeline *p, const char *path, char *const *overrides,
-                      size_t n_overrides, bp_errors *errs);
+/* Loads `path`, applies the command-line `edits` in order (-o, -u; see bp_config_apply),
+ * loads plugins, drops the file's keys a swapped-in plugin does not declare, and validates
+ * every key. An undefined ${VAR} is an error only in a key that is still part of the
+ * pipeline. All problems go to `errs`; returns 0 when there are none. */
+int bp_pipeline_build(bp_pipeline *p, const char *path, const bp_edit *edits, size_t n_edits,
+                      bp_errors *errs);
 /* Calls open() on every instance (source last, so sinks are ready before data flows).
  * Returns 0, or -1 after adding the failing instance to `errs`. */
 int bp_pipeline_open(bp_pipeline *p, bp_errors *errs);

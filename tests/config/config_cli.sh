@@ -107,6 +107,24 @@ if [ -f "$BPPIPE_BUILD_DIR/plugins/sink-es.so" ]; then
     "$BPPIPE" check "$t/p.ini" -o 'sink.es.password=S3CRET2' -o 'sink.es.username=u' >"$t/log" 2>&1
     grep -q S3CRET "$t/log" && { echo "FAIL check echoed a secret:"; cat "$t/log"; fail=1; } || echo "ok   check prints no secret value"
 fi
+# -o SECTION.plugin swaps a plugin, -u removes (issue 13; the shipped ward: tests/e2e/swap.sh)
+good >"$t/p.ini"
+echo '{}' >"$t/in.ndjson"
+expect "a swap drops the old plugin's keys, naming them" 0 "dropped 2 keys of the file that source-file does not take: count, rate" \
+    -o source.ward.plugin=source-file -o source.ward.path="$t/in.ndjson"
+expect "a swap keeps the new plugin's -o keys whatever their order" 0 "is valid: source source-file" \
+    -o source.ward.path="$t/in.ndjson" -o source.ward.plugin=source-file
+expect "without the swap, the keys are still checked" 2 "unknown key 'path'" -o source.ward.path="$t/in.ndjson"
+expect "-u removes a detector" 0 "0 detector(s)" -u detector.rules
+expect "-u removes a key" 2 "missing required key 'path'" -u sink.archive.path
+expect "-u of a missing section" 2 "-u sink.nothere: there is no section \[sink.nothere\]" -u sink.nothere
+expect "-u of a missing key" 2 "-u sink.archive.pth: \[sink.archive\] has no key 'pth' to remove (did you mean 'path'?)" -u sink.archive.pth
+expect "-u of the only sink" 2 "no \[sink.NAME\] section" -u sink.archive
+good | sed 's/^count = 10/count = ${BPPIPE_TEST_NOT_SET}/' >"$t/p.ini"
+expect "an undefined variable in a key the swap drops is no error" 0 "is valid" \
+    -o source.ward.plugin=source-file -o source.ward.path="$t/in.ndjson"
+expect "nor in a key -u removes" 0 "is valid" -u source.ward.count
+
 # several problems are all reported at once
 good | sed -e 's/^path = /pth = /' -e 's/^count = 10/count = x/' >"$t/p.ini"
 expect "all problems at once" 2 "3 problems found"

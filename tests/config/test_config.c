@@ -26,6 +26,7 @@ static const char *problems(const char *text)
     bp_config cfg;
     bp_errors errs = {0};
     bp_config_load_string(&cfg, "p.ini", text, &errs);
+    bp_config_report_unresolved(&cfg, &errs);
     bp_section *s = bp_config_find(&cfg, "sink.out");
     if (s)
         bp_options_validate(s, opts, n_opts, host_keys, &errs);
@@ -37,6 +38,234 @@ static const char *problems(const char *text)
     bp_errors_free(&errs);
     bp_config_free(&cfg);
     return joined;
+}
+
+/* Joins `errs` into `joined` and frees them. */
+static const char *take(bp_errors *errs)
+{
+    joined[0] = '\0';
+    for (size_t i = 0; i < errs->n; i++) {
+        strncat(joined, errs->items[i], sizeof joined - strlen(joined) - 2);
+        strcat(joined, "\n");
+    }
+    bp_errors_free(errs);
+    return joined;
+}
+
+/* The keys of `name` in order, space-separated, "(none)" when the section is missing. */
+static char keys_buf[1024];
+static const char *keys_of(const bp_config *cfg, const char *name)
+{
+    const bp_section *s = bp_config_find(cfg, name);
+    if (!s)
+        return "(none)";
+    keys_buf[0] = '\0';
+    for (size_t i = 0; i < s->n_kvs; i++) {
+        if (i)
+            strcat(keys_buf, " ");
+        strncat(keys_buf, s->kvs[i].key, sizeof keys_buf - strlen(keys_buf) - 2);
+    }
+    return keys_buf;
+}
+
+/* What a swapped-in file sink declares besides the host's plugin and route. */
+static bool sink_file_declares(void *user, const char *key)
+{
+    (void)user;
+    return strcmp(key, "plugin") == 0 || strcmp(key, "route") == 0 ||
+           strcmp(key, "path") == 0 || strcmp(key, "layout") == 0;
+}
+
+static const char ward_es[] = "[source.kafka]\nplugin = source-kafka\n"
+                              "brokers = ${BPPIPE_TEST_UNSET}\n"
+                              "[sink.anomalies]\nplugin = sink-es\nroute = anomaly\n"
+                              "url = http://es:9200\napi_key = ${BPPIPE_TEST_UNSET}\n"
+                              "password = S3CRET\n"
+                              "[sink.alerts]\nplugin = sink-alert\n"
+                              "webhook = ${BPPIPE_TEST_UNSET}\n";
+
+/* Loads ward_es and applies `n` edits. */
+static void load_edited(bp_config *cfg, const bp_edit *edits, size_t n, bp_errors *errs)
+{
+    bp_config_load_string(cfg, "w.ini", ward_es, errs);
+    bp_config_apply(cfg, edits, n, errs);
+}
+
+/* -o and -u: a plugin swap drops what the old plugin took whatever the order of -o, -u
+ * removes, undefined ${VAR}s count only where the key stays, errors show no value. */
+static void edits_tests(void)
+{
+    bp_config cfg;
+    bp_errors errs = {0};
+    char names[256];
+    unsetenv("BPPIPE_TEST_UNSET");
+
+    /* Loading keeps an undefined ${VAR} unresolved: no error yet, no value. */
+    bp_config_load_string(&cfg, "w.ini", ward_es, &errs);
+    CHECK(errs.n == 0);
+    const bp_kv *kv = bp_section_get(bp_config_find(&cfg, "sink.anomalies"), "api_key");
+    CHECK(kv && kv->value == NULL && kv->unresolved && kv->line == 8);
+    CHECK(bp_section_value(bp_config_find(&cfg, "sink.anomalies"), "api_key") == NULL);
+    bp_config_report_unresolved(&cfg, &errs);
+    CHECK_STR(take(&errs),
+              "w.ini:3: [source.kafka] key 'brokers': environment variable BPPIPE_TEST_UNSET "
+              "is not set (set it, or write ${BPPIPE_TEST_UNSET:-default})\n"
+              "w.ini:8: [sink.anomalies] key 'api_key': environment variable BPPIPE_TEST_UNSET "
+              "is not set (set it, or write ${BPPIPE_TEST_UNSET:-default})\n"
+              "w.ini:12: [sink.alerts] key 'webhook': environment variable BPPIPE_TEST_UNSET "
+              "is not set (set it, or write ${BPPIPE_TEST_UNSET:-default})\n");
+    CHECK_STR(keys_of(&cfg, "sink.anomalies"), "plugin route url password"); /* reported once */
+    bp_config_report_unresolved(&cfg, &errs);
+    CHECK(errs.n == 0);
+    bp_config_free(&cfg);
+
+    /* A swap, with the new plugin's path given before and after the plugin: same result. */
+    const bp_edit before[] = {{BP_EDIT_SET, "sink.anomalies.path=/out/a", 4},
+                              {BP_EDIT_SET, "sink.anomalies.plugin=sink-file", 6}};
+    const bp_edit after[] = {{BP_EDIT_SET, "sink.anomalies.plugin=sink-file", 4},
+                             {BP_EDIT_SET, "sink.anomalies.path=/out/a", 6}};
+    const bp_edit *orders[] = {before, after};
+    for (int o = 0; o < 2; o++) {
+        load_edited(&cfg, orders[o], 2, &errs);
+        CHECK(errs.n == 0);
+        bp_section *s = bp_config_find(&cfg, "sink.anomalies");
+        CHECK_STR(bp_section_swapped_from(s), "sink-es");
+        CHECK(bp_section_drop_undeclared(s, sink_file_declares, NULL, names, sizeof names) == 3);
+        CHECK_STR(names, "url, api_key, password"); /* names only: no S3CRET */
+        CHECK_STR(keys_of(&cfg, "sink.anomalies"), "plugin route path");
+        CHECK_STR(bp_section_value(s, "path"), "/out/a");
+        CHECK_STR(bp_section_value(s, "route"), "anomaly"); /* the file's, kept */
+        /* the dropped api_key's undefined variable is no longer an error */
+        bp_section_report_unresolved(s, &errs);
+        CHECK(errs.n == 0);
+        bp_config_free(&cfg);
+    }
+
+    /* A key of the file that -o also sets is the user's now: kept, and validated as usual. */
+    const bp_edit keep_url[] = {{BP_EDIT_SET, "sink.anomalies.url=http://x", 0},
+                                {BP_EDIT_SET, "sink.anomalies.plugin=sink-file", 0}};
+    load_edited(&cfg, keep_url, 2, &errs);
+    bp_section *s = bp_config_find(&cfg, "sink.anomalies");
+    CHECK(bp_section_drop_undeclared(s, sink_file_declares, NULL, names, sizeof names) == 2);
+    CHECK_STR(names, "api_key, password");
+    CHECK_STR(keys_of(&cfg, "sink.anomalies"), "plugin route url");
+    bp_config_free(&cfg);
+
+    /* -o with the file's own plugin, or not touching the plugin, is no swap. */
+    const bp_edit same[] = {{BP_EDIT_SET, "sink.anomalies.plugin=sink-es", 0},
+                            {BP_EDIT_SET, "sink.alerts.path=-", 0}};
+    load_edited(&cfg, same, 2, &errs);
+    CHECK(bp_section_swapped_from(bp_config_find(&cfg, "sink.anomalies")) == NULL);
+    CHECK(bp_section_swapped_from(bp_config_find(&cfg, "sink.alerts")) == NULL);
+    bp_config_free(&cfg);
+    /* swapped, then set back to the file's plugin: no swap either */
+    const bp_edit back[] = {{BP_EDIT_SET, "sink.anomalies.plugin=sink-file", 0},
+                            {BP_EDIT_SET, "sink.anomalies.plugin=sink-es", 0}};
+    load_edited(&cfg, back, 2, &errs);
+    CHECK(bp_section_swapped_from(bp_config_find(&cfg, "sink.anomalies")) == NULL);
+    bp_config_free(&cfg);
+    /* -u of the plugin, then -o of another, is a swap */
+    const bp_edit unset_plugin[] = {{BP_EDIT_UNSET, "sink.anomalies.plugin", 0},
+                                    {BP_EDIT_SET, "sink.anomalies.plugin=sink-file", 0}};
+    load_edited(&cfg, unset_plugin, 2, &errs);
+    CHECK(errs.n == 0);
+    CHECK_STR(bp_section_swapped_from(bp_config_find(&cfg, "sink.anomalies")), "sink-es");
+    bp_config_free(&cfg);
+
+    /* -u removes a section or a key; a new section by -o; the order of sections is kept. */
+    const bp_edit removals[] = {{BP_EDIT_UNSET, "sink.alerts", 0},
+                                {BP_EDIT_UNSET, "source.kafka", 0},
+                                {BP_EDIT_SET, "source.file.plugin=source-file", 0},
+                                {BP_EDIT_SET, "source.file.path=in.ndjson", 0},
+                                {BP_EDIT_UNSET, "sink.anomalies.password", 0},
+                                {BP_EDIT_UNSET, "sink.anomalies.api_key", 0}};
+    load_edited(&cfg, removals, 6, &errs);
+    CHECK(errs.n == 0);
+    CHECK(cfg.n_sections == 2);
+    CHECK(cfg.n_sections == 2 && strcmp(cfg.sections[0].name, "sink.anomalies") == 0 &&
+          strcmp(cfg.sections[1].name, "source.file") == 0);
+    CHECK_STR(keys_of(&cfg, "sink.anomalies"), "plugin route url");
+    CHECK_STR(keys_of(&cfg, "source.file"), "plugin path");
+    CHECK_STR(keys_of(&cfg, "sink.alerts"), "(none)");
+    CHECK(bp_config_find(&cfg, "source.file")->line == 0);
+    bp_config_report_unresolved(&cfg, &errs); /* both undefined ${VAR}s were removed */
+    CHECK(errs.n == 0);
+    bp_config_free(&cfg);
+    /* a section removed and given again by -o starts empty */
+    const bp_edit again[] = {{BP_EDIT_UNSET, "sink.alerts", 0},
+                             {BP_EDIT_SET, "sink.alerts.plugin=sink-file", 0}};
+    load_edited(&cfg, again, 2, &errs);
+    CHECK_STR(keys_of(&cfg, "sink.alerts"), "plugin");
+    CHECK(bp_section_swapped_from(bp_config_find(&cfg, "sink.alerts")) == NULL);
+    bp_config_free(&cfg);
+    /* -o of a key that was unresolved resolves it */
+    const bp_edit resolve[] = {{BP_EDIT_SET, "source.kafka.brokers=k:9092", 0}};
+    load_edited(&cfg, resolve, 1, &errs);
+    kv = bp_section_get(bp_config_find(&cfg, "source.kafka"), "brokers");
+    CHECK(kv && kv->unresolved == NULL && kv->line == 0);
+    CHECK_STR(kv ? kv->value : NULL, "k:9092");
+    bp_config_free(&cfg);
+
+    /* -u of what is not there: an error naming it, with a "did you mean" when one is close. */
+    const bp_edit missing[] = {{BP_EDIT_UNSET, "sink.nothere", 3},
+                               {BP_EDIT_UNSET, "sink.anomalies.nokey", 5},
+                               {BP_EDIT_UNSET, "sink.anomalie", 7},
+                               {BP_EDIT_UNSET, "sink.anomalies.pasword", 9},
+                               {BP_EDIT_UNSET, "pipeline", 11},
+                               {BP_EDIT_UNSET, "sink.nothere.key", 13}};
+    load_edited(&cfg, missing, 6, &errs);
+    CHECK_STR(take(&errs),
+              "-u sink.nothere: there is no section [sink.nothere] to remove (sections: "
+              "[source.kafka] [sink.anomalies] [sink.alerts])\n"
+              "-u sink.anomalies.nokey: [sink.anomalies] has no key 'nokey' to remove (its "
+              "keys: plugin, route, url, api_key, password)\n"
+              "-u sink.anomalie: there is no section [sink.anomalie] to remove (did you mean "
+              "[sink.anomalies]?)\n"
+              "-u sink.anomalies.pasword: [sink.anomalies] has no key 'pasword' to remove "
+              "(did you mean 'password'?)\n"
+              "-u pipeline: there is no section [pipeline] to remove (sections: "
+              "[source.kafka] [sink.anomalies] [sink.alerts])\n"
+              "-u sink.nothere.key: there is no section [sink.nothere] to remove (sections: "
+              "[source.kafka] [sink.anomalies] [sink.alerts])\n");
+    CHECK(cfg.n_sections == 3); /* nothing was removed */
+    bp_config_free(&cfg);
+    bp_config_load_string(&cfg, "w.ini", ward_es, &errs);
+    CHECK(bp_config_unset(&cfg, "sink.anomalies", &errs) == 0);
+    CHECK(bp_config_unset(&cfg, "sink.anomalies", &errs) == -1); /* gone */
+    CHECK(errs.n == 1);
+    bp_errors_free(&errs);
+    bp_config_free(&cfg);
+
+    /* Errors about -o and -u show no value; without a SECTION.KEY they name the position. */
+    const bp_edit leaky[] = {{BP_EDIT_UNSET, "sink.anomalies.password=S3CRET", 4},
+                             {BP_EDIT_SET, "sink.anomalies.password:S3CRET", 6},
+                             {BP_EDIT_UNSET, "", 8}};
+    load_edited(&cfg, leaky, 3, &errs);
+    CHECK(strstr(take(&errs), "S3CRET") == NULL);
+    CHECK_CONTAINS(joined, "-u (argument 4): -u takes SECTION or SECTION.KEY");
+    CHECK_CONTAINS(joined, "-o (argument 6): an argument has no SECTION.KEY before '='");
+    CHECK_CONTAINS(joined, "-u (argument 8): empty");
+    CHECK(bp_section_get(bp_config_find(&cfg, "sink.anomalies"), "password") != NULL);
+    bp_config_free(&cfg);
+
+    /* bp_config_apply goes on after a failure, so every mistake shows at once. */
+    const bp_edit mixed[] = {{BP_EDIT_UNSET, "sink.nothere", 0},
+                             {BP_EDIT_SET, "sink.alerts.path=-", 0}};
+    bp_config_load_string(&cfg, "w.ini", ward_es, &errs);
+    CHECK(bp_config_apply(&cfg, mixed, 2, &errs) == -1);
+    CHECK(errs.n == 1);
+    CHECK_STR(bp_section_value(bp_config_find(&cfg, "sink.alerts"), "path"), "-");
+    bp_errors_free(&errs);
+    bp_config_free(&cfg);
+
+    /* The list of dropped names is cut to fit, never overrun. */
+    bp_config_load_string(&cfg, "w.ini", ward_es, &errs);
+    CHECK(bp_config_override(&cfg, "sink.anomalies.plugin=sink-file", &errs) == 0);
+    char small[8];
+    CHECK(bp_section_drop_undeclared(bp_config_find(&cfg, "sink.anomalies"), sink_file_declares,
+                                     NULL, small, sizeof small) == 3);
+    CHECK_STR(small, "url, ap");
+    bp_config_free(&cfg);
 }
 
 int main(void)
@@ -229,6 +458,8 @@ int main(void)
     CHECK(errs.n == 2 && strstr(errs.items[1], "4000000000001 is out of bounds [1, 4000000000000]"));
     bp_errors_free(&errs);
     bp_config_free(&cfg);
+
+    edits_tests();
 
     /* edit distance */
     CHECK(bp_edit_distance("path", "pth") == 1);
