@@ -13,6 +13,7 @@ static void usage(FILE *out)
           "  bppipe run FILE [-o SECTION.KEY=VALUE]... [-u SECTION[.KEY]]... [--max-records N]\n"
           "             [--duration S]\n"
           "  bppipe check FILE [-o SECTION.KEY=VALUE]... [-u SECTION[.KEY]]...\n"
+          "  bppipe test FILE... [-o SECTION.KEY=VALUE]... [-u SECTION[.KEY]]...\n"
           "  bppipe plugins [NAME]\n"
           "  bppipe train --out FILE [--features basic|clinical] [--data FILE.csv] ...\n"
           "  bppipe broker [--topic NAME[:PARTITIONS]]... [--bootstrap-file PATH]\n"
@@ -21,6 +22,8 @@ static void usage(FILE *out)
           "commands:\n"
           "  run       run a pipeline (FHIR readings in, judged readings out by route)\n"
           "  check     validate a pipeline and its plugins without running it\n"
+          "  test      run declarative pipeline tests: input file in, expectations about\n"
+          "            the documents each sink receives (docs/testing.md)\n"
           "  plugins   list the plugins found, or show one plugin's options\n"
           "  train     fit the logistic-regression model of detector-logreg\n"
           "  broker    run an in-memory Kafka broker on 127.0.0.1 (development only)\n"
@@ -46,8 +49,9 @@ static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
 } commands[] = {
-    {"run", bp_cmd_run},         {"check", bp_cmd_check}, {"plugins", bp_cmd_plugins},
-    {"train", bp_cmd_train},     {"broker", bp_cmd_broker}, {"version", cmd_version},
+    {"run", bp_cmd_run},         {"check", bp_cmd_check}, {"test", bp_cmd_test},
+    {"plugins", bp_cmd_plugins}, {"train", bp_cmd_train}, {"broker", bp_cmd_broker},
+    {"version", cmd_version},
 };
 
 static int (*find_command(const char *name))(int, char **)
