@@ -72,6 +72,14 @@ char *bp_arena_strdup(bp_arena *a, const char *s)
     return s ? bp_arena_strndup(a, s, strlen(s)) : NULL;
 }
 
+size_t bp_arena_bytes(const bp_arena *a)
+{
+    size_t n = 0;
+    for (const bp_arena_chunk *c = a->head; c; c = c->next)
+        n += c->size;
+    return n;
+}
+
 void bp_arena_reset(bp_arena *a)
 {
     while (a->head) {

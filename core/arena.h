@@ -20,6 +20,8 @@ void *bp_arena_alloc(bp_arena *a, size_t size);
 /* Copies `len` bytes and adds a NUL; NULL in gives NULL out. */
 char *bp_arena_strndup(bp_arena *a, const char *s, size_t len);
 char *bp_arena_strdup(bp_arena *a, const char *s);
+/* Bytes of memory the arena holds for its current allocations (whole chunks). */
+size_t bp_arena_bytes(const bp_arena *a);
 /* Forgets every allocation but keeps the memory for the next batch. */
 void bp_arena_reset(bp_arena *a);
 void bp_arena_free(bp_arena *a);

@@ -158,11 +158,27 @@ void bp_document_write(bp_buf *out, const bp_record *r, bool pretty, long long n
     close_obj(&w);
 }
 
+/* One rendering buffer per thread, reused across records: two delivery lanes render their
+ * documents at the same time, and only the cache lookup and the copy into the batch's arena
+ * take the record's lock. */
+static _Thread_local bp_buf scratch;
+
+void bp_document_thread_done(void)
+{
+    bp_buf_free(&scratch);
+    memset(&scratch, 0, sizeof scratch);
+}
+
 const char *bp_document_get(bp_record *r, bool pretty, size_t *len)
 {
     int slot = pretty ? 1 : 0;
-    if (!r->docs[slot]) {
-        static bp_buf scratch; /* the runner is single-threaded; reused across records */
+    if (r->doc_lock)
+        pthread_mutex_lock(r->doc_lock);
+    const char *doc = r->docs[slot];
+    size_t n = r->doc_lens[slot];
+    if (r->doc_lock)
+        pthread_mutex_unlock(r->doc_lock);
+    if (!doc) {
         bp_buf_reset(&scratch);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -170,12 +186,20 @@ const char *bp_document_get(bp_record *r, bool pretty, size_t *len)
         bp_document_write(&scratch, r, pretty, now_ms);
         if (scratch.failed)
             return NULL;
-        r->docs[slot] = bp_arena_strndup(r->arena, scratch.data, scratch.len);
-        r->doc_lens[slot] = scratch.len;
-        if (!r->docs[slot])
+        if (r->doc_lock)
+            pthread_mutex_lock(r->doc_lock);
+        if (!r->docs[slot]) { /* else another lane cached it meanwhile: the same bytes */
+            r->docs[slot] = bp_arena_strndup(r->arena, scratch.data, scratch.len);
+            r->doc_lens[slot] = scratch.len;
+        }
+        doc = r->docs[slot];
+        n = r->doc_lens[slot];
+        if (r->doc_lock)
+            pthread_mutex_unlock(r->doc_lock);
+        if (!doc)
             return NULL;
     }
     if (len)
-        *len = r->doc_lens[slot];
-    return r->docs[slot];
+        *len = n;
+    return doc;
 }

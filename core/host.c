@@ -98,39 +98,52 @@ static const char *host_document(bp_ctx *ctx, const bp_record *r, unsigned flags
     return bp_document_get((bp_record *)r, (flags & BP_DOC_PRETTY) != 0, len);
 }
 
+/* Verdicts are the detectors' (on the main thread, before the batch is shared): a sink, whose
+ * write() runs on its own lane thread while other lanes read the same record, gets BP_EINVAL. */
+static bool judges(const bp_ctx *ctx)
+{
+    return !ctx || ctx->plugin->desc->kind != BP_KIND_SINK;
+}
+
 static int host_flag(bp_ctx *ctx, bp_record *r, const char *reason, bp_severity sev)
 {
-    (void)ctx;
+    if (!judges(ctx))
+        return BP_EINVAL;
     return bp_record_flag(r, reason, sev);
 }
 
 static int host_raise(bp_ctx *ctx, bp_record *r, bp_severity sev)
 {
-    (void)ctx;
+    if (!judges(ctx))
+        return BP_EINVAL;
     return bp_record_raise_severity(r, sev);
 }
 
 static int host_set_text(bp_ctx *ctx, bp_record *r, bp_field f, const char *value)
 {
-    (void)ctx;
+    if (!judges(ctx))
+        return BP_EINVAL;
     return bp_record_set_text(r, f, value);
 }
 
 static int host_annotate_number(bp_ctx *ctx, bp_record *r, const char *key, double v)
 {
-    (void)ctx;
+    if (!judges(ctx))
+        return BP_EINVAL;
     return bp_record_annotate(r, key, BP_VAL_NUMBER, v, NULL);
 }
 
 static int host_annotate_text(bp_ctx *ctx, bp_record *r, const char *key, const char *v)
 {
-    (void)ctx;
+    if (!judges(ctx))
+        return BP_EINVAL;
     return bp_record_annotate(r, key, BP_VAL_TEXT, 0, v);
 }
 
 static int host_annotate_bool(bp_ctx *ctx, bp_record *r, const char *key, int v)
 {
-    (void)ctx;
+    if (!judges(ctx))
+        return BP_EINVAL;
     return bp_record_annotate(r, key, BP_VAL_BOOL, v ? 1 : 0, NULL);
 }
 
@@ -152,6 +165,9 @@ int bp_ctx_begin_write(bp_ctx *ctx, bp_batch *batch)
         memset(ctx->outcomes, -1, batch->count);
         memset(ctx->outcome_reasons, 0, batch->count * sizeof *ctx->outcome_reasons);
     }
+    if (!ctx->scratch.chunk_size)
+        bp_arena_init(&ctx->scratch, 16 * 1024);
+    bp_arena_reset(&ctx->scratch);
     ctx->writing = batch;
     return 0;
 }
@@ -173,7 +189,9 @@ static int host_set_outcome(bp_ctx *ctx, bp_record *r, bp_outcome outcome, const
         if (ctx->writing->items[i] != r)
             continue;
         ctx->outcomes[i] = (signed char)outcome;
-        ctx->outcome_reasons[i] = reason ? bp_arena_strdup(r->arena, reason) : NULL;
+        /* In the instance's own scratch, not the record's arena: the record's batch may be in
+         * other lanes' hands at the same time. */
+        ctx->outcome_reasons[i] = reason ? bp_arena_strdup(&ctx->scratch, reason) : NULL;
         return BP_OK;
     }
     return BP_EINVAL;
@@ -241,6 +259,7 @@ void bp_ctx_free(bp_ctx *ctx)
     free(ctx->counters);
     free(ctx->outcomes);
     free(ctx->outcome_reasons);
+    bp_arena_free(&ctx->scratch);
     free(ctx->name);
     free(ctx);
 }

@@ -37,6 +37,7 @@ struct bp_ctx {
     signed char *outcomes; /* -1 = none reported */
     const char **outcome_reasons;
     size_t outcomes_cap;
+    bp_arena scratch; /* the reasons of the current write (reset by bp_ctx_begin_write) */
 
     /* statistics */
     uint64_t delivered, rejected, retries, calls;

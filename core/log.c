@@ -1,10 +1,15 @@
 #include "log.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-static bp_log_level current_level = BP_LOG_INFO;
+static _Atomic int current_level = BP_LOG_INFO;
+/* Delivery lanes log from their own threads: the table below and the line itself are one
+ * critical section, so lines never interleave and counts are never lost. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* A small table of recently seen messages for rate limiting: a hash of who+text, when it was
  * last printed and how many copies were swallowed since. Collisions only merge counts. */
@@ -23,7 +28,7 @@ void bp_log_set_level(bp_log_level level)
 
 bp_log_level bp_log_get_level(void)
 {
-    return current_level;
+    return (bp_log_level)current_level;
 }
 
 int bp_log_level_parse(const char *text)
@@ -47,24 +52,28 @@ static unsigned long hash_text(const char *who, const char *text)
 
 void bp_log_reset_limits(void)
 {
+    pthread_mutex_lock(&log_lock);
     memset(limits, 0, sizeof limits);
+    pthread_mutex_unlock(&log_lock);
 }
 
 void bp_logv(const char *who, bp_log_level level, const char *fmt, va_list ap)
 {
     static const char *const tags[] = {"error", "warn", "info", "debug"};
-    if (level > current_level)
+    if ((int)level > current_level)
         return;
     char text[1024];
     vsnprintf(text, sizeof text, fmt, ap);
 
     time_t now = time(NULL);
     unsigned long suppressed = 0;
+    pthread_mutex_lock(&log_lock);
     if (level != BP_LOG_DEBUG) {
         unsigned long h = hash_text(who, text);
         unsigned slot = (unsigned)(h % LIMIT_SLOTS);
         if (limits[slot].hash == h && now - limits[slot].last < LIMIT_INTERVAL_S) {
             limits[slot].suppressed++;
+            pthread_mutex_unlock(&log_lock);
             return;
         }
         suppressed = limits[slot].hash == h ? limits[slot].suppressed : 0;
@@ -81,6 +90,7 @@ void bp_logv(const char *who, bp_log_level level, const char *fmt, va_list ap)
                 who ? who : "bppipe", text, suppressed);
     else
         fprintf(stderr, "%s %-5s [%s] %s\n", stamp, tags[level], who ? who : "bppipe", text);
+    pthread_mutex_unlock(&log_lock);
 }
 
 void bp_log(const char *who, bp_log_level level, const char *fmt, ...)

@@ -28,6 +28,16 @@ static const bp_option pipeline_options[] = {
     BP_OPTION_INT("max_record_attempts", "20", 0, 1000000, 0,
                   "a reading a sink keeps failing while it delivers the others is dead-lettered "
                   "after this many attempts (0: never; an outage never dead-letters)"),
+    BP_OPTION_INT("lane_max_records", "5000", 1, 10000000, 0,
+                  "each sink delivers on its own thread from a queue; once this many records "
+                  "wait for one sink, the source is paused until it takes some (a sink section "
+                  "may set its own)"),
+    BP_OPTION_INT("lane_max_bytes", "33554432", 1024, 68719476736.0, 0,
+                  "likewise for the memory of the batches waiting for one sink (payloads, "
+                  "records, documents; default 32 MiB; a sink section may set its own)"),
+    BP_OPTION_INT("drain_timeout_ms", "5000", 0, 3600000, 0,
+                  "when --duration or --max-records ends a run, how long sinks may still "
+                  "deliver; what is not delivered then is left uncommitted and read again"),
     BP_OPTION_ENUM("log_level", "info", "error|warn|info|debug", "least severe level logged"),
     BP_OPTION_DOUBLE("plausible_systolic_min", "40", 0, 400, 0,
                      "lower systolic values are measurement errors (invalid route)"),
@@ -97,6 +107,9 @@ static void read_settings(bp_pipeline *p, const bp_section *s)
     st->retry_initial_ms = setting(s, "retry_initial_ms");
     st->retry_max_ms = setting(s, "retry_max_ms");
     st->max_record_attempts = setting(s, "max_record_attempts");
+    st->lane_max_records = setting(s, "lane_max_records");
+    st->lane_max_bytes = setting(s, "lane_max_bytes");
+    st->drain_timeout_ms = setting(s, "drain_timeout_ms");
     st->plausible.systolic_min = setting_double(s, "plausible_systolic_min");
     st->plausible.systolic_max = setting_double(s, "plausible_systolic_max");
     st->plausible.diastolic_min = setting_double(s, "plausible_diastolic_min");
@@ -137,7 +150,8 @@ static int parse_route(const char *text, unsigned *mask)
 }
 
 static const char *const source_keys[] = {"plugin", NULL};
-static const char *const sink_keys[] = {"plugin", "route", NULL};
+static const char *const sink_keys[] = {"plugin", "route", "lane_max_records",
+                                        "lane_max_bytes", NULL};
 
 /* What a section's keys are checked against: the host's keys and the plugin's options. */
 typedef struct stage_keys {
@@ -177,6 +191,24 @@ static bp_ctx *stage_failed(bp_section *s, bp_errors *errs)
 {
     bp_section_report_unresolved(s, bp_section_swapped_from(s) ? NULL : errs);
     return NULL;
+}
+
+/* A sink section's own lane bounds, as the [pipeline] keys of the same names. */
+static void check_lane_bounds(const bp_section *s, bp_errors *errs)
+{
+    static const char *const keys[] = {"lane_max_records", "lane_max_bytes"};
+    size_t n;
+    const bp_option *all = bp_pipeline_options(&n);
+    for (size_t i = 0; i < 2; i++) {
+        const bp_kv *kv = bp_section_get(s, keys[i]);
+        const bp_option *o = bp_options_find(all, n, keys[i]);
+        int64_t v;
+        char where[512];
+        if (kv && (bp_parse_int(kv->value, &v) != 0 || v < o->min || v > o->max))
+            bp_errors_add(errs, "%s: [%s] key '%s': '%s' is not an integer from %.0f to %.0f",
+                          bp_where(kv->file, kv->line, where, sizeof where), s->name, keys[i],
+                          kv->value, o->min, o->max);
+    }
 }
 
 /* Builds the instance of one stage section; NULL (with errors added) when it cannot. */
@@ -221,6 +253,8 @@ static bp_ctx *build_stage(bp_pipeline *p, bp_section *s, bp_errors *errs)
     }
     bp_options_validate(s, lp->desc->options, lp->desc->n_options,
                         s->kind == BP_SEC_SINK ? sink_keys : source_keys, errs);
+    if (s->kind == BP_SEC_SINK)
+        check_lane_bounds(s, errs);
     bp_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx || !(ctx->name = strdup(s->name))) {
         free(ctx);

@@ -19,6 +19,9 @@ typedef struct bp_settings {
     int64_t retry_initial_ms;
     int64_t retry_max_ms;
     int64_t max_record_attempts; /* a record singled out by a sink is dead-lettered after this */
+    int64_t lane_max_records;    /* a sink's backlog at which the source pauses */
+    int64_t lane_max_bytes;      /* the memory of the batches a sink's backlog holds, likewise */
+    int64_t drain_timeout_ms;    /* after --duration/--max-records: how long lanes may drain */
     bp_plausible plausible;
 } bp_settings;
 

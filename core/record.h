@@ -6,6 +6,7 @@
 #include "arena.h"
 #include "bppipe/plugin.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -69,6 +70,9 @@ struct bp_record {
     uint64_t sinks_pending; /* bit i: sink i has not yet delivered or rejected it */
     const char *docs[2];    /* cached documents: [0] compact, [1] pretty */
     size_t doc_lens[2];
+    /* Taken around the cache and the arena once the record is shared by delivery lanes (the
+     * run's delivery lock); NULL while one thread owns it. */
+    pthread_mutex_t *doc_lock;
 };
 
 struct bp_batch {

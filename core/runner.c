@@ -2,6 +2,7 @@
 
 #include "document.h"
 #include "fhir_decode.h"
+#include "lane.h"
 #include "log.h"
 
 #include <math.h>
@@ -49,21 +50,23 @@ void bp_runner_request_stop(void)
 
 typedef enum { STEP_OK, STEP_FATAL, STEP_ABANDONED } step_result;
 
-/* Everything one run needs between batches. */
+/* Batches polled but not committed are kept for reuse, their arenas warm. */
+#define SPARE_FLIGHTS 4
+
+/* Everything one run needs on the main thread. */
 typedef struct runner {
     bp_pipeline *p;
     bp_stats *st;
-    bp_arena arena;
-    bp_batch input;   /* payloads from the source */
-    bp_batch records; /* every decoded record, valid or not, in payload order */
-    bp_batch valid;   /* the records detectors see */
-    bp_batch pending; /* scratch: what one sink still has to take */
-    bp_batch again;   /* scratch: what it must be offered again */
-    bp_batch rejected;
-    unsigned *strikes, *strikes_again; /* per pending / again record: attempts that count */
-    size_t strikes_cap;
+    const bp_run_opts *opts;
+    bp_lanes lanes;
+    bp_flight *head, *tail; /* polled, not yet committed, in poll order */
+    bp_flight *spare;       /* up to SPARE_FLIGHTS for reuse */
+    size_t n_spare;
+    bp_flight *f;           /* the batch being polled and judged */
     bp_record *current_input; /* the payload being decoded */
     uint64_t rng;
+    double last_status;
+    uint64_t last_in;
     bool warned_stop;
     bool warned_stop_waiting; /* told that a stop waits for a sink that cannot deliver */
 } runner;
@@ -82,9 +85,9 @@ static bool abandon(void)
     return stop_requests >= 2;
 }
 
-/* Sleeps the full-jitter back-off for `attempt`. With a batch in flight it wakes early only when
- * the batch is abandoned (second signal); with none (the source failing) a first signal is
- * enough, since a stop then has nothing to finish. */
+/* Sleeps the full-jitter back-off for `attempt` on the main thread (a detector, the source's
+ * poll or commit). With batches in flight it wakes early only when they are abandoned (second
+ * signal); with none (the source failing) a first signal is enough. */
 static void back_off(runner *r, unsigned attempt, const char *who, const char *what,
                      bool in_flight)
 {
@@ -96,14 +99,6 @@ static void back_off(runner *r, unsigned attempt, const char *who, const char *w
     bp_log(who, BP_LOG_WARN, "%s; retrying in %.0f ms (attempt %u)", what, ms, attempt + 1);
     double until = bp_now_s() + ms / 1000.0;
     while (in_flight ? !abandon() : !stop_requests) {
-        /* A first signal waits for the batch in flight; when a sink cannot deliver it, say so,
-         * or the operator sees a process that ignores Ctrl-C. */
-        if (stop_requests == 1 && !r->warned_stop_waiting) {
-            bp_log("core", BP_LOG_WARN, "stop requested: waiting for %s to deliver the batch in "
-                   "flight; signal again to stop now (the batch is then not committed and will "
-                   "be read again)", who);
-            r->warned_stop_waiting = true;
-        }
         double left = until - bp_now_s();
         if (left <= 0)
             break;
@@ -117,11 +112,11 @@ static int on_decoded(void *user, const bp_decoded *d)
 {
     runner *r = user;
     bp_record *in = r->current_input;
-    bp_record *rec = bp_arena_alloc(&r->arena, sizeof *rec);
+    bp_record *rec = bp_arena_alloc(&r->f->arena, sizeof *rec);
     if (!rec)
         return -1;
     *rec = *in; /* shares the payload and origin of its payload */
-    bp_arena *a = &r->arena;
+    bp_arena *a = &r->f->arena;
     rec->invalid_reason = bp_arena_strdup(a, d->invalid_reason);
     rec->stable_id = bp_arena_strdup(a, d->stable_id);
     rec->observation_id = bp_arena_strdup(a, d->observation_id);
@@ -142,7 +137,7 @@ static int on_decoded(void *user, const bp_decoded *d)
             (d->resource_type && !(rec->resource_type = bp_arena_strdup(a, d->resource_type))) ||
             (d->resource_code && !(rec->resource_code = bp_arena_strdup(a, d->resource_code))))
             return -1;
-        return bp_batch_push(&r->records, rec) == BP_OK ? 0 : -1;
+        return bp_batch_push(&r->f->records, rec) == BP_OK ? 0 : -1;
     }
     char why[160];
     if (!rec->invalid_reason &&
@@ -150,9 +145,9 @@ static int on_decoded(void *user, const bp_decoded *d)
                               sizeof why) != 0 &&
         !(rec->invalid_reason = bp_arena_strdup(a, why))) /* a measurement error, not an alarm */
         return -1;
-    if ((d->invalid_reason && !rec->invalid_reason) || bp_batch_push(&r->records, rec) != BP_OK)
+    if ((d->invalid_reason && !rec->invalid_reason) || bp_batch_push(&r->f->records, rec) != BP_OK)
         return -1;
-    if (!rec->invalid_reason && bp_batch_push(&r->valid, rec) != BP_OK)
+    if (!rec->invalid_reason && bp_batch_push(&r->f->valid, rec) != BP_OK)
         return -1;
     return 0;
 }
@@ -160,15 +155,15 @@ static int on_decoded(void *user, const bp_decoded *d)
 static step_result decode_all(runner *r)
 {
     bp_decode_opts opts = {.max_payload_bytes = (size_t)r->p->settings.max_payload_bytes};
-    for (size_t i = 0; i < r->input.count; i++) {
-        r->current_input = r->input.items[i];
-        size_t before = r->records.count;
+    for (size_t i = 0; i < r->f->input.count; i++) {
+        r->current_input = r->f->input.items[i];
+        size_t before = r->f->records.count;
         if (bp_fhir_decode(r->current_input->payload, r->current_input->payload_len, &opts,
                            on_decoded, r) != 0) {
             bp_log("core", BP_LOG_ERROR, "out of memory while decoding a batch");
             return STEP_FATAL;
         }
-        if (r->records.count == before) {
+        if (r->f->records.count == before) {
             /* The decoder promises one item per payload at least; never lose one if not. */
             bp_decoded lost = {.invalid_reason = "decoder produced no reading and no reason",
                                .systolic = NAN, .diastolic = NAN, .heart_rate = NAN,
@@ -179,23 +174,24 @@ static step_result decode_all(runner *r)
     }
     /* Skipped resources ride in `records` to reach their sinks, but are not readings. */
     size_t skipped = 0;
-    for (size_t i = 0; i < r->records.count; i++)
-        skipped += bp_record_route(r->records.items[i]) == BP_ROUTE_SKIPPED;
-    r->st->payloads += r->input.count;
-    r->st->readings_in += r->records.count - skipped;
-    r->st->in_flight = r->records.count - skipped;
+    for (size_t i = 0; i < r->f->records.count; i++)
+        skipped += bp_record_route(r->f->records.items[i]) == BP_ROUTE_SKIPPED;
+    r->f->readings = r->f->records.count - skipped;
+    r->st->payloads += r->f->input.count;
+    r->st->readings_in += r->f->readings;
+    r->st->in_flight += r->f->readings;
     return STEP_OK;
 }
 
 static step_result run_detectors(runner *r)
 {
-    if (r->valid.count == 0)
+    if (r->f->valid.count == 0)
         return STEP_OK;
     for (size_t i = 0; i < r->p->n_detectors; i++) {
         bp_ctx *d = r->p->detectors[i];
         for (unsigned attempt = 0;; attempt++) {
             double t0 = bp_now_s();
-            int rc = d->plugin->desc->detect(d->state, &r->valid);
+            int rc = d->plugin->desc->detect(d->state, &r->f->valid);
             d->busy_s += bp_now_s() - t0;
             d->calls++;
             if (rc == BP_OK)
@@ -217,8 +213,8 @@ static step_result run_detectors(runner *r)
 static void route_all(runner *r)
 {
     bp_pipeline *p = r->p;
-    for (size_t i = 0; i < r->records.count; i++) {
-        bp_record *rec = r->records.items[i];
+    for (size_t i = 0; i < r->f->records.count; i++) {
+        bp_record *rec = r->f->records.items[i];
         bp_route route = bp_record_route(rec);
         rec->sinks_pending = 0;
         bool critical = route != BP_ROUTE_INVALID && route != BP_ROUTE_SKIPPED &&
@@ -241,213 +237,13 @@ static void route_all(runner *r)
     }
 }
 
-static bp_outcome outcome_of(const bp_ctx *s, size_t i, int rc)
-{
-    if (s->outcomes[i] >= 0)
-        return (bp_outcome)s->outcomes[i];
-    return rc == BP_OK ? BP_DELIVERED : BP_AGAIN;
-}
-
-/* Makes room for `n` strike counts in both of the runner's strike arrays. */
-static int strikes_reserve(runner *r, size_t n)
-{
-    if (n <= r->strikes_cap)
-        return 0;
-    unsigned *a = realloc(r->strikes, n * sizeof *a);
-    if (!a)
-        return -1;
-    r->strikes = a;
-    unsigned *b = realloc(r->strikes_again, n * sizeof *b);
-    if (!b)
-        return -1;
-    r->strikes_again = b;
-    r->strikes_cap = n;
-    return 0;
-}
-
-/* What one write did with the records it was offered. */
-typedef struct write_tally {
-    size_t sent, done, failed; /* done: delivered or rejected */
-    bool all_singled_out;      /* every failed record had failed before as the odd one out */
-} write_tally;
-
-/* Whether the failed record `i` of a write counts an attempt towards max_record_attempts. Only
- * a failure the sink reported for that record (set_outcome BP_AGAIN) counts, and only when the
- * sink shows it works: it delivered or rejected at least as many records of the same write as
- * it failed (the record is the odd one out), or every record it still fails has already been
- * the odd one out (the rest of the batch went through while they kept failing). A write that
- * delivers nothing while it fails records never singled out is an outage: nothing counts. */
-static bool counts_attempt(const bp_ctx *s, size_t i, const write_tally *t, unsigned strikes)
-{
-    if (s->outcomes[i] != BP_AGAIN)
-        return false; /* the batch's status: the sink blamed itself, not the record */
-    if (t->done > 0)
-        return t->failed <= t->done;
-    return strikes > 0 && t->all_singled_out;
-}
-
-/* Offers `s` every record still pending for it until each is delivered or rejected. A write
- * that made progress starts the back-off over; when it took at least half of what it was
- * offered the rest goes again at once (a 429 on some items is the cluster's pace, not an
- * outage). A write that took nothing backs off longer each time. */
-static step_result deliver_to(runner *r, bp_ctx *s)
-{
-    uint64_t bit = 1ull << s->index;
-    const int64_t max_attempts = r->p->settings.max_record_attempts;
-    bp_batch_clear(&r->pending);
-    for (size_t i = 0; i < r->records.count; i++)
-        if (r->records.items[i]->sinks_pending & bit)
-            bp_batch_push(&r->pending, r->records.items[i]);
-    if (strikes_reserve(r, r->pending.count) != 0)
-        return STEP_FATAL;
-    if (r->pending.count)
-        memset(r->strikes, 0, r->pending.count * sizeof *r->strikes);
-    unsigned attempt = 0; /* writes in a row that took nothing: the back-off's exponent */
-    while (r->pending.count) {
-        if (bp_ctx_begin_write(s, &r->pending) != 0)
-            return STEP_FATAL;
-        double t0 = bp_now_s();
-        int rc = s->plugin->desc->write(s->state, &r->pending);
-        s->busy_s += bp_now_s() - t0;
-        s->calls++;
-        if (rc == BP_FATAL) {
-            bp_ctx_end_write(s);
-            bp_log(s->name, BP_LOG_ERROR, "sink failed permanently; stopping without committing "
-                   "the batch in flight (it will be delivered again on restart)");
-            return STEP_FATAL;
-        }
-        write_tally t = {.sent = r->pending.count, .all_singled_out = true};
-        for (size_t i = 0; i < r->pending.count; i++) {
-            if (outcome_of(s, i, rc) != BP_AGAIN) {
-                t.done++;
-            } else {
-                t.failed++;
-                if (r->strikes[i] == 0)
-                    t.all_singled_out = false;
-            }
-        }
-        bp_batch_clear(&r->again);
-        /* Refusals are logged once per write, not once per record: a mapping error can refuse
-         * every reading of a batch, and each reason names its own document. */
-        size_t refused = 0, lost = 0, given_up = 0;
-        const char *first_refused = NULL, *first_lost = NULL;
-        for (size_t i = 0; i < r->pending.count; i++) {
-            bp_record *rec = r->pending.items[i];
-            bp_outcome out = outcome_of(s, i, rc);
-            const char *why = s->outcome_reasons[i] ? s->outcome_reasons[i] : "no reason";
-            char gave_up[384];
-            if (out == BP_AGAIN) {
-                unsigned strikes = r->strikes[i] + (counts_attempt(s, i, &t, r->strikes[i]));
-                if (max_attempts <= 0 || strikes < (uint64_t)max_attempts) {
-                    r->strikes_again[r->again.count] = strikes;
-                    bp_batch_push(&r->again, rec);
-                    continue;
-                }
-                /* The sink delivers the others and keeps failing this one: it would stall the
-                 * batch (and every commit after it) for good. */
-                snprintf(gave_up, sizeof gave_up, "not delivered after %u attempts while the "
-                         "sink delivered the others: %s", strikes,
-                         s->outcome_reasons[i] ? s->outcome_reasons[i] : "no reason given");
-                why = gave_up;
-                out = BP_REJECTED;
-                given_up++;
-            }
-            rec->sinks_pending &= ~bit;
-            if (out == BP_DELIVERED) {
-                s->delivered++;
-            } else {
-                s->rejected++;
-                if (!rec->invalid_reason) {
-                    if (!refused++)
-                        first_refused = bp_arena_strdup(rec->arena, why);
-                    /* A judged reading the sink refuses becomes a dead letter with the reason. */
-                    char msg[512];
-                    snprintf(msg, sizeof msg, "rejected by %s: %s", s->name, why);
-                    rec->invalid_reason = bp_arena_strdup(rec->arena, msg);
-                    rec->docs[0] = rec->docs[1] = NULL;
-                    bp_batch_push(&r->rejected, rec);
-                } else if (!lost++) {
-                    first_lost = bp_arena_strdup(rec->arena, why);
-                }
-            }
-        }
-        if (refused)
-            bp_log(s->name, BP_LOG_WARN, "sink rejected %zu reading(s), routed as dead letters "
-                   "with their reasons; the first: %s", refused, first_refused);
-        if (lost)
-            bp_log(s->name, BP_LOG_ERROR, "%zu dead letter(s) refused by their sink too: counted "
-                   "but stored nowhere; the first: %s", lost, first_lost);
-        if (given_up)
-            bp_log(s->name, BP_LOG_WARN, "%zu reading(s) failed %lld attempts while the sink "
-                   "delivered the others; dead-lettered instead of stalling the batch",
-                   given_up, (long long)max_attempts);
-        bp_ctx_end_write(s);
-        bp_batch tmp = r->pending;
-        r->pending = r->again;
-        r->again = tmp;
-        unsigned *st = r->strikes;
-        r->strikes = r->strikes_again;
-        r->strikes_again = st;
-        if (!r->pending.count)
-            break;
-        s->retries++;
-        if (abandon())
-            return STEP_ABANDONED;
-        char what[160];
-        if (t.done > 0 && t.failed <= t.done) {
-            bp_log(s->name, BP_LOG_DEBUG, "%zu of %zu record(s) taken, %zu not yet durable; "
-                   "offering those again at once", t.done, t.sent, r->pending.count);
-            attempt = 0;
-            continue;
-        }
-        if (t.done > 0)
-            attempt = 0; /* progress: the sink is up, the back-off starts over */
-        snprintf(what, sizeof what, "%zu record(s) not yet durable", r->pending.count);
-        back_off(r, attempt, s->name, what, true);
-        attempt++;
-    }
-    return STEP_OK;
-}
-
-static step_result deliver_all(runner *r)
-{
-    bp_pipeline *p = r->p;
-    bp_batch_clear(&r->rejected);
-    for (size_t s = 0; s < p->n_sinks; s++) {
-        step_result res = deliver_to(r, p->sinks[s]);
-        if (res != STEP_OK)
-            return res;
-    }
-    if (r->rejected.count == 0)
-        return STEP_OK;
-    /* Second pass: readings a sink refused go to the dead-letter sinks. */
-    r->st->sink_rejected += r->rejected.count;
-    for (size_t i = 0; i < r->rejected.count; i++) {
-        bp_record *rec = r->rejected.items[i];
-        for (size_t s = 0; s < p->n_sinks; s++)
-            if (p->sinks[s]->routes & BP_ROUTE_BIT(BP_ROUTE_INVALID))
-                rec->sinks_pending |= 1ull << s;
-        if (!p->has_invalid_sink)
-            bp_log("core", BP_LOG_ERROR, "a sink rejected a reading and no sink has route = "
-                   "invalid: it is counted but stored nowhere");
-    }
-    for (size_t s = 0; s < p->n_sinks; s++) {
-        if (!(p->sinks[s]->routes & BP_ROUTE_BIT(BP_ROUTE_INVALID)))
-            continue;
-        step_result res = deliver_to(r, p->sinks[s]);
-        if (res != STEP_OK)
-            return res;
-    }
-    return STEP_OK;
-}
-
-static step_result commit_batch(runner *r)
+static step_result commit_batch(runner *r, bp_flight *f)
 {
     bp_ctx *src = r->p->source;
     if (!src->plugin->desc->commit)
         return STEP_OK;
     for (unsigned attempt = 0;; attempt++) {
-        int rc = src->plugin->desc->commit(src->state, &r->input);
+        int rc = src->plugin->desc->commit(src->state, &f->input);
         if (rc == BP_OK)
             return STEP_OK;
         if (rc != BP_RETRY) {
@@ -460,42 +256,19 @@ static step_result commit_batch(runner *r)
     }
 }
 
-static step_result process_batch(runner *r)
-{
-    step_result res = decode_all(r);
-    if (res == STEP_OK)
-        res = run_detectors(r);
-    if (res != STEP_OK)
-        return res;
-    /* Judged routes are booked before delivery can turn a refused reading into a dead letter. */
-    uint64_t routes[BP_ROUTE_COUNT] = {0};
-    for (size_t i = 0; i < r->records.count; i++)
-        routes[bp_record_route(r->records.items[i])]++;
-    route_all(r);
-    res = deliver_all(r);
-    if (res == STEP_OK)
-        res = commit_batch(r);
-    if (res != STEP_OK)
-        return res;
-    for (int i = 0; i < BP_ROUTE_COUNT; i++)
-        r->st->by_route[i] += routes[i];
-    r->st->in_flight = 0;
-    return STEP_OK;
-}
-
-/* One call of the source's poll() into r->input, timed; *rc is its status. False (logged) when
+/* One call of the source's poll() into r->f->input, timed; *rc is its status. False (logged) when
  * the source broke the contract by adding more than `capacity` payloads. */
 static bool poll_into(runner *r, size_t capacity, int timeout_ms, int *rc)
 {
     bp_ctx *src = r->p->source;
     double t0 = bp_now_s();
-    *rc = src->plugin->desc->poll(src->state, &r->input, timeout_ms);
+    *rc = src->plugin->desc->poll(src->state, &r->f->input, timeout_ms);
     src->busy_s += bp_now_s() - t0;
     src->calls++;
-    if (r->input.count <= capacity)
+    if (r->f->input.count <= capacity)
         return true;
     bp_log(src->name, BP_LOG_ERROR, "source added %zu payloads, more than the %zu asked for; "
-           "stopping", r->input.count, capacity);
+           "stopping", r->f->input.count, capacity);
     return false;
 }
 
@@ -513,14 +286,14 @@ static bool polls_append(const bp_ctx *src)
 static step_result linger(runner *r, size_t capacity, bool *ended)
 {
     bp_ctx *src = r->p->source;
-    if (r->p->settings.linger_ms <= 0 || r->input.count == 0 || !polls_append(src))
+    if (r->p->settings.linger_ms <= 0 || r->f->input.count == 0 || !polls_append(src))
         return STEP_OK;
     double until = bp_now_s() + (double)r->p->settings.linger_ms / 1000.0;
-    while (r->input.count < capacity && !stop_requests) {
+    while (r->f->input.count < capacity && !stop_requests) {
         double left_ms = (until - bp_now_s()) * 1000.0;
         if (left_ms < 1)
             break;
-        size_t before = r->input.count;
+        size_t before = r->f->input.count;
         int rc;
         if (!poll_into(r, capacity, (int)left_ms, &rc))
             return STEP_FATAL;
@@ -530,7 +303,7 @@ static step_result linger(runner *r, size_t capacity, bool *ended)
         }
         if (rc == BP_END)
             *ended = true;
-        if (rc != BP_OK || r->input.count == before)
+        if (rc != BP_OK || r->f->input.count == before)
             break;
     }
     return STEP_OK;
@@ -541,8 +314,8 @@ static step_result poll_source(runner *r, size_t capacity, bool *ended)
 {
     bp_ctx *src = r->p->source;
     for (unsigned attempt = 0;; attempt++) {
-        bp_batch_clear(&r->input);
-        r->input.capacity = capacity;
+        bp_batch_clear(&r->f->input);
+        r->f->input.capacity = capacity;
         int rc;
         if (!poll_into(r, capacity, (int)r->p->settings.poll_timeout_ms, &rc))
             return STEP_FATAL;
@@ -560,55 +333,138 @@ static step_result poll_source(runner *r, size_t capacity, bool *ended)
     }
 }
 
-static void runner_init(runner *r, bp_pipeline *p, bp_stats *st)
+/* A batch to poll into: a spare one (its arena and arrays warm) or a new one. */
+static bp_flight *flight_new(runner *r)
 {
-    memset(r, 0, sizeof *r);
-    r->p = p;
-    r->st = st;
-    bp_arena_init(&r->arena, 256 * 1024);
-    bp_batch *batches[] = {&r->input, &r->records, &r->valid, &r->pending, &r->again,
-                           &r->rejected};
-    for (size_t i = 0; i < sizeof batches / sizeof batches[0]; i++)
-        bp_batch_init(batches[i], &r->arena, 0);
-    r->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull | 1;
+    bp_flight *f = r->spare;
+    if (f) {
+        r->spare = f->next;
+        r->n_spare--;
+    } else if ((f = calloc(1, sizeof *f))) {
+        bp_arena_init(&f->arena, 256 * 1024);
+        bp_batch_init(&f->input, &f->arena, 0);
+        bp_batch_init(&f->records, &f->arena, 0);
+        bp_batch_init(&f->valid, &f->arena, 0);
+    } else {
+        return NULL;
+    }
+    f->next = NULL;
+    f->remaining = 0;
+    f->bytes = 0;
+    f->readings = 0;
+    memset(f->routes, 0, sizeof f->routes);
+    return f;
 }
 
-static void runner_free(runner *r)
+static void flight_free(bp_flight *f)
 {
-    bp_batch *batches[] = {&r->input, &r->records, &r->valid, &r->pending, &r->again,
-                           &r->rejected};
-    for (size_t i = 0; i < sizeof batches / sizeof batches[0]; i++)
-        bp_batch_free(batches[i]);
-    free(r->strikes);
-    free(r->strikes_again);
-    bp_arena_free(&r->arena);
+    bp_batch_free(&f->input);
+    bp_batch_free(&f->records);
+    bp_batch_free(&f->valid);
+    bp_arena_free(&f->arena);
+    free(f);
 }
 
-/* The plugin's reload(), when its descriptor is recent enough to have one. */
-static int (*reload_fn(const bp_ctx *c))(void *)
+/* A committed (or unused) batch: its memory is kept for the next one, up to SPARE_FLIGHTS. */
+static void flight_done(runner *r, bp_flight *f)
 {
-    const bp_plugin *d = c->plugin->desc;
-    return d->struct_size >= offsetof(bp_plugin, reload) + sizeof d->reload ? d->reload : NULL;
+    bp_arena_reset(&f->arena);
+    bp_batch_clear(&f->input);
+    bp_batch_clear(&f->records);
+    bp_batch_clear(&f->valid);
+    if (r->n_spare >= SPARE_FLIGHTS) {
+        flight_free(f);
+        return;
+    }
+    f->next = r->spare;
+    r->spare = f;
+    r->n_spare++;
 }
 
-/* After SIGHUP, between batches: every instance that can re-read its files does. */
-static void reload_all(bp_pipeline *p)
+/* Gives every lane its part of the judged batch: one work item per sink with records routed to
+ * it, built in the batch's arena before any lane sees the batch, and handed over critical lanes
+ * first. From then on the batch is shared: its arena and documents only under the lanes' lock. */
+static step_result hand_off(runner *r)
 {
-    bp_ctx *all[2 + BP_MAX_SINKS + 256];
-    size_t n = 0;
-    all[n++] = p->source;
-    for (size_t i = 0; i < p->n_detectors && n < 256; i++)
-        all[n++] = p->detectors[i];
-    for (size_t i = 0; i < p->n_sinks; i++)
-        all[n++] = p->sinks[i];
-    for (size_t i = 0; i < n; i++) {
-        int (*fn)(void *) = reload_fn(all[i]);
-        if (!fn)
+    bp_flight *f = r->f;
+    bp_lanes *ls = &r->lanes;
+    bp_work *work[BP_MAX_SINKS];
+    size_t idx[BP_MAX_SINKS], n = 0, total = 0;
+    for (size_t k = 0; k < ls->n; k++) {
+        size_t s = ls->order[k];
+        uint64_t bit = 1ull << s;
+        size_t count = 0;
+        for (size_t i = 0; i < f->records.count; i++)
+            count += (f->records.items[i]->sinks_pending & bit) != 0;
+        if (!count)
             continue;
-        int rc = fn(all[i]->state);
-        bp_log(all[i]->name, rc == BP_OK ? BP_LOG_INFO : BP_LOG_WARN,
-               rc == BP_OK ? "reloaded on SIGHUP" : "reload on SIGHUP failed; keeping the "
-                                                    "previous configuration");
+        bp_work *w = bp_arena_alloc(&f->arena, sizeof *w);
+        bp_record **recs = bp_arena_alloc(&f->arena, count * sizeof *recs);
+        if (!w || !recs) {
+            bp_log("core", BP_LOG_ERROR, "out of memory routing a batch");
+            return STEP_FATAL;
+        }
+        size_t j = 0;
+        for (size_t i = 0; i < f->records.count; i++)
+            if (f->records.items[i]->sinks_pending & bit)
+                recs[j++] = f->records.items[i];
+        w->flight = f;
+        w->recs = recs;
+        w->n = count;
+        work[n] = w;
+        idx[n++] = s;
+        total += count;
+    }
+    for (size_t i = 0; i < f->records.count; i++)
+        f->records.items[i]->doc_lock = &ls->mu;
+    f->bytes = bp_arena_bytes(&f->arena);
+    f->remaining = total;
+    if (r->tail)
+        r->tail->next = f;
+    else
+        r->head = f;
+    r->tail = f;
+    r->f = NULL;
+    bp_lanes_push(ls, work, idx, n);
+    return STEP_OK;
+}
+
+/* Decodes, judges and routes the polled batch, then hands it to the lanes. */
+static step_result process_batch(runner *r)
+{
+    step_result res = decode_all(r);
+    if (res == STEP_OK)
+        res = run_detectors(r);
+    if (res != STEP_OK)
+        return res;
+    /* Judged routes are booked at commit, as judged: a refused reading stays under its route. */
+    for (size_t i = 0; i < r->f->records.count; i++)
+        r->f->routes[bp_record_route(r->f->records.items[i])]++;
+    route_all(r);
+    return hand_off(r);
+}
+
+/* Commits, in poll order, every batch at the head whose deliveries are all done: the
+ * contiguous watermark. A batch behind one that is not done waits, even when it is done. */
+static step_result commit_done(runner *r)
+{
+    for (;;) {
+        pthread_mutex_lock(&r->lanes.mu);
+        bp_flight *f = r->head && r->head->remaining == 0 ? r->head : NULL;
+        pthread_mutex_unlock(&r->lanes.mu);
+        if (!f)
+            return STEP_OK;
+        /* No lane holds any part of it any more: it is the main thread's alone again. */
+        step_result res = commit_batch(r, f);
+        if (res != STEP_OK)
+            return res;
+        r->head = f->next;
+        if (!r->head)
+            r->tail = NULL;
+        for (int i = 0; i < BP_ROUTE_COUNT; i++)
+            r->st->by_route[i] += f->routes[i];
+        r->st->in_flight -= f->readings;
+        flight_done(r, f);
     }
 }
 
@@ -619,26 +475,231 @@ static bool limits_reached(const bp_run_opts *o, const bp_stats *st)
     return o->duration_s > 0 && bp_now_s() - st->started_s >= o->duration_s;
 }
 
+/* The status line every stats_interval, also while the source is paused behind a full lane or
+ * a drain waits: it names every sink that holds a backlog and cannot deliver it now. */
+static void status_tick(runner *r, int blocked)
+{
+    bp_pipeline *p = r->p;
+    double now = bp_now_s();
+    if (p->settings.stats_interval_s <= 0 ||
+        now - r->last_status < (double)p->settings.stats_interval_s)
+        return;
+    char note[1024] = "";
+    bp_lanes_note(&r->lanes, blocked, p->source->calls, note, sizeof note);
+    bp_stats_print_status(r->st, p, (double)(r->st->readings_in - r->last_in) /
+                          (now - r->last_status), note);
+    r->last_status = now;
+    r->last_in = r->st->readings_in;
+}
+
+static bool lanes_fatal(runner *r)
+{
+    pthread_mutex_lock(&r->lanes.mu);
+    bool fatal = r->lanes.fatal;
+    pthread_mutex_unlock(&r->lanes.mu);
+    return fatal;
+}
+
+/* Waits up to 100 ms for a lane to make progress (or fail) while lane `blocked` is full. */
+static void wait_for_lanes(runner *r)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 100 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&r->lanes.mu);
+    if (!r->lanes.fatal)
+        pthread_cond_timedwait(&r->lanes.changed, &r->lanes.mu, &until);
+    pthread_mutex_unlock(&r->lanes.mu);
+}
+
+/* The name of a lane with a backlog that is failing, else of any lane with a backlog. */
+static const char *waiting_for(runner *r)
+{
+    const char *who = NULL;
+    pthread_mutex_lock(&r->lanes.mu);
+    for (size_t i = 0; i < r->lanes.n; i++) {
+        const bp_lane *l = &r->lanes.lanes[i];
+        if (l->batches && (l->failing || !who))
+            who = l->sink->name;
+    }
+    pthread_mutex_unlock(&r->lanes.mu);
+    return who;
+}
+
+/* Polling has stopped: lets the lanes deliver what they hold and commits it. Unbounded after
+ * the source ended or a first signal (a second abandons); bounded by drain_timeout_ms after
+ * --duration or --max-records. Returns the exit status. */
+static int drain(runner *r, bool bounded)
+{
+    const bp_settings *s = &r->p->settings;
+    double deadline = bounded ? bp_now_s() + (double)s->drain_timeout_ms / 1000.0 : -1;
+    int status = 0;
+    bool give_up = false;
+    for (;;) {
+        step_result res = commit_done(r);
+        if (res != STEP_OK) {
+            status = 1;
+            give_up = true;
+            if (res == STEP_ABANDONED)
+                bp_log("core", BP_LOG_WARN, "batches in flight abandoned on a second signal; "
+                       "they were not committed and will be delivered again");
+            break;
+        }
+        if (!r->head)
+            break;
+        if (lanes_fatal(r)) {
+            status = 1;
+            give_up = true;
+            break;
+        }
+        if (abandon()) {
+            bp_log("core", BP_LOG_WARN, "batches in flight abandoned on a second signal; they "
+                   "were not committed and will be delivered again");
+            status = 1;
+            give_up = true;
+            break;
+        }
+        double now = bp_now_s();
+        if (deadline < 0 && r->opts->duration_s > 0 &&
+            now - r->st->started_s >= r->opts->duration_s)
+            deadline = now + (double)s->drain_timeout_ms / 1000.0;
+        if (deadline >= 0 && now >= deadline) {
+            const char *who = waiting_for(r);
+            bp_log("core", BP_LOG_WARN, "drain time (drain_timeout_ms = %lld) is over with "
+                   "%llu reading(s) not yet delivered (waiting for %s): they are left "
+                   "uncommitted and will be read again", (long long)s->drain_timeout_ms,
+                   (unsigned long long)r->st->in_flight, who ? who : "the sinks");
+            give_up = true;
+            break;
+        }
+        if (stop_requests == 1 && !r->warned_stop_waiting) {
+            const char *who = waiting_for(r);
+            /* A first signal waits for the batches in flight; when a sink cannot deliver them,
+             * say so, or the operator sees a process that ignores Ctrl-C. */
+            bp_log("core", BP_LOG_WARN, "stop requested: waiting for %s to deliver the batch in "
+                   "flight; signal again to stop now (the batch is then not committed and will "
+                   "be read again)", who ? who : "the sinks");
+            r->warned_stop_waiting = true;
+        }
+        status_tick(r, -1);
+        wait_for_lanes(r);
+    }
+    bp_lanes_stop(&r->lanes, give_up);
+    if (give_up && status == 0)
+        commit_done(r); /* what the lanes finished at the last moment */
+    if (stop_requests == 1 && status == 0 && !r->head)
+        bp_log("core", BP_LOG_INFO, "stop requested: batches drained, flushing sinks");
+    return status;
+}
+
+static void runner_free(runner *r)
+{
+    bp_flight *lists[] = {r->head, r->spare, r->f};
+    for (size_t i = 0; i < 3; i++) {
+        for (bp_flight *f = lists[i]; f;) {
+            bp_flight *next = f == r->f ? NULL : f->next;
+            flight_free(f);
+            f = next;
+        }
+    }
+    r->head = r->tail = r->spare = r->f = NULL;
+    bp_document_thread_done();
+}
+
+/* After SIGHUP, between batches: every instance that can re-read its files does; sinks on their
+ * own lane thread, between two of their batches. */
+static void reload_all(runner *r)
+{
+    bp_pipeline *p = r->p;
+    bp_ctx *all[1 + 256];
+    size_t n = 0;
+    all[n++] = p->source;
+    for (size_t i = 0; i < p->n_detectors && n < 257; i++)
+        all[n++] = p->detectors[i];
+    for (size_t i = 0; i < n; i++) {
+        const bp_plugin *d = all[i]->plugin->desc;
+        int (*fn)(void *) =
+            d->struct_size >= offsetof(bp_plugin, reload) + sizeof d->reload ? d->reload : NULL;
+        if (!fn)
+            continue;
+        int rc = fn(all[i]->state);
+        bp_log(all[i]->name, rc == BP_OK ? BP_LOG_INFO : BP_LOG_WARN,
+               rc == BP_OK ? "reloaded on SIGHUP" : "reload on SIGHUP failed; keeping the "
+                                                    "previous configuration");
+    }
+    bp_lanes_request_reload(&r->lanes);
+}
+
+/* Polls one batch into a new flight and sends it down the lanes. */
+static step_result poll_and_process(runner *r, bool *ended)
+{
+    const bp_run_opts *opts = r->opts;
+    size_t capacity = (size_t)r->p->settings.batch_size;
+    if (opts->max_records && opts->max_records - r->st->readings_in < capacity)
+        capacity = (size_t)(opts->max_records - r->st->readings_in);
+    if (!(r->f = flight_new(r))) {
+        bp_log("core", BP_LOG_ERROR, "out of memory for a new batch");
+        return STEP_FATAL;
+    }
+    step_result res = poll_source(r, capacity, ended);
+    if (res == STEP_OK && r->f->input.count)
+        return process_batch(r);
+    if (res == STEP_OK) {
+        flight_done(r, r->f);
+        r->f = NULL;
+    }
+    return res;
+}
+
 int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st)
 {
     runner r;
-    runner_init(&r, p, st);
+    memset(&r, 0, sizeof r);
+    r.p = p;
+    r.st = st;
+    r.opts = opts;
+    r.rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull | 1;
     memset(st, 0, sizeof *st);
     st->started_s = bp_now_s();
-    double last_status = st->started_s;
-    uint64_t last_in = 0;
+    r.last_status = st->started_s;
+    if (bp_lanes_start(&r.lanes, p, st) != 0) {
+        bp_lanes_stop(&r.lanes, true);
+        st->ended_s = bp_now_s();
+        return 1;
+    }
     int status = 0;
-    bool ended = false;
-    while (!ended && !stop_requests && !limits_reached(opts, st)) {
-        bp_arena_reset(&r.arena);
-        bp_batch_clear(&r.records);
-        bp_batch_clear(&r.valid);
-        size_t capacity = (size_t)p->settings.batch_size;
-        if (opts->max_records && opts->max_records - st->readings_in < capacity)
-            capacity = (size_t)(opts->max_records - st->readings_in);
-        step_result res = poll_source(&r, capacity, &ended);
-        if (res == STEP_OK && r.input.count)
-            res = process_batch(&r);
+    bool ended = false, bounded = false;
+    for (;;) {
+        step_result res = commit_done(&r);
+        if (res == STEP_OK && lanes_fatal(&r))
+            res = STEP_FATAL;
+        if (res != STEP_OK) {
+            if (res == STEP_ABANDONED)
+                bp_log("core", BP_LOG_WARN, "batch in flight abandoned on a second signal; it "
+                       "was not committed and will be delivered again");
+            status = 1;
+            break;
+        }
+        if (ended || stop_requests)
+            break;
+        if (limits_reached(opts, st)) {
+            bounded = true;
+            break;
+        }
+        pthread_mutex_lock(&r.lanes.mu);
+        int full = bp_lanes_first_full(&r.lanes);
+        pthread_mutex_unlock(&r.lanes.mu);
+        if (full >= 0) {
+            /* Backpressure: a sink's backlog is at its bound, so the source waits. */
+            status_tick(&r, full);
+            wait_for_lanes(&r);
+            continue;
+        }
+        res = poll_and_process(&r, &ended);
         if (res != STEP_OK) {
             if (res == STEP_ABANDONED)
                 bp_log("core", BP_LOG_WARN, "batch in flight abandoned on a second signal; it "
@@ -648,20 +709,18 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st)
         }
         if (reload_requested) {
             reload_requested = 0;
-            reload_all(p);
+            reload_all(&r);
         }
-        double now = bp_now_s();
         if (stop_requests == 1 && !r.warned_stop) {
-            bp_log("core", BP_LOG_INFO, "stop requested: batch drained, flushing sinks");
+            bp_log("core", BP_LOG_INFO, "stop requested: polling stopped, draining the sinks");
             r.warned_stop = true;
         }
-        if (p->settings.stats_interval_s > 0 &&
-            now - last_status >= (double)p->settings.stats_interval_s) {
-            bp_stats_print_status(st, p, (double)(st->readings_in - last_in) / (now - last_status));
-            last_status = now;
-            last_in = st->readings_in;
-        }
+        status_tick(&r, -1);
     }
+    if (status == 0)
+        status = drain(&r, bounded);
+    else
+        bp_lanes_stop(&r.lanes, true); /* a failure: nothing more is committed */
     st->ended_s = bp_now_s();
     runner_free(&r);
     return status;

@@ -92,7 +92,8 @@ void bp_stats_count_skipped(bp_stats *st, const char *reason)
     st->n_skipped++;
 }
 
-void bp_stats_print_status(const bp_stats *st, const bp_pipeline *p, double rate)
+void bp_stats_print_status(const bp_stats *st, const bp_pipeline *p, double rate,
+                           const char *note)
 {
     char extra[512] = "";
     size_t used = 0;
@@ -110,12 +111,12 @@ void bp_stats_print_status(const bp_stats *st, const bp_pipeline *p, double rate
             used += (size_t)n < sizeof extra - used ? (size_t)n : sizeof extra - used - 1;
     }
     fprintf(stderr,
-            "bppipe: in %llu (%.0f/s) anomaly %llu normal %llu invalid %llu in-flight %llu%s%s\n",
+            "bppipe: in %llu (%.0f/s) anomaly %llu normal %llu invalid %llu in-flight %llu%s%s%s\n",
             (unsigned long long)st->readings_in, rate,
             (unsigned long long)st->by_route[BP_ROUTE_ANOMALY],
             (unsigned long long)st->by_route[BP_ROUTE_NORMAL],
             (unsigned long long)st->by_route[BP_ROUTE_INVALID],
-            (unsigned long long)st->in_flight, used ? " |" : "", extra);
+            (unsigned long long)st->in_flight, note ? note : "", used ? " |" : "", extra);
 }
 
 static double elapsed(const bp_stats *st)
@@ -210,6 +211,7 @@ int bp_stats_write_json(const bp_stats *st, const bp_pipeline *p, const char *pa
     json_u64(&b, "in_flight", st->in_flight, true);
     json_u64(&b, "invalid_unrouted", st->invalid_unrouted, true);
     json_u64(&b, "sink_rejected", st->sink_rejected, true);
+    json_u64(&b, "source_polls", p->source ? p->source->calls : 0, true);
     json_u64(&b, "skipped", st->by_route[BP_ROUTE_SKIPPED], true);
     bp_buf_puts(&b, ",\"skipped_by_reason\":{");
     for (size_t i = 0; i < st->n_skipped; i++) {

@@ -41,8 +41,10 @@ double bp_now_s(void); /* monotonic seconds */
 void bp_stats_count_reason(bp_stats *st, const char *reason);
 /* Counts one skipped resource under `reason` (a BP_SKIP_* text). */
 void bp_stats_count_skipped(bp_stats *st, const char *reason);
-/* One line: "in 5000 (812/s) anomaly 450 normal 4500 invalid 50 in-flight 0". */
-void bp_stats_print_status(const bp_stats *st, const bp_pipeline *p, double rate);
+/* One line: "in 5000 (812/s) anomaly 450 normal 4500 invalid 50 in-flight 0", then `note`
+ * (the delivery lanes that hold a backlog they cannot deliver now; may be empty). */
+void bp_stats_print_status(const bp_stats *st, const bp_pipeline *p, double rate,
+                           const char *note);
 void bp_stats_print_summary(const bp_stats *st, const bp_pipeline *p);
 /* The same facts as JSON, for scripts and tests. Returns 0 or -1 (errno set). */
 int bp_stats_write_json(const bp_stats *st, const bp_pipeline *p, const char *path);

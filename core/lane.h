@@ -1,0 +1,90 @@
+/* Delivery lanes: one thread and one bounded FIFO of work per sink instance, so that a sink that
+ * is down, slow or retrying holds back only the records routed to it. The main thread polls,
+ * decodes, judges, routes and commits; each lane thread alone calls its sink's write() and
+ * reload(). See docs/architecture.md, "Delivery lanes". */
+#ifndef BPPIPE_LANE_H
+#define BPPIPE_LANE_H
+
+#include "pipeline.h"
+#include "stats.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+/* One polled batch from poll to commit: its payloads, the records decoded from them and the
+ * arena all of them live in. Owned by the main thread; once handed to the lanes, its arena and
+ * the documents cached in its records are touched only under bp_lanes.mu. */
+typedef struct bp_flight {
+    struct bp_flight *next; /* poll order (main thread) */
+    bp_arena arena;
+    bp_batch input;   /* the payloads, as the source filled them (commit() gets this) */
+    bp_batch records; /* every decoded record, valid or not, in payload order */
+    bp_batch valid;   /* the records detectors see */
+    size_t remaining; /* deliveries (record x sink) not yet delivered or rejected; under mu */
+    size_t bytes;     /* memory the batch holds (its arena), for the lanes' byte bounds */
+    uint64_t readings; /* readings in it (skipped resources are not readings) */
+    uint64_t routes[BP_ROUTE_COUNT]; /* judged routes, booked when the batch is committed */
+} bp_flight;
+
+/* What one lane must deliver of one batch, in the batch's arena. */
+typedef struct bp_work {
+    struct bp_work *next;
+    bp_flight *flight;
+    bp_record **recs;
+    size_t n;
+} bp_work;
+
+typedef struct bp_lanes bp_lanes;
+
+typedef struct bp_lane {
+    bp_lanes *all;
+    bp_ctx *sink;
+    pthread_t thread;
+    bool started;
+    pthread_cond_t wake; /* work, reload or quit */
+    /* under mu: the FIFO and its backlog (queued plus the batch being written) */
+    bp_work *head, *tail;
+    size_t records, bytes, batches;
+    size_t max_records, max_bytes;
+    unsigned failing; /* writes in a row that took nothing (the status line shows it) */
+    bool reload;      /* SIGHUP: call reload() between batches, on this thread */
+    /* lane thread only */
+    uint64_t rng;
+    bp_batch pending, again;
+    unsigned *strikes, *strikes_again;
+    size_t strikes_cap;
+    bp_record **refused;           /* judged readings refused by the last write */
+    const char **refused_why;
+    size_t n_refused, refused_cap;
+} bp_lane;
+
+struct bp_lanes {
+    bp_pipeline *p;
+    bp_stats *st;
+    pthread_mutex_t mu;      /* lanes' queues, batches' remaining counts, shared arenas */
+    pthread_cond_t changed;  /* signalled to the main thread on any progress or failure */
+    bp_lane *lanes;          /* one per sink, indexed like p->sinks */
+    size_t n;
+    size_t *order;           /* hand-off order: route = critical lanes first */
+    atomic_bool abandon;     /* lanes stop retrying and return at once */
+    bool quit;               /* no more work will come: lanes exit (under mu) */
+    bool fatal;              /* a sink answered BP_FATAL (under mu) */
+};
+
+/* Sets up one lane per sink of `p` with its bounds and starts the threads (signals blocked in
+ * them, so the main thread takes SIGINT/SIGTERM/SIGHUP). Returns 0 or -1 (logged). */
+int bp_lanes_start(bp_lanes *ls, bp_pipeline *p, bp_stats *st);
+/* Hands `n` work items of one batch to their lanes (w[i] to lanes[lane[i]]), under mu. */
+void bp_lanes_push(bp_lanes *ls, bp_work **w, const size_t *lane, size_t n);
+/* Index of the first lane at or over a bound, or -1. Call under mu. */
+int bp_lanes_first_full(const bp_lanes *ls);
+/* Asks every lane that has reload() to call it before its next batch. */
+void bp_lanes_request_reload(bp_lanes *ls);
+/* Appends to `buf` one note per lane with a backlog that is full or failing. Takes mu. */
+void bp_lanes_note(bp_lanes *ls, int blocked, uint64_t polls, char *buf, size_t size);
+/* Tells the lanes to exit (abandon: without finishing their backlog), joins them and frees
+ * what they own. */
+void bp_lanes_stop(bp_lanes *ls, bool abandon);
+
+#endif
