@@ -1,12 +1,16 @@
 /* test-sink: a sink for the runner tests. It appends each record's compact document to `path`
  * (one line each) and can misbehave on purpose: ask for retries, fail some records (every k-th,
  * all but every k-th, one patient's for ever, everything for a while), reject one patient's
- * readings, or fail permanently. Record failures are reported per record (BP_AGAIN). */
+ * readings, or fail permanently. Record failures are reported per record (BP_AGAIN). It can also
+ * be slow (delay_ms per write) or stall (inside write() while block_file exists), to show what
+ * a slow sink holds back and what it does not. */
 #include "bppipe/plugin.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 typedef struct sink {
     const bp_host *host;
@@ -15,6 +19,8 @@ typedef struct sink {
     long long retry_first, calls, fatal_after;
     long long again_every, deliver_every, again_first, offered;
     const char *reject_patient, *again_patient;
+    long long delay_ms;
+    const char *block_file;
 } sink;
 
 static const bp_option options[] = {
@@ -29,7 +35,16 @@ static const bp_option options[] = {
     BP_OPTION_STRING("again_patient", NULL, 0, "fail the readings of this patient id for ever"),
     BP_OPTION_INT("again_first", "0", 0, 1000, 0,
                   "fail every record, one by one, in the first N writes (an outage)"),
+    BP_OPTION_INT("delay_ms", "0", 0, 60000, 0, "sleep this long in every write (a slow sink)"),
+    BP_OPTION_STRING("block_file", NULL, 0,
+                     "while this file exists, write() waits inside (a stalled sink)"),
 };
+
+static void sleep_ms(long long ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
 
 static int sink_open(const bp_host *host, bp_ctx *ctx, void **state)
 {
@@ -45,6 +60,8 @@ static int sink_open(const bp_host *host, bp_ctx *ctx, void **state)
     s->deliver_every = host->opt_int(ctx, "deliver_every", 0);
     s->again_first = host->opt_int(ctx, "again_first", 0);
     s->again_patient = host->opt_string(ctx, "again_patient");
+    s->delay_ms = host->opt_int(ctx, "delay_ms", 0);
+    s->block_file = host->opt_string(ctx, "block_file");
     const char *path = host->opt_string(ctx, "path");
     s->out = fopen(path, "a");
     if (!s->out) {
@@ -68,6 +85,10 @@ static int sink_write(void *state, bp_batch *batch)
     sink *s = state;
     const bp_host *h = s->host;
     s->calls++;
+    while (s->block_file && access(s->block_file, F_OK) == 0)
+        sleep_ms(20);
+    if (s->delay_ms)
+        sleep_ms(s->delay_ms);
     if (s->fatal_after && s->calls > s->fatal_after) {
         h->log(s->ctx, BP_LOG_ERROR, "failing on purpose");
         return BP_FATAL;
