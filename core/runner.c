@@ -655,6 +655,17 @@ static step_result poll_and_process(runner *r, bool *ended)
     return res;
 }
 
+/* Whether the source may be polled while earlier batches wait for their commit: it has no
+ * commit(), or it declared (ABI 1.3) that commit() takes the batch's own positions. */
+static bool commits_ahead(const bp_ctx *src)
+{
+    const bp_plugin *d = src->plugin->desc;
+    if (!d->commit)
+        return true;
+    return d->struct_size >= offsetof(bp_plugin, caps) + sizeof d->caps &&
+           (d->caps & BP_CAP_BATCH_COMMIT);
+}
+
 int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st)
 {
     runner r;
@@ -693,6 +704,12 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st)
         pthread_mutex_lock(&r.lanes.mu);
         int full = bp_lanes_first_full(&r.lanes);
         pthread_mutex_unlock(&r.lanes.mu);
+        if (full < 0 && r.head && !commits_ahead(p->source)) {
+            /* A source of ABI 1.2 or older with commit() may keep "the positions of the last
+             * poll": it gets one batch in flight, as it was built for. */
+            wait_for_lanes(&r);
+            continue;
+        }
         if (full >= 0) {
             /* Backpressure: a sink's backlog is at its bound, so the source waits. */
             status_tick(&r, full);

@@ -1,6 +1,7 @@
-/* The batch loop: poll the source, decode, run the detectors in order, route every record to
- * the sinks of its route, retry what a sink could not take, then let the source commit. One
- * batch is in flight at a time, so a failing sink pauses the source and memory stays bounded. */
+/* The main thread's loop: poll the source, decode, run the detectors in order, route every
+ * record to the sinks of its route and hand it to their delivery lanes (core/lane.h), then let
+ * the source commit each batch, in poll order, once every routed sink delivered or
+ * dead-lettered all of it. A full lane pauses the source, so memory stays bounded. */
 #ifndef BPPIPE_RUNNER_H
 #define BPPIPE_RUNNER_H
 
@@ -8,13 +9,14 @@
 #include "stats.h"
 
 typedef struct bp_run_opts {
-    uint64_t max_records; /* stop once this many records were delivered or dead-lettered; 0 = no
-                             limit */
-    double duration_s;    /* stop after this long; 0 = no limit */
+    uint64_t max_records; /* stop polling once this many readings were read; 0 = no limit */
+    double duration_s;    /* stop polling after this long; 0 = no limit. After either limit the
+                             lanes get drain_timeout_ms, then what is left stays uncommitted */
 } bp_run_opts;
 
-/* SIGINT/SIGTERM: the first asks for a clean stop (finish the batch in flight, flush, commit),
- * the second abandons the batch in flight (it is not committed, so it is delivered again). */
+/* SIGINT/SIGTERM: the first asks for a clean stop (stop polling, let the lanes deliver what is
+ * in flight, commit, flush), the second abandons what is in flight (not committed, so it is
+ * delivered again). */
 void bp_runner_install_signals(void);
 /* Asks the loop to stop as a signal would (tests, embedding). */
 void bp_runner_request_stop(void);

@@ -12,13 +12,26 @@
  *     copied by the host before the call returns.
  *   - Threads. The host never calls one plugin instance from two threads at once. Host
  *     functions may be called only from inside a stage call of the instance that owns the
- *     context (open, poll, commit, detect, write, flush, close).
+ *     context (open, poll, commit, detect, write, flush, close), on the thread making that call.
+ *     Sources and detectors are called from the host's main thread. Since ABI 1.3 each sink
+ *     instance delivers on a thread of its own (its delivery lane): write(), flush() and
+ *     reload() of a sink may run on that thread, or on the main thread once the lane has
+ *     stopped, never on two threads at once for one instance; open() and close() run on the
+ *     main thread. Two sinks' write() calls do run at the same time, on the same records: a
+ *     sink reads records (text, number, payload, document are safe for that) and reports
+ *     outcomes, and the verdict functions (flag, raise_severity, set_text, annotate_*) answer
+ *     BP_EINVAL to a sink. A sink whose library keeps per-thread state (an HTTP handle, a
+ *     producer) is fine as long as it belongs to the instance, not to the thread that opened it.
  *   - NULL. Host functions accept NULL for optional pointers as documented; a NULL where a
  *     value is required makes the function return BP_EINVAL (or NULL / NaN for getters)
  *     instead of crashing.
  *   - Versions. 1.0: the first ABI. 1.1: bp_plugin.reload (SIGHUP). 1.2: bp_plugin.caps
  *     (BP_CAP_POLL_APPENDS, which lets [pipeline] linger_ms gather a batch over several
- *     polls).
+ *     polls). 1.3: a sink's write(), flush() and reload() may run on the sink's own delivery
+ *     thread (see Threads); BP_CAP_BATCH_COMMIT lets a source with commit() be polled again
+ *     before its earlier batches are committed. 1.0 to 1.2 plugins keep working: the host
+ *     never calls one instance from two threads at once, and a source with commit() but
+ *     without the bit gets one batch in flight at a time, as before.
  *   - Growth. Every struct that crosses the boundary starts with struct_size. New members and
  *     new host functions are only ever appended; the minor number grows with them. A change
  *     that breaks existing plugins bumps the major number, and the loader refuses plugins of
@@ -37,7 +50,7 @@ extern "C" {
 #endif
 
 #define BP_ABI_MAJOR 1
-#define BP_ABI_MINOR 2
+#define BP_ABI_MINOR 3
 
 /* The one symbol every plugin exports. Its signature never changes across ABI majors, so the
  * loader can always read the descriptor and tell the user which ABI a plugin was built for. */
@@ -328,7 +341,10 @@ typedef struct bp_plugin {
     int (*poll)(void *state, bp_batch *batch, int timeout_ms);
     /* SOURCE (may be NULL): every reading decoded from the payloads of `batch` (the batch the
      * source filled in poll) has been delivered to all its sinks or dead-lettered; positions up
-     * to them may be committed. Called in poll order, once per polled batch. */
+     * to them may be committed. Called in poll order, once per polled batch, after every
+     * earlier batch was committed. With BP_CAP_BATCH_COMMIT later batches may have been polled
+     * already, so commit the positions of `batch` itself (its records' BP_F_SOURCE_*), not
+     * those of the last poll; without it the host polls again only after this call. */
     int (*commit)(void *state, const bp_batch *batch);
 
     /* DETECTOR: judge every reading of `batch` through flag/set_text/annotate_*. Readings with
@@ -337,7 +353,8 @@ typedef struct bp_plugin {
 
     /* SINK: make every record of `batch` durable before returning, reporting per-record
      * outcomes with set_outcome where they differ. On BP_RETRY the host calls write() again
-     * later with only the records not yet delivered or rejected. */
+     * later with only the records not yet delivered or rejected. Runs on the sink's delivery
+     * thread (ABI 1.3): a slow or retrying write() holds back only this sink's records. */
     int (*write)(void *state, bp_batch *batch);
     /* SINK (may be NULL): push out anything buffered; called before close and on shutdown. */
     int (*flush)(void *state);
@@ -363,7 +380,12 @@ enum {
      * Unless [pipeline] max_payload_bytes is set, the host decodes payloads of up to 64 MiB
      * from it instead of the 1 MiB kept for message sources (Kafka's own message.max.bytes).
      * A host that predates the bit ignores it and keeps 1 MiB. */
-    BP_CAP_WHOLE_FILES = 1u << 1
+    BP_CAP_WHOLE_FILES = 1u << 1,
+    /* SOURCE (ABI 1.3): commit(batch) commits exactly the positions of `batch`, so the host may
+     * poll further batches while earlier ones are still being delivered (each sink on its own
+     * lane). Without it a source that has commit() gets one batch in flight at a time. A source
+     * without commit() has no positions to keep and is always polled ahead. */
+    BP_CAP_BATCH_COMMIT = 1u << 2
 };
 
 /* The signature of the entry symbol. */

@@ -8,6 +8,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,6 @@ typedef struct source {
     bool revoked_in_poll; /* a revocation happened while filling the current batch */
     bool held;            /* a commit was refused by a rebalance: reading paused, `acked` kept */
     int assigned;         /* partitions assigned now (the partitions_assigned counter) */
-    bp_kpositions in_flight; /* next offsets of the batch being processed */
     bp_kpositions acked;     /* acknowledged by the host, not yet committed */
     bp_kpositions committed; /* last committed position per partition (for the lag) */
     double lag_reported;     /* the consumer_lag counter's current value */
@@ -182,8 +182,8 @@ static int commit_acked(source *s)
 /* ---- rebalancing (runs inside rd_kafka_consumer_poll or rd_kafka_consumer_close) -------- */
 
 /* Forgets everything of `parts`, which this member gives up: what it acknowledged and could
- * not commit, and the records of the batch being read (their next owner reads them again; this
- * member must not commit them afterwards). */
+ * not commit. Batches read before and committed later do not commit them either: src_commit
+ * takes only the partitions assigned at the time (their next owner reads them again). */
 static void forget(source *s, const rd_kafka_topic_partition_list_t *parts)
 {
     size_t dropped = 0;
@@ -192,7 +192,6 @@ static void forget(source *s, const rd_kafka_topic_partition_list_t *parts)
         int32_t part = parts->elems[i].partition;
         dropped += bp_kpos_find(&s->acked, t, part) != NULL;
         bp_kpos_remove(&s->acked, t, part);
-        bp_kpos_remove(&s->in_flight, t, part);
         bp_kpos_remove(&s->committed, t, part);
     }
     if (dropped)
@@ -374,7 +373,6 @@ static void src_close(void *state)
     }
     if (s->topics)
         rd_kafka_topic_partition_list_destroy(s->topics);
-    bp_kpos_free(&s->in_flight);
     bp_kpos_free(&s->acked);
     bp_kpos_free(&s->committed);
     free(s);
@@ -418,8 +416,6 @@ static int add_message(source *s, bp_batch *batch, const rd_kafka_message_t *m)
                   m->len, rc);
         return BP_FATAL;
     }
-    if (bp_kpos_note(&s->in_flight, topic, m->partition, m->offset) != 0)
-        return BP_FATAL;
     s->h->count(s->ctx, "messages", 1);
     s->h->count(s->ctx, "bytes", (double)m->len);
     return BP_OK;
@@ -455,9 +451,7 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
     }
     size_t had = s->h->batch_count(batch);
     if (had == 0) {
-        /* A new batch. One that was never committed (the host stopped) is not ours to commit
-         * later. */
-        bp_kpos_clear(&s->in_flight);
+        /* A new batch: a revocation during an earlier one closed that one, not this. */
         s->revoked_in_poll = false;
         if (s->held)
             return poll_held(s, batch, timeout_ms);
@@ -486,14 +480,40 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
     return rc;
 }
 
+/* Whether (topic, partition) is in `assigned` (NULL: the assignment could not be read). */
+static bool in_assignment(const rd_kafka_topic_partition_list_t *assigned, const char *topic,
+                          int32_t partition)
+{
+    for (int i = 0; assigned && i < assigned->cnt; i++)
+        if (assigned->elems[i].partition == partition &&
+            strcmp(assigned->elems[i].topic, topic) == 0)
+            return true;
+    return false;
+}
+
+/* The positions committed are those of `batch` itself, read from its payloads: the host polls
+ * further batches while this one is delivered (BP_CAP_BATCH_COMMIT) and commits in poll order,
+ * so what was polled since is never committed with it. Partitions given up since the batch was
+ * read are left out: their next owner reads them again. */
 static int src_commit(void *state, const bp_batch *batch)
 {
     source *s = state;
-    (void)batch; /* the positions were noted in poll: one batch is in flight at a time */
-    if (bp_kpos_merge(&s->acked, &s->in_flight) != 0)
-        return BP_FATAL;
-    bp_kpos_clear(&s->in_flight);
-    return commit_acked(s);
+    const bp_host *h = s->h;
+    rd_kafka_topic_partition_list_t *assigned = NULL;
+    if (rd_kafka_assignment(s->rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        assigned = NULL;
+    int rc = BP_OK;
+    for (size_t i = 0; rc == BP_OK && i < h->batch_count(batch); i++) {
+        const bp_record *r = h->batch_at(batch, i);
+        const char *topic = h->text(r, BP_F_SOURCE_TOPIC);
+        double part = h->number(r, BP_F_SOURCE_PARTITION), off = h->number(r, BP_F_SOURCE_OFFSET);
+        if (topic && !isnan(part) && !isnan(off) && in_assignment(assigned, topic, (int32_t)part) &&
+            bp_kpos_note(&s->acked, topic, (int32_t)part, (int64_t)off) != 0)
+            rc = BP_FATAL;
+    }
+    if (assigned)
+        rd_kafka_topic_partition_list_destroy(assigned);
+    return rc == BP_OK ? commit_acked(s) : rc;
 }
 
 static const bp_plugin descriptor = {
@@ -511,7 +531,9 @@ static const bp_plugin descriptor = {
     .close = src_close,
     .poll = src_poll,
     .commit = src_commit,
-    .caps = BP_CAP_POLL_APPENDS, /* linger_ms may gather a batch over several polls */
+    /* linger_ms may gather a batch over several polls; commit() takes the batch's own
+     * positions, so batches are polled while earlier ones are still being delivered */
+    .caps = BP_CAP_POLL_APPENDS | BP_CAP_BATCH_COMMIT,
 };
 
 BP_PLUGIN(descriptor)

@@ -45,6 +45,9 @@ batch_size = 100
 stats_interval = 0
 retry_initial_ms = 50
 retry_max_ms = 1000
+; --max-records stops the reading while the cluster may still be down: the sink then gets this
+; long to deliver (the default would leave the rest uncommitted for the next run)
+drain_timeout_ms = 600000
 [source.kafka]
 plugin = source-kafka
 brokers = \${KAFKA_BROKERS}

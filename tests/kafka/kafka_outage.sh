@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A sink that fails for a while, with Kafka as the source (test-sink from tests/runner):
 #  1. RETRY for a while, then recovery: every reading arrives once, offsets are committed after.
-#  2. A sink that never recovers: consumption pauses (one batch polled, no more), and what was
-#     not acknowledged is read again by the next run.
+#  2. A sink that never recovers: consumption pauses once its lane is full (lane_max_records =
+#     batch_size: one batch polled, no more), and what was not acknowledged is read again by
+#     the next run.
 #  3. A sink that fails permanently after 3 batches: the next run starts exactly where the
 #     acknowledged readings end (nothing committed past them, nothing lost).
 . "$(dirname "$0")/lib.sh"
@@ -18,8 +19,11 @@ pipeline() {
     local group=$1 out=$2
     shift 2
     {
-        printf '[pipeline]\nplugin_path = %s\nbatch_size = 50\nstats_interval = 0\n' \
+        # lane_max_records = batch_size: a sink that cannot deliver pauses the source after
+        # one batch
+        printf '[pipeline]\nplugin_path = %s\nbatch_size = 50\nlane_max_records = 50\n' \
             "$RUNNER_PLUGIN_DIR"
+        printf 'stats_interval = 0\n'
         printf 'retry_initial_ms = 20\nretry_max_ms = 100\n'
         printf '[source.k]\nplugin = source-kafka\nbrokers = %s\ngroup = %s\n' "$BROKERS" "$group"
         printf 'kafka.session.timeout.ms = 6000\n'
