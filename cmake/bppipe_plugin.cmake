@@ -9,7 +9,7 @@ function(bppipe_add_plugin name)
     LIBRARY_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/plugins"
     C_VISIBILITY_PRESET hidden)
   target_include_directories(${name} PRIVATE "${PROJECT_SOURCE_DIR}/include")
-  if(NOT BPPIPE_SANITIZE)
+  if(NOT BPPIPE_SANITIZE AND NOT BPPIPE_TSAN)
     # With sanitizers the runtime lives in the executable, so --no-undefined cannot hold.
     target_link_options(${name} PRIVATE "-Wl,--no-undefined")
   endif()

@@ -432,6 +432,8 @@ int bp_lanes_start(bp_lanes *ls, bp_pipeline *p, bp_stats *st)
         bp_log("core", BP_LOG_ERROR, "out of memory starting the delivery lanes");
         return -1;
     }
+    for (size_t i = 0; i < ls->n; i++)
+        pthread_cond_init(&ls->lanes[i].wake, NULL);
     size_t k = 0;
     for (int critical = 1; critical >= 0; critical--)
         for (size_t i = 0; i < ls->n; i++)
@@ -450,7 +452,6 @@ int bp_lanes_start(bp_lanes *ls, bp_pipeline *p, bp_stats *st)
         l->max_records = bound(l->sink, "lane_max_records", p->settings.lane_max_records);
         l->max_bytes = bound(l->sink, "lane_max_bytes", p->settings.lane_max_bytes);
         l->rng = (seed ^ (0xD1B54A32D192ED03ull * (i + 1))) | 1;
-        pthread_cond_init(&l->wake, NULL);
         bp_batch_init(&l->pending, NULL, 0);
         bp_batch_init(&l->again, NULL, 0);
         if (pthread_create(&l->thread, NULL, lane_main, l) != 0) {
@@ -467,8 +468,9 @@ int bp_lanes_start(bp_lanes *ls, bp_pipeline *p, bp_stats *st)
 
 void bp_lanes_stop(bp_lanes *ls, bool abandon)
 {
-    if (!ls->lanes)
+    if (!ls->lanes || ls->stopped)
         return;
+    ls->stopped = true;
     pthread_mutex_lock(&ls->mu);
     ls->quit = true;
     if (abandon)
@@ -480,17 +482,28 @@ void bp_lanes_stop(bp_lanes *ls, bool abandon)
         bp_lane *l = &ls->lanes[i];
         if (l->started)
             pthread_join(l->thread, NULL);
-        pthread_cond_destroy(&l->wake);
+        l->started = false;
         bp_batch_free(&l->pending);
         bp_batch_free(&l->again);
         free(l->strikes);
         free(l->strikes_again);
         free(l->refused);
         free(l->refused_why);
+        l->strikes = l->strikes_again = NULL;
+        l->refused = NULL;
+        l->refused_why = NULL;
     }
+}
+
+void bp_lanes_free(bp_lanes *ls)
+{
+    bp_lanes_stop(ls, true);
+    for (size_t i = 0; ls->lanes && i < ls->n; i++)
+        pthread_cond_destroy(&ls->lanes[i].wake);
     free(ls->lanes);
     free(ls->order);
     ls->lanes = NULL;
+    ls->order = NULL;
     pthread_cond_destroy(&ls->changed);
     pthread_mutex_destroy(&ls->mu);
 }

@@ -70,6 +70,7 @@ struct bp_lanes {
     atomic_bool abandon;     /* lanes stop retrying and return at once */
     bool quit;               /* no more work will come: lanes exit (under mu) */
     bool fatal;              /* a sink answered BP_FATAL (under mu) */
+    bool stopped;            /* the threads were joined (main thread) */
 };
 
 /* Sets up one lane per sink of `p` with its bounds and starts the threads (signals blocked in
@@ -84,7 +85,9 @@ void bp_lanes_request_reload(bp_lanes *ls);
 /* Appends to `buf` one note per lane with a backlog that is full or failing. Takes mu. */
 void bp_lanes_note(bp_lanes *ls, int blocked, uint64_t polls, char *buf, size_t size);
 /* Tells the lanes to exit (abandon: without finishing their backlog), joins them and frees
- * what they own. */
+ * what their threads own. The queues, bounds and lock stay until bp_lanes_free. */
 void bp_lanes_stop(bp_lanes *ls, bool abandon);
+/* Stops the lanes if they run, then releases everything. */
+void bp_lanes_free(bp_lanes *ls);
 
 #endif

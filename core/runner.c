@@ -516,15 +516,19 @@ static void wait_for_lanes(runner *r)
     pthread_mutex_unlock(&r->lanes.mu);
 }
 
-/* The name of a lane with a backlog that is failing, else of any lane with a backlog. */
-static const char *waiting_for(runner *r)
+/* The name of a lane with a backlog that is failing, else of any lane with a backlog;
+ * *failing tells which. */
+static const char *waiting_for(runner *r, bool *failing)
 {
     const char *who = NULL;
+    *failing = false;
     pthread_mutex_lock(&r->lanes.mu);
-    for (size_t i = 0; i < r->lanes.n; i++) {
+    for (size_t i = 0; i < r->lanes.n && !*failing; i++) {
         const bp_lane *l = &r->lanes.lanes[i];
-        if (l->batches && (l->failing || !who))
+        if (l->batches && (l->failing || !who)) {
             who = l->sink->name;
+            *failing = l->failing > 0;
+        }
     }
     pthread_mutex_unlock(&r->lanes.mu);
     return who;
@@ -536,7 +540,8 @@ static const char *waiting_for(runner *r)
 static int drain(runner *r, bool bounded)
 {
     const bp_settings *s = &r->p->settings;
-    double deadline = bounded ? bp_now_s() + (double)s->drain_timeout_ms / 1000.0 : -1;
+    double started = bp_now_s();
+    double deadline = bounded ? started + (double)s->drain_timeout_ms / 1000.0 : -1;
     int status = 0;
     bool give_up = false;
     for (;;) {
@@ -567,8 +572,9 @@ static int drain(runner *r, bool bounded)
         if (deadline < 0 && r->opts->duration_s > 0 &&
             now - r->st->started_s >= r->opts->duration_s)
             deadline = now + (double)s->drain_timeout_ms / 1000.0;
+        bool failing;
         if (deadline >= 0 && now >= deadline) {
-            const char *who = waiting_for(r);
+            const char *who = waiting_for(r, &failing);
             bp_log("core", BP_LOG_WARN, "drain time (drain_timeout_ms = %lld) is over with "
                    "%llu reading(s) not yet delivered (waiting for %s): they are left "
                    "uncommitted and will be read again", (long long)s->drain_timeout_ms,
@@ -576,13 +582,14 @@ static int drain(runner *r, bool bounded)
             give_up = true;
             break;
         }
-        if (stop_requests == 1 && !r->warned_stop_waiting) {
-            const char *who = waiting_for(r);
+        const char *who = stop_requests == 1 && !r->warned_stop_waiting ?
+                          waiting_for(r, &failing) : NULL;
+        if (who && (failing || now - started >= 1.0)) {
             /* A first signal waits for the batches in flight; when a sink cannot deliver them,
              * say so, or the operator sees a process that ignores Ctrl-C. */
             bp_log("core", BP_LOG_WARN, "stop requested: waiting for %s to deliver the batch in "
                    "flight; signal again to stop now (the batch is then not committed and will "
-                   "be read again)", who ? who : "the sinks");
+                   "be read again)", who);
             r->warned_stop_waiting = true;
         }
         status_tick(r, -1);
@@ -607,6 +614,7 @@ static void runner_free(runner *r)
         }
     }
     r->head = r->tail = r->spare = r->f = NULL;
+    bp_lanes_free(&r->lanes);
     bp_document_thread_done();
 }
 
@@ -678,12 +686,12 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st)
     st->started_s = bp_now_s();
     r.last_status = st->started_s;
     if (bp_lanes_start(&r.lanes, p, st) != 0) {
-        bp_lanes_stop(&r.lanes, true);
+        bp_lanes_free(&r.lanes);
         st->ended_s = bp_now_s();
         return 1;
     }
     int status = 0;
-    bool ended = false, bounded = false;
+    bool ended = false, bounded = false, failed = false;
     for (;;) {
         step_result res = commit_done(&r);
         if (res == STEP_OK && lanes_fatal(&r))
@@ -695,10 +703,9 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st)
             status = 1;
             break;
         }
-        if (ended || stop_requests)
-            break;
-        if (limits_reached(opts, st)) {
-            bounded = true;
+        if (ended || stop_requests || limits_reached(opts, st)) {
+            /* A limit ends the run even when a sink is blocked: the drain is bounded. */
+            bounded = limits_reached(opts, st);
             break;
         }
         pthread_mutex_lock(&r.lanes.mu);
@@ -717,10 +724,15 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st)
             continue;
         }
         res = poll_and_process(&r, &ended);
+        if (res == STEP_FATAL) {
+            /* The source or a detector failed for good: the batch it was on is not delivered,
+             * but what the lanes hold already is, as when the source ends (exit 1 after). */
+            failed = true;
+            break;
+        }
         if (res != STEP_OK) {
-            if (res == STEP_ABANDONED)
-                bp_log("core", BP_LOG_WARN, "batch in flight abandoned on a second signal; it "
-                       "was not committed and will be delivered again");
+            bp_log("core", BP_LOG_WARN, "batch in flight abandoned on a second signal; it was "
+                   "not committed and will be delivered again");
             status = 1;
             break;
         }
@@ -735,7 +747,7 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st)
         status_tick(&r, -1);
     }
     if (status == 0)
-        status = drain(&r, bounded);
+        status = drain(&r, bounded) || failed ? 1 : 0;
     else
         bp_lanes_stop(&r.lanes, true); /* a failure: nothing more is committed */
     st->ended_s = bp_now_s();
