@@ -18,7 +18,10 @@ start_broker --topic blood-pressure:16
 # member NAME: writes $t/NAME.ini, a member of group "rebalance" writing NDJSON to $t/NAME.out
 member() {
     {
-        printf '[pipeline]\nbatch_size = %s\nstats_interval = 1\n' "$BATCH"
+        # lane_max_records = batch_size: one batch in flight per member, which the bound on
+        # readings read twice below counts (more in flight, more to read again)
+        printf '[pipeline]\nbatch_size = %s\nlane_max_records = %s\nstats_interval = 1\n' \
+            "$BATCH" "$BATCH"
         printf '[source.k]\nplugin = source-kafka\nbrokers = %s\ngroup = rebalance\n' "$BROKERS"
         printf 'kafka.session.timeout.ms = 6000\n'
         [ -z "$ASSIGNOR" ] || printf 'kafka.partition.assignment.strategy = %s\n' "$ASSIGNOR"
