@@ -585,7 +585,7 @@ static const char *closest(const char *want, const char *const *names, size_t n)
 /* " (did you mean [sink.normal]?)" or " (sections: [pipeline], [source.kafka], ...)". */
 static void section_hint(const bp_config *cfg, const char *want, char *buf, size_t len)
 {
-    const char *names[64];
+    const char *names[64] = {0};
     size_t n = 0;
     for (size_t i = 0; i < cfg->n_sections && n < 64; i++)
         names[n++] = cfg->sections[i].name;
@@ -604,7 +604,7 @@ static void section_hint(const bp_config *cfg, const char *want, char *buf, size
 /* " (did you mean 'path'?)" or " (its keys: plugin, route, path)": names only, no values. */
 static void key_hint(const bp_section *s, const char *want, char *buf, size_t len)
 {
-    const char *names[64];
+    const char *names[64] = {0};
     size_t n = 0;
     for (size_t i = 0; i < s->n_kvs && n < 64; i++)
         names[n++] = s->kvs[i].key;
