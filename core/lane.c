@@ -1,5 +1,6 @@
 #include "lane.h"
 
+#include "backoff.h"
 #include "document.h"
 #include "log.h"
 #include "options.h"
@@ -13,40 +14,24 @@
 
 typedef enum { LANE_OK, LANE_FATAL, LANE_ABANDONED } lane_result;
 
-/* xorshift64*: jitter only, not security. One state per lane, touched by its thread only. */
-static double jitter_unit(bp_lane *l)
-{
-    l->rng ^= l->rng >> 12;
-    l->rng ^= l->rng << 25;
-    l->rng ^= l->rng >> 27;
-    return (double)((l->rng * 2685821657736338717ull) >> 11) / 9007199254740992.0;
-}
-
 static bool abandoned(const bp_lanes *ls)
 {
     return atomic_load(&ls->abandon);
+}
+
+static bool wake_abandoned(void *lanes)
+{
+    return abandoned(lanes);
 }
 
 /* Sleeps the full-jitter back-off for `attempt`, waking early only when the lanes are told to
  * give up (a second signal, the drain time is over, another sink failed for good). */
 static void back_off(bp_lane *l, unsigned attempt, const char *what)
 {
-    const bp_settings *s = &l->all->p->settings;
-    double cap = (double)s->retry_initial_ms * pow(2.0, attempt < 30 ? attempt : 30);
-    if (cap > (double)s->retry_max_ms)
-        cap = (double)s->retry_max_ms;
-    double ms = cap * jitter_unit(l);
+    double ms = bp_backoff_ms(&l->all->p->settings, attempt, &l->rng);
     bp_log(l->sink->name, BP_LOG_WARN, "%s; retrying in %.0f ms (attempt %u)", what, ms,
            attempt + 1);
-    double until = bp_now_s() + ms / 1000.0;
-    while (!abandoned(l->all)) {
-        double left = until - bp_now_s();
-        if (left <= 0)
-            break;
-        double slice = left < 0.05 ? left : 0.05;
-        struct timespec ts = {0, (long)(slice * 1e9)};
-        nanosleep(&ts, NULL);
-    }
+    bp_backoff_sleep(ms, wake_abandoned, l->all);
 }
 
 static bp_outcome outcome_of(const bp_ctx *s, size_t i, int rc)

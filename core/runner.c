@@ -1,5 +1,6 @@
 #include "runner.h"
 
+#include "backoff.h"
 #include "document.h"
 #include "fhir_decode.h"
 #include "lane.h"
@@ -71,18 +72,21 @@ typedef struct runner {
     bool warned_stop_waiting; /* told that a stop waits for a sink that cannot deliver */
 } runner;
 
-/* xorshift64*: jitter only, not security. */
-static double jitter_unit(runner *r)
-{
-    r->rng ^= r->rng >> 12;
-    r->rng ^= r->rng << 25;
-    r->rng ^= r->rng >> 27;
-    return (double)((r->rng * 2685821657736338717ull) >> 11) / 9007199254740992.0;
-}
-
 static bool abandon(void)
 {
     return stop_requests >= 2;
+}
+
+static bool wake_abandoned(void *unused)
+{
+    (void)unused;
+    return abandon();
+}
+
+static bool wake_stopped(void *unused)
+{
+    (void)unused;
+    return stop_requests != 0;
 }
 
 /* Sleeps the full-jitter back-off for `attempt` on the main thread (a detector, the source's
@@ -91,21 +95,9 @@ static bool abandon(void)
 static void back_off(runner *r, unsigned attempt, const char *who, const char *what,
                      bool in_flight)
 {
-    const bp_settings *s = &r->p->settings;
-    double cap = (double)s->retry_initial_ms * pow(2.0, attempt < 30 ? attempt : 30);
-    if (cap > (double)s->retry_max_ms)
-        cap = (double)s->retry_max_ms;
-    double ms = cap * jitter_unit(r);
+    double ms = bp_backoff_ms(&r->p->settings, attempt, &r->rng);
     bp_log(who, BP_LOG_WARN, "%s; retrying in %.0f ms (attempt %u)", what, ms, attempt + 1);
-    double until = bp_now_s() + ms / 1000.0;
-    while (in_flight ? !abandon() : !stop_requests) {
-        double left = until - bp_now_s();
-        if (left <= 0)
-            break;
-        double slice = left < 0.05 ? left : 0.05;
-        struct timespec ts = {0, (long)(slice * 1e9)};
-        nanosleep(&ts, NULL);
-    }
+    bp_backoff_sleep(ms, in_flight ? wake_abandoned : wake_stopped, NULL);
 }
 
 static int on_decoded(void *user, const bp_decoded *d)
