@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The core never reaches into plugins: no file under core/ includes a header that lives under
+# plugins/ (by path or by a name only a plugin folder holds), and core/CMakeLists.txt names
+# no path under plugins/ and no library target a plugin folder defines. Code both need lives
+# in lib/ (the clinical rules and model: lib/clinical).
+set -u
+src=${1:-$BPPIPE_SOURCE_DIR}
+fail=0
+bad() { echo "FAIL $*"; fail=1; }
+
+# Headers anywhere but under plugins/: what a core include may resolve to.
+allowed=$(cd "$src" && find core include lib -name '*.h' -printf '%f\n' 2>/dev/null | sort -u)
+plugin_only=$(cd "$src" && find plugins -name '*.h' -printf '%f\n' | sort -u |
+              comm -23 - <(printf '%s\n' "$allowed"))
+while IFS= read -r line; do
+    file=${line%%:*}
+    inc=$(sed -E 's/^[^#]*#[[:space:]]*include[[:space:]]*[<"]([^>"]+)[>"].*/\1/' <<<"${line#*:*:}")
+    case "$inc" in
+        *plugins/*) bad "$file includes $inc, a path under plugins/" ;;
+    esac
+    base=${inc##*/}
+    if grep -qxF -- "$base" <<<"$plugin_only"; then
+        bad "$file includes $inc, a header only plugins/ holds"
+    fi
+done < <(cd "$src" && grep -rnE '^[[:space:]]*#[[:space:]]*include' core --include='*.c' --include='*.h')
+
+cm="$src/core/CMakeLists.txt"
+if grep -nE 'plugins/' "$cm"; then
+    bad "core/CMakeLists.txt names a path under plugins/ (lines above)"
+fi
+targets=$(cat "$src"/plugins/*/CMakeLists.txt |
+          sed -nE 's/^[[:space:]]*(add_library|bppipe_add_plugin)\(([A-Za-z0-9_.+-]+).*/\2/p' | sort -u)
+code=$(sed 's/#.*//' "$cm") # what CMake reads: comments may name a plugin
+for t in $targets; do
+    if grep -qE "(^|[^A-Za-z0-9_-])${t}([^A-Za-z0-9_-]|$)" <<<"$code"; then
+        bad "core/CMakeLists.txt names $t, a target defined under plugins/"
+    fi
+done
+[ "$fail" = 0 ] && echo "ok   core/ includes nothing from plugins/ and its CMakeLists.txt names nothing of theirs"
+exit $fail
