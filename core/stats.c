@@ -194,6 +194,37 @@ static void json_u64(bp_buf *b, const char *key, unsigned long long v, bool comm
     bp_buf_puts(b, tmp);
 }
 
+/* The plugins' own count() counters, by instance name, in the order the summary prints them
+ * (source, detectors, sinks): "counters":{"sink.alerts":{"alerts_sent":3},...}. Instances that
+ * counted nothing are left out; a counter created with a delta of 0 is there with 0. */
+static void write_counters(bp_buf *b, const bp_pipeline *p)
+{
+    bp_buf_puts(b, ",\"counters\":{");
+    bool first = true;
+    size_t n = 1 + p->n_detectors + p->n_sinks;
+    for (size_t i = 0; i < n; i++) {
+        const bp_ctx *c = i == 0               ? p->source
+                          : i <= p->n_detectors ? p->detectors[i - 1]
+                                                : p->sinks[i - 1 - p->n_detectors];
+        if (!c || !c->n_counters)
+            continue;
+        if (!first)
+            bp_buf_putc(b, ',');
+        first = false;
+        bp_buf_json_string(b, c->name, strlen(c->name));
+        bp_buf_puts(b, ":{");
+        for (size_t k = 0; k < c->n_counters; k++) {
+            if (k)
+                bp_buf_putc(b, ',');
+            bp_buf_json_string(b, c->counters[k].name, strlen(c->counters[k].name));
+            bp_buf_putc(b, ':');
+            bp_buf_json_number(b, c->counters[k].value);
+        }
+        bp_buf_putc(b, '}');
+    }
+    bp_buf_putc(b, '}');
+}
+
 int bp_stats_write_json(const bp_stats *st, const bp_pipeline *p, const char *path)
 {
     bp_buf b;
@@ -245,7 +276,9 @@ int bp_stats_write_json(const bp_stats *st, const bp_pipeline *p, const char *pa
         json_u64(&b, "retries", s->retries, true);
         bp_buf_putc(&b, '}');
     }
-    bp_buf_puts(&b, "}}\n");
+    bp_buf_putc(&b, '}');
+    write_counters(&b, p);
+    bp_buf_puts(&b, "}\n");
     int rc = -1;
     FILE *f = b.failed ? NULL : fopen(path, "w");
     if (f) {

@@ -290,7 +290,10 @@ typedef struct bp_host {
     int (*set_outcome)(bp_ctx *ctx, bp_record *rec, bp_outcome outcome, const char *reason);
 
     /* -- metrics -- */
-    /* Adds `delta` to a named per-instance counter shown in the run summary. A source's
+    /* Adds `delta` to a named per-instance counter (created at the first call; a non-finite
+     * delta is ignored), shown in the run summary and written to `bppipe run --summary-json`
+     * as "counters": {"INSTANCE": {"NAME": value}}, e.g. {"sink.alerts": {"alerts_sent": 3}}
+     * (instances that counted nothing are left out). A source's
      * counters also ride on the periodic status line; a source assigned partitions by a group
      * counts them as "partitions_assigned" (a delta of 0 creates it), and while that is 0 the
      * status line says it is waiting for partition assignment. */

@@ -53,4 +53,5 @@ check "the same alerts are in the file" "[ \$(wc -l <'$t/alerts.ndjson') = 3 ]"
 check "the token is sent" "grep -q '^Bearer s3cret-token$' '$t/received.auth'"
 check "and never logged" "! grep -q s3cret '$t/err'"
 check "suppressed and sent are counted" "grep -q 'alerts_suppressed 2' '$t/err' && grep -q 'alerts_sent 3' '$t/err'"
+check "the plugin's counters are in --summary-json" "python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))[\"counters\"][\"sink.alerts\"]; sys.exit(0 if c[\"alerts_sent\"]==3 and c[\"alerts_suppressed\"]==2 else 1)' '$t/sum.json'"
 exit $fail
