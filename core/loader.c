@@ -495,7 +495,8 @@ void bp_loader_scan(bp_loader *ld, bp_loader_visit visit, void *user)
                 n++;
         }
         closedir(d);
-        qsort(names, n, sizeof *names, cmp_str);
+        if (n > 1) /* an empty folder leaves names NULL, which qsort must not see */
+            qsort(names, n, sizeof *names, cmp_str);
         for (size_t k = 0; k < n; k++) {
             char path[PATH_MAX], err[1024];
             snprintf(path, sizeof path, "%s/%s", ld->dirs[i], names[k]);
