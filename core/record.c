@@ -234,17 +234,20 @@ int bp_record_set_text(bp_record *r, bp_field f, const char *value)
     return BP_OK;
 }
 
-/* Names the document already uses; an annotation may not shadow them. */
+/* Names the document already uses on any route; an annotation may not shadow them. */
 static const char *const core_fields[] = {
     "@timestamp", "observation_id", "stable_id", "patient_id", "practitioner_id", "device_id",
     "status", "systolic_pressure", "diastolic_pressure", "heart_rate", "anomaly", "anomaly_type",
     "anomaly_details", "bp_category", "severity", "identified_by", "source", "invalid_reason",
-    "payload", "route", "effective_time"};
+    "payload", "route", "effective_time", "skip_reason", "resource_type", "resource_code"};
 
+/* A core name, or one followed by '.': Elasticsearch reads "source.offset" as the path into
+ * the core's "source" object, so the annotation would collide with the core's own mapping. */
 bool bp_is_core_field(const char *key)
 {
+    size_t n = strcspn(key, ".");
     for (size_t i = 0; i < sizeof core_fields / sizeof core_fields[0]; i++)
-        if (strcmp(core_fields[i], key) == 0)
+        if (strlen(core_fields[i]) == n && strncmp(core_fields[i], key, n) == 0)
             return true;
     return false;
 }

@@ -210,7 +210,7 @@ typedef int (*bp_opt_visit)(void *user, const char *key, const char *value);
 /* The function table every plugin receives in open(). It lives as long as the process. */
 typedef struct bp_host {
     uint32_t struct_size; /* sizeof(bp_host) as the host was built; check before using a member
-                             appended after ABI 1.0 */
+                             appended after ABI 1.0, with BP_HOST_HAS() */
     uint16_t abi_major, abi_minor;
 
     /* -- logging -- */
@@ -264,21 +264,46 @@ typedef struct bp_host {
     int (*flag)(bp_ctx *ctx, bp_record *rec, const char *reason, bp_severity severity);
     /* Raises the severity (never lowers it). */
     int (*raise_severity)(bp_ctx *ctx, bp_record *rec, bp_severity severity);
-    /* Sets BP_F_CATEGORY or BP_F_ANOMALY_TYPE (copied, [a-z0-9_]+); the last call wins.
+    /* Sets BP_F_CATEGORY or BP_F_ANOMALY_TYPE (copied, 1 to 64 of [a-z0-9_]; BP_EINVAL for
+     * another field or value); the last call wins.
      * A detector that flags a reading names the kind of anomaly with
      * set_text(BP_F_ANOMALY_TYPE, "...") after flag(), e.g. "hypertension", "rapid_change";
      * keep a type an earlier detector set (read it with text()) unless yours is more precise.
      * Setting "normal" on a flagged reading changes nothing (a detector that found nothing
      * does not judge another's finding). A flagged reading no detector typed reads (and is
      * serialized) as "hypertension" or "hypotension" when one of its reason codes contains
-     * that word, else "other"; never "normal". */
+     * that word (the first such code decides), else "other"; never "normal". A reading no
+     * detector flagged reads as the type set on it, or NULL (serialized "normal"). */
     int (*set_text)(bp_ctx *ctx, bp_record *rec, bp_field field, const char *value);
-    /* Adds a named annotation serialized as a top-level document field. Keys are
-     * [a-z0-9_.]+ and must not be a core field name (BP_EINVAL otherwise); prefer a prefix
-     * of your plugin's own ("trend_", "ml_"). Setting a key again replaces its value. In
-     * Elasticsearch, bppipe's index template maps a new key by the type of its first value
-     * (number: double, bool: boolean, text: keyword), so it is searchable with no template
-     * change; give one key one type (docs/elasticsearch.md). */
+    /* Adds a named annotation serialized as a top-level field of the judged reading's
+     * document, after the verdict fields and before "source", in the order first set.
+     * Setting a key again replaces its value (and type). Every refusal below returns
+     * BP_EINVAL, changes nothing, and is neither logged nor counted by the host: check the
+     * return value.
+     *   - Keys: 1 to 64 characters of [a-z0-9_.]. Prefer a prefix of your plugin's own
+     *     ("trend_", "ml_").
+     *   - Reserved: the document's own top-level names, which no annotation may use, alone
+     *     or before a '.' ("source.offset" is refused as "source" is): @timestamp stable_id
+     *     observation_id patient_id practitioner_id device_id status systolic_pressure
+     *     diastolic_pressure heart_rate identified_by anomaly anomaly_type anomaly_details
+     *     bp_category severity route invalid_reason skip_reason resource_type resource_code
+     *     source payload effective_time. Change a verdict through flag/set_text instead.
+     *   - Values: annotate_number refuses NaN and ±Inf (JSON has neither): the key is left
+     *     out of the document (or keeps the value set before). annotate_text needs a non-NULL
+     *     value (any text; it is escaped as JSON). annotate_bool stores value != 0.
+     *   - Who sees them: every sink the reading is routed to, in the same document bytes;
+     *     dead letters and skipped resources never carry annotations (detectors never see
+     *     them, see detect()).
+     *   - Elasticsearch: sink-es sends the whole document, so every annotation is stored in
+     *     _source. With bppipe's index template (deploy/elasticsearch/, docs/elasticsearch.md)
+     *     a key no one mapped is mapped by the JSON type of its first value through dynamic
+     *     templates: number: double, bool: boolean, text: keyword (indexed up to 1024
+     *     characters; a longer value is kept in _source only). So an annotation is searchable
+     *     and aggregatable with no template change. A dotted key ("acme.model") is an object
+     *     path there. Give one key one type: a number field that later receives text keeps
+     *     the document but does not index that value (ignore_malformed); a boolean field that
+     *     receives text makes Elasticsearch refuse the document and sink-es dead-letters it.
+     *     Keys made up per reading would reach the index's limit of 1000 fields. */
     int (*annotate_number)(bp_ctx *ctx, bp_record *rec, const char *key, double value);
     int (*annotate_text)(bp_ctx *ctx, bp_record *rec, const char *key, const char *value);
     int (*annotate_bool)(bp_ctx *ctx, bp_record *rec, const char *key, int value);
@@ -299,6 +324,21 @@ typedef struct bp_host {
      * status line says it is waiting for partition assignment. */
     void (*count)(bp_ctx *ctx, const char *name, double delta);
 } bp_host;
+
+/* True when the running host's table has `member`: its struct_size covers the member as this
+ * header lays bp_host out. Every member above is in ABI 1.0 and always there; test a member
+ * appended later before calling it. For a function `frob` appended in a hypothetical 1.4:
+ *
+ *     if (BP_HOST_HAS(host, frob))
+ *         host->frob(ctx, rec);
+ *     else
+ *         ... what the plugin does on a 1.0 to 1.3 host ...
+ *
+ * A plugin that cannot work without the member sets abi_minor to the minor that added it
+ * instead, and older hosts refuse to load it. `host` is evaluated more than once. */
+#define BP_HOST_HAS(host, member) \
+    ((host) != NULL &&            \
+     (size_t)(host)->struct_size >= offsetof(bp_host, member) + sizeof((host)->member))
 
 /* ------------------------------------------------------------------------------------------ */
 /* The descriptor                                                                              */
@@ -350,8 +390,18 @@ typedef struct bp_plugin {
      * those of the last poll; without it the host polls again only after this call. */
     int (*commit)(void *state, const bp_batch *batch);
 
-    /* DETECTOR: judge every reading of `batch` through flag/set_text/annotate_*. Readings with
-     * a missing value are still passed in. Return BP_OK, BP_RETRY or BP_FATAL. */
+    /* DETECTOR: judge every reading of `batch` through flag/set_text/annotate_*. The batch
+     * holds the readings of one polled batch that passed decoding and the plausibility gate
+     * ([pipeline] plausible_*), in payload order, with the verdicts of the detectors before
+     * this one ([detector.*] sections in file order). It never holds a dead letter (an
+     * undecodable payload, invalid FHIR, an implausible value: route = invalid, whose
+     * BP_F_INVALID_REASON is set) nor a skipped resource (valid FHIR that is not blood
+     * pressure, a heart-rate Observation say: route = skipped); those reach their sinks
+     * unjudged. (A reading a sink later refuses is dead-lettered after it was judged.) A
+     * batch with no reading left is not passed in at all. Readings with a missing
+     * value (NaN systolic or diastolic, see BP_F_SYSTOLIC) are still passed in. Return BP_OK,
+     * BP_RETRY (the host backs off and calls detect() again on the same batch, with what this
+     * and earlier calls set kept) or BP_FATAL. */
     int (*detect)(void *state, bp_batch *batch);
 
     /* SINK: make every record of `batch` durable before returning, reporting per-record

@@ -1,0 +1,109 @@
+/* A source written against a frozen ABI header (abi_version.h): one payload per line of
+ * `path`, the line number as its offset, BP_END at the end of the file. commit() counts the
+ * batches committed and the lines up to the last one, so the test can check that today's host
+ * commits every batch of a source that has commit() but no BP_CAP_BATCH_COMMIT. Built for ABI
+ * 1.2 it sets BP_CAP_POLL_APPENDS, and a poll appends to what the batch already holds. */
+#define _POSIX_C_SOURCE 200809L
+#include "abi_version.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+typedef struct src {
+    const bp_host *host;
+    bp_ctx *ctx;
+    FILE *f;
+    char *line;
+    size_t cap;
+    int64_t next_offset, committed;
+} src;
+
+static const bp_option options[] = {
+    BP_OPTION_STRING("path", NULL, BP_OPT_REQUIRED, "NDJSON file, one payload per line"),
+};
+
+static int src_open(const bp_host *host, bp_ctx *ctx, void **state)
+{
+    src *s = calloc(1, sizeof *s);
+    if (!s)
+        return BP_FATAL;
+    s->host = host;
+    s->ctx = ctx;
+    s->committed = -1;
+    s->f = fopen(host->opt_string(ctx, "path"), "r");
+    if (!s->f) {
+        host->log(ctx, BP_LOG_ERROR, "cannot open %s", host->opt_string(ctx, "path"));
+        free(s);
+        return BP_FATAL;
+    }
+    *state = s;
+    return BP_OK;
+}
+
+static void src_close(void *state)
+{
+    src *s = state;
+    fclose(s->f);
+    free(s->line);
+    free(s);
+}
+
+static int src_poll(void *state, bp_batch *batch, int timeout_ms)
+{
+    (void)timeout_ms;
+    src *s = state;
+    const bp_host *h = s->host;
+    while (h->batch_count(batch) < h->batch_capacity(batch)) {
+        ssize_t n = getline(&s->line, &s->cap, s->f);
+        if (n < 0)
+            return BP_END;
+        while (n > 0 && (s->line[n - 1] == '\n' || s->line[n - 1] == '\r'))
+            n--;
+        bp_origin o = {sizeof o, "abi-topic", 0, s->next_offset++, NULL, 0, -1};
+        if (h->add_payload(batch, s->line, (size_t)n, &o) != BP_OK)
+            return BP_FATAL;
+    }
+    return BP_OK;
+}
+
+static int src_commit(void *state, const bp_batch *batch)
+{
+    src *s = state;
+    const bp_host *h = s->host;
+    size_t n = h->batch_count(batch);
+    bp_record *last = n ? h->batch_at(batch, n - 1) : NULL;
+    double off = last ? h->number(last, BP_F_SOURCE_OFFSET) : -1;
+    /* In poll order: every batch starts where the last committed one ended. */
+    bp_record *first = n ? h->batch_at(batch, 0) : NULL;
+    if (first && h->number(first, BP_F_SOURCE_OFFSET) != (double)(s->committed + 1))
+        h->count(s->ctx, "commits_out_of_order", 1);
+    if (last) {
+        h->count(s->ctx, "committed_lines", off - (double)s->committed);
+        s->committed = (int64_t)off;
+    }
+    h->count(s->ctx, "commits", 1);
+    return BP_OK;
+}
+
+static const bp_plugin descriptor = {
+    .struct_size = sizeof(bp_plugin),
+    .abi_major = BP_ABI_MAJOR,
+    .abi_minor = BP_ABI_MINOR,
+    .name = ABI_NAME("source"),
+    .version = "1.0.0",
+    .kind = BP_KIND_SOURCE,
+    .description = "one payload per line of a file; built against a frozen ABI header (tests)",
+    .options = options,
+    .n_options = sizeof options / sizeof options[0],
+    .open = src_open,
+    .close = src_close,
+    .poll = src_poll,
+    .commit = src_commit,
+#if ABI_VERSION >= 12
+    .caps = BP_CAP_POLL_APPENDS,
+#endif
+};
+
+BP_PLUGIN(descriptor)
