@@ -41,6 +41,8 @@ struct bp_ctx {
 
     /* statistics */
     uint64_t delivered, rejected, retries, calls;
+    uint64_t spooled;  /* records written to its disk buffer (buffer = disk) */
+    uint64_t in_spool; /* records left in the disk buffer when the run ended */
     double busy_s; /* time spent inside the plugin's stage calls */
     bp_counter *counters;
     size_t n_counters;

@@ -5,14 +5,13 @@
 #include "log.h"
 #include "options.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-typedef enum { LANE_OK, LANE_FATAL, LANE_ABANDONED } lane_result;
 
 static bool abandoned(const bp_lanes *ls)
 {
@@ -41,19 +40,19 @@ static bp_outcome outcome_of(const bp_ctx *s, size_t i, int rc)
     return rc == BP_OK ? BP_DELIVERED : BP_AGAIN;
 }
 
-/* Makes room for `n` strike counts in both strike arrays and `n` refusals. */
-static int reserve(bp_lane *l, size_t n)
+/* Makes room for `n` strike counts in both of a's strike arrays and `n` refusals. */
+int bp_attempts_reserve(bp_lane *l, bp_attempts *a, size_t n)
 {
-    if (n > l->strikes_cap) {
-        unsigned *a = realloc(l->strikes, n * sizeof *a);
-        if (!a)
+    if (n > a->cap) {
+        unsigned *x = realloc(a->strikes, n * sizeof *x);
+        if (!x)
             return -1;
-        l->strikes = a;
-        unsigned *b = realloc(l->strikes_again, n * sizeof *b);
-        if (!b)
+        a->strikes = x;
+        unsigned *y = realloc(a->strikes_again, n * sizeof *y);
+        if (!y)
             return -1;
-        l->strikes_again = b;
-        l->strikes_cap = n;
+        a->strikes_again = y;
+        a->cap = n;
     }
     if (n > l->refused_cap) {
         bp_record **r = realloc(l->refused, n * sizeof *r);
@@ -69,11 +68,15 @@ static int reserve(bp_lane *l, size_t n)
     return 0;
 }
 
-/* What one write did with the records it was offered. */
-typedef struct write_tally {
-    size_t sent, done, failed; /* done: delivered or rejected */
-    bool all_singled_out;      /* every failed record had failed before as the odd one out */
-} write_tally;
+void bp_attempts_free(bp_attempts *a)
+{
+    bp_batch_free(&a->pending);
+    bp_batch_free(&a->again);
+    free(a->strikes);
+    free(a->strikes_again);
+    a->strikes = a->strikes_again = NULL;
+    a->cap = 0;
+}
 
 /* Whether the failed record `i` of a write counts an attempt towards max_record_attempts. Only
  * a failure the sink reported for that record (set_outcome BP_AGAIN) counts, and only when the
@@ -81,7 +84,7 @@ typedef struct write_tally {
  * it failed (the record is the odd one out), or every record it still fails has already been
  * the odd one out (the rest of the batch went through while they kept failing). A write that
  * delivers nothing while it fails records never singled out is an outage: nothing counts. */
-static bool counts_attempt(const bp_ctx *s, size_t i, const write_tally *t, unsigned strikes)
+static bool counts_attempt(const bp_ctx *s, size_t i, const bp_write_tally *t, unsigned strikes)
 {
     if (s->outcomes[i] != BP_AGAIN)
         return false; /* the batch's status: the sink blamed itself, not the record */
@@ -149,127 +152,148 @@ static void hand_dead_letters(bp_lane *l, bp_flight *f)
     l->n_refused = 0;
 }
 
+bp_lane_result bp_lane_write_once(bp_lane *l, bp_attempts *a, bp_flight *f,
+                                  bp_write_tally *tally)
+{
+    bp_ctx *s = l->sink;
+    const int64_t max_attempts = l->all->p->settings.max_record_attempts;
+    if (bp_ctx_begin_write(s, &a->pending) != 0)
+        return LANE_FATAL;
+    double t0 = bp_now_s();
+    int rc = s->plugin->desc->write(s->state, &a->pending);
+    s->busy_s += bp_now_s() - t0;
+    s->calls++;
+    if (rc == BP_FATAL) {
+        bp_ctx_end_write(s);
+        bp_log(s->name, BP_LOG_ERROR, "sink failed permanently; stopping without committing "
+               "the batch in flight (it will be delivered again on restart)");
+        return LANE_FATAL;
+    }
+    bp_write_tally t = {.sent = a->pending.count, .all_singled_out = true};
+    for (size_t i = 0; i < a->pending.count; i++) {
+        if (outcome_of(s, i, rc) != BP_AGAIN) {
+            t.done++;
+        } else {
+            t.failed++;
+            if (a->strikes[i] == 0)
+                t.all_singled_out = false;
+        }
+    }
+    bp_batch_clear(&a->again);
+    /* Refusals are logged once per write, not once per record: a mapping error can refuse
+     * every reading of a batch, and each reason names its own document. */
+    size_t lost = 0, given_up = 0;
+    char first_refused[256] = "", first_lost[256] = "";
+    l->n_refused = 0;
+    for (size_t i = 0; i < a->pending.count; i++) {
+        bp_record *rec = a->pending.items[i];
+        bp_outcome out = outcome_of(s, i, rc);
+        const char *why = s->outcome_reasons[i] ? s->outcome_reasons[i] : "no reason";
+        if (out == BP_AGAIN) {
+            unsigned strikes = a->strikes[i] + (counts_attempt(s, i, &t, a->strikes[i]));
+            if (max_attempts <= 0 || strikes < (uint64_t)max_attempts) {
+                a->strikes_again[a->again.count] = strikes;
+                bp_batch_push(&a->again, rec);
+                continue;
+            }
+            /* The sink delivers the others and keeps failing this one: it would stall the
+             * batch (and every commit after it) for good. */
+            char gave_up[384];
+            snprintf(gave_up, sizeof gave_up, "not delivered after %u attempts while the "
+                     "sink delivered the others: %s", strikes,
+                     s->outcome_reasons[i] ? s->outcome_reasons[i] : "no reason given");
+            why = bp_arena_strdup(&s->scratch, gave_up);
+            if (!why)
+                why = "not delivered after max_record_attempts";
+            out = BP_REJECTED;
+            given_up++;
+        }
+        if (out == BP_DELIVERED) {
+            s->delivered++;
+            continue;
+        }
+        s->rejected++;
+        if (!rec->invalid_reason) {
+            /* A judged reading the sink refuses becomes a dead letter with the reason. */
+            if (!l->n_refused)
+                snprintf(first_refused, sizeof first_refused, "%s", why);
+            l->refused[l->n_refused] = rec;
+            l->refused_why[l->n_refused++] = why;
+        } else if (!lost++) {
+            snprintf(first_lost, sizeof first_lost, "%s", why);
+        }
+    }
+    if (l->n_refused)
+        bp_log(s->name, BP_LOG_WARN, "sink rejected %zu reading(s), routed as dead letters "
+               "with their reasons; the first: %s", l->n_refused, first_refused);
+    if (lost)
+        bp_log(s->name, BP_LOG_ERROR, "%zu dead letter(s) refused by their sink too: counted "
+               "but stored nowhere; the first: %s", lost, first_lost);
+    if (given_up)
+        bp_log(s->name, BP_LOG_WARN, "%zu reading(s) failed %lld attempts while the sink "
+               "delivered the others; dead-lettered instead of stalling the batch",
+               given_up, (long long)max_attempts);
+    hand_dead_letters(l, f); /* the reasons live until the next begin_write */
+    bp_ctx_end_write(s);
+    bp_batch tmp = a->pending;
+    a->pending = a->again;
+    a->again = tmp;
+    unsigned *st = a->strikes;
+    a->strikes = a->strikes_again;
+    a->strikes_again = st;
+    *tally = t;
+    return LANE_OK;
+}
+
 /* Offers the lane's sink every record of `w` until each is delivered or rejected. A write that
  * made progress starts the back-off over; when it took at least half of what it was offered
  * the rest goes again at once (a 429 on some items is the cluster's pace, not an outage). A
- * write that took nothing backs off longer each time. */
-static lane_result deliver(bp_lane *l, bp_work *w)
+ * write that took nothing backs off longer each time; with a disk spool (and room in it), the
+ * records such a write left go to the spool instead, and count as done. */
+static bp_lane_result deliver(bp_lane *l, bp_work *w)
 {
     bp_ctx *s = l->sink;
     bp_lanes *ls = l->all;
-    const int64_t max_attempts = ls->p->settings.max_record_attempts;
-    bp_batch_clear(&l->pending);
+    bp_attempts *a = &l->mem;
+    bp_batch_clear(&a->pending);
     for (size_t i = 0; i < w->n; i++)
-        if (bp_batch_push(&l->pending, w->recs[i]) != BP_OK)
+        if (bp_batch_push(&a->pending, w->recs[i]) != BP_OK)
             return LANE_FATAL;
-    if (reserve(l, l->pending.count) != 0)
+    if (bp_attempts_reserve(l, a, a->pending.count) != 0)
         return LANE_FATAL;
-    if (l->pending.count)
-        memset(l->strikes, 0, l->pending.count * sizeof *l->strikes);
+    if (a->pending.count)
+        memset(a->strikes, 0, a->pending.count * sizeof *a->strikes);
     unsigned attempt = 0; /* writes in a row that took nothing: the back-off's exponent */
-    while (l->pending.count) {
-        if (bp_ctx_begin_write(s, &l->pending) != 0)
-            return LANE_FATAL;
-        double t0 = bp_now_s();
-        int rc = s->plugin->desc->write(s->state, &l->pending);
-        s->busy_s += bp_now_s() - t0;
-        s->calls++;
-        if (rc == BP_FATAL) {
-            bp_ctx_end_write(s);
-            bp_log(s->name, BP_LOG_ERROR, "sink failed permanently; stopping without committing "
-                   "the batch in flight (it will be delivered again on restart)");
-            return LANE_FATAL;
-        }
-        write_tally t = {.sent = l->pending.count, .all_singled_out = true};
-        for (size_t i = 0; i < l->pending.count; i++) {
-            if (outcome_of(s, i, rc) != BP_AGAIN) {
-                t.done++;
-            } else {
-                t.failed++;
-                if (l->strikes[i] == 0)
-                    t.all_singled_out = false;
-            }
-        }
-        bp_batch_clear(&l->again);
-        /* Refusals are logged once per write, not once per record: a mapping error can refuse
-         * every reading of a batch, and each reason names its own document. */
-        size_t lost = 0, given_up = 0;
-        char first_refused[256] = "", first_lost[256] = "";
-        l->n_refused = 0;
-        for (size_t i = 0; i < l->pending.count; i++) {
-            bp_record *rec = l->pending.items[i];
-            bp_outcome out = outcome_of(s, i, rc);
-            const char *why = s->outcome_reasons[i] ? s->outcome_reasons[i] : "no reason";
-            if (out == BP_AGAIN) {
-                unsigned strikes = l->strikes[i] + (counts_attempt(s, i, &t, l->strikes[i]));
-                if (max_attempts <= 0 || strikes < (uint64_t)max_attempts) {
-                    l->strikes_again[l->again.count] = strikes;
-                    bp_batch_push(&l->again, rec);
-                    continue;
-                }
-                /* The sink delivers the others and keeps failing this one: it would stall the
-                 * batch (and every commit after it) for good. */
-                char gave_up[384];
-                snprintf(gave_up, sizeof gave_up, "not delivered after %u attempts while the "
-                         "sink delivered the others: %s", strikes,
-                         s->outcome_reasons[i] ? s->outcome_reasons[i] : "no reason given");
-                why = bp_arena_strdup(&s->scratch, gave_up);
-                if (!why)
-                    why = "not delivered after max_record_attempts";
-                out = BP_REJECTED;
-                given_up++;
-            }
-            if (out == BP_DELIVERED) {
-                s->delivered++;
-                continue;
-            }
-            s->rejected++;
-            if (!rec->invalid_reason) {
-                /* A judged reading the sink refuses becomes a dead letter with the reason. */
-                if (!l->n_refused)
-                    snprintf(first_refused, sizeof first_refused, "%s", why);
-                l->refused[l->n_refused] = rec;
-                l->refused_why[l->n_refused++] = why;
-            } else if (!lost++) {
-                snprintf(first_lost, sizeof first_lost, "%s", why);
-            }
-        }
-        if (l->n_refused)
-            bp_log(s->name, BP_LOG_WARN, "sink rejected %zu reading(s), routed as dead letters "
-                   "with their reasons; the first: %s", l->n_refused, first_refused);
-        if (lost)
-            bp_log(s->name, BP_LOG_ERROR, "%zu dead letter(s) refused by their sink too: counted "
-                   "but stored nowhere; the first: %s", lost, first_lost);
-        if (given_up)
-            bp_log(s->name, BP_LOG_WARN, "%zu reading(s) failed %lld attempts while the sink "
-                   "delivered the others; dead-lettered instead of stalling the batch",
-                   given_up, (long long)max_attempts);
-        hand_dead_letters(l, w->flight); /* the reasons live until the next begin_write */
-        bp_ctx_end_write(s);
-        bp_batch tmp = l->pending;
-        l->pending = l->again;
-        l->again = tmp;
-        unsigned *st = l->strikes;
-        l->strikes = l->strikes_again;
-        l->strikes_again = st;
-        if (!l->pending.count)
+    bool may_spill = l->spool != NULL;
+    while (a->pending.count) {
+        bp_write_tally t;
+        bp_lane_result res = bp_lane_write_once(l, a, w->flight, &t);
+        if (res != LANE_OK)
+            return res;
+        if (!a->pending.count)
             break;
         s->retries++;
         if (abandoned(ls))
             return LANE_ABANDONED;
         if (t.done > 0 && t.failed <= t.done) {
             bp_log(s->name, BP_LOG_DEBUG, "%zu of %zu record(s) taken, %zu not yet durable; "
-                   "offering those again at once", t.done, t.sent, l->pending.count);
+                   "offering those again at once", t.done, t.sent, a->pending.count);
             attempt = 0;
             continue;
         }
         if (t.done > 0)
             attempt = 0; /* progress: the sink is up, the back-off starts over */
+        if (may_spill && t.done == 0) {
+            int rc = bp_lane_spill(l, a->pending.items, a->strikes, a->pending.count);
+            if (rc == 0)
+                return LANE_OK;
+            may_spill = false; /* full or set aside: the records wait here, as without one */
+        }
         pthread_mutex_lock(&ls->mu);
         l->failing = t.done > 0 ? 0 : attempt + 1;
         pthread_mutex_unlock(&ls->mu);
         char what[160];
-        snprintf(what, sizeof what, "%zu record(s) not yet durable", l->pending.count);
+        snprintf(what, sizeof what, "%zu record(s) not yet durable", a->pending.count);
         back_off(l, attempt, what);
         attempt++;
         if (abandoned(ls))
@@ -285,10 +309,20 @@ static int (*reload_fn(const bp_ctx *c))(void *)
     return d->struct_size >= offsetof(bp_plugin, reload) + sizeof d->reload ? d->reload : NULL;
 }
 
+void bp_lane_reload(bp_lane *l)
+{
+    int rc = reload_fn(l->sink)(l->sink->state);
+    bp_log(l->sink->name, rc == BP_OK ? BP_LOG_INFO : BP_LOG_WARN,
+           rc == BP_OK ? "reloaded on SIGHUP" : "reload on SIGHUP failed; keeping the previous "
+                                                "configuration");
+}
+
 static void *lane_main(void *arg)
 {
     bp_lane *l = arg;
     bp_lanes *ls = l->all;
+    if (l->spool)
+        return bp_spooled_lane_thread(l, deliver);
     pthread_mutex_lock(&ls->mu);
     for (;;) {
         while (!l->head && !ls->quit && !l->reload && !abandoned(ls))
@@ -298,16 +332,13 @@ static void *lane_main(void *arg)
         if (l->reload) {
             l->reload = false;
             pthread_mutex_unlock(&ls->mu);
-            int rc = reload_fn(l->sink)(l->sink->state);
-            bp_log(l->sink->name, rc == BP_OK ? BP_LOG_INFO : BP_LOG_WARN,
-                   rc == BP_OK ? "reloaded on SIGHUP" : "reload on SIGHUP failed; keeping the "
-                                                        "previous configuration");
+            bp_lane_reload(l);
             pthread_mutex_lock(&ls->mu);
             continue;
         }
         bp_work *w = l->head; /* stays in the backlog until delivered */
         pthread_mutex_unlock(&ls->mu);
-        lane_result res = deliver(l, w);
+        bp_lane_result res = deliver(l, w);
         pthread_mutex_lock(&ls->mu);
         if (res != LANE_OK) {
             if (res == LANE_FATAL)
@@ -378,6 +409,16 @@ void bp_lanes_note(bp_lanes *ls, int blocked, uint64_t polls, char *buf, size_t 
     for (size_t i = 0; i < ls->n && used + 1 < size; i++) {
         const bp_lane *l = &ls->lanes[i];
         bool full = (int)i == blocked;
+        if (l->spool_records) {
+            int k = snprintf(buf + used, size - used, "%s %s: %" PRIu64 " record(s) in its disk "
+                             "buffer, %.1f MiB%s%s", used ? ";" : " |", l->sink->name,
+                             l->spool_records, (double)l->spool_bytes / 1048576.0,
+                             l->spool_full ? " (full)" : "", l->failing ? ", retrying" : "");
+            if (k > 0)
+                used += (size_t)k < size - used ? (size_t)k : size - used - 1;
+            if (used + 1 >= size)
+                break;
+        }
         if (!l->batches || (!full && !l->failing))
             continue;
         int k = snprintf(buf + used, size - used, "%s %s%s: backlog %zu record(s) in %zu "
@@ -437,8 +478,18 @@ int bp_lanes_start(bp_lanes *ls, bp_pipeline *p, bp_stats *st)
         l->max_records = bound(l->sink, "lane_max_records", p->settings.lane_max_records);
         l->max_bytes = bound(l->sink, "lane_max_bytes", p->settings.lane_max_bytes);
         l->rng = (seed ^ (0xD1B54A32D192ED03ull * (i + 1))) | 1;
-        bp_batch_init(&l->pending, NULL, 0);
-        bp_batch_init(&l->again, NULL, 0);
+        bp_batch_init(&l->mem.pending, NULL, 0);
+        bp_batch_init(&l->mem.again, NULL, 0);
+        bp_batch_init(&l->back.pending, NULL, 0);
+        bp_batch_init(&l->back.again, NULL, 0);
+        bp_buf_init(&l->enc);
+        const char *buffer = bp_section_value(l->sink->section, "buffer");
+        if (buffer && strcmp(buffer, "disk") == 0 &&
+            bp_lane_open_spool(l, bp_section_value(l->sink->section, "buffer_path"),
+                               bound(l->sink, "buffer_max_bytes", BP_SPOOL_DEFAULT_MAX)) != 0) {
+            rc = -1;
+            break;
+        }
         if (pthread_create(&l->thread, NULL, lane_main, l) != 0) {
             bp_log("core", BP_LOG_ERROR, "cannot start the delivery thread of %s",
                    l->sink->name);
@@ -468,13 +519,11 @@ void bp_lanes_stop(bp_lanes *ls, bool abandon)
         if (l->started)
             pthread_join(l->thread, NULL);
         l->started = false;
-        bp_batch_free(&l->pending);
-        bp_batch_free(&l->again);
-        free(l->strikes);
-        free(l->strikes_again);
+        bp_attempts_free(&l->mem);
+        bp_attempts_free(&l->back);
+        bp_lane_close_spool(l);
         free(l->refused);
         free(l->refused_why);
-        l->strikes = l->strikes_again = NULL;
         l->refused = NULL;
         l->refused_why = NULL;
     }

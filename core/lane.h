@@ -5,7 +5,9 @@
 #ifndef BPPIPE_LANE_H
 #define BPPIPE_LANE_H
 
+#include "json_buf.h"
 #include "pipeline.h"
+#include "spool.h"
 #include "stats.h"
 
 #include <pthread.h>
@@ -37,6 +39,17 @@ typedef struct bp_work {
 
 typedef struct bp_lanes bp_lanes;
 
+/* buffer_max_bytes when a buffer = disk sink section does not set it: 1 GiB. */
+#define BP_SPOOL_DEFAULT_MAX ((int64_t)1 << 30)
+
+/* Records offered to a sink until each is delivered or rejected, with the attempts each has used
+ * towards max_record_attempts. `again` and `strikes_again` are the next round's. */
+typedef struct bp_attempts {
+    bp_batch pending, again;
+    unsigned *strikes, *strikes_again;
+    size_t cap;
+} bp_attempts;
+
 typedef struct bp_lane {
     bp_lanes *all;
     bp_ctx *sink;
@@ -49,14 +62,27 @@ typedef struct bp_lane {
     size_t max_records, max_bytes;
     unsigned failing; /* writes in a row that took nothing (the status line shows it) */
     bool reload;      /* SIGHUP: call reload() between batches, on this thread */
+    /* buffer = disk (docs/spool.md): under mu, for the status line and the bounds */
+    uint64_t spool_records, spool_bytes;
+    bool spool_full; /* the last spill did not fit: the backlog waits for the spool to drain */
     /* lane thread only */
     uint64_t rng;
-    bp_batch pending, again;
-    unsigned *strikes, *strikes_again;
-    size_t strikes_cap;
+    bp_attempts mem;                /* the batch being delivered from memory */
     bp_record **refused;           /* judged readings refused by the last write */
     const char **refused_why;
     size_t n_refused, refused_cap;
+    /* buffer = disk, lane thread only (opened and verified before the thread starts) */
+    bp_spool *spool;      /* NULL: buffer = memory, or the spool failed and is set aside */
+    uint64_t spool_max;
+    const char *spool_dir;
+    bp_buf enc;           /* encoded records of one spill */
+    bp_spool_entry *ents; /* and where each is in enc */
+    size_t ents_cap;
+    bp_flight *drained;   /* the chunk read back from the spool, in its own arena */
+    bp_attempts back;     /* the chunk's records not yet delivered or rejected */
+    uint64_t drain_n;     /* spool entries the chunk holds; 0: no chunk */
+    unsigned drain_attempt; /* chunk writes in a row that took nothing */
+    double next_drain;    /* when the chunk may be offered again (bp_now_s) */
 } bp_lane;
 
 struct bp_lanes {
@@ -73,8 +99,9 @@ struct bp_lanes {
     bool stopped;            /* the threads were joined (main thread) */
 };
 
-/* Sets up one lane per sink of `p` with its bounds and starts the threads (signals blocked in
- * them, so the main thread takes SIGINT/SIGTERM/SIGHUP). Returns 0 or -1 (logged). */
+/* Sets up one lane per sink of `p` with its bounds, opens and verifies the disk spools of
+ * buffer = disk sinks (a damaged or foreign one is refused), and starts the threads (signals
+ * blocked in them, so the main thread takes SIGINT/SIGTERM/SIGHUP). Returns 0 or -1 (logged). */
 int bp_lanes_start(bp_lanes *ls, bp_pipeline *p, bp_stats *st);
 /* Hands `n` work items of one batch to their lanes (w[i] to lanes[lane[i]]), under mu. */
 void bp_lanes_push(bp_lanes *ls, bp_work **w, const size_t *lane, size_t n);
@@ -89,5 +116,29 @@ void bp_lanes_note(bp_lanes *ls, int blocked, uint64_t polls, char *buf, size_t 
 void bp_lanes_stop(bp_lanes *ls, bool abandon);
 /* Stops the lanes if they run, then releases everything. */
 void bp_lanes_free(bp_lanes *ls);
+
+/* Between lane.c and lane_spool.c (the buffer = disk half of a lane). */
+typedef enum { LANE_OK, LANE_FATAL, LANE_ABANDONED } bp_lane_result;
+/* What one write did with the records it was offered. */
+typedef struct bp_write_tally {
+    size_t sent, done, failed; /* done: delivered or rejected */
+    bool all_singled_out;      /* every failed record had failed before as the odd one out */
+} bp_write_tally;
+/* One write of a->pending to the lane's sink: delivered and rejected records leave it (refused
+ * readings go to the dead-letter lanes as part of `f`), failed ones stay with their strikes. */
+bp_lane_result bp_lane_write_once(bp_lane *l, bp_attempts *a, bp_flight *f, bp_write_tally *t);
+int bp_attempts_reserve(bp_lane *l, bp_attempts *a, size_t n);
+void bp_attempts_free(bp_attempts *a);
+/* Appends n records (with their strikes; NULL: none used) to the lane's spool, durably, and
+ * counts them spooled. 0 when they are all there; 1 when they do not fit now (spool_full) or
+ * the spool has been set aside after a disk error: then none of them is. */
+int bp_lane_spill(bp_lane *l, bp_record **recs, const unsigned *strikes, size_t n);
+/* The lane thread of a buffer = disk sink; `deliver` delivers one batch from memory. */
+void *bp_spooled_lane_thread(bp_lane *l, bp_lane_result (*deliver)(bp_lane *, bp_work *));
+/* Calls the sink's reload() (SIGHUP) on the lane thread, and logs how it went. */
+void bp_lane_reload(bp_lane *l);
+/* Opens the lane's spool and verifies every entry decodes; -1 (logged) refuses the start. */
+int bp_lane_open_spool(bp_lane *l, const char *dir, uint64_t max_bytes);
+void bp_lane_close_spool(bp_lane *l);
 
 #endif

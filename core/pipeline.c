@@ -151,7 +151,8 @@ static int parse_route(const char *text, unsigned *mask)
 
 static const char *const source_keys[] = {"plugin", NULL};
 static const char *const sink_keys[] = {"plugin", "route", "lane_max_records",
-                                        "lane_max_bytes", NULL};
+                                        "lane_max_bytes", "buffer", "buffer_path",
+                                        "buffer_max_bytes", NULL};
 
 /* What a section's keys are checked against: the host's keys and the plugin's options. */
 typedef struct stage_keys {
@@ -218,6 +219,35 @@ static bp_ctx *build_stage(bp_pipeline *p, bp_section *s, bp_errors *errs)
     const bp_kv *plugin_kv = bp_section_get(s, "plugin");
     if (!plugin_kv || !plugin_kv->value) {
         if (plugin_kv) {
+/* A sink section's durable buffer (docs/spool.md): buffer = memory (the default) or disk, which
+ * needs buffer_path; buffer_max_bytes bounds the spool. */
+static void check_buffer(const bp_section *s, bp_errors *errs)
+{
+    char where[512];
+    const bp_kv *kind = bp_section_get(s, "buffer");
+    const bp_kv *path = bp_section_get(s, "buffer_path");
+    const bp_kv *max = bp_section_get(s, "buffer_max_bytes");
+    bool disk = kind && strcmp(kind->value, "disk") == 0;
+    if (kind && !disk && strcmp(kind->value, "memory") != 0)
+        bp_errors_add(errs, "%s: [%s] key 'buffer': '%s' is not one of memory, disk",
+                      bp_where(kind->file, kind->line, where, sizeof where), s->name,
+                      kind->value);
+    if (disk && (!path || !*path->value))
+        bp_errors_add(errs, "%s: [%s] buffer = disk needs buffer_path, the folder of the sink's "
+                      "spool (created 0700 if absent; one folder per sink and process)",
+                      bp_where(kind->file, kind->line, where, sizeof where), s->name);
+    int64_t v;
+    if (max && (bp_parse_int(max->value, &v) != 0 || v < 1048576 || v > ((int64_t)1 << 50)))
+        bp_errors_add(errs, "%s: [%s] key 'buffer_max_bytes': '%s' is not an integer from "
+                      "1048576 (1 MiB) to 1125899906842624 (1 PiB)",
+                      bp_where(max->file, max->line, where, sizeof where), s->name, max->value);
+    const bp_kv *stray = !disk ? (path ? path : max) : NULL;
+    if (stray)
+        bp_errors_add(errs, "%s: [%s] key '%s' is set but buffer is not disk: add buffer = disk, "
+                      "or remove the key", bp_where(stray->file, stray->line, where, sizeof where),
+                      s->name, stray->key);
+}
+
             bp_section_report_unresolved(s, errs);
             return NULL;
         }
@@ -253,7 +283,7 @@ static bp_ctx *build_stage(bp_pipeline *p, bp_section *s, bp_errors *errs)
     }
     bp_options_validate(s, lp->desc->options, lp->desc->n_options,
                         s->kind == BP_SEC_SINK ? sink_keys : source_keys, errs);
-    if (s->kind == BP_SEC_SINK)
+    if (s->kind == BP_SEC_SINK) {
         check_lane_bounds(s, errs);
     bp_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx || !(ctx->name = strdup(s->name))) {
@@ -262,6 +292,8 @@ static bp_ctx *build_stage(bp_pipeline *p, bp_section *s, bp_errors *errs)
         return NULL;
     }
     ctx->section = s;
+        check_buffer(s, errs);
+    }
     ctx->plugin = lp;
     ctx->routes = routes;
     ctx->route_name = bp_section_value(s, "route") ? bp_section_value(s, "route") : "all";

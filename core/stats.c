@@ -173,6 +173,9 @@ void bp_stats_print_summary(const bp_stats *st, const bp_pipeline *p)
                 s->name, s->plugin->desc->name, s->route_name,
                 (unsigned long long)s->delivered, (unsigned long long)s->rejected,
                 (unsigned long long)s->retries);
+        if (s->spooled || s->in_spool)
+            fprintf(stderr, "  %-18s disk buffer: %llu record(s) written to it, %llu left in it\n",
+                    "", (unsigned long long)s->spooled, (unsigned long long)s->in_spool);
     }
     const bp_ctx *all[1 + 64 + BP_MAX_SINKS];
     size_t n = 0;
@@ -274,6 +277,8 @@ int bp_stats_write_json(const bp_stats *st, const bp_pipeline *p, const char *pa
         json_u64(&b, "delivered", s->delivered, true);
         json_u64(&b, "rejected", s->rejected, true);
         json_u64(&b, "retries", s->retries, true);
+        json_u64(&b, "spooled", s->spooled, true);
+        json_u64(&b, "in_spool", s->in_spool, true);
         bp_buf_putc(&b, '}');
     }
     bp_buf_putc(&b, '}');

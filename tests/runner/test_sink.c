@@ -3,7 +3,8 @@
  * all but every k-th, one patient's for ever, everything for a while), reject one patient's
  * readings, or fail permanently. Record failures are reported per record (BP_AGAIN). It can also
  * be slow (delay_ms per write) or stall (inside write() while block_file exists), to show what
- * a slow sink holds back and what it does not. */
+ * a slow sink holds back and what it does not. While down_file exists, it is down: every write
+ * answers BP_RETRY and takes nothing. */
 #include "bppipe/plugin.h"
 
 #include <stdio.h>
@@ -20,7 +21,7 @@ typedef struct sink {
     long long again_every, deliver_every, again_first, offered;
     const char *reject_patient, *again_patient;
     long long delay_ms;
-    const char *block_file;
+    const char *block_file, *down_file;
 } sink;
 
 static const bp_option options[] = {
@@ -38,6 +39,8 @@ static const bp_option options[] = {
     BP_OPTION_INT("delay_ms", "0", 0, 60000, 0, "sleep this long in every write (a slow sink)"),
     BP_OPTION_STRING("block_file", NULL, 0,
                      "while this file exists, write() waits inside (a stalled sink)"),
+    BP_OPTION_STRING("down_file", NULL, 0,
+                     "while this file exists, every write takes nothing (a sink that is down)"),
 };
 
 static void sleep_ms(long long ms)
@@ -62,6 +65,7 @@ static int sink_open(const bp_host *host, bp_ctx *ctx, void **state)
     s->again_patient = host->opt_string(ctx, "again_patient");
     s->delay_ms = host->opt_int(ctx, "delay_ms", 0);
     s->block_file = host->opt_string(ctx, "block_file");
+    s->down_file = host->opt_string(ctx, "down_file");
     const char *path = host->opt_string(ctx, "path");
     s->out = fopen(path, "a");
     if (!s->out) {
@@ -93,7 +97,7 @@ static int sink_write(void *state, bp_batch *batch)
         h->log(s->ctx, BP_LOG_ERROR, "failing on purpose");
         return BP_FATAL;
     }
-    if (s->calls <= s->retry_first)
+    if (s->calls <= s->retry_first || (s->down_file && access(s->down_file, F_OK) == 0))
         return BP_RETRY;
     int rc = BP_OK;
     for (size_t i = 0; i < h->batch_count(batch); i++) {
