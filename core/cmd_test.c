@@ -92,9 +92,10 @@ static void test_usage(FILE *out)
           "'bppipe run'), set.SECTION.KEY = VALUE and unset = SECTION[.KEY]... (edits of\n"
           "this test's pipeline, like -o and -u), and expect.SINK.count = N,\n"
           "expect.SINK.FIELD = VALUE|<absent>|<present>, each optionally with a selector\n"
-          "SINK[FIELD=VALUE]. A number matches a number of the same value (118 = 118.0),\n"
-          "true/false a boolean, and a list when one of its items matches. A FIELD\n"
-          "expectation fails on a sink (or selection) without documents.\n\n"
+          "SINK[FIELD=VALUE] (SINK[FIELD=<absent>]: the documents without FIELD; <present>:\n"
+          "with it). A number matches a number of the same value (118 = 118.0), true/false a\n"
+          "boolean, and a list when one of its items matches. A FIELD expectation fails on a\n"
+          "sink (or selection) without documents.\n\n"
           "The source is replaced by source-file reading the input and every sink by\n"
           "sink-capture, which keeps its documents in memory (its route is kept): no Kafka,\n"
           "no Elasticsearch, no file is written. Detectors run as configured. -o and -u\n"
@@ -503,11 +504,18 @@ static void show(const cJSON *v, char *out, size_t len)
     cJSON_free(text);
 }
 
+/* [FIELD=VALUE] selects the documents whose FIELD matches VALUE; [FIELD=<absent>] those
+ * without FIELD (a dead letter of a payload that was not JSON has no patient_id), and
+ * [FIELD=<present>] those with it. */
 static bool selected(const cJSON *doc, const expectation *e)
 {
     if (!e->sel_field)
         return true;
     const cJSON *v = field_of(doc, e->sel_field);
+    if (strcmp(e->sel_value, "<absent>") == 0)
+        return v == NULL;
+    if (strcmp(e->sel_value, "<present>") == 0)
+        return v != NULL;
     return v && value_matches(v, e->sel_value);
 }
 
@@ -559,10 +567,10 @@ static bool judge(const expectation *e, const captured *c, char *saw, size_t saw
     }
     if (n_sel == 0) {
         if (e->sel_field)
-            snprintf(saw, saw_len, "no document with %s = %s (of %zu)", e->sel_field, e->sel_value,
-                     c->n_docs);
+            snprintf(saw, saw_len, "saw no document with %s = %s (of %zu)", e->sel_field,
+                     e->sel_value, c->n_docs);
         else
-            snprintf(saw, saw_len, "no documents");
+            snprintf(saw, saw_len, "saw no documents");
         return false;
     }
     if (n_bad == 0)
@@ -716,6 +724,14 @@ static int plan(const test_case *t, const run_ctx *rc, edit_list *edits, capture
             }
             status |= add_editf(edits, "%s.plugin=sink-capture%s", s->name, "");
             status |= add_editf(edits, "%s.fd=%s", s->name, fd);
+            /* in memory only: a disk buffer (buffer = disk) would write a spool */
+            static const char *const spool_keys[] = {"buffer", "buffer_path", "buffer_max_bytes"};
+            for (size_t k = 0; k < 3; k++) {
+                char key[512];
+                snprintf(key, sizeof key, "%s.%s", s->name, spool_keys[k]);
+                if (bp_section_get(s, spool_keys[k]))
+                    status |= add_edit(edits, BP_EDIT_UNSET, key, 0, true);
+            }
         }
     }
     if (!*caps || errs->n)
