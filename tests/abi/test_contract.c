@@ -143,6 +143,58 @@ static void host_has(const bp_host *h)
     CHECK(!BP_HOST_HAS(&older, count));
 }
 
+/* A detector's and a sink's context, as the pipeline makes them (name, plugin, no counters). */
+static bp_ctx *context(const char *name, const bp_loaded *plugin)
+{
+    bp_ctx *ctx = calloc(1, sizeof *ctx);
+    CHECK(ctx != NULL);
+    if (ctx) {
+        ctx->name = strdup(name);
+        ctx->plugin = plugin;
+    }
+    return ctx;
+}
+
+static void counters_and_refusals(const bp_host *h, bp_batch *b)
+{
+    static const bp_plugin det_desc = {.struct_size = sizeof(bp_plugin), .name = "x",
+                                       .kind = BP_KIND_DETECTOR};
+    static const bp_plugin sink_desc = {.struct_size = sizeof(bp_plugin), .name = "y",
+                                        .kind = BP_KIND_SINK};
+    const bp_loaded det_so = {NULL, NULL, &det_desc}, sink_so = {NULL, NULL, &sink_desc};
+    bp_ctx *det = context("detector.x", &det_so), *sink = context("sink.y", &sink_so);
+    if (!det || !sink)
+        return;
+    bp_record *r = reading(h, b);
+
+    /* count(): created at the first call (a delta of 0 too), summed, non-finite ignored */
+    h->count(det, "seen", 2);
+    h->count(det, "seen", 0.5);
+    h->count(det, "seen", NAN);
+    h->count(det, "seen", INFINITY);
+    h->count(det, "zero", 0);
+    CHECK(det->n_counters == 2);
+    CHECK_STR(det->counters[0].name, "seen");
+    CHECK_NUM(det->counters[0].value, 2.5);
+    CHECK_STR(det->counters[1].name, "zero");
+    CHECK_NUM(det->counters[1].value, 0);
+
+    /* a refused annotation is not counted for the instance that tried */
+    CHECK(h->annotate_number(det, r, "acme_score", NAN) == BP_EINVAL);
+    CHECK(h->annotate_text(det, r, "patient_id", "x") == BP_EINVAL);
+    CHECK(det->n_counters == 2);
+    CHECK(h->annotate_number(det, r, "acme_score", 1) == BP_OK);
+
+    /* verdicts are refused to a sink */
+    CHECK(h->flag(sink, r, "x", BP_SEV_WARNING) == BP_EINVAL);
+    CHECK(h->set_text(sink, r, BP_F_CATEGORY, "x") == BP_EINVAL);
+    CHECK(h->annotate_bool(sink, r, "acme_ok", 1) == BP_EINVAL);
+    CHECK(h->number(r, BP_F_ANOMALY) == 0);
+    CHECK(sink->n_counters == 0);
+    bp_ctx_free(det);
+    bp_ctx_free(sink);
+}
+
 int main(void)
 {
     bp_arena a;
@@ -154,6 +206,7 @@ int main(void)
     non_finite(h, &b);
     anomaly_type(h, &b);
     host_has(h);
+    counters_and_refusals(h, &b);
     bp_batch_free(&b);
     bp_arena_free(&a);
     bp_document_thread_done();
