@@ -33,7 +33,8 @@
  *     never calls one instance from two threads at once, and a source with commit() but
  *     without the bit gets one batch in flight at a time, as before.
  *   - Growth. Every struct that crosses the boundary starts with struct_size. New members and
- *     new host functions are only ever appended; the minor number grows with them. A change
+ *     new host functions are only ever appended; the minor number grows with them (a plugin
+ *     tests a host member newer than the minor it requires with BP_HOST_HAS). A change
  *     that breaks existing plugins bumps the major number, and the loader refuses plugins of
  *     another major with a clear message.
  *
