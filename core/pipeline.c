@@ -1,5 +1,6 @@
 #include "pipeline.h"
 
+#include "decode_pool.h"
 #include "log.h"
 #include "options.h"
 
@@ -19,6 +20,9 @@ static const bp_option pipeline_options[] = {
     BP_OPTION_INT("linger_ms", "0", 0, 60000, 0,
                   "after a batch's first payload, keep gathering this long until batch_size "
                   "(fewer, larger sink requests; every reading waits up to this long)"),
+    BP_OPTION_INT("decode_threads", NULL, 1, 64, 0,
+                  "threads that decode a batch's payloads together, the main thread included "
+                  "(1: the main thread alone); unset: the online processors, at most 4"),
     BP_OPTION_INT("max_payload_bytes", NULL, 1, 1073741824, 0,
                   "larger payloads go to the invalid route unparsed; unset: 1048576 (1 MiB, "
                   "Kafka's message.max.bytes), 67108864 (64 MiB) from a source of whole files "
@@ -103,6 +107,9 @@ static void read_settings(bp_pipeline *p, const bp_section *s)
     st->stats_interval_s = setting(s, "stats_interval");
     st->poll_timeout_ms = setting(s, "poll_timeout_ms");
     st->linger_ms = setting(s, "linger_ms");
+    st->decode_threads = setting(s, "decode_threads");
+    if (st->decode_threads < 1)
+        st->decode_threads = bp_decode_default_threads();
     st->max_payload_bytes = setting(s, "max_payload_bytes");
     st->retry_initial_ms = setting(s, "retry_initial_ms");
     st->retry_max_ms = setting(s, "retry_max_ms");

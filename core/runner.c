@@ -1,6 +1,7 @@
 #include "runner.h"
 
 #include "backoff.h"
+#include "decode_pool.h"
 #include "document.h"
 #include "fhir_decode.h"
 #include "lane.h"
@@ -65,6 +66,7 @@ typedef struct runner {
     size_t n_spare;
     bp_flight *f;           /* the batch being polled and judged */
     bp_record *current_input; /* the payload being decoded */
+    bp_decode_pool *decode;   /* NULL: the main thread decodes alone (decode_threads = 1) */
     uint64_t rng;
     double last_status;
     uint64_t last_in;
@@ -144,10 +146,22 @@ static int on_decoded(void *user, const bp_decoded *d)
     return 0;
 }
 
+/* An item the decode pool decoded, replayed on the main thread in payload order. */
+static int on_pooled(void *user, size_t payload, const bp_decoded *d)
+{
+    runner *r = user;
+    r->current_input = r->f->input.items[payload];
+    return on_decoded(r, d);
+}
+
 static step_result decode_all(runner *r)
 {
     bp_decode_opts opts = {.max_payload_bytes = (size_t)r->p->settings.max_payload_bytes};
-    for (size_t i = 0; i < r->f->input.count; i++) {
+    if (r->decode && bp_decode_pool_run(r->decode, &r->f->input, &opts, on_pooled, r) != 0) {
+        bp_log("core", BP_LOG_ERROR, "out of memory while decoding a batch");
+        return STEP_FATAL;
+    }
+    for (size_t i = 0; !r->decode && i < r->f->input.count; i++) {
         r->current_input = r->f->input.items[i];
         size_t before = r->f->records.count;
         if (bp_fhir_decode(r->current_input->payload, r->current_input->payload_len, &opts,
@@ -607,6 +621,9 @@ static void runner_free(runner *r)
     }
     r->head = r->tail = r->spare = r->f = NULL;
     bp_lanes_free(&r->lanes);
+    bp_decode_pool_stop(r->decode);
+    r->decode = NULL;
+    bp_fhir_decode_thread_done();
     bp_document_thread_done();
 }
 
@@ -677,7 +694,14 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st)
     memset(st, 0, sizeof *st);
     st->started_s = bp_now_s();
     r.last_status = st->started_s;
+    /* cJSON's hooks before any lane thread can parse (sink-es reads its responses with it). */
+    bp_fhir_decode_init();
+    if (p->settings.decode_threads > 1 &&
+        !(r.decode = bp_decode_pool_start((unsigned)p->settings.decode_threads)))
+        bp_log("core", BP_LOG_WARN, "could not start %lld decode threads; the main thread "
+               "decodes alone", (long long)p->settings.decode_threads);
     if (bp_lanes_start(&r.lanes, p, st) != 0) {
+        bp_decode_pool_stop(r.decode);
         bp_lanes_free(&r.lanes);
         st->ended_s = bp_now_s();
         return 1;
