@@ -3,6 +3,7 @@
 set -euo pipefail
 packages=(
     build-essential cmake pkg-config      # toolchain
+    dpkg-dev                              # dpkg-shlibdeps: the packages' Depends (docs/packaging.md)
     libcjson-dev libinih-dev              # core: FHIR/JSON and INI pipelines
     libcurl4-openssl-dev zlib1g-dev       # sink-alert webhooks, sink-es (gzip bodies)
     curl openssl                          # Elasticsearch tests: emulator control, TLS certs

@@ -47,4 +47,11 @@ make -s -C "$t" PREFIX="$t/prefix" >"$t/make" 2>&1
 check "examples/detector-pulse-pressure builds against the installed SDK" "[ $? = 0 ] && [ -f '$t/detector-pulse-pressure.so' ]"
 BPPIPE_PLUGIN_PATH="$t" "$t/prefix/bin/bppipe" plugins detector-pulse-pressure >"$t/one" 2>&1
 check "and loads, with its options" "grep -q 'wide_above' '$t/one'"
+# the SDK for plugin authors: pkg-config file, CMake package, the guide (docs/packaging.md)
+check "pkg-config file, CMake package and plugin guide installed" \
+    "[ -n \"\$(find '$t/prefix' -path '*/pkgconfig/bppipe-plugin.pc')\" ] && [ -n \"\$(find '$t/prefix' -path '*/cmake/bppipe/bppipeConfig.cmake')\" ] && [ -f '$t/prefix/share/doc/bppipe/plugin-guide.md' ]"
+"$CMAKE_COMMAND" -S "$BPPIPE_SOURCE_DIR/examples/detector-pulse-pressure" -B "$t/ex" \
+    -DCMAKE_PREFIX_PATH="$t/prefix" >"$t/ex.log" 2>&1 && "$CMAKE_COMMAND" --build "$t/ex" >>"$t/ex.log" 2>&1
+check "examples/detector-pulse-pressure builds with CMake and find_package(bppipe) against the install" \
+    "[ $? = 0 ] && [ -f '$t/ex/detector-pulse-pressure.so' ] && grep -q '$t/prefix/include' '$t/ex/CMakeFiles/detector-pulse-pressure.dir/flags.make'"
 exit $fail

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The Debian packages, from the packages alone. Builds them (`--target package`, Release, in a
+# build dir of its own kept between runs, so a rerun only rebuilds what changed), unpacks every
+# .deb with dpkg-deb -x into an empty root (nothing is installed on this machine), and there:
+# bppipe lists its plugins and runs the demo; the example plugin builds against the unpacked
+# SDK (CMake package, and pkg-config), packages itself, is unpacked beside them and is listed
+# and run by bppipe with nothing configured.
+set -u
+fail=0
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1 ($2)"; fail=1; return 1; fi; }
+show() { echo "---- $1"; tail -n 30 "$1"; }
+cmake=${CMAKE_COMMAND:-cmake}
+b="$BPPIPE_BUILD_DIR/packaging-build"
+unset BPPIPE_PLUGIN_PATH BPPIPE_MODEL DPKG_ADMINDIR CMAKE_PREFIX_PATH PKG_CONFIG_PATH
+
+# 1. the packages
+rm -f "$b"/*.deb
+"$cmake" -S "$BPPIPE_SOURCE_DIR" -B "$b" -DCMAKE_BUILD_TYPE=Release -DBPPIPE_TESTS=OFF \
+    -DBPPIPE_BENCH=OFF >"$t/configure" 2>&1 &&
+    "$cmake" --build "$b" -j2 --target package >"$t/build" 2>&1
+st=$?
+check "cmake --build --target package succeeds" "[ $st = 0 ]" || { show "$t/configure"; show "$t/build"; exit 1; }
+deb() { ls "$b"/"$1"_*.deb 2>/dev/null | head -n1; }
+for p in bppipe bppipe-kafka bppipe-elasticsearch bppipe-dev; do
+    check "$p .deb written" "[ -n '$(deb $p)' ]"
+done
+[ "$fail" = 0 ] || exit 1
+field() { dpkg-deb -f "$(deb "$1")" "$2"; }
+files() { dpkg-deb -c "$(deb "$1")" | awk '{print $6}' | sed 's#^\./#/#'; }
+v=$(field bppipe Version)
+check "bppipe's Depends come from its ELF files (dpkg-shlibdeps): libc, cJSON, inih" \
+    "field bppipe Depends | grep -q 'libc6 (>=' && field bppipe Depends | grep -q libcjson1 && field bppipe Depends | grep -q libinih1"
+check "bppipe-kafka depends on librdkafka and on bppipe of its own version" \
+    "field bppipe-kafka Depends | grep -q librdkafka1 && field bppipe-kafka Depends | grep -qF 'bppipe (= $v)'"
+check "bppipe-elasticsearch depends on libcurl and zlib" \
+    "field bppipe-elasticsearch Depends | grep -q libcurl && field bppipe-elasticsearch Depends | grep -q zlib1g"
+check "bppipe-dev depends on bppipe of its own version" "field bppipe-dev Depends | grep -qF 'bppipe (= $v)'"
+check "the Kafka plugins are in bppipe-kafka, not in bppipe" \
+    "files bppipe-kafka | grep -q '/source-kafka\.so$' && files bppipe-kafka | grep -q '/sink-kafka\.so$' && ! files bppipe | grep -q kafka"
+check "sink-es is in bppipe-elasticsearch, not in bppipe" \
+    "files bppipe-elasticsearch | grep -q '/sink-es\.so$' && ! files bppipe | grep -q sink-es"
+check "bppipe-dev holds the header, CMake package, pkg-config file and plugin guide" \
+    "files bppipe-dev | grep -q '/include/bppipe/plugin\.h$' && files bppipe-dev | grep -q '/cmake/bppipe/bppipeConfig\.cmake$' && files bppipe-dev | grep -q '/cmake/bppipe/bppipeConfigVersion\.cmake$' && files bppipe-dev | grep -q '/pkgconfig/bppipe\.pc$' && files bppipe-dev | grep -q '/share/doc/.*/plugin-guide\.md$'"
+check "no file is in two packages" \
+    "[ -z \"\$(for p in bppipe bppipe-kafka bppipe-elasticsearch bppipe-dev; do files \$p | grep -v '/\$'; done | sort | uniq -d)\" ]"
+
+# 2. bppipe from the unpacked packages alone
+r="$t/root"
+mkdir "$r"
+for p in bppipe bppipe-kafka bppipe-elasticsearch bppipe-dev; do dpkg-deb -x "$(deb $p)" "$r"; done
+exe="$r/usr/bin/bppipe"
+plugdir=$(dirname "$(find "$r" -name sink-file.so | head -n1)")
+(cd "$t" && "$exe" plugins >"$t/plugins" 2>"$t/plugins.err")
+check "the unpacked bppipe lists its plugins" "[ $? = 0 ] && [ ! -s '$t/plugins.err' ]"
+for p in source-faker source-file source-kafka detector-rules detector-logreg detector-trend \
+         sink-file sink-es sink-kafka sink-alert sink-capture; do
+    check "  $p, from the unpacked plugin dir, as a file no package owns" \
+        "grep -A1 '^$p ' '$t/plugins' | grep -qx ' *file $plugdir/$p\.so'"
+done
+check "and nothing from the build trees" "! grep -q '$BPPIPE_BUILD_DIR' '$t/plugins'"
+share="$r/usr/share/bppipe"
+(cd "$share" && BPPIPE_DEMO_DIR="$t/demo" "$exe" run pipelines/demo.ini --max-records 3000 \
+    --summary-json "$t/sum.json" >"$t/demo.out" 2>"$t/demo.err")
+st=$?
+check "the demo pipeline runs from the unpacked share/bppipe (exit 0)" "[ $st = 0 ]" || show "$t/demo.err"
+j() { python3 -c "import json,sys; d=json.load(open('$t/sum.json')); print(eval(sys.argv[1]))" "$1"; }
+count() { cat "$t/demo/$1"/*.ndjson 2>/dev/null | wc -l | tr -d ' '; }
+check "3000 readings in, books balance against the files written" \
+    "[ $(j "d['readings_in']") = 3000 ] && [ $(j "d['anomaly']+d['normal']+d['invalid']") = 3000 ] && [ $(count anomalies) = $(j "d['anomaly']") ] && [ $(count normal) = $(j "d['normal']") ]"
+check "the packaged model scored the anomalies" "grep -q ml_risk_score '$t/demo'/anomalies/*.ndjson"
+
+# 3. the example plugin against the unpacked SDK: CMake package, pkg-config, its own .deb
+ex="$r/usr/share/doc/bppipe/examples/detector-pulse-pressure"
+check "bppipe-dev ships the example" "[ -f '$ex/CMakeLists.txt' ] && [ -f '$ex/detector_pulse_pressure.c' ]"
+"$cmake" -S "$ex" -B "$t/ex" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$r/usr" \
+    >"$t/ex.configure" 2>&1 && "$cmake" --build "$t/ex" --target package >"$t/ex.build" 2>&1
+st=$?
+check "the example builds and packages itself with find_package(bppipe) from the root" "[ $st = 0 ]" \
+    || { show "$t/ex.configure"; show "$t/ex.build"; }
+check "  against the unpacked header" \
+    "grep -rqF -- '-I$r/usr/include' '$t/ex/CMakeFiles' 2>/dev/null || grep -rqF -- '-isystem $r/usr/include' '$t/ex/CMakeFiles'"
+exdeb=$(ls "$t"/ex/bppipe-detector-pulse-pressure_*.deb 2>/dev/null | head -n1)
+check "its .deb is written" "[ -n '$exdeb' ]"
+if [ -n "$exdeb" ]; then
+    check "  installs the plugin into bppipe's plugin dir, nothing else" \
+        "[ \"\$(dpkg-deb -c '$exdeb' | awk '{print \$6}' | grep -v '/\$')\" = './${plugdir#$r/}/detector-pulse-pressure.so' ]"
+    check "  depends on bppipe and on what dpkg-shlibdeps found (libc)" \
+        "dpkg-deb -f '$exdeb' Depends | grep -q 'bppipe (>=' && dpkg-deb -f '$exdeb' Depends | grep -q libc6"
+    dpkg-deb -x "$exdeb" "$r"
+fi
+(cd "$t" && "$exe" plugins >"$t/plugins" 2>&1)
+check "the unpacked bppipe lists the unpacked example, with nothing configured" \
+    "grep -A1 '^detector-pulse-pressure ' '$t/plugins' | grep -qx ' *file $plugdir/detector-pulse-pressure\.so'"
+(cd "$share" && BPPIPE_DEMO_DIR="$t/demo2" "$exe" run pipelines/demo.ini --max-records 500 \
+    -o detector.pp.plugin=detector-pulse-pressure >/dev/null 2>"$t/demo2.err")
+check "and runs it in the demo: readings carry its pp_mmhg" \
+    "[ $? = 0 ] && grep -q '\"pp_mmhg\"' '$t/demo2'/*/*.ndjson" || show "$t/demo2.err"
+
+# pkg-config from the unpacked root: the header's folder and the plugin dir
+pc() { PKG_CONFIG_PATH="$(dirname "$(find "$r" -name bppipe.pc | head -n1)")" pkg-config "$@"; }
+inc=$(pc --cflags-only-I bppipe-plugin | sed 's/^-I//; s/ *$//')
+check "pkg-config bppipe-plugin gives the unpacked include dir" "[ -f '$inc/bppipe/plugin.h' ]"
+check "pkg-config's plugindir is where bppipe searches" \
+    "[ \"\$(realpath \"\$(pc --variable=plugindir bppipe)\")\" = '$plugdir' ]"
+cc -std=c11 -Wall -Wextra -Werror -shared -fPIC -fvisibility=hidden -Wl,--no-undefined \
+    $(pc --cflags bppipe-plugin) "$ex/detector_pulse_pressure.c" -o "$t/pp.so" -lm 2>"$t/cc"
+check "the example compiles with pkg-config's flags alone" "[ $? = 0 ]" || show "$t/cc"
+exit $fail
