@@ -10,7 +10,6 @@
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME bppipe)
 set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "FHIR blood-pressure stream processor with plugins")
 if(NOT CPACK_PACKAGE_CONTACT)
   set(CPACK_PACKAGE_CONTACT "bppipe maintainers <bppipe@localhost>")
 endif()
@@ -30,6 +29,24 @@ set(CPACK_DEBIAN_DEV_PACKAGE_NAME bppipe-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 # The SDK's files depend on no library; its Depends is bppipe alone.
 set(CPACK_DEBIAN_DEV_PACKAGE_SHLIBDEPS OFF)
+
+# Synopsis line, then the extended description (no CPACK_PACKAGE_DESCRIPTION_SUMMARY: CPack
+# would put that one synopsis above every package's).
+set(CPACK_DEBIAN_RUNTIME_DESCRIPTION "FHIR blood-pressure stream processor with plugins
+bppipe judges FHIR R4 blood-pressure Observations with detector plugins and
+routes them by verdict to sinks. This package holds bppipe (run, check, test,
+plugins, train, broker), the plugins that need neither Kafka nor Elasticsearch,
+and the shipped pipelines with the model and deploy/ in /usr/share/bppipe.")
+set(CPACK_DEBIAN_KAFKA_DESCRIPTION "bppipe Kafka plugins: source-kafka and sink-kafka
+source-kafka reads a consumer group and commits only what every sink has;
+sink-kafka is an idempotent producer keyed by patient.")
+set(CPACK_DEBIAN_ELASTICSEARCH_DESCRIPTION "bppipe Elasticsearch sink: sink-es
+sink-es writes Elasticsearch or OpenSearch with _bulk create and stable ids,
+retries only failed items and dead-letters mapping rejections.")
+set(CPACK_DEBIAN_DEV_DESCRIPTION "bppipe plugin SDK
+The plugin ABI header <bppipe/plugin.h>, a CMake package (find_package(bppipe),
+bppipe_add_plugin()), a pkg-config file (bppipe, bppipe-plugin), the plugin
+guide and an example plugin that builds and packages itself.")
 
 include(CPack)
 cpack_add_component(runtime DISPLAY_NAME "bppipe"

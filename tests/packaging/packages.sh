@@ -60,6 +60,17 @@ for p in source-faker source-file source-kafka detector-rules detector-logreg de
         "grep -A1 '^$p ' '$t/plugins' | grep -qx ' *file $plugdir/$p\.so'"
 done
 check "and nothing from the build trees" "! grep -q '$BPPIPE_BUILD_DIR' '$t/plugins'"
+# were the packages installed, bppipe would name them: a stand-in dpkg database holding the
+# packages' own file lists (under the root) and versions
+mkdir -p "$t/dpkg/info"
+: >"$t/dpkg/status"
+for p in bppipe bppipe-kafka; do
+    files $p | sed "s#^#$r#" >"$t/dpkg/info/$p:amd64.list"
+    printf 'Package: %s\nStatus: install ok installed\nVersion: %s\n\n' $p "$v" >>"$t/dpkg/status"
+done
+(cd "$t" && DPKG_ADMINDIR="$t/dpkg" "$exe" plugins >"$t/plugins.dpkg" 2>&1)
+check "with the packages in dpkg's database, plugins names each one's package and version" \
+    "grep -A1 '^sink-file ' '$t/plugins.dpkg' | grep -qx ' *package bppipe $v, $plugdir/sink-file\.so' && grep -A1 '^source-kafka ' '$t/plugins.dpkg' | grep -qx ' *package bppipe-kafka $v, $plugdir/source-kafka\.so' && grep -A1 '^sink-es ' '$t/plugins.dpkg' | grep -qx ' *file $plugdir/sink-es\.so'"
 share="$r/usr/share/bppipe"
 (cd "$share" && BPPIPE_DEMO_DIR="$t/demo" "$exe" run pipelines/demo.ini --max-records 3000 \
     --summary-json "$t/sum.json" >"$t/demo.out" 2>"$t/demo.err")
