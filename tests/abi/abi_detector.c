@@ -1,8 +1,10 @@
 /* A detector written against a frozen ABI header (abi_version.h): it flags a systolic at or
  * above `limit` as critical, types and categorises it, annotates every reading with its
- * systolic value and the ABI it was built for, and counts what it was shown, so the test can
- * tell that today's host still loads it, calls it with the right readings only (no dead
- * letters, no skipped resources), and keeps what it wrote. */
+ * systolic value and the ABI it was built for, and counts its calls and what it was shown, so
+ * the test can tell that today's host still loads it, calls it with the right readings only
+ * (no dead letters, no skipped resources, no call for a batch without readings), and keeps
+ * what it wrote. With retry_first = N it marks the readings and answers BP_RETRY to its first
+ * N calls: the host calls again with the same batch, the marks kept. */
 #include "abi_version.h"
 
 #include <math.h>
@@ -12,10 +14,12 @@ typedef struct det {
     const bp_host *host;
     bp_ctx *ctx;
     double limit;
+    int64_t retries_left;
 } det;
 
 static const bp_option options[] = {
     BP_OPTION_DOUBLE("limit", "180", 0, 400, 0, "flag systolic at or above this as critical"),
+    BP_OPTION_INT("retry_first", "0", 0, 10, 0, "answer BP_RETRY to the first N calls"),
 };
 
 static int det_open(const bp_host *host, bp_ctx *ctx, void **state)
@@ -26,6 +30,7 @@ static int det_open(const bp_host *host, bp_ctx *ctx, void **state)
     d->host = host;
     d->ctx = ctx;
     d->limit = host->opt_double(ctx, "limit", 180);
+    d->retries_left = host->opt_int(ctx, "retry_first", 0);
     *state = d;
     return BP_OK;
 }
@@ -39,6 +44,13 @@ static int det_detect(void *state, bp_batch *batch)
 {
     det *d = state;
     const bp_host *h = d->host;
+    h->count(d->ctx, "calls", 1);
+    if (d->retries_left > 0) {
+        d->retries_left--;
+        for (size_t i = 0; i < h->batch_count(batch); i++)
+            h->annotate_bool(d->ctx, h->batch_at(batch, i), "abi_tried", 1);
+        return BP_RETRY;
+    }
     for (size_t i = 0; i < h->batch_count(batch); i++) {
         bp_record *r = h->batch_at(batch, i);
         h->count(d->ctx, "seen", 1);
