@@ -292,9 +292,9 @@ typedef struct bp_host {
      *   - Values: annotate_number refuses NaN and ±Inf (JSON has neither): the key is left
      *     out of the document (or keeps the value set before). annotate_text needs a non-NULL
      *     value (any text; it is escaped as JSON). annotate_bool stores value != 0.
-     *   - Who sees them: every sink the reading is routed to, in the same document bytes;
-     *     dead letters and skipped resources never carry annotations (detectors never see
-     *     them, see detect()).
+     *   - Who sees them: every sink the reading is routed to, in the same document bytes.
+     *     Dead letters and skipped resources carry none: detectors never see them (see
+     *     detect()), and a reading a sink refuses is dead-lettered without its annotations.
      *   - Elasticsearch: sink-es sends the whole document, so every annotation is stored in
      *     _source. With bppipe's index template (deploy/elasticsearch/, docs/elasticsearch.md)
      *     a key no one mapped is mapped by the JSON type of its first value through dynamic
@@ -319,10 +319,10 @@ typedef struct bp_host {
     /* Adds `delta` to a named per-instance counter (created at the first call; a non-finite
      * delta is ignored), shown in the run summary and written to `bppipe run --summary-json`
      * as "counters": {"INSTANCE": {"NAME": value}}, e.g. {"sink.alerts": {"alerts_sent": 3}}
-     * (instances that counted nothing are left out). A source's
-     * counters also ride on the periodic status line; a source assigned partitions by a group
-     * counts them as "partitions_assigned" (a delta of 0 creates it), and while that is 0 the
-     * status line says it is waiting for partition assignment. */
+     * (instances that counted nothing are left out). A source's counters also ride on the
+     * periodic status line; a source assigned partitions by a group counts them as
+     * "partitions_assigned" (a delta of 0 creates it), and while that is 0 the status line
+     * says it is waiting for partition assignment. */
     void (*count)(bp_ctx *ctx, const char *name, double delta);
 } bp_host;
 
