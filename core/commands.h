@@ -8,6 +8,8 @@ int bp_cmd_check(int argc, char **argv);
 /* Declarative pipeline tests (docs/testing.md): 0 all passed, 1 one failed, 2 a broken file. */
 int bp_cmd_test(int argc, char **argv);
 int bp_cmd_plugins(int argc, char **argv);
+/* The conformance kit (docs/conform.md): 0 every check passed, 1 one failed, 2 usage. */
+int bp_cmd_conform(int argc, char **argv);
 int bp_cmd_train(int argc, char **argv);
 /* In-memory development Kafka broker (librdkafka mock cluster); runs until SIGINT/SIGTERM. */
 int bp_cmd_broker(int argc, char **argv);

@@ -15,6 +15,7 @@ static void usage(FILE *out)
           "  bppipe check FILE [-o SECTION.KEY=VALUE]... [-u SECTION[.KEY]]...\n"
           "  bppipe test FILE... [-o SECTION.KEY=VALUE]... [-u SECTION[.KEY]]...\n"
           "  bppipe plugins [NAME]\n"
+          "  bppipe conform NAME|PATH.so [-o KEY=VALUE]... [--timeout S] [--cycles N]\n"
           "  bppipe train --out FILE [--features basic|clinical] [--data FILE.csv] ...\n"
           "  bppipe broker [--topic NAME[:PARTITIONS]]... [--bootstrap-file PATH]\n"
           "  bppipe version\n"
@@ -25,6 +26,8 @@ static void usage(FILE *out)
           "  test      run declarative pipeline tests: input file in, expectations about\n"
           "            the documents each sink receives (docs/testing.md)\n"
           "  plugins   list the plugins found, or show one plugin's options\n"
+          "  conform   run the plugin contract against one plugin, each check in a child\n"
+          "            process (docs/conform.md)\n"
           "  train     fit the logistic-regression model of detector-logreg\n"
           "  broker    run an in-memory Kafka broker on 127.0.0.1 (development only)\n"
           "  version   print the version and plugin ABI\n\n"
@@ -51,7 +54,7 @@ static const struct {
 } commands[] = {
     {"run", bp_cmd_run},         {"check", bp_cmd_check}, {"test", bp_cmd_test},
     {"plugins", bp_cmd_plugins}, {"train", bp_cmd_train}, {"broker", bp_cmd_broker},
-    {"version", cmd_version},
+    {"conform", bp_cmd_conform}, {"version", cmd_version},
 };
 
 static int (*find_command(const char *name))(int, char **)

@@ -1,0 +1,99 @@
+/* `bppipe conform`: the conformance kit's parts (core/cmd_conform.c runs the checks, each in a
+ * child process; core/conform_checks.c holds the checks every kind gets, core/conform_stages.c
+ * the ones of each kind and the host table that watches what a plugin calls). */
+#ifndef BPPIPE_CONFORM_H
+#define BPPIPE_CONFORM_H
+
+#include "config.h"
+#include "instance.h"
+#include "loader.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* What every check gets: the plugin (loaded by the parent before any fork) and its section. */
+typedef struct cf_env {
+    const bp_loaded *plugin;
+    bp_section *section;      /* "<kind>.conform": plugin = NAME and every -o KEY=VALUE */
+    char missing[512];        /* required options that were not given, ", "-separated */
+    unsigned cycles;          /* open/close cycles of the `cycles` check */
+} cf_env;
+
+typedef enum cf_status { CF_PASS, CF_FAIL, CF_SKIP } cf_status;
+
+/* What a check says: its status and one line (a reason, or a note on a pass). */
+typedef struct cf_out {
+    char msg[1024];
+} cf_out;
+
+typedef cf_status (*cf_check_fn)(const cf_env *env, cf_out *out);
+
+typedef struct cf_check {
+    const char *name;
+    cf_check_fn fn;
+    bool needs_open; /* skipped when open_close failed */
+    unsigned timeout_factor; /* times --timeout; 1 for most */
+} cf_check;
+
+/* Sets the line of `out` and returns `status`. */
+cf_status cf_say(cf_out *out, cf_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The checks of `kind`, in the order they run; *n receives how many. */
+const cf_check *cf_checks_for(bp_kind kind, size_t *n);
+
+/* Checks of every kind (conform_checks.c). */
+cf_status cf_check_descriptor(const cf_env *env, cf_out *out);
+cf_status cf_check_options(const cf_env *env, cf_out *out);
+cf_status cf_check_open_close(const cf_env *env, cf_out *out);
+cf_status cf_check_check_mode(const cf_env *env, cf_out *out);
+cf_status cf_check_reload(const cf_env *env, cf_out *out);
+cf_status cf_check_cycles(const cf_env *env, cf_out *out);
+
+/* Checks of one kind (conform_stages.c). */
+cf_status cf_check_detect_empty(const cf_env *env, cf_out *out);
+cf_status cf_check_detect_single(const cf_env *env, cf_out *out);
+cf_status cf_check_detect_missing(const cf_env *env, cf_out *out);
+cf_status cf_check_detect_odd(const cf_env *env, cf_out *out);
+cf_status cf_check_detect_verdicts(const cf_env *env, cf_out *out);
+cf_status cf_check_detect_close(const cf_env *env, cf_out *out);
+cf_status cf_check_write_empty(const cf_env *env, cf_out *out);
+cf_status cf_check_write_single(const cf_env *env, cf_out *out);
+cf_status cf_check_write_missing(const cf_env *env, cf_out *out);
+cf_status cf_check_write_odd(const cf_env *env, cf_out *out);
+cf_status cf_check_write_dead_letters(const cf_env *env, cf_out *out);
+cf_status cf_check_write_outcomes(const cf_env *env, cf_out *out);
+cf_status cf_check_write_flush_close(const cf_env *env, cf_out *out);
+cf_status cf_check_poll_capacity(const cf_env *env, cf_out *out);
+cf_status cf_check_poll_timeout(const cf_env *env, cf_out *out);
+cf_status cf_check_poll_commit(const cf_env *env, cf_out *out);
+cf_status cf_check_poll_close(const cf_env *env, cf_out *out);
+
+/* -- instances (conform_stages.c) -- */
+
+/* A fresh instance of the plugin over env's section, not opened. NULL when out of memory. */
+bp_ctx *cf_ctx_new(const cf_env *env);
+/* Calls open() through the watching host table (cf_watch_host) or the host's own table; the
+ * stage is marked as running for the watch. Returns the plugin's status. */
+int cf_open(bp_ctx *ctx, bool watched);
+/* close() if opened, then frees the instance. */
+void cf_close_free(bp_ctx *ctx);
+
+/* The host table that forwards every call to the host's own and notes what the contract does
+ * not allow: a host call with another instance's context, from another thread or outside a
+ * stage call, a verdict or outcome call the host refused (BP_EINVAL), a sink calling verdict
+ * functions. */
+const bp_host *cf_watch_host(void);
+/* The first violations noted since the last reset ("" when none). */
+const char *cf_watch_problems(void);
+void cf_watch_reset(bp_ctx *ctx);
+void cf_watch_stage(bool inside);
+
+/* Tells the kit what the check is about to do, so a crash or a hang can be said to have
+ * happened there ("while detect() judged ..."). Only in a check's process. */
+void cf_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Milliseconds on the monotonic clock. */
+double cf_now_ms(void);
+
+#endif
