@@ -9,20 +9,22 @@ fail=0
 bad() { echo "FAIL $*"; fail=1; }
 
 # Headers anywhere but under plugins/: what a core include may resolve to.
+declare -A plugin_only=()
 allowed=$(cd "$src" && find core include lib -name '*.h' -printf '%f\n' 2>/dev/null | sort -u)
-plugin_only=$(cd "$src" && find plugins -name '*.h' -printf '%f\n' | sort -u |
-              comm -23 - <(printf '%s\n' "$allowed"))
-while IFS= read -r line; do
-    file=${line%%:*}
-    inc=$(sed -E 's/^[^#]*#[[:space:]]*include[[:space:]]*[<"]([^>"]+)[>"].*/\1/' <<<"${line#*:*:}")
+for h in $(cd "$src" && find plugins -name '*.h' -printf '%f\n' | sort -u |
+           comm -23 - <(printf '%s\n' "$allowed")); do
+    plugin_only[$h]=1
+done
+while read -r file inc; do
     case "$inc" in
         *plugins/*) bad "$file includes $inc, a path under plugins/" ;;
     esac
-    base=${inc##*/}
-    if grep -qxF -- "$base" <<<"$plugin_only"; then
+    if [ -n "${plugin_only[${inc##*/}]:-}" ]; then
         bad "$file includes $inc, a header only plugins/ holds"
     fi
-done < <(cd "$src" && grep -rnE '^[[:space:]]*#[[:space:]]*include' core --include='*.c' --include='*.h')
+done < <(cd "$src" && grep -roE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"][^>"]+[>"]' \
+             --include='*.c' --include='*.h' core |
+         sed -E 's/^([^:]+):.*[<"]([^>"]+)[>"]$/\1 \2/')
 
 cm="$src/core/CMakeLists.txt"
 if grep -nE 'plugins/' "$cm"; then
