@@ -2,9 +2,11 @@
  * header <bppipe/plugin.h>. It adds the pulse pressure (systolic - diastolic) to every reading
  * with both values and flags a wide pulse pressure, a marker of arterial stiffness.
  *
- * Build:  cc -std=c11 -shared -fPIC -fvisibility=hidden -I<prefix>/include \
+ * Build:  cmake -S . -B build && cmake --build build   (find_package(bppipe): CMakeLists.txt)
+ *         cmake --build build --target package         (a .deb into bppipe's plugin dir)
+ *    or:  cc -std=c11 -shared -fPIC -fvisibility=hidden -I<prefix>/include \
  *             detector_pulse_pressure.c -o detector-pulse-pressure.so
- * Use:    BPPIPE_PLUGIN_PATH=. bppipe run pipeline.ini   with
+ * Use:    BPPIPE_PLUGIN_PATH=. bppipe run pipeline.ini   (no path once the .deb is installed) with
  *         [detector.pp]
  *         plugin = detector-pulse-pressure
  *         wide_above = 60
