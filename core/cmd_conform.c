@@ -61,6 +61,12 @@ double cf_now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+void cf_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 static const cf_check common_head[] = {
     {"descriptor", cf_check_descriptor, false, 1},
     {"options", cf_check_options, false, 1},

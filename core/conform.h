@@ -1,12 +1,15 @@
-/* `bppipe conform`: the conformance kit's parts (core/cmd_conform.c runs the checks, each in a
- * child process; core/conform_checks.c holds the checks every kind gets, core/conform_stages.c
- * the ones of each kind and the host table that watches what a plugin calls). */
+/* `bppipe conform`: the conformance kit's parts. core/cmd_conform.c runs the checks, each in a
+ * child process; core/conform_checks.c holds the checks every kind gets; conform_detector.c,
+ * conform_sink.c and conform_source.c the ones of each kind; conform_readings.c the readings
+ * they feed; conform_watch.c the instances and the host table that watches what a plugin
+ * calls. */
 #ifndef BPPIPE_CONFORM_H
 #define BPPIPE_CONFORM_H
 
 #include "config.h"
 #include "instance.h"
 #include "loader.h"
+#include "record.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -50,7 +53,7 @@ cf_status cf_check_check_mode(const cf_env *env, cf_out *out);
 cf_status cf_check_reload(const cf_env *env, cf_out *out);
 cf_status cf_check_cycles(const cf_env *env, cf_out *out);
 
-/* Checks of one kind (conform_stages.c). */
+/* Checks of one kind (conform_detector.c, conform_sink.c, conform_source.c). */
 cf_status cf_check_detect_empty(const cf_env *env, cf_out *out);
 cf_status cf_check_detect_single(const cf_env *env, cf_out *out);
 cf_status cf_check_detect_missing(const cf_env *env, cf_out *out);
@@ -69,7 +72,40 @@ cf_status cf_check_poll_timeout(const cf_env *env, cf_out *out);
 cf_status cf_check_poll_commit(const cf_env *env, cf_out *out);
 cf_status cf_check_poll_close(const cf_env *env, cf_out *out);
 
-/* -- instances (conform_stages.c) -- */
+/* -- readings (conform_readings.c) -- */
+
+typedef struct spec {
+    const char *id, *patient;
+    double sys, dia, hr; /* NaN: the Observation has no such component */
+    int minute;
+    bool critical; /* judged as a detector would: flagged critical, so route critical sinks see it */
+} spec;
+
+/* A batch with its own arena. */
+typedef struct cf_batch {
+    bp_arena arena;
+    bp_batch b;
+} cf_batch;
+
+void cf_batch_init(cf_batch *cb, size_t capacity);
+void cf_batch_free(cf_batch *cb);
+
+/* The reading sets a check feeds. */
+typedef enum cf_set { SET_EMPTY, SET_SINGLE, SET_MISSING, SET_ODD, SET_WARD } cf_set;
+#define CF_N_MISSING 5
+#define CF_N_WARD 10
+extern const spec cf_missing[CF_N_MISSING]; /* each with one value or more missing */
+extern const spec cf_ward[CF_N_WARD];
+
+/* Appends `set` to `cb`. Returns 0, or -1 with the reason (the kit's own failure). */
+int cf_fill(cf_batch *cb, cf_set set, char *why, size_t why_len);
+/* Appends the reading of `s` at source offset `offset`. */
+int cf_add_reading(cf_batch *cb, const spec *s, int64_t offset, char *why, size_t why_len);
+/* Appends what the decoder makes of `text`: readings, or with `want_invalid` dead letters. */
+int cf_add_payload_text(cf_batch *cb, const char *text, int64_t offset, bool want_invalid,
+                        char *why, size_t why_len);
+
+/* -- instances (conform_watch.c) -- */
 
 /* A fresh instance of the plugin over env's section, not opened. NULL when out of memory. */
 bp_ctx *cf_ctx_new(const cf_env *env);
@@ -95,5 +131,6 @@ void cf_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Milliseconds on the monotonic clock. */
 double cf_now_ms(void);
+void cf_sleep_ms(int ms);
 
 #endif

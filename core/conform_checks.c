@@ -280,12 +280,6 @@ static size_t rss_bytes(void)
     return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* "127.0.0.1:9200, 95 bytes sent, 410 received" for a TCP socket; "" for another. */
 static void describe_socket(int fd, char *buf, size_t len)
 {
@@ -388,7 +382,7 @@ cf_status cf_check_check_mode(const cf_env *env, cf_out *out)
                             strncmp(after.what[i], "socket:", 7) == 0;
         if (threads <= threads0 && !sockets_left)
             break;
-        sleep_ms(50);
+        cf_sleep_ms(50);
     }
     for (size_t i = 0; i < after.n; i++)
         if (!in_list(&before, after.fd[i], after.what[i]) &&
@@ -470,7 +464,7 @@ cf_status cf_check_cycles(const cf_env *env, cf_out *out)
     double ms = cf_now_ms() - t0;
     size_t threads = count_threads();
     for (int waited = 0; threads > threads0 && waited < 3000; waited += 50) {
-        sleep_ms(50);
+        cf_sleep_ms(50);
         threads = count_threads();
     }
     list_fds(&fds1);
