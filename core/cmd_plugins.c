@@ -130,8 +130,8 @@ static void print_rows(const listing *ls)
                d->version ? d->version : "?", d->abi_major, d->abi_minor,
                d->description ? d->description : "");
         if (r->shadowed_by) {
-            printf("%-18s %s: shadowed by %s (first in the search order), not used\n", "",
-                   r->path, r->shadowed_by);
+            printf("%-18s %s: shadowed by %s (first in the search order), not used\n", "", r->path,
+                   r->shadowed_by);
         } else {
             printf("%-18s ", "");
             if (owners)

@@ -29,8 +29,8 @@ static bool names_path(const char *entry, const char *path)
 
 /* Reads one package's list and records it as the owner of the paths it names. Returns how
  * many of the paths still without an owner it took. */
-static size_t read_list(const char *file, const char *package, const char *const *paths,
-                        size_t n, bp_pkg_owner *owners)
+static size_t read_list(const char *file, const char *package, const char *const *paths, size_t n,
+                        bp_pkg_owner *owners)
 {
     FILE *f = fopen(file, "r");
     if (!f)

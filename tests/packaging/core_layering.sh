@@ -30,13 +30,14 @@ cm="$src/core/CMakeLists.txt"
 if grep -nE 'plugins/' "$cm"; then
     bad "core/CMakeLists.txt names a path under plugins/ (lines above)"
 fi
-targets=$(cat "$src"/plugins/*/CMakeLists.txt |
-          sed -nE 's/^[[:space:]]*(add_library|bppipe_add_plugin)\(([A-Za-z0-9_.+-]+).*/\2/p' | sort -u)
+defines='s/^[[:space:]]*(add_library|bppipe_add_plugin)\(([A-Za-z0-9_.+-]+).*/\2/p'
+targets=$(cat "$src"/plugins/*/CMakeLists.txt | sed -nE "$defines" | sort -u)
 code=$(sed 's/#.*//' "$cm") # what CMake reads: comments may name a plugin
 for t in $targets; do
     if grep -qE "(^|[^A-Za-z0-9_-])${t}([^A-Za-z0-9_-]|$)" <<<"$code"; then
         bad "core/CMakeLists.txt names $t, a target defined under plugins/"
     fi
 done
-[ "$fail" = 0 ] && echo "ok   core/ includes nothing from plugins/ and its CMakeLists.txt names nothing of theirs"
+[ "$fail" = 0 ] &&
+    echo "ok   core/ includes nothing from plugins/, core/CMakeLists.txt names nothing of theirs"
 exit $fail

@@ -21,7 +21,8 @@ rm -f "$b"/*.deb
     -DBPPIPE_BENCH=OFF >"$t/configure" 2>&1 &&
     "$cmake" --build "$b" -j2 --target package >"$t/build" 2>&1
 st=$?
-check "cmake --build --target package succeeds" "[ $st = 0 ]" || { show "$t/configure"; show "$t/build"; exit 1; }
+check "cmake --build --target package succeeds" "[ $st = 0 ]" ||
+    { show "$t/configure"; show "$t/build"; exit 1; }
 deb() { ls "$b"/"$1"_*.deb 2>/dev/null | head -n1; }
 for p in bppipe bppipe-kafka bppipe-elasticsearch bppipe-dev; do
     check "$p .deb written" "[ -n '$(deb $p)' ]"
@@ -29,22 +30,36 @@ done
 [ "$fail" = 0 ] || exit 1
 field() { dpkg-deb -f "$(deb "$1")" "$2"; }
 files() { dpkg-deb -c "$(deb "$1")" | awk '{print $6}' | sed 's#^\./#/#'; }
+# depends PKG TEXT...: PKG's Depends holds every TEXT; holds PKG REGEX...: a file of PKG matches
+# each REGEX; origin LIST NAME LINE: the line after plugin NAME's in LIST is LINE (spaces before)
+depends() {
+    local d; d=$(field "$1" Depends); shift
+    for x; do grep -qF -- "$x" <<<"$d" || return 1; done
+}
+holds() {
+    local f; f=$(files "$1"); shift
+    for x; do grep -q -- "$x" <<<"$f" || return 1; done
+}
+origin() { grep -A1 "^$2 " "$1" | grep -qxF -- "$(printf '%19s%s' '' "$3")"; }
 v=$(field bppipe Version)
 check "bppipe's Depends come from its ELF files (dpkg-shlibdeps): libc, cJSON, inih" \
-    "field bppipe Depends | grep -q 'libc6 (>=' && field bppipe Depends | grep -q libcjson1 && field bppipe Depends | grep -q libinih1"
+    "depends bppipe 'libc6 (>=' libcjson1 libinih1"
 check "bppipe-kafka depends on librdkafka and on bppipe of its own version" \
-    "field bppipe-kafka Depends | grep -q librdkafka1 && field bppipe-kafka Depends | grep -qF 'bppipe (= $v)'"
+    "depends bppipe-kafka librdkafka1 'bppipe (= $v)'"
 check "bppipe-elasticsearch depends on libcurl and zlib" \
-    "field bppipe-elasticsearch Depends | grep -q libcurl && field bppipe-elasticsearch Depends | grep -q zlib1g"
-check "bppipe-dev depends on bppipe of its own version" "field bppipe-dev Depends | grep -qF 'bppipe (= $v)'"
+    "depends bppipe-elasticsearch libcurl zlib1g"
+check "bppipe-dev depends on bppipe of its own version" "depends bppipe-dev 'bppipe (= $v)'"
 check "the Kafka plugins are in bppipe-kafka, not in bppipe" \
-    "files bppipe-kafka | grep -q '/source-kafka\.so$' && files bppipe-kafka | grep -q '/sink-kafka\.so$' && ! files bppipe | grep -q kafka"
+    "holds bppipe-kafka '/source-kafka\.so$' '/sink-kafka\.so$' && ! holds bppipe kafka"
 check "sink-es is in bppipe-elasticsearch, not in bppipe" \
-    "files bppipe-elasticsearch | grep -q '/sink-es\.so$' && ! files bppipe | grep -q sink-es"
+    "holds bppipe-elasticsearch '/sink-es\.so$' && ! holds bppipe sink-es"
 check "bppipe-dev holds the header, CMake package, pkg-config file and plugin guide" \
-    "files bppipe-dev | grep -q '/include/bppipe/plugin\.h$' && files bppipe-dev | grep -q '/cmake/bppipe/bppipeConfig\.cmake$' && files bppipe-dev | grep -q '/cmake/bppipe/bppipeConfigVersion\.cmake$' && files bppipe-dev | grep -q '/pkgconfig/bppipe\.pc$' && files bppipe-dev | grep -q '/share/doc/.*/plugin-guide\.md$'"
+    "holds bppipe-dev '/include/bppipe/plugin\.h$' '/cmake/bppipe/bppipeConfig\.cmake$' \
+         '/cmake/bppipe/bppipeConfigVersion\.cmake$' '/pkgconfig/bppipe\.pc$' \
+         '/share/doc/.*/plugin-guide\.md$'"
+all=bppipe\ bppipe-kafka\ bppipe-elasticsearch\ bppipe-dev
 check "no file is in two packages" \
-    "[ -z \"\$(for p in bppipe bppipe-kafka bppipe-elasticsearch bppipe-dev; do files \$p | grep -v '/\$'; done | sort | uniq -d)\" ]"
+    "[ -z \"\$(for p in $all; do files \$p | grep -v '/\$'; done | sort | uniq -d)\" ]"
 
 # 2. bppipe from the unpacked packages alone
 r="$t/root"
@@ -57,7 +72,7 @@ check "the unpacked bppipe lists its plugins" "[ $? = 0 ] && [ ! -s '$t/plugins.
 for p in source-faker source-file source-kafka detector-rules detector-logreg detector-trend \
          sink-file sink-es sink-kafka sink-alert sink-capture; do
     check "  $p, from the unpacked plugin dir, as a file no package owns" \
-        "grep -A1 '^$p ' '$t/plugins' | grep -qx ' *file $plugdir/$p\.so'"
+        "origin '$t/plugins' $p 'file $plugdir/$p.so'"
 done
 check "and nothing from the build trees" "! grep -q '$BPPIPE_BUILD_DIR' '$t/plugins'"
 # were the packages installed, bppipe would name them: a stand-in dpkg database holding the
@@ -70,40 +85,49 @@ for p in bppipe bppipe-kafka; do
 done
 (cd "$t" && DPKG_ADMINDIR="$t/dpkg" "$exe" plugins >"$t/plugins.dpkg" 2>&1)
 check "with the packages in dpkg's database, plugins names each one's package and version" \
-    "grep -A1 '^sink-file ' '$t/plugins.dpkg' | grep -qx ' *package bppipe $v, $plugdir/sink-file\.so' && grep -A1 '^source-kafka ' '$t/plugins.dpkg' | grep -qx ' *package bppipe-kafka $v, $plugdir/source-kafka\.so' && grep -A1 '^sink-es ' '$t/plugins.dpkg' | grep -qx ' *file $plugdir/sink-es\.so'"
+    "origin '$t/plugins.dpkg' sink-file 'package bppipe $v, $plugdir/sink-file.so' &&
+     origin '$t/plugins.dpkg' source-kafka 'package bppipe-kafka $v, $plugdir/source-kafka.so' &&
+     origin '$t/plugins.dpkg' sink-es 'file $plugdir/sink-es.so'"
 share="$r/usr/share/bppipe"
 (cd "$share" && BPPIPE_DEMO_DIR="$t/demo" "$exe" run pipelines/demo.ini --max-records 3000 \
     --summary-json "$t/sum.json" >"$t/demo.out" 2>"$t/demo.err")
 st=$?
-check "the demo pipeline runs from the unpacked share/bppipe (exit 0)" "[ $st = 0 ]" || show "$t/demo.err"
-j() { python3 -c "import json,sys; d=json.load(open('$t/sum.json')); print(eval(sys.argv[1]))" "$1"; }
+check "the demo pipeline runs from the unpacked share/bppipe (exit 0)" "[ $st = 0 ]" ||
+    show "$t/demo.err"
+j() { python3 -c "import json,sys; d=json.load(open('$t/sum.json')); print(eval(sys.argv[1]))" \
+          "$1"; }
 count() { cat "$t/demo/$1"/*.ndjson 2>/dev/null | wc -l | tr -d ' '; }
 check "3000 readings in, books balance against the files written" \
-    "[ $(j "d['readings_in']") = 3000 ] && [ $(j "d['anomaly']+d['normal']+d['invalid']") = 3000 ] && [ $(count anomalies) = $(j "d['anomaly']") ] && [ $(count normal) = $(j "d['normal']") ]"
+    "[ $(j "d['readings_in']") = 3000 ] &&
+     [ $(j "d['anomaly']+d['normal']+d['invalid']") = 3000 ] &&
+     [ $(count anomalies) = $(j "d['anomaly']") ] && [ $(count normal) = $(j "d['normal']") ]"
 check "the packaged model scored the anomalies" "grep -q ml_risk_score '$t/demo'/anomalies/*.ndjson"
 
 # 3. the example plugin against the unpacked SDK: CMake package, pkg-config, its own .deb
 ex="$r/usr/share/doc/bppipe/examples/detector-pulse-pressure"
-check "bppipe-dev ships the example" "[ -f '$ex/CMakeLists.txt' ] && [ -f '$ex/detector_pulse_pressure.c' ]"
+check "bppipe-dev ships the example" \
+    "[ -f '$ex/CMakeLists.txt' ] && [ -f '$ex/detector_pulse_pressure.c' ]"
 "$cmake" -S "$ex" -B "$t/ex" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$r/usr" \
     >"$t/ex.configure" 2>&1 && "$cmake" --build "$t/ex" --target package >"$t/ex.build" 2>&1
 st=$?
-check "the example builds and packages itself with find_package(bppipe) from the root" "[ $st = 0 ]" \
-    || { show "$t/ex.configure"; show "$t/ex.build"; }
+check "the example builds and packages itself with find_package(bppipe) from the root" \
+    "[ $st = 0 ]" || { show "$t/ex.configure"; show "$t/ex.build"; }
 check "  against the unpacked header" \
-    "grep -rqF -- '-I$r/usr/include' '$t/ex/CMakeFiles' 2>/dev/null || grep -rqF -- '-isystem $r/usr/include' '$t/ex/CMakeFiles'"
+    "grep -qF -- '$r/usr/include' '$t/ex/CMakeFiles/detector-pulse-pressure.dir/flags.make'"
 exdeb=$(ls "$t"/ex/bppipe-detector-pulse-pressure_*.deb 2>/dev/null | head -n1)
 check "its .deb is written" "[ -n '$exdeb' ]"
 if [ -n "$exdeb" ]; then
     check "  installs the plugin into bppipe's plugin dir, nothing else" \
-        "[ \"\$(dpkg-deb -c '$exdeb' | awk '{print \$6}' | grep -v '/\$')\" = './${plugdir#$r/}/detector-pulse-pressure.so' ]"
+        "[ \"\$(dpkg-deb -c '$exdeb' | awk '{print \$6}' | grep -v '/\$')\" = \
+           './${plugdir#$r/}/detector-pulse-pressure.so' ]"
     check "  depends on bppipe and on what dpkg-shlibdeps found (libc)" \
-        "dpkg-deb -f '$exdeb' Depends | grep -q 'bppipe (>=' && dpkg-deb -f '$exdeb' Depends | grep -q libc6"
+        "dpkg-deb -f '$exdeb' Depends | grep -q 'bppipe (>=' &&
+         dpkg-deb -f '$exdeb' Depends | grep -q libc6"
     dpkg-deb -x "$exdeb" "$r"
 fi
 (cd "$t" && "$exe" plugins >"$t/plugins" 2>&1)
 check "the unpacked bppipe lists the unpacked example, with nothing configured" \
-    "grep -A1 '^detector-pulse-pressure ' '$t/plugins' | grep -qx ' *file $plugdir/detector-pulse-pressure\.so'"
+    "origin '$t/plugins' detector-pulse-pressure 'file $plugdir/detector-pulse-pressure.so'"
 (cd "$share" && BPPIPE_DEMO_DIR="$t/demo2" "$exe" run pipelines/demo.ini --max-records 500 \
     -o detector.pp.plugin=detector-pulse-pressure >/dev/null 2>"$t/demo2.err")
 check "and runs it in the demo: readings carry its pp_mmhg" \
