@@ -1,5 +1,6 @@
 #include "json_buf.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,11 +142,119 @@ void bp_buf_json_string(bp_buf *b, const char *s, size_t n)
     bp_buf_putc(b, '"');
 }
 
-/* Whether "%.*g" of v at `prec` digits reads back as v; the text is left in `out`. */
-static bool round_trips(double v, int prec, char *out, size_t size)
+/* v's 17 significant digits, from one printf: what "%.*g" prints at any precision is derived
+ * from them (rounding them again is exact but where they end in 5, 50, ...: then printf). */
+typedef struct digits17 {
+    double v;
+    bool negative, normal;
+    char d[17]; /* '0'..'9' */
+    int exp;    /* of the first digit */
+} digits17;
+
+static void digits_of(digits17 *g, double v)
 {
-    snprintf(out, size, "%.*g", prec, v);
-    return strtod(out, NULL) == v;
+    char e[40];
+    snprintf(e, sizeof e, "%.16e", v); /* [-]d.dddddddddddddddde[+-]X */
+    const char *p = e;
+    g->v = v;
+    g->negative = *p == '-';
+    if (g->negative)
+        p++;
+    g->d[0] = *p++;
+    p++; /* the point */
+    memcpy(g->d + 1, p, 16);
+    g->exp = atoi(p + 17);
+    g->normal = fabs(v) >= DBL_MIN;
+}
+
+/* "%.*g" of g->v at `prec` (1..17) into out, or false when the digits cannot tell the rounding
+ * (or, with `only_if_close`, when the result cannot read back as v: then out is untouched). */
+static bool format_g(const digits17 *g, int prec, bool only_if_close, char *out, size_t size)
+{
+    char d[18];
+    int x = g->exp;
+    memcpy(d, g->d, (size_t)prec);
+    if (prec < 17) {
+        /* The dropped digits as a number, against half of 10^(their count). */
+        unsigned long long dropped = 0, full = 1;
+        for (int i = prec; i < 17; i++) {
+            dropped = dropped * 10 + (unsigned)(g->d[i] - '0');
+            full *= 10;
+        }
+        if (dropped * 2 == full)
+            return false; /* exactly half: only printf knows which side v is on */
+        bool up = dropped * 2 > full;
+        /* v's rounding interval is at most 11.1 units of the 17th digit either side (normal
+         * numbers), and the 17 digits are within half a unit of v: farther than 12 units, the
+         * shorter text cannot read back as v. */
+        unsigned long long off = up ? full - dropped : dropped;
+        if (only_if_close && g->normal && off > 12)
+            return false;
+        if (up) {
+            int i = prec - 1;
+            for (; i >= 0 && d[i] == '9'; i--)
+                d[i] = '0';
+            if (i >= 0) {
+                d[i]++;
+            } else { /* 9.99 -> 10.0 */
+                memmove(d + 1, d, (size_t)prec - 1);
+                d[0] = '1';
+                x++;
+            }
+        }
+    }
+    int n = prec;
+    while (n > 1 && d[n - 1] == '0')
+        n--; /* %g drops trailing zeros */
+    char *o = out;
+    if (g->negative)
+        *o++ = '-';
+    if (x < -4 || x >= prec) {
+        *o++ = d[0];
+        if (n > 1) {
+            *o++ = '.';
+            memcpy(o, d + 1, (size_t)n - 1);
+            o += n - 1;
+        }
+        snprintf(o, size - (size_t)(o - out), "e%c%02d", x < 0 ? '-' : '+', x < 0 ? -x : x);
+        return true;
+    }
+    if (x < 0) {
+        *o++ = '0';
+        *o++ = '.';
+        for (int i = -1; i > x; i--)
+            *o++ = '0';
+        memcpy(o, d, (size_t)n);
+        o += n;
+    } else {
+        memcpy(o, d, (size_t)x + 1 < (size_t)n ? (size_t)x + 1 : (size_t)n);
+        o += x + 1 < n ? x + 1 : n;
+        for (int i = n; i <= x; i++)
+            *o++ = '0';
+        if (n > x + 1) {
+            *o++ = '.';
+            memcpy(o, d + x + 1, (size_t)(n - x - 1));
+            o += n - x - 1;
+        }
+    }
+    *o = '\0';
+    return true;
+}
+
+/* Whether "%.*g" of v at `prec` digits reads back as v; the text is left in `out` when it
+ * does. Most shorter forms are told apart from the digits alone, without printf or strtod. */
+static bool round_trips(const digits17 *g, int prec, char *out, size_t size)
+{
+    char text[40];
+    if (!format_g(g, prec, true, text, sizeof text)) {
+        if (format_g(g, prec, false, text, sizeof text))
+            return false; /* too far from v to read back */
+        snprintf(text, sizeof text, "%.*g", prec, g->v); /* exactly half way in the digits */
+    }
+    if (strtod(text, NULL) != g->v)
+        return false;
+    snprintf(out, size, "%s", text);
+    return true;
 }
 
 /* Digits of an integer of at most 15 digits, as "%.0f" prints it ("-0" for negative zero). */
@@ -183,17 +292,19 @@ void bp_buf_json_number(bp_buf *b, double v)
      * computed probability needs 16 or 17 digits: 3 tries instead of 12). */
     int m;
     bool ordered = fabs(v) < 1e15 && frexp(v, &m) != 0.5 && frexp(v, &m) != -0.5;
-    if (round_trips(v, 6, num, sizeof num))
+    digits17 g;
+    digits_of(&g, v);
+    if (round_trips(&g, 6, num, sizeof num))
         goto done;
-    if (ordered && !round_trips(v, 15, num, sizeof num)) {
-        if (!round_trips(v, 16, num, sizeof num))
-            snprintf(num, sizeof num, "%.17g", v);
+    if (ordered && !round_trips(&g, 15, num, sizeof num)) {
+        if (!round_trips(&g, 16, num, sizeof num))
+            format_g(&g, 17, false, num, sizeof num);
         goto done;
     }
     for (int prec = 7; prec < 17; prec++)
-        if (round_trips(v, prec, num, sizeof num))
+        if (round_trips(&g, prec, num, sizeof num))
             goto done;
-    snprintf(num, sizeof num, "%.17g", v);
+    format_g(&g, 17, false, num, sizeof num);
 done:
     bp_buf_puts(b, num);
 }

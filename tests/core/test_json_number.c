@@ -93,6 +93,12 @@ int main(void)
         compare(&b, p2);
         compare(&b, nextafter(p2, 0));
         compare(&b, nextafter(p2, INFINITY));
+        /* Decimals ending in 5 at every length: the half-way cases of shorter roundings. */
+        char text[40];
+        int len = 6 + (int)(next() % 12);
+        snprintf(text, sizeof text, "%llu5e%d", (unsigned long long)(next() % 100000000000000ULL),
+                 -(int)(next() % 20) - len / 2);
+        compare(&b, strtod(text, NULL));
         uint64_t bits = next();
         double any;
         memcpy(&any, &bits, sizeof any);
