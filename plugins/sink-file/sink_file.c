@@ -241,12 +241,46 @@ static int finish_files(sink *s, bool ok)
     return ok ? rc : -1;
 }
 
+/* Documents gathered for one hourly file and written together: two write() calls per reading
+ * were a seventh of the ward benchmark's CPU. Whatever is gathered is written before its file
+ * is synced, so the batch's durability is unchanged. */
+typedef struct gathered {
+    int fd; /* the file the bytes are for, -1 for none */
+    size_t len;
+    char data[32 * 1024];
+} gathered;
+
+/* Writes what is gathered; 0, or -1 with errno set. */
+static int gathered_flush(gathered *g)
+{
+    int rc = g->len ? write_all(g->fd, g->data, g->len) : 0;
+    g->len = 0;
+    return rc;
+}
+
+/* Adds one document and its newline for `fd`; 0, or -1 with errno set. */
+static int gathered_add(gathered *g, int fd, const char *doc, size_t len)
+{
+    if ((g->fd != fd || g->len + len + 1 > sizeof g->data) && gathered_flush(g) != 0)
+        return -1;
+    g->fd = fd;
+    if (len + 1 > sizeof g->data)
+        return write_all(fd, doc, len) != 0 || write_all(fd, "\n", 1) != 0 ? -1 : 0;
+    memcpy(g->data + g->len, doc, len);
+    g->data[g->len + len] = '\n';
+    g->len += len + 1;
+    return 0;
+}
+
 static int write_ndjson(sink *s, bp_batch *batch)
 {
     const bp_host *h = s->host;
     const char *what = "write";
     size_t durable = 0; /* records before this index are already synced */
     int err = 0;
+    gathered g;
+    g.fd = -1;
+    g.len = 0;
     for (size_t i = 0; i < h->batch_count(batch); i++) {
         bp_record *r = h->batch_at(batch, i);
         char name[64];
@@ -264,6 +298,11 @@ static int write_ndjson(sink *s, bp_batch *batch)
         }
         if (s->n_files == MAX_TOUCHED) {
             /* A batch spanning many hours: make what is written durable and go on. */
+            if (gathered_flush(&g) != 0) {
+                err = errno;
+                goto fail;
+            }
+            g.fd = -1;
             if (finish_files(s, true) != 0) {
                 err = errno;
                 what = "sync";
@@ -276,10 +315,14 @@ static int write_ndjson(sink *s, bp_batch *batch)
             what = "open";
             goto fail;
         }
-        if (write_all(t->fd, doc, len) != 0 || write_all(t->fd, "\n", 1) != 0) {
+        if (gathered_add(&g, t->fd, doc, len) != 0) {
             err = errno;
             goto fail;
         }
+    }
+    if (gathered_flush(&g) != 0) {
+        err = errno;
+        goto fail;
     }
     if (finish_files(s, true) == 0)
         return BP_OK;
