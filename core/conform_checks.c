@@ -489,8 +489,8 @@ cf_status cf_check_cycles(const cf_env *env, cf_out *out)
     if (judge_rss && rss1 > rss0 + 4u * 1024 * 1024 + rss0 / 20)
         return cf_say(out, CF_FAIL, "resident memory grew by %.1f MiB over %u cycles (from "
                       "%.1f MiB)", grew, env->cycles, (double)rss0 / (1024.0 * 1024.0));
-    return cf_say(out, CF_PASS, "%u cycles in %.1f s; descriptors %zu -> %zu, threads %zu -> "
-                  "%zu, resident memory %+.1f MiB%s", env->cycles, ms / 1e3, fds0.n, fds1.n,
+    return cf_say(out, CF_PASS, "%u cycles in %.0f ms; descriptors %zu -> %zu, threads %zu -> "
+                  "%zu, resident memory %+.1f MiB%s", env->cycles, ms, fds0.n, fds1.n,
                   threads0, threads, grew,
                   judge_rss ? "" : ", not judged under AddressSanitizer: its leak check at "
                   "exit is");
