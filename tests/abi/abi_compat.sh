@@ -6,7 +6,7 @@
 # resource), its flag, types and annotations reach the sink's documents, per-record rejections
 # are dead-lettered, every batch is committed in order, and the plugins' counters are in
 # --summary-json. The old detector answers BP_RETRY once: the host calls it again, its marks
-# kept.
+# kept. The same sources built against today's header (1.3, as C99 with -Wpedantic) run too.
 set -u
 fail=0
 t=$(mktemp -d)
@@ -45,7 +45,7 @@ with open(sys.argv[1], "w") as f:
     f.write(json.dumps(hr) + "\n")
 PY
 
-for v in 10 11 12; do
+for v in 10 11 12 13; do
     d="$t/$v"
     mkdir -p "$d"
     cat >"$d/p.ini" <<INI

@@ -2,7 +2,8 @@
  * `path`, the line number as its offset, BP_END at the end of the file. commit() counts the
  * batches committed and the lines up to the last one, so the test can check that today's host
  * commits every batch of a source that has commit() but no BP_CAP_BATCH_COMMIT. Built for ABI
- * 1.2 it sets BP_CAP_POLL_APPENDS, and a poll appends to what the batch already holds. */
+ * 1.2 it sets BP_CAP_POLL_APPENDS, and a poll appends to what the batch already holds; for
+ * 1.3 also BP_CAP_BATCH_COMMIT, as commit() reads the positions of the batch it is given. */
 #define _POSIX_C_SOURCE 200809L
 #include "abi_version.h"
 
@@ -101,7 +102,9 @@ static const bp_plugin descriptor = {
     .close = src_close,
     .poll = src_poll,
     .commit = src_commit,
-#if ABI_VERSION >= 12
+#if ABI_VERSION >= 13
+    .caps = BP_CAP_POLL_APPENDS | BP_CAP_BATCH_COMMIT, /* commit() reads the batch's own */
+#elif ABI_VERSION >= 12
     .caps = BP_CAP_POLL_APPENDS,
 #endif
 };
