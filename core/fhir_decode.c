@@ -3,6 +3,7 @@
  * message are paired; then every result is emitted in order. */
 #include "fhir_decode.h"
 
+#include "fhir_json.h"
 #include "fhir_observation.h"
 #include "sha256.h"
 
@@ -105,6 +106,14 @@ static void drop_tree(cJSON *root)
 {
     if (root && !in_trees(root))
         cJSON_Delete(root);
+}
+
+/* cJSON's parse, through the fast path for the usual FHIR text (fhir_json.h) while the arena
+ * is active; anything the fast path is not sure about is cJSON's to parse. */
+static cJSON *parse_json(const char *data, size_t len, const char **end)
+{
+    cJSON *root = trees.active ? bp_fast_json_parse(data, len, end, tree_malloc) : NULL;
+    return root ? root : cJSON_ParseWithLengthOpts(data, len, end, false);
 }
 
 static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
@@ -503,7 +512,7 @@ static void parse_and_visit(walk *w, const char *data, size_t len, int line)
 {
     char reason[160];
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(data, len, &end, false);
+    cJSON *root = parse_json(data, len, &end);
     size_t rest = root ? skip_space(data, len, (size_t)(end - data)) : 0;
     if (!root || rest < len) {
         size_t at = root ? rest : (end ? (size_t)(end - data) : 0);
@@ -572,7 +581,7 @@ static void walk_payload(walk *w, const char *data, size_t len)
     }
     /* A pretty-printed single document also has '{' after newlines; it parses whole. */
     const char *end = NULL;
-    cJSON *whole = cJSON_ParseWithLengthOpts(data, len, &end, false);
+    cJSON *whole = parse_json(data, len, &end);
     if (whole && skip_space(data, len, (size_t)(end - data)) == len) {
         drop_tree(whole);
         parse_and_visit(w, data, len, 0);

@@ -1,0 +1,23 @@
+/* A fast path in front of cJSON's parser for the JSON that FHIR messages nearly always are.
+ *
+ * It builds the very tree cJSON_ParseWithLengthOpts(data, len, &end, false) builds (same node
+ * types, strings, numbers, valueint, child/next/prev links, `end`), but only for the text it
+ * is sure about: strings without a backslash, numbers of at most 15 significant digits and a
+ * power of ten of at most 22 (exact in one IEEE operation, so equal to strtod's), containers
+ * nested at most as deep as cJSON allows, no byte-order mark. Anything else, broken JSON
+ * included, makes it answer NULL, and the caller parses with cJSON, which then gives the
+ * result and the error position it always gave. cJSON parses every value by its own rules
+ * (whitespace is any byte up to 32, literals are prefixes); these are followed here, so a text
+ * the fast path accepts is one cJSON accepts the same way. */
+#ifndef BPPIPE_FHIR_JSON_H
+#define BPPIPE_FHIR_JSON_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+/* Parses data[0..len). Nodes and strings come from `alloc` (never freed one by one: the caller
+ * owns the memory). Returns the root and sets *end after the value, or returns NULL. */
+cJSON *bp_fast_json_parse(const char *data, size_t len, const char **end,
+                          void *(*alloc)(size_t));
+
+#endif
