@@ -4,8 +4,8 @@
  * replacing value and type, a flagged reading never "normal", and BP_HOST_HAS against a host
  * table cut short. */
 #include "check.h"
-#include "instance.h"
 #include "document.h"
+#include "instance.h"
 #include "record.h"
 
 #include <math.h>
@@ -14,11 +14,11 @@
 
 /* The list of plugin.h (annotate_*), in its order. */
 static const char *const reserved[] = {
-    "@timestamp", "stable_id", "observation_id", "patient_id", "practitioner_id", "device_id",
-    "status", "systolic_pressure", "diastolic_pressure", "heart_rate", "identified_by",
-    "anomaly", "anomaly_type", "anomaly_details", "bp_category", "severity", "route",
-    "invalid_reason", "skip_reason", "resource_type", "resource_code", "source", "payload",
-    "effective_time"};
+    "@timestamp",    "stable_id", "observation_id",    "patient_id",         "practitioner_id",
+    "device_id",     "status",    "systolic_pressure", "diastolic_pressure", "heart_rate",
+    "identified_by", "anomaly",   "anomaly_type",      "anomaly_details",    "bp_category",
+    "severity",      "route",     "invalid_reason",    "skip_reason",        "resource_type",
+    "resource_code", "source",    "payload",           "effective_time"};
 
 static bp_record *reading(const bp_host *h, bp_batch *b)
 {
@@ -157,10 +157,10 @@ static bp_ctx *context(const char *name, const bp_loaded *plugin)
 
 static void counters_and_refusals(const bp_host *h, bp_batch *b)
 {
-    static const bp_plugin det_desc = {.struct_size = sizeof(bp_plugin), .name = "x",
-                                       .kind = BP_KIND_DETECTOR};
-    static const bp_plugin sink_desc = {.struct_size = sizeof(bp_plugin), .name = "y",
-                                        .kind = BP_KIND_SINK};
+    static const bp_plugin det_desc = {
+        .struct_size = sizeof(bp_plugin), .name = "x", .kind = BP_KIND_DETECTOR};
+    static const bp_plugin sink_desc = {
+        .struct_size = sizeof(bp_plugin), .name = "y", .kind = BP_KIND_SINK};
     const bp_loaded det_so = {NULL, NULL, &det_desc}, sink_so = {NULL, NULL, &sink_desc};
     bp_ctx *det = context("detector.x", &det_so), *sink = context("sink.y", &sink_so);
     if (!det || !sink)
