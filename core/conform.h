@@ -14,6 +14,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Sanitizer builds: memory figures tell the sanitizer's own bookkeeping (ASan's quarantine,
+ * TSan's shadow), and TSan runs a thread of its own once a program starts one. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CF_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define CF_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(CF_ASAN)
+#define CF_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(CF_TSAN)
+#define CF_TSAN 1
+#endif
+
 /* What every check gets: the plugin (loaded by the parent before any fork) and its section. */
 typedef struct cf_env {
     const bp_loaded *plugin;

@@ -188,7 +188,9 @@ cf_status cf_check_write_empty(const cf_env *env, cf_out *out)
         cf_watch_stage(false);
         bp_ctx_end_write(ctx);
         if (rc != BP_OK)
-            st = cf_say(out, CF_FAIL, "write() of an empty batch answered %d, not BP_OK", rc);
+            st = cf_say(out, CF_FAIL, "write() of an empty batch answered %d, not BP_OK%s", rc,
+                        rc == BP_RETRY ? " (BP_RETRY: is the service it writes to running? give "
+                        "it with -o)" : "");
         else if (flush_sink(ctx, out) != 0)
             st = CF_FAIL;
         else if (*cf_watch_problems())

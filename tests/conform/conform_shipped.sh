@@ -41,8 +41,9 @@ configs() {
 }
 
 # sink-kafka before source-kafka: the source's commit_order check reads what the sink wrote.
-plugins=$(ls "$BPPIPE_SOURCE_DIR/plugins" | sort | awk '$0 != "source-kafka"'; \
-          ls "$BPPIPE_SOURCE_DIR/plugins" | grep -x source-kafka)
+shipped=$(for d in "$BPPIPE_SOURCE_DIR"/plugins/*/; do basename "$d"; done | sort)
+plugins="$(grep -vx source-kafka <<<"$shipped") $(grep -x source-kafka <<<"$shipped")"
+check "plugins/ holds the plugins" "[ \$(wc -l <<<\"\$shipped\") -ge 11 ]"
 for p in $plugins; do
     if ! list=$(configs "$p"); then
         bad "$p: no conform arguments for it in tests/conform/conform_shipped.sh"

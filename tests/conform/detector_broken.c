@@ -1,7 +1,7 @@
 /* A detector that breaks the contract on purpose, for the conformance kit's own tests: on a
  * reading without a systolic value it crashes (a NULL dereference by default, or abort(), or a
  * hang), and options make it break other rules: write a file in open() (check mode must touch
- * nothing), leak memory on every open (cycles), pass the host a reason code it refuses
+ * nothing), leak 1 MiB on every open (cycles), pass the host a reason code it refuses
  * (verdicts). Every other reading it judges like a simple threshold rule. */
 #include "bppipe/plugin.h"
 
@@ -25,7 +25,7 @@ static const bp_option options[] = {
                    "what a reading without a systolic value does"),
     BP_OPTION_BOOL("write_in_open", "false", "write conform-broken.txt in the working directory "
                    "in open()"),
-    BP_OPTION_BOOL("leak", "false", "leak 64 KiB on every open"),
+    BP_OPTION_BOOL("leak", "false", "leak 1 MiB on every open"),
     BP_OPTION_BOOL("bad_reason", "false", "flag readings with a reason code the host refuses"),
 };
 
@@ -48,9 +48,9 @@ static int broken_open(const bp_host *h, bp_ctx *ctx, void **state)
         }
     }
     if (h->opt_bool(ctx, "leak", 0)) {
-        b->leaked = malloc(64 * 1024);
+        b->leaked = malloc(1024 * 1024);
         if (b->leaked)
-            memset(b->leaked, 1, 64 * 1024);
+            memset(b->leaked, 1, 1024 * 1024);
     }
     *state = b;
     return BP_OK;
@@ -59,7 +59,7 @@ static int broken_open(const bp_host *h, bp_ctx *ctx, void **state)
 static void broken_close(void *state)
 {
     broken *b = state;
-    /* With leak = true the 64 KiB block is forgotten, not freed. */
+    /* With leak = true the 1 MiB block is forgotten, not freed. */
     free(b);
 }
 
