@@ -321,7 +321,7 @@ static void usage(FILE *out)
           "                      [--cycles N] [--check NAME]... [--log-level LEVEL]\n\n"
           "Runs the contract of include/bppipe/plugin.h against one plugin: its descriptor and\n"
           "option table, open and close with the defaults and the -o options, that check\n"
-          "mode (open then close, as 'bppipe check' does) writes no file and leaves no\n"
+          "mode (open then close, as 'bppipe check' does) writes no data and leaves no\n"
           "connection or thread behind, then by kind: a detector on an empty batch, one\n"
           "reading, readings with a missing value, odd and very long strings, using only the\n"
           "host's verdict functions; a sink on the same, dead letters, per-record outcomes\n"
