@@ -100,6 +100,22 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 void bp_buf_json_string(bp_buf *b, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
+    size_t plain = 0;
+    while (plain < n && p[plain] >= 0x20 && p[plain] < 0x80 && p[plain] != '"' &&
+           p[plain] != '\\')
+        plain++;
+    if (plain == n) {
+        /* Nothing to escape, as nearly every key and value: one copy with its quotes. */
+        if (!reserve(b, n + 2))
+            return;
+        char *d = b->data + b->len;
+        d[0] = '"';
+        memcpy(d + 1, s, n);
+        d[n + 1] = '"';
+        d[n + 2] = '\0';
+        b->len += n + 2;
+        return;
+    }
     bp_buf_putc(b, '"');
     size_t i = 0;
     while (i < n) {

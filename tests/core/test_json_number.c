@@ -1,11 +1,13 @@
-/* bp_buf_json_number and bp_buf_iso_time take shortcuts (fewer printf/strtod tries, digits by
- * hand); they must print exactly what the plain definitions print: the shortest of 6..16
- * significant digits that reads back, else 17; the integer of "%.0f"; strftime's date. The
- * plain definitions are here, and both are compared over random and awkward values. */
+/* bp_buf_json_number, bp_buf_iso_time and bp_buf_json_string take shortcuts (fewer printf/strtod
+ * tries, digits by hand, one copy of a string with nothing to escape); they must print exactly
+ * what the plain definitions print: the shortest of 6..16 significant digits that reads back,
+ * else 17; the integer of "%.0f"; strftime's date; the escapes. The plain definitions are
+ * here, and both are compared over random and awkward values. */
 #include "check.h"
 #include "json_buf.h"
 
 #include <float.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,6 +72,53 @@ static void compare(bp_buf *b, double v)
         fprintf(stderr, "%a: printed %s, expected %s\n", v, b->data, want);
 }
 
+/* A JSON string as the plain definition writes it: escapes for quote, backslash and control
+ * characters, valid UTF-8 copied, every other byte U+FFFD. */
+static void reference_string(bp_buf *b, const unsigned char *p, size_t n)
+{
+    bp_buf_putc(b, '"');
+    for (size_t i = 0; i < n;) {
+        unsigned char c = p[i];
+        size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+                                  : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        bool ok = len > 0 && i + len <= n;
+        for (size_t k = 1; ok && k < len; k++)
+            ok = (p[i + k] & 0xC0) == 0x80;
+        if (ok && len == 3) {
+            unsigned cp = ((c & 0x0Fu) << 12) | ((p[i + 1] & 0x3Fu) << 6) | (p[i + 2] & 0x3Fu);
+            ok = cp >= 0x800 && !(cp >= 0xD800 && cp <= 0xDFFF);
+        } else if (ok && len == 4) {
+            unsigned cp = ((c & 0x07u) << 18) | ((p[i + 1] & 0x3Fu) << 12) |
+                          ((p[i + 2] & 0x3Fu) << 6) | (p[i + 3] & 0x3Fu);
+            ok = cp >= 0x10000 && cp <= 0x10FFFF;
+        }
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\', esc[1] = (char)c;
+            bp_buf_put(b, esc, 2);
+        } else if (c == '\n') {
+            bp_buf_puts(b, "\\n");
+        } else if (c == '\r') {
+            bp_buf_puts(b, "\\r");
+        } else if (c == '\t') {
+            bp_buf_puts(b, "\\t");
+        } else if (c < 0x20) {
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            bp_buf_puts(b, esc);
+        } else if (!ok) {
+            bp_buf_puts(b, "\xEF\xBF\xBD");
+            i++;
+            continue;
+        } else {
+            bp_buf_put(b, (const char *)p + i, len);
+            i += len;
+            continue;
+        }
+        i++;
+    }
+    bp_buf_putc(b, '"');
+}
+
 int main(void)
 {
     bp_buf b;
@@ -124,6 +173,32 @@ int main(void)
             fprintf(stderr, "%lld ms: printed %s, expected %s\n", ms, b.data, want);
     }
     CHECK(time_mismatches == 0);
+
+    /* Strings: plain ones (the one-copy path), and ones with something to escape anywhere. */
+    int string_mismatches = 0;
+    bp_buf want;
+    bp_buf_init(&want);
+    static const unsigned char alphabet[] = "abcXYZ019 -_:/.\"\\\n\t\x01\x7f\xc3\xa9\xe2\x82"
+                                            "\xac\xf0\x9f\x98\x80\xff\xc0";
+    for (int i = 0; i < 20000; i++) {
+        unsigned char text[64];
+        size_t n = next() % sizeof text;
+        bool plain = i % 2 == 0;
+        for (size_t k = 0; k < n; k++)
+            text[k] = plain ? alphabet[next() % 15] : alphabet[next() % (sizeof alphabet - 1)];
+        bp_buf_reset(&b);
+        bp_buf_reset(&want);
+        bp_buf_put(&b, "x", 1); /* appended after what is there */
+        bp_buf_put(&want, "x", 1);
+        bp_buf_json_string(&b, (const char *)text, n);
+        reference_string(&want, text, n);
+        if ((b.len != want.len || memcmp(b.data, want.data, b.len) != 0) &&
+            string_mismatches++ < 10)
+            fprintf(stderr, "string of %zu bytes: printed %s, expected %s\n", n, b.data,
+                    want.data);
+    }
+    CHECK(string_mismatches == 0);
+    bp_buf_free(&want);
     bp_buf_free(&b);
     return CHECK_DONE();
 }
