@@ -219,13 +219,6 @@ static void check_lane_bounds(const bp_section *s, bp_errors *errs)
     }
 }
 
-/* Builds the instance of one stage section; NULL (with errors added) when it cannot. */
-static bp_ctx *build_stage(bp_pipeline *p, bp_section *s, bp_errors *errs)
-{
-    char where[512];
-    const bp_kv *plugin_kv = bp_section_get(s, "plugin");
-    if (!plugin_kv || !plugin_kv->value) {
-        if (plugin_kv) {
 /* A sink section's durable buffer (docs/spool.md): buffer = memory (the default) or disk, which
  * needs buffer_path; buffer_max_bytes bounds the spool. */
 static void check_buffer(const bp_section *s, bp_errors *errs)
@@ -255,6 +248,13 @@ static void check_buffer(const bp_section *s, bp_errors *errs)
                       s->name, stray->key);
 }
 
+/* Builds the instance of one stage section; NULL (with errors added) when it cannot. */
+static bp_ctx *build_stage(bp_pipeline *p, bp_section *s, bp_errors *errs)
+{
+    char where[512];
+    const bp_kv *plugin_kv = bp_section_get(s, "plugin");
+    if (!plugin_kv || !plugin_kv->value) {
+        if (plugin_kv) {
             bp_section_report_unresolved(s, errs);
             return NULL;
         }
@@ -292,6 +292,8 @@ static void check_buffer(const bp_section *s, bp_errors *errs)
                         s->kind == BP_SEC_SINK ? sink_keys : source_keys, errs);
     if (s->kind == BP_SEC_SINK) {
         check_lane_bounds(s, errs);
+        check_buffer(s, errs);
+    }
     bp_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx || !(ctx->name = strdup(s->name))) {
         free(ctx);
@@ -299,8 +301,6 @@ static void check_buffer(const bp_section *s, bp_errors *errs)
         return NULL;
     }
     ctx->section = s;
-        check_buffer(s, errs);
-    }
     ctx->plugin = lp;
     ctx->routes = routes;
     ctx->route_name = bp_section_value(s, "route") ? bp_section_value(s, "route") : "all";
