@@ -30,10 +30,18 @@
  * templates and policies 256 names each, connections 1 024, a request body 100 MiB (also
  * decompressed; Elasticsearch's http.max_content_length), a request head 64 KiB.
  *
- *   es_standin [--port N] [--port-file FILE] [--max-ids N] [--quiet]
+ *   es_standin [--port N] [--port-file FILE] [--max-ids N] [--latency-log FILE] [--quiet]
  *
  * --port 0 (the default) takes any free port; it is printed as "port N" and written to
- * --port-file (whole, by rename) once listening. */
+ * --port-file (whole, by rename) once listening.
+ *
+ * --latency-log FILE (for bench/latency.sh) appends one line per _bulk item whose document
+ * carries the Kafka position bppipe writes into it (core/document.c: "source": {"partition",
+ * "offset"}): `PARTITION OFFSET ACK_US STATUS`, ACK_US being the wall clock (CLOCK_REALTIME,
+ * microseconds since the epoch) at which the answer to its _bulk request was ready to send, and
+ * STATUS the item's HTTP status. Joined with the messages' Kafka timestamps (same host, same
+ * clock) it gives each reading's latency from Kafka to the acknowledgement of its write. The
+ * file is written through a large stdio buffer and flushed when the stand-in stops. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -203,10 +211,12 @@ static struct {
     stats st;
     uint64_t autoid;
     int quiet, warned_full;
+    FILE *latency_log; /* --latency-log, or NULL */
     /* scratch, reused by every request (one thread) */
     buf inflated, arena, items, answer, key;
     struct op *ops;
-    size_t ops_cap;
+    int *item_status; /* per op of the current _bulk, for --latency-log (ops_cap of them) */
+    size_t ops_cap, cur_item;
 } g;
 
 /* A 64-bit hash of the index name, a 0 byte and the id; 8 bytes at a time, then a finaliser
@@ -800,6 +810,68 @@ static int blank(const char *p, size_t n)
     return 1;
 }
 
+/* The partition and offset of a document's "source" object (top level), as core/document.c
+ * writes them; 0 when it has both, -1 otherwise. */
+static int doc_position(const char *doc, size_t len, long long *partition, long long *offset)
+{
+    jr r = {doc, doc + len};
+    buf *key = &g.key;
+    int found = 0;
+    if (jexpect(&r, '{') != 0)
+        return -1;
+    while (jpeek(&r) == '"') {
+        key->len = 0;
+        if (jstring(&r, key) != 0 || jexpect(&r, ':') != 0)
+            return -1;
+        if (key->len == 6 && memcmp(key->data, "source", 6) == 0 && jpeek(&r) == '{') {
+            r.p++;
+            while (jpeek(&r) == '"') {
+                key->len = 0;
+                if (jstring(&r, key) != 0 || jexpect(&r, ':') != 0)
+                    return -1;
+                int is_p = key->len == 9 && memcmp(key->data, "partition", 9) == 0;
+                int is_o = key->len == 6 && memcmp(key->data, "offset", 6) == 0;
+                if (is_p || is_o) {
+                    jws(&r);
+                    char *end = NULL;
+                    long long v = strtoll(r.p, &end, 10);
+                    if (end == r.p || end > r.end)
+                        return -1;
+                    r.p = end;
+                    *(is_p ? partition : offset) = v;
+                    found |= is_p ? 1 : 2;
+                } else if (jskip(&r, 0) != 0) {
+                    return -1;
+                }
+                if (jpeek(&r) != ',')
+                    break;
+                r.p++;
+            }
+            return found == 3 ? 0 : -1;
+        }
+        if (jskip(&r, 0) != 0)
+            return -1;
+        if (jpeek(&r) != ',')
+            break;
+        r.p++;
+    }
+    return -1;
+}
+
+/* Appends the --latency-log lines of one answered _bulk request. */
+static void log_latency(size_t n_ops, const int *status)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long ack_us = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    for (size_t k = 0; k < n_ops; k++) {
+        long long partition, offset;
+        const op *o = &g.ops[k];
+        if (o->doc && doc_position(o->doc, o->doc_len, &partition, &offset) == 0)
+            fprintf(g.latency_log, "%lld %lld %lld %d\n", partition, offset, ack_us, status[k]);
+    }
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -823,6 +895,7 @@ static void item_error(buf *b, int status, const char *type, const char *reason,
                        const index_t *x, const char *index, size_t ilen)
 {
     g.st.item_errors++;
+    g.item_status[g.cur_item] = status;
     buf_printf(b, ",\"status\":%d,\"error\":{\"type\":\"%s\",\"reason\":", status, type);
     buf_json(b, reason, strlen(reason));
     if (x) {
@@ -889,6 +962,10 @@ static void bulk(conn *c, const char *default_index, size_t body_len_in)
             if (!grown)
                 die_oom();
             g.ops = grown;
+            int *st = realloc(g.item_status, cap * sizeof *st);
+            if (!st)
+                die_oom();
+            g.item_status = st;
             g.ops_cap = cap;
         }
         op *o = &g.ops[n_ops];
@@ -939,6 +1016,7 @@ static void bulk(conn *c, const char *default_index, size_t body_len_in)
     char why[1400];
     for (size_t k = 0; k < n_ops; k++) {
         op *o = &g.ops[k];
+        g.cur_item = k;
         if (k)
             BUF_LIT(b, ",");
         const char *index = o->has_index ? g.arena.data + o->index_off : default_index;
@@ -1024,6 +1102,7 @@ static void bulk(conn *c, const char *default_index, size_t body_len_in)
         buf_u64(b, x->seq_no++);
         BUF_LIT(b, ",\"_primary_term\":1,\"status\":");
         buf_u64(b, (uint64_t)status);
+        g.item_status[k] = status;
         BUF_LIT(b, "}}");
     }
     buf *a = &g.answer;
@@ -1036,6 +1115,8 @@ static void bulk(conn *c, const char *default_index, size_t body_len_in)
         BUF_LIT(a, ",\"errors\":false,\"items\":[");
     buf_add(a, b->data, b->len);
     BUF_LIT(a, "]}");
+    if (g.latency_log)
+        log_latency(n_ops, g.item_status);
     respond_buf(c, 200, a);
 }
 
@@ -1742,10 +1823,14 @@ static int write_port_file(const char *path, int port)
 
 static void usage(FILE *to)
 {
-    fputs("usage: es_standin [--port N] [--port-file FILE] [--max-ids N] [--quiet]\n"
+    fputs("usage: es_standin [--port N] [--port-file FILE] [--max-ids N] [--latency-log FILE]\n"
+          "                  [--quiet]\n"
           "A fast Elasticsearch 8 stand-in for benchmarks: answers GET /, _bulk (per-item\n"
           "results, 409 on a repeated create), templates and ILM policies without storing\n"
-          "documents; GET /_emulator/stats reads its counters. Listens on 127.0.0.1 only.\n",
+          "documents; GET /_emulator/stats reads its counters. Listens on 127.0.0.1 only.\n"
+          "--latency-log FILE: one line per _bulk item with a Kafka position in its document,\n"
+          "`PARTITION OFFSET ACK_US STATUS` (ACK_US: wall clock, microseconds, when the answer\n"
+          "was ready), flushed on exit (bench/latency.sh).\n",
           to);
 }
 
@@ -1777,6 +1862,14 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--max-ids") == 0) {
             max_ids = (size_t)number_arg(a, v, 1, 1ll << 32);
+            i++;
+        } else if (strcmp(a, "--latency-log") == 0 && v) {
+            g.latency_log = fopen(v, "w");
+            if (!g.latency_log) {
+                fprintf(stderr, "es_standin: cannot write %s: %s\n", v, strerror(errno));
+                return 1;
+            }
+            setvbuf(g.latency_log, NULL, _IOFBF, 1 << 20);
             i++;
         } else if (strcmp(a, "--quiet") == 0) {
             g.quiet = 1;
@@ -1864,6 +1957,11 @@ int main(int argc, char **argv)
     buf_free(&g.answer);
     buf_free(&g.key);
     free(g.ops);
+    free(g.item_status);
+    if (g.latency_log && fclose(g.latency_log) != 0) {
+        fprintf(stderr, "es_standin: cannot write the latency log: %s\n", strerror(errno));
+        return 1;
+    }
     close(lfd);
     close(sfd);
     close(epfd);
