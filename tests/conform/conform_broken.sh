@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# bppipe conform against tests/conform/detector_broken.c, a detector that breaks the contract
-# on purpose: each way of breaking it fails the check that covers it, by name, while the other
-# checks still run and the kit ends with its count; usage errors exit 2.
+# bppipe conform against plugins that break the contract on purpose (tests/conform/
+# detector_broken.c, sink_broken.c, source_broken.c, detector_bad_table.c): each way of breaking
+# it fails the check that covers it, by name, while the other checks still run and the kit ends
+# with its count; usage errors exit 2.
 set -u
 fail=0
 t=$(mktemp -d)
@@ -46,6 +47,41 @@ check "1 MiB leaked per open fails, named" "[ $rc = 1 ] && grep -Eq '^FAIL (cycl
 
 conform "$SO" -o crash=none --check descriptor --check cycles
 check "--check runs only the checks named" "[ $rc = 0 ] && [ \$(grep -c '^ok ' '$t/out') = 2 ]"
+
+# A malformed descriptor and option table, which the loader takes.
+conform "$CONFORM_PLUGIN_DIR/detector-bad-table.so"
+check "a detector with flush() fails descriptor" "[ $rc = 1 ] && grep -q '^FAIL descriptor: a detector plugin sets flush()' '$t/out'"
+check "a default outside its bounds fails options" "grep -q \"^FAIL options: a default does not validate: .*key 'window': 5 is out of bounds \\[10, 20\\]\" '$t/out'"
+
+# A sink breaking one rule at a time: the correct one passes, each other mode fails by name.
+SINK="$CONFORM_PLUGIN_DIR/sink-broken.so"
+conform "$SINK"
+check "the sink done right passes" "[ $rc = 0 ] && tail -1 '$t/out' | grep -Eq '^[0-9]+ passed, 0 failed$'"
+conform "$SINK" -o mode=fatal_on_missing
+check "BP_FATAL on a reading without systolic fails missing_values" "[ $rc = 1 ] && grep -q '^FAIL missing_values: write() of 5 records answered -2' '$t/out' && [ \$(grep -c '^FAIL ' '$t/out') = 1 ]"
+conform "$SINK" -o mode=no_reason
+check "a rejection without a reason fails the writes" "[ $rc = 1 ] && grep -q '^FAIL outcomes_retry: set_outcome(2) answered -3' '$t/out'"
+conform "$SINK" -o mode=verdict
+check "a sink calling flag() fails" "[ $rc = 1 ] && grep -q '^FAIL single_reading: a sink called flag()' '$t/out'"
+conform "$SINK" -o mode=retry --timeout 20
+check "a sink that never delivers fails, hinting at its service" "[ $rc = 1 ] && grep -q '^FAIL outcomes_retry: 10 of 10 records still undelivered after 8 writes' '$t/out'"
+conform "$SINK" -o mode=socket
+check "a socket left open after close fails check_mode and cycles" "[ $rc = 1 ] && grep -q '^FAIL check_mode: descriptor [0-9]* (socket:' '$t/out' && grep -q '^FAIL cycles: open descriptors grew' '$t/out'"
+conform "$SINK" -o mode=thread
+check "a thread left running after close fails check_mode and cycles" "[ $rc = 1 ] && grep -q '^FAIL check_mode: 1 thread started in check mode still runs' '$t/out' && grep -q '^FAIL cycles: threads grew' '$t/out'"
+
+# A source breaking one rule at a time.
+SOURCE="$CONFORM_PLUGIN_DIR/source-broken.so"
+conform "$SOURCE"
+check "the source done right passes, commits included" "[ $rc = 0 ] && grep -q '^ok   commit_order (.*BP_CAP_BATCH_COMMIT' '$t/out'"
+conform "$SOURCE" -o mode=overfill
+check "a batch filled past its capacity fails capacity" "[ $rc = 1 ] && grep -q '^FAIL capacity: poll() 1 added 4 payloads to a batch of capacity 3' '$t/out'"
+conform "$SOURCE" -o mode=slow
+check "a poll past its timeout fails timeout" "[ $rc = 1 ] && grep -q '^FAIL timeout: poll() with timeout_ms 0 took' '$t/out'"
+conform "$SOURCE" -o mode=backwards
+check "positions going back fail commit_order" "[ $rc = 1 ] && grep -q '^FAIL commit_order: batch 2: offset' '$t/out'"
+conform "$SOURCE" -o mode=fatal_commit
+check "a commit answering BP_FATAL fails commit_order" "[ $rc = 1 ] && grep -q '^FAIL commit_order: commit() of batch 1 answered -2' '$t/out'"
 
 # Usage errors: exit 2 with a clear line, no check run.
 "$BPPIPE" conform detector-nonesuch >"$t/out" 2>"$t/err"
