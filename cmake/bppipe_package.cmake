@@ -1,6 +1,6 @@
 # Debian packages: `cmake --build BUILD --target package` writes, into BUILD,
 #   bppipe                the executable, the plugins below, pipelines, model, deploy/
-#   bppipe-kafka          source-kafka, sink-kafka
+#   bppipe-kafka          source-kafka, sink-kafka, bppipe-broker (what `bppipe broker` runs)
 #   bppipe-elasticsearch  sink-es
 #   bppipe-dev            the plugin SDK (header, CMake package, pkg-config, guide, example)
 # Each install() rule names its component; plugins pick theirs in
@@ -35,11 +35,13 @@ set(CPACK_DEBIAN_DEV_PACKAGE_SHLIBDEPS OFF)
 set(CPACK_DEBIAN_RUNTIME_DESCRIPTION "FHIR blood-pressure stream processor with plugins
 bppipe judges FHIR R4 blood-pressure Observations with detector plugins and
 routes them by verdict to sinks. This package holds bppipe (run, check, test,
-plugins, train, broker), the plugins that need neither Kafka nor Elasticsearch,
-and the shipped pipelines with the model and deploy/ in /usr/share/bppipe.")
-set(CPACK_DEBIAN_KAFKA_DESCRIPTION "bppipe Kafka plugins: source-kafka and sink-kafka
+plugins, conform, train), the plugins that need neither Kafka nor Elasticsearch,
+and the shipped pipelines with the model and deploy/ in /usr/share/bppipe.
+It links no Kafka library: `bppipe broker` needs bppipe-kafka.")
+set(CPACK_DEBIAN_KAFKA_DESCRIPTION "bppipe Kafka plugins: source-kafka, sink-kafka, bppipe broker
 source-kafka reads a consumer group and commits only what every sink has;
-sink-kafka is an idempotent producer keyed by patient.")
+sink-kafka is an idempotent producer keyed by patient. The helper that
+`bppipe broker` runs, an in-memory Kafka broker for development, is here too.")
 set(CPACK_DEBIAN_ELASTICSEARCH_DESCRIPTION "bppipe Elasticsearch sink: sink-es
 sink-es writes Elasticsearch or OpenSearch with _bulk create and stable ids,
 retries only failed items and dead-letters mapping rejections.")
@@ -50,10 +52,11 @@ guide and an example plugin that builds and packages itself.")
 
 include(CPack)
 cpack_add_component(runtime DISPLAY_NAME "bppipe"
-  DESCRIPTION "bppipe run/check/test/plugins/train/broker, the plugins without Kafka or \
+  DESCRIPTION "bppipe run/check/test/plugins/conform/train, the plugins without Kafka or \
 Elasticsearch, the shipped pipelines with the model and deploy/")
 cpack_add_component(kafka DISPLAY_NAME "Kafka plugins" DEPENDS runtime
-  DESCRIPTION "source-kafka (a consumer group) and sink-kafka (an idempotent producer)")
+  DESCRIPTION "source-kafka (a consumer group), sink-kafka (an idempotent producer) and \
+bppipe-broker, the in-memory development broker `bppipe broker` runs")
 cpack_add_component(elasticsearch DISPLAY_NAME "Elasticsearch sink" DEPENDS runtime
   DESCRIPTION "sink-es: Elasticsearch/OpenSearch _bulk create with stable ids")
 cpack_add_component(dev DISPLAY_NAME "plugin SDK" DEPENDS runtime

@@ -29,7 +29,8 @@ static void usage(FILE *out)
           "  conform   run the plugin contract against one plugin, each check in a child\n"
           "            process (docs/conform.md)\n"
           "  train     fit the logistic-regression model of detector-logreg\n"
-          "  broker    run an in-memory Kafka broker on 127.0.0.1 (development only)\n"
+          "  broker    run an in-memory Kafka broker on 127.0.0.1 (development only; the\n"
+          "            helper bppipe-broker, in the bppipe-kafka package)\n"
           "  version   print the version and plugin ABI\n\n"
           "'bppipe help COMMAND' or 'bppipe COMMAND --help' describes a command. Exit status:\n"
           "0 ok, 1 runtime failure, 2 usage or configuration error.\n",
