@@ -6,6 +6,7 @@
 #define BPPIPE_LANE_H
 
 #include "json_buf.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "spool.h"
 #include "stats.h"
@@ -65,6 +66,7 @@ typedef struct bp_lane {
     /* buffer = disk (docs/spool.md): under mu, for the status line and the bounds */
     uint64_t spool_records, spool_bytes;
     bool spool_full; /* the last spill did not fit: the backlog waits for the spool to drain */
+    bp_sink_seen seen; /* under mu: the sink's books after its last write (core/metrics.c) */
     /* lane thread only */
     uint64_t rng;
     bp_attempts mem;                /* the batch being delivered from memory */

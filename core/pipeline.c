@@ -43,6 +43,16 @@ static const bp_option pipeline_options[] = {
                   "when --duration or --max-records ends a run, how long sinks may still "
                   "deliver; what is not delivered then is left uncommitted and read again"),
     BP_OPTION_ENUM("log_level", "info", "error|warn|info|debug", "least severe level logged"),
+    BP_OPTION_STRING("http_listen", NULL, 0,
+                     "HOST:PORT (a bare PORT: 127.0.0.1) of the operations listener: /metrics, "
+                     "/healthz, /readyz (docs/operations.md); port 0: any free port; unset: none"),
+    BP_OPTION_STRING("http_port_file", NULL, 0,
+                     "file the listener writes its HOST:PORT into once it listens (for port 0)"),
+    BP_OPTION_STRING("http_token_env", NULL, 0,
+                     "name of the environment variable holding the bearer token the listener "
+                     "asks for (never the token itself); unset: no token"),
+    BP_OPTION_INT("ready_grace_ms", "30000", 0, 86400000, 0,
+                  "/readyz answers 503 once a sink has failed to deliver for this long"),
     BP_OPTION_DOUBLE("plausible_systolic_min", "40", 0, 400, 0,
                      "lower systolic values are measurement errors (invalid route)"),
     BP_OPTION_DOUBLE("plausible_systolic_max", "300", 0, 400, 0,
@@ -117,6 +127,10 @@ static void read_settings(bp_pipeline *p, const bp_section *s)
     st->lane_max_records = setting(s, "lane_max_records");
     st->lane_max_bytes = setting(s, "lane_max_bytes");
     st->drain_timeout_ms = setting(s, "drain_timeout_ms");
+    st->http_listen = s ? bp_section_value(s, "http_listen") : NULL;
+    st->http_port_file = s ? bp_section_value(s, "http_port_file") : NULL;
+    st->http_token_env = s ? bp_section_value(s, "http_token_env") : NULL;
+    st->ready_grace_ms = setting(s, "ready_grace_ms");
     st->plausible.systolic_min = setting_double(s, "plausible_systolic_min");
     st->plausible.systolic_max = setting_double(s, "plausible_systolic_max");
     st->plausible.diastolic_min = setting_double(s, "plausible_diastolic_min");

@@ -61,6 +61,7 @@ typedef struct runner {
     bp_stats *st;
     const bp_run_opts *opts;
     bp_lanes lanes;
+    bp_metrics metrics; /* the http listener's snapshot (core/metrics.c) */
     bp_flight *head, *tail; /* polled, not yet committed, in poll order */
     bp_flight *spare;       /* up to SPARE_FLIGHTS for reuse */
     size_t n_spare;
@@ -486,6 +487,7 @@ static bool limits_reached(const bp_run_opts *o, const bp_stats *st)
 static void status_tick(runner *r, int blocked)
 {
     bp_pipeline *p = r->p;
+    bp_metrics_tick(&r->metrics, r->st, p, &r->lanes, false);
     double now = bp_now_s();
     if (p->settings.stats_interval_s <= 0 ||
         now - r->last_status < (double)p->settings.stats_interval_s)
@@ -706,6 +708,15 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st)
         st->ended_s = bp_now_s();
         return 1;
     }
+    /* The listener starts once the lanes run and serves until they have stopped. */
+    if (bp_metrics_start(&r.metrics, p, r.lanes.n) != 0) {
+        bp_lanes_stop(&r.lanes, true);
+        bp_metrics_stop(&r.metrics, &r.lanes);
+        st->ended_s = bp_now_s();
+        runner_free(&r);
+        return 1;
+    }
+    bp_metrics_tick(&r.metrics, st, p, &r.lanes, true);
     int status = 0;
     bool ended = false, bounded = false, failed = false;
     for (;;) {
@@ -730,6 +741,7 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st)
         if (full < 0 && r.head && !commits_ahead(p->source)) {
             /* A source of ABI 1.2 or older with commit() may keep "the positions of the last
              * poll": it gets one batch in flight, as it was built for. */
+            bp_metrics_tick(&r.metrics, st, p, &r.lanes, false);
             wait_for_lanes(&r);
             continue;
         }
@@ -766,6 +778,7 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st)
         status = drain(&r, bounded) || failed ? 1 : 0;
     else
         bp_lanes_stop(&r.lanes, true); /* a failure: nothing more is committed */
+    bp_metrics_stop(&r.metrics, &r.lanes);
     st->ended_s = bp_now_s();
     runner_free(&r);
     return status;

@@ -10,6 +10,8 @@ packages=(
     clang libclang-rt-14-dev              # libFuzzer harness for the decoder
     python3 python3-sklearn python3-yaml  # test scripts; scikit-learn cross-checks bppipe train
     librdkafka-dev kcat                   # Kafka source/sink, embedded broker, Kafka tests
+    libmicrohttpd-dev                     # the http listener: /metrics, /healthz, /readyz
+    prometheus                            # promtool and a real Prometheus in tests/ops
 )
 missing=()
 for p in "${packages[@]}"; do

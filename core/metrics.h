@@ -1,0 +1,54 @@
+/* What the operations listener serves, built on the main thread: the Prometheus text of the
+ * run's books and the readiness verdict, published to core/http.c at most every 200 ms.
+ * Sinks' books are written by their lane threads, so each lane copies them (and its sink's
+ * count() counters) into its bp_sink_seen under the lanes' lock after every write; the main
+ * thread reads those copies under the same lock. See docs/operations.md. */
+#ifndef BPPIPE_METRICS_H
+#define BPPIPE_METRICS_H
+
+#include "instance.h"
+#include "json_buf.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct bp_lane;
+struct bp_lanes;
+struct bp_pipeline;
+struct bp_stats;
+struct bp_http;
+
+/* A sink's books as its lane last published them. Under the lanes' mu. */
+typedef struct bp_sink_seen {
+    uint64_t delivered, rejected, retries, spooled;
+    bp_counter *counters; /* names owned here, in the sink's order */
+    size_t n_counters, cap;
+} bp_sink_seen;
+
+/* The least time between two publishes, in seconds. */
+#define BP_METRICS_EVERY_S 0.2
+
+typedef struct bp_metrics {
+    struct bp_http *http; /* NULL: no http_listen, nothing is built */
+    bp_buf text;
+    double last;           /* bp_now_s() of the last publish */
+    double *failing_since; /* per lane: when its writes started taking nothing; 0: they take */
+    size_t n;
+} bp_metrics;
+
+/* Starts the listener when [pipeline] http_listen is set (and reads the token from the
+ * variable http_token_env names). 0, or -1 after logging why (the run must not start). */
+int bp_metrics_start(bp_metrics *m, const struct bp_pipeline *p, size_t n_lanes);
+/* Main thread: builds and publishes the snapshot when BP_METRICS_EVERY_S has passed (or
+ * `force`). Takes the lanes' mu. Nothing without a listener. */
+void bp_metrics_tick(bp_metrics *m, const struct bp_stats *st, const struct bp_pipeline *p,
+                     struct bp_lanes *ls, bool force);
+/* Lane thread: copies the lane's sink books into l->seen under the lanes' mu. */
+void bp_metrics_lane_publish(struct bp_lane *l);
+/* Stops the listener and frees what the lanes' copies hold. Call after the lanes stopped. */
+void bp_metrics_stop(bp_metrics *m, struct bp_lanes *ls);
+/* The Prometheus text itself (exposed for the tests). Call under the lanes' mu. */
+void bp_metrics_render(bp_buf *b, const struct bp_stats *st, const struct bp_pipeline *p,
+                       const struct bp_lanes *ls, const double *failing_since, double now);
+
+#endif
