@@ -173,8 +173,12 @@ static int prepare(bp_pipeline *p, const run_args *a)
         rc = bp_pipeline_open(p, &errs);
     if (rc != 0 || errs.n) {
         bp_errors_print(&errs);
-        fprintf(stderr, "bppipe: %s: %zu problem%s found\n", a->file, errs.n,
-                errs.n == 1 ? "" : "s");
+        if (bp_log_get_format() == BP_LOG_JSON)
+            bp_log("config", BP_LOG_ERROR, "%s: %zu problem%s found", a->file, errs.n,
+                   errs.n == 1 ? "" : "s");
+        else
+            fprintf(stderr, "bppipe: %s: %zu problem%s found\n", a->file, errs.n,
+                    errs.n == 1 ? "" : "s");
         bp_errors_free(&errs);
         return EXIT_USAGE;
     }
@@ -201,8 +205,12 @@ static int run_or_check(int argc, char **argv, bool check)
     if (status != 0)
         goto done;
     if (check) {
-        fprintf(stderr, "bppipe: %s is valid: source %s, %zu detector(s), %zu sink(s)\n", a.file,
-                p.source->plugin->desc->name, p.n_detectors, p.n_sinks);
+        if (bp_log_get_format() == BP_LOG_JSON)
+            bp_log("config", BP_LOG_INFO, "%s is valid: source %s, %zu detector(s), %zu sink(s)",
+                   a.file, p.source->plugin->desc->name, p.n_detectors, p.n_sinks);
+        else
+            fprintf(stderr, "bppipe: %s is valid: source %s, %zu detector(s), %zu sink(s)\n",
+                    a.file, p.source->plugin->desc->name, p.n_detectors, p.n_sinks);
         goto done;
     }
     bp_stats st;

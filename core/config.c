@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "log.h"
+
 #include "options.h"
 
 #include <ctype.h>
@@ -39,8 +41,12 @@ void bp_errors_add(bp_errors *e, const char *fmt, ...)
 
 void bp_errors_print(const bp_errors *e)
 {
-    for (size_t i = 0; i < e->n; i++)
-        fprintf(stderr, "error: %s\n", e->items[i]);
+    for (size_t i = 0; i < e->n; i++) {
+        if (bp_log_get_format() == BP_LOG_JSON)
+            bp_log("config", BP_LOG_ERROR, "%s", e->items[i]);
+        else
+            fprintf(stderr, "error: %s\n", e->items[i]);
+    }
 }
 
 void bp_errors_free(bp_errors *e)

@@ -1,12 +1,16 @@
 #include "log.h"
 
+#include "json_buf.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 static _Atomic int current_level = BP_LOG_INFO;
+static _Atomic int current_format = BP_LOG_TEXT;
 /* Delivery lanes log from their own threads: the table below and the line itself are one
  * critical section, so lines never interleave and counts are never lost. */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -40,6 +44,73 @@ int bp_log_level_parse(const char *text)
     return -1;
 }
 
+void bp_log_set_format(bp_log_format format)
+{
+    current_format = format;
+}
+
+bp_log_format bp_log_get_format(void)
+{
+    return (bp_log_format)current_format;
+}
+
+int bp_log_format_parse(const char *text)
+{
+    if (text && strcmp(text, "text") == 0)
+        return BP_LOG_TEXT;
+    if (text && strcmp(text, "json") == 0)
+        return BP_LOG_JSON;
+    return -1;
+}
+
+void bp_log_format_from_env(void)
+{
+    int f = bp_log_format_parse(getenv("BPPIPE_LOG_FORMAT"));
+    if (f >= 0)
+        bp_log_set_format((bp_log_format)f);
+}
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+/* One JSON line: {"time":...,"level":...,"component":...,"message":...[,fields]}. Call under
+ * log_lock. */
+static void put_json_line(const char *who, bp_log_level level, const char *message,
+                          const char *fields)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    bp_buf b;
+    bp_buf_init(&b);
+    bp_buf_puts(&b, "{\"time\":\"");
+    bp_buf_iso_time(&b, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    bp_buf_puts(&b, "\",\"level\":\"");
+    bp_buf_puts(&b, level_names[level]);
+    bp_buf_puts(&b, "\",\"component\":");
+    who = who ? who : "bppipe";
+    bp_buf_json_string(&b, who, strlen(who));
+    bp_buf_puts(&b, ",\"message\":");
+    bp_buf_json_string(&b, message, strlen(message));
+    if (fields && *fields) {
+        bp_buf_putc(&b, ',');
+        bp_buf_puts(&b, fields);
+    }
+    bp_buf_puts(&b, "}\n");
+    if (!b.failed)
+        fwrite(b.data, 1, b.len, stderr);
+    bp_buf_free(&b);
+}
+
+void bp_log_event(const char *who, bp_log_level level, const char *message, const char *fields,
+                  const char *text_line)
+{
+    pthread_mutex_lock(&log_lock);
+    if (current_format == BP_LOG_JSON)
+        put_json_line(who, level, message, fields);
+    else
+        fprintf(stderr, "%s\n", text_line);
+    pthread_mutex_unlock(&log_lock);
+}
+
 static unsigned long hash_text(const char *who, const char *text)
 {
     unsigned long h = 5381;
@@ -59,7 +130,7 @@ void bp_log_reset_limits(void)
 
 void bp_logv(const char *who, bp_log_level level, const char *fmt, va_list ap)
 {
-    static const char *const tags[] = {"error", "warn", "info", "debug"};
+    const char *const *tags = level_names;
     if ((int)level > current_level)
         return;
     char text[1024];
@@ -80,6 +151,14 @@ void bp_logv(const char *who, bp_log_level level, const char *fmt, va_list ap)
         limits[slot].hash = h;
         limits[slot].last = now;
         limits[slot].suppressed = 0;
+    }
+    if (current_format == BP_LOG_JSON) {
+        char fields[64] = "";
+        if (suppressed)
+            snprintf(fields, sizeof fields, "\"repeated\":%lu", suppressed);
+        put_json_line(who, level, text, fields);
+        pthread_mutex_unlock(&log_lock);
+        return;
     }
     struct tm tm;
     gmtime_r(&now, &tm);

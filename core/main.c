@@ -1,5 +1,6 @@
 /* bppipe: the command line. */
 #include "commands.h"
+#include "log.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -87,6 +88,7 @@ static int help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    bp_log_format_from_env();
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -43,6 +43,9 @@ static const bp_option pipeline_options[] = {
                   "when --duration or --max-records ends a run, how long sinks may still "
                   "deliver; what is not delivered then is left uncommitted and read again"),
     BP_OPTION_ENUM("log_level", "info", "error|warn|info|debug", "least severe level logged"),
+    BP_OPTION_ENUM("log_format", "text", "text|json",
+                   "stderr as text lines, or one JSON object per line (time, level, component, "
+                   "message, fields); BPPIPE_LOG_FORMAT sets it before the file is read"),
     BP_OPTION_STRING("http_listen", NULL, 0,
                      "HOST:PORT (a bare PORT: 127.0.0.1) of the operations listener: /metrics, "
                      "/healthz, /readyz (docs/operations.md); port 0: any free port; unset: none"),
@@ -138,6 +141,9 @@ static void read_settings(bp_pipeline *p, const bp_section *s)
     const char *level = s ? bp_section_value(s, "log_level") : NULL;
     if (level && bp_log_level_parse(level) >= 0)
         bp_log_set_level((bp_log_level)bp_log_level_parse(level));
+    const char *format = s ? bp_section_value(s, "log_format") : NULL;
+    if (format && bp_log_format_parse(format) >= 0)
+        bp_log_set_format((bp_log_format)bp_log_format_parse(format));
 }
 
 static const char *kind_word(bp_section_kind k)

@@ -1,6 +1,7 @@
 #include "stats.h"
 
 #include "json_buf.h"
+#include "log.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -92,6 +93,8 @@ void bp_stats_count_skipped(bp_stats *st, const char *reason)
     st->n_skipped++;
 }
 
+static void json_u64(bp_buf *b, const char *key, unsigned long long v, bool comma);
+
 void bp_stats_print_status(const bp_stats *st, const bp_pipeline *p, double rate,
                            const char *note)
 {
@@ -110,13 +113,43 @@ void bp_stats_print_status(const bp_stats *st, const bp_pipeline *p, double rate
         if (n > 0)
             used += (size_t)n < sizeof extra - used ? (size_t)n : sizeof extra - used - 1;
     }
-    fprintf(stderr,
-            "bppipe: in %llu (%.0f/s) anomaly %llu normal %llu invalid %llu in-flight %llu%s%s%s\n",
-            (unsigned long long)st->readings_in, rate,
-            (unsigned long long)st->by_route[BP_ROUTE_ANOMALY],
-            (unsigned long long)st->by_route[BP_ROUTE_NORMAL],
-            (unsigned long long)st->by_route[BP_ROUTE_INVALID],
-            (unsigned long long)st->in_flight, note ? note : "", used ? " |" : "", extra);
+    char line[2048];
+    snprintf(line, sizeof line,
+             "bppipe: in %llu (%.0f/s) anomaly %llu normal %llu invalid %llu in-flight %llu%s%s%s",
+             (unsigned long long)st->readings_in, rate,
+             (unsigned long long)st->by_route[BP_ROUTE_ANOMALY],
+             (unsigned long long)st->by_route[BP_ROUTE_NORMAL],
+             (unsigned long long)st->by_route[BP_ROUTE_INVALID],
+             (unsigned long long)st->in_flight, note ? note : "", used ? " |" : "", extra);
+    bp_buf f;
+    bp_buf_init(&f);
+    if (bp_log_get_format() == BP_LOG_JSON) {
+        /* the same figures as fields; the note (blocked sinks) as text */
+        json_u64(&f, "readings_in", st->readings_in, false);
+        bp_buf_puts(&f, ",\"rate\":");
+        bp_buf_json_number(&f, rate);
+        json_u64(&f, "anomaly", st->by_route[BP_ROUTE_ANOMALY], true);
+        json_u64(&f, "normal", st->by_route[BP_ROUTE_NORMAL], true);
+        json_u64(&f, "invalid", st->by_route[BP_ROUTE_INVALID], true);
+        json_u64(&f, "in_flight", st->in_flight, true);
+        const char *n = note ? note : "";
+        while (*n == ' ' || *n == '|')
+            n++;
+        if (*n) {
+            bp_buf_puts(&f, ",\"note\":");
+            bp_buf_json_string(&f, n, strlen(n));
+        }
+        for (size_t i = 0; src && i < src->n_counters; i++) {
+            bp_buf_puts(&f, i ? "," : ",\"source_counters\":{");
+            bp_buf_json_string(&f, src->counters[i].name, strlen(src->counters[i].name));
+            bp_buf_putc(&f, ':');
+            bp_buf_json_number(&f, src->counters[i].value);
+            if (i + 1 == src->n_counters)
+                bp_buf_putc(&f, '}');
+        }
+    }
+    bp_log_event("core", BP_LOG_INFO, "status", f.failed ? NULL : bp_buf_cstr(&f), line);
+    bp_buf_free(&f);
 }
 
 static double elapsed(const bp_stats *st)
@@ -125,8 +158,20 @@ static double elapsed(const bp_stats *st)
     return e > 0 ? e : 0;
 }
 
+static void render_json(const bp_stats *st, const bp_pipeline *p, bp_buf *out);
+
 void bp_stats_print_summary(const bp_stats *st, const bp_pipeline *p)
 {
+    if (bp_log_get_format() == BP_LOG_JSON) {
+        /* one line: the --summary-json object under "summary" */
+        bp_buf f;
+        bp_buf_init(&f);
+        bp_buf_puts(&f, "\"summary\":");
+        render_json(st, p, &f);
+        bp_log_event("core", BP_LOG_INFO, "summary", f.failed ? NULL : bp_buf_cstr(&f), "");
+        bp_buf_free(&f);
+        return;
+    }
     double secs = elapsed(st);
     unsigned long long in = st->readings_in, an = st->by_route[BP_ROUTE_ANOMALY],
                        no = st->by_route[BP_ROUTE_NORMAL], inv = st->by_route[BP_ROUTE_INVALID],
@@ -228,62 +273,69 @@ static void write_counters(bp_buf *b, const bp_pipeline *p)
     bp_buf_putc(b, '}');
 }
 
+/* The summary as one JSON object (what --summary-json writes), appended to `b`. */
+static void render_json(const bp_stats *st, const bp_pipeline *p, bp_buf *out)
+{
+    bp_buf_puts(out, "{\"pipeline\":");
+    bp_buf_json_string(out, p->cfg.path, strlen(p->cfg.path));
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, ",\"elapsed_s\":%.3f", elapsed(st));
+    bp_buf_puts(out, tmp);
+    json_u64(out, "payloads", st->payloads, true);
+    json_u64(out, "readings_in", st->readings_in, true);
+    json_u64(out, "anomaly", st->by_route[BP_ROUTE_ANOMALY], true);
+    json_u64(out, "normal", st->by_route[BP_ROUTE_NORMAL], true);
+    json_u64(out, "invalid", st->by_route[BP_ROUTE_INVALID], true);
+    json_u64(out, "in_flight", st->in_flight, true);
+    json_u64(out, "invalid_unrouted", st->invalid_unrouted, true);
+    json_u64(out, "sink_rejected", st->sink_rejected, true);
+    json_u64(out, "source_polls", p->source ? p->source->calls : 0, true);
+    json_u64(out, "skipped", st->by_route[BP_ROUTE_SKIPPED], true);
+    bp_buf_puts(out, ",\"skipped_by_reason\":{");
+    for (size_t i = 0; i < st->n_skipped; i++) {
+        if (i)
+            bp_buf_putc(out, ',');
+        bp_buf_json_string(out, st->skipped[i].reason, strlen(st->skipped[i].reason));
+        snprintf(tmp, sizeof tmp, ":%llu", (unsigned long long)st->skipped[i].count);
+        bp_buf_puts(out, tmp);
+    }
+    bp_buf_puts(out, "}");
+    bp_buf_puts(out, ",\"invalid_by_reason\":{");
+    for (size_t i = 0; i < st->n_reasons; i++) {
+        if (i)
+            bp_buf_putc(out, ',');
+        bp_buf_json_string(out, st->reasons[i].kind, strlen(st->reasons[i].kind));
+        snprintf(tmp, sizeof tmp, ":%llu", (unsigned long long)st->reasons[i].count);
+        bp_buf_puts(out, tmp);
+    }
+    bp_buf_puts(out, "},\"sinks\":{");
+    for (size_t i = 0; i < p->n_sinks; i++) {
+        const bp_ctx *s = p->sinks[i];
+        if (i)
+            bp_buf_putc(out, ',');
+        bp_buf_json_string(out, s->name, strlen(s->name));
+        bp_buf_puts(out, ":{\"plugin\":");
+        bp_buf_json_string(out, s->plugin->desc->name, strlen(s->plugin->desc->name));
+        bp_buf_puts(out, ",\"route\":");
+        bp_buf_json_string(out, s->route_name, strlen(s->route_name));
+        json_u64(out, "delivered", s->delivered, true);
+        json_u64(out, "rejected", s->rejected, true);
+        json_u64(out, "retries", s->retries, true);
+        json_u64(out, "spooled", s->spooled, true);
+        json_u64(out, "in_spool", s->in_spool, true);
+        bp_buf_putc(out, '}');
+    }
+    bp_buf_putc(out, '}');
+    write_counters(out, p);
+    bp_buf_puts(out, "}");
+}
+
 int bp_stats_write_json(const bp_stats *st, const bp_pipeline *p, const char *path)
 {
     bp_buf b;
     bp_buf_init(&b);
-    bp_buf_puts(&b, "{\"pipeline\":");
-    bp_buf_json_string(&b, p->cfg.path, strlen(p->cfg.path));
-    char tmp[64];
-    snprintf(tmp, sizeof tmp, ",\"elapsed_s\":%.3f", elapsed(st));
-    bp_buf_puts(&b, tmp);
-    json_u64(&b, "payloads", st->payloads, true);
-    json_u64(&b, "readings_in", st->readings_in, true);
-    json_u64(&b, "anomaly", st->by_route[BP_ROUTE_ANOMALY], true);
-    json_u64(&b, "normal", st->by_route[BP_ROUTE_NORMAL], true);
-    json_u64(&b, "invalid", st->by_route[BP_ROUTE_INVALID], true);
-    json_u64(&b, "in_flight", st->in_flight, true);
-    json_u64(&b, "invalid_unrouted", st->invalid_unrouted, true);
-    json_u64(&b, "sink_rejected", st->sink_rejected, true);
-    json_u64(&b, "source_polls", p->source ? p->source->calls : 0, true);
-    json_u64(&b, "skipped", st->by_route[BP_ROUTE_SKIPPED], true);
-    bp_buf_puts(&b, ",\"skipped_by_reason\":{");
-    for (size_t i = 0; i < st->n_skipped; i++) {
-        if (i)
-            bp_buf_putc(&b, ',');
-        bp_buf_json_string(&b, st->skipped[i].reason, strlen(st->skipped[i].reason));
-        snprintf(tmp, sizeof tmp, ":%llu", (unsigned long long)st->skipped[i].count);
-        bp_buf_puts(&b, tmp);
-    }
-    bp_buf_puts(&b, "}");
-    bp_buf_puts(&b, ",\"invalid_by_reason\":{");
-    for (size_t i = 0; i < st->n_reasons; i++) {
-        if (i)
-            bp_buf_putc(&b, ',');
-        bp_buf_json_string(&b, st->reasons[i].kind, strlen(st->reasons[i].kind));
-        snprintf(tmp, sizeof tmp, ":%llu", (unsigned long long)st->reasons[i].count);
-        bp_buf_puts(&b, tmp);
-    }
-    bp_buf_puts(&b, "},\"sinks\":{");
-    for (size_t i = 0; i < p->n_sinks; i++) {
-        const bp_ctx *s = p->sinks[i];
-        if (i)
-            bp_buf_putc(&b, ',');
-        bp_buf_json_string(&b, s->name, strlen(s->name));
-        bp_buf_puts(&b, ":{\"plugin\":");
-        bp_buf_json_string(&b, s->plugin->desc->name, strlen(s->plugin->desc->name));
-        bp_buf_puts(&b, ",\"route\":");
-        bp_buf_json_string(&b, s->route_name, strlen(s->route_name));
-        json_u64(&b, "delivered", s->delivered, true);
-        json_u64(&b, "rejected", s->rejected, true);
-        json_u64(&b, "retries", s->retries, true);
-        json_u64(&b, "spooled", s->spooled, true);
-        json_u64(&b, "in_spool", s->in_spool, true);
-        bp_buf_putc(&b, '}');
-    }
-    bp_buf_putc(&b, '}');
-    write_counters(&b, p);
-    bp_buf_puts(&b, "}\n");
+    render_json(st, p, &b);
+    bp_buf_putc(&b, '\n');
     int rc = -1;
     FILE *f = b.failed ? NULL : fopen(path, "w");
     if (f) {
