@@ -79,7 +79,10 @@ static void run_usage(FILE *out, bool check)
           "A status line goes to stderr every stats_interval seconds (naming a sink whose\n"
           "queue is full or that is retrying, with its backlog) and a summary at exit:\n"
           "readings in = anomaly + normal + invalid (+ in flight); skipped resources (valid\n"
-          "FHIR that is not blood pressure) are not readings and are counted beside it.\n\n"
+          "FHIR that is not blood pressure) are not readings and are counted beside it.\n"
+          "With http_listen = HOST:PORT (a bare PORT: 127.0.0.1; 0: any free port) one HTTP\n"
+          "listener serves /metrics (Prometheus text), /healthz and /readyz, optionally\n"
+          "behind a bearer token (http_token_env; docs/operations.md).\n\n"
           "[pipeline] keys:\n",
           out);
     size_t n;

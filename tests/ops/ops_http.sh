@@ -166,7 +166,10 @@ done
 check "/readyz is 200 again once the sink delivers" "[ -n '$back' ]"
 kill -TERM "$pid"
 wait "$pid"
+st=$?
 pid=
+check "the paced ward stops on SIGTERM, exit 0" "[ $st = 0 ]"
+check "no sanitizer report from either run" "! grep -q 'Sanitizer' '$t/err' '$t/err2'"
 
 # 3. A listener that cannot start refuses the run, with the reason.
 sed 's/^http_listen = .*/http_listen = localhost:x/' "$t/r.ini" >"$t/bad.ini"
