@@ -1,6 +1,7 @@
 /* detector-logreg: scores every reading with both values with the logistic-regression model
  * that `bppipe train` wrote. Without a model (and required = false) the pipeline runs on the
- * other detectors alone, as the original system promised. */
+ * other detectors alone, as the original system promised. SIGHUP reads the model file again:
+ * a model that loads replaces the old one, a broken one is refused and the old one stays. */
 #include "logreg.h"
 
 #include <bppipe/plugin.h>
@@ -18,6 +19,7 @@ typedef struct det {
     bp_lr_model model;
     bool have_model, vote;
     double threshold;
+    char *path;
 } det;
 
 static const bp_option options[] = {
@@ -40,6 +42,10 @@ static int lr_open(const bp_host *host, bp_ctx *ctx, void **state)
     d->host = host;
     d->ctx = ctx;
     const char *path = host->opt_string(ctx, "model");
+    if (!(d->path = strdup(path))) {
+        free(d);
+        return BP_FATAL;
+    }
     const char *vote = host->opt_string(ctx, "vote");
     d->vote = vote && strcmp(vote, "flag") == 0;
     char why[512];
@@ -57,6 +63,7 @@ static int lr_open(const bp_host *host, bp_ctx *ctx, void **state)
         if (missing)
             snprintf(why, sizeof why, "no such file, and required = true");
         host->log(ctx, BP_LOG_ERROR, "model %s: %s", path, why);
+        free(d->path);
         free(d);
         return BP_FATAL;
     }
@@ -66,7 +73,30 @@ static int lr_open(const bp_host *host, bp_ctx *ctx, void **state)
 
 static void lr_close(void *state)
 {
-    free(state);
+    det *d = state;
+    free(d->path);
+    free(d);
+}
+
+/* SIGHUP, on the main thread between batches: the file is read whole into a new model first,
+ * so a missing or broken file changes nothing. */
+static int lr_reload(void *state)
+{
+    det *d = state;
+    const bp_host *h = d->host;
+    bp_lr_model fresh;
+    char why[512];
+    if (bp_lr_load(d->path, &fresh, why, sizeof why) != 0) {
+        h->log(d->ctx, BP_LOG_ERROR, "model %s not reloaded: %s; %s", d->path, why,
+               d->have_model ? "the previous model stays" : "still running without ML scores");
+        return BP_RETRY;
+    }
+    d->model = fresh;
+    d->have_model = true;
+    d->threshold = h->opt_double(d->ctx, "threshold", fresh.threshold);
+    h->log(d->ctx, BP_LOG_INFO, "model %s reloaded: %s features, threshold %g", d->path,
+           bp_lr_feature_set_name(fresh.features), d->threshold);
+    return BP_OK;
 }
 
 static int lr_detect(void *state, bp_batch *batch)
@@ -95,7 +125,7 @@ static const bp_plugin descriptor = {
     .abi_major = BP_ABI_MAJOR,
     .abi_minor = BP_ABI_MINOR,
     .name = "detector-logreg",
-    .version = "1.0.0",
+    .version = "1.1.0",
     .kind = BP_KIND_DETECTOR,
     .description = "logistic-regression anomaly probability (ml_risk_score, ml_prediction)",
     .options = options,
@@ -103,6 +133,7 @@ static const bp_plugin descriptor = {
     .open = lr_open,
     .close = lr_close,
     .detect = lr_detect,
+    .reload = lr_reload,
 };
 
 BP_PLUGIN(descriptor)

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SIGHUP reloads detector-logreg's model: a running ward scores with the shipped model; the file
+# is replaced by a model with a very different intercept (every score near 1), SIGHUP, and the
+# readings after it score near 1; then a broken file, SIGHUP: refused with the reason, and the
+# readings after it keep the second model's scores. Counts and values only; the sleeps just
+# leave readings between the signals.
+set -u
+fail=0
+t=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$t"' EXIT
+check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1 ($2)"; fail=1; fi; }
+cp "$BPPIPE_SOURCE_DIR/models/bp_logreg.json" "$t/model.json"
+cat >"$t/p.ini" <<INI
+[pipeline]
+stats_interval = 0
+batch_size = 10
+[source.ward]
+plugin = source-faker
+rate = 100
+seed = 3
+[detector.ml]
+plugin = detector-logreg
+model = $t/model.json
+[sink.out]
+plugin = sink-file
+path = $t/out
+INI
+scores() { cat "$t"/out/*.ndjson 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+for l in sys.stdin:
+    if l.strip():
+        print(json.loads(l)["ml_risk_score"])'; }
+count() { scores | wc -l; }
+wait_for() { for _ in $(seq 300); do [ "$(count)" -ge "$1" ] && return; sleep 0.05; done; }
+"$BPPIPE" run "$t/p.ini" 2>"$t/err" &
+pid=$!
+wait_for 50
+/usr/bin/python3 - "$t/model.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["intercept"] = 50.0
+json.dump(m, open(sys.argv[1] + ".new", "w"))
+PY
+mv "$t/model.json.new" "$t/model.json"
+kill -HUP $pid
+for _ in $(seq 100); do grep -q 'reloaded' "$t/err" && break; sleep 0.05; done
+n1=$(count)
+wait_for $((n1 + 50))
+cp "$t/model.json" "$t/good.json"
+printf '{"format": "bppipe-logreg", "format_version": 1, "feature_set": ' >"$t/model.json"
+kill -HUP $pid
+for _ in $(seq 100); do grep -q 'not reloaded' "$t/err" && break; sleep 0.05; done
+n2=$(count)
+wait_for $((n2 + 50))
+kill -TERM $pid
+wait $pid
+st=$?
+pid=
+scores >"$t/scores"
+check "the ward ran through both signals and stops on SIGTERM, exit 0" "[ $st = 0 ]"
+check "before the reload the shipped model scored: some readings well below 0.5" \
+    "head -n 50 '$t/scores' | awk '\$1 < 0.5 {n++} END {exit !(n > 0)}'"
+check "the reload is logged with the model's features" "grep -q 'model .*model.json reloaded: clinical features' '$t/err'"
+check "after it every reading scores near 1 (the new model)" \
+    "sed -n '$((n1 + 31)),$((n2))p' '$t/scores' | awk '\$1 < 0.99 {bad++} END {exit !(NR >= 15 && bad == 0)}'"
+check "the broken model is refused with the reason" \
+    "grep -q 'model .*model.json not reloaded: .*; the previous model stays' '$t/err'"
+check "and the readings after it keep the second model's scores" \
+    "sed -n '$((n2 + 31)),\$p' '$t/scores' | awk '\$1 < 0.99 {bad++} END {exit !(NR >= 15 && bad == 0)}'"
+[ $fail = 0 ] || tail -n 5 "$t/err"
+exit $fail
