@@ -6,6 +6,7 @@
 #include "options.h"
 #include "pipeline.h"
 #include "runner.h"
+#include "sd_notify.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,7 +218,9 @@ static int run_or_check(int argc, char **argv, bool check)
         goto done;
     }
     bp_stats st;
+    bp_sd_notify("READY=1"); /* every stage open: systemd's Type=notify */
     status = bp_run(&p, &a.opts, &st);
+    bp_sd_notify("STOPPING=1");
     bp_pipeline_close(&p); /* flush before the summary, so it reports what is durable */
     bp_stats_print_summary(&st, &p);
     if (a.summary_json && bp_stats_write_json(&st, &p, a.summary_json) != 0) {

@@ -12,6 +12,7 @@ packages=(
     librdkafka-dev kcat                   # Kafka source/sink, embedded broker, Kafka tests
     libmicrohttpd-dev                     # the http listener: /metrics, /healthz, /readyz
     prometheus                            # promtool and a real Prometheus in tests/ops
+    systemd                               # systemd-analyze verify of deploy/systemd's unit
 )
 missing=()
 for p in "${packages[@]}"; do
