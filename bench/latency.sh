@@ -128,7 +128,8 @@ stop "$ward"
 ward=
 stop "$es" # flushes the latency log
 es=
-[ "$(read_in)" = "$total" ] || grep -E 'dropped' "$t/broker.err" >&2 || true
+# the broker keeps ~5 MiB a partition: a ward far behind loses the oldest (its last warning)
+[ "$(read_in)" = "$total" ] || grep -E 'dropped' "$t/broker.err" | tail -n 1 >&2 || true
 grep -E "sink\.anomalies +sink-es|sink\.normal +sink-file" "$t/ward.err" | sed 's/^ */    ward: /'
 [ -z "${VERBOSE:-}" ] || grep '^bppipe: in' "$t/ward.err" | cut -c1-150
 

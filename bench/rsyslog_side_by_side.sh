@@ -16,8 +16,9 @@
 #
 # Installs rsyslog, rsyslog-kafka and rsyslog-elasticsearch with apt-get when they are missing
 # (root; Debian 12 has them), with invoke-rc.d told not to start the system's rsyslog service.
-# WARD_INI runs another pipeline file instead of pipelines/ward.ini; ONLY=rsyslog or ONLY=bppipe
-# runs one side.
+# WARD_INI runs another pipeline file instead of pipelines/ward.ini, WARD_OPTS adds -o overrides
+# to it (e.g. "-o source.kafka.kafka.queued.max.messages.kbytes=8192"); ONLY=rsyslog or
+# ONLY=bppipe runs one side.
 set -euo pipefail
 N=${1:-100000}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -179,10 +180,12 @@ if [ "$only" != rsyslog ]; then
     echo "bppipe $("$bppipe" --version 2>/dev/null | head -n 1): ${WARD_INI:-pipelines/ward.ini}" \
          "(rules + model; sink-es, NDJSON archive, alert file)"
     start_es
+    # shellcheck disable=SC2086 # WARD_OPTS is a list of words on purpose
     env KAFKA_BROKERS="$brokers" ES_URL="$es_url" WARD_DIR="$t/bppipe" KAFKA_GROUP=bppipe-bench \
         WARD_STATS_INTERVAL=0 BPPIPE_MODEL="$root/models/bp_logreg.json" \
         "$bppipe" run "${WARD_INI:-$root/pipelines/ward.ini}" -o sink.normal.layout=ndjson \
-        -o sink.alerts.path="$t/bppipe/alerts.ndjson" >"$t/bppipe.out" 2>"$t/bppipe.err" &
+        -o sink.alerts.path="$t/bppipe/alerts.ndjson" ${WARD_OPTS:-} \
+        >"$t/bppipe.out" 2>"$t/bppipe.err" &
     proc=$!
     watch bppipe "$t/bppipe"
     stop "$es"
