@@ -7,12 +7,63 @@
 #include "stats.h"
 
 #include <inttypes.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *const route_names[BP_ROUTE_COUNT] = {"normal", "anomaly", "invalid",
                                                         "skipped"};
+
+const double bp_metrics_bounds[BP_METRICS_BUCKETS] = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void observe(bp_histogram *h, double v)
+{
+    if (v < 0)
+        v = 0; /* a source clock a little ahead of ours */
+    size_t i = 0;
+    while (i < BP_METRICS_BUCKETS && v > bp_metrics_bounds[i])
+        i++;
+    h->bucket[i]++;
+    h->count++;
+    h->sum += v;
+}
+
+void bp_metrics_polled(bp_flight *f)
+{
+    if (!f)
+        return;
+    f->polled_s = bp_now_s();
+    f->polled_ms = wall_ms();
+}
+
+void bp_metrics_committed(bp_metrics *m, const bp_flight *f)
+{
+    if (!m->http)
+        return;
+    observe(&m->batch, bp_now_s() - f->polled_s);
+    int64_t now = wall_ms();
+    for (size_t i = 0; i < f->records.count; i++) {
+        const bp_record *r = f->records.items[i];
+        if (bp_record_route(r) == BP_ROUTE_SKIPPED)
+            continue;
+        /* From the source's timestamp (Kafka: the record's timestamp, append time on a topic
+         * with LogAppendTime) when it gives one that is not in the future, else from arrival. */
+        int64_t from = r->source_ts_ms >= 0 && r->source_ts_ms <= now ? r->source_ts_ms
+                                                                       : f->polled_ms;
+        observe(&m->e2e, (double)(now - from) / 1000.0);
+    }
+}
+
+static void histogram(bp_buf *b, const char *name, const char *help, const bp_histogram *h);
 
 int bp_metrics_start(bp_metrics *m, const bp_pipeline *p, size_t n_lanes)
 {
@@ -161,9 +212,10 @@ static void plugin_counters(bp_buf *b, const char *instance, const bp_counter *c
     }
 }
 
-void bp_metrics_render(bp_buf *b, const bp_stats *st, const bp_pipeline *p, const bp_lanes *ls,
-                       const double *failing_since, double now)
+void bp_metrics_render(bp_buf *b, const bp_metrics *m, const bp_stats *st, const bp_pipeline *p,
+                       const bp_lanes *ls, double now)
 {
+    const double *failing_since = m->failing_since;
     family(b, "bppipe_up", "gauge", "1 while the pipeline runs.");
     sample(b, "bppipe_up", NULL, NULL, 1);
     family(b, "bppipe_payloads_total", "counter", "Payloads taken from the source.");
@@ -216,6 +268,11 @@ void bp_metrics_render(bp_buf *b, const bp_stats *st, const bp_pipeline *p, cons
         sample(b, "bppipe_sink_failing_seconds", "sink", ls->lanes[i].sink->name,
                failing_since && failing_since[i] > 0 ? now - failing_since[i] : 0);
 
+    histogram(b, "bppipe_e2e_latency_seconds", "From a reading's source timestamp (Kafka: its "
+              "record timestamp; else its arrival) to the commit after every sink acknowledged "
+              "it.", &m->e2e);
+    histogram(b, "bppipe_batch_duration_seconds", "From a batch's poll to its commit.",
+              &m->batch);
     family(b, "bppipe_plugin_count", "gauge",
            "The sum of a plugin's count() calls (a counter, or a level such as consumer_lag).");
     const bp_ctx *src = p->source;
@@ -227,6 +284,25 @@ void bp_metrics_render(bp_buf *b, const bp_stats *st, const bp_pipeline *p, cons
     for (size_t i = 0; i < ls->n; i++)
         plugin_counters(b, ls->lanes[i].sink->name, ls->lanes[i].seen.counters,
                         ls->lanes[i].seen.n_counters);
+}
+
+static void histogram(bp_buf *b, const char *name, const char *help, const bp_histogram *h)
+{
+    family(b, name, "histogram", help);
+    char line[160];
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i <= BP_METRICS_BUCKETS; i++) {
+        cumulative += h->bucket[i];
+        if (i < BP_METRICS_BUCKETS)
+            snprintf(line, sizeof line, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name,
+                     bp_metrics_bounds[i], cumulative);
+        else
+            snprintf(line, sizeof line, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cumulative);
+        bp_buf_puts(b, line);
+    }
+    snprintf(line, sizeof line, "%s_sum %.17g\n%s_count %" PRIu64 "\n", name, h->sum, name,
+             h->count);
+    bp_buf_puts(b, line);
 }
 
 /* The /readyz verdict, under the lanes' mu: the source has its partitions (when it counts
@@ -276,7 +352,7 @@ void bp_metrics_tick(bp_metrics *m, const bp_stats *st, const bp_pipeline *p, bp
         else if (m->failing_since[i] == 0)
             m->failing_since[i] = now;
     }
-    bp_metrics_render(&m->text, st, p, ls, m->failing_since, now);
+    bp_metrics_render(&m->text, m, st, p, ls, now);
     int ready = readiness(m, p, ls, now, why, sizeof why);
     pthread_mutex_unlock(&ls->mu);
     if (m->text.failed) {

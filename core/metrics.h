@@ -25,6 +25,17 @@ typedef struct bp_sink_seen {
     size_t n_counters, cap;
 } bp_sink_seen;
 
+/* Upper bounds of the latency histograms' buckets, in seconds (+Inf beside them). */
+#define BP_METRICS_BUCKETS 14
+extern const double bp_metrics_bounds[BP_METRICS_BUCKETS];
+
+/* A Prometheus histogram: counts per bucket (not cumulative here), their count and sum. */
+typedef struct bp_histogram {
+    uint64_t bucket[BP_METRICS_BUCKETS + 1]; /* the last: above every bound */
+    uint64_t count;
+    double sum;
+} bp_histogram;
+
 /* The least time between two publishes, in seconds. */
 #define BP_METRICS_EVERY_S 0.2
 
@@ -34,6 +45,8 @@ typedef struct bp_metrics {
     double last;           /* bp_now_s() of the last publish */
     double *failing_since; /* per lane: when its writes started taking nothing; 0: they take */
     size_t n;
+    bp_histogram e2e;   /* per reading: source timestamp (or arrival) to the batch's commit */
+    bp_histogram batch; /* per batch: poll to commit */
 } bp_metrics;
 
 /* Starts the listener when [pipeline] http_listen is set (and reads the token from the
@@ -43,12 +56,18 @@ int bp_metrics_start(bp_metrics *m, const struct bp_pipeline *p, size_t n_lanes)
  * `force`). Takes the lanes' mu. Nothing without a listener. */
 void bp_metrics_tick(bp_metrics *m, const struct bp_stats *st, const struct bp_pipeline *p,
                      struct bp_lanes *ls, bool force);
+struct bp_flight;
+/* Main thread, when a poll returned: stamps the batch with the time (monotonic and wall). */
+void bp_metrics_polled(struct bp_flight *f);
+/* Main thread, when a batch is committed (every sink has acknowledged its readings): observes
+ * each reading's end-to-end latency and the batch's duration. Nothing without a listener. */
+void bp_metrics_committed(bp_metrics *m, const struct bp_flight *f);
 /* Lane thread: copies the lane's sink books into l->seen under the lanes' mu. */
 void bp_metrics_lane_publish(struct bp_lane *l);
 /* Stops the listener and frees what the lanes' copies hold. Call after the lanes stopped. */
 void bp_metrics_stop(bp_metrics *m, struct bp_lanes *ls);
 /* The Prometheus text itself (exposed for the tests). Call under the lanes' mu. */
-void bp_metrics_render(bp_buf *b, const struct bp_stats *st, const struct bp_pipeline *p,
-                       const struct bp_lanes *ls, const double *failing_since, double now);
+void bp_metrics_render(bp_buf *b, const bp_metrics *m, const struct bp_stats *st,
+                       const struct bp_pipeline *p, const struct bp_lanes *ls, double now);
 
 #endif

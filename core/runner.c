@@ -471,6 +471,7 @@ static step_result commit_done(runner *r)
         for (int i = 0; i < BP_ROUTE_COUNT; i++)
             r->st->by_route[i] += f->routes[i];
         r->st->in_flight -= f->readings;
+        bp_metrics_committed(&r->metrics, f);
         flight_done(r, f);
     }
 }
@@ -665,6 +666,7 @@ static step_result poll_and_process(runner *r, bool *ended)
         return STEP_FATAL;
     }
     step_result res = poll_source(r, capacity, ended);
+    bp_metrics_polled(r->f);
     if (res == STEP_OK && r->f->input.count)
         return process_batch(r);
     if (res == STEP_OK) {

@@ -115,6 +115,12 @@ check "dead letters by reason sum to the summary's invalid by reason" \
       "same \$(awk '/^bppipe_dead_letters_total/ && !/rejected by a sink/ {s+=\$NF} END {print s}' '$t/m.txt') '$(j "sum(d['invalid_by_reason'].values())")'"
 check "dead letters rejected by a sink = summary's sink_rejected" \
       "same '$(metric bppipe_dead_letters_total 'reason="rejected by a sink"')' '$(j "d['sink_rejected']")'"
+check "e2e latency histogram: one observation per committed reading" \
+      "[ '$(metric bppipe_e2e_latency_seconds_count)' = 56 ] && [ '$(metric bppipe_e2e_latency_seconds_bucket 'le="+Inf"')' = 56 ]"
+check "e2e latency: buckets are cumulative, the smallest at most the count" \
+      "[ '$(metric bppipe_e2e_latency_seconds_bucket 'le="0.005"')' -le 56 ]"
+check "batch duration histogram counts the committed batches" \
+      "[ '$(metric bppipe_batch_duration_seconds_count)' -ge 1 ]"
 check "the reason label folds numbers (a bounded set)" "grep -q 'reason=\"implausible_value: systolic N outside N-N mmHg\"' '$t/m.txt'"
 
 # 2. Readiness: a paced ward whose sink goes down (test-sink down_file) for longer than

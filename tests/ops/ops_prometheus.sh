@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A real Prometheus (Debian's prometheus) on loopback scrapes a running ward every second, with
-# the ward's bearer token, and a query through its HTTP API answers with the rate of readings.
+# the ward's bearer token, and a query through its HTTP API answers with the rate of readings
+# and the p99 of the end-to-end latency histogram.
 # promtool check config accepts the scrape configuration. See docs/operations.md.
 set -u
 fail=0
@@ -81,5 +82,7 @@ check "rate(bppipe_readings_total[30s]) answers with readings per second > 0 ($r
       "[ -n '$rate' ] && python3 -c \"import sys; sys.exit(0 if float('$rate') > 0 else 1)\""
 check "the ward's delivered count is queryable" \
       "[ -n \"\$(q 'bppipe_sink_delivered_total{sink=\"sink.out\"}' | value)\" ]"
+p99=$(q 'histogram_quantile(0.99, sum by (le) (rate(bppipe_e2e_latency_seconds_bucket[30s])))' | value)
+check "the e2e latency histogram gives a p99 ($p99 s)" "[ -n '$p99' ] && [ '$p99' != NaN ]"
 [ $fail = 0 ] || { tail -5 "$t/prom.err"; tail -5 "$t/ward.err"; }
 exit $fail
