@@ -2,7 +2,9 @@
 # The Debian packages, from the packages alone. Builds them (`--target package`, Release, in a
 # build dir of its own kept between runs, so a rerun only rebuilds what changed), unpacks every
 # .deb with dpkg-deb -x into an empty root (nothing is installed on this machine), and there:
-# bppipe lists its plugins and runs the demo; the example plugin builds against the unpacked
+# bppipe lists its plugins and runs the demo, and `bppipe broker` runs the broker of bppipe-kafka;
+# from bppipe alone (no bppipe-kafka) the same work, and `bppipe broker` says what to install;
+# the example plugin builds against the unpacked
 # SDK (CMake package, and pkg-config), packages itself, is unpacked beside them and is listed
 # and run by bppipe with nothing configured.
 set -u
@@ -46,11 +48,15 @@ check "bppipe's Depends come from its ELF files (dpkg-shlibdeps): libc, cJSON, i
     "depends bppipe 'libc6 (>=' libcjson1 libinih1"
 check "bppipe-kafka depends on librdkafka and on bppipe of its own version" \
     "depends bppipe-kafka librdkafka1 'bppipe (= $v)'"
+check "bppipe's Depends name no librdkafka: leaving out bppipe-kafka leaves it out" \
+    "! field bppipe Depends | grep -q rdkafka"
 check "bppipe-elasticsearch depends on libcurl and zlib" \
     "depends bppipe-elasticsearch libcurl zlib1g"
 check "bppipe-dev depends on bppipe of its own version" "depends bppipe-dev 'bppipe (= $v)'"
 check "the Kafka plugins are in bppipe-kafka, not in bppipe" \
     "holds bppipe-kafka '/source-kafka\.so$' '/sink-kafka\.so$' && ! holds bppipe kafka"
+check "the broker's helper is in bppipe-kafka, in lib/bppipe/ beside the plugin dir" \
+    "holds bppipe-kafka '/lib/bppipe/bppipe-broker$' && ! holds bppipe broker"
 check "sink-es is in bppipe-elasticsearch, not in bppipe" \
     "holds bppipe-elasticsearch '/sink-es\.so$' && ! holds bppipe sink-es"
 check "bppipe-dev holds the header, CMake package, pkg-config file and plugin guide" \
@@ -88,6 +94,17 @@ check "with the packages in dpkg's database, plugins names each one's package an
     "origin '$t/plugins.dpkg' sink-file 'package bppipe $v, $plugdir/sink-file.so' &&
      origin '$t/plugins.dpkg' source-kafka 'package bppipe-kafka $v, $plugdir/source-kafka.so' &&
      origin '$t/plugins.dpkg' sink-es 'file $plugdir/sink-es.so'"
+"$exe" broker --help >"$t/bhelp" 2>&1
+check "the unpacked bppipe broker --help runs bppipe-kafka's helper" \
+    "[ $? = 0 ] && head -n1 '$t/bhelp' | grep -q '^usage: bppipe broker '" || show "$t/bhelp"
+"$exe" broker --quiet --bootstrap-file "$t/bootstrap" >/dev/null 2>"$t/broker.err" &
+bpid=$!
+for _ in $(seq 100); do [ -s "$t/bootstrap" ] && break; sleep 0.1; done
+check "  and the broker starts (a bootstrap address on 127.0.0.1)" \
+    "grep -q '^127\.0\.0\.1:[0-9]*$' '$t/bootstrap'" || show "$t/broker.err"
+kill "$bpid" 2>/dev/null
+wait "$bpid"
+check "  and stops on SIGTERM (exit 0)" "[ $? = 0 ]"
 share="$r/usr/share/bppipe"
 (cd "$share" && BPPIPE_DEMO_DIR="$t/demo" "$exe" run pipelines/demo.ini --max-records 3000 \
     --summary-json "$t/sum.json" >"$t/demo.out" 2>"$t/demo.err")
@@ -102,6 +119,27 @@ check "3000 readings in, books balance against the files written" \
      [ $(j "d['anomaly']+d['normal']+d['invalid']") = 3000 ] &&
      [ $(count anomalies) = $(j "d['anomaly']") ] && [ $(count normal) = $(j "d['normal']") ]"
 check "the packaged model scored the anomalies" "grep -q ml_risk_score '$t/demo'/anomalies/*.ndjson"
+
+# 2b. bppipe without bppipe-kafka: no librdkafka, plugins and the demo work, the broker is absent
+r0="$t/root0"
+mkdir "$r0"
+dpkg-deb -x "$(deb bppipe)" "$r0"
+exe0="$r0/usr/bin/bppipe"
+check "bppipe alone links no librdkafka" "ldd '$exe0' >'$t/ldd0' && ! grep -q rdkafka '$t/ldd0'"
+(cd "$t" && "$exe0" plugins >"$t/plugins0" 2>"$t/plugins0.err")
+check "bppipe alone lists its plugins, and no Kafka plugin" \
+    "[ $? = 0 ] && [ ! -s '$t/plugins0.err' ] && grep -q '^sink-file ' '$t/plugins0' &&
+     ! grep -q kafka '$t/plugins0'"
+(cd "$r0/usr/share/bppipe" && BPPIPE_DEMO_DIR="$t/demo0" "$exe0" run pipelines/demo.ini \
+    --max-records 1000 >/dev/null 2>"$t/demo0.err")
+check "bppipe alone runs the demo (exit 0, documents written)" \
+    "[ $? = 0 ] && ls '$t/demo0'/*/*.ndjson >/dev/null 2>&1" || show "$t/demo0.err"
+"$exe0" broker --quiet >"$t/broker0.out" 2>"$t/broker0.err"
+st=$?
+check "bppipe alone: bppipe broker exits 2, one line naming bppipe-kafka, nothing else" \
+    "[ $st = 2 ] && [ ! -s '$t/broker0.out' ] && [ \$(wc -l <'$t/broker0.err') = 1 ] &&
+     grep -q 'bppipe-broker, which is not installed: it comes in the bppipe-kafka package' \
+         '$t/broker0.err'" || show "$t/broker0.err"
 
 # 3. the example plugin against the unpacked SDK: CMake package, pkg-config, its own .deb
 ex="$r/usr/share/doc/bppipe/examples/detector-pulse-pressure"
