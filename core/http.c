@@ -77,8 +77,8 @@ static bool token_ok(const bp_http *h, struct MHD_Connection *c)
 {
     if (!h->token)
         return true;
-    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                   MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *auth =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (!auth || strncmp(auth, "Bearer ", 7) != 0)
         return false;
     const char *given = auth + 7;
@@ -135,7 +135,8 @@ static enum MHD_Result serve_metrics(bp_http *h, struct MHD_Connection *c)
     pthread_mutex_unlock(&h->mu);
     if (!r)
         return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4; "
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "text/plain; version=0.0.4; "
                             "charset=utf-8");
     enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
@@ -143,9 +144,8 @@ static enum MHD_Result serve_metrics(bp_http *h, struct MHD_Connection *c)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     bp_http *h = cls;
     (void)version;
@@ -193,8 +193,10 @@ bp_http *bp_http_start(const char *listen, const char *port_file, const char *to
     char host[64];
     unsigned port;
     if (bp_http_parse_listen(listen, host, sizeof host, &port) != 0) {
-        bp_log("core", BP_LOG_ERROR, "http_listen = %s is not HOST:PORT or PORT with an IPv4 "
-               "address (e.g. 127.0.0.1:9464)", listen);
+        bp_log("core", BP_LOG_ERROR,
+               "http_listen = %s is not HOST:PORT or PORT with an IPv4 "
+               "address (e.g. 127.0.0.1:9464)",
+               listen);
         return NULL;
     }
     bp_http *h = calloc(1, sizeof *h);
@@ -222,8 +224,8 @@ bp_http *bp_http_start(const char *listen, const char *port_file, const char *to
     int start_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!h->daemon) {
-        bp_log("core", BP_LOG_ERROR, "http listener could not listen on %s:%u (%s)", host,
-               port, start_errno ? strerror(start_errno) : "libmicrohttpd refused");
+        bp_log("core", BP_LOG_ERROR, "http listener could not listen on %s:%u (%s)", host, port,
+               start_errno ? strerror(start_errno) : "libmicrohttpd refused");
         bp_http_stop(h);
         return NULL;
     }
@@ -233,8 +235,10 @@ bp_http *bp_http_start(const char *listen, const char *port_file, const char *to
     bp_log("core", BP_LOG_INFO, "http listener on %s (/metrics, /healthz, /readyz%s)", addr,
            token ? "; bearer token required" : "");
     if (port_file && write_port_file(port_file, addr) != 0) {
-        bp_log("core", BP_LOG_ERROR, "could not write the listener's address to "
-               "http_port_file = %s (%s)", port_file, strerror(errno));
+        bp_log("core", BP_LOG_ERROR,
+               "could not write the listener's address to "
+               "http_port_file = %s (%s)",
+               port_file, strerror(errno));
         bp_http_stop(h);
         return NULL;
     }

@@ -7,16 +7,15 @@
 #include "stats.h"
 
 #include <inttypes.h>
-#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-static const char *const route_names[BP_ROUTE_COUNT] = {"normal", "anomaly", "invalid",
-                                                        "skipped"};
+static const char *const route_names[BP_ROUTE_COUNT] = {"normal", "anomaly", "invalid", "skipped"};
 
-const double bp_metrics_bounds[BP_METRICS_BUCKETS] = {
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+const double bp_metrics_bounds[BP_METRICS_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                      1,     2.5,  5,     10,   30,  60,   300};
 
 static int64_t wall_ms(void)
 {
@@ -57,8 +56,8 @@ void bp_metrics_committed(bp_metrics *m, const bp_flight *f)
             continue;
         /* From the source's timestamp (Kafka: the record's timestamp, append time on a topic
          * with LogAppendTime) when it gives one that is not in the future, else from arrival. */
-        int64_t from = r->source_ts_ms >= 0 && r->source_ts_ms <= now ? r->source_ts_ms
-                                                                       : f->polled_ms;
+        int64_t from =
+            r->source_ts_ms >= 0 && r->source_ts_ms <= now ? r->source_ts_ms : f->polled_ms;
         observe(&m->e2e, (double)(now - from) / 1000.0);
     }
 }
@@ -76,8 +75,10 @@ int bp_metrics_start(bp_metrics *m, const bp_pipeline *p, size_t n_lanes)
     if (s->http_token_env) {
         token = getenv(s->http_token_env);
         if (!token || !*token) {
-            bp_log("core", BP_LOG_ERROR, "http_token_env = %s: that environment variable is "
-                   "unset or empty, so the listener would have no token", s->http_token_env);
+            bp_log("core", BP_LOG_ERROR,
+                   "http_token_env = %s: that environment variable is "
+                   "unset or empty, so the listener would have no token",
+                   s->http_token_env);
             return -1;
         }
     }
@@ -260,19 +261,20 @@ void bp_metrics_render(bp_buf *b, const bp_metrics *m, const bp_stats *st, const
                 "Records queued for a sink in memory, the batch being written included.", 3);
     sink_family(b, ls, "bppipe_sink_spooled_total", "counter",
                 "Records written to a sink's disk buffer (buffer = disk).", 4);
-    sink_family(b, ls, "bppipe_sink_spool_records", "gauge",
-                "Records in a sink's disk buffer now.", 5);
+    sink_family(b, ls, "bppipe_sink_spool_records", "gauge", "Records in a sink's disk buffer now.",
+                5);
     family(b, "bppipe_sink_failing_seconds", "gauge",
            "How long a sink's writes have taken nothing (0 while it delivers).");
     for (size_t i = 0; i < ls->n; i++)
         sample(b, "bppipe_sink_failing_seconds", "sink", ls->lanes[i].sink->name,
                failing_since && failing_since[i] > 0 ? now - failing_since[i] : 0);
 
-    histogram(b, "bppipe_e2e_latency_seconds", "From a reading's source timestamp (Kafka: its "
+    histogram(b, "bppipe_e2e_latency_seconds",
+              "From a reading's source timestamp (Kafka: its "
               "record timestamp; else its arrival) to the commit after every sink acknowledged "
-              "it.", &m->e2e);
-    histogram(b, "bppipe_batch_duration_seconds", "From a batch's poll to its commit.",
-              &m->batch);
+              "it.",
+              &m->e2e);
+    histogram(b, "bppipe_batch_duration_seconds", "From a batch's poll to its commit.", &m->batch);
     family(b, "bppipe_plugin_count", "gauge",
            "The sum of a plugin's count() calls (a counter, or a level such as consumer_lag).");
     const bp_ctx *src = p->source;

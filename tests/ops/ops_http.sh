@@ -23,7 +23,9 @@ metric() {
     [ $# -gt 1 ] && k="$1{$2}"
     awk -v k="$k " 'substr($0, 1, length(k)) == k {print $NF}' "$t/m.txt"
 }
-j() { python3 -c "import json,sys; d=json.load(open('$t/sum.json')); print(eval(sys.argv[1]))" "$1"; }
+j() {
+    python3 -c "import json,sys; d=json.load(open('$t/sum.json')); print(eval(sys.argv[1]))" "$1"
+}
 same() { python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) == float(sys.argv[2]) else 1)" \
          "${1:-x}" "${2:-y}" 2>/dev/null; }
 
@@ -76,7 +78,8 @@ check "the address is logged at info" "grep -q 'http listener on $addr' '$t/err'
 settled=
 for _ in $(seq 1 100); do
     get /metrics >"$t/m.txt"
-    done_n=$(awk '$1 ~ /^bppipe_readings_total\{route="(normal|anomaly|invalid)"\}$/ {s+=$2} END {print s+0}' "$t/m.txt")
+    done_n=$(awk '$1 ~ /^bppipe_readings_total\{route="(normal|anomaly|invalid)"\}$/ {s+=$2}
+                  END {print s+0}' "$t/m.txt")
     [ "$done_n" = 56 ] && [ "$(metric bppipe_readings_in_flight)" = 0 ] && { settled=1; break; }
     sleep 0.1
 done
@@ -85,7 +88,8 @@ sleep 0.5
 get /metrics >"$t/m.txt"
 check "promtool check metrics accepts /metrics" "promtool check metrics <'$t/m.txt' >'$t/lint' 2>&1"
 check "a scrape without the token gets 401" "[ \$(code http://$addr/metrics) = 401 ]"
-check "a wrong token gets 401" "[ \$(code -H 'Authorization: Bearer nope' http://$addr/metrics) = 401 ]"
+check "a wrong token gets 401" \
+      "[ \$(code -H 'Authorization: Bearer nope' http://$addr/metrics) = 401 ]"
 check "/healthz is 200 with the token" \
       "[ \$(code -H 'Authorization: Bearer $TOKEN' http://$addr/healthz) = 200 ]"
 check "/readyz is 200 while every sink delivers" "[ \"\$(get /readyz)\" = '{\"ready\":true}' ]"
@@ -102,26 +106,33 @@ for r in normal anomaly invalid; do
     check "readings_total{route=$r} = summary's $r" \
           "same '$(metric bppipe_readings_total "route=\"$r\"")' '$(j "d['$r']")'"
 done
-check "payloads_total = summary's payloads" "same '$(metric bppipe_payloads_total)' '$(j "d['payloads']")'"
+check "payloads_total = summary's payloads" \
+      "same '$(metric bppipe_payloads_total)' '$(j "d['payloads']")'"
 for s in sink.out sink.dead; do
     for k in delivered rejected retries spooled; do
         check "$s: sink_${k}_total = summary's $k" \
-              "same '$(metric bppipe_sink_${k}_total "sink=\"$s\"")' '$(j "d['sinks']['$s']['$k']")'"
+              "same '$(metric "bppipe_sink_${k}_total" "sink=\"$s\"")' \
+                    '$(j "d['sinks']['$s']['$k']")'"
     done
 done
 check "the run had rejections and retries to count" \
-      "[ '$(j "d['sinks']['sink.out']['rejected']")' = 3 ] && [ '$(j "d['sinks']['sink.out']['retries']")' -ge 2 ]"
+      "[ '$(j "d['sinks']['sink.out']['rejected']")' = 3 ] &&
+       [ '$(j "d['sinks']['sink.out']['retries']")' -ge 2 ]"
 check "dead letters by reason sum to the summary's invalid by reason" \
-      "same \$(awk '/^bppipe_dead_letters_total/ && !/rejected by a sink/ {s+=\$NF} END {print s}' '$t/m.txt') '$(j "sum(d['invalid_by_reason'].values())")'"
+      "same \$(awk '/^bppipe_dead_letters_total/ && !/rejected by a sink/ {s+=\$NF}
+                    END {print s}' '$t/m.txt') '$(j "sum(d['invalid_by_reason'].values())")'"
 check "dead letters rejected by a sink = summary's sink_rejected" \
-      "same '$(metric bppipe_dead_letters_total 'reason="rejected by a sink"')' '$(j "d['sink_rejected']")'"
+      "same '$(metric bppipe_dead_letters_total 'reason="rejected by a sink"')' \
+            '$(j "d['sink_rejected']")'"
 check "e2e latency histogram: one observation per committed reading" \
-      "[ '$(metric bppipe_e2e_latency_seconds_count)' = 56 ] && [ '$(metric bppipe_e2e_latency_seconds_bucket 'le="+Inf"')' = 56 ]"
+      "[ '$(metric bppipe_e2e_latency_seconds_count)' = 56 ] &&
+       [ '$(metric bppipe_e2e_latency_seconds_bucket 'le="+Inf"')' = 56 ]"
 check "e2e latency: buckets are cumulative, the smallest at most the count" \
       "[ '$(metric bppipe_e2e_latency_seconds_bucket 'le="0.005"')' -le 56 ]"
 check "batch duration histogram counts the committed batches" \
       "[ '$(metric bppipe_batch_duration_seconds_count)' -ge 1 ]"
-check "the reason label folds numbers (a bounded set)" "grep -q 'reason=\"implausible_value: systolic N outside N-N mmHg\"' '$t/m.txt'"
+check "the reason label folds numbers (a bounded set)" \
+      "grep -q 'reason=\"implausible_value: systolic N outside N-N mmHg\"' '$t/m.txt'"
 
 # 2. Readiness: a paced ward whose sink goes down (test-sink down_file) for longer than
 #    ready_grace_ms, then comes back. No token this time.
@@ -162,7 +173,8 @@ check "the reason names the sink and how long" \
 check "/healthz stays 200 while a sink is down" "[ \$(code http://$addr/healthz) = 200 ]"
 curl -s -m 5 "http://$addr/metrics" >"$t/m.txt"
 check "sink_failing_seconds shows the outage" \
-      "python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= 1 else 1)' '$(metric bppipe_sink_failing_seconds 'sink="sink.out"')'"
+      "python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= 1 else 1)' \
+               '$(metric bppipe_sink_failing_seconds 'sink="sink.out"')'"
 rm -f "$t/down"
 back=
 for _ in $(seq 1 100); do
@@ -180,7 +192,8 @@ check "no sanitizer report from either run" "! grep -q 'Sanitizer' '$t/err' '$t/
 # 3. A listener that cannot start refuses the run, with the reason.
 sed 's/^http_listen = .*/http_listen = localhost:x/' "$t/r.ini" >"$t/bad.ini"
 "$BPPIPE" run "$t/bad.ini" 2>"$t/err3" </dev/null
-check "a bad http_listen stops the run (exit 1)" "[ $? = 1 ] && grep -q 'http_listen = localhost:x' '$t/err3'"
+check "a bad http_listen stops the run (exit 1)" \
+      "[ $? = 1 ] && grep -q 'http_listen = localhost:x' '$t/err3'"
 sed 's/^http_port_file = .*/http_token_env = OPS_UNSET_VAR/' "$t/r.ini" >"$t/bad2.ini"
 env -u OPS_UNSET_VAR "$BPPIPE" run "$t/bad2.ini" 2>"$t/err4" </dev/null
 check "an unset token variable stops the run" "[ $? = 1 ] && grep -q 'OPS_UNSET_VAR' '$t/err4'"
