@@ -14,7 +14,9 @@
 # ES_ROUTE=all sends every reading to Elasticsearch (not only anomalies); COMPRESS=true gzips
 # the _bulk bodies; NORMAL_LAYOUT=per-record writes the archive as ward.ini does (one fsync'd
 # file per normal reading: a disk benchmark), the default ndjson measures the pipeline.
-# STANDIN=PATH runs another es_standin binary (an ASan build, say).
+# STANDIN=PATH runs another es_standin binary (an ASan build, say). DECODE_THREADS=N sets
+# [pipeline] decode_threads (default: bppipe's, the online processors up to 4; 1 decodes on
+# the main thread alone).
 set -euo pipefail
 N=${1:-200000}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,6 +51,7 @@ cat >"$t/bench.ini" <<INI
 [pipeline]
 batch_size = 500
 stats_interval = 0
+${DECODE_THREADS:+decode_threads = $DECODE_THREADS}
 [source.ward]
 plugin = source-faker
 patients = 2000
