@@ -1,6 +1,7 @@
 #include "pipeline.h"
 
 #include "decode_pool.h"
+#include "http.h"
 #include "log.h"
 #include "options.h"
 
@@ -268,6 +269,19 @@ static void check_buffer(const bp_section *s, bp_errors *errs)
                       s->name, stray->key);
 }
 
+/* http_listen is an address the listener can take (docs/operations.md), so `check` refuses
+ * what `run` would. */
+static void check_http(const bp_section *s, bp_errors *errs)
+{
+    char where[512], host[64];
+    unsigned port;
+    const bp_kv *kv = bp_section_get(s, "http_listen");
+    if (kv && bp_http_parse_listen(kv->value, host, sizeof host, &port) != 0)
+        bp_errors_add(errs, "%s: [pipeline] key 'http_listen': '%s' is not HOST:PORT or PORT "
+                      "with an IPv4 address and a port from 0 to 65535 (e.g. 127.0.0.1:9464)",
+                      bp_where(kv->file, kv->line, where, sizeof where), kv->value);
+}
+
 /* Builds the instance of one stage section; NULL (with errors added) when it cannot. */
 static bp_ctx *build_stage(bp_pipeline *p, bp_section *s, bp_errors *errs)
 {
@@ -406,6 +420,7 @@ int bp_pipeline_build(bp_pipeline *p, const char *path, const bp_edit *edits, si
     if (ps) {
         bp_section_report_unresolved(ps, errs);
         bp_options_validate(ps, popts, n_popts, NULL, errs);
+        check_http(ps, errs);
     }
     read_settings(p, ps);
 

@@ -182,6 +182,10 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 check "/readyz is 200 again once the sink delivers" "[ -n '$back' ]"
+sed "s/^http_listen = .*/http_listen = $addr/; /^http_port_file/d" "$t/r.ini" >"$t/taken.ini"
+timeout -k 5 30 "$BPPIPE" run "$t/taken.ini" 2>"$t/err5" </dev/null
+check "a port already taken stops the run (exit 1), with the reason" \
+      "[ $? = 1 ] && grep -q 'could not listen on $addr' '$t/err5'"
 kill -TERM "$pid"
 wait "$pid"
 st=$?
@@ -189,11 +193,18 @@ pid=
 check "the paced ward stops on SIGTERM, exit 0" "[ $st = 0 ]"
 check "no sanitizer report from either run" "! grep -q 'Sanitizer' '$t/err' '$t/err2'"
 
-# 3. A listener that cannot start refuses the run, with the reason.
-sed 's/^http_listen = .*/http_listen = localhost:x/' "$t/r.ini" >"$t/bad.ini"
+# 3. What cannot listen is refused: check and run name the key (exit 2).
+for bad in localhost:x 127.0.0.1:70000 ::1:9464 :9464; do
+    sed "s/^http_listen = .*/http_listen = $bad/" "$t/r.ini" >"$t/bad.ini"
+    "$BPPIPE" check "$t/bad.ini" >"$t/err3" 2>&1 </dev/null
+    check "check refuses http_listen = $bad (exit 2, naming the key)" \
+          "[ $? = 2 ] && grep -q \"key 'http_listen': '$bad'\" '$t/err3'"
+done
 "$BPPIPE" run "$t/bad.ini" 2>"$t/err3" </dev/null
-check "a bad http_listen stops the run (exit 1)" \
-      "[ $? = 1 ] && grep -q 'http_listen = localhost:x' '$t/err3'"
+check "run refuses it too (exit 2)" "[ $? = 2 ]"
+sed "s/^http_listen = .*/http_listen = 0.0.0.0:0/" "$t/r.ini" >"$t/any.ini"
+"$BPPIPE" check "$t/any.ini" >/dev/null 2>&1 </dev/null
+check "check accepts HOST:PORT with an IPv4 host" "[ $? = 0 ]"
 sed 's/^http_port_file = .*/http_token_env = OPS_UNSET_VAR/' "$t/r.ini" >"$t/bad2.ini"
 env -u OPS_UNSET_VAR "$BPPIPE" run "$t/bad2.ini" 2>"$t/err4" </dev/null
 check "an unset token variable stops the run" "[ $? = 1 ] && grep -q 'OPS_UNSET_VAR' '$t/err4'"
