@@ -203,7 +203,7 @@ static void sink_family(bp_buf *b, const bp_lanes *ls, const char *name, const c
 static void plugin_counters(bp_buf *b, const char *instance, const bp_counter *c, size_t n)
 {
     for (size_t k = 0; k < n; k++) {
-        bp_buf_puts(b, "bppipe_plugin_count{instance=");
+        bp_buf_puts(b, "bppipe_plugin_value{instance=");
         label_value(b, instance);
         bp_buf_puts(b, ",name=");
         label_value(b, c[k].name);
@@ -275,7 +275,7 @@ void bp_metrics_render(bp_buf *b, const bp_metrics *m, const bp_stats *st, const
               "it.",
               &m->e2e);
     histogram(b, "bppipe_batch_duration_seconds", "From a batch's poll to its commit.", &m->batch);
-    family(b, "bppipe_plugin_count", "gauge",
+    family(b, "bppipe_plugin_value", "gauge",
            "The sum of a plugin's count() calls (a counter, or a level such as consumer_lag).");
     const bp_ctx *src = p->source;
     if (src)

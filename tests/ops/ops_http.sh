@@ -55,6 +55,7 @@ http_token_env = OPS_TOKEN
 [source.in]
 plugin = ops-source
 path = $t/in.ndjson
+unassigned_file = $t/unassigned
 [detector.rules]
 plugin = detector-rules
 [sink.out]
@@ -96,6 +97,23 @@ check "/readyz is 200 while every sink delivers" "[ \"\$(get /readyz)\" = '{\"re
 check "an unknown path is 404" "[ \$(code -H 'Authorization: Bearer $TOKEN' http://$addr/x) = 404 ]"
 check "bppipe_up is 1" "[ '$(metric bppipe_up)' = 1 ]"
 check "no patient id in any label" "! grep -q 'P-' '$t/m.txt'"
+check "a plugin's count() counter is a sample" \
+      "grep -q '^bppipe_plugin_value{instance=\"source.in\",name=\"partitions_assigned\"} 1$' '$t/m.txt'"
+touch "$t/unassigned" # ops-source: partitions_assigned drops to 0, as in a Kafka rebalance
+went=
+for _ in $(seq 1 50); do
+    [ "$(get /readyz)" = '{"ready":false,"reason":"source.in has no partitions assigned"}' ] &&
+        { went=1; break; }
+    sleep 0.1
+done
+check "/readyz is 503 while the source has no partitions assigned" "[ -n '$went' ]"
+rm -f "$t/unassigned"
+back=
+for _ in $(seq 1 50); do
+    [ "$(get /readyz)" = '{"ready":true}' ] && { back=1; break; }
+    sleep 0.1
+done
+check "/readyz is 200 again once they are assigned" "[ -n '$back' ]"
 kill -TERM "$pid"
 wait "$pid"
 st=$?

@@ -1,6 +1,8 @@
 /* ops-source: a source for the operations tests. It hands out the lines of `path` once, then
  * stays connected with nothing more (it never ends), so a test can read /metrics of a run whose
- * books no longer move and compare them with --summary-json after it stops the run. */
+ * books no longer move and compare them with --summary-json after it stops the run. With
+ * unassigned_file it counts partitions_assigned as source-kafka does: 0 while that file
+ * exists (a consumer without partitions, which /readyz reports), 1 otherwise. */
 #define _POSIX_C_SOURCE 200809L /* getline */
 
 #include "bppipe/plugin.h"
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct src {
     const bp_host *h;
@@ -16,10 +19,14 @@ typedef struct src {
     FILE *in;
     char *line;
     size_t cap;
+    const char *unassigned_file;
+    int assigned; /* partitions_assigned as last counted; -1: not counted yet */
 } src;
 
 static const bp_option options[] = {
     BP_OPTION_STRING("path", NULL, BP_OPT_REQUIRED, "file of payloads, one a line"),
+    BP_OPTION_STRING("unassigned_file", NULL, 0,
+                     "while this file exists, partitions_assigned counts 0 (else 1)"),
 };
 
 static int src_open(const bp_host *h, bp_ctx *ctx, void **state)
@@ -29,6 +36,8 @@ static int src_open(const bp_host *h, bp_ctx *ctx, void **state)
         return BP_FATAL;
     s->h = h;
     s->ctx = ctx;
+    s->unassigned_file = h->opt_string(ctx, "unassigned_file");
+    s->assigned = -1;
     const char *path = h->opt_string(ctx, "path");
     if (!(s->in = fopen(path, "r"))) {
         h->log(ctx, BP_LOG_ERROR, "cannot open %s", path);
@@ -51,6 +60,12 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
 {
     src *s = state;
     size_t want = s->h->batch_capacity(batch);
+    if (s->unassigned_file) {
+        int now = access(s->unassigned_file, F_OK) != 0;
+        if (now != s->assigned)
+            s->h->count(s->ctx, "partitions_assigned", now - (s->assigned < 0 ? 0 : s->assigned));
+        s->assigned = now;
+    }
     while (s->h->batch_count(batch) < want) {
         ssize_t n = getline(&s->line, &s->cap, s->in);
         if (n < 0)
