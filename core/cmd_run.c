@@ -8,6 +8,7 @@
 #include "runner.h"
 #include "sd_notify.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,21 +22,29 @@ typedef struct run_args {
     bp_run_opts opts;
     const char *summary_json;
     bool help;
+    bool offline;         /* check: the services are not asked */
+    double probe_timeout; /* check: seconds each service may take */
 } run_args;
 
 static void run_usage(FILE *out, bool check)
 {
     if (check) {
-        fputs("usage: bppipe check FILE [-o SECTION.KEY=VALUE]... [-u SECTION[.KEY]]...\n\n"
+        fputs("usage: bppipe check FILE [-o SECTION.KEY=VALUE]... [-u SECTION[.KEY]]...\n"
+              "                         [--offline] [--timeout SECONDS]\n\n"
               "Validates a pipeline without running it: the INI syntax, every key against the\n"
               "options its plugin declares, that each plugin loads, and each plugin's open()\n"
               "then close(). What open() checks is the plugin's own (docs/plugins/): folders\n"
               "it writes are created and must be writable, files it reads (a model, profiles,\n"
-              "an index template) must parse, kafka.* keys must be accepted by librdkafka, and\n"
-              "sink-es asks the Elasticsearch node it is given what it is (a node that does\n"
-              "not answer is only a warning). check does not wait for any Kafka broker or\n"
-              "webhook, and reads nothing from a source and writes nothing to a sink: whether\n"
-              "Kafka or a webhook is reachable and takes the credentials shows only at run.\n\n"
+              "an index template) must parse, kafka.* keys must be accepted by librdkafka.\n"
+              "Then it asks each service the pipeline talks to whether it answers, within the\n"
+              "timeout (default 5 s): the Kafka brokers of source-kafka and sink-kafka for\n"
+              "their metadata (and whether the topics exist), each Elasticsearch of sink-es\n"
+              "for what it is and whether it takes the credentials. A service that does not\n"
+              "answer, or answers wrongly, is a problem. check reads nothing from a source and\n"
+              "writes nothing to a sink; webhooks are not called.\n\n"
+              "options:\n"
+              "  --offline              skip the services: check the file and the plugins alone\n"
+              "  --timeout SECONDS      how long each service may take to answer (default 5)\n\n"
               "Exit 0 when it would start, 2 otherwise, with one line per problem naming\n"
               "file, line, section and key. FILE, -o and -u are read as by 'bppipe run'.\n",
               out);
@@ -113,6 +122,7 @@ static int parse_number(const char *flag, const char *text, double *out)
 static int parse_args(int argc, char **argv, bool check, run_args *a)
 {
     memset(a, 0, sizeof *a);
+    a->probe_timeout = 5;
     a->edits = calloc((size_t)argc, sizeof *a->edits);
     if (!a->edits)
         return -1;
@@ -146,6 +156,12 @@ static int parse_args(int argc, char **argv, bool check, run_args *a)
             if (parse_number(arg, next, &v) != 0)
                 return -1;
             a->opts.duration_s = v;
+            i++;
+        } else if (check && strcmp(arg, "--offline") == 0) {
+            a->offline = true;
+        } else if (check && strcmp(arg, "--timeout") == 0) {
+            if (parse_number(arg, next, &a->probe_timeout) != 0 || a->probe_timeout > 600)
+                return -1;
             i++;
         } else if (!check && strcmp(arg, "--summary-json") == 0 && next) {
             a->summary_json = argv[++i];
@@ -190,6 +206,48 @@ static int prepare(bp_pipeline *p, const run_args *a)
     return 0;
 }
 
+/* The probe() of an instance, when its descriptor is recent enough (ABI 1.4) to have one. */
+static int (*probe_fn(const bp_ctx *c))(void *, int)
+{
+    const bp_plugin *d = c->plugin->desc;
+    return d->struct_size >= offsetof(bp_plugin, probe) + sizeof d->probe ? d->probe : NULL;
+}
+
+/* check: every instance that can asks its service whether it answers. Returns 0 when all did,
+ * -1 after one line per service that did not (the plugin said why just before). */
+static int probe_services(bp_pipeline *p, const run_args *a)
+{
+    bp_ctx *all[1 + 64 + BP_MAX_SINKS];
+    size_t n = 0, failed = 0;
+    all[n++] = p->source;
+    for (size_t i = 0; i < p->n_detectors && n < 65; i++)
+        all[n++] = p->detectors[i];
+    for (size_t i = 0; i < p->n_sinks; i++)
+        all[n++] = p->sinks[i];
+    int timeout_ms = (int)(a->probe_timeout * 1000.0);
+    for (size_t i = 0; i < n; i++) {
+        int (*fn)(void *, int) = probe_fn(all[i]);
+        if (!fn)
+            continue;
+        int rc = fn(all[i]->state, timeout_ms);
+        if (rc == BP_OK)
+            continue;
+        failed++;
+        bp_log(all[i]->name, BP_LOG_ERROR, "%s", rc == BP_RETRY ?
+               "its service does not answer (see above); a run would wait for it" :
+               "its service answers wrongly (see above); a run would stop");
+    }
+    if (!failed)
+        return 0;
+    if (bp_log_get_format() == BP_LOG_JSON)
+        bp_log("config", BP_LOG_ERROR, "%s: %zu service(s) not usable; --offline checks the "
+               "file alone", a->file, failed);
+    else
+        fprintf(stderr, "bppipe: %s: %zu service(s) not usable; --offline checks the file "
+                "alone\n", a->file, failed);
+    return -1;
+}
+
 static int run_or_check(int argc, char **argv, bool check)
 {
     run_args a;
@@ -208,6 +266,10 @@ static int run_or_check(int argc, char **argv, bool check)
     status = prepare(&p, &a);
     if (status != 0)
         goto done;
+    if (check && !a.offline && probe_services(&p, &a) != 0) {
+        status = EXIT_USAGE;
+        goto done;
+    }
     if (check) {
         if (bp_log_get_format() == BP_LOG_JSON)
             bp_log("config", BP_LOG_INFO, "%s is valid: source %s, %zu detector(s), %zu sink(s)",

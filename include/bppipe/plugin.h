@@ -29,9 +29,10 @@
  *     (BP_CAP_POLL_APPENDS, which lets [pipeline] linger_ms gather a batch over several
  *     polls). 1.3: a sink's write(), flush() and reload() may run on the sink's own delivery
  *     thread (see Threads); BP_CAP_BATCH_COMMIT lets a source with commit() be polled again
- *     before its earlier batches are committed. 1.0 to 1.2 plugins keep working: the host
- *     never calls one instance from two threads at once, and a source with commit() but
- *     without the bit gets one batch in flight at a time, as before.
+ *     before its earlier batches are committed. 1.4: bp_plugin.probe (`bppipe check` reaches
+ *     the services). 1.0 to 1.3 plugins keep working: the host never calls one instance from
+ *     two threads at once, and a source with commit() but without the bit gets one batch in
+ *     flight at a time, as before.
  *   - Growth. Every struct that crosses the boundary starts with struct_size. New members and
  *     new host functions are only ever appended; the minor number grows with them (a plugin
  *     tests a host member newer than the minor it requires with BP_HOST_HAS). A change
@@ -51,7 +52,7 @@ extern "C" {
 #endif
 
 #define BP_ABI_MAJOR 1
-#define BP_ABI_MINOR 3
+#define BP_ABI_MINOR 4
 
 /* The one symbol every plugin exports. Its signature never changes across ABI majors, so the
  * loader can always read the descriptor and tell the user which ABI a plugin was built for. */
@@ -424,6 +425,17 @@ typedef struct bp_plugin {
 
     /* What the plugin can do beyond the 1.0 contract: BP_CAP_* bits, 0 for none. */
     uint32_t caps;
+
+    /* --- ABI 1.4 (read only when struct_size covers it) --- */
+
+    /* ANY KIND (may be NULL): `bppipe check` (unless --offline) asks each instance, after
+     * open(), whether the service it talks to answers, within `timeout_ms`, without consuming
+     * or writing anything (source-kafka and sink-kafka: cluster metadata; sink-es: GET /).
+     * Return BP_OK when it answers; BP_RETRY when it cannot be reached now; BP_FATAL when it
+     * answers wrongly (credentials refused, not the expected service). Log why first, at
+     * error level, naming the address and what to check. `run` never calls it: a run waits
+     * for a service that is down. Called on the main thread, never during a stage call. */
+    int (*probe)(void *state, int timeout_ms);
 } bp_plugin;
 
 /* bp_plugin.caps bits. */

@@ -505,6 +505,17 @@ static void es_close(void *state)
     free_sink(state);
 }
 
+/* `bppipe check`: a cluster node answers GET / as Elasticsearch or OpenSearch would, and takes
+ * the credentials. */
+static int es_probe(void *state, int timeout_ms)
+{
+    sink *s = state;
+    (void)timeout_ms; /* the request is bounded by connect_timeout_ms and timeout_ms (keys) */
+    check_result r = check_cluster(s, BP_LOG_ERROR, "check url and that the cluster runs; "
+                                   "'bppipe check --offline' checks the file alone");
+    return r == CHECK_OK ? BP_OK : r == CHECK_DOWN ? BP_RETRY : BP_FATAL;
+}
+
 /* -- write --------------------------------------------------------------------------------- */
 
 static int gzip_body(sink *s)
@@ -758,6 +769,7 @@ static const bp_plugin descriptor = {
     .open = es_open,
     .close = es_close,
     .write = es_write,
+    .probe = es_probe,
 };
 
 BP_PLUGIN(descriptor)

@@ -313,6 +313,15 @@ static int sink_flush(void *state)
     return e ? BP_RETRY : BP_OK;
 }
 
+/* `bppipe check`: the cluster answers, and the topic exists. */
+static int sink_probe(void *state, int timeout_ms)
+{
+    sink *s = state;
+    const char *topic = s->h->opt_string(s->ctx, "topic");
+    return bp_kafka_probe(s->h, s->ctx, s->rk, s->h->opt_string(s->ctx, "brokers"), &topic, 1,
+                          timeout_ms);
+}
+
 static const bp_plugin descriptor = {
     .struct_size = sizeof(bp_plugin),
     .abi_major = BP_ABI_MAJOR,
@@ -328,6 +337,7 @@ static const bp_plugin descriptor = {
     .close = sink_close,
     .write = sink_write,
     .flush = sink_flush,
+    .probe = sink_probe,
 };
 
 BP_PLUGIN(descriptor)

@@ -68,3 +68,37 @@ int bp_kafka_bool(const char *text)
     }
     return -1;
 }
+
+int bp_kafka_probe(const bp_host *h, bp_ctx *ctx, rd_kafka_t *rk, const char *brokers,
+                   const char *const *topics, size_t n_topics, int timeout_ms)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        h->log(ctx, BP_LOG_ERROR, "no Kafka broker of brokers = %s answered within %d ms (%s): "
+               "check the addresses, that the brokers listen there and that this host may "
+               "reach them (TLS and SASL settings: kafka.* keys); 'bppipe check --offline' "
+               "checks the file alone", brokers ? brokers : "(unset)", timeout_ms,
+               rd_kafka_err2str(e));
+        return BP_RETRY;
+    }
+    h->log(ctx, BP_LOG_INFO, "Kafka answers: %d broker(s) from brokers = %s", md->broker_cnt,
+           brokers ? brokers : "(unset)");
+    for (size_t i = 0; i < n_topics; i++) {
+        if (topics[i][0] == '^')
+            continue; /* a pattern: matched later, by the group */
+        const struct rd_kafka_metadata_topic *found = NULL;
+        for (int k = 0; k < md->topic_cnt && !found; k++)
+            if (strcmp(md->topics[k].topic, topics[i]) == 0)
+                found = &md->topics[k];
+        if (found && found->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            h->log(ctx, BP_LOG_INFO, "topic %s: %d partition(s)", topics[i],
+                   found->partition_cnt);
+        else
+            h->log(ctx, BP_LOG_WARN, "topic %s does not exist yet (%s): it is used once a "
+                   "producer or the broker creates it", topics[i],
+                   found ? rd_kafka_err2str(found->err) : "not in the cluster's metadata");
+    }
+    rd_kafka_metadata_destroy(md);
+    return BP_OK;
+}

@@ -20,6 +20,13 @@ int bp_kafka_apply_passthrough(const bp_host *h, bp_ctx *ctx, rd_kafka_conf_t *c
  * lives until close(). */
 const char *bp_kafka_user_value(const bp_host *h, bp_ctx *ctx, const char *name);
 
+/* bp_plugin.probe for both Kafka plugins: asks the cluster of `rk` for its metadata within
+ * `timeout_ms`. BP_OK (logged at info: brokers, and the partitions of each of `topics` that
+ * exists; a missing one is a warning, a broker may create it) or BP_RETRY after one error line
+ * naming `brokers` and what to check. `topics` may be NULL. */
+int bp_kafka_probe(const bp_host *h, bp_ctx *ctx, rd_kafka_t *rk, const char *brokers,
+                   const char *const *topics, size_t n_topics, int timeout_ms);
+
 /* Turns `text` into a boolean the way librdkafka reads one: 1 true, 0 false, -1 neither. */
 int bp_kafka_bool(const char *text);
 

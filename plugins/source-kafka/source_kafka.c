@@ -516,6 +516,18 @@ static int src_commit(void *state, const bp_batch *batch)
     return rc == BP_OK ? commit_acked(s) : rc;
 }
 
+/* `bppipe check`: the cluster answers, and the topics exist (without joining the group). */
+static int src_probe(void *state, int timeout_ms)
+{
+    source *s = state;
+    const char *names[64];
+    size_t n = 0;
+    for (int i = 0; i < s->topics->cnt && n < 64; i++)
+        names[n++] = s->topics->elems[i].topic;
+    return bp_kafka_probe(s->h, s->ctx, s->rk, s->h->opt_string(s->ctx, "brokers"), names, n,
+                          timeout_ms);
+}
+
 static const bp_plugin descriptor = {
     .struct_size = sizeof(bp_plugin),
     .abi_major = BP_ABI_MAJOR,
@@ -534,6 +546,7 @@ static const bp_plugin descriptor = {
     /* linger_ms may gather a batch over several polls; commit() takes the batch's own
      * positions, so batches are polled while earlier ones are still being delivered */
     .caps = BP_CAP_POLL_APPENDS | BP_CAP_BATCH_COMMIT,
+    .probe = src_probe,
 };
 
 BP_PLUGIN(descriptor)

@@ -19,7 +19,7 @@ check "and not the build tree's" "! grep -q '$BPPIPE_BUILD_DIR' '$t/plugins'"
 share="$t/prefix/share/bppipe"
 check "pipelines, model and deploy/ installed side by side" \
     "[ -f '$share/pipelines/ward.ini' ] && [ -f '$share/models/bp_logreg.json' ] && [ -f '$share/deploy/elasticsearch/bp-anomalies-template.json' ] && [ -x '$share/deploy/kibana/setup.sh' ]"
-(cd "$share" && env -u BPPIPE_PLUGIN_PATH "$t/prefix/bin/bppipe" check pipelines/ward.ini \
+(cd "$share" && env -u BPPIPE_PLUGIN_PATH "$t/prefix/bin/bppipe" check --offline pipelines/ward.ini \
     -o sink.anomalies.url=http://127.0.0.1:1 -o sink.anomalies.connect_timeout_ms=200 \
     -o sink.anomalies.install_template=true \
     -o sink.anomalies.ilm_policy=deploy/elasticsearch/bp-anomalies-ilm.json >"$t/ward-check" 2>&1)

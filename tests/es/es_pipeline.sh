@@ -324,8 +324,12 @@ check "check: an ILM policy file that is not a JSON object is an error" \
 ward_ini "$t/down.ini" "http://127.0.0.1:1" "connect_timeout_ms = 300"
 COPY_DIR=$t/c DEAD_DIR=$t/d "$BPPIPE" check "$t/down.ini" >"$t/check-down.log" 2>&1
 rc=$?
-check "check: a cluster that does not answer is a warning, not an error" \
-    '[ $rc = 0 ] && grep -q "no cluster node answers (http://127.0.0.1:1: .*); a run starts anyway" "$t/check-down.log"'
+check "check: a cluster that does not answer is an error (it asks the services)" \
+    '[ $rc = 2 ] && grep -q "no cluster node answers (http://127.0.0.1:1: .*); check url" "$t/check-down.log"'
+COPY_DIR=$t/c DEAD_DIR=$t/d "$BPPIPE" check "$t/down.ini" --offline >"$t/check-offline.log" 2>&1
+rc=$?
+check "check --offline: a cluster that does not answer is a warning, not an error" \
+    '[ $rc = 0 ] && grep -q "no cluster node answers (http://127.0.0.1:1: .*); a run starts anyway" "$t/check-offline.log"'
 
 if [ $fail != 0 ] && [ -z "${ES_QUIET:-}" ]; then
     for f in "$t"/*.log; do echo "== $f"; tail -15 "$f"; done
