@@ -254,6 +254,10 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
     source *s = rd_kafka_opaque(rk);
     bp_log_level l = level <= 3 ? BP_LOG_ERROR : level <= 4 ? BP_LOG_WARN
                    : level <= 6 ? BP_LOG_INFO : BP_LOG_DEBUG;
+    /* A broker connection that failed: on_error says it once, in words an operator can act
+     * on; librdkafka's own line (one per broker and attempt) is for debugging. */
+    if (strcmp(fac, "FAIL") == 0)
+        l = BP_LOG_DEBUG;
     s->h->log(s->ctx, l, "librdkafka %s: %s", fac, buf);
 }
 
@@ -261,8 +265,20 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)rk;
     source *s = opaque;
-    s->h->log(s->ctx, BP_LOG_WARN, "kafka: %s: %s",
-              rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+    rd_kafka_resp_err_t e = (rd_kafka_resp_err_t)err;
+    if (e == RD_KAFKA_RESP_ERR__TRANSPORT || e == RD_KAFKA_RESP_ERR__RESOLVE) {
+        s->h->log(s->ctx, BP_LOG_DEBUG, "kafka: %s: %s", rd_kafka_err2name(e), reason);
+        return; /* one broker's connection: _ALL_BROKERS_DOWN below says it for all */
+    }
+    if (e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        /* the same words every time, so the host's rate limit keeps it to one line a while */
+        s->h->log(s->ctx, BP_LOG_WARN, "cannot reach any Kafka broker of brokers = %s: check "
+                  "the addresses, that the brokers run and listen there, and that this host may "
+                  "reach them (TLS/SASL: kafka.* keys); still trying, nothing is lost",
+                  s->h->opt_string(s->ctx, "brokers"));
+        return;
+    }
+    s->h->log(s->ctx, BP_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name(e), reason);
 }
 
 /* ---- lifecycle --------------------------------------------------------------------------- */

@@ -3,7 +3,7 @@
 # Elasticsearch emulator up, the ward checks out and says what answered; with the broker, then
 # Elasticsearch, unreachable it is exit 2 with a line naming the brokers or the url and what to
 # check; a cluster that refuses the credentials is exit 2 too; --offline checks the file alone;
-# --timeout bounds the wait.
+# --timeout bounds the wait. And run, with no broker to reach, says so in one clear line.
 . "$(dirname "$0")/lib.sh"
 start_broker --topic blood-pressure:2
 start_es
@@ -35,6 +35,15 @@ check "refused credentials: exit 2, saying so" \
     "[ $? = 2 ] && grep -q 'refused the credentials' '$t/auth.out'"
 KAFKA_BROKERS=127.0.0.1:1 ES_URL=http://127.0.0.1:1 "$BPPIPE" check "$ward" --offline >"$t/off.out" 2>&1
 check "--offline checks the file alone: exit 0 with both down" "[ $? = 0 ] && grep -q 'is valid' '$t/off.out'"
+# run, with no broker to reach: one clear line, no librdkafka connection noise, and it waits.
+KAFKA_BROKERS=127.0.0.1:1 timeout 30 "$BPPIPE" run "$ward" --duration 6 \
+    -o pipeline.stats_interval=0 >"$t/run.out" 2>"$t/run.err"
+st=$?
+check "run with no broker waits for it and ends at --duration (exit $st)" "[ $st = 0 ]"
+check "it says so in one line naming the brokers and what to check" \
+    "[ \$(grep -c 'cannot reach any Kafka broker of brokers = 127.0.0.1:1: check the addresses' '$t/run.err') = 1 ]"
+check "librdkafka's own connection lines stay at debug level" \
+    "! grep -qE 'librdkafka FAIL|_TRANSPORT|_ALL_BROKERS_DOWN' '$t/run.err'"
 "$BPPIPE" check --help >"$t/help" 2>&1
 check "check --help shows --offline and --timeout" "grep -q -- '--offline' '$t/help' && grep -q -- '--timeout SECONDS' '$t/help'"
 exit $fail
