@@ -55,7 +55,7 @@ static const bp_option pipeline_options[] = {
     BP_OPTION_STRING("http_token_env", NULL, 0,
                      "name of the environment variable holding the bearer token the listener "
                      "asks for (never the token itself); unset: no token"),
-    BP_OPTION_INT("ready_grace_ms", "30000", 0, 86400000, 0,
+    BP_OPTION_INT("ready_grace_ms", "10000", 0, 86400000, 0,
                   "/readyz answers 503 once a sink has failed to deliver for this long"),
     BP_OPTION_DOUBLE("plausible_systolic_min", "40", 0, 400, 0,
                      "lower systolic values are measurement errors (invalid route)"),

@@ -20,6 +20,7 @@ typedef struct det {
     bool have_model, vote;
     double threshold;
     char *path;
+    unsigned reloads; /* numbers the reload lines, which the host would merge if identical */
 } det;
 
 static const bp_option options[] = {
@@ -87,15 +88,16 @@ static int lr_reload(void *state)
     bp_lr_model fresh;
     char why[512];
     if (bp_lr_load(d->path, &fresh, why, sizeof why) != 0) {
-        h->log(d->ctx, BP_LOG_ERROR, "model %s not reloaded: %s; %s", d->path, why,
+        h->log(d->ctx, BP_LOG_ERROR, "model %s not reloaded (SIGHUP %u): %s; %s", d->path,
+               ++d->reloads, why,
                d->have_model ? "the previous model stays" : "still running without ML scores");
         return BP_RETRY;
     }
     d->model = fresh;
     d->have_model = true;
     d->threshold = h->opt_double(d->ctx, "threshold", fresh.threshold);
-    h->log(d->ctx, BP_LOG_INFO, "model %s reloaded: %s features, threshold %g", d->path,
-           bp_lr_feature_set_name(fresh.features), d->threshold);
+    h->log(d->ctx, BP_LOG_INFO, "model %s reloaded (SIGHUP %u): %s features, threshold %g",
+           d->path, ++d->reloads, bp_lr_feature_set_name(fresh.features), d->threshold);
     return BP_OK;
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # /readyz against Elasticsearch going down (issue 14): the simulated ward of tests/es
 # (tests/es/ward_lanes.sh) with http_listen; the emulator stops listening for 25 s. /readyz
-# turns 503 naming sink.es within 20 s of the outage (ready_grace_ms = 5000), /healthz stays
+# turns 503 naming sink.es within 20 s of the outage (ready_grace_ms at its default), /healthz stays
 # 200, and /readyz is 200 again once Elasticsearch is back and the sink delivers.
 set -u
 fail=0
@@ -13,7 +13,7 @@ trap '[ -n "$ward" ] && kill -9 $ward 2>/dev/null; es_stop_all; rm -rf "$t"' EXI
 code() { curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$addr$1"; }
 es_start main
 ward_ini "$t/ward.ini" "$ES_PORT_main" "path = $t/alerts.ndjson"
-sed -i "s|^\[pipeline\]$|[pipeline]\nhttp_listen = 0\nhttp_port_file = $t/addr\nready_grace_ms = 5000|" \
+sed -i "s|^\[pipeline\]$|[pipeline]\nhttp_listen = 0\nhttp_port_file = $t/addr|" \
     "$t/ward.ini"
 "$BPPIPE" run "$t/ward.ini" 2>"$t/err" &
 ward=$!

@@ -59,6 +59,8 @@ check "the broker's helper is in bppipe-kafka, in lib/bppipe/ beside the plugin 
     "holds bppipe-kafka '/lib/bppipe/bppipe-broker$' && ! holds bppipe broker"
 check "sink-es is in bppipe-elasticsearch, not in bppipe" \
     "holds bppipe-elasticsearch '/sink-es\.so$' && ! holds bppipe sink-es"
+check "bppipe installs the service unit where systemd looks (deploy/systemd)" \
+    "holds bppipe '^/usr/lib/systemd/system/bppipe@\.service$'"
 check "bppipe-dev holds the header, CMake package, pkg-config file and plugin guide" \
     "holds bppipe-dev '/include/bppipe/plugin\.h$' '/cmake/bppipe/bppipeConfig\.cmake$' \
          '/cmake/bppipe/bppipeConfigVersion\.cmake$' '/pkgconfig/bppipe\.pc$' \
