@@ -82,23 +82,9 @@ static int take(void *user, const bp_decoded *d)
 {
     decode_into *di = user;
     bp_arena *a = &di->cb->arena;
-    bp_record *rec = bp_arena_alloc(a, sizeof *rec);
+    bp_record *rec = bp_record_from_decoded(a, di->input, d);
     if (!rec)
         return -1;
-    *rec = *di->input;
-    rec->invalid_reason = bp_arena_strdup(a, d->invalid_reason);
-    rec->stable_id = bp_arena_strdup(a, d->stable_id);
-    rec->observation_id = bp_arena_strdup(a, d->observation_id);
-    rec->patient_id = bp_arena_strdup(a, d->patient_id);
-    rec->practitioner_id = bp_arena_strdup(a, d->practitioner_id);
-    rec->device_id = bp_arena_strdup(a, d->device_id);
-    rec->status = bp_arena_strdup(a, d->status);
-    rec->effective_ms = d->invalid_reason && d->effective_ms == 0 ? INT64_MIN : d->effective_ms;
-    rec->systolic = d->systolic;
-    rec->diastolic = d->diastolic;
-    rec->heart_rate = d->heart_rate;
-    rec->decode_flags = d->flags;
-    rec->resource_index = d->resource_index;
     if (d->skip_reason && !d->invalid_reason)
         snprintf(di->why, sizeof di->why, "skipped: %s", d->skip_reason);
     di->made++;

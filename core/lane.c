@@ -311,6 +311,18 @@ static int (*reload_fn(const bp_ctx *c))(void *)
     return d->struct_size >= offsetof(bp_plugin, reload) + sizeof d->reload ? d->reload : NULL;
 }
 
+void bp_lane_pop_done(bp_lane *l)
+{
+    bp_work *w = l->head;
+    l->head = w->next;
+    if (!l->head)
+        l->tail = NULL;
+    l->records -= w->n;
+    l->bytes -= w->flight->bytes;
+    l->batches--;
+    w->flight->remaining -= w->n; /* the last touch of the batch by this lane */
+}
+
 void bp_lane_reload(bp_lane *l)
 {
     int rc = reload_fn(l->sink)(l->sink->state);
@@ -348,14 +360,8 @@ static void *lane_main(void *arg)
             pthread_cond_broadcast(&ls->changed);
             break;
         }
-        l->head = w->next;
-        if (!l->head)
-            l->tail = NULL;
-        l->records -= w->n;
-        l->bytes -= w->flight->bytes;
-        l->batches--;
+        bp_lane_pop_done(l);
         l->failing = 0;
-        w->flight->remaining -= w->n; /* the last touch of the batch by this lane */
         pthread_cond_broadcast(&ls->changed);
     }
     pthread_mutex_unlock(&ls->mu);

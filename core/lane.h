@@ -139,6 +139,9 @@ void bp_attempts_free(bp_attempts *a);
 int bp_lane_spill(bp_lane *l, bp_record **recs, const unsigned *strikes, size_t n);
 /* The lane thread of a buffer = disk sink; `deliver` delivers one batch from memory. */
 void *bp_spooled_lane_thread(bp_lane *l, bp_lane_result (*deliver)(bp_lane *, bp_work *));
+/* The head batch of the lane is delivered (or durable in its spool): it leaves the backlog and
+ * its deliveries count as done for the commit. Call under mu. */
+void bp_lane_pop_done(bp_lane *l);
 /* Calls the sink's reload() (SIGHUP) on the lane thread, and logs how it went. */
 void bp_lane_reload(bp_lane *l);
 /* Opens the lane's spool and verifies every entry decodes; -1 (logged) refuses the start. */

@@ -218,16 +218,8 @@ static void absorb(bp_lane *l)
     if (!items || bp_lane_spill(l, a->pending.items, NULL, a->pending.count) != 0)
         return;
     pthread_mutex_lock(&ls->mu);
-    for (size_t k = 0; k < items; k++) {
-        bp_work *w = l->head;
-        l->head = w->next;
-        l->records -= w->n;
-        l->bytes -= w->flight->bytes;
-        l->batches--;
-        w->flight->remaining -= w->n; /* durable in the spool: done for the commit */
-    }
-    if (!l->head)
-        l->tail = NULL;
+    for (size_t k = 0; k < items; k++)
+        bp_lane_pop_done(l); /* durable in the spool: done for the commit */
     l->failing = 0;
     pthread_cond_broadcast(&ls->changed);
     pthread_mutex_unlock(&ls->mu);
@@ -363,14 +355,8 @@ static bp_lane_result deliver_head(bp_lane *l, bp_lane_result (*deliver)(bp_lane
     if (res != LANE_OK)
         return res;
     pthread_mutex_lock(&ls->mu);
-    l->head = w->next;
-    if (!l->head)
-        l->tail = NULL;
-    l->records -= w->n;
-    l->bytes -= w->flight->bytes;
-    l->batches--;
+    bp_lane_pop_done(l);
     l->failing = 0;
-    w->flight->remaining -= w->n;
     pthread_cond_broadcast(&ls->changed);
     pthread_mutex_unlock(&ls->mu);
     return LANE_OK;

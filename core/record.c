@@ -1,5 +1,7 @@
 #include "record.h"
 
+#include "fhir_decode.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,33 @@ bp_record *bp_record_new(bp_arena *arena)
     r->systolic = r->diastolic = r->heart_rate = NAN;
     r->resource_index = -1;
     return r;
+}
+
+bp_record *bp_record_from_decoded(bp_arena *a, const bp_record *input, const bp_decoded *d)
+{
+    bp_record *rec = bp_arena_alloc(a, sizeof *rec);
+    if (!rec)
+        return NULL;
+    *rec = *input;
+    rec->invalid_reason = bp_arena_strdup(a, d->invalid_reason);
+    rec->stable_id = bp_arena_strdup(a, d->stable_id);
+    rec->observation_id = bp_arena_strdup(a, d->observation_id);
+    rec->patient_id = bp_arena_strdup(a, d->patient_id);
+    rec->practitioner_id = bp_arena_strdup(a, d->practitioner_id);
+    rec->device_id = bp_arena_strdup(a, d->device_id);
+    rec->status = bp_arena_strdup(a, d->status);
+    rec->effective_ms = d->invalid_reason && d->effective_ms == 0 ? INT64_MIN : d->effective_ms;
+    rec->systolic = d->systolic;
+    rec->diastolic = d->diastolic;
+    rec->heart_rate = d->heart_rate;
+    rec->decode_flags = d->flags;
+    rec->resource_index = d->resource_index;
+    if ((d->invalid_reason && !rec->invalid_reason) || (d->stable_id && !rec->stable_id) ||
+        (d->observation_id && !rec->observation_id) || (d->patient_id && !rec->patient_id) ||
+        (d->practitioner_id && !rec->practitioner_id) || (d->device_id && !rec->device_id) ||
+        (d->status && !rec->status))
+        return NULL; /* out of memory: never a record with an id silently missing */
+    return rec;
 }
 
 bp_route bp_record_route(const bp_record *r)

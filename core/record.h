@@ -89,6 +89,12 @@ int bp_batch_push(bp_batch *b, bp_record *r);
 
 /* A record with no reading yet, every number NaN/-1. */
 bp_record *bp_record_new(bp_arena *arena);
+/* A reading the decoder found in payload `input` (core/fhir_decode.h): a copy of `input` (its
+ * payload and origin shared) with the decoded ids, values and invalid reason, strings in
+ * `arena`. The skip fields and the plausibility gate are the caller's. NULL on ENOMEM. */
+struct bp_decoded;
+bp_record *bp_record_from_decoded(bp_arena *arena, const bp_record *input,
+                                  const struct bp_decoded *d);
 bp_route bp_record_route(const bp_record *r);
 
 /* Implementations of the host table's record functions (see plugin.h for the contracts). */

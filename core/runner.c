@@ -107,24 +107,10 @@ static int on_decoded(void *user, const bp_decoded *d)
 {
     runner *r = user;
     bp_record *in = r->current_input;
-    bp_record *rec = bp_arena_alloc(&r->f->arena, sizeof *rec);
+    bp_arena *a = &r->f->arena;
+    bp_record *rec = bp_record_from_decoded(a, in, d); /* shares its payload's payload and origin */
     if (!rec)
         return -1;
-    *rec = *in; /* shares the payload and origin of its payload */
-    bp_arena *a = &r->f->arena;
-    rec->invalid_reason = bp_arena_strdup(a, d->invalid_reason);
-    rec->stable_id = bp_arena_strdup(a, d->stable_id);
-    rec->observation_id = bp_arena_strdup(a, d->observation_id);
-    rec->patient_id = bp_arena_strdup(a, d->patient_id);
-    rec->practitioner_id = bp_arena_strdup(a, d->practitioner_id);
-    rec->device_id = bp_arena_strdup(a, d->device_id);
-    rec->status = bp_arena_strdup(a, d->status);
-    rec->effective_ms = d->invalid_reason && d->effective_ms == 0 ? INT64_MIN : d->effective_ms;
-    rec->systolic = d->systolic;
-    rec->diastolic = d->diastolic;
-    rec->heart_rate = d->heart_rate;
-    rec->decode_flags = d->flags;
-    rec->resource_index = d->resource_index;
     if (!d->invalid_reason && d->skip_reason) {
         /* Valid FHIR that is not ours: no plausibility gate, no detector, only route = skipped
          * sinks (and the skipped counts). */
