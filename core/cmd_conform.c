@@ -299,6 +299,13 @@ static cf_status run_check(const cf_check *c, const cf_env *env, unsigned timeou
     if (!in_time || (WIFSIGNALED(ws) && WTERMSIG(ws) == SIGALRM))
         return cf_say(out, CF_FAIL, "timed out after %u s%s (a hang, or raise --timeout)", secs,
                       where);
+    if (WIFSIGNALED(ws) && report[0])
+        /* the check had finished: what killed the process came after it, at exit (a
+         * sanitizer's leak report with abort_on_error, a destructor) */
+        return cf_say(out, CF_FAIL, "%s, but its process then ended by signal %d (%s) (a "
+                      "sanitizer's leak report? see stderr)",
+                      report[0] == 'o' ? "passed" : report + 1, WTERMSIG(ws),
+                      strsignal(WTERMSIG(ws)));
     if (WIFSIGNALED(ws))
         return cf_say(out, CF_FAIL, "crashed: killed by signal %d (%s)%s", WTERMSIG(ws),
                       strsignal(WTERMSIG(ws)), where);

@@ -50,7 +50,7 @@ for line in sys.stdin:
     except ValueError:
         print("torn line skipped", file=sys.stderr)'
 }
-for _ in $(seq 1 120); do
+for _ in $(seq 1 130); do
     sleep 2
     [ "$(delivered)" -ge $N ] && [ "$(seen 2>/dev/null | sort -u | wc -l)" -ge $N ] && break
 done
