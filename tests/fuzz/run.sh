@@ -15,7 +15,7 @@ mkdir -p "$out"
 clang -std=c11 -g -O1 -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -Iinclude -Icore tests/fuzz/fuzz_decode.c core/fhir_decode.c core/fhir_observation.c \
-    core/fhir_time.c core/sha256.c core/arena.c $(pkg-config --cflags --libs libcjson) -lm \
+    core/fhir_time.c core/fhir_json.c core/sha256.c core/arena.c $(pkg-config --cflags --libs libcjson) -lm \
     -o "$out/fuzz_decode"
 corpus="$out/corpus"
 rm -rf "$corpus"
