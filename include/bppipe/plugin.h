@@ -30,7 +30,9 @@
  *     polls). 1.3: a sink's write(), flush() and reload() may run on the sink's own delivery
  *     thread (see Threads); BP_CAP_BATCH_COMMIT lets a source with commit() be polled again
  *     before its earlier batches are committed. 1.4: bp_plugin.probe (`bppipe check` reaches
- *     the services). 1.0 to 1.3 plugins keep working: the host never calls one instance from
+ *     the services). 1.5: keyed state (bp_host.state_*, BP_CAP_KEYED_STATE): per-key state the
+ *     host keeps per input partition, consistent with the source's commits. 1.0 to 1.4 plugins
+ *     keep working: the host never calls one instance from
  *     two threads at once, and a source with commit() but without the bit gets one batch in
  *     flight at a time, as before.
  *   - Growth. Every struct that crosses the boundary starts with struct_size. New members and
@@ -52,7 +54,7 @@ extern "C" {
 #endif
 
 #define BP_ABI_MAJOR 1
-#define BP_ABI_MINOR 4
+#define BP_ABI_MINOR 5
 
 /* The one symbol every plugin exports. Its signature never changes across ABI majors, so the
  * loader can always read the descriptor and tell the user which ABI a plugin was built for. */
@@ -209,6 +211,32 @@ typedef enum bp_log_level {
  * (opt_each then returns that value). */
 typedef int (*bp_opt_visit)(void *user, const char *key, const char *value);
 
+/* One change of keyed state, as a source that keeps the state (BP_CAP_KEYED_STATE) sees it in
+ * state_changes() during commit(). Every pointer lives until the visit returns. */
+typedef struct bp_state_change {
+    uint32_t struct_size;  /* sizeof(bp_state_change) as the host was built */
+    const char *topic;     /* the input partition the state belongs to; NULL: no topics */
+    int32_t partition;     /* -1 when not applicable */
+    const char *ns;        /* the owner: "SECTION/FORMAT", e.g. "detector.trend/trend.1" */
+    const void *key;       /* the key as the plugin gave it */
+    size_t key_len;
+    int had_before;        /* 1: `before` is the value as of the previous commit; 0: none */
+    const void *before;
+    size_t before_len;
+    int has_after;         /* 1: `after` is the value as of this batch; 0: deleted */
+    const void *after;
+    size_t after_len;
+} bp_state_change;
+
+/* Called by state_changes() for every change. Return 0 to go on, non-zero to stop (state_changes
+ * then returns that value). */
+typedef int (*bp_state_visit)(void *user, const bp_state_change *change);
+
+/* Bounds of keyed state. */
+#define BP_STATE_MAX_KEY 1024        /* bytes in a key */
+#define BP_STATE_MAX_VALUE 65536     /* bytes in a value */
+#define BP_STATE_MAX_FORMAT 64       /* characters of a format name ([a-z0-9_.-]) */
+
 /* The function table every plugin receives in open(). It lives as long as the process. */
 typedef struct bp_host {
     uint32_t struct_size; /* sizeof(bp_host) as the host was built; check before using a member
@@ -325,6 +353,65 @@ typedef struct bp_host {
      * "partitions_assigned" (a delta of 0 creates it), and while that is 0 the status line
      * says it is waiting for partition assignment. */
     void (*count)(bp_ctx *ctx, const char *name, double delta);
+
+    /* -- keyed state (ABI 1.5; test with BP_HOST_HAS(host, state_open)) --
+     *
+     * State a detector or sink keeps per key (a patient, a patient and a reason) lives in the
+     * host, not in the plugin, so that it can follow the input's partitions: the host keeps it
+     * per input partition (the record's BP_F_SOURCE_TOPIC and BP_F_SOURCE_PARTITION; a source
+     * without partitions has one), and checkpoints it at the same watermark as the source's
+     * commits. The state restored after a crash or a rebalance is the state as of the committed
+     * position, so a replayed reading is judged exactly as it was the first time.
+     *   - Where it persists: with a source that has BP_CAP_KEYED_STATE (source-kafka: a
+     *     compacted changelog topic named after the consumer group), through the source; with
+     *     any other source, in the instance's snapshot file when it names one (written
+     *     atomically after commits, at most once per [pipeline] state_interval_ms, and at the
+     *     end), else in memory only.
+     *   - What a plugin must do: keep no per-key state of its own; read it with state_get for
+     *     the record being judged or written and store the new value with state_put before the
+     *     stage call returns. Values are the plugin's own bytes; version them through `format`
+     *     (a stored value of another format is never handed back).
+     *   - Who may call: a detector in detect(), a sink in write() (on its delivery lane); the
+     *     record passed is one of the batch being judged or written. Each instance has its own
+     *     state: two instances never see each other's keys.
+     *   - Cost: a hash lookup and a copy of the value per call. Memory: about 120 bytes per key
+     *     plus key and value, per partition held, and the values changed by batches not yet
+     *     committed. */
+    /* Declares in open() that the instance keeps keyed state of `format` (1 to 64 of
+     * [a-z0-9_.-], e.g. "trend.1"; change it when the value's layout changes), at most
+     * `max_keys` keys per input partition (0: no limit; a put of a new key beyond it answers
+     * BP_ENOMEM), persisted in `snapshot_file` when the source does not keep state itself (NULL:
+     * none). Returns BP_OK, BP_EINVAL or BP_FATAL (a snapshot that cannot be read: logged). */
+    int (*state_open)(bp_ctx *ctx, const char *format, uint64_t max_keys,
+                      const char *snapshot_file);
+    /* Copies the value of `key` in `rec`'s partition into `out` (at most out_size bytes) and
+     * sets *len to its length. Returns BP_OK (found), BP_END (no value), BP_ENOMEM (out_size is
+     * less than *len: nothing copied) or BP_EINVAL. */
+    int (*state_get)(bp_ctx *ctx, const bp_record *rec, const void *key, size_t key_len,
+                     void *out, size_t out_size, size_t *len);
+    /* Sets (copies) the value of `key` in `rec`'s partition; state_delete removes it. Returns
+     * BP_OK, BP_EINVAL (bounds above; an instance that did not call state_open) or BP_ENOMEM
+     * (out of memory, or max_keys reached). */
+    int (*state_put)(bp_ctx *ctx, const bp_record *rec, const void *key, size_t key_len,
+                     const void *value, size_t len);
+    int (*state_delete)(bp_ctx *ctx, const bp_record *rec, const void *key, size_t key_len);
+
+    /* The source's side (a source with BP_CAP_KEYED_STATE; BP_EINVAL for anyone else). */
+    /* In commit(batch): visits every key whose value the readings of `batch` changed, with its
+     * value as of the previous commit and as of `batch`. The source persists them with the
+     * positions it commits; what it cannot persist yet it keeps, and gives up with the
+     * partition (a later restore then hands back the value as of the committed position). */
+    int (*state_changes)(bp_ctx *ctx, const bp_batch *batch, bp_state_visit visit, void *user);
+    /* In poll(), before the first payload of a newly assigned partition is added: hands the
+     * host one key's value as of the partition's committed position (`ns` as in
+     * bp_state_change). A value for an owner that no longer exists is ignored and counted
+     * (state_restore_ignored). Returns BP_OK, BP_EINVAL or BP_ENOMEM. */
+    int (*state_restore)(bp_ctx *ctx, const char *topic, int32_t partition, const char *ns,
+                         const void *key, size_t key_len, const void *value, size_t len);
+    /* In poll(), when a partition is revoked or lost: the host forgets its state once the
+     * payloads added before this call are judged; changes those payloads make are never
+     * handed to state_changes. */
+    int (*state_drop)(bp_ctx *ctx, const char *topic, int32_t partition);
 } bp_host;
 
 /* True when the running host's table has `member`: its struct_size covers the member as this
@@ -451,7 +538,12 @@ enum {
      * poll further batches while earlier ones are still being delivered (each sink on its own
      * lane). Without it a source that has commit() gets one batch in flight at a time. A source
      * without commit() has no positions to keep and is always polled ahead. */
-    BP_CAP_BATCH_COMMIT = 1u << 2
+    BP_CAP_BATCH_COMMIT = 1u << 2,
+    /* SOURCE (ABI 1.5): the source keeps the pipeline's keyed state with its positions: in
+     * commit() it persists state_changes() before (or atomically with) the positions, on
+     * assignment it restores with state_restore(), on revoke it calls state_drop(). The host
+     * then writes no snapshot files. */
+    BP_CAP_KEYED_STATE = 1u << 3
 };
 
 /* The signature of the entry symbol. */
