@@ -237,6 +237,55 @@ static void w_count(bp_ctx *ctx, const char *name, double delta)
     real()->count(ctx, name, delta);
 }
 
+static int w_state_open(bp_ctx *ctx, const char *format, uint64_t max_keys, const char *file)
+{
+    entering("state_open", ctx, true);
+    int rc = real()->state_open(ctx, format, max_keys, file);
+    if (rc == BP_EINVAL)
+        note("state_open(\"%s\") answered BP_EINVAL (a format outside 1 to 64 of [a-z0-9_.-], or "
+             "a second call for one instance)", format ? format : "(null)");
+    return rc;
+}
+
+static int w_state_get(bp_ctx *ctx, const bp_record *r, const void *key, size_t key_len,
+                       void *out, size_t out_size, size_t *len)
+{
+    entering("state_get", ctx, true);
+    return real()->state_get(ctx, r, key, key_len, out, out_size, len);
+}
+
+static int w_state_put(bp_ctx *ctx, const bp_record *r, const void *key, size_t key_len,
+                       const void *value, size_t len)
+{
+    entering("state_put", ctx, true);
+    return real()->state_put(ctx, r, key, key_len, value, len);
+}
+
+static int w_state_delete(bp_ctx *ctx, const bp_record *r, const void *key, size_t key_len)
+{
+    entering("state_delete", ctx, true);
+    return real()->state_delete(ctx, r, key, key_len);
+}
+
+static int w_state_changes(bp_ctx *ctx, const bp_batch *b, bp_state_visit visit, void *user)
+{
+    entering("state_changes", ctx, true);
+    return real()->state_changes(ctx, b, visit, user);
+}
+
+static int w_state_restore(bp_ctx *ctx, const char *topic, int32_t partition, const char *ns,
+                           const void *key, size_t key_len, const void *value, size_t len)
+{
+    entering("state_restore", ctx, true);
+    return real()->state_restore(ctx, topic, partition, ns, key, key_len, value, len);
+}
+
+static int w_state_drop(bp_ctx *ctx, const char *topic, int32_t partition)
+{
+    entering("state_drop", ctx, true);
+    return real()->state_drop(ctx, topic, partition);
+}
+
 static const bp_host watch_table = {
     .struct_size = sizeof(bp_host),
     .abi_major = BP_ABI_MAJOR,
@@ -263,6 +312,13 @@ static const bp_host watch_table = {
     .annotate_bool = w_annotate_bool,
     .set_outcome = w_set_outcome,
     .count = w_count,
+    .state_open = w_state_open,
+    .state_get = w_state_get,
+    .state_put = w_state_put,
+    .state_delete = w_state_delete,
+    .state_changes = w_state_changes,
+    .state_restore = w_state_restore,
+    .state_drop = w_state_drop,
 };
 
 const bp_host *cf_watch_host(void)

@@ -5,6 +5,7 @@
 #include "instance.h"
 #include "log.h"
 #include "options.h"
+#include "state.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -217,6 +218,17 @@ static void host_count(bp_ctx *ctx, const char *name, double delta)
     ctx->n_counters++;
 }
 
+static int host_state_put(bp_ctx *ctx, const bp_record *rec, const void *key, size_t key_len,
+                          const void *value, size_t len)
+{
+    return bp_state_put(ctx, rec, key, key_len, value, len, true);
+}
+
+static int host_state_delete(bp_ctx *ctx, const bp_record *rec, const void *key, size_t key_len)
+{
+    return bp_state_put(ctx, rec, key, key_len, NULL, 0, false);
+}
+
 static const bp_host host_table = {
     .struct_size = sizeof(bp_host),
     .abi_major = BP_ABI_MAJOR,
@@ -243,6 +255,13 @@ static const bp_host host_table = {
     .annotate_bool = host_annotate_bool,
     .set_outcome = host_set_outcome,
     .count = host_count,
+    .state_open = bp_state_open,
+    .state_get = bp_state_get,
+    .state_put = host_state_put,
+    .state_delete = host_state_delete,
+    .state_changes = bp_state_changes,
+    .state_restore = bp_state_restore,
+    .state_drop = bp_state_drop,
 };
 
 const bp_host *bp_host_table(void)
@@ -257,6 +276,7 @@ void bp_ctx_free(bp_ctx *ctx)
     for (size_t i = 0; i < ctx->n_counters; i++)
         free(ctx->counters[i].name);
     free(ctx->counters);
+    bp_state_forget_owner(ctx);
     free(ctx->outcomes);
     free(ctx->outcome_reasons);
     bp_arena_free(&ctx->scratch);

@@ -27,6 +27,7 @@ struct bp_ctx {
     const bp_loaded *plugin;    /* the loaded .so */
     void *state;                /* what open() stored */
     bool opened;
+    int state_owner; /* keyed state (core/state.c): its slot + 1, 0 when it keeps none */
 
     /* sinks */
     unsigned routes;   /* BP_ROUTE_BIT mask */

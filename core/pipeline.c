@@ -4,6 +4,7 @@
 #include "http.h"
 #include "log.h"
 #include "options.h"
+#include "state.h"
 
 #include <libgen.h>
 #include <limits.h>
@@ -55,6 +56,10 @@ static const bp_option pipeline_options[] = {
     BP_OPTION_STRING("http_token_env", NULL, 0,
                      "name of the environment variable holding the bearer token the listener "
                      "asks for (never the token itself); unset: no token"),
+    BP_OPTION_INT("state_interval_ms", "1000", 0, 86400000, 0,
+                  "with a source that does not keep state itself (not source-kafka): the "
+                  "shortest time between two writes of the state snapshot files, always after "
+                  "a commit (0: after every commit)"),
     BP_OPTION_INT("ready_grace_ms", "10000", 0, 86400000, 0,
                   "/readyz answers 503 once a sink has failed to deliver for this long"),
     BP_OPTION_DOUBLE("plausible_systolic_min", "40", 0, 400, 0,
@@ -131,6 +136,7 @@ static void read_settings(bp_pipeline *p, const bp_section *s)
     st->lane_max_records = setting(s, "lane_max_records");
     st->lane_max_bytes = setting(s, "lane_max_bytes");
     st->drain_timeout_ms = setting(s, "drain_timeout_ms");
+    st->state_interval_ms = setting(s, "state_interval_ms");
     st->http_listen = s ? bp_section_value(s, "http_listen") : NULL;
     st->http_port_file = s ? bp_section_value(s, "http_port_file") : NULL;
     st->http_token_env = s ? bp_section_value(s, "http_token_env") : NULL;
@@ -462,6 +468,11 @@ static int open_ctx(bp_ctx *ctx, bp_errors *errs)
 
 int bp_pipeline_open(bp_pipeline *p, bp_errors *errs)
 {
+    /* Before any instance declares its state: where that state is kept. */
+    const bp_plugin *d = p->source ? p->source->plugin->desc : NULL;
+    bp_state_configure(d && d->struct_size >= offsetof(bp_plugin, caps) + sizeof d->caps &&
+                           (d->caps & BP_CAP_KEYED_STATE),
+                       p->settings.state_interval_ms);
     for (size_t i = 0; i < p->n_sinks; i++)
         if (open_ctx(p->sinks[i], errs) != 0)
             return -1;
@@ -476,6 +487,7 @@ static void close_ctx(bp_ctx *ctx)
     if (!ctx || !ctx->opened)
         return;
     ctx->plugin->desc->close(ctx->state);
+    bp_state_forget_owner(ctx);
     ctx->opened = false;
     ctx->state = NULL;
 }

@@ -23,6 +23,7 @@ typedef struct bp_settings {
     int64_t lane_max_records;    /* a sink's backlog at which the source pauses */
     int64_t lane_max_bytes;      /* the memory of the batches a sink's backlog holds, likewise */
     int64_t drain_timeout_ms;    /* after --duration/--max-records: how long lanes may drain */
+    int64_t state_interval_ms;   /* snapshot files at most this often (core/state.c) */
     /* the operations listener (core/http.c); the texts are the config's, NULL when unset */
     const char *http_listen, *http_port_file, *http_token_env;
     int64_t ready_grace_ms; /* /readyz turns 503 once a sink has been failing this long */

@@ -1,6 +1,7 @@
 #include "record.h"
 
 #include "fhir_decode.h"
+#include "state.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -119,6 +120,7 @@ int bp_batch_add_payload(bp_batch *b, const void *data, size_t len, const bp_ori
         if (origin->topic && !r->topic)
             return BP_ENOMEM;
     }
+    bp_state_stamp(r, b->seq);
     return bp_batch_push(b, r);
 }
 

@@ -47,6 +47,10 @@ struct bp_record {
     const char *key; /* NUL-terminated copy */
     size_t key_len;
     int64_t source_ts_ms;
+    /* keyed state (core/state.c): the batch the payload was polled in, and the id of its
+     * partition's state at that moment (0: none yet, found by partition when used) */
+    uint64_t state_seq;
+    uint64_t state_scope;
 
     /* reading */
     const char *stable_id, *observation_id, *patient_id, *practitioner_id, *device_id, *status;
@@ -80,6 +84,7 @@ struct bp_batch {
     size_t count, cap;
     size_t capacity; /* how many payloads the host wants per poll (source batches) */
     bp_arena *arena; /* where records and strings of this batch live */
+    uint64_t seq;    /* source batches: poll order from 1 (keyed state); 0 otherwise */
 };
 
 void bp_batch_init(bp_batch *b, bp_arena *arena, size_t capacity);

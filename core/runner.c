@@ -6,6 +6,7 @@
 #include "fhir_decode.h"
 #include "lane.h"
 #include "log.h"
+#include "state.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -71,6 +72,7 @@ typedef struct runner {
     uint64_t rng;
     double last_status;
     uint64_t last_in;
+    uint64_t next_seq;        /* the last batch's poll order (keyed state) */
     bool warned_stop;
     bool warned_stop_waiting; /* told that a stop waits for a sink that cannot deliver */
 } runner;
@@ -342,6 +344,8 @@ static bp_flight *flight_new(runner *r)
         return NULL;
     }
     f->next = NULL;
+    f->input.seq = ++r->next_seq;
+    bp_state_begin_poll(f->input.seq);
     f->remaining = 0;
     f->bytes = 0;
     f->readings = 0;
@@ -451,6 +455,10 @@ static step_result commit_done(runner *r)
         step_result res = commit_batch(r, f);
         if (res != STEP_OK)
             return res;
+        /* The state as of this commit is the base now; the snapshot files (sources that do not
+         * keep the state themselves) are written from it at these points only. */
+        bp_state_commit(f->input.seq);
+        bp_state_checkpoint(false);
         r->head = f->next;
         if (!r->head)
             r->tail = NULL;
@@ -766,6 +774,8 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st)
         status = drain(&r, bounded) || failed ? 1 : 0;
     else
         bp_lanes_stop(&r.lanes, true); /* a failure: nothing more is committed */
+    if (bp_state_checkpoint(true) != 0)
+        status = 1; /* logged: the snapshot files are one commit behind */
     bp_metrics_stop(&r.metrics, &r.lanes);
     st->ended_s = bp_now_s();
     runner_free(&r);

@@ -1,0 +1,57 @@
+/* Keyed state (ABI 1.5): the values detectors and sinks keep per key, held by the host per input
+ * partition and folded at the same watermark as the source's commits. See plugin.h ("keyed
+ * state") for the contract and docs/architecture.md ("Keyed state and exactness") for why a
+ * restore is exact.
+ *
+ * One store per process, behind one lock: detectors call it on the main thread, sinks on their
+ * delivery lanes. Every value is kept as of the last commit (the base) plus one version per
+ * uncommitted batch that changed it, so the state as of any commit point is known without
+ * stopping the pipeline. */
+#ifndef BPPIPE_STATE_H
+#define BPPIPE_STATE_H
+
+#include "bppipe/plugin.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct bp_record;
+typedef struct bp_state_scope bp_state_scope;
+
+/* At most this many instances keep state in one process. */
+#define BP_STATE_MAX_OWNERS 64
+
+/* Before anything opens: whether the source persists the state itself (BP_CAP_KEYED_STATE),
+ * and how often snapshot files are written otherwise (milliseconds; 0: after every commit). */
+void bp_state_configure(bool source_keeps_state, int64_t snapshot_interval_ms);
+
+/* The batch polled next has sequence number `seq` (poll order, from 1). */
+void bp_state_begin_poll(uint64_t seq);
+/* Stamps a payload record the source adds with the batch's sequence number and its partition's
+ * state, so the state it is judged with is the one it was read under, whatever is dropped or
+ * restored later in the same poll. */
+void bp_state_stamp(struct bp_record *input, uint64_t seq);
+/* The batch `seq` and every one before it are committed: their changes become the base. */
+void bp_state_commit(uint64_t seq);
+/* Writes the snapshot files when some are due (or `final`: at the end of a run, when anything
+ * changed). Returns 0, or -1 when one could not be written (logged; the run goes on). */
+int bp_state_checkpoint(bool final);
+/* Instances that kept state, and keys held now (for the summary and /metrics). */
+size_t bp_state_keys(void);
+/* Forgets an instance's registration (its state stays with the partitions until they go). */
+void bp_state_forget_owner(const bp_ctx *ctx);
+/* Frees everything: the end of the process or of a conform child's plugin. */
+void bp_state_reset(void);
+
+/* The host table's functions (see plugin.h). */
+int bp_state_open(bp_ctx *ctx, const char *format, uint64_t max_keys, const char *file);
+int bp_state_get(bp_ctx *ctx, const struct bp_record *rec, const void *key, size_t key_len,
+                 void *out, size_t out_size, size_t *len);
+int bp_state_put(bp_ctx *ctx, const struct bp_record *rec, const void *key, size_t key_len,
+                 const void *value, size_t len, bool present);
+int bp_state_changes(bp_ctx *ctx, const bp_batch *batch, bp_state_visit visit, void *user);
+int bp_state_restore(bp_ctx *ctx, const char *topic, int32_t partition, const char *ns,
+                     const void *key, size_t key_len, const void *value, size_t len);
+int bp_state_drop(bp_ctx *ctx, const char *topic, int32_t partition);
+
+#endif
