@@ -46,7 +46,7 @@ int main(int argc, char **argv)
     printf("%zu patients x %d readings: %.0f readings/s (%.2f s), %llu flagged\n", patients,
            rounds, n / secs, secs, (unsigned long long)flagged);
     printf("memory: %zu bytes per patient by structure (record %zu + index), peak RSS %.0f MB "
-           "(%.0f bytes per patient)\n", bp_trend_bytes_per_patient(&t), sizeof(bp_patient_state),
+           "(%.0f bytes per patient)\n", bp_trend_bytes_per_patient(&t), sizeof(bp_trend_slot),
            ru.ru_maxrss / 1024.0, ru.ru_maxrss * 1024.0 / (double)patients);
     bp_trend_free(&t);
     return 0;

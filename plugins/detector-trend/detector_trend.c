@@ -1,21 +1,24 @@
-/* detector-trend: the plugin shell around trend.c. */
+/* detector-trend: the plugin shell around trend.c. It keeps no patient of its own: each
+ * patient's history lives in the host's keyed state (ABI 1.5), read, judged and written back
+ * per reading, so the host can keep it per input partition, checkpoint it with the source's
+ * commits and restore it where the partition goes. */
 #include "trend.h"
 
 #include <bppipe/plugin.h>
 
-#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+_Static_assert(BP_TREND_KEY_MAX == BP_STATE_MAX_KEY, "a patient's key fits the host's bound");
+_Static_assert(BP_TREND_STATE_MAX <= BP_STATE_MAX_VALUE, "a history fits the host's bound");
 
 typedef struct det {
     const bp_host *host;
     bp_ctx *ctx;
-    bp_trend trend;
-    const char *state_file; /* lives as long as the instance (host-owned option) */
-    uint64_t observed;      /* readings seen; `bppipe check` sees none and writes nothing */
+    bp_trend_config cfg;
+    bool warned_limit, warned_refused, warned_put;
 } det;
 
 static const bp_option options[] = {
@@ -29,13 +32,18 @@ static const bp_option options[] = {
     BP_OPTION_INT("baseline_min", "10", 2, 100000, 0, "readings before the baseline is trusted"),
     BP_OPTION_DOUBLE("z_threshold", "3", 0.5, 20, 0, "|z| from the personal baseline that flags"),
     BP_OPTION_INT("max_patients", "100000", 1, 100000000, 0,
-                  "patients kept; the least recently seen is forgotten first"),
+                  "patients kept per input partition; a new one beyond is judged without history"),
     BP_OPTION_STRING("state_file", NULL, 0,
-                     "snapshot written at shutdown and read at start (unset: none)"),
+                     "history snapshot the host writes after commits and reads at start, unless "
+                     "the source keeps the state (source-kafka); unset: none"),
 };
 
 static int trend_open(const bp_host *host, bp_ctx *ctx, void **state)
 {
+    if (!BP_HOST_HAS(host, state_open)) {
+        host->log(ctx, BP_LOG_ERROR, "this bppipe has no keyed state (ABI 1.5): upgrade it");
+        return BP_FATAL;
+    }
     det *d = calloc(1, sizeof *d);
     if (!d)
         return BP_FATAL;
@@ -49,21 +57,15 @@ static int trend_open(const bp_host *host, bp_ctx *ctx, void **state)
     c.baseline_min = (int)host->opt_int(ctx, "baseline_min", c.baseline_min);
     c.z_threshold = host->opt_double(ctx, "z_threshold", c.z_threshold);
     c.max_patients = (size_t)host->opt_int(ctx, "max_patients", (int64_t)c.max_patients);
-    if (bp_trend_init(&d->trend, &c) != 0) {
-        host->log(ctx, BP_LOG_ERROR, "cannot hold %zu patients (out of memory); lower "
-                  "max_patients", c.max_patients);
+    d->cfg = c;
+    /* The host reads the snapshot here (unless the source keeps the state), writes it after
+     * commits, and logs what it restored or why it ignored a file. */
+    int rc = host->state_open(ctx, BP_TREND_STATE_FORMAT, (uint64_t)c.max_patients,
+                              host->opt_string(ctx, "state_file"));
+    if (rc != BP_OK) {
+        host->log(ctx, BP_LOG_ERROR, "cannot keep the patients' history (keyed state: %d)", rc);
         free(d);
         return BP_FATAL;
-    }
-    d->state_file = host->opt_string(ctx, "state_file");
-    if (d->state_file && access(d->state_file, F_OK) == 0) {
-        char why[256];
-        if (bp_trend_load(&d->trend, d->state_file, why, sizeof why) == 0)
-            host->log(ctx, BP_LOG_INFO, "restored %zu patients from %s", d->trend.used,
-                      d->state_file);
-        else
-            host->log(ctx, BP_LOG_WARN, "ignoring snapshot %s (%s): starting with no history",
-                      d->state_file, why);
     }
     *state = d;
     return BP_OK;
@@ -71,12 +73,63 @@ static int trend_open(const bp_host *host, bp_ctx *ctx, void **state)
 
 static void trend_close(void *state)
 {
-    det *d = state;
-    if (d->state_file && d->observed && bp_trend_save(&d->trend, d->state_file) != 0)
-        d->host->log(d->ctx, BP_LOG_ERROR, "cannot write snapshot %s: %s", d->state_file,
-                     strerror(errno));
-    bp_trend_free(&d->trend);
-    free(d);
+    free(state);
+}
+
+/* The history of the patient keyed `key`, as the host holds it for `r`'s partition (a value
+ * that is not this layout counts as none, warned once). *had says whether the host holds the
+ * key at all; *raw_len is 0 unless `raw` holds the value `p` was decoded from. */
+static void load(det *d, bp_record *r, const uint8_t *key, size_t key_len, bp_patient_state *p,
+                 uint8_t *raw, size_t *raw_len, bool *had)
+{
+    const bp_host *h = d->host;
+    *had = false;
+    *raw_len = 0;
+    int rc = h->state_get(d->ctx, r, key, key_len, raw, BP_TREND_STATE_MAX, raw_len);
+    *had = rc == BP_OK || rc == BP_ENOMEM;
+    if (rc == BP_OK && bp_trend_decode(&d->cfg, raw, *raw_len, p) == 0)
+        return;
+    bp_patient_state_init(p);
+    *raw_len = 0;
+    if (rc == BP_END)
+        return;
+    h->count(d->ctx, "state_refused", 1);
+    if (!d->warned_refused) {
+        d->warned_refused = true;
+        h->log(d->ctx, BP_LOG_WARN, "a patient's stored history is not of this version's "
+               "layout (%d): that patient starts again (counted as state_refused)", rc);
+    }
+}
+
+/* Stores the new history unless it is what was read. */
+static void store(det *d, bp_record *r, const uint8_t *key, size_t key_len,
+                  const bp_patient_state *p, const uint8_t *raw, size_t raw_len, bool had)
+{
+    const bp_host *h = d->host;
+    uint8_t value[BP_TREND_STATE_MAX];
+    size_t len = bp_trend_encode(&d->cfg, p, value);
+    if (len == raw_len && memcmp(value, raw, len) == 0)
+        return;
+    int rc = h->state_put(d->ctx, r, key, key_len, value, len);
+    if (rc == BP_OK)
+        return;
+    if (!had && rc == BP_ENOMEM) {
+        /* max_patients reached in this partition (or memory): judged without history */
+        h->count(d->ctx, "patients_over_limit", 1);
+        if (!d->warned_limit) {
+            d->warned_limit = true;
+            h->log(d->ctx, BP_LOG_WARN, "max_patients = %zu reached in a partition: new patients "
+                   "are judged without history (counted as patients_over_limit); raise it",
+                   d->cfg.max_patients);
+        }
+        return;
+    }
+    h->count(d->ctx, "state_put_failed", 1);
+    if (!d->warned_put) {
+        d->warned_put = true;
+        h->log(d->ctx, BP_LOG_WARN, "cannot store a patient's history (%d, out of memory?): "
+               "that reading is not remembered (counted as state_put_failed)", rc);
+    }
 }
 
 static int trend_detect(void *state, bp_batch *batch)
@@ -98,14 +151,19 @@ static int trend_detect(void *state, bp_batch *batch)
         const char *patient = h->text(r, BP_F_PATIENT_ID);
         if (!patient || isnan(at))
             continue;
+        uint8_t key[BP_TREND_KEY_MAX], raw[BP_TREND_STATE_MAX];
+        size_t key_len = bp_trend_key(patient, key), raw_len;
+        bp_patient_state p;
+        bool had;
+        load(d, r, key, key_len, &p, raw, &raw_len, &had);
         bp_trend_verdict v;
-        d->observed++;
-        bp_trend_observe(&d->trend, patient, (int64_t)at, h->number(r, BP_F_SYSTOLIC),
-                         h->number(r, BP_F_DIASTOLIC), &v);
+        bp_trend_judge(&d->cfg, &p, (int64_t)at, h->number(r, BP_F_SYSTOLIC),
+                       h->number(r, BP_F_DIASTOLIC), &v);
+        store(d, r, key, key_len, &p, raw, raw_len, had);
         /* A type an earlier detector gave (detector-rules' clinical one) is kept; a reading
          * only trend flags gets trend's own, never "normal". */
-        const char *had = h->text(r, BP_F_ANOMALY_TYPE);
-        bool typed = had && strcmp(had, "normal") != 0 && strcmp(had, "other") != 0;
+        const char *had_type = h->text(r, BP_F_ANOMALY_TYPE);
+        bool typed = had_type && strcmp(had_type, "normal") != 0 && strcmp(had_type, "other") != 0;
         const char *type = NULL;
         for (size_t k = 0; k < sizeof reasons / sizeof reasons[0]; k++) {
             if (!(v.reasons & reasons[k].bit))
@@ -130,9 +188,9 @@ static int trend_detect(void *state, bp_batch *batch)
 static const bp_plugin descriptor = {
     .struct_size = sizeof(bp_plugin),
     .abi_major = BP_ABI_MAJOR,
-    .abi_minor = BP_ABI_MINOR,
+    .abi_minor = 5, /* keyed state */
     .name = "detector-trend",
-    .version = "1.0.0",
+    .version = "2.0.0",
     .kind = BP_KIND_DETECTOR,
     .description = "per-patient history: sustained, rapid-change and baseline-deviation flags",
     .options = options,

@@ -2,16 +2,12 @@
 
 #include "sha256.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define NONE UINT32_MAX
-#define SNAPSHOT_MAGIC "BPTREND2" /* 1: long ids kept as a prefix and a 64-bit FNV hash */
 
 bp_trend_config bp_trend_config_default(void)
 {
@@ -90,12 +86,12 @@ void bp_trend_free(bp_trend *t)
 
 size_t bp_trend_bytes_per_patient(const bp_trend *t)
 {
-    return sizeof(bp_patient_state) + t->index_cap * sizeof(uint32_t) / t->cfg.max_patients;
+    return sizeof(bp_trend_slot) + t->index_cap * sizeof(uint32_t) / t->cfg.max_patients;
 }
 
 static void lru_unlink(bp_trend *t, uint32_t i)
 {
-    bp_patient_state *p = &t->pool[i];
+    bp_trend_slot *p = &t->pool[i];
     if (p->lru_prev != NONE)
         t->pool[p->lru_prev].lru_next = p->lru_next;
     else
@@ -108,7 +104,7 @@ static void lru_unlink(bp_trend *t, uint32_t i)
 
 static void lru_push_front(bp_trend *t, uint32_t i)
 {
-    bp_patient_state *p = &t->pool[i];
+    bp_trend_slot *p = &t->pool[i];
     p->lru_prev = NONE;
     p->lru_next = t->lru_head;
     if (t->lru_head != NONE)
@@ -123,7 +119,7 @@ static size_t probe(const bp_trend *t, const char *key, uint64_t h)
 {
     size_t mask = t->index_cap - 1, s = (size_t)h & mask;
     while (t->index[s] != NONE) {
-        const bp_patient_state *p = &t->pool[t->index[s]];
+        const bp_trend_slot *p = &t->pool[t->index[s]];
         if (p->hash == h && strcmp(p->id, key) == 0)
             break;
         s = (s + 1) & mask;
@@ -169,13 +165,11 @@ static uint32_t find_or_add_key(bp_trend *t, const char *key, uint64_t h)
         t->evicted++;
         s = probe(t, key, h);
     }
-    bp_patient_state *p = &t->pool[i];
+    bp_trend_slot *p = &t->pool[i];
     memset(p, 0, sizeof *p);
     snprintf(p->id, sizeof p->id, "%s", key);
     p->hash = h;
-    p->latest_ms = p->prev_ms = INT64_MIN;
-    for (int k = 0; k < BP_TREND_MAX_SUSTAINED; k++)
-        p->high_ms[k] = p->low_ms[k] = INT64_MIN;
+    bp_patient_state_init(&p->state);
     t->index[s] = i;
     lru_push_front(t, i);
     return i;
@@ -186,14 +180,6 @@ static uint32_t find_or_add(bp_trend *t, const char *id)
     char key[BP_TREND_ID_LEN + 1];
     key_of(id, key);
     return find_or_add_key(t, key, hash_id(key));
-}
-
-/* Forgets every patient. */
-static void clear(bp_trend *t)
-{
-    memset(t->index, 0xFF, t->index_cap * sizeof *t->index);
-    t->used = 0;
-    t->lru_head = t->lru_tail = NONE;
 }
 
 /* Keeps the `n` latest times in `ring` (unordered) and returns how many lie in
@@ -212,15 +198,19 @@ static int note_and_count(int64_t *ring, int n, int64_t at, int64_t now, int64_t
     return count;
 }
 
-int bp_trend_observe(bp_trend *t, const char *patient, int64_t at, double s, double d,
-                     bp_trend_verdict *out)
+void bp_patient_state_init(bp_patient_state *p)
+{
+    memset(p, 0, sizeof *p);
+    p->latest_ms = p->prev_ms = INT64_MIN;
+    for (int k = 0; k < BP_TREND_MAX_SUSTAINED; k++)
+        p->high_ms[k] = p->low_ms[k] = INT64_MIN;
+}
+
+void bp_trend_judge(const bp_trend_config *c, bp_patient_state *p, int64_t at, double s,
+                    double d, bp_trend_verdict *out)
 {
     memset(out, 0, sizeof *out);
     out->z = out->baseline = NAN;
-    if (!patient)
-        return -1;
-    bp_patient_state *p = &t->pool[find_or_add(t, patient)];
-    const bp_trend_config *c = &t->cfg;
     int n = c->sustained_count;
     bool high = (!isnan(s) && s >= 140) || (!isnan(d) && d >= 90); /* ACC/AHA stage 2+ */
     bool low = (!isnan(s) && s < 90) || (!isnan(d) && d < 60);
@@ -235,7 +225,7 @@ int bp_trend_observe(bp_trend *t, const char *patient, int64_t at, double s, dou
     if (!out->late)
         p->latest_ms = at;
     if (isnan(s))
-        return 0; /* rapid change and baseline follow systolic */
+        return; /* rapid change and baseline follow systolic */
     if (p->n >= (uint32_t)c->baseline_min && p->var > 0) {
         out->baseline = p->mean;
         out->z = (s - p->mean) / sqrt(p->var);
@@ -244,7 +234,7 @@ int bp_trend_observe(bp_trend *t, const char *patient, int64_t at, double s, dou
     }
     out->readings = p->n;
     if (out->late)
-        return 0; /* a late reading is judged against the history, not learned from */
+        return; /* a late reading is judged against the history, not learned from */
     if (p->prev_ms != INT64_MIN && at - p->prev_ms <= c->rapid_window_ms &&
         fabs(s - p->prev_sys) >= c->rapid_delta)
         out->reasons |= s > p->prev_sys ? BP_TREND_RAPID_UP : BP_TREND_RAPID_DOWN;
@@ -260,78 +250,165 @@ int bp_trend_observe(bp_trend *t, const char *patient, int64_t at, double s, dou
     p->n++;
     p->prev_ms = at;
     p->prev_sys = s;
+}
+
+int bp_trend_observe(bp_trend *t, const char *patient, int64_t at, double s, double d,
+                     bp_trend_verdict *out)
+{
+    if (!patient) {
+        memset(out, 0, sizeof *out);
+        out->z = out->baseline = NAN;
+        return -1;
+    }
+    bp_trend_judge(&t->cfg, &t->pool[find_or_add(t, patient)].state, at, s, d, out);
     return 0;
 }
 
-typedef struct snapshot_head {
-    char magic[8];
-    uint32_t record_size, sustained;
-    uint64_t count;
-} snapshot_head;
+/* ---- the stored form ----------------------------------------------------------------------- */
 
-int bp_trend_save(const bp_trend *t, const char *path)
+static uint8_t *put_u64(uint8_t *o, uint64_t v)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return -1;
-    snapshot_head h = {SNAPSHOT_MAGIC, sizeof(bp_patient_state), BP_TREND_MAX_SUSTAINED, t->used};
-    memcpy(h.magic, SNAPSHOT_MAGIC, 8);
-    bool ok = fwrite(&h, sizeof h, 1, f) == 1;
-    /* Least recent first, so a reload rebuilds the same recency order. */
-    for (uint32_t i = t->lru_tail; ok && i != NONE; i = t->pool[i].lru_prev)
-        ok = fwrite(&t->pool[i], sizeof t->pool[i], 1, f) == 1;
-    ok = fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int saved = errno;
-        unlink(tmp);
-        errno = saved;
-        return -1;
+    for (int i = 0; i < 8; i++)
+        *o++ = (uint8_t)(v >> (8 * i));
+    return o;
+}
+
+static uint64_t get_u64(const uint8_t *in)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)in[i] << (8 * i);
+    return v;
+}
+
+static uint8_t *put_f64(uint8_t *o, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, sizeof v);
+    return put_u64(o, v);
+}
+
+static double get_f64(const uint8_t *in)
+{
+    uint64_t v = get_u64(in);
+    double d;
+    memcpy(&d, &v, sizeof d);
+    return d;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The times of `ring` (its first `n` slots) that a later reading can still count, newest
+ * first, into `out`; returns how many. */
+static int live_times(const int64_t *ring, int n, int64_t latest, int64_t window, int64_t *out)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (ring[i] != INT64_MIN && (latest == INT64_MIN || ring[i] > latest - window))
+            out[k++] = ring[i];
+    qsort(out, (size_t)k, sizeof *out, newest_first);
+    return k;
+}
+
+size_t bp_trend_encode(const bp_trend_config *cfg, const bp_patient_state *p, uint8_t *out)
+{
+    int n = cfg->sustained_count;
+    if (n < 1 || n > BP_TREND_MAX_SUSTAINED)
+        n = BP_TREND_MAX_SUSTAINED;
+    int64_t high[BP_TREND_MAX_SUSTAINED], low[BP_TREND_MAX_SUSTAINED];
+    int n_high = live_times(p->high_ms, n, p->latest_ms, cfg->window_ms, high);
+    int n_low = live_times(p->low_ms, n, p->latest_ms, cfg->window_ms, low);
+    uint8_t *o = out;
+    *o++ = (uint8_t)((p->latest_ms != INT64_MIN ? 1 : 0) | (p->n > 0 ? 2 : 0));
+    *o++ = (uint8_t)n_high;
+    *o++ = (uint8_t)n_low;
+    if (p->latest_ms != INT64_MIN)
+        o = put_u64(o, (uint64_t)p->latest_ms);
+    if (p->n > 0) {
+        for (int i = 0; i < 4; i++)
+            *o++ = (uint8_t)(p->n >> (8 * i));
+        o = put_u64(o, (uint64_t)p->prev_ms);
+        o = put_f64(o, p->prev_sys);
+        o = put_f64(o, p->mean);
+        o = put_f64(o, p->var);
     }
+    for (int i = 0; i < n_high; i++)
+        o = put_u64(o, (uint64_t)high[i]);
+    for (int i = 0; i < n_low; i++)
+        o = put_u64(o, (uint64_t)low[i]);
+    return (size_t)(o - out);
+}
+
+/* Reads `count` times into `ring` (newest first, as written), keeping at most `n`. */
+static bool read_times(const uint8_t **in, int count, int n, int64_t *ring)
+{
+    int64_t prev = INT64_MAX;
+    for (int i = 0; i < count; i++, *in += 8) {
+        int64_t t = (int64_t)get_u64(*in);
+        if (t == INT64_MIN || t > prev)
+            return false; /* no time, or not in the order written */
+        prev = t;
+        if (i < n)
+            ring[i] = t;
+    }
+    return true;
+}
+
+int bp_trend_decode(const bp_trend_config *cfg, const uint8_t *in, size_t len,
+                    bp_patient_state *p)
+{
+    bp_patient_state_init(p);
+    int n = cfg->sustained_count;
+    if (n < 1 || n > BP_TREND_MAX_SUSTAINED)
+        n = BP_TREND_MAX_SUSTAINED;
+    if (!in || len < 3)
+        return -1;
+    unsigned flags = in[0], n_high = in[1], n_low = in[2];
+    if ((flags & ~3u) || n_high > BP_TREND_MAX_SUSTAINED || n_low > BP_TREND_MAX_SUSTAINED ||
+        (!(flags & 1) && (flags & 2 || n_high || n_low)))
+        return -1; /* a reading was seen whenever anything else is there */
+    size_t want = 3 + (flags & 1 ? 8 : 0) + (flags & 2 ? 36 : 0) + 8 * (size_t)(n_high + n_low);
+    if (len != want)
+        return -1;
+    const uint8_t *at = in + 3;
+    bp_patient_state s;
+    bp_patient_state_init(&s);
+    if (flags & 1) {
+        s.latest_ms = (int64_t)get_u64(at);
+        at += 8;
+        if (s.latest_ms == INT64_MIN)
+            return -1;
+    }
+    if (flags & 2) {
+        s.n = (uint32_t)at[0] | (uint32_t)at[1] << 8 | (uint32_t)at[2] << 16 |
+              (uint32_t)at[3] << 24;
+        s.prev_ms = (int64_t)get_u64(at + 4);
+        s.prev_sys = get_f64(at + 12);
+        s.mean = get_f64(at + 20);
+        s.var = get_f64(at + 28);
+        at += 36;
+        if (s.n == 0 || s.prev_ms == INT64_MIN || !isfinite(s.prev_sys) || !isfinite(s.mean) ||
+            !isfinite(s.var) || s.var < 0)
+            return -1;
+    }
+    if (!read_times(&at, (int)n_high, n, s.high_ms) || !read_times(&at, (int)n_low, n, s.low_ms))
+        return -1;
+    *p = s;
     return 0;
 }
 
-int bp_trend_load(bp_trend *t, const char *path, char *why, size_t why_len)
+size_t bp_trend_key(const char *patient, uint8_t *out)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(why, why_len, "cannot read: %s", strerror(errno));
-        return -1;
+    size_t n = patient ? strlen(patient) : 0;
+    if (n >= 1 && n <= BP_TREND_KEY_MAX) {
+        memcpy(out, patient, n);
+        return n;
     }
-    snapshot_head h;
-    int rc = -1;
-    if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, "BPTREND", 7) != 0) {
-        snprintf(why, why_len, "not a detector-trend snapshot");
-        goto done;
-    }
-    if (memcmp(h.magic, SNAPSHOT_MAGIC, 8) != 0) {
-        snprintf(why, why_len, "snapshot written by another version (format %.1s)", h.magic + 7);
-        goto done;
-    }
-    if (h.record_size != sizeof(bp_patient_state) || h.sustained != BP_TREND_MAX_SUSTAINED) {
-        snprintf(why, why_len, "snapshot written by another version (record of %u bytes)",
-                 h.record_size);
-        goto done;
-    }
-    for (uint64_t k = 0; k < h.count; k++) {
-        bp_patient_state rec;
-        if (fread(&rec, sizeof rec, 1, f) != 1) {
-            snprintf(why, why_len, "snapshot is truncated after %llu patients",
-                     (unsigned long long)k);
-            clear(t); /* all or nothing: a half-restored history would mislead */
-            goto done;
-        }
-        rec.id[BP_TREND_ID_LEN] = '\0';
-        uint32_t i = find_or_add_key(t, rec.id, rec.hash); /* evicts if max_patients shrank */
-        uint32_t prev = t->pool[i].lru_prev, next = t->pool[i].lru_next;
-        t->pool[i] = rec;
-        t->pool[i].lru_prev = prev;
-        t->pool[i].lru_next = next;
-    }
-    rc = 0;
-done:
-    fclose(f);
-    return rc;
+    out[0] = '\0';
+    bp_sha256(patient ? patient : "", n, out + 1);
+    return 33;
 }

@@ -1,5 +1,6 @@
-/* detector-trend's history, reading by reading: every reason, late readings, eviction and
- * snapshots. Times are minutes after an arbitrary start. */
+/* detector-trend's history, reading by reading: every reason, late readings, eviction, the
+ * judge over one patient's state and its stored form (what the host keeps). Times are minutes
+ * after an arbitrary start. */
 #include "check.h"
 #include "trend.h"
 
@@ -8,6 +9,185 @@
 #include <unistd.h>
 
 #define MIN 60000LL
+
+/* A series that visits every field: an episode of each kind, a baseline, a late reading. */
+static const struct {
+    int64_t minute;
+    double s, d;
+} series[] = {{0, 120, 80},  {10, 150, 85}, {20, 145, 92}, {25, 150, 95}, {27, 85, 55},
+              {28, 88, 58},  {29, 86, 61},  {24, 170, 80}, {60, 118, 78}, {120, 119, 77},
+              {180, 121, 79}, {240, 118, NAN}, {300, NAN, 95}, {360, 120, 78}, {420, 119, 80},
+              {480, 122, 79}, {540, 118, 78}, {600, 120, 80}, {660, 150, 80}};
+
+/* Judges the series against `p` and, in step, the pool's patient "s"; the number of readings
+ * whose verdicts differ. */
+static int judge_series(const bp_trend_config *c, bp_patient_state *p)
+{
+    bp_trend t;
+    if (bp_trend_init(&t, c) != 0)
+        return -1;
+    int differ = 0;
+    for (size_t i = 0; i < sizeof series / sizeof series[0]; i++) {
+        bp_trend_verdict a, b;
+        bp_trend_judge(c, p, series[i].minute * MIN, series[i].s, series[i].d, &a);
+        bp_trend_observe(&t, "s", series[i].minute * MIN, series[i].s, series[i].d, &b);
+        differ += a.reasons != b.reasons || a.late != b.late || a.readings != b.readings ||
+                  (isnan(a.z) ? !isnan(b.z) : a.z != b.z);
+    }
+    bp_trend_free(&t);
+    return differ;
+}
+
+static bool same_state(const bp_patient_state *a, const bp_patient_state *b, int n)
+{
+    bool same = a->latest_ms == b->latest_ms && a->prev_ms == b->prev_ms &&
+                a->prev_sys == b->prev_sys && a->mean == b->mean && a->var == b->var &&
+                a->n == b->n;
+    /* the rings are sets: compare them sorted, newest first */
+    int64_t xa[2][BP_TREND_MAX_SUSTAINED], xb[2][BP_TREND_MAX_SUSTAINED];
+    for (int k = 0; k < n; k++) {
+        xa[0][k] = a->high_ms[k], xa[1][k] = a->low_ms[k];
+        xb[0][k] = b->high_ms[k], xb[1][k] = b->low_ms[k];
+    }
+    for (int r = 0; r < 2; r++)
+        for (int i = 0; i < n; i++)
+            for (int j = i + 1; j < n; j++) {
+                if (xa[r][j] > xa[r][i]) {
+                    int64_t x = xa[r][i];
+                    xa[r][i] = xa[r][j], xa[r][j] = x;
+                }
+                if (xb[r][j] > xb[r][i]) {
+                    int64_t x = xb[r][i];
+                    xb[r][i] = xb[r][j], xb[r][j] = x;
+                }
+            }
+    for (int r = 0; r < 2; r++)
+        for (int i = 0; i < n; i++)
+            same = same && xa[r][i] == xb[r][i];
+    return same;
+}
+
+static void put64(uint8_t *o, int64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        o[i] = (uint8_t)((uint64_t)v >> (8 * i));
+}
+
+/* The stored form: every field round-trips, the layout is the documented one, a value that is
+ * not one is refused, and a history encoded and decoded at every reading is judged exactly as
+ * one kept in memory. */
+static void stored_form(const bp_trend_config *c)
+{
+    uint8_t buf[BP_TREND_STATE_MAX], again[BP_TREND_STATE_MAX];
+    bp_patient_state p, q;
+    bp_patient_state_init(&p);
+    size_t len = bp_trend_encode(c, &p, buf);
+    CHECK(len == 3 && buf[0] == 0 && buf[1] == 0 && buf[2] == 0); /* never seen */
+    CHECK(bp_trend_decode(c, buf, len, &q) == 0 && same_state(&p, &q, c->sustained_count));
+
+    /* every field set, by hand, with values whose bytes are all different */
+    p.latest_ms = 0x0102030405060708LL;
+    p.prev_ms = 0x0102030405060000LL;
+    p.prev_sys = 131.25;
+    p.mean = 123.5;
+    p.var = 17.0625;
+    p.n = 0x0A0B0C0D;
+    p.high_ms[0] = p.latest_ms - 5;
+    p.high_ms[1] = p.latest_ms;
+    p.high_ms[2] = p.latest_ms - c->window_ms; /* can never count again: not written */
+    p.low_ms[2] = p.latest_ms - 7;
+    len = bp_trend_encode(c, &p, buf);
+    CHECK(len == 3 + 8 + 36 + 3 * 8);
+    CHECK(buf[0] == 3 && buf[1] == 2 && buf[2] == 1);
+    CHECK(buf[3] == 0x08 && buf[10] == 0x01); /* little-endian latest_ms */
+    CHECK(buf[11] == 0x0D && buf[14] == 0x0A); /* n */
+    uint8_t want[8];
+    put64(want, p.latest_ms);
+    CHECK(memcmp(buf + 47, want, 8) == 0); /* newest stage-2 time first */
+    CHECK(bp_trend_decode(c, buf, len, &q) == 0);
+    bp_patient_state expect = p;
+    expect.high_ms[2] = INT64_MIN;
+    CHECK(same_state(&expect, &q, c->sustained_count));
+    CHECK(q.latest_ms == p.latest_ms && q.prev_ms == p.prev_ms && q.prev_sys == 131.25 &&
+          q.mean == 123.5 && q.var == 17.0625 && q.n == 0x0A0B0C0D);
+    CHECK(bp_trend_encode(c, &q, again) == len && memcmp(again, buf, len) == 0); /* canonical */
+
+    /* refused: short, long, foreign flags, counts beyond the bound, no time, not finite */
+    for (size_t n = 0; n < len; n++)
+        CHECK(bp_trend_decode(c, buf, n, &q) == -1);
+    CHECK(bp_trend_decode(c, buf, len + 1, &q) == -1);
+    CHECK(q.latest_ms == INT64_MIN && q.n == 0); /* a refusal leaves no history */
+    memcpy(again, buf, len);
+    again[0] = 7;
+    CHECK(bp_trend_decode(c, again, len, &q) == -1);
+    memcpy(again, buf, len);
+    again[1] = 9;
+    CHECK(bp_trend_decode(c, again, 3 + 8 + 36 + 10 * 8, &q) == -1);
+    memcpy(again, buf, len);
+    put64(again + 3, INT64_MIN);
+    CHECK(bp_trend_decode(c, again, len, &q) == -1);
+    memcpy(again, buf, len);
+    double inf = INFINITY;
+    uint64_t bits;
+    memcpy(&bits, &inf, 8);
+    put64(again + 31, (int64_t)bits); /* the mean */
+    CHECK(bp_trend_decode(c, again, len, &q) == -1);
+    memcpy(again, buf, len);
+    put64(again + 47, p.latest_ms - 10); /* times out of the written order */
+    CHECK(bp_trend_decode(c, again, len, &q) == -1);
+    const uint8_t text[] = "{\"patient\":\"a\"}";
+    CHECK(bp_trend_decode(c, text, sizeof text - 1, &q) == -1);
+    CHECK(bp_trend_decode(c, NULL, 0, &q) == -1);
+
+    /* a value written with a larger sustained_count keeps the newest times */
+    bp_trend_config wide = *c;
+    wide.sustained_count = 5;
+    bp_patient_state w;
+    bp_patient_state_init(&w);
+    w.latest_ms = 100 * MIN;
+    for (int k = 0; k < 5; k++)
+        w.high_ms[k] = (96 + k) * MIN;
+    len = bp_trend_encode(&wide, &w, buf);
+    CHECK(buf[1] == 5);
+    CHECK(bp_trend_decode(c, buf, len, &q) == 0);
+    CHECK(q.high_ms[0] == 100 * MIN && q.high_ms[1] == 99 * MIN && q.high_ms[2] == 98 * MIN);
+    CHECK(q.high_ms[3] == INT64_MIN);
+
+    /* encoded and decoded at every reading, as the plugin does: the same verdicts and state */
+    bp_patient_state mem, kept;
+    bp_patient_state_init(&mem);
+    bp_patient_state_init(&kept);
+    int differ = 0;
+    size_t longest = 0;
+    for (int round = 0; round < 3; round++)
+        for (size_t i = 0; i < sizeof series / sizeof series[0]; i++) {
+            int64_t at = (series[i].minute + round * 700) * MIN;
+            bp_trend_verdict a, b;
+            bp_trend_judge(c, &mem, at, series[i].s, series[i].d, &a);
+            bp_trend_judge(c, &kept, at, series[i].s, series[i].d, &b);
+            len = bp_trend_encode(c, &kept, buf);
+            longest = len > longest ? len : longest;
+            CHECK(bp_trend_decode(c, buf, len, &kept) == 0);
+            differ += a.reasons != b.reasons || a.late != b.late || a.readings != b.readings;
+        }
+    CHECK(differ == 0);
+    CHECK(longest <= BP_TREND_STATE_MAX);
+    CHECK(bp_trend_encode(c, &mem, buf) == bp_trend_encode(c, &kept, again) &&
+          memcmp(buf, again, bp_trend_encode(c, &mem, buf)) == 0);
+
+    /* keys: whole ids up to the bound, hashed beyond it, never one another's */
+    uint8_t k1[BP_TREND_KEY_MAX], k2[BP_TREND_KEY_MAX];
+    CHECK(bp_trend_key("PAT-001", k1) == 7 && memcmp(k1, "PAT-001", 7) == 0);
+    static char big[2100];
+    memset(big, 'p', 1024);
+    CHECK(bp_trend_key(big, k1) == 1024 && memcmp(k1, big, 1024) == 0); /* whole */
+    memset(big, 'p', 2000);
+    size_t n1 = bp_trend_key(big, k1);
+    big[1999] = 'q';
+    size_t n2 = bp_trend_key(big, k2);
+    CHECK(n1 == 33 && n2 == 33 && k1[0] == 0 && memcmp(k1, k2, 33) != 0);
+    CHECK(bp_trend_key("", k1) == 33 && k1[0] == 0); /* an empty id is a key too */
+}
 
 static unsigned see(bp_trend *t, const char *p, int64_t minute, double s, double d)
 {
@@ -107,39 +287,12 @@ int main(void)
     see(&t, "\x01short", 5, 150, 85);
     CHECK(see(&t, "\x01short", 6, 150, 85) & BP_TREND_SUSTAINED_HYPER);
 
-    /* snapshot round trip: the history survives a restart */
-    char path[] = "/tmp/bppipe-trend-XXXXXX";
-    int fd = mkstemp(path);
-    close(fd);
-    CHECK(bp_trend_save(&t, path) == 0);
-    bp_trend u;
-    CHECK(bp_trend_init(&u, &c) == 0);
-    char why[256];
-    CHECK(bp_trend_load(&u, path, why, sizeof why) == 0);
-    CHECK(u.used == t.used);
-    CHECK(see(&u, "a", 25, 150, 95) & BP_TREND_SUSTAINED_HYPER);
-    bp_trend_observe(&u, "f", 14 * 60 * MIN, 120, 78, &v);
-    CHECK(v.readings == 13); /* the baseline came back too */
-    CHECK(see(&u, long_a, 4, 150, 85) & BP_TREND_SUSTAINED_HYPER);
-    bp_trend_free(&u);
-    /* corrupt or foreign snapshots are refused, leaving no half-restored history */
-    FILE *f = fopen(path, "r+b");
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fclose(f);
-    CHECK(truncate(path, size - 10) == 0);
-    CHECK(bp_trend_init(&u, &c) == 0);
-    CHECK(bp_trend_load(&u, path, why, sizeof why) == -1);
-    CHECK_CONTAINS(why, "truncated");
-    CHECK(u.used == 0);
-    f = fopen(path, "wb");
-    fputs("something else entirely", f);
-    fclose(f);
-    CHECK(bp_trend_load(&u, path, why, sizeof why) == -1);
-    CHECK_CONTAINS(why, "not a detector-trend snapshot");
-    bp_trend_free(&u);
-    unlink(path);
+    /* the judge is a function of one patient's state: the pool gives the same verdicts */
+    bp_patient_state alone;
+    bp_patient_state_init(&alone);
+    CHECK(judge_series(&c, &alone) == 0);
     bp_trend_free(&t);
+    stored_form(&c);
 
     /* bounded memory: the least recently seen patient is forgotten first */
     c.max_patients = 3;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # detector-trend in a pipeline, on the scripted per-patient series of fixtures/series.ndjson:
 # each reason fires on the reading the script says, late readings are marked, and the state
-# snapshot carries the history across a restart (a corrupt one is ignored with a warning).
+# host's snapshot of the keyed state carries the history across a restart (a corrupt one is
+# ignored with a warning).
 set -u
 fail=0
 t=$(mktemp -d)
@@ -31,14 +32,14 @@ check "a 32 mmHg fall in 10 min: rapid_change_down" "doc RAPID-2 | grep -q rapid
 check "after 12 quiet readings, 136: baseline_deviation with its z" "doc BASE-12 | grep -q baseline_deviation && doc BASE-12 | grep -q '\"trend_z\":'"
 check "quiet readings are not flagged" "! doc BASE-11 | grep -q baseline_deviation"
 check "a late reading is marked and not compared with a later one" "doc LATE-1 | grep -q '\"trend_late\":true' && ! doc LATE-1 | grep -q rapid_change"
-check "the snapshot is written at shutdown" "[ -s '$t/trend.state' ]"
+check "the host writes the snapshot" "[ -s '$t/trend.state' ]"
 # after a restart, the history is still there: one more stage-2 reading of SUST within the window
 printf '%s\n' "$(sed -n 1p "$fixture" | sed 's/"SUST-0"/"SUST-9"/; s/T00:00:00Z/T00:25:00Z/')" >"$t/more.ndjson"
 "$BPPIPE" run "$t/p.ini" -o source.in.path="$t/more.ndjson" -o sink.out.path="$t/out2" 2>"$t/err"
-check "restored history after a restart" "grep -q 'restored 5 patients' '$t/err' && grep -q sustained_hypertension '$t'/out2/*.ndjson"
+check "restored history after a restart" "grep -q 'restored 5 keys from' '$t/err' && grep -q sustained_hypertension '$t'/out2/*.ndjson"
 echo garbage >"$t/trend.state"
 "$BPPIPE" run "$t/p.ini" -o source.in.path="$t/more.ndjson" -o sink.out.path="$t/out3" 2>"$t/err"
-check "a corrupt snapshot is ignored with a warning" "[ $? = 0 ] && grep -q 'ignoring snapshot' '$t/err' && ! grep -q sustained_hypertension '$t'/out3/*.ndjson"
+check "a corrupt snapshot is ignored with a warning" "[ $? = 0 ] && grep -q 'ignoring the state snapshot' '$t/err' && ! grep -q sustained_hypertension '$t'/out3/*.ndjson"
 "$BPPIPE" check "$t/p.ini" -o detector.trend.sustained_count=9 >"$t/err" 2>&1
 check "sustained_count is bounded" "[ $? = 2 ]"
 exit $fail
