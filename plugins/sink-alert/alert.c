@@ -10,33 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-void bp_cooldown_init(bp_cooldown *c, int64_t period_ms)
-{
-    memset(c, 0, sizeof *c);
-    c->period_ms = period_ms;
-}
-
-void bp_cooldown_free(bp_cooldown *c)
-{
-    for (size_t i = 0; i < c->n; i++) {
-        free(c->items[i].patient);
-        free(c->items[i].reason);
-    }
-    free(c->items);
-    memset(c, 0, sizeof *c);
-}
-
-/* The key is the patient and the reason, compared whole and apart: no separator byte that an id
- * could also hold, and no length beyond which two ids would look the same. */
-static bp_cooldown_entry *find(const bp_cooldown *c, const char *patient, const char *reason)
-{
-    for (size_t i = 0; i < c->n; i++)
-        if (strcmp(c->items[i].patient, patient) == 0 && strcmp(c->items[i].reason, reason) == 0)
-            return &c->items[i];
-    return NULL;
-}
-
-static size_t n_keys(const bp_alert_input *in)
+size_t bp_alert_n_keys(const bp_alert_input *in)
 {
     return in->n_reasons ? in->n_reasons : 1;
 }
@@ -49,73 +23,79 @@ static const char *reason_at(const bp_alert_input *in, size_t i)
     return in->reasons[i];
 }
 
-static const char *patient_of(const bp_alert_input *in)
+size_t bp_alert_key(const bp_alert_input *in, size_t i, uint8_t *out)
 {
-    return in->patient_id ? in->patient_id : "";
+    const char *patient = in->patient_id ? in->patient_id : "", *reason = reason_at(in, i);
+    size_t np = strlen(patient), nr = strlen(reason);
+    if (np <= BP_ALERT_KEY_MAX && nr <= BP_ALERT_KEY_MAX - 5 - np) {
+        out[0] = 0;
+        for (int b = 0; b < 4; b++)
+            out[1 + b] = (uint8_t)((uint32_t)np >> (8 * b));
+        memcpy(out + 5, patient, np);
+        memcpy(out + 5 + np, reason, nr);
+        return 5 + np + nr;
+    }
+    uint8_t both[64];
+    bp_sha256(patient, np, both);
+    bp_sha256(reason, nr, both + 32);
+    out[0] = 1;
+    bp_sha256(both, sizeof both, out + 1);
+    return 33;
 }
 
-bool bp_cooldown_should_alert(const bp_cooldown *c, const bp_alert_input *in, uint32_t *since)
+bool bp_cooldown_should_alert(int64_t period_ms, const bp_alert_input *in,
+                              const bp_cooldown_entry *entries, uint32_t *since)
 {
     bool alert = false;
     *since = 0;
-    for (size_t i = 0; i < n_keys(in); i++) {
-        const bp_cooldown_entry *e = find(c, patient_of(in), reason_at(in, i));
-        if (!e || in->severity > e->severity || in->effective_ms - e->last_ms >= c->period_ms ||
-            in->effective_ms < e->last_ms - c->period_ms)
+    for (size_t i = 0; i < bp_alert_n_keys(in); i++) {
+        const bp_cooldown_entry *e = &entries[i];
+        if (!e->present || in->severity > e->severity ||
+            in->effective_ms - e->last_ms >= period_ms ||
+            in->effective_ms < e->last_ms - period_ms)
             alert = true;
-        if (e && e->suppressed > *since)
+        if (e->present && e->suppressed > *since)
             *since = e->suppressed;
     }
     return alert;
 }
 
-static bp_cooldown_entry *entry(bp_cooldown *c, const char *patient, const char *reason)
+void bp_cooldown_sent(bp_cooldown_entry *e, const bp_alert_input *in)
 {
-    bp_cooldown_entry *e = find(c, patient, reason);
-    if (e)
-        return e;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 64;
-        bp_cooldown_entry *items = realloc(c->items, cap * sizeof *items);
-        if (!items)
-            return NULL;
-        c->items = items;
-        c->cap = cap;
-    }
-    char *p = strdup(patient), *r = strdup(reason);
-    if (!p || !r) {
-        free(p);
-        free(r);
-        return NULL;
-    }
-    e = &c->items[c->n++];
+    e->present = true;
+    e->last_ms = in->effective_ms;
+    e->severity = in->severity;
+    e->suppressed = 0;
+}
+
+void bp_cooldown_suppress(bp_cooldown_entry *e)
+{
+    if (e->present && e->suppressed < UINT32_MAX)
+        e->suppressed++;
+}
+
+void bp_cooldown_encode(const bp_cooldown_entry *e, uint8_t *out)
+{
+    for (int b = 0; b < 8; b++)
+        out[b] = (uint8_t)((uint64_t)e->last_ms >> (8 * b));
+    out[8] = (uint8_t)e->severity;
+    for (int b = 0; b < 4; b++)
+        out[9 + b] = (uint8_t)(e->suppressed >> (8 * b));
+}
+
+int bp_cooldown_decode(const uint8_t *in, size_t len, bp_cooldown_entry *e)
+{
     memset(e, 0, sizeof *e);
-    e->patient = p;
-    e->reason = r;
-    e->last_ms = INT64_MIN / 2;
-    return e;
-}
-
-int bp_cooldown_commit(bp_cooldown *c, const bp_alert_input *in)
-{
-    for (size_t i = 0; i < n_keys(in); i++) {
-        bp_cooldown_entry *e = entry(c, patient_of(in), reason_at(in, i));
-        if (!e)
-            return -1;
-        e->last_ms = in->effective_ms;
-        e->severity = in->severity;
-        e->suppressed = 0;
-    }
-    return 0;
-}
-
-int bp_cooldown_suppress(bp_cooldown *c, const bp_alert_input *in)
-{
-    for (size_t i = 0; i < n_keys(in); i++) {
-        bp_cooldown_entry *e = find(c, patient_of(in), reason_at(in, i));
-        if (e)
-            e->suppressed++;
-    }
+    if (!in || len != BP_COOLDOWN_VALUE_LEN || in[8] > 2)
+        return -1;
+    uint64_t last = 0;
+    for (int b = 0; b < 8; b++)
+        last |= (uint64_t)in[b] << (8 * b);
+    e->last_ms = (int64_t)last;
+    e->severity = in[8];
+    e->suppressed = (uint32_t)in[9] | (uint32_t)in[10] << 8 | (uint32_t)in[11] << 16 |
+                    (uint32_t)in[12] << 24;
+    e->present = true;
     return 0;
 }
 

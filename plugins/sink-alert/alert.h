@@ -1,6 +1,7 @@
 /* Alerts without alarm fatigue: the decision whether a critical reading is announced (per
- * patient and reason, once per cooldown, again at once when the severity rises), and the FHIR
- * R4 DetectedIssue that announces it. Pure logic; sink_alert.c delivers. */
+ * patient and reason, once per cooldown, again at once when the severity rises), the stored
+ * form of a cooldown, and the FHIR R4 DetectedIssue that announces it. Pure logic;
+ * sink_alert.c keeps the cooldowns in the host's keyed state and delivers. */
 #ifndef BPPIPE_ALERT_H
 #define BPPIPE_ALERT_H
 
@@ -19,30 +20,43 @@ typedef struct bp_alert_input {
     double systolic, diastolic; /* NaN when absent */
 } bp_alert_input;
 
+/* The cooldown of one key (a patient and a reason), as sink_alert.c keeps it in the host's
+ * keyed state: one entry at a time, read before the decision, written after the delivery. */
 typedef struct bp_cooldown_entry {
-    char *patient, *reason; /* the key, whole (owned copies) */
-    int64_t last_ms;    /* effective time of the last alert for this key */
-    int severity;       /* its severity */
+    bool present;        /* false: no alert for this key yet */
+    int64_t last_ms;     /* effective time of the last alert for this key */
+    int severity;        /* its severity */
     uint32_t suppressed; /* readings not announced since */
 } bp_cooldown_entry;
 
-typedef struct bp_cooldown {
-    int64_t period_ms;
-    bp_cooldown_entry *items;
-    size_t n, cap;
-} bp_cooldown;
+/* How many keys a reading has (one per reason; a reading with none, critical by severity
+ * alone, has one keyed by its category) and key `i` of them into `out` (BP_ALERT_KEY_MAX
+ * bytes); returns its length. The key holds the patient id and the reason whole, apart: a 0x00
+ * byte, the patient id's length (u32, little-endian), the id, the reason. When that exceeds
+ * BP_ALERT_KEY_MAX it is a 0x01 byte and SHA-256(SHA-256(id) SHA-256(reason)) instead: no
+ * separator an id could also hold, no length beyond which two ids look the same. */
+#define BP_ALERT_KEY_MAX 1024
+size_t bp_alert_n_keys(const bp_alert_input *in);
+size_t bp_alert_key(const bp_alert_input *in, size_t i, uint8_t *out);
 
-void bp_cooldown_init(bp_cooldown *c, int64_t period_ms);
-void bp_cooldown_free(bp_cooldown *c);
+/* Whether `in` must be announced now, given the entry of each of its keys (entries[i] for key
+ * i). *since receives how many readings of the same patient and reasons were suppressed since
+ * the last alert. Changes nothing: once the alert is delivered, bp_cooldown_sent() each entry
+ * (or bp_cooldown_suppress() each when it is not announced) and store them, so a failed
+ * delivery is tried again rather than silenced. */
+bool bp_cooldown_should_alert(int64_t period_ms, const bp_alert_input *in,
+                              const bp_cooldown_entry *entries, uint32_t *since);
+void bp_cooldown_sent(bp_cooldown_entry *e, const bp_alert_input *in);
+/* Counts a suppressed reading into a present entry; leaves an absent one absent. */
+void bp_cooldown_suppress(bp_cooldown_entry *e);
 
-/* Whether `in` must be announced now. *since receives how many readings of the same patient
- * and reasons were suppressed since the last alert. Does not change the state: call
- * bp_cooldown_commit once the alert is delivered (or bp_cooldown_suppress when it is not
- * announced), so a failed delivery is tried again rather than silenced. */
-bool bp_cooldown_should_alert(const bp_cooldown *c, const bp_alert_input *in, uint32_t *since);
-/* Returns 0, or -1 when memory ran out (the cooldown is then unchanged for that key). */
-int bp_cooldown_commit(bp_cooldown *c, const bp_alert_input *in);
-int bp_cooldown_suppress(bp_cooldown *c, const bp_alert_input *in);
+/* The stored form, format "alert-cooldown.1": i64 last_ms, u8 severity, u32 suppressed, all
+ * little-endian, 13 bytes. Decode returns 0, or -1 for a value of another length or a severity
+ * that is none (the entry is then absent). Change the format name with the layout. */
+#define BP_COOLDOWN_FORMAT "alert-cooldown.1"
+#define BP_COOLDOWN_VALUE_LEN 13
+void bp_cooldown_encode(const bp_cooldown_entry *e, uint8_t *out);
+int bp_cooldown_decode(const uint8_t *in, size_t len, bp_cooldown_entry *e);
 
 /* The DetectedIssue JSON (one line, NUL-terminated), allocated: the caller frees it. *len
  * receives its length. NULL only when memory ran out. `since` > 0 adds "N further readings

@@ -1,7 +1,9 @@
 /* sink-alert: critical readings as FHIR DetectedIssue alerts, to a webhook (HTTP POST), a
  * file (NDJSON) or standard output, once per patient and reason per cooldown. Like every sink,
  * it acknowledges a reading only once its alert was delivered (or deliberately suppressed),
- * so an unreachable webhook holds the source's offsets back instead of losing alerts. */
+ * so an unreachable webhook holds the source's offsets back instead of losing alerts. The
+ * cooldowns live in the host's keyed state (ABI 1.5), so they follow the input's partitions
+ * and survive a restart as of the committed position. */
 #include "alert.h"
 
 #include <bppipe/plugin.h>
@@ -23,9 +25,12 @@ typedef struct sink {
     CURL *curl;
     struct curl_slist *headers;
     int fd; /* -1 unless path is a file */
-    bp_cooldown cooldown;
+    int64_t period_ms;
     const char **reasons; /* the reading's reason codes, every one of them */
     size_t reasons_cap;
+    bp_cooldown_entry *entries; /* the cooldown of each of the reading's keys */
+    size_t entries_cap;
+    bool warned_state;
 } sink;
 
 static const bp_option options[] = {
@@ -37,6 +42,9 @@ static const bp_option options[] = {
                      "seconds between two alerts for one patient and reason (0: every reading)"),
     BP_OPTION_INT("timeout_ms", "5000", 100, 600000, 0, "webhook request timeout"),
     BP_OPTION_BOOL("verify", "true", "verify the webhook's TLS certificate"),
+    BP_OPTION_STRING("state_file", NULL, 0,
+                     "cooldown snapshot the host writes after commits and reads at start, unless "
+                     "the source keeps the state (source-kafka); unset: none"),
 };
 
 static void free_sink(sink *s)
@@ -46,8 +54,8 @@ static void free_sink(sink *s)
     curl_slist_free_all(s->headers);
     if (s->fd >= 0)
         close(s->fd);
-    bp_cooldown_free(&s->cooldown);
     free(s->reasons);
+    free(s->entries);
     free(s);
 }
 
@@ -94,13 +102,19 @@ static int alert_open(const bp_host *host, bp_ctx *ctx, void **state)
     s->path = host->opt_string(ctx, "path");
     if (s->webhook && !*s->webhook)
         s->webhook = NULL; /* ${ALERT_WEBHOOK:-} left empty: no webhook */
-    bp_cooldown_init(&s->cooldown, (int64_t)(host->opt_double(ctx, "cooldown", 900) * 1000));
+    s->period_ms = (int64_t)(host->opt_double(ctx, "cooldown", 900) * 1000);
     if (!s->webhook && !s->path) {
         host->log(ctx, BP_LOG_ERROR, "set webhook = URL and/or path = FILE (or - for stdout)");
         goto fail;
     }
     if (s->webhook && setup_webhook(s) != 0) {
         host->log(ctx, BP_LOG_ERROR, "cannot set up the HTTP client");
+        goto fail;
+    }
+    if (!BP_HOST_HAS(host, state_open) ||
+        host->state_open(ctx, BP_COOLDOWN_FORMAT, 0, host->opt_string(ctx, "state_file")) !=
+            BP_OK) {
+        host->log(ctx, BP_LOG_ERROR, "cannot keep the cooldowns (keyed state, ABI 1.5)");
         goto fail;
     }
     if (s->path && strcmp(s->path, "-") != 0) {
@@ -200,6 +214,53 @@ static int read_input(sink *s, bp_record *r, bp_alert_input *in, cJSON **doc)
     return 0;
 }
 
+/* The cooldown of each key of `in` into s->entries (absent where the host holds none or a
+ * value of no known layout). -1 when memory ran out. */
+static int load_entries(sink *s, bp_record *r, const bp_alert_input *in)
+{
+    const bp_host *h = s->host;
+    size_t n = bp_alert_n_keys(in);
+    if (n > s->entries_cap) {
+        bp_cooldown_entry *grown = realloc(s->entries, n * sizeof *grown);
+        if (!grown)
+            return -1;
+        s->entries = grown;
+        s->entries_cap = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint8_t key[BP_ALERT_KEY_MAX], value[BP_COOLDOWN_VALUE_LEN];
+        size_t key_len = bp_alert_key(in, i, key), len = 0;
+        int rc = h->state_get(s->ctx, r, key, key_len, value, sizeof value, &len);
+        if (rc != BP_OK || bp_cooldown_decode(value, len, &s->entries[i]) != 0)
+            memset(&s->entries[i], 0, sizeof s->entries[i]);
+    }
+    return 0;
+}
+
+/* Stores every entry of `in` that is present. A store that fails leaves that key's cooldown
+ * as it was: the next reading may alert again, it is never silenced. */
+static void store_entries(sink *s, bp_record *r, const bp_alert_input *in)
+{
+    const bp_host *h = s->host;
+    for (size_t i = 0; i < bp_alert_n_keys(in); i++) {
+        if (!s->entries[i].present)
+            continue;
+        uint8_t key[BP_ALERT_KEY_MAX], value[BP_COOLDOWN_VALUE_LEN];
+        size_t key_len = bp_alert_key(in, i, key);
+        bp_cooldown_encode(&s->entries[i], value);
+        int rc = h->state_put(s->ctx, r, key, key_len, value, sizeof value);
+        if (rc != BP_OK) {
+            h->count(s->ctx, "state_put_failed", 1);
+            if (!s->warned_state) {
+                s->warned_state = true;
+                h->log(s->ctx, BP_LOG_WARN, "cannot store a cooldown (%d, out of memory?): "
+                       "that patient may be alerted again early (counted as state_put_failed)",
+                       rc);
+            }
+        }
+    }
+}
+
 static int alert_write(void *state, bp_batch *batch)
 {
     sink *s = state;
@@ -215,15 +276,17 @@ static int alert_write(void *state, bp_batch *batch)
         }
         bp_alert_input in;
         cJSON *doc;
-        if (read_input(s, r, &in, &doc) != 0) {
+        if (read_input(s, r, &in, &doc) != 0 || load_entries(s, r, &in) != 0) {
             cJSON_Delete(doc);
             h->set_outcome(s->ctx, r, BP_AGAIN, NULL);
             status = BP_RETRY;
             continue;
         }
         uint32_t since;
-        if (!bp_cooldown_should_alert(&s->cooldown, &in, &since)) {
-            bp_cooldown_suppress(&s->cooldown, &in);
+        if (!bp_cooldown_should_alert(s->period_ms, &in, s->entries, &since)) {
+            for (size_t k = 0; k < bp_alert_n_keys(&in); k++)
+                bp_cooldown_suppress(&s->entries[k]);
+            store_entries(s, r, &in);
             h->count(s->ctx, "alerts_suppressed", 1);
             h->set_outcome(s->ctx, r, BP_DELIVERED, NULL);
             cJSON_Delete(doc);
@@ -238,7 +301,9 @@ static int alert_write(void *state, bp_batch *batch)
             rc = write_line(s, alert, len);
         free(alert);
         if (rc == 0) {
-            bp_cooldown_commit(&s->cooldown, &in);
+            for (size_t k = 0; k < bp_alert_n_keys(&in); k++)
+                bp_cooldown_sent(&s->entries[k], &in);
+            store_entries(s, r, &in);
             h->count(s->ctx, "alerts_sent", 1);
             h->set_outcome(s->ctx, r, BP_DELIVERED, NULL);
         } else {
@@ -255,9 +320,9 @@ static int alert_write(void *state, bp_batch *batch)
 static const bp_plugin descriptor = {
     .struct_size = sizeof(bp_plugin),
     .abi_major = BP_ABI_MAJOR,
-    .abi_minor = 0,
+    .abi_minor = 5, /* keyed state */
     .name = "sink-alert",
-    .version = "1.0.0",
+    .version = "1.1.0",
     .kind = BP_KIND_SINK,
     .description = "critical readings as FHIR DetectedIssue alerts: webhook, file or stdout",
     .options = options,

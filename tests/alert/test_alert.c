@@ -10,6 +10,78 @@
 
 #define MIN 60000LL
 
+/* What the host's keyed state does for sink_alert.c, in the small: values by key, stored in
+ * their encoded form, so every decision below also goes through the stored form. */
+typedef struct store {
+    int64_t period_ms;
+    struct {
+        uint8_t key[BP_ALERT_KEY_MAX];
+        size_t key_len;
+        uint8_t value[BP_COOLDOWN_VALUE_LEN];
+    } items[256];
+    size_t n;
+} store;
+
+static size_t slot(store *c, const uint8_t *key, size_t len, bool add)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->items[i].key_len == len && memcmp(c->items[i].key, key, len) == 0)
+            return i;
+    if (!add || c->n == 256)
+        return SIZE_MAX;
+    memcpy(c->items[c->n].key, key, len);
+    c->items[c->n].key_len = len;
+    return c->n++;
+}
+
+static bp_cooldown_entry entries[16];
+
+static void load(store *c, const bp_alert_input *in)
+{
+    for (size_t i = 0; i < bp_alert_n_keys(in); i++) {
+        uint8_t key[BP_ALERT_KEY_MAX];
+        size_t at = slot(c, key, bp_alert_key(in, i, key), false);
+        memset(&entries[i], 0, sizeof entries[i]);
+        if (at != SIZE_MAX)
+            CHECK(bp_cooldown_decode(c->items[at].value, BP_COOLDOWN_VALUE_LEN, &entries[i]) == 0);
+    }
+}
+
+static void save(store *c, const bp_alert_input *in)
+{
+    for (size_t i = 0; i < bp_alert_n_keys(in); i++) {
+        if (!entries[i].present)
+            continue;
+        uint8_t key[BP_ALERT_KEY_MAX];
+        size_t at = slot(c, key, bp_alert_key(in, i, key), true);
+        CHECK(at != SIZE_MAX);
+        if (at != SIZE_MAX)
+            bp_cooldown_encode(&entries[i], c->items[at].value);
+    }
+}
+
+static bool should_alert(store *c, const bp_alert_input *in, uint32_t *since)
+{
+    load(c, in);
+    return bp_cooldown_should_alert(c->period_ms, in, entries, since);
+}
+
+static void commit(store *c, const bp_alert_input *in)
+{
+    load(c, in);
+    for (size_t i = 0; i < bp_alert_n_keys(in); i++)
+        bp_cooldown_sent(&entries[i], in);
+    save(c, in);
+}
+
+static void suppress(store *c, const bp_alert_input *in)
+{
+    load(c, in);
+    for (size_t i = 0; i < bp_alert_n_keys(in); i++)
+        bp_cooldown_suppress(&entries[i]);
+    save(c, in);
+}
+
 /* Reason arrays for the readings of this test, one per reading made. */
 static const char *reason_store[64][16];
 static size_t n_stored;
@@ -58,46 +130,46 @@ static const char *member(const cJSON *j, const char *name)
 
 int main(void)
 {
-    bp_cooldown c;
-    bp_cooldown_init(&c, 15 * MIN);
+    static store c;
+    c.period_ms = 15 * MIN;
     uint32_t since;
     bp_alert_input a0 = reading("p1", 0, 2, "hypertension_systolic");
-    CHECK(bp_cooldown_should_alert(&c, &a0, &since) && since == 0);
+    CHECK(should_alert(&c, &a0, &since) && since == 0);
     /* not committed (delivery failed): the same reading alerts again */
-    CHECK(bp_cooldown_should_alert(&c, &a0, &since));
-    bp_cooldown_commit(&c, &a0);
+    CHECK(should_alert(&c, &a0, &since));
+    commit(&c, &a0);
     /* within the cooldown: suppressed and counted */
     for (int m = 1; m <= 3; m++) {
         bp_alert_input a = reading("p1", m * 3, 2, "hypertension_systolic");
-        CHECK(!bp_cooldown_should_alert(&c, &a, &since));
-        bp_cooldown_suppress(&c, &a);
+        CHECK(!should_alert(&c, &a, &since));
+        suppress(&c, &a);
     }
     /* another patient, another reason: their own cooldowns */
     bp_alert_input b = reading("p2", 5, 2, "hypertension_systolic");
-    CHECK(bp_cooldown_should_alert(&c, &b, &since));
+    CHECK(should_alert(&c, &b, &since));
     bp_alert_input d = reading("p1", 5, 2, "hypotension_diastolic");
-    CHECK(bp_cooldown_should_alert(&c, &d, &since));
+    CHECK(should_alert(&c, &d, &since));
     /* after the cooldown: alert again, reporting the suppressed readings */
     bp_alert_input a15 = reading("p1", 15, 2, "hypertension_systolic");
-    CHECK(bp_cooldown_should_alert(&c, &a15, &since) && since == 3);
+    CHECK(should_alert(&c, &a15, &since) && since == 3);
     cJSON *j = issue(&a15, since);
     CHECK_CONTAINS(member(j, "detail"), "3 further readings since the last alert");
     cJSON_Delete(j);
-    bp_cooldown_commit(&c, &a15);
+    commit(&c, &a15);
     /* escalation: a higher severity alerts at once */
     bp_alert_input w = reading("p3", 0, 1, "hypertension_systolic");
-    CHECK(bp_cooldown_should_alert(&c, &w, &since));
-    bp_cooldown_commit(&c, &w);
+    CHECK(should_alert(&c, &w, &since));
+    commit(&c, &w);
     bp_alert_input w2 = reading("p3", 2, 1, "hypertension_systolic");
-    CHECK(!bp_cooldown_should_alert(&c, &w2, &since));
+    CHECK(!should_alert(&c, &w2, &since));
     bp_alert_input crit = reading("p3", 3, 2, "hypertension_systolic");
-    CHECK(bp_cooldown_should_alert(&c, &crit, &since));
+    CHECK(should_alert(&c, &crit, &since));
     /* critical by severity alone (no reason): keyed by its category */
     bp_alert_input none = reading("p4", 0, 2, NULL);
-    CHECK(bp_cooldown_should_alert(&c, &none, &since));
-    bp_cooldown_commit(&c, &none);
+    CHECK(should_alert(&c, &none, &since));
+    commit(&c, &none);
     bp_alert_input none2 = reading("p4", 1, 2, NULL);
-    CHECK(!bp_cooldown_should_alert(&c, &none2, &since));
+    CHECK(!should_alert(&c, &none2, &since));
 
     /* the DetectedIssue */
     bp_alert_input x = reading("PAT-001", 0, 2, "hypertension_systolic");
@@ -130,15 +202,15 @@ int main(void)
     strcpy(long_a + 300, "-alice");
     strcpy(long_b + 300, "-bob");
     bp_alert_input la = reading(long_a, 100, 2, "hypertension_systolic");
-    CHECK(bp_cooldown_should_alert(&c, &la, &since));
-    bp_cooldown_commit(&c, &la);
+    CHECK(should_alert(&c, &la, &since));
+    commit(&c, &la);
     bp_alert_input lb = reading(long_b, 101, 2, "hypertension_systolic");
-    CHECK(bp_cooldown_should_alert(&c, &lb, &since));
+    CHECK(should_alert(&c, &lb, &since));
     /* and a patient id holding the old separator byte is no other patient's key */
     bp_alert_input sa = reading("p9\x1f" "hypertension_systolic", 100, 2, "x");
-    bp_cooldown_commit(&c, &sa);
+    commit(&c, &sa);
     bp_alert_input sb = reading("p9", 101, 2, "hypertension_systolic\x1f" "x");
-    CHECK(bp_cooldown_should_alert(&c, &sb, &since));
+    CHECK(should_alert(&c, &sb, &since));
 
     /* Every reason counts, for the key and the text: a ninth reason was dropped before. */
     bp_alert_input many = reading("p10", 0, 2, "r0");
@@ -148,9 +220,9 @@ int main(void)
         reasons_of(&many)[i] = names[i];
     }
     many.n_reasons = 12;
-    bp_cooldown_commit(&c, &many);
+    commit(&c, &many);
     bp_alert_input r11 = reading("p10", 1, 2, "r11");
-    CHECK(!bp_cooldown_should_alert(&c, &r11, &since)); /* the 12th reason's cooldown runs */
+    CHECK(!should_alert(&c, &r11, &since)); /* the 12th reason's cooldown runs */
     j = issue(&many, 0);
     CHECK_CONTAINS(member(j, "detail"), "r9, r10, r11; blood pressure");
     cJSON_Delete(j);
@@ -184,6 +256,51 @@ int main(void)
     CHECK(strcmp(ida, idb) != 0); /* mapping characters to '-' made these one alert */
     bp_alert_id("sha256.abc", ida);
     CHECK(strncmp(ida, "bp-alert-sha256.", 16) == 0 && strlen(ida) == 56);
-    bp_cooldown_free(&c);
+
+    /* the stored form: every field, little-endian; another length or no severity is refused */
+    bp_cooldown_entry e = {.present = true, .last_ms = 0x0102030405060708LL, .severity = 2,
+                           .suppressed = 0x0A0B0C0D},
+                      back;
+    uint8_t v[BP_COOLDOWN_VALUE_LEN + 1];
+    bp_cooldown_encode(&e, v);
+    CHECK(v[0] == 0x08 && v[7] == 0x01 && v[8] == 2 && v[9] == 0x0D && v[12] == 0x0A);
+    CHECK(bp_cooldown_decode(v, BP_COOLDOWN_VALUE_LEN, &back) == 0);
+    CHECK(back.present && back.last_ms == e.last_ms && back.severity == 2 &&
+          back.suppressed == 0x0A0B0C0D);
+    e.last_ms = -5 * MIN; /* before 1970 */
+    e.severity = 1;
+    bp_cooldown_encode(&e, v);
+    CHECK(bp_cooldown_decode(v, BP_COOLDOWN_VALUE_LEN, &back) == 0 && back.last_ms == -5 * MIN &&
+          back.severity == 1);
+    CHECK(bp_cooldown_decode(v, BP_COOLDOWN_VALUE_LEN - 1, &back) == -1 && !back.present);
+    CHECK(bp_cooldown_decode(v, BP_COOLDOWN_VALUE_LEN + 1, &back) == -1);
+    CHECK(bp_cooldown_decode(NULL, 0, &back) == -1);
+    v[8] = 7;
+    CHECK(bp_cooldown_decode(v, BP_COOLDOWN_VALUE_LEN, &back) == -1 && !back.present);
+    /* a suppressed reading is counted only into a cooldown that runs */
+    bp_cooldown_entry fresh = {0};
+    bp_cooldown_suppress(&fresh);
+    CHECK(!fresh.present && fresh.suppressed == 0);
+
+    /* keys: patient and reason whole and apart, hashed only beyond the host's bound */
+    uint8_t k1[BP_ALERT_KEY_MAX], k2[BP_ALERT_KEY_MAX];
+    bp_alert_input ka = reading("ab", 0, 2, "c"), kb = reading("a", 0, 2, "bc");
+    size_t n1 = bp_alert_key(&ka, 0, k1), n2 = bp_alert_key(&kb, 0, k2);
+    CHECK(n1 == 8 && n2 == 8 && memcmp(k1, k2, 8) != 0); /* "abc" either way, apart */
+    CHECK(k1[0] == 0 && k1[1] == 2 && k1[2] == 0 && memcmp(k1 + 5, "abc", 3) == 0);
+    static char huge_a[1500], huge_b[1500];
+    memset(huge_a, 'h', 1400);
+    memcpy(huge_b, huge_a, 1400);
+    huge_b[1399] = 'i';
+    ka = reading(huge_a, 0, 2, "r");
+    kb = reading(huge_b, 0, 2, "r");
+    n1 = bp_alert_key(&ka, 0, k1);
+    n2 = bp_alert_key(&kb, 0, k2);
+    CHECK(n1 == 33 && n2 == 33 && k1[0] == 1 && memcmp(k1, k2, 33) != 0);
+    CHECK(bp_alert_n_keys(&ka) == 1);
+    ka = reading("p", 0, 2, NULL);
+    CHECK(bp_alert_n_keys(&ka) == 1);
+    n1 = bp_alert_key(&ka, 0, k1);
+    CHECK(n1 == 5 + 1 + strlen("hypertensive_crisis")); /* keyed by its category */
     return CHECK_DONE();
 }
