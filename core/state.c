@@ -267,7 +267,8 @@ static pending *pending_for(uint64_t seq)
         S.cap_pend = cap;
     }
     /* Ascending seq: a sink's lane may change a key for an older batch than a detector did. */
-    memmove(S.pend + at + 1, S.pend + at, (S.n_pend - at) * sizeof *S.pend);
+    if (at < S.n_pend)
+        memmove(S.pend + at + 1, S.pend + at, (S.n_pend - at) * sizeof *S.pend);
     S.n_pend++;
     pending *p = &S.pend[at];
     memset(p, 0, sizeof *p);
@@ -368,7 +369,8 @@ void bp_state_commit(uint64_t seq)
         }
         free(p->items);
     }
-    memmove(S.pend, S.pend + done, (S.n_pend - done) * sizeof *S.pend);
+    if (done)
+        memmove(S.pend, S.pend + done, (S.n_pend - done) * sizeof *S.pend);
     S.n_pend -= done;
     if (seq > S.committed_seq)
         S.committed_seq = seq;
