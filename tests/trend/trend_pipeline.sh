@@ -40,6 +40,12 @@ check "restored history after a restart" "grep -q 'restored 5 keys from' '$t/err
 echo garbage >"$t/trend.state"
 "$BPPIPE" run "$t/p.ini" -o source.in.path="$t/more.ndjson" -o sink.out.path="$t/out3" 2>"$t/err"
 check "a corrupt snapshot is ignored with a warning" "[ $? = 0 ] && grep -q 'ignoring the state snapshot' '$t/err' && ! grep -q sustained_hypertension '$t'/out3/*.ndjson"
+# max_patients bounds the patients kept: SUST and RAPID come first and keep their histories,
+# the 18 readings of the three after them are judged without history, counted, warned once.
+"$BPPIPE" run "$t/p.ini" -o detector.trend.max_patients=2 -o detector.trend.state_file= \
+    -o sink.out.path="$t/out4" 2>"$t/err"
+check "beyond max_patients: judged without history, counted and warned once" \
+    "[ $? = 0 ] && grep -q 'patients_over_limit 18' '$t/err' && [ \$(grep -c 'max_patients = 2 reached' '$t/err') = 1 ] && grep -h '\"SUST-2\"' '$t'/out4/*.ndjson | grep -q sustained_hypertension && ! grep -h '\"BASE-12\"' '$t'/out4/*.ndjson | grep -q baseline_deviation"
 "$BPPIPE" check "$t/p.ini" -o detector.trend.sustained_count=9 >"$t/err" 2>&1
 check "sustained_count is bounded" "[ $? = 2 ]"
 exit $fail
