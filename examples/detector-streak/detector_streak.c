@@ -79,8 +79,8 @@ static int streak_detect(void *st, bp_batch *batch)
         size_t len = 0;
         uint32_t count = 0;
         if (h->state_get(s->ctx, r, patient, key_len, v, sizeof v, &len) == BP_OK && len == 4)
-            count = (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
-                    (uint32_t)v[3] << 24;
+            count =
+                (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 | (uint32_t)v[3] << 24;
         count = sys >= s->above ? count + 1 : 0;
         for (int b = 0; b < 4; b++)
             v[b] = (uint8_t)(count >> (8 * b));

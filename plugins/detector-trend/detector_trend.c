@@ -96,8 +96,10 @@ static void load(det *d, bp_record *r, const uint8_t *key, size_t key_len, bp_pa
     h->count(d->ctx, "state_refused", 1);
     if (!d->warned_refused) {
         d->warned_refused = true;
-        h->log(d->ctx, BP_LOG_WARN, "a patient's stored history is not of this version's "
-               "layout (%d): that patient starts again (counted as state_refused)", rc);
+        h->log(d->ctx, BP_LOG_WARN,
+               "a patient's stored history is not of this version's "
+               "layout (%d): that patient starts again (counted as state_refused)",
+               rc);
     }
 }
 
@@ -118,7 +120,8 @@ static void store(det *d, bp_record *r, const uint8_t *key, size_t key_len,
         h->count(d->ctx, "patients_over_limit", 1);
         if (!d->warned_limit) {
             d->warned_limit = true;
-            h->log(d->ctx, BP_LOG_WARN, "max_patients = %zu reached in a partition: new patients "
+            h->log(d->ctx, BP_LOG_WARN,
+                   "max_patients = %zu reached in a partition: new patients "
                    "are judged without history (counted as patients_over_limit); raise it",
                    d->cfg.max_patients);
         }
@@ -127,8 +130,10 @@ static void store(det *d, bp_record *r, const uint8_t *key, size_t key_len,
     h->count(d->ctx, "state_put_failed", 1);
     if (!d->warned_put) {
         d->warned_put = true;
-        h->log(d->ctx, BP_LOG_WARN, "cannot store a patient's history (%d, out of memory?): "
-               "that reading is not remembered (counted as state_put_failed)", rc);
+        h->log(d->ctx, BP_LOG_WARN,
+               "cannot store a patient's history (%d, out of memory?): "
+               "that reading is not remembered (counted as state_put_failed)",
+               rc);
     }
 }
 

@@ -206,8 +206,8 @@ void bp_patient_state_init(bp_patient_state *p)
         p->high_ms[k] = p->low_ms[k] = INT64_MIN;
 }
 
-void bp_trend_judge(const bp_trend_config *c, bp_patient_state *p, int64_t at, double s,
-                    double d, bp_trend_verdict *out)
+void bp_trend_judge(const bp_trend_config *c, bp_patient_state *p, int64_t at, double s, double d,
+                    bp_trend_verdict *out)
 {
     memset(out, 0, sizeof *out);
     out->z = out->baseline = NAN;
@@ -358,8 +358,7 @@ static bool read_times(const uint8_t **in, int count, int n, int64_t *ring)
     return true;
 }
 
-int bp_trend_decode(const bp_trend_config *cfg, const uint8_t *in, size_t len,
-                    bp_patient_state *p)
+int bp_trend_decode(const bp_trend_config *cfg, const uint8_t *in, size_t len, bp_patient_state *p)
 {
     bp_patient_state_init(p);
     int n = cfg->sustained_count;
@@ -384,8 +383,8 @@ int bp_trend_decode(const bp_trend_config *cfg, const uint8_t *in, size_t len,
             return -1;
     }
     if (flags & 2) {
-        s.n = (uint32_t)at[0] | (uint32_t)at[1] << 8 | (uint32_t)at[2] << 16 |
-              (uint32_t)at[3] << 24;
+        s.n =
+            (uint32_t)at[0] | (uint32_t)at[1] << 8 | (uint32_t)at[2] << 16 | (uint32_t)at[3] << 24;
         s.prev_ms = (int64_t)get_u64(at + 4);
         s.prev_sys = get_f64(at + 12);
         s.mean = get_f64(at + 20);

@@ -18,23 +18,23 @@
 #define BP_TREND_ID_LEN 40       /* pool only: ids longer than this are kept as their SHA-256 */
 
 typedef struct bp_trend_config {
-    int sustained_count;    /* readings at stage 2+ (or hypotensive) within window */
-    int64_t window_ms;      /* default 30 min */
-    double rapid_delta;     /* systolic change, mmHg (default 30) */
+    int sustained_count;     /* readings at stage 2+ (or hypotensive) within window */
+    int64_t window_ms;       /* default 30 min */
+    double rapid_delta;      /* systolic change, mmHg (default 30) */
     int64_t rapid_window_ms; /* default 15 min */
-    int baseline_min;       /* readings before the baseline is trusted (default 10) */
-    double z_threshold;     /* default 3 */
-    double alpha;           /* EWMA weight of a new reading (0.1) */
-    size_t max_patients;    /* pool: default 100 000; the plugin: keys per input partition */
+    int baseline_min;        /* readings before the baseline is trusted (default 10) */
+    double z_threshold;      /* default 3 */
+    double alpha;            /* EWMA weight of a new reading (0.1) */
+    size_t max_patients;     /* pool: default 100 000; the plugin: keys per input partition */
 } bp_trend_config;
 
 /* One patient's history. INT64_MIN marks a time not yet seen. */
 typedef struct bp_patient_state {
-    int64_t latest_ms;               /* latest effective time seen */
-    int64_t prev_ms;                 /* time and systolic of the latest in-order reading */
+    int64_t latest_ms; /* latest effective time seen */
+    int64_t prev_ms;   /* time and systolic of the latest in-order reading */
     double prev_sys;
-    double mean, var;                /* exponentially weighted systolic mean and variance */
-    uint32_t n;                      /* in-order readings folded into the baseline */
+    double mean, var;                        /* exponentially weighted systolic mean and variance */
+    uint32_t n;                              /* in-order readings folded into the baseline */
     int64_t high_ms[BP_TREND_MAX_SUSTAINED]; /* times of the latest stage-2+ readings */
     int64_t low_ms[BP_TREND_MAX_SUSTAINED];  /* times of the latest hypotensive readings */
 } bp_patient_state;
@@ -90,8 +90,7 @@ size_t bp_trend_encode(const bp_trend_config *cfg, const bp_patient_state *p, ui
  * when the bytes are not a whole value of this layout: short, long, unknown flags, counts
  * beyond the bound, a time that is no time, a baseline that is not finite. Keeps the newest
  * sustained_count times of each kind when the value was written with a larger count. */
-int bp_trend_decode(const bp_trend_config *cfg, const uint8_t *in, size_t len,
-                    bp_patient_state *p);
+int bp_trend_decode(const bp_trend_config *cfg, const uint8_t *in, size_t len, bp_patient_state *p);
 
 /* The key a patient's state is kept under: the id's bytes, whole, when it has 1 to
  * BP_TREND_KEY_MAX bytes; otherwise a NUL byte and the id's SHA-256 (no id holds a NUL, so no
@@ -111,8 +110,8 @@ typedef struct bp_trend_slot {
 
 typedef struct bp_trend {
     bp_trend_config cfg;
-    bp_trend_slot *pool;  /* max_patients records */
-    uint32_t *index;      /* open addressing, linear probing; UINT32_MAX = empty */
+    bp_trend_slot *pool; /* max_patients records */
+    uint32_t *index;     /* open addressing, linear probing; UINT32_MAX = empty */
     size_t index_cap, used;
     uint32_t lru_head, lru_tail; /* most and least recently seen */
     uint64_t evicted;

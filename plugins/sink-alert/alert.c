@@ -51,8 +51,7 @@ bool bp_cooldown_should_alert(int64_t period_ms, const bp_alert_input *in,
     for (size_t i = 0; i < bp_alert_n_keys(in); i++) {
         const bp_cooldown_entry *e = &entries[i];
         if (!e->present || in->severity > e->severity ||
-            in->effective_ms - e->last_ms >= period_ms ||
-            in->effective_ms < e->last_ms - period_ms)
+            in->effective_ms - e->last_ms >= period_ms || in->effective_ms < e->last_ms - period_ms)
             alert = true;
         if (e->present && e->suppressed > *since)
             *since = e->suppressed;
@@ -93,8 +92,8 @@ int bp_cooldown_decode(const uint8_t *in, size_t len, bp_cooldown_entry *e)
         last |= (uint64_t)in[b] << (8 * b);
     e->last_ms = (int64_t)last;
     e->severity = in[8];
-    e->suppressed = (uint32_t)in[9] | (uint32_t)in[10] << 8 | (uint32_t)in[11] << 16 |
-                    (uint32_t)in[12] << 24;
+    e->suppressed =
+        (uint32_t)in[9] | (uint32_t)in[10] << 8 | (uint32_t)in[11] << 16 | (uint32_t)in[12] << 24;
     e->present = true;
     return 0;
 }
@@ -153,8 +152,8 @@ static void patient_reference(text_buf *b, const char *id)
 
 static bool fhir_id_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.';
 }
 
 void bp_alert_id(const char *stable_id, char *out)

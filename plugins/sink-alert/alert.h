@@ -15,7 +15,7 @@ typedef struct bp_alert_input {
     const char *stable_id, *observation_id, *patient_id, *category;
     const char *const *reasons; /* every reason code of the reading (the caller's array) */
     size_t n_reasons;
-    int severity;          /* 0 normal, 1 warning, 2 critical */
+    int severity; /* 0 normal, 1 warning, 2 critical */
     int64_t effective_ms;
     double systolic, diastolic; /* NaN when absent */
 } bp_alert_input;

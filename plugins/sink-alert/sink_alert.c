@@ -253,7 +253,8 @@ static void store_entries(sink *s, bp_record *r, const bp_alert_input *in)
             h->count(s->ctx, "state_put_failed", 1);
             if (!s->warned_state) {
                 s->warned_state = true;
-                h->log(s->ctx, BP_LOG_WARN, "cannot store a cooldown (%d, out of memory?): "
+                h->log(s->ctx, BP_LOG_WARN,
+                       "cannot store a cooldown (%d, out of memory?): "
                        "that patient may be alerted again early (counted as state_put_failed)",
                        rc);
             }

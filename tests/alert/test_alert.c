@@ -182,8 +182,11 @@ int main(void)
     CHECK_STR(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "patient"), "reference")->valuestring,
               "Patient/PAT-001");
     CHECK_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "implicated"), 0),
-                                  "reference")->valuestring, "Observation/obs-1");
-    CHECK_STR(cJSON_GetObjectItem(j, "identifiedDateTime")->valuestring, "1970-01-01T00:00:00.000Z");
+                                  "reference")
+                  ->valuestring,
+              "Observation/obs-1");
+    CHECK_STR(cJSON_GetObjectItem(j, "identifiedDateTime")->valuestring,
+              "1970-01-01T00:00:00.000Z");
     CHECK_STR(cJSON_GetObjectItem(j, "detail")->valuestring,
               "hypertension_systolic, hypertension_diastolic; blood pressure 190/125 mmHg "
               "(hypertensive_crisis)");
@@ -207,9 +210,13 @@ int main(void)
     bp_alert_input lb = reading(long_b, 101, 2, "hypertension_systolic");
     CHECK(should_alert(&c, &lb, &since));
     /* and a patient id holding the old separator byte is no other patient's key */
-    bp_alert_input sa = reading("p9\x1f" "hypertension_systolic", 100, 2, "x");
+    bp_alert_input sa = reading("p9\x1f"
+                                "hypertension_systolic",
+                                100, 2, "x");
     commit(&c, &sa);
-    bp_alert_input sb = reading("p9", 101, 2, "hypertension_systolic\x1f" "x");
+    bp_alert_input sb = reading("p9", 101, 2,
+                                "hypertension_systolic\x1f"
+                                "x");
     CHECK(should_alert(&c, &sb, &since));
 
     /* Every reason counts, for the key and the text: a ninth reason was dropped before. */
@@ -258,7 +265,9 @@ int main(void)
     CHECK(strncmp(ida, "bp-alert-sha256.", 16) == 0 && strlen(ida) == 56);
 
     /* the stored form: every field, little-endian; another length or no severity is refused */
-    bp_cooldown_entry e = {.present = true, .last_ms = 0x0102030405060708LL, .severity = 2,
+    bp_cooldown_entry e = {.present = true,
+                           .last_ms = 0x0102030405060708LL,
+                           .severity = 2,
                            .suppressed = 0x0A0B0C0D},
                       back;
     uint8_t v[BP_COOLDOWN_VALUE_LEN + 1];

@@ -14,10 +14,10 @@
 static const struct {
     int64_t minute;
     double s, d;
-} series[] = {{0, 120, 80},  {10, 150, 85}, {20, 145, 92}, {25, 150, 95}, {27, 85, 55},
-              {28, 88, 58},  {29, 86, 61},  {24, 170, 80}, {60, 118, 78}, {120, 119, 77},
+} series[] = {{0, 120, 80},   {10, 150, 85},   {20, 145, 92},  {25, 150, 95},  {27, 85, 55},
+              {28, 88, 58},   {29, 86, 61},    {24, 170, 80},  {60, 118, 78},  {120, 119, 77},
               {180, 121, 79}, {240, 118, NAN}, {300, NAN, 95}, {360, 120, 78}, {420, 119, 80},
-              {480, 122, 79}, {540, 118, 78}, {600, 120, 80}, {660, 150, 80}};
+              {480, 122, 79}, {540, 118, 78},  {600, 120, 80}, {660, 150, 80}};
 
 /* Judges the series against `p` and, in step, the pool's patient "s"; the number of readings
  * whose verdicts differ. */
@@ -99,7 +99,7 @@ static void stored_form(const bp_trend_config *c)
     len = bp_trend_encode(c, &p, buf);
     CHECK(len == 3 + 8 + 36 + 3 * 8);
     CHECK(buf[0] == 3 && buf[1] == 2 && buf[2] == 1);
-    CHECK(buf[3] == 0x08 && buf[10] == 0x01); /* little-endian latest_ms */
+    CHECK(buf[3] == 0x08 && buf[10] == 0x01);  /* little-endian latest_ms */
     CHECK(buf[11] == 0x0D && buf[14] == 0x0A); /* n */
     uint8_t want[8];
     put64(want, p.latest_ms);
@@ -304,7 +304,7 @@ int main(void)
     see(&t, "p4", 0, 150, 85); /* evicts p2 */
     CHECK(t.evicted == 1 && t.used == 3);
     CHECK(see(&t, "p1", 2, 150, 85) & BP_TREND_SUSTAINED_HYPER); /* p1 kept its history */
-    see(&t, "p2", 2, 150, 85);                                  /* p2 starts again (evicts p3) */
+    see(&t, "p2", 2, 150, 85);                                   /* p2 starts again (evicts p3) */
     CHECK(!(see(&t, "p2", 3, 150, 85) & BP_TREND_SUSTAINED_HYPER));
     /* many evictions keep the index consistent */
     for (int i = 0; i < 10000; i++) {
