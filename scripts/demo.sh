@@ -203,9 +203,7 @@ sinks = ward["sinks"]
 outputs = [("anomalies", "sink.anomalies", anomalies_to, "anomalies/*.ndjson"),
            ("normal", "sink.normal", out + "/normal_cases/ (one JSON file each)", "normal_cases/*.json"),
            ("dead letters", "sink.dead-letter", out + "/dead-letter/ (NDJSON, with the reason)",
-            "dead-letter/*.ndjson"),
-           ("alerts", "sink.alerts", out + "/alerts.ndjson (FHIR DetectedIssue, critical readings)",
-            "alerts.ndjson")]
+            "dead-letter/*.ndjson")]
 via_kafka, not_via = {}, {}
 first_anomaly = None
 for label, sink, where, pattern in outputs:
@@ -225,6 +223,19 @@ for label, sink, where, pattern in outputs:
         if sink == "sink.anomalies" and found:
             first_anomaly = found[0]
     print(line)
+# Alerts are FHIR DetectedIssue resources of their own, one per patient and reason every 15
+# minutes (sink-alert's cooldown), so fewer than the critical readings they stand for.
+critical = sinks.get("sink.alerts", {}).get("delivered", 0)
+counted = ward.get("counters", {}).get("sink.alerts", {})
+sent, suppressed = int(counted.get("alerts_sent", 0)), int(counted.get("alerts_suppressed", 0))
+alerts = len(docs("alerts.ndjson"))
+line = ("  %-13s %6d  %s/alerts.ndjson (FHIR DetectedIssue) for %d critical reading(s); %d more"
+        " within the 15-minute cooldown of an alert for the same patient and reason"
+        % ("alerts", sent, out, critical, suppressed))
+if alerts != sent or sent + suppressed != critical:
+    line += "  ** %d found there **" % alerts
+    ok = False
+print(line)
 spooled = sinks.get("sink.anomalies", {}).get("in_spool", 0)
 if spooled:
     print("  (%d anomalies still in the disk buffer, delivered when Elasticsearch answers)" % spooled)
