@@ -10,6 +10,9 @@ fail=0
 t=$(mktemp -d)
 started=()
 cleanup() {
+    # the demo's own processes too, should a failing demo leave one (each has a path under $t
+    # in its arguments)
+    started+=($(pgrep -f "$t/"))
     for pid in "${started[@]}"; do kill -TERM "$pid" 2>/dev/null; done
     for pid in "${started[@]}"; do
         for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
