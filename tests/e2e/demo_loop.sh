@@ -12,7 +12,7 @@ started=()
 cleanup() {
     # the demo's own processes too, should a failing demo leave one (each has a path under $t
     # in its arguments)
-    started+=($(pgrep -f "$t/"))
+    while read -r pid; do started+=("$pid"); done < <(pgrep -f "$t/")
     for pid in "${started[@]}"; do kill -TERM "$pid" 2>/dev/null; done
     for pid in "${started[@]}"; do
         for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -124,7 +124,8 @@ rm -f "$t/es.port"
 "$py" "$BPPIPE_SOURCE_DIR/tests/es/es_emulator.py" --port-file "$t/es.port" >/dev/null 2>"$t/es.err" &
 started+=("$!")
 for _ in $(seq 1 100); do [ -s "$t/es.port" ] && break; sleep 0.05; done
-export ES_URL=http://127.0.0.1:$(cat "$t/es.port")
+ES_URL=http://127.0.0.1:$(cat "$t/es.port")
+export ES_URL
 demo es 60
 wait_page es
 sleep 4
