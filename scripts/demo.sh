@@ -229,9 +229,12 @@ critical = sinks.get("sink.alerts", {}).get("delivered", 0)
 counted = ward.get("counters", {}).get("sink.alerts", {})
 sent, suppressed = int(counted.get("alerts_sent", 0)), int(counted.get("alerts_suppressed", 0))
 alerts = len(docs("alerts.ndjson"))
-line = ("  %-13s %6d  %s/alerts.ndjson (FHIR DetectedIssue) for %d critical reading(s); %d more"
-        " within the 15-minute cooldown of an alert for the same patient and reason"
-        % ("alerts", sent, out, critical, suppressed))
+line = "  %-13s %6d  %s/alerts.ndjson (FHIR DetectedIssue)" % ("alerts", sent, out)
+if critical:
+    line += (" for %d critical reading(s), %d of them within the 15-minute cooldown of an alert"
+             " for the same patient and reason" % (critical, suppressed))
+else:
+    line += ": no critical reading this time"
 if alerts != sent or sent + suppressed != critical:
     line += "  ** %d found there **" % alerts
     ok = False
@@ -248,8 +251,8 @@ print("  the books: produced %d (to Kafka) = consumed %d = anomaly %d + normal %
       " (+ in flight %d)%s" % (produced, inn, an, no, inv, fl, "" if balanced else "  ** DO NOT BALANCE **"))
 for label, where in sorted(via_kafka.items()):
     parts = sorted(p for t, p in where if t == topic)
-    print("  through Kafka: every %s document's source names topic %s, partitions %s"
-          % (label, topic, " ".join(map(str, parts))))
+    print("  through Kafka: the source of every %s document names topic %s, partitions %s"
+          % (label.rstrip("s").replace("ie", "y"), topic, " ".join(map(str, parts))))
 for label, n in sorted(not_via.items()):
     print("  ** %d %s document(s) name no Kafka topic and partition in their source **" % (n, label))
     ok = False
