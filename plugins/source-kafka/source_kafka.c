@@ -1,9 +1,12 @@
 /* source-kafka: a librdkafka consumer-group member. Offsets are committed only in commit(),
  * which the host calls once every reading of the batch is durable in all its sinks or
- * dead-lettered, so the committed position never passes an unacknowledged reading. */
+ * dead-lettered, so the committed position never passes an unacknowledged reading. The
+ * pipeline's keyed state goes to a compacted changelog topic before the offsets it goes with
+ * are committed, and is restored from it when a partition is assigned (kstate.c). */
 #include "bppipe/plugin.h"
 
 #include "kafka_conf.h"
+#include "kstate.h"
 #include "positions.h"
 
 #include <librdkafka/rdkafka.h>
@@ -37,6 +40,9 @@ typedef struct source {
     double lag_reported;     /* the consumer_lag counter's current value */
     size_t batch_size;       /* 0: the host's capacity */
     int poll_timeout_ms;     /* 0: the host's timeout */
+    bp_kstate ks;            /* the keyed state's changelog */
+    bool closing;            /* in close(): partitions go, the host judges nothing more */
+    bool state_failed;       /* a restore failed: the pipeline stops rather than judge without */
 } source;
 
 static const bp_option options[] = {
@@ -50,6 +56,10 @@ static const bp_option options[] = {
                   "most messages per batch; 0 = [pipeline] batch_size"),
     BP_OPTION_INT("poll_timeout_ms", "0", 0, 60000, 0,
                   "longest wait for the first message of a batch; 0 = [pipeline] poll_timeout_ms"),
+    BP_OPTION_STRING("state_topic", NULL, 0,
+                     "compacted changelog topic of the pipeline's keyed state; default GROUP-state"),
+    BP_OPTION_INT("state_partitions", "0", 0, 10000, 0,
+                  "partitions of a changelog topic created here; 0 = as many as the input topics"),
     BP_OPTION_PREFIX("kafka.*", "any librdkafka consumer property, e.g. kafka.security.protocol "
                      "(enable.auto.commit is always false)"),
 };
@@ -139,6 +149,25 @@ static void update_lag(source *s)
     s->lag_reported = lag;
 }
 
+/* A commit that failed may still have gone through (a timeout after the broker took it): asks
+ * the group, and the partitions it shows committed have their pending state confirmed, so that
+ * the next checkpoint's `before` is the value as of that commit. */
+static void resolve_ambiguous(source *s)
+{
+    rd_kafka_topic_partition_list_t *l = to_list(&s->acked);
+    if (rd_kafka_committed(s->rk, l, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < l->cnt; i++) {
+            const bp_kpos *a = bp_kpos_find(&s->acked, l->elems[i].topic, l->elems[i].partition);
+            if (a && l->elems[i].offset >= a->next) {
+                bp_kstate_confirmed_partition(&s->ks, l->elems[i].topic, l->elems[i].partition);
+                bp_kpos_raise(&s->committed, l->elems[i].topic, l->elems[i].partition,
+                              l->elems[i].offset);
+            }
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 /* Synchronously commits every acknowledged position. Returns BP_OK (also when the group refused
  * it while rebalancing: the positions are kept, `held` is set, and the commit is sent again
  * after the rebalance), BP_RETRY on another transient failure (positions are kept and sent
@@ -149,11 +178,17 @@ static int commit_acked(source *s)
         release(s, "nothing left to commit");
         return BP_OK;
     }
+    /* The state these positions stand for goes to the changelog first: a crash between the two
+     * leaves records whose `before` is still the value as of the committed offset. */
+    int wrc = bp_kstate_write(&s->ks, &s->acked);
+    if (wrc != BP_OK)
+        return wrc;
     rd_kafka_topic_partition_list_t *l = to_list(&s->acked);
     rd_kafka_resp_err_t e = rd_kafka_commit(s->rk, l, 0);
     rd_kafka_topic_partition_list_destroy(l);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR__NO_OFFSET) {
         s->h->count(s->ctx, "commits", 1);
+        bp_kstate_confirmed(&s->ks);
         if (bp_kpos_merge(&s->committed, &s->acked) != 0)
             return BP_FATAL;
         bp_kpos_clear(&s->acked);
@@ -170,6 +205,7 @@ static int commit_acked(source *s)
         return BP_OK;
     }
     s->h->count(s->ctx, "commit_failures", 1);
+    resolve_ambiguous(s);
     if (rd_kafka_fatal_error(s->rk, NULL, 0)) {
         s->h->log(s->ctx, BP_LOG_ERROR, "offset commit failed: %s", rd_kafka_err2str(e));
         return BP_FATAL;
@@ -212,6 +248,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     s->h->count(s->ctx, "rebalances", 1);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         s->h->log(s->ctx, BP_LOG_INFO, "assigned %d partition(s)", parts->cnt);
+        /* Their state as of the committed offsets, before any of their messages is polled. */
+        if (bp_kstate_assign(&s->ks, parts, &s->committed) != 0)
+            s->state_failed = true;
         if (cooperative)
             error = rd_kafka_incremental_assign(rk, parts);
         else
@@ -231,6 +270,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         s->h->log(s->ctx, BP_LOG_INFO, "%s %d partition(s)", lost ? "lost" : "revoked",
                   parts->cnt);
         forget(s, parts);
+        bp_kstate_revoke(&s->ks, parts, !s->closing);
         s->revoked_in_poll = true;
         if (cooperative)
             error = rd_kafka_incremental_unassign(rk, parts);
@@ -362,6 +402,8 @@ static int src_open(const bp_host *h, bp_ctx *ctx, void **state)
         h->log(ctx, BP_LOG_ERROR, "cannot create the Kafka consumer: %s", err);
         goto fail;
     }
+    if (bp_kstate_init(&s->ks, h, ctx, s->rk, s->topics) != 0)
+        goto fail;
     /* One queue for messages, rebalances, logs and errors, served by consumer_poll. */
     rd_kafka_poll_set_consumer(s->rk);
     rd_kafka_set_log_queue(s->rk, NULL);
@@ -379,14 +421,17 @@ static void src_close(void *state)
     if (!s)
         return;
     if (s->rk) {
+        s->closing = true;
         if (s->subscribed) {
             /* Leaves the group; the revoke callback commits what was acknowledged. */
             rd_kafka_resp_err_t e = rd_kafka_consumer_close(s->rk);
             if (e)
                 s->h->log(s->ctx, BP_LOG_WARN, "closing the consumer: %s", rd_kafka_err2str(e));
         }
-        rd_kafka_destroy(s->rk);
     }
+    bp_kstate_free(&s->ks);
+    if (s->rk)
+        rd_kafka_destroy(s->rk);
     if (s->topics)
         rd_kafka_topic_partition_list_destroy(s->topics);
     bp_kpos_free(&s->acked);
@@ -437,6 +482,15 @@ static int add_message(source *s, bp_batch *batch, const rd_kafka_message_t *m)
     return BP_OK;
 }
 
+/* A partition's state could not be restored: judging its readings without it would not be the
+ * judging of one ward, so the pipeline stops (its offsets stay where they were). */
+static int state_failure(source *s)
+{
+    s->h->log(s->ctx, BP_LOG_ERROR, "stopping: the keyed state of an assigned partition could not "
+              "be restored from %s (see above); nothing of it was judged", s->ks.topic);
+    return BP_FATAL;
+}
+
 /* A new batch while a commit waits for the group: sends the commit again; while the group
  * still refuses it, serves the group for a short while (its callbacks run in consumer_poll).
  * The partitions are paused, so a message is rare; one that comes is kept in the batch. */
@@ -449,7 +503,8 @@ static int poll_held(source *s, bp_batch *batch, int timeout_ms)
         rd_kafka_consumer_poll(s->rk, timeout_ms < HOLD_POLL_MS ? timeout_ms : HOLD_POLL_MS);
     if (!m)
         return BP_OK;
-    rc = m->err ? message_error(s, m) : add_message(s, batch, m);
+    rc = s->state_failed ? state_failure(s) : m->err ? message_error(s, m)
+                                                      : add_message(s, batch, m);
     rd_kafka_message_destroy(m);
     return rc;
 }
@@ -465,6 +520,8 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
         }
         s->subscribed = true;
     }
+    if (s->state_failed)
+        return state_failure(s);
     size_t had = s->h->batch_count(batch);
     if (had == 0) {
         /* A new batch: a revocation during an earlier one closed that one, not this. */
@@ -484,6 +541,11 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
         /* Wait only for the first message of this call; then take what is already fetched. */
         int wait = s->h->batch_count(batch) > had ? 0 : timeout_ms;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, wait);
+        if (s->state_failed) {
+            if (m)
+                rd_kafka_message_destroy(m);
+            return state_failure(s);
+        }
         if (!m)
             break;
         rc = m->err ? message_error(s, m) : add_message(s, batch, m);
@@ -529,6 +591,9 @@ static int src_commit(void *state, const bp_batch *batch)
     }
     if (assigned)
         rd_kafka_topic_partition_list_destroy(assigned);
+    /* the state changes of the same readings, for the same partitions */
+    if (rc == BP_OK)
+        rc = bp_kstate_merge(&s->ks, batch, &s->acked, &s->committed);
     return rc == BP_OK ? commit_acked(s) : rc;
 }
 
@@ -552,7 +617,7 @@ static const bp_plugin descriptor = {
     .version = "1.0.0",
     .kind = BP_KIND_SOURCE,
     .description = "consumes FHIR readings from Kafka topics; commits offsets only after the "
-                   "sinks acknowledged",
+                   "sinks acknowledged; keeps the keyed state in a compacted changelog topic",
     .options = options,
     .n_options = sizeof options / sizeof options[0],
     .open = src_open,
@@ -561,7 +626,7 @@ static const bp_plugin descriptor = {
     .commit = src_commit,
     /* linger_ms may gather a batch over several polls; commit() takes the batch's own
      * positions, so batches are polled while earlier ones are still being delivered */
-    .caps = BP_CAP_POLL_APPENDS | BP_CAP_BATCH_COMMIT,
+    .caps = BP_CAP_POLL_APPENDS | BP_CAP_BATCH_COMMIT | BP_CAP_KEYED_STATE,
     .probe = src_probe,
 };
 
