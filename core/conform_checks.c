@@ -21,7 +21,8 @@
 #include <unistd.h>
 
 #define MIN_OPTION_SIZE (offsetof(bp_option, help) + sizeof(const char *))
-#define KNOWN_CAPS (BP_CAP_POLL_APPENDS | BP_CAP_WHOLE_FILES | BP_CAP_BATCH_COMMIT)
+#define KNOWN_CAPS \
+    (BP_CAP_POLL_APPENDS | BP_CAP_WHOLE_FILES | BP_CAP_BATCH_COMMIT | BP_CAP_KEYED_STATE)
 
 static bool covers(const bp_plugin *d, size_t end)
 {
@@ -92,6 +93,9 @@ cf_status cf_check_descriptor(const cf_env *env, cf_out *out)
             return cf_say(out, CF_FAIL, "caps 0x%x: every BP_CAP_* bit is for sources", d->caps);
         if ((d->caps & BP_CAP_BATCH_COMMIT) && !d->commit)
             return cf_say(out, CF_FAIL, "BP_CAP_BATCH_COMMIT without a commit() to honour it");
+        if ((d->caps & BP_CAP_KEYED_STATE) && !d->commit)
+            return cf_say(out, CF_FAIL, "BP_CAP_KEYED_STATE without a commit() to persist "
+                          "state_changes() in");
     }
     return cf_say(out, CF_PASS, "%s", "");
 }
