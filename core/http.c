@@ -24,6 +24,8 @@ struct bp_http {
     int ready;
     char reason[256];
     double heartbeat; /* bp_now_s() of the last publish; 0: none yet */
+    char *live; /* the last /api/ward text; NULL: none yet */
+    size_t live_len, live_cap;
 };
 
 int bp_http_parse_listen(const char *text, char *host, size_t host_size, unsigned *port)
@@ -143,6 +145,32 @@ static enum MHD_Result serve_metrics(bp_http *h, struct MHD_Connection *c)
     return ok;
 }
 
+static enum MHD_Result serve_live(bp_http *h, struct MHD_Connection *c)
+{
+    pthread_mutex_lock(&h->mu);
+    struct MHD_Response *r =
+        h->live ? MHD_create_response_from_buffer(h->live_len, h->live, MHD_RESPMEM_MUST_COPY)
+                : NULL;
+    pthread_mutex_unlock(&h->mu);
+    if (!r)
+        return text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no snapshot yet\n");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+/* The page's files hold no patient data, so a browser can load them without the token; the
+ * page then sends it on its own requests (docs/live-page.md). */
+static const bp_web_asset *find_asset(const char *url)
+{
+    for (size_t i = 0; i < bp_web_asset_count; i++)
+        if (strcmp(bp_web_assets[i].path, url) == 0)
+            return &bp_web_assets[i];
+    return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -155,6 +183,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET only\n");
     if (*upload_data_size)
         return text(c, MHD_HTTP_BAD_REQUEST, "no body expected\n");
+    const bp_web_asset *asset = find_asset(url);
+    if (asset)
+        return answer(c, MHD_HTTP_OK, asset->type, (const char *)asset->data, asset->len);
     if (!token_ok(h, c))
         return text(c, MHD_HTTP_UNAUTHORIZED, "a bearer token is required\n");
     pthread_mutex_lock(&h->mu);
@@ -170,7 +201,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (strcmp(url, "/readyz") == 0)
         return serve_ready(h, c, age);
-    return text(c, MHD_HTTP_NOT_FOUND, "not found: /metrics, /healthz, /readyz\n");
+    if (strcmp(url, "/api/ward") == 0)
+        return serve_live(h, c);
+    return text(c, MHD_HTTP_NOT_FOUND, "not found: /, /api/ward, /metrics, /healthz, /readyz\n");
 }
 
 static int write_port_file(const char *path, const char *addr)
@@ -232,7 +265,7 @@ bp_http *bp_http_start(const char *listen, const char *port_file, const char *to
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     char addr[96];
     snprintf(addr, sizeof addr, "%s:%u", host, info && info->port ? (unsigned)info->port : port);
-    bp_log("core", BP_LOG_INFO, "http listener on %s (/metrics, /healthz, /readyz%s)", addr,
+    bp_log("core", BP_LOG_INFO, "http listener on %s (live page /, /api/ward, /metrics, /healthz, /readyz%s)", addr,
            token ? "; bearer token required" : "");
     if (port_file && write_port_file(port_file, addr) != 0) {
         bp_log("core", BP_LOG_ERROR,
@@ -268,6 +301,26 @@ void bp_http_publish(bp_http *h, const char *metrics, size_t len, int ready, con
     pthread_mutex_unlock(&h->mu);
 }
 
+void bp_http_publish_live(bp_http *h, const char *json, size_t len)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->mu);
+    if (len + 1 > h->live_cap) {
+        char *grown = realloc(h->live, len + 1);
+        if (grown) {
+            h->live = grown;
+            h->live_cap = len + 1;
+        }
+    }
+    if (h->live && len + 1 <= h->live_cap) {
+        memcpy(h->live, json, len);
+        h->live[len] = '\0';
+        h->live_len = len;
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
 void bp_http_stop(bp_http *h)
 {
     if (!h)
@@ -276,6 +329,7 @@ void bp_http_stop(bp_http *h)
         MHD_stop_daemon(h->daemon);
     pthread_mutex_destroy(&h->mu);
     free(h->metrics);
+    free(h->live);
     free(h->token);
     free(h);
 }

@@ -2,6 +2,7 @@
 
 #include "http.h"
 #include "lane.h"
+#include "live.h"
 #include "log.h"
 #include "pipeline.h"
 #include "stats.h"
@@ -87,7 +88,22 @@ int bp_metrics_start(bp_metrics *m, const bp_pipeline *p, size_t n_lanes)
         bp_log("core", BP_LOG_ERROR, "out of memory starting the http listener");
         return -1;
     }
+    bp_live_bounds lb = {(size_t)s->live_patients, (size_t)s->live_history,
+                         (size_t)s->live_events};
+    uint64_t alert_sinks = 0;
+    for (size_t i = 0; i < p->n_sinks; i++)
+        if (strcmp(p->sinks[i]->plugin->desc->name, "sink-alert") == 0)
+            alert_sinks |= 1ull << p->sinks[i]->index;
+    bp_buf_init(&m->live_text);
+    if (!(m->live = bp_live_new(lb, alert_sinks))) {
+        bp_log("core", BP_LOG_ERROR, "out of memory for the live page's state");
+        free(m->failing_since);
+        m->failing_since = NULL;
+        return -1;
+    }
     if (!(m->http = bp_http_start(s->http_listen, s->http_port_file, token))) {
+        bp_live_free(m->live);
+        m->live = NULL;
         free(m->failing_since);
         m->failing_since = NULL;
         return -1;
@@ -363,12 +379,31 @@ void bp_metrics_tick(bp_metrics *m, const bp_stats *st, const bp_pipeline *p, bp
         return;
     }
     bp_http_publish(m->http, m->text.data ? m->text.data : "", m->text.len, ready, why);
+    if (force || now - m->live_last >= BP_LIVE_EVERY_S) {
+        m->live_last = now;
+        bp_buf_reset(&m->live_text);
+        bp_live_render(m->live, &m->live_text, wall_ms());
+        if (m->live_text.failed)
+            bp_log("core", BP_LOG_WARN, "out of memory building /api/ward; serving the last one");
+        else
+            bp_http_publish_live(m->http, m->live_text.data, m->live_text.len);
+        bp_buf_reset(&m->live_text);
+    }
+}
+
+void bp_metrics_judged(bp_metrics *m, const struct bp_batch *records)
+{
+    if (m->live)
+        bp_live_feed(m->live, records, wall_ms());
 }
 
 void bp_metrics_stop(bp_metrics *m, bp_lanes *ls)
 {
     bp_http_stop(m->http);
     m->http = NULL;
+    bp_live_free(m->live);
+    m->live = NULL;
+    bp_buf_free(&m->live_text);
     for (size_t i = 0; ls && ls->lanes && i < ls->n; i++) {
         bp_sink_seen *v = &ls->lanes[i].seen;
         for (size_t k = 0; k < v->n_counters; k++)

@@ -47,6 +47,9 @@ typedef struct bp_metrics {
     size_t n;
     bp_histogram e2e;   /* per reading: source timestamp (or arrival) to the batch's commit */
     bp_histogram batch; /* per batch: poll to commit */
+    struct bp_live *live; /* the ward's live state (core/live.h); NULL without a listener */
+    bp_buf live_text;
+    double live_last; /* bp_now_s() of its last render */
 } bp_metrics;
 
 /* Starts the listener when [pipeline] http_listen is set (and reads the token from the
@@ -62,6 +65,10 @@ void bp_metrics_polled(struct bp_flight *f);
 /* Main thread, when a batch is committed (every sink has acknowledged its readings): observes
  * each reading's end-to-end latency and the batch's duration. Nothing without a listener. */
 void bp_metrics_committed(bp_metrics *m, const struct bp_flight *f);
+struct bp_batch;
+/* Main thread, once a batch is judged and routed: feeds its readings to the live page's state.
+ * Nothing without a listener. */
+void bp_metrics_judged(bp_metrics *m, const struct bp_batch *records);
 /* Lane thread: copies the lane's sink books into l->seen under the lanes' mu. */
 void bp_metrics_lane_publish(struct bp_lane *l);
 /* Stops the listener and frees what the lanes' copies hold. Call after the lanes stopped. */

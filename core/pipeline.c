@@ -62,6 +62,13 @@ static const bp_option pipeline_options[] = {
                   "a commit (0: after every commit)"),
     BP_OPTION_INT("ready_grace_ms", "10000", 0, 86400000, 0,
                   "/readyz answers 503 once a sink has failed to deliver for this long"),
+    BP_OPTION_INT("live_patients", "500", 1, 100000, 0,
+                  "the live page (/, /api/ward; docs/live-page.md) keeps this many patients, "
+                  "the newest seen"),
+    BP_OPTION_INT("live_history", "20", 1, 1000, 0,
+                  "the live page keeps this many readings per patient"),
+    BP_OPTION_INT("live_events", "100", 1, 100000, 0,
+                  "the live page keeps this many recent anomalies and alerts"),
     BP_OPTION_DOUBLE("plausible_systolic_min", "40", 0, 400, 0,
                      "lower systolic values are measurement errors (invalid route)"),
     BP_OPTION_DOUBLE("plausible_systolic_max", "300", 0, 400, 0,
@@ -141,6 +148,9 @@ static void read_settings(bp_pipeline *p, const bp_section *s)
     st->http_port_file = s ? bp_section_value(s, "http_port_file") : NULL;
     st->http_token_env = s ? bp_section_value(s, "http_token_env") : NULL;
     st->ready_grace_ms = setting(s, "ready_grace_ms");
+    st->live_patients = setting(s, "live_patients");
+    st->live_history = setting(s, "live_history");
+    st->live_events = setting(s, "live_events");
     st->plausible.systolic_min = setting_double(s, "plausible_systolic_min");
     st->plausible.systolic_max = setting_double(s, "plausible_systolic_max");
     st->plausible.diastolic_min = setting_double(s, "plausible_diastolic_min");

@@ -27,6 +27,7 @@ typedef struct bp_settings {
     /* the operations listener (core/http.c); the texts are the config's, NULL when unset */
     const char *http_listen, *http_port_file, *http_token_env;
     int64_t ready_grace_ms; /* /readyz turns 503 once a sink has been failing this long */
+    int64_t live_patients, live_history, live_events; /* the live page's bounds (core/live.h) */
     bp_plausible plausible;
 } bp_settings;
 

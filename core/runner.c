@@ -438,6 +438,7 @@ static step_result process_batch(runner *r)
     for (size_t i = 0; i < r->f->records.count; i++)
         r->f->routes[bp_record_route(r->f->records.items[i])]++;
     route_all(r);
+    bp_metrics_judged(&r->metrics, &r->f->records); /* the live page (core/live.h) */
     return hand_off(r);
 }
 

@@ -13,6 +13,7 @@ packages=(
     libmicrohttpd-dev                     # the http listener: /metrics, /healthz, /readyz
     prometheus                            # promtool and a real Prometheus in tests/ops
     systemd                               # systemd-analyze verify of deploy/systemd's unit
+    chromium                              # headless browser of the live page's test (tests/live)
 )
 missing=()
 for p in "${packages[@]}"; do
