@@ -1,6 +1,7 @@
 #include "live.h"
 
 #include "record.h"
+#include "sha256.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -14,8 +15,8 @@ typedef struct reading {
     float systolic, diastolic;
     float risk; /* ml_risk_score; NaN: none */
     unsigned char severity;
-    char category[24];
-    char type[24]; /* anomaly type; "" for a normal reading */
+    char category[65]; /* set_text values are 1 to 64 characters: never cut */
+    char type[65];     /* anomaly type; "" for a normal reading */
 } reading;
 
 typedef struct patient {
@@ -48,7 +49,7 @@ struct bp_live {
     int64_t rate_sec[BP_LIVE_RATE_SLOTS];
     uint32_t rate[BP_LIVE_RATE_SLOTS];
     /* anomalies by type per 10 s bucket */
-    char types[BP_LIVE_TYPES][24]; /* the types seen, in order; the last is "other" once full */
+    char types[BP_LIVE_TYPES][65]; /* the types seen, in order; the last is "other" once full */
     size_t n_types;
     int64_t type_bucket[BP_LIVE_TYPE_SLOTS];
     uint32_t type_count[BP_LIVE_TYPE_SLOTS][BP_LIVE_TYPES];
@@ -126,9 +127,32 @@ static void reindex(bp_live *l)
         l->slots[probe(l, l->pat[p].id)] = (int32_t)p;
 }
 
-/* The patient `id`, added (evicting the one seen longest ago when all slots are taken). */
-static patient *find_patient(bp_live *l, const char *id)
+/* The form a patient id is kept in: as is up to LIVE_ID_MAX bytes; a longer one as its first
+ * characters, an ellipsis and "sha256:" with 32 hex digits of the whole id, so two long ids
+ * that share a beginning stay two patients. A short id that looks like that form is kept in
+ * it too, so it never equals another's. */
+#define LIVE_ID_MAX 63
+#define LIVE_ID_MARK "\xe2\x80\xa6sha256:"
+static void live_id(const char *id, char out[LIVE_ID_MAX + 1])
 {
+    size_t n = strlen(id);
+    if (n <= LIVE_ID_MAX && !strstr(id, LIVE_ID_MARK)) {
+        memcpy(out, id, n + 1);
+        return;
+    }
+    size_t keep = n < 20 ? n : 20;
+    while (keep > 0 && ((unsigned char)id[keep] & 0xC0) == 0x80)
+        keep--; /* never half a UTF-8 character */
+    char digest[48];
+    bp_sha256_id(id, n, 32, digest, sizeof digest);
+    snprintf(out, LIVE_ID_MAX + 1, "%.*s\xe2\x80\xa6%s", (int)keep, id, digest);
+}
+
+/* The patient `id`, added (evicting the one seen longest ago when all slots are taken). */
+static patient *find_patient(bp_live *l, const char *full_id)
+{
+    char id[LIVE_ID_MAX + 1];
+    live_id(full_id, id);
     size_t s = probe(l, id);
     if (l->slots[s] >= 0)
         return &l->pat[l->slots[s]];
