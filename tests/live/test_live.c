@@ -1,0 +1,82 @@
+/* The live page's state (core/live.c) fed directly: a patient id is never cut (two long ids
+ * that share their first 63 bytes stay two patients, shown with a prefix and a hash), a short
+ * id that looks like that shown form cannot take another's place, a category of the 64
+ * characters set_text allows is kept whole, and the patient bound holds. */
+#include "check.h"
+#include "live.h"
+#include "record.h"
+
+#include <stdlib.h>
+
+static bp_record *reading(bp_arena *a, const char *patient, const char *category)
+{
+    bp_record *r = bp_record_new(a);
+    r->patient_id = bp_arena_strdup(a, patient);
+    r->stable_id = bp_arena_strdup(a, "s");
+    r->effective_ms = 1700000000000;
+    r->systolic = 120;
+    r->diastolic = 80;
+    r->category = category ? bp_arena_strdup(a, category) : NULL;
+    return r;
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+int main(void)
+{
+    bp_arena a;
+    bp_arena_init(&a, 4096);
+    bp_batch b;
+    bp_batch_init(&b, &a, 0);
+    char long1[101], long2[101];
+    memset(long1, 'x', 100);
+    memset(long2, 'x', 100);
+    long1[100] = long2[100] = '\0';
+    long2[99] = 'y'; /* differs only after the first 63 bytes */
+    char cat[65];
+    memset(cat, 'c', 64);
+    cat[64] = '\0';
+    bp_batch_push(&b, reading(&a, long1, cat));
+    bp_batch_push(&b, reading(&a, long2, NULL));
+    bp_batch_push(&b, reading(&a, long1, NULL));
+    bp_batch_push(&b, reading(&a, "PAT-1", NULL));
+
+    bp_live *l = bp_live_new((bp_live_bounds){.patients = 8, .history = 4, .events = 4}, 0);
+    CHECK(l != NULL);
+    bp_live_feed(l, &b, 1700000000000);
+    bp_buf out;
+    bp_buf_init(&out);
+    bp_live_render(l, &out, 1700000001000);
+    const char *json = bp_buf_cstr(&out);
+    CHECK(count(json, "\"id\":") == 3); /* the two long ids are two patients, and PAT-1 */
+    CHECK(count(json, "sha256:") >= 2);
+    CHECK(strstr(json, "xxxxxxxxxxxxxxxxxxxx\xe2\x80\xa6sha256:") != NULL);
+    CHECK(strstr(json, cat) != NULL); /* the 64-character category, whole */
+    CHECK(strstr(json, "\"PAT-1\"") != NULL);
+
+    /* Only the newest 8 of 20 patients are kept. */
+    bp_batch_clear(&b);
+    for (int i = 0; i < 20; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "P-%02d", i);
+        bp_batch_push(&b, reading(&a, id, NULL));
+    }
+    bp_live_feed(l, &b, 1700000002000);
+    bp_buf_reset(&out);
+    bp_live_render(l, &out, 1700000003000);
+    json = bp_buf_cstr(&out);
+    CHECK(strstr(json, "\"P-19\"") != NULL && strstr(json, "\"P-12\"") != NULL);
+    CHECK(strstr(json, "\"P-11\"") == NULL && strstr(json, "\"PAT-1\"") == NULL);
+
+    bp_buf_free(&out);
+    bp_live_free(l);
+    bp_batch_free(&b);
+    bp_arena_free(&a);
+    return CHECK_DONE();
+}
