@@ -4,28 +4,32 @@
 # same trend verdict (anomaly_details and the trend_* annotations, compared by stable_id; a
 # reading written twice must agree with itself). The restarted ward restores the patients'
 # histories from the changelog GROUP-state as of the committed offsets.
+# KAFKA_STATE_EMPTY=1 shows the test can fail: the restarted ward reads an empty changelog.
 # 8 000 readings of ~1 KiB on 6 partitions stay under the mock's 5 MiB per partition.
 . "$(dirname "$0")/lib.sh"
 N=${KAFKA_STATE_READINGS:-8000}
-start_broker --topic blood-pressure:6 --topic ref-state:6 --topic k9-state:6
+start_broker --topic blood-pressure:6 --topic ref-state:6 --topic k9-state:6 --topic empty-state:6
 timeout 120 env PRODUCER_RATE=0 PRODUCER_COUNT=$N "$BPPIPE" run \
     "$BPPIPE_SOURCE_DIR/pipelines/producer.ini" -o source.ward.patients=60 2>"$t/prod.err"
 check "producer exits 0" "[ $? = 0 ]"
 
-ward() { # NAME GROUP BATCH: writes $t/NAME.ini
+ward() { # NAME GROUP BATCH [STATE_TOPIC]: writes $t/NAME.ini
     printf '[pipeline]\nbatch_size = %s\nstats_interval = 0\n' "$3"
     printf '[source.k]\nplugin = source-kafka\nbrokers = %s\ngroup = %s\n' "$BROKERS" "$2"
     printf 'kafka.session.timeout.ms = 6000\n'
+    [ -n "${4:-}" ] && printf 'state_topic = %s\n' "$4"
     printf '[detector.rules]\nplugin = detector-rules\n[detector.trend]\nplugin = detector-trend\n'
     printf '[sink.out]\nplugin = sink-file\nlayout = ndjson\npath = %s\n' "$t/$1.out"
 }
 ward ref ref 500 >"$t/ref.ini"
 ward k9 k9 50 >"$t/k9.ini"
+if [ "${KAFKA_STATE_EMPTY:-0}" = 1 ]; then ward k9 k9 50 empty-state >"$t/k9r.ini"; else
+    cp "$t/k9.ini" "$t/k9r.ini"; fi
 distinct() { ids stable_id "$t/$1.out" 2>/dev/null | sort -u | wc -l | tr -d ' '; }
 lines() { cat "$t/$1.out"/*.ndjson 2>/dev/null | wc -l | tr -d ' '; }
-run_until_all() { # NAME [ARGS]: runs the ward until every reading is written, then SIGTERM
-    local name=$1; shift
-    (exec "$BPPIPE" run "$t/$name.ini" "$@") &
+run_until_all() { # NAME [INI]: runs the ward until every reading is written, then SIGTERM
+    local name=$1 ini=${2:-$1}
+    (exec "$BPPIPE" run "$t/$ini.ini") &
     local pid=$!
     track $pid
     for _ in $(seq 1 600); do [ "$(distinct "$name")" -ge $N ] && break; sleep 0.2; done
@@ -44,7 +48,7 @@ kill -KILL $pid
 wait $pid 2>/dev/null
 first=$(lines k9)
 check "the first run was killed mid-topic ($first written)" "[ $first -lt $N ]"
-run_until_all k9 2>"$t/k9b.err"
+run_until_all k9 k9r 2>"$t/k9b.err"
 check "the restarted ward restored the patients' state" \
     "grep -q 'restored [1-9][0-9]* keys' $t/k9b.err"
 
