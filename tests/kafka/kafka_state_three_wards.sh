@@ -7,6 +7,8 @@
 # DetectedIssue ids, deduplicated), and group b never sends two distinct alerts of one patient
 # with the same reasons and category within the cooldown. Partitions move between the wards
 # twice; the cooldowns and the trend histories follow them through the changelog b-state.
+# KAFKA_STATE_ASSIGNOR=cooperative-sticky runs group b with incremental rebalances (each member
+# keeps what it holds; only the moved partitions are revoked, restored and dropped).
 # KAFKA_STATE_EMPTY=1 shows the test can fail: the restarted ward reads an empty changelog.
 # 12 000 readings of ~1 KiB on 6 partitions (~2 MiB each) stay under the mock's 5 MiB per partition.
 . "$(dirname "$0")/lib.sh"
@@ -20,6 +22,8 @@ ward() { # NAME GROUP BATCH [STATE_TOPIC]: writes $t/NAME.ini
     printf '[pipeline]\nbatch_size = %s\nstats_interval = 0\n' "$3"
     printf '[source.k]\nplugin = source-kafka\nbrokers = %s\ngroup = %s\n' "$BROKERS" "$2"
     printf 'kafka.session.timeout.ms = 6000\n'
+    [ "$2" != a ] && [ -n "${KAFKA_STATE_ASSIGNOR:-}" ] &&
+        printf 'kafka.partition.assignment.strategy = %s\n' "$KAFKA_STATE_ASSIGNOR"
     [ -n "${4:-}" ] && printf 'state_topic = %s\n' "$4"
     printf '[detector.rules]\nplugin = detector-rules\n[detector.trend]\nplugin = detector-trend\n'
     printf '[sink.out]\nplugin = sink-file\nlayout = ndjson\npath = %s\n' "$t/$1.out"
