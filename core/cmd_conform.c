@@ -118,7 +118,7 @@ static size_t plan(const bp_plugin *d, cf_check *out)
                                             : sizeof source_checks / sizeof source_checks[0];
     for (size_t i = 0; i < nk; i++)
         out[n++] = k[i];
-    if (d->struct_size >= offsetof(bp_plugin, reload) + sizeof d->reload && d->reload)
+    if (BP_DESC_HAS(d, reload) && d->reload)
         out[n++] = reload_check;
     out[n++] = cycles_check;
     return n;

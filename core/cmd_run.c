@@ -210,7 +210,7 @@ static int prepare(bp_pipeline *p, const run_args *a)
 static int (*probe_fn(const bp_ctx *c))(void *, int)
 {
     const bp_plugin *d = c->plugin->desc;
-    return d->struct_size >= offsetof(bp_plugin, probe) + sizeof d->probe ? d->probe : NULL;
+    return BP_DESC_HAS(d, probe) ? d->probe : NULL;
 }
 
 /* check: every instance that can asks its service whether it answers. Returns 0 when all did,

@@ -193,8 +193,7 @@ static int positions_forward(const polled *keep, size_t n, cf_out *out)
 cf_status cf_check_poll_commit(const cf_env *env, cf_out *out)
 {
     const bp_plugin *d = env->plugin->desc;
-    bool ahead = d->struct_size >= offsetof(bp_plugin, caps) + sizeof d->caps &&
-                 (d->caps & BP_CAP_BATCH_COMMIT);
+    bool ahead = bp_desc_caps(d) & BP_CAP_BATCH_COMMIT;
     polled *keep = calloc(COMMIT_POLLS, sizeof *keep);
     size_t n = 0, payloads = 0, committed = 0, full = 0;
     bp_ctx *ctx = keep ? cf_ctx_new(env) : NULL;

@@ -308,7 +308,7 @@ static bp_lane_result deliver(bp_lane *l, bp_work *w)
 static int (*reload_fn(const bp_ctx *c))(void *)
 {
     const bp_plugin *d = c->plugin->desc;
-    return d->struct_size >= offsetof(bp_plugin, reload) + sizeof d->reload ? d->reload : NULL;
+    return BP_DESC_HAS(d, reload) ? d->reload : NULL;
 }
 
 void bp_lane_pop_done(bp_lane *l)

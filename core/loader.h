@@ -7,6 +7,19 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* True when descriptor `d` has `member`: its struct_size covers it. A plugin built against an
+ * older plugin.h has a shorter descriptor, whose later members are not there to be read. */
+#define BP_DESC_HAS(d, member) \
+    ((size_t)(d)->struct_size >= offsetof(bp_plugin, member) + sizeof((d)->member))
+
+/* The descriptor's capability flags (BP_CAP_*); 0 without a descriptor or for one built before
+ * the flags existed. */
+static inline uint32_t bp_desc_caps(const bp_plugin *d)
+{
+    return d && BP_DESC_HAS(d, caps) ? d->caps : 0;
+}
 
 typedef struct bp_loaded {
     char *path;             /* the file */

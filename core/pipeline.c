@@ -121,8 +121,7 @@ static double setting_double(const bp_section *s, const char *key)
 static int64_t default_max_payload(const bp_ctx *source)
 {
     const bp_plugin *d = source ? source->plugin->desc : NULL;
-    bool files = d && d->struct_size >= offsetof(bp_plugin, caps) + sizeof d->caps &&
-                 (d->caps & BP_CAP_WHOLE_FILES);
+    bool files = bp_desc_caps(d) & BP_CAP_WHOLE_FILES;
     return files ? BP_MAX_PAYLOAD_FILES : BP_MAX_PAYLOAD_MESSAGES;
 }
 
@@ -480,8 +479,7 @@ int bp_pipeline_open(bp_pipeline *p, bp_errors *errs)
 {
     /* Before any instance declares its state: where that state is kept. */
     const bp_plugin *d = p->source ? p->source->plugin->desc : NULL;
-    bp_state_configure(d && d->struct_size >= offsetof(bp_plugin, caps) + sizeof d->caps &&
-                           (d->caps & BP_CAP_KEYED_STATE),
+    bp_state_configure(bp_desc_caps(d) & BP_CAP_KEYED_STATE,
                        p->settings.state_interval_ms);
     for (size_t i = 0; i < p->n_sinks; i++)
         if (open_ctx(p->sinks[i], errs) != 0)

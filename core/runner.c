@@ -271,8 +271,7 @@ static bool poll_into(runner *r, size_t capacity, int timeout_ms, int *rc)
 static bool polls_append(const bp_ctx *src)
 {
     const bp_plugin *d = src->plugin->desc;
-    return d->struct_size >= offsetof(bp_plugin, caps) + sizeof d->caps &&
-           (d->caps & BP_CAP_POLL_APPENDS);
+    return bp_desc_caps(d) & BP_CAP_POLL_APPENDS;
 }
 
 /* [pipeline] linger_ms: after the first payload, polls again into the same batch until it is
@@ -638,7 +637,7 @@ static void reload_all(runner *r)
     for (size_t i = 0; i < n; i++) {
         const bp_plugin *d = all[i]->plugin->desc;
         int (*fn)(void *) =
-            d->struct_size >= offsetof(bp_plugin, reload) + sizeof d->reload ? d->reload : NULL;
+            BP_DESC_HAS(d, reload) ? d->reload : NULL;
         if (!fn)
             continue;
         int rc = fn(all[i]->state);
@@ -678,8 +677,7 @@ static bool commits_ahead(const bp_ctx *src)
     const bp_plugin *d = src->plugin->desc;
     if (!d->commit)
         return true;
-    return d->struct_size >= offsetof(bp_plugin, caps) + sizeof d->caps &&
-           (d->caps & BP_CAP_BATCH_COMMIT);
+    return bp_desc_caps(d) & BP_CAP_BATCH_COMMIT;
 }
 
 int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st)

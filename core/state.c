@@ -794,8 +794,7 @@ static bool keeps_state(const bp_ctx *ctx)
 {
     const bp_plugin *d = ctx && ctx->plugin ? ctx->plugin->desc : NULL;
     return d && d->kind == BP_KIND_SOURCE &&
-           d->struct_size >= offsetof(bp_plugin, caps) + sizeof d->caps &&
-           (d->caps & BP_CAP_KEYED_STATE);
+           (bp_desc_caps(d) & BP_CAP_KEYED_STATE);
 }
 
 int bp_state_changes(bp_ctx *ctx, const bp_batch *batch, bp_state_visit visit, void *user)
