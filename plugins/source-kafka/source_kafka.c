@@ -26,6 +26,13 @@
 /* While a commit waits for a rebalance to end, it is sent again this often. */
 #define HOLD_POLL_MS 100
 
+/* The first librdkafka whose cooperative-sticky member may be destroyed before its first
+ * assignment (2.3.0), and how long close() waits for that assignment with an older one. */
+#define FIXED_DESTROY_BEFORE_SYNC 0x020300ff
+#define SYNC_WAIT_MS 10000
+/* A consumer handle close() could not destroy (above), kept reachable until the exit. */
+static rd_kafka_t *left_to_exit;
+
 typedef struct source {
     const bp_host *h;
     bp_ctx *ctx;
@@ -43,6 +50,8 @@ typedef struct source {
     bp_kstate ks;            /* the keyed state's changelog */
     bool closing;            /* in close(): partitions go, the host judges nothing more */
     bool state_failed;       /* a restore failed: the pipeline stops rather than judge without */
+    bool synced;             /* the group has sent an assignment (perhaps empty) */
+    bool destroy_guard;      /* cooperative-sticky with a librdkafka that aborts: see src_close */
 } source;
 
 static const bp_option options[] = {
@@ -247,9 +256,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
     s->h->count(s->ctx, "rebalances", 1);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        s->h->log(s->ctx, BP_LOG_INFO, "assigned %d partition(s)", parts->cnt);
-        /* Their state as of the committed offsets, before any of their messages is polled. */
-        if (bp_kstate_assign(&s->ks, parts, &s->committed) != 0)
+        s->synced = true;
+        s->h->log(s->ctx, BP_LOG_INFO, "assigned %d partition(s)%s", parts->cnt,
+                  s->closing ? " while stopping: taken and given back unread" : "");
+        /* Their state as of the committed offsets, before any of their messages is polled.
+         * While closing nothing more is judged, so nothing is restored. */
+        if (!s->closing && bp_kstate_assign(&s->ks, parts, &s->committed) != 0)
             s->state_failed = true;
         if (cooperative)
             error = rd_kafka_incremental_assign(rk, parts);
@@ -347,6 +359,12 @@ static int build_conf(source *s, rd_kafka_conf_t *conf)
         bp_kafka_set(h, ctx, conf, "(forced)", "enable.partition.eof", "false") ||
         bp_kafka_set(h, ctx, conf, "(forced)", "log.queue", "true"))
         return -1;
+    char strategy[256];
+    size_t len = sizeof strategy;
+    s->destroy_guard = rd_kafka_version() < FIXED_DESTROY_BEFORE_SYNC &&
+                       rd_kafka_conf_get(conf, "partition.assignment.strategy", strategy, &len) ==
+                           RD_KAFKA_CONF_OK &&
+                       strstr(strategy, "cooperative-sticky") != NULL;
     rd_kafka_conf_set_opaque(conf, s);
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_log_cb(conf, on_log);
@@ -415,13 +433,35 @@ fail:
     return BP_FATAL;
 }
 
+/* Serves the consumer queue until the group's first assignment arrives, for at most
+ * SYNC_WAIT_MS. The messages read meanwhile are dropped unread: not handed to the host, so
+ * never committed, and read again by whoever owns their partitions next. */
+static void wait_first_assignment(source *s)
+{
+    s->h->log(s->ctx, BP_LOG_INFO, "stopping before the group's first assignment: waiting up "
+              "to %d s for it, so that the consumer can be closed cleanly", SYNC_WAIT_MS / 1000);
+    for (int waited = 0; !s->synced && waited < SYNC_WAIT_MS; waited += 100) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 100);
+        if (m)
+            rd_kafka_message_destroy(m);
+    }
+}
+
 static void src_close(void *state)
 {
     source *s = state;
     if (!s)
         return;
+    /* librdkafka before 2.3.0 aborts in rd_kafka_destroy() when the cooperative-sticky
+     * assignor was chosen but no assignment has arrived yet (its assignor state is still NULL;
+     * librdkafka issue 4312). A ward stopped while the group forms hit it. So such a member
+     * waits for its first assignment, and if none comes, its handle is left to the process's
+     * exit (the plugin is loaded RTLD_NODELETE, librdkafka with it) instead of destroyed. */
+    bool guard = s->rk && s->subscribed && s->destroy_guard && !s->synced;
     if (s->rk) {
         s->closing = true;
+        if (guard)
+            wait_first_assignment(s);
         if (s->subscribed) {
             /* Leaves the group; the revoke callback commits what was acknowledged. */
             rd_kafka_resp_err_t e = rd_kafka_consumer_close(s->rk);
@@ -430,8 +470,14 @@ static void src_close(void *state)
         }
     }
     bp_kstate_free(&s->ks);
-    if (s->rk)
+    if (guard && !s->synced) {
+        left_to_exit = s->rk;
+        s->h->log(s->ctx, BP_LOG_WARN, "no assignment came from the group within %d s: the "
+                  "consumer left the group but its handle is not destroyed (librdkafka %s would "
+                  "abort; 2.3.0 and later do not)", SYNC_WAIT_MS / 1000, rd_kafka_version_str());
+    } else if (s->rk) {
         rd_kafka_destroy(s->rk);
+    }
     if (s->topics)
         rd_kafka_topic_partition_list_destroy(s->topics);
     bp_kpos_free(&s->acked);
