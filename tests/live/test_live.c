@@ -60,6 +60,27 @@ int main(void)
     CHECK(strstr(json, cat) != NULL); /* the 64-character category, whole */
     CHECK(strstr(json, "\"PAT-1\"") != NULL);
 
+    /* A short id spelled like long1's shown form is hashed too, so it is a patient of its own
+     * and not long1's. */
+    const char *at = strstr(json, "\"id\":\"x");
+    CHECK(at != NULL);
+    char shown[128] = "";
+    if (at) {
+        at += strlen("\"id\":\"");
+        size_t n = (size_t)(strchr(at, '"') - at);
+        CHECK(n < sizeof shown);
+        memcpy(shown, at, n < sizeof shown ? n : 0);
+        shown[n < sizeof shown ? n : 0] = '\0';
+    }
+    CHECK(strlen(shown) <= 63 && strstr(shown, "sha256:") != NULL);
+    bp_batch_clear(&b);
+    bp_batch_push(&b, reading(&a, shown, NULL));
+    bp_live_feed(l, &b, 1700000000500);
+    bp_buf_reset(&out);
+    bp_live_render(l, &out, 1700000001500);
+    json = bp_buf_cstr(&out);
+    CHECK(count(json, "\"id\":") == 4); /* long1, long2, PAT-1 and the look-alike */
+
     /* Only the newest 8 of 20 patients are kept. */
     bp_batch_clear(&b);
     for (int i = 0; i < 20; i++) {
