@@ -1,10 +1,10 @@
 # Writes OUT, a C file holding the live page's files of WEB_DIR as byte arrays (bp_web_assets,
-# core/http.h), so bppipe serves them itself: no internet, no CDN, nothing installed beside it.
+# src/ops/http.h), so bppipe serves them itself: no internet, no CDN, nothing installed beside it.
 set(files "index.html|/|text/html"
           "live.js|/live.js|text/javascript"
           "live.css|/live.css|text/css")
 set(out "/* Generated from web/ by cmake/bppipe_embed_web.cmake: do not edit. */\n")
-string(APPEND out "#include \"http.h\"\n\n")
+string(APPEND out "#include \"ops/http.h\"\n\n")
 set(table "")
 set(i 0)
 foreach(entry IN LISTS files)

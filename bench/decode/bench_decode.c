@@ -6,9 +6,9 @@
  *
  * Usage: build/bench/bench_decode [PAYLOADS (20000)] [EXAMPLES_DIR (tests/data/fhir-examples)]
  */
-#include "bp_rules.h"
-#include "fhir_decode.h"
-#include "ward_sim.h"
+#include "clinical/bp_rules.h"
+#include "fhir/fhir_decode.h"
+#include "wardsim/ward_sim.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>

@@ -36,7 +36,7 @@
  * --port-file (whole, by rename) once listening.
  *
  * --latency-log FILE (for bench/latency.sh) appends one line per _bulk item whose document
- * carries the Kafka position bppipe writes into it (core/document.c: "source": {"partition",
+ * carries the Kafka position bppipe writes into it (src/pipeline/document.c: "source": {"partition",
  * "offset"}): `PARTITION OFFSET ACK_US STATUS`, ACK_US being the wall clock (CLOCK_REALTIME,
  * microseconds since the epoch) at which the answer to its _bulk request was ready to send, and
  * STATUS the item's HTTP status. Joined with the messages' Kafka timestamps (same host, same
@@ -810,7 +810,7 @@ static int blank(const char *p, size_t n)
     return 1;
 }
 
-/* The partition and offset of a document's "source" object (top level), as core/document.c
+/* The partition and offset of a document's "source" object (top level), as src/pipeline/document.c
  * writes them; 0 when it has both, -1 otherwise. */
 static int doc_position(const char *doc, size_t len, long long *partition, long long *offset)
 {

@@ -24,7 +24,7 @@
  * wall-clock window (microseconds since the epoch) of the messages after the warm-up, as
  * `window_us FROM TO`, for the analysis to pick the steady state. Exit status 1 if any message
  * was not delivered. */
-#include "ward_sim.h"
+#include "wardsim/ward_sim.h"
 
 #include <librdkafka/rdkafka.h>
 

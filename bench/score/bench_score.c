@@ -1,7 +1,7 @@
 /* bench/score: nanoseconds per detector-logreg score (feature computation, standardisation,
  * dot product, logistic), for both feature sets, over a spread of readings.
  * Usage: build/bench/bench_score [MODEL.json]   (default models/bp_logreg.json) */
-#include "logreg.h"
+#include "clinical/logreg.h"
 
 #include <stdio.h>
 #include <time.h>

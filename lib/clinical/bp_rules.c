@@ -1,4 +1,4 @@
-#include "bp_rules.h"
+#include "clinical/bp_rules.h"
 
 #include <math.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-#include "csv.h"
+#include "clinical/csv.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

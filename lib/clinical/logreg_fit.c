@@ -1,4 +1,4 @@
-#include "logreg.h"
+#include "clinical/logreg.h"
 
 #include <math.h>
 #include <stdio.h>

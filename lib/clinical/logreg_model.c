@@ -1,4 +1,4 @@
-#include "logreg.h"
+#include "clinical/logreg.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

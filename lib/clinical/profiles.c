@@ -1,6 +1,6 @@
-#include "profiles.h"
+#include "clinical/profiles.h"
 
-#include "csv.h"
+#include "clinical/csv.h"
 
 #include <errno.h>
 #include <math.h>

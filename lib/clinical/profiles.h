@@ -3,7 +3,7 @@
 #ifndef BPPIPE_PROFILES_H
 #define BPPIPE_PROFILES_H
 
-#include "bp_rules.h"
+#include "clinical/bp_rules.h"
 
 #include <stddef.h>
 

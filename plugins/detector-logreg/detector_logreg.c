@@ -2,7 +2,7 @@
  * that `bppipe train` wrote. Without a model (and required = false) the pipeline runs on the
  * other detectors alone, as the original system promised. SIGHUP reads the model file again:
  * a model that loads replaces the old one, a broken one is refused and the old one stays. */
-#include "logreg.h"
+#include "clinical/logreg.h"
 
 #include <bppipe/plugin.h>
 

@@ -1,6 +1,6 @@
 /* detector-rules: the plugin shell around bp_rules.c. */
-#include "bp_rules.h"
-#include "profiles.h"
+#include "clinical/bp_rules.h"
+#include "clinical/profiles.h"
 
 #include <bppipe/plugin.h>
 

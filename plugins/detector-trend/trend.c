@@ -1,6 +1,6 @@
 #include "trend.h"
 
-#include "sha256.h"
+#include "common/sha256.h"
 
 #include <math.h>
 #include <stdio.h>

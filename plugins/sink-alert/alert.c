@@ -1,6 +1,6 @@
 #include "alert.h"
 
-#include "sha256.h"
+#include "common/sha256.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>

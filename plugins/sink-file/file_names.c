@@ -1,6 +1,6 @@
 #include "file_names.h"
 
-#include "sha256.h"
+#include "common/sha256.h"
 
 #include <stdbool.h>
 #include <stdio.h>

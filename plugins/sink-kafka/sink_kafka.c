@@ -3,7 +3,7 @@
  * the idempotent producer), not when librdkafka queued it. */
 #include "bppipe/plugin.h"
 
-#include "kafka_conf.h"
+#include "kafka/kafka_conf.h"
 
 #include <librdkafka/rdkafka.h>
 

@@ -1,5 +1,5 @@
 /* source-faker: the simulated ward as a source plugin (replaces the original producer.py). */
-#include "ward_sim.h"
+#include "wardsim/ward_sim.h"
 
 #include <bppipe/plugin.h>
 

@@ -5,7 +5,7 @@
  * are committed, and is restored from it when a partition is assigned (kstate.c). */
 #include "bppipe/plugin.h"
 
-#include "kafka_conf.h"
+#include "kafka/kafka_conf.h"
 #include "kstate.h"
 #include "positions.h"
 

@@ -4,9 +4,9 @@
  * replacing value and type, a flagged reading never "normal", and BP_HOST_HAS against a host
  * table cut short. */
 #include "check.h"
-#include "document.h"
-#include "instance.h"
-#include "record.h"
+#include "pipeline/document.h"
+#include "pipeline/instance.h"
+#include "pipeline/record.h"
 
 #include <math.h>
 #include <stdlib.h>

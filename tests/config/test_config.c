@@ -1,8 +1,8 @@
 /* INI loading and key validation: every class of configuration error, each naming the file,
  * the line, the section and the key. */
 #include "check.h"
-#include "config.h"
-#include "options.h"
+#include "config/config.h"
+#include "config/options.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>

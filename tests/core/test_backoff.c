@@ -1,7 +1,7 @@
 /* The shared back-off: every wait lies in [0, cap) with cap doubling from retry_initial_ms up
  * to retry_max_ms, the jitter spreads over that range, and a sleep ends early once woken. */
-#include "backoff.h"
-#include "stats.h"
+#include "base/backoff.h"
+#include "pipeline/stats.h"
 
 #include "../check.h"
 

@@ -4,7 +4,7 @@
  * else 17; the integer of "%.0f"; strftime's date; the escapes. The plain definitions are
  * here, and both are compared over random and awkward values. */
 #include "check.h"
-#include "json_buf.h"
+#include "common/json_buf.h"
 
 #include <float.h>
 #include <stdbool.h>

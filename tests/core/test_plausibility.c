@@ -1,6 +1,6 @@
 /* The plausibility gate at its limits. */
 #include "check.h"
-#include "plausibility.h"
+#include "pipeline/plausibility.h"
 
 #include <math.h>
 

@@ -1,7 +1,7 @@
 /* Record accessors and verdict helpers as plugins reach them through the host table. */
 #include "check.h"
-#include "instance.h"
-#include "record.h"
+#include "pipeline/instance.h"
+#include "pipeline/record.h"
 
 #include <math.h>
 

@@ -1,11 +1,11 @@
-/* The spooled-record codec (core/record_codec.c): a judged record comes back from its bytes with
+/* The spooled-record codec (src/delivery/record_codec.c): a judged record comes back from its bytes with
  * every field a sink can read (origin, payload with NUL bytes, reading, verdict, reasons,
  * annotations of each type, NULLs kept NULL) and its used attempts; an entry cut at any byte, one
  * with stray bytes, a foreign one and a newer format are each refused with a reason. */
 #include "check.h"
-#include "document.h"
-#include "record.h"
-#include "record_codec.h"
+#include "pipeline/document.h"
+#include "pipeline/record.h"
+#include "delivery/record_codec.h"
 
 #include <stdint.h>
 #include <stdlib.h>

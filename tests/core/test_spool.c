@@ -1,9 +1,9 @@
-/* The disk spool (core/spool.c): order across segment rolls and reopens, the full status, a torn
+/* The disk spool (src/delivery/spool.c): order across segment rolls and reopens, the full status, a torn
  * tail cut at every byte of the last entry, refusals of damaged, foreign and newer spools, and a
  * writer killed with SIGKILL in the middle of its appends. Everything happens in one temporary
  * folder that is removed at the end. */
 #include "check.h"
-#include "spool.h"
+#include "delivery/spool.h"
 
 #include <dirent.h>
 #include <errno.h>

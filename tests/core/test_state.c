@@ -1,11 +1,11 @@
-/* The host's keyed state (core/state.c) through the host table, as plugins reach it: values per
+/* The host's keyed state (src/pipeline/state.c) through the host table, as plugins reach it: values per
  * partition and instance, versions per uncommitted batch folded at commit, what a source that
  * keeps state sees in state_changes, drop and restore around a rebalance, max_keys, and the
  * snapshot files of sources that keep none. */
 #include "check.h"
-#include "instance.h"
-#include "record.h"
-#include "state.h"
+#include "pipeline/instance.h"
+#include "pipeline/record.h"
+#include "pipeline/state.h"
 
 #include <stdlib.h>
 #include <unistd.h>

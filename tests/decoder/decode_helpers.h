@@ -2,7 +2,7 @@
 #ifndef BPPIPE_TEST_DECODE_HELPERS_H
 #define BPPIPE_TEST_DECODE_HELPERS_H
 
-#include "fhir_decode.h"
+#include "fhir/fhir_decode.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,11 +1,11 @@
-/* The decoder's fast JSON path (core/fhir_json.c) against cJSON itself: whenever the fast path
+/* The decoder's fast JSON path (src/fhir/fhir_json.c) against cJSON itself: whenever the fast path
  * gives a tree, cJSON_ParseWithLengthOpts must give the same tree (types, keys, strings, the
  * numbers' bits, valueint, child/next/prev) and stop at the same byte. Inputs: the FHIR
  * examples, every prefix of a few of them, one-byte changes, and hand-made edge cases of
  * cJSON's own rules (white space below 32, literal prefixes, numbers strtod reads). The fast
  * path must also take the usual FHIR text, or it would be no fast path. */
 #include "check.h"
-#include "fhir_json.h"
+#include "fhir/fhir_json.h"
 
 #include <dirent.h>
 #include <stdbool.h>

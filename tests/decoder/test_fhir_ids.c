@@ -2,7 +2,7 @@
  * character are dead letters with their reason, and no two distinct inputs share a stable id. */
 #include "check.h"
 #include "decode_helpers.h"
-#include "fhir_observation.h"
+#include "fhir/fhir_observation.h"
 
 #include <stdarg.h>
 

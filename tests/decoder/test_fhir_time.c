@@ -1,6 +1,6 @@
 /* FHIR date/dateTime/instant parsing, including the edges of the calendar. */
 #include "check.h"
-#include "fhir_time.h"
+#include "fhir/fhir_time.h"
 
 int main(void)
 {

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """deploy/ against the code: every file parses; the index template maps exactly the fields the
-serializer (core/document.c) and the shipped detectors' annotations emit, and a real run emits
+serializer (src/pipeline/document.c) and the shipped detectors' annotations emit, and a real run emits
 nothing unmapped; every field a Kibana panel or alert rule names is in the template.
 Environment: BPPIPE_SOURCE_DIR, and BPPIPE (the executable) for the run."""
 
@@ -76,7 +76,7 @@ def template_fields():
 
 
 def serializer_fields():
-    """The field names core/document.c writes and the annotations the shipped plugins add."""
+    """The field names src/pipeline/document.c writes and the annotations the shipped plugins add."""
     doc = read("core", "document.c")
     fields = set()
     # source_object() writes the members of "source"; everything else is top level.

@@ -3,7 +3,7 @@
  * waits longer than the poll timeout. */
 #include "check.h"
 #include "fake_host.h"
-#include "ward_sim.h"
+#include "wardsim/ward_sim.h"
 
 #include <stdlib.h>
 #include <time.h>

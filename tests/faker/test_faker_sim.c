@@ -1,8 +1,8 @@
 /* source-faker's pure parts: the PRNG, the patient model's physiology, the FHIR writer, ids,
  * timing and the start_time parser. */
 #include "check.h"
-#include "fhir_decode.h"
-#include "ward_sim.h"
+#include "fhir/fhir_decode.h"
+#include "wardsim/ward_sim.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* libFuzzer entry point for the FHIR decoder: any bytes in, never a crash, a leak, a hang, a
  * payload without at least one emitted item, an id over its limit or a marked NUL let out. */
-#include "fhir_decode.h"
-#include "fhir_observation.h"
+#include "fhir/fhir_decode.h"
+#include "fhir/fhir_observation.h"
 
 #include <math.h>
 #include <stdint.h>

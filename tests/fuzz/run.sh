@@ -14,8 +14,8 @@ mkdir -p "$out"
 # The decoder and what it needs, built straight into the fuzzer: no CMake round trip.
 clang -std=c11 -g -O1 -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -Iinclude -Icore tests/fuzz/fuzz_decode.c core/fhir_decode.c core/fhir_observation.c \
-    core/fhir_time.c core/fhir_json.c core/sha256.c core/arena.c $(pkg-config --cflags --libs libcjson) -lm \
+    -Iinclude -Icore tests/fuzz/fuzz_decode.c src/fhir/fhir_decode.c src/fhir/fhir_observation.c \
+    src/fhir/fhir_time.c src/fhir/fhir_json.c lib/common/sha256.c src/base/arena.c $(pkg-config --cflags --libs libcjson) -lm \
     -o "$out/fuzz_decode"
 corpus="$out/corpus"
 rm -rf "$corpus"

@@ -1,10 +1,10 @@
-/* The live page's state (core/live.c) fed directly: a patient id is never cut (two long ids
+/* The live page's state (src/ops/live.c) fed directly: a patient id is never cut (two long ids
  * that share their first 63 bytes stay two patients, shown with a prefix and a hash), a short
  * id that looks like that shown form cannot take another's place, a category of the 64
  * characters set_text allows is kept whole, and the patient bound holds. */
 #include "check.h"
-#include "live.h"
-#include "record.h"
+#include "ops/live.h"
+#include "pipeline/record.h"
 
 #include <stdlib.h>
 

@@ -1,6 +1,6 @@
 /* Every refusal of the plugin loader, each against a real .so built by the suite. */
 #include "check.h"
-#include "loader.h"
+#include "pipeline/loader.h"
 
 #include <stdlib.h>
 

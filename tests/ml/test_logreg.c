@@ -1,7 +1,7 @@
 /* Scoring by hand, feature sets, the fit on a case with a known answer, metrics, and every
  * refusal of a corrupt model file. */
 #include "check.h"
-#include "logreg.h"
+#include "clinical/logreg.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * merged-/usr paths, multiarch list names, versions from the status file, files no package
  * owns, and no database at all. */
 #include "check.h"
-#include "pkg_owner.h"
+#include "cli/pkg_owner.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>

@@ -1,9 +1,9 @@
 /* The simulated ward: deterministic, realistic in its share of anomalies, and its FHIR output
  * decodes through the core's decoder to the values it meant. */
-#include "bp_rules.h"
+#include "clinical/bp_rules.h"
 #include "check.h"
-#include "fhir_decode.h"
-#include "ward_sim.h"
+#include "fhir/fhir_decode.h"
+#include "wardsim/ward_sim.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
 /* The clinical rules at and around every boundary, table-driven; the CSV reader and the
  * personalised-threshold profiles it reads. */
-#include "bp_rules.h"
+#include "clinical/bp_rules.h"
 #include "check.h"
-#include "csv.h"
-#include "profiles.h"
+#include "clinical/csv.h"
+#include "clinical/profiles.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Delivery lanes (core/lane.c): every sink delivers from its own bounded queue on its own thread.
+# Delivery lanes (src/delivery/lane.c): every sink delivers from its own bounded queue on its own thread.
 #  1. A stalled sink with a small lane: its lane fills, the source is paused (the poll count does
 #     not move while the sink is stalled, and the status line names the sink and its backlog),
 #     a sink beside it has what was polled; once the stall ends every reading arrives, once.

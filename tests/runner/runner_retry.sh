@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# How the host retries a sink (core/runner.c deliver_to()): a write that made progress starts
+# How the host retries a sink (src/engine/runner.c deliver_to()): a write that made progress starts
 # the back-off over, and when it took at least half of what it was offered the rest goes again
 # at once; a reading the sink keeps failing while it delivers the others is dead-lettered with
 # the sink's reason after max_record_attempts; an outage (writes that deliver nothing) never

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# buffer = disk (core/lane_spool.c, docs/spool.md): a sink's durable spool.
+# buffer = disk (src/delivery/lane_spool.c, docs/spool.md): a sink's durable spool.
 #  1. A sink that is down the whole run: its records go to its spool (0700), count as done, and
 #     the run ends with everything committed while the sink beside it has every reading; the
 #     next run, sink up, delivers the spool first: every reading once, the spool empty.

@@ -1,7 +1,7 @@
 /* Invalid reasons are grouped in the summary by kind: numbers that are values (byte offsets,
  * sizes, readings) are folded to N, digits inside words are kept ("UTF-8" is not "UTF-N"). */
 #include "check.h"
-#include "stats.h"
+#include "pipeline/stats.h"
 
 #include <stdlib.h>
 

@@ -4,7 +4,7 @@
  *
  * A helper executable of its own, packaged with the Kafka plugins (bppipe-kafka), so that
  * bppipe itself links no librdkafka: `bppipe broker ARGS` finds it and runs it with ARGS
- * (core/cmd_broker.c), which is how it is used and what its messages call it. */
+ * (src/cli/cmd_broker.c), which is how it is used and what its messages call it. */
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 

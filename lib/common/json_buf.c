@@ -1,0 +1,382 @@
+#include "common/json_buf.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void bp_buf_init(bp_buf *b)
+{
+    memset(b, 0, sizeof *b);
+}
+
+void bp_buf_free(bp_buf *b)
+{
+    free(b->data);
+    bp_buf_init(b);
+}
+
+void bp_buf_reset(bp_buf *b)
+{
+    b->len = 0;
+    b->failed = false;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+static bool reserve(bp_buf *b, size_t extra)
+{
+    if (b->failed)
+        return false;
+    if (b->len + extra + 1 <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    char *d = realloc(b->data, cap);
+    if (!d) {
+        b->failed = true;
+        return false;
+    }
+    b->data = d;
+    b->cap = cap;
+    return true;
+}
+
+void bp_buf_put(bp_buf *b, const char *s, size_t n)
+{
+    if (!reserve(b, n))
+        return;
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void bp_buf_puts(bp_buf *b, const char *s)
+{
+    bp_buf_put(b, s, strlen(s));
+}
+
+void bp_buf_putc(bp_buf *b, char c)
+{
+    bp_buf_put(b, &c, 1);
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when the bytes are not valid UTF-8. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return len;
+}
+
+void bp_buf_json_string(bp_buf *b, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t plain = 0;
+    while (plain < n && p[plain] >= 0x20 && p[plain] < 0x80 && p[plain] != '"' &&
+           p[plain] != '\\')
+        plain++;
+    if (plain == n) {
+        /* Nothing to escape, as nearly every key and value: one copy with its quotes. */
+        if (!reserve(b, n + 2))
+            return;
+        char *d = b->data + b->len;
+        d[0] = '"';
+        memcpy(d + 1, s, n);
+        d[n + 1] = '"';
+        d[n + 2] = '\0';
+        b->len += n + 2;
+        return;
+    }
+    bp_buf_putc(b, '"');
+    size_t i = 0;
+    while (i < n) {
+        size_t run = i;
+        /* copy plain runs in one go */
+        while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\')
+            run++;
+        if (run > i)
+            bp_buf_put(b, s + i, run - i);
+        i = run;
+        if (i >= n)
+            break;
+        unsigned char c = p[i];
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            bp_buf_put(b, esc, 2);
+            i++;
+        } else if (c < 0x20) {
+            char esc[8];
+            switch (c) {
+            case '\n': bp_buf_put(b, "\\n", 2); break;
+            case '\r': bp_buf_put(b, "\\r", 2); break;
+            case '\t': bp_buf_put(b, "\\t", 2); break;
+            default:
+                snprintf(esc, sizeof esc, "\\u%04x", c);
+                bp_buf_puts(b, esc);
+            }
+            i++;
+        } else {
+            size_t len = utf8_len(p + i, n - i);
+            if (len == 0) {
+                bp_buf_puts(b, "\xEF\xBF\xBD"); /* U+FFFD replacement character */
+                i++;
+            } else {
+                bp_buf_put(b, s + i, len);
+                i += len;
+            }
+        }
+    }
+    bp_buf_putc(b, '"');
+}
+
+/* v's 17 significant digits, from one printf: what "%.*g" prints at any precision is derived
+ * from them (rounding them again is exact but where they end in 5, 50, ...: then printf). */
+typedef struct digits17 {
+    double v;
+    bool negative, normal;
+    char d[17]; /* '0'..'9' */
+    int exp;    /* of the first digit */
+} digits17;
+
+static void digits_of(digits17 *g, double v)
+{
+    char e[40];
+    snprintf(e, sizeof e, "%.16e", v); /* [-]d.dddddddddddddddde[+-]X */
+    const char *p = e;
+    g->v = v;
+    g->negative = *p == '-';
+    if (g->negative)
+        p++;
+    g->d[0] = *p++;
+    p++; /* the point */
+    memcpy(g->d + 1, p, 16);
+    g->exp = atoi(p + 17);
+    g->normal = fabs(v) >= DBL_MIN;
+}
+
+/* "%.*g" of g->v at `prec` (1..17) into out, or false when the digits cannot tell the rounding
+ * (or, with `only_if_close`, when the result cannot read back as v: then out is untouched). */
+static bool format_g(const digits17 *g, int prec, bool only_if_close, char *out, size_t size)
+{
+    char d[18];
+    int x = g->exp;
+    memcpy(d, g->d, (size_t)prec);
+    if (prec < 17) {
+        /* The dropped digits as a number, against half of 10^(their count). */
+        unsigned long long dropped = 0, full = 1;
+        for (int i = prec; i < 17; i++) {
+            dropped = dropped * 10 + (unsigned)(g->d[i] - '0');
+            full *= 10;
+        }
+        if (dropped * 2 == full)
+            return false; /* exactly half: only printf knows which side v is on */
+        bool up = dropped * 2 > full;
+        /* v's rounding interval is at most 11.1 units of the 17th digit either side (normal
+         * numbers), and the 17 digits are within half a unit of v: farther than 12 units, the
+         * shorter text cannot read back as v. */
+        unsigned long long off = up ? full - dropped : dropped;
+        if (only_if_close && g->normal && off > 12)
+            return false;
+        if (up) {
+            int i = prec - 1;
+            for (; i >= 0 && d[i] == '9'; i--)
+                d[i] = '0';
+            if (i >= 0) {
+                d[i]++;
+            } else { /* 9.99 -> 10.0 */
+                memmove(d + 1, d, (size_t)prec - 1);
+                d[0] = '1';
+                x++;
+            }
+        }
+    }
+    int n = prec;
+    while (n > 1 && d[n - 1] == '0')
+        n--; /* %g drops trailing zeros */
+    char *o = out;
+    if (g->negative)
+        *o++ = '-';
+    if (x < -4 || x >= prec) {
+        *o++ = d[0];
+        if (n > 1) {
+            *o++ = '.';
+            memcpy(o, d + 1, (size_t)n - 1);
+            o += n - 1;
+        }
+        snprintf(o, size - (size_t)(o - out), "e%c%02d", x < 0 ? '-' : '+', x < 0 ? -x : x);
+        return true;
+    }
+    if (x < 0) {
+        *o++ = '0';
+        *o++ = '.';
+        for (int i = -1; i > x; i--)
+            *o++ = '0';
+        memcpy(o, d, (size_t)n);
+        o += n;
+    } else {
+        memcpy(o, d, (size_t)x + 1 < (size_t)n ? (size_t)x + 1 : (size_t)n);
+        o += x + 1 < n ? x + 1 : n;
+        for (int i = n; i <= x; i++)
+            *o++ = '0';
+        if (n > x + 1) {
+            *o++ = '.';
+            memcpy(o, d + x + 1, (size_t)(n - x - 1));
+            o += n - x - 1;
+        }
+    }
+    *o = '\0';
+    return true;
+}
+
+/* Whether "%.*g" of v at `prec` digits reads back as v; the text is left in `out` when it
+ * does. Most shorter forms are told apart from the digits alone, without printf or strtod. */
+static bool round_trips(const digits17 *g, int prec, char *out, size_t size)
+{
+    char text[40];
+    if (!format_g(g, prec, true, text, sizeof text)) {
+        if (format_g(g, prec, false, text, sizeof text))
+            return false; /* too far from v to read back */
+        snprintf(text, sizeof text, "%.*g", prec, g->v); /* exactly half way in the digits */
+    }
+    if (strtod(text, NULL) != g->v)
+        return false;
+    snprintf(out, size, "%s", text);
+    return true;
+}
+
+/* Digits of an integer of at most 15 digits, as "%.0f" prints it ("-0" for negative zero). */
+static void put_integer(bp_buf *b, double v)
+{
+    char num[24], *end = num + sizeof num, *p = end;
+    bool negative = signbit(v);
+    unsigned long long u = (unsigned long long)fabs(v);
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (negative)
+        *--p = '-';
+    bp_buf_put(b, p, (size_t)(end - p));
+}
+
+void bp_buf_json_number(bp_buf *b, double v)
+{
+    char num[40];
+    if (!isfinite(v)) {
+        bp_buf_puts(b, "null");
+        return;
+    }
+    if (v == floor(v) && fabs(v) < 1e15) {
+        put_integer(b, v);
+        return;
+    }
+    /* The shortest of 6..16 significant digits that reads back as v, else 17. Each try is a
+     * printf and a strtod, so the search is ordered: 6 digits (short values), then 15. When 15
+     * digits do not read back, no fewer do: the nearest p-digit decimal is never nearer to v
+     * than the nearest q-digit one (q > p), and below 1e15 no decimal of at most 17 digits lies
+     * exactly on the border of v's rounding interval, which is symmetric except when v is a
+     * power of two. Powers of two and large values take every step, as all did before (a
+     * computed probability needs 16 or 17 digits: 3 tries instead of 12). */
+    int m;
+    bool ordered = fabs(v) < 1e15 && frexp(v, &m) != 0.5 && frexp(v, &m) != -0.5;
+    digits17 g;
+    digits_of(&g, v);
+    if (round_trips(&g, 6, num, sizeof num))
+        goto done;
+    if (ordered && !round_trips(&g, 15, num, sizeof num)) {
+        if (!round_trips(&g, 16, num, sizeof num))
+            format_g(&g, 17, false, num, sizeof num);
+        goto done;
+    }
+    for (int prec = 7; prec < 17; prec++)
+        if (round_trips(&g, prec, num, sizeof num))
+            goto done;
+    format_g(&g, 17, false, num, sizeof num);
+done:
+    bp_buf_puts(b, num);
+}
+
+static char *put_digits(char *p, unsigned v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + n;
+}
+
+void bp_buf_iso_time(bp_buf *b, long long ms)
+{
+    long long secs = ms / 1000, rem = ms % 1000;
+    if (rem < 0) {
+        rem += 1000;
+        secs -= 1;
+    }
+    time_t t = (time_t)secs;
+    struct tm tm;
+    char out[48];
+    if (!gmtime_r(&t, &tm)) {
+        bp_buf_puts(b, "null");
+        return;
+    }
+    if (tm.tm_year >= 1000 - 1900 && tm.tm_year <= 9999 - 1900) {
+        /* Four-digit years, every reading's: the digits by hand, as strftime would print them
+         * (strftime and snprintf were a tenth of a document's cost). */
+        char *p = put_digits(out, (unsigned)(tm.tm_year + 1900), 4);
+        *p++ = '-';
+        p = put_digits(p, (unsigned)tm.tm_mon + 1, 2);
+        *p++ = '-';
+        p = put_digits(p, (unsigned)tm.tm_mday, 2);
+        *p++ = 'T';
+        p = put_digits(p, (unsigned)tm.tm_hour, 2);
+        *p++ = ':';
+        p = put_digits(p, (unsigned)tm.tm_min, 2);
+        *p++ = ':';
+        p = put_digits(p, (unsigned)tm.tm_sec, 2);
+        *p++ = '.';
+        p = put_digits(p, (unsigned)rem, 3);
+        *p++ = 'Z';
+        bp_buf_put(b, out, (size_t)(p - out));
+        return;
+    }
+    size_t n = strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, sizeof out - n, ".%03lldZ", rem);
+    bp_buf_puts(b, out);
+}
+
+const char *bp_buf_cstr(bp_buf *b)
+{
+    if (!reserve(b, 0))
+        return NULL;
+    if (!b->data)
+        return "";
+    b->data[b->len] = '\0';
+    return b->data;
+}

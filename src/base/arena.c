@@ -1,0 +1,101 @@
+#include "base/arena.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct bp_arena_chunk {
+    bp_arena_chunk *next;
+    size_t size, used;
+    max_align_t data[]; /* the bytes handed out */
+};
+
+void bp_arena_init(bp_arena *a, size_t chunk_size)
+{
+    a->head = NULL;
+    a->free = NULL;
+    a->chunk_size = chunk_size ? chunk_size : 64 * 1024;
+}
+
+static bp_arena_chunk *new_chunk(bp_arena *a, size_t need)
+{
+    /* Reuse a kept chunk when it is big enough; big one-off requests get their own chunk. */
+    for (bp_arena_chunk **p = &a->free; *p; p = &(*p)->next) {
+        if ((*p)->size >= need) {
+            bp_arena_chunk *c = *p;
+            *p = c->next;
+            c->used = 0;
+            return c;
+        }
+    }
+    size_t size = need > a->chunk_size ? need : a->chunk_size;
+    bp_arena_chunk *c = malloc(sizeof *c + size);
+    if (!c)
+        return NULL;
+    c->size = size;
+    c->used = 0;
+    return c;
+}
+
+void *bp_arena_alloc(bp_arena *a, size_t size)
+{
+    size_t rounded = (size + 7u) & ~(size_t)7u;
+    if (rounded < size)
+        return NULL;
+    bp_arena_chunk *c = a->head;
+    if (!c || c->size - c->used < rounded) {
+        c = new_chunk(a, rounded);
+        if (!c)
+            return NULL;
+        c->next = a->head;
+        a->head = c;
+    }
+    void *p = (char *)c->data + c->used;
+    c->used += rounded;
+    memset(p, 0, size);
+    return p;
+}
+
+char *bp_arena_strndup(bp_arena *a, const char *s, size_t len)
+{
+    if (!s)
+        return NULL;
+    char *d = bp_arena_alloc(a, len + 1);
+    if (!d)
+        return NULL;
+    memcpy(d, s, len);
+    d[len] = '\0';
+    return d;
+}
+
+char *bp_arena_strdup(bp_arena *a, const char *s)
+{
+    return s ? bp_arena_strndup(a, s, strlen(s)) : NULL;
+}
+
+size_t bp_arena_bytes(const bp_arena *a)
+{
+    size_t n = 0;
+    for (const bp_arena_chunk *c = a->head; c; c = c->next)
+        n += c->size;
+    return n;
+}
+
+void bp_arena_reset(bp_arena *a)
+{
+    while (a->head) {
+        bp_arena_chunk *c = a->head;
+        a->head = c->next;
+        c->next = a->free;
+        a->free = c;
+    }
+}
+
+void bp_arena_free(bp_arena *a)
+{
+    bp_arena_reset(a);
+    while (a->free) {
+        bp_arena_chunk *c = a->free;
+        a->free = c->next;
+        free(c);
+    }
+}

@@ -1,0 +1,111 @@
+/* bppipe: the command line. */
+#include "cli/commands.h"
+#include "base/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "bppipe/plugin.h"
+
+static void usage(FILE *out)
+{
+    fputs("bppipe - real-time blood-pressure monitoring pipeline\n\n"
+          "usage:\n"
+          "  bppipe run FILE [-o SECTION.KEY=VALUE]... [-u SECTION[.KEY]]... [--max-records N]\n"
+          "             [--duration S]\n"
+          "  bppipe check FILE [-o SECTION.KEY=VALUE]... [-u SECTION[.KEY]]...\n"
+          "  bppipe test FILE... [-o SECTION.KEY=VALUE]... [-u SECTION[.KEY]]...\n"
+          "  bppipe plugins [NAME]\n"
+          "  bppipe conform NAME|PATH.so [-o KEY=VALUE]... [--timeout S] [--cycles N]\n"
+          "  bppipe train --out FILE [--features basic|clinical] [--data FILE.csv] ...\n"
+          "  bppipe broker [--topic NAME[:PARTITIONS]]... [--bootstrap-file PATH]\n"
+          "  bppipe version\n"
+          "  bppipe help [COMMAND]\n\n"
+          "commands:\n"
+          "  run       run a pipeline (FHIR readings in, judged readings out by route)\n"
+          "  check     validate a pipeline and its plugins without running it\n"
+          "  test      run declarative pipeline tests: input file in, expectations about\n"
+          "            the documents each sink receives (docs/testing.md)\n"
+          "  plugins   list the plugins found, or show one plugin's options\n"
+          "  conform   run the plugin contract against one plugin, each check in a child\n"
+          "            process (docs/conform.md)\n"
+          "  train     fit the logistic-regression model of detector-logreg\n"
+          "  broker    run an in-memory Kafka broker on 127.0.0.1 (development only; the\n"
+          "            helper bppipe-broker, in the bppipe-kafka package)\n"
+          "  version   print the version and plugin ABI\n\n"
+          "'bppipe help COMMAND' or 'bppipe COMMAND --help' describes a command. Exit status:\n"
+          "0 ok, 1 runtime failure, 2 usage or configuration error.\n",
+          out);
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        puts("usage: bppipe version\n\nPrints the version of bppipe and the plugin ABI it "
+             "speaks (MAJOR.MINOR):\nplugins built for the same major and at most this minor "
+             "load.");
+        return 0;
+    }
+    printf("bppipe %s (plugin ABI %d.%d)\n", BPPIPE_VERSION, BP_ABI_MAJOR, BP_ABI_MINOR);
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+} commands[] = {
+    {"run", bp_cmd_run},         {"check", bp_cmd_check}, {"test", bp_cmd_test},
+    {"plugins", bp_cmd_plugins}, {"train", bp_cmd_train}, {"broker", bp_cmd_broker},
+    {"conform", bp_cmd_conform}, {"version", cmd_version},
+};
+
+static int (*find_command(const char *name))(int, char **)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return commands[i].fn;
+    return NULL;
+}
+
+/* `bppipe help COMMAND` is `bppipe COMMAND --help`. */
+static int help(int argc, char **argv)
+{
+    if (argc < 3) {
+        usage(stdout);
+        return 0;
+    }
+    int (*fn)(int, char **) = find_command(argv[2]);
+    if (!fn || argc > 3) {
+        fprintf(stderr, "error: %s (usage: bppipe help [COMMAND])\n\n",
+                fn ? "one command at a time" : "no such command");
+        usage(stderr);
+        return 2;
+    }
+    char flag[] = "--help";
+    char *args[] = {argv[2], flag, NULL};
+    return fn(2, args);
+}
+
+int main(int argc, char **argv)
+{
+    bp_log_format_from_env();
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0)
+        return help(argc, argv);
+    if (strcmp(cmd, "--version") == 0)
+        cmd = "version";
+    int (*fn)(int, char **) = find_command(cmd);
+    if (fn)
+        return fn(argc - 1, argv + 1);
+    fprintf(stderr, "error: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

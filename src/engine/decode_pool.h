@@ -1,0 +1,48 @@
+/* Decoding a batch on several cores ([pipeline] decode_threads).
+ *
+ * The pool splits a batch's payloads into blocks of consecutive payloads. Its helper threads
+ * and the calling thread take blocks in turn and decode each into the taker's own arena (the
+ * decoder's items, strings copied, since the decoder's are valid only during its callback).
+ * When every block is done, the calling thread hands every item to `emit` in payload order,
+ * then in the decoder's order within a payload: exactly the calls one thread decoding the
+ * payloads one after another would make. The helpers run only the decoder (pure functions),
+ * never a plugin, and `emit` runs on the calling thread, so what it touches needs no lock. */
+#ifndef BPPIPE_DECODE_POOL_H
+#define BPPIPE_DECODE_POOL_H
+
+#include "fhir/fhir_decode.h"
+#include "pipeline/record.h"
+
+#include <stddef.h>
+
+/* The most threads a pool decodes with, the calling thread included. */
+#define BP_DECODE_MAX_THREADS 64
+
+typedef struct bp_decode_pool bp_decode_pool;
+
+/* Called on the calling thread for each item of payload `payload` (an index into the batch);
+ * `item`'s strings are valid during the call only. Return 0 to go on; a non-zero value stops
+ * the replay and is returned by bp_decode_pool_run. */
+typedef int (*bp_decode_pool_emit)(void *user, size_t payload, const bp_decoded *item);
+
+/* A pool that decodes with `threads` threads, the caller of bp_decode_pool_run among them:
+ * threads - 1 helpers are started. `threads` is 2..BP_DECODE_MAX_THREADS (1 is decoding
+ * inline: no pool). Calls bp_fhir_decode_init() before the helpers start. Returns NULL when
+ * memory or a thread could not be had (nothing is left running). */
+bp_decode_pool *bp_decode_pool_start(unsigned threads);
+
+/* Decodes the payloads of `input` (its records' payload and payload_len) and replays every
+ * item through `emit` in payload order. A payload for which the decoder emitted nothing gets
+ * one invalid item ("decoder produced no reading and no reason"), as the runner's inline
+ * loop does. Returns 0; the non-zero value `emit` returned; or -1 when memory ran out while
+ * decoding (then nothing is emitted). One call at a time per pool. */
+int bp_decode_pool_run(bp_decode_pool *pool, const bp_batch *input, const bp_decode_opts *opts,
+                       bp_decode_pool_emit emit, void *user);
+
+/* Stops and joins the helpers and frees the pool. NULL is fine. */
+void bp_decode_pool_stop(bp_decode_pool *pool);
+
+/* The default of [pipeline] decode_threads: the online processors, at most 4, at least 1. */
+unsigned bp_decode_default_threads(void);
+
+#endif

@@ -1,0 +1,782 @@
+#include "engine/runner.h"
+
+#include "base/backoff.h"
+#include "engine/decode_pool.h"
+#include "pipeline/document.h"
+#include "fhir/fhir_decode.h"
+#include "delivery/lane.h"
+#include "base/log.h"
+#include "pipeline/state.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static volatile sig_atomic_t stop_requests;
+static volatile sig_atomic_t reload_requested;
+
+static void on_hangup(int sig)
+{
+    (void)sig;
+    reload_requested = 1;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (stop_requests < 2)
+        stop_requests++;
+}
+
+void bp_runner_install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hangup;
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+void bp_runner_request_stop(void)
+{
+    if (stop_requests < 1)
+        stop_requests = 1;
+}
+
+typedef enum { STEP_OK, STEP_FATAL, STEP_ABANDONED } step_result;
+
+/* Batches polled but not committed are kept for reuse, their arenas warm. */
+#define SPARE_FLIGHTS 4
+
+/* Everything one run needs on the main thread. */
+typedef struct runner {
+    bp_pipeline *p;
+    bp_stats *st;
+    const bp_run_opts *opts;
+    bp_lanes lanes;
+    bp_metrics metrics; /* the http listener's snapshot (src/ops/metrics.c) */
+    bp_flight *head, *tail; /* polled, not yet committed, in poll order */
+    bp_flight *spare;       /* up to SPARE_FLIGHTS for reuse */
+    size_t n_spare;
+    bp_flight *f;           /* the batch being polled and judged */
+    bp_record *current_input; /* the payload being decoded */
+    bp_decode_pool *decode;   /* NULL: the main thread decodes alone (decode_threads = 1) */
+    uint64_t rng;
+    double last_status;
+    uint64_t last_in;
+    uint64_t next_seq;        /* the last batch's poll order (keyed state) */
+    bool warned_stop;
+    bool warned_stop_waiting; /* told that a stop waits for a sink that cannot deliver */
+} runner;
+
+static bool abandon(void)
+{
+    return stop_requests >= 2;
+}
+
+static bool wake_abandoned(void *unused)
+{
+    (void)unused;
+    return abandon();
+}
+
+static bool wake_stopped(void *unused)
+{
+    (void)unused;
+    return stop_requests != 0;
+}
+
+/* Sleeps the full-jitter back-off for `attempt` on the main thread (a detector, the source's
+ * poll or commit). With batches in flight it wakes early only when they are abandoned (second
+ * signal); with none (the source failing) a first signal is enough. */
+static void back_off(runner *r, unsigned attempt, const char *who, const char *what,
+                     bool in_flight)
+{
+    double ms = bp_backoff_ms(&r->p->settings, attempt, &r->rng);
+    bp_log(who, BP_LOG_WARN, "%s; retrying in %.0f ms (attempt %u)", what, ms, attempt + 1);
+    bp_backoff_sleep(ms, in_flight ? wake_abandoned : wake_stopped, NULL);
+}
+
+static int on_decoded(void *user, const bp_decoded *d)
+{
+    runner *r = user;
+    bp_record *in = r->current_input;
+    bp_arena *a = &r->f->arena;
+    bp_record *rec = bp_record_from_decoded(a, in, d); /* shares its payload's payload and origin */
+    if (!rec)
+        return -1;
+    if (!d->invalid_reason && d->skip_reason) {
+        /* Valid FHIR that is not ours: no plausibility gate, no detector, only route = skipped
+         * sinks (and the skipped counts). */
+        if (!(rec->skip_reason = bp_arena_strdup(a, d->skip_reason)) ||
+            (d->resource_type && !(rec->resource_type = bp_arena_strdup(a, d->resource_type))) ||
+            (d->resource_code && !(rec->resource_code = bp_arena_strdup(a, d->resource_code))))
+            return -1;
+        return bp_batch_push(&r->f->records, rec) == BP_OK ? 0 : -1;
+    }
+    char why[160];
+    if (!rec->invalid_reason &&
+        bp_plausibility_check(&r->p->settings.plausible, rec->systolic, rec->diastolic, why,
+                              sizeof why) != 0 &&
+        !(rec->invalid_reason = bp_arena_strdup(a, why))) /* a measurement error, not an alarm */
+        return -1;
+    if ((d->invalid_reason && !rec->invalid_reason) || bp_batch_push(&r->f->records, rec) != BP_OK)
+        return -1;
+    if (!rec->invalid_reason && bp_batch_push(&r->f->valid, rec) != BP_OK)
+        return -1;
+    return 0;
+}
+
+/* An item the decode pool decoded, replayed on the main thread in payload order. */
+static int on_pooled(void *user, size_t payload, const bp_decoded *d)
+{
+    runner *r = user;
+    r->current_input = r->f->input.items[payload];
+    return on_decoded(r, d);
+}
+
+static step_result decode_all(runner *r)
+{
+    bp_decode_opts opts = {.max_payload_bytes = (size_t)r->p->settings.max_payload_bytes};
+    if (r->decode && bp_decode_pool_run(r->decode, &r->f->input, &opts, on_pooled, r) != 0) {
+        bp_log("core", BP_LOG_ERROR, "out of memory while decoding a batch");
+        return STEP_FATAL;
+    }
+    for (size_t i = 0; !r->decode && i < r->f->input.count; i++) {
+        r->current_input = r->f->input.items[i];
+        size_t before = r->f->records.count;
+        if (bp_fhir_decode(r->current_input->payload, r->current_input->payload_len, &opts,
+                           on_decoded, r) != 0) {
+            bp_log("core", BP_LOG_ERROR, "out of memory while decoding a batch");
+            return STEP_FATAL;
+        }
+        if (r->f->records.count == before) {
+            /* The decoder promises one item per payload at least; never lose one if not. */
+            bp_decoded lost = {.invalid_reason = "decoder produced no reading and no reason",
+                               .systolic = NAN, .diastolic = NAN, .heart_rate = NAN,
+                               .resource_index = -1};
+            if (on_decoded(r, &lost) != 0)
+                return STEP_FATAL;
+        }
+    }
+    /* Skipped resources ride in `records` to reach their sinks, but are not readings. */
+    size_t skipped = 0;
+    for (size_t i = 0; i < r->f->records.count; i++)
+        skipped += bp_record_route(r->f->records.items[i]) == BP_ROUTE_SKIPPED;
+    r->f->readings = r->f->records.count - skipped;
+    r->st->payloads += r->f->input.count;
+    r->st->readings_in += r->f->readings;
+    r->st->in_flight += r->f->readings;
+    return STEP_OK;
+}
+
+static step_result run_detectors(runner *r)
+{
+    if (r->f->valid.count == 0)
+        return STEP_OK;
+    for (size_t i = 0; i < r->p->n_detectors; i++) {
+        bp_ctx *d = r->p->detectors[i];
+        for (unsigned attempt = 0;; attempt++) {
+            double t0 = bp_now_s();
+            int rc = d->plugin->desc->detect(d->state, &r->f->valid);
+            d->busy_s += bp_now_s() - t0;
+            d->calls++;
+            if (rc == BP_OK)
+                break;
+            if (rc != BP_RETRY) {
+                bp_log(d->name, BP_LOG_ERROR, "detector failed permanently (status %d); stopping",
+                       rc);
+                return STEP_FATAL;
+            }
+            if (abandon())
+                return STEP_ABANDONED;
+            back_off(r, attempt, d->name, "detector asked to retry", true);
+        }
+    }
+    return STEP_OK;
+}
+
+/* Marks which sinks each record must reach. */
+static void route_all(runner *r)
+{
+    bp_pipeline *p = r->p;
+    for (size_t i = 0; i < r->f->records.count; i++) {
+        bp_record *rec = r->f->records.items[i];
+        bp_route route = bp_record_route(rec);
+        rec->sinks_pending = 0;
+        bool critical = route != BP_ROUTE_INVALID && route != BP_ROUTE_SKIPPED &&
+                        rec->severity == BP_SEV_CRITICAL;
+        for (size_t s = 0; s < p->n_sinks; s++)
+            if ((p->sinks[s]->routes & BP_ROUTE_BIT(route)) ||
+                (critical && (p->sinks[s]->routes & BP_ROUTE_CRITICAL)))
+                rec->sinks_pending |= 1ull << s;
+        if (route == BP_ROUTE_SKIPPED)
+            bp_stats_count_skipped(r->st, rec->skip_reason);
+        if (route == BP_ROUTE_INVALID) {
+            bp_stats_count_reason(r->st, rec->invalid_reason);
+            if (!p->has_invalid_sink) {
+                r->st->invalid_unrouted++;
+                bp_log("core", BP_LOG_WARN,
+                       "invalid payload with no sink for route = invalid (%llu so far): %s",
+                       (unsigned long long)r->st->invalid_unrouted, rec->invalid_reason);
+            }
+        }
+    }
+}
+
+static step_result commit_batch(runner *r, bp_flight *f)
+{
+    bp_ctx *src = r->p->source;
+    if (!src->plugin->desc->commit)
+        return STEP_OK;
+    for (unsigned attempt = 0;; attempt++) {
+        int rc = src->plugin->desc->commit(src->state, &f->input);
+        if (rc == BP_OK)
+            return STEP_OK;
+        if (rc != BP_RETRY) {
+            bp_log(src->name, BP_LOG_ERROR, "commit failed permanently; stopping");
+            return STEP_FATAL;
+        }
+        if (abandon())
+            return STEP_ABANDONED;
+        back_off(r, attempt, src->name, "commit failed", true);
+    }
+}
+
+/* One call of the source's poll() into r->f->input, timed; *rc is its status. False (logged) when
+ * the source broke the contract by adding more than `capacity` payloads. */
+static bool poll_into(runner *r, size_t capacity, int timeout_ms, int *rc)
+{
+    bp_ctx *src = r->p->source;
+    double t0 = bp_now_s();
+    *rc = src->plugin->desc->poll(src->state, &r->f->input, timeout_ms);
+    src->busy_s += bp_now_s() - t0;
+    src->calls++;
+    if (r->f->input.count <= capacity)
+        return true;
+    bp_log(src->name, BP_LOG_ERROR, "source added %zu payloads, more than the %zu asked for; "
+           "stopping", r->f->input.count, capacity);
+    return false;
+}
+
+/* Whether the source declared (ABI 1.2) that poll() can append to a batch. */
+static bool polls_append(const bp_ctx *src)
+{
+    const bp_plugin *d = src->plugin->desc;
+    return bp_desc_caps(d) & BP_CAP_POLL_APPENDS;
+}
+
+/* [pipeline] linger_ms: after the first payload, polls again into the same batch until it is
+ * full, the time is up, or a poll brings nothing. What was gathered is processed whatever a
+ * later poll answers, except BP_FATAL (then nothing of the batch is committed). */
+static step_result linger(runner *r, size_t capacity, bool *ended)
+{
+    bp_ctx *src = r->p->source;
+    if (r->p->settings.linger_ms <= 0 || r->f->input.count == 0 || !polls_append(src))
+        return STEP_OK;
+    double until = bp_now_s() + (double)r->p->settings.linger_ms / 1000.0;
+    while (r->f->input.count < capacity && !stop_requests) {
+        double left_ms = (until - bp_now_s()) * 1000.0;
+        if (left_ms < 1)
+            break;
+        size_t before = r->f->input.count;
+        int rc;
+        if (!poll_into(r, capacity, (int)left_ms, &rc))
+            return STEP_FATAL;
+        if (rc != BP_OK && rc != BP_END && rc != BP_RETRY) {
+            bp_log(src->name, BP_LOG_ERROR, "source failed permanently (status %d); stopping", rc);
+            return STEP_FATAL;
+        }
+        if (rc == BP_END)
+            *ended = true;
+        if (rc != BP_OK || r->f->input.count == before)
+            break;
+    }
+    return STEP_OK;
+}
+
+/* Polls once, retrying transient failures. Sets *ended when the source is exhausted. */
+static step_result poll_source(runner *r, size_t capacity, bool *ended)
+{
+    bp_ctx *src = r->p->source;
+    for (unsigned attempt = 0;; attempt++) {
+        bp_batch_clear(&r->f->input);
+        r->f->input.capacity = capacity;
+        int rc;
+        if (!poll_into(r, capacity, (int)r->p->settings.poll_timeout_ms, &rc))
+            return STEP_FATAL;
+        if (rc == BP_OK || rc == BP_END) {
+            *ended = rc == BP_END;
+            return *ended ? STEP_OK : linger(r, capacity, ended);
+        }
+        if (rc != BP_RETRY) {
+            bp_log(src->name, BP_LOG_ERROR, "source failed permanently (status %d); stopping", rc);
+            return STEP_FATAL;
+        }
+        if (stop_requests)
+            return STEP_OK; /* nothing in flight: a stop needs no retry */
+        back_off(r, attempt, src->name, "source asked to retry", false);
+    }
+}
+
+/* A batch to poll into: a spare one (its arena and arrays warm) or a new one. */
+static bp_flight *flight_new(runner *r)
+{
+    bp_flight *f = r->spare;
+    if (f) {
+        r->spare = f->next;
+        r->n_spare--;
+    } else if ((f = calloc(1, sizeof *f))) {
+        bp_arena_init(&f->arena, 256 * 1024);
+        bp_batch_init(&f->input, &f->arena, 0);
+        bp_batch_init(&f->records, &f->arena, 0);
+        bp_batch_init(&f->valid, &f->arena, 0);
+    } else {
+        return NULL;
+    }
+    f->next = NULL;
+    f->input.seq = ++r->next_seq;
+    bp_state_begin_poll(f->input.seq);
+    f->remaining = 0;
+    f->bytes = 0;
+    f->readings = 0;
+    memset(f->routes, 0, sizeof f->routes);
+    return f;
+}
+
+static void flight_free(bp_flight *f)
+{
+    bp_batch_free(&f->input);
+    bp_batch_free(&f->records);
+    bp_batch_free(&f->valid);
+    bp_arena_free(&f->arena);
+    free(f);
+}
+
+/* A committed (or unused) batch: its memory is kept for the next one, up to SPARE_FLIGHTS. */
+static void flight_done(runner *r, bp_flight *f)
+{
+    bp_arena_reset(&f->arena);
+    bp_batch_clear(&f->input);
+    bp_batch_clear(&f->records);
+    bp_batch_clear(&f->valid);
+    if (r->n_spare >= SPARE_FLIGHTS) {
+        flight_free(f);
+        return;
+    }
+    f->next = r->spare;
+    r->spare = f;
+    r->n_spare++;
+}
+
+/* Gives every lane its part of the judged batch: one work item per sink with records routed to
+ * it, built in the batch's arena before any lane sees the batch, and handed over critical lanes
+ * first. From then on the batch is shared: its arena and documents only under the lanes' lock. */
+static step_result hand_off(runner *r)
+{
+    bp_flight *f = r->f;
+    bp_lanes *ls = &r->lanes;
+    bp_work *work[BP_MAX_SINKS];
+    size_t idx[BP_MAX_SINKS], n = 0, total = 0;
+    for (size_t k = 0; k < ls->n; k++) {
+        size_t s = ls->order[k];
+        uint64_t bit = 1ull << s;
+        size_t count = 0;
+        for (size_t i = 0; i < f->records.count; i++)
+            count += (f->records.items[i]->sinks_pending & bit) != 0;
+        if (!count)
+            continue;
+        bp_work *w = bp_arena_alloc(&f->arena, sizeof *w);
+        bp_record **recs = bp_arena_alloc(&f->arena, count * sizeof *recs);
+        if (!w || !recs) {
+            bp_log("core", BP_LOG_ERROR, "out of memory routing a batch");
+            return STEP_FATAL;
+        }
+        size_t j = 0;
+        for (size_t i = 0; i < f->records.count; i++)
+            if (f->records.items[i]->sinks_pending & bit)
+                recs[j++] = f->records.items[i];
+        w->flight = f;
+        w->recs = recs;
+        w->n = count;
+        work[n] = w;
+        idx[n++] = s;
+        total += count;
+    }
+    for (size_t i = 0; i < f->records.count; i++)
+        f->records.items[i]->doc_lock = &ls->mu;
+    f->bytes = bp_arena_bytes(&f->arena);
+    f->remaining = total;
+    if (r->tail)
+        r->tail->next = f;
+    else
+        r->head = f;
+    r->tail = f;
+    r->f = NULL;
+    bp_lanes_push(ls, work, idx, n);
+    return STEP_OK;
+}
+
+/* Decodes, judges and routes the polled batch, then hands it to the lanes. */
+static step_result process_batch(runner *r)
+{
+    step_result res = decode_all(r);
+    if (res == STEP_OK)
+        res = run_detectors(r);
+    if (res != STEP_OK)
+        return res;
+    /* Judged routes are booked at commit, as judged: a refused reading stays under its route. */
+    for (size_t i = 0; i < r->f->records.count; i++)
+        r->f->routes[bp_record_route(r->f->records.items[i])]++;
+    route_all(r);
+    bp_metrics_judged(&r->metrics, &r->f->records); /* the live page (src/ops/live.h) */
+    return hand_off(r);
+}
+
+/* Commits, in poll order, every batch at the head whose deliveries are all done: the
+ * contiguous watermark. A batch behind one that is not done waits, even when it is done. */
+static step_result commit_done(runner *r)
+{
+    for (;;) {
+        pthread_mutex_lock(&r->lanes.mu);
+        bp_flight *f = r->head && r->head->remaining == 0 ? r->head : NULL;
+        pthread_mutex_unlock(&r->lanes.mu);
+        if (!f)
+            return STEP_OK;
+        /* No lane holds any part of it any more: it is the main thread's alone again. */
+        step_result res = commit_batch(r, f);
+        if (res != STEP_OK)
+            return res;
+        /* The state as of this commit is the base now; the snapshot files (sources that do not
+         * keep the state themselves) are written from it at these points only. */
+        bp_state_commit(f->input.seq);
+        bp_state_checkpoint(false);
+        r->head = f->next;
+        if (!r->head)
+            r->tail = NULL;
+        for (int i = 0; i < BP_ROUTE_COUNT; i++)
+            r->st->by_route[i] += f->routes[i];
+        r->st->in_flight -= f->readings;
+        bp_metrics_committed(&r->metrics, f);
+        flight_done(r, f);
+    }
+}
+
+static bool limits_reached(const bp_run_opts *o, const bp_stats *st)
+{
+    if (o->max_records && st->readings_in >= o->max_records)
+        return true;
+    return o->duration_s > 0 && bp_now_s() - st->started_s >= o->duration_s;
+}
+
+/* The status line every stats_interval, also while the source is paused behind a full lane or
+ * a drain waits: it names every sink that holds a backlog and cannot deliver it now. */
+static void status_tick(runner *r, int blocked)
+{
+    bp_pipeline *p = r->p;
+    bp_metrics_tick(&r->metrics, r->st, p, &r->lanes, false);
+    double now = bp_now_s();
+    if (p->settings.stats_interval_s <= 0 ||
+        now - r->last_status < (double)p->settings.stats_interval_s)
+        return;
+    char note[1024] = "";
+    bp_lanes_note(&r->lanes, blocked, p->source->calls, note, sizeof note);
+    bp_stats_print_status(r->st, p, (double)(r->st->readings_in - r->last_in) /
+                          (now - r->last_status), note);
+    r->last_status = now;
+    r->last_in = r->st->readings_in;
+}
+
+static bool lanes_fatal(runner *r)
+{
+    pthread_mutex_lock(&r->lanes.mu);
+    bool fatal = r->lanes.fatal;
+    pthread_mutex_unlock(&r->lanes.mu);
+    return fatal;
+}
+
+/* Waits up to 100 ms for a lane to make progress (or fail) while lane `blocked` is full. */
+static void wait_for_lanes(runner *r)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 100 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&r->lanes.mu);
+    if (!r->lanes.fatal)
+        pthread_cond_timedwait(&r->lanes.changed, &r->lanes.mu, &until);
+    pthread_mutex_unlock(&r->lanes.mu);
+}
+
+/* The name of a lane with a backlog that is failing, else of any lane with a backlog;
+ * *failing tells which. */
+static const char *waiting_for(runner *r, bool *failing)
+{
+    const char *who = NULL;
+    *failing = false;
+    pthread_mutex_lock(&r->lanes.mu);
+    for (size_t i = 0; i < r->lanes.n && !*failing; i++) {
+        const bp_lane *l = &r->lanes.lanes[i];
+        if (l->batches && (l->failing || !who)) {
+            who = l->sink->name;
+            *failing = l->failing > 0;
+        }
+    }
+    pthread_mutex_unlock(&r->lanes.mu);
+    return who;
+}
+
+/* Polling has stopped: lets the lanes deliver what they hold and commits it. Unbounded after
+ * the source ended or a first signal (a second abandons); bounded by drain_timeout_ms after
+ * --duration or --max-records. Returns the exit status. */
+static int drain(runner *r, bool bounded)
+{
+    const bp_settings *s = &r->p->settings;
+    double started = bp_now_s();
+    double deadline = bounded ? started + (double)s->drain_timeout_ms / 1000.0 : -1;
+    int status = 0;
+    bool give_up = false;
+    for (;;) {
+        step_result res = commit_done(r);
+        if (res != STEP_OK) {
+            status = 1;
+            give_up = true;
+            if (res == STEP_ABANDONED)
+                bp_log("core", BP_LOG_WARN, "batches in flight abandoned on a second signal; "
+                       "they were not committed and will be delivered again");
+            break;
+        }
+        if (!r->head)
+            break;
+        if (lanes_fatal(r)) {
+            status = 1;
+            give_up = true;
+            break;
+        }
+        if (abandon()) {
+            bp_log("core", BP_LOG_WARN, "batches in flight abandoned on a second signal; they "
+                   "were not committed and will be delivered again");
+            status = 1;
+            give_up = true;
+            break;
+        }
+        double now = bp_now_s();
+        if (deadline < 0 && r->opts->duration_s > 0 &&
+            now - r->st->started_s >= r->opts->duration_s)
+            deadline = now + (double)s->drain_timeout_ms / 1000.0;
+        bool failing;
+        if (deadline >= 0 && now >= deadline) {
+            const char *who = waiting_for(r, &failing);
+            bp_log("core", BP_LOG_WARN, "drain time (drain_timeout_ms = %lld) is over with "
+                   "%llu reading(s) not yet delivered (waiting for %s): they are left "
+                   "uncommitted and will be read again", (long long)s->drain_timeout_ms,
+                   (unsigned long long)r->st->in_flight, who ? who : "the sinks");
+            give_up = true;
+            break;
+        }
+        const char *who = stop_requests == 1 && !r->warned_stop_waiting ?
+                          waiting_for(r, &failing) : NULL;
+        if (who && (failing || now - started >= 1.0)) {
+            /* A first signal waits for the batches in flight; when a sink cannot deliver them,
+             * say so, or the operator sees a process that ignores Ctrl-C. */
+            bp_log("core", BP_LOG_WARN, "stop requested: waiting for %s to deliver the batch in "
+                   "flight; signal again to stop now (the batch is then not committed and will "
+                   "be read again)", who);
+            r->warned_stop_waiting = true;
+        }
+        status_tick(r, -1);
+        wait_for_lanes(r);
+    }
+    bp_lanes_stop(&r->lanes, give_up);
+    if (give_up && status == 0)
+        commit_done(r); /* what the lanes finished at the last moment */
+    if (stop_requests == 1 && status == 0 && !r->head)
+        bp_log("core", BP_LOG_INFO, "stop requested: batches drained, flushing sinks");
+    return status;
+}
+
+static void runner_free(runner *r)
+{
+    bp_flight *lists[] = {r->head, r->spare, r->f};
+    for (size_t i = 0; i < 3; i++) {
+        for (bp_flight *f = lists[i]; f;) {
+            bp_flight *next = f == r->f ? NULL : f->next;
+            flight_free(f);
+            f = next;
+        }
+    }
+    r->head = r->tail = r->spare = r->f = NULL;
+    bp_lanes_free(&r->lanes);
+    bp_decode_pool_stop(r->decode);
+    r->decode = NULL;
+    bp_fhir_decode_thread_done();
+    bp_document_thread_done();
+}
+
+/* After SIGHUP, between batches: every instance that can re-read its files does; sinks on their
+ * own lane thread, between two of their batches. */
+static void reload_all(runner *r)
+{
+    bp_pipeline *p = r->p;
+    bp_ctx *all[1 + 256];
+    size_t n = 0;
+    all[n++] = p->source;
+    for (size_t i = 0; i < p->n_detectors && n < 257; i++)
+        all[n++] = p->detectors[i];
+    for (size_t i = 0; i < n; i++) {
+        const bp_plugin *d = all[i]->plugin->desc;
+        int (*fn)(void *) =
+            BP_DESC_HAS(d, reload) ? d->reload : NULL;
+        if (!fn)
+            continue;
+        int rc = fn(all[i]->state);
+        bp_log(all[i]->name, rc == BP_OK ? BP_LOG_INFO : BP_LOG_WARN,
+               rc == BP_OK ? "reloaded on SIGHUP" : "reload on SIGHUP failed; keeping the "
+                                                    "previous configuration");
+    }
+    bp_lanes_request_reload(&r->lanes);
+}
+
+/* Polls one batch into a new flight and sends it down the lanes. */
+static step_result poll_and_process(runner *r, bool *ended)
+{
+    const bp_run_opts *opts = r->opts;
+    size_t capacity = (size_t)r->p->settings.batch_size;
+    if (opts->max_records && opts->max_records - r->st->readings_in < capacity)
+        capacity = (size_t)(opts->max_records - r->st->readings_in);
+    if (!(r->f = flight_new(r))) {
+        bp_log("core", BP_LOG_ERROR, "out of memory for a new batch");
+        return STEP_FATAL;
+    }
+    step_result res = poll_source(r, capacity, ended);
+    bp_metrics_polled(r->f);
+    if (res == STEP_OK && r->f->input.count)
+        return process_batch(r);
+    if (res == STEP_OK) {
+        flight_done(r, r->f);
+        r->f = NULL;
+    }
+    return res;
+}
+
+/* Whether the source may be polled while earlier batches wait for their commit: it has no
+ * commit(), or it declared (ABI 1.3) that commit() takes the batch's own positions. */
+static bool commits_ahead(const bp_ctx *src)
+{
+    const bp_plugin *d = src->plugin->desc;
+    if (!d->commit)
+        return true;
+    return bp_desc_caps(d) & BP_CAP_BATCH_COMMIT;
+}
+
+int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st)
+{
+    runner r;
+    memset(&r, 0, sizeof r);
+    r.p = p;
+    r.st = st;
+    r.opts = opts;
+    r.rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull | 1;
+    memset(st, 0, sizeof *st);
+    st->started_s = bp_now_s();
+    r.last_status = st->started_s;
+    /* cJSON's hooks before any lane thread can parse (sink-es reads its responses with it). */
+    bp_fhir_decode_init();
+    if (p->settings.decode_threads > 1 &&
+        !(r.decode = bp_decode_pool_start((unsigned)p->settings.decode_threads)))
+        bp_log("core", BP_LOG_WARN, "could not start %lld decode threads; the main thread "
+               "decodes alone", (long long)p->settings.decode_threads);
+    if (bp_lanes_start(&r.lanes, p, st) != 0) {
+        bp_decode_pool_stop(r.decode);
+        bp_lanes_free(&r.lanes);
+        st->ended_s = bp_now_s();
+        return 1;
+    }
+    /* The listener starts once the lanes run and serves until they have stopped. */
+    if (bp_metrics_start(&r.metrics, p, r.lanes.n) != 0) {
+        bp_lanes_stop(&r.lanes, true);
+        bp_metrics_stop(&r.metrics, &r.lanes);
+        st->ended_s = bp_now_s();
+        runner_free(&r);
+        return 1;
+    }
+    bp_metrics_tick(&r.metrics, st, p, &r.lanes, true);
+    int status = 0;
+    bool ended = false, bounded = false, failed = false;
+    for (;;) {
+        step_result res = commit_done(&r);
+        if (res == STEP_OK && lanes_fatal(&r))
+            res = STEP_FATAL;
+        if (res != STEP_OK) {
+            if (res == STEP_ABANDONED)
+                bp_log("core", BP_LOG_WARN, "batch in flight abandoned on a second signal; it "
+                       "was not committed and will be delivered again");
+            status = 1;
+            break;
+        }
+        if (ended || stop_requests || limits_reached(opts, st)) {
+            /* A limit ends the run even when a sink is blocked: the drain is bounded. */
+            bounded = limits_reached(opts, st);
+            break;
+        }
+        pthread_mutex_lock(&r.lanes.mu);
+        int full = bp_lanes_first_full(&r.lanes);
+        pthread_mutex_unlock(&r.lanes.mu);
+        if (full < 0 && r.head && !commits_ahead(p->source)) {
+            /* A source of ABI 1.2 or older with commit() may keep "the positions of the last
+             * poll": it gets one batch in flight, as it was built for. */
+            bp_metrics_tick(&r.metrics, st, p, &r.lanes, false);
+            wait_for_lanes(&r);
+            continue;
+        }
+        if (full >= 0) {
+            /* Backpressure: a sink's backlog is at its bound, so the source waits. */
+            status_tick(&r, full);
+            wait_for_lanes(&r);
+            continue;
+        }
+        res = poll_and_process(&r, &ended);
+        if (res == STEP_FATAL) {
+            /* The source or a detector failed for good: the batch it was on is not delivered,
+             * but what the lanes hold already is, as when the source ends (exit 1 after). */
+            failed = true;
+            break;
+        }
+        if (res != STEP_OK) {
+            bp_log("core", BP_LOG_WARN, "batch in flight abandoned on a second signal; it was "
+                   "not committed and will be delivered again");
+            status = 1;
+            break;
+        }
+        if (reload_requested) {
+            reload_requested = 0;
+            reload_all(&r);
+        }
+        if (stop_requests == 1 && !r.warned_stop) {
+            bp_log("core", BP_LOG_INFO, "stop requested: polling stopped, draining the sinks");
+            r.warned_stop = true;
+        }
+        status_tick(&r, -1);
+    }
+    if (status == 0)
+        status = drain(&r, bounded) || failed ? 1 : 0;
+    else
+        bp_lanes_stop(&r.lanes, true); /* a failure: nothing more is committed */
+    if (bp_state_checkpoint(true) != 0)
+        status = 1; /* logged: the snapshot files are one commit behind */
+    bp_metrics_stop(&r.metrics, &r.lanes);
+    st->ended_s = bp_now_s();
+    runner_free(&r);
+    return status;
+}

@@ -1,0 +1,417 @@
+#include "ops/metrics.h"
+
+#include "ops/http.h"
+#include "delivery/lane.h"
+#include "ops/live.h"
+#include "base/log.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/stats.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const route_names[BP_ROUTE_COUNT] = {"normal", "anomaly", "invalid", "skipped"};
+
+const double bp_metrics_bounds[BP_METRICS_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                      1,     2.5,  5,     10,   30,  60,   300};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void observe(bp_histogram *h, double v)
+{
+    if (v < 0)
+        v = 0; /* a source clock a little ahead of ours */
+    size_t i = 0;
+    while (i < BP_METRICS_BUCKETS && v > bp_metrics_bounds[i])
+        i++;
+    h->bucket[i]++;
+    h->count++;
+    h->sum += v;
+}
+
+void bp_metrics_polled(bp_flight *f)
+{
+    if (!f)
+        return;
+    f->polled_s = bp_now_s();
+    f->polled_ms = wall_ms();
+}
+
+void bp_metrics_committed(bp_metrics *m, const bp_flight *f)
+{
+    if (!m->http)
+        return;
+    observe(&m->batch, bp_now_s() - f->polled_s);
+    int64_t now = wall_ms();
+    for (size_t i = 0; i < f->records.count; i++) {
+        const bp_record *r = f->records.items[i];
+        if (bp_record_route(r) == BP_ROUTE_SKIPPED)
+            continue;
+        /* From the source's timestamp (Kafka: the record's timestamp, append time on a topic
+         * with LogAppendTime) when it gives one that is not in the future, else from arrival. */
+        int64_t from =
+            r->source_ts_ms >= 0 && r->source_ts_ms <= now ? r->source_ts_ms : f->polled_ms;
+        observe(&m->e2e, (double)(now - from) / 1000.0);
+    }
+}
+
+static void histogram(bp_buf *b, const char *name, const char *help, const bp_histogram *h);
+
+int bp_metrics_start(bp_metrics *m, const bp_pipeline *p, size_t n_lanes)
+{
+    memset(m, 0, sizeof *m);
+    bp_buf_init(&m->text);
+    const bp_settings *s = &p->settings;
+    if (!s->http_listen)
+        return 0;
+    const char *token = NULL;
+    if (s->http_token_env) {
+        token = getenv(s->http_token_env);
+        if (!token || !*token) {
+            bp_log("core", BP_LOG_ERROR,
+                   "http_token_env = %s: that environment variable is "
+                   "unset or empty, so the listener would have no token",
+                   s->http_token_env);
+            return -1;
+        }
+    }
+    m->n = n_lanes;
+    if (n_lanes && !(m->failing_since = calloc(n_lanes, sizeof *m->failing_since))) {
+        bp_log("core", BP_LOG_ERROR, "out of memory starting the http listener");
+        return -1;
+    }
+    bp_live_bounds lb = {(size_t)s->live_patients, (size_t)s->live_history,
+                         (size_t)s->live_events};
+    uint64_t alert_sinks = 0;
+    for (size_t i = 0; i < p->n_sinks; i++)
+        if (strcmp(p->sinks[i]->plugin->desc->name, "sink-alert") == 0)
+            alert_sinks |= 1ull << p->sinks[i]->index;
+    bp_buf_init(&m->live_text);
+    if (!(m->live = bp_live_new(lb, alert_sinks))) {
+        bp_log("core", BP_LOG_ERROR, "out of memory for the live page's state");
+        free(m->failing_since);
+        m->failing_since = NULL;
+        return -1;
+    }
+    if (!(m->http = bp_http_start(s->http_listen, s->http_port_file, token))) {
+        bp_live_free(m->live);
+        m->live = NULL;
+        free(m->failing_since);
+        m->failing_since = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void bp_metrics_lane_publish(bp_lane *l)
+{
+    const bp_ctx *s = l->sink;
+    bp_sink_seen *v = &l->seen;
+    pthread_mutex_lock(&l->all->mu);
+    v->delivered = s->delivered;
+    v->rejected = s->rejected;
+    v->retries = s->retries;
+    v->spooled = s->spooled;
+    /* count() only appends names, so the copy grows at its end. */
+    if (s->n_counters > v->cap) {
+        bp_counter *grown = realloc(v->counters, s->n_counters * sizeof *grown);
+        if (grown) {
+            v->counters = grown;
+            v->cap = s->n_counters;
+        }
+    }
+    while (v->n_counters < s->n_counters && v->n_counters < v->cap) {
+        char *name = strdup(s->counters[v->n_counters].name);
+        if (!name)
+            break;
+        v->counters[v->n_counters].name = name;
+        v->counters[v->n_counters++].value = 0;
+    }
+    for (size_t i = 0; i < v->n_counters; i++)
+        v->counters[i].value = s->counters[i].value;
+    pthread_mutex_unlock(&l->all->mu);
+}
+
+/* Appends a label value with the escapes the text format asks for (\\, \" and \n). */
+static void label_value(bp_buf *b, const char *s)
+{
+    bp_buf_putc(b, '"');
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            bp_buf_putc(b, '\\');
+        if (*s == '\n') {
+            bp_buf_puts(b, "\\n");
+            continue;
+        }
+        bp_buf_putc(b, *s);
+    }
+    bp_buf_putc(b, '"');
+}
+
+/* A dead-letter reason kind as a label: what a payload put between quotes (a unit, a status)
+ * is replaced by '...', so no value of a reading reaches a label, and the text is cut at 80
+ * bytes. The kinds are at most BP_MAX_REASON_KINDS, then "other": a bounded set. */
+static void reason_label(const char *kind, char *out, size_t size)
+{
+    size_t n = 0;
+    for (const char *p = kind; *p && n + 6 < size && n < 80; p++) {
+        if (*p == '\'' || *p == '"') {
+            const char *close = strchr(p + 1, *p);
+            memcpy(out + n, "'...'", 5);
+            n += 5;
+            if (!close)
+                break;
+            p = close;
+            continue;
+        }
+        out[n++] = *p;
+    }
+    out[n] = '\0';
+}
+
+static void family(bp_buf *b, const char *name, const char *type, const char *help)
+{
+    char line[512];
+    snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    bp_buf_puts(b, line);
+}
+
+/* One sample: name{label="value"} number. label may be NULL. */
+static void sample(bp_buf *b, const char *name, const char *label, const char *value, double v)
+{
+    bp_buf_puts(b, name);
+    if (label) {
+        bp_buf_putc(b, '{');
+        bp_buf_puts(b, label);
+        bp_buf_putc(b, '=');
+        label_value(b, value);
+        bp_buf_putc(b, '}');
+    }
+    char num[48];
+    snprintf(num, sizeof num, " %.17g\n", v);
+    bp_buf_puts(b, num);
+}
+
+static void sink_family(bp_buf *b, const bp_lanes *ls, const char *name, const char *type,
+                        const char *help, int which)
+{
+    family(b, name, type, help);
+    for (size_t i = 0; i < ls->n; i++) {
+        const bp_lane *l = &ls->lanes[i];
+        double v = which == 0   ? (double)l->seen.delivered
+                   : which == 1 ? (double)l->seen.rejected
+                   : which == 2 ? (double)l->seen.retries
+                   : which == 3 ? (double)l->records
+                   : which == 4 ? (double)l->seen.spooled
+                                : (double)l->spool_records;
+        sample(b, name, "sink", l->sink->name, v);
+    }
+}
+
+static void plugin_counters(bp_buf *b, const char *instance, const bp_counter *c, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        bp_buf_puts(b, "bppipe_plugin_value{instance=");
+        label_value(b, instance);
+        bp_buf_puts(b, ",name=");
+        label_value(b, c[k].name);
+        char num[48];
+        snprintf(num, sizeof num, "} %.17g\n", c[k].value);
+        bp_buf_puts(b, num);
+    }
+}
+
+void bp_metrics_render(bp_buf *b, const bp_metrics *m, const bp_stats *st, const bp_pipeline *p,
+                       const bp_lanes *ls, double now)
+{
+    const double *failing_since = m->failing_since;
+    family(b, "bppipe_up", "gauge", "1 while the pipeline runs.");
+    sample(b, "bppipe_up", NULL, NULL, 1);
+    family(b, "bppipe_payloads_total", "counter", "Payloads taken from the source.");
+    sample(b, "bppipe_payloads_total", NULL, NULL, (double)st->payloads);
+    family(b, "bppipe_readings_decoded_total", "counter",
+           "Records decoding produced, valid or not (skipped resources are not readings).");
+    sample(b, "bppipe_readings_decoded_total", NULL, NULL, (double)st->readings_in);
+    family(b, "bppipe_readings_total", "counter",
+           "Readings by route, counted once every sink has them and the batch is committed.");
+    for (int r = 0; r < BP_ROUTE_COUNT; r++)
+        sample(b, "bppipe_readings_total", "route", route_names[r], (double)st->by_route[r]);
+    family(b, "bppipe_readings_in_flight", "gauge", "Readings decoded, not yet committed.");
+    sample(b, "bppipe_readings_in_flight", NULL, NULL, (double)st->in_flight);
+    family(b, "bppipe_source_polls_total", "counter", "Calls of the source's poll().");
+    sample(b, "bppipe_source_polls_total", NULL, NULL, p->source ? (double)p->source->calls : 0);
+
+    family(b, "bppipe_dead_letters_total", "counter",
+           "Invalid readings by kind of reason, and judged readings a sink rejected.");
+    char label[96];
+    for (size_t i = 0; i < st->n_reasons; i++) {
+        reason_label(st->reasons[i].kind, label, sizeof label);
+        sample(b, "bppipe_dead_letters_total", "reason", label, (double)st->reasons[i].count);
+    }
+    if (st->reasons_other)
+        sample(b, "bppipe_dead_letters_total", "reason", "other", (double)st->reasons_other);
+    sample(b, "bppipe_dead_letters_total", "reason", "rejected by a sink",
+           (double)st->sink_rejected);
+    family(b, "bppipe_dead_letters_unrouted_total", "counter",
+           "Invalid readings with no route = invalid sink to take them.");
+    sample(b, "bppipe_dead_letters_unrouted_total", NULL, NULL, (double)st->invalid_unrouted);
+    family(b, "bppipe_skipped_total", "counter",
+           "Valid FHIR resources that are not blood-pressure readings, by reason.");
+    for (size_t i = 0; i < st->n_skipped; i++)
+        sample(b, "bppipe_skipped_total", "reason", st->skipped[i].reason,
+               (double)st->skipped[i].count);
+
+    sink_family(b, ls, "bppipe_sink_delivered_total", "counter", "Records a sink delivered.", 0);
+    sink_family(b, ls, "bppipe_sink_rejected_total", "counter", "Records a sink rejected.", 1);
+    sink_family(b, ls, "bppipe_sink_retries_total", "counter",
+                "Writes of a sink that left records to offer again.", 2);
+    sink_family(b, ls, "bppipe_sink_backlog_records", "gauge",
+                "Records queued for a sink in memory, the batch being written included.", 3);
+    sink_family(b, ls, "bppipe_sink_spooled_total", "counter",
+                "Records written to a sink's disk buffer (buffer = disk).", 4);
+    sink_family(b, ls, "bppipe_sink_spool_records", "gauge", "Records in a sink's disk buffer now.",
+                5);
+    family(b, "bppipe_sink_failing_seconds", "gauge",
+           "How long a sink's writes have taken nothing (0 while it delivers).");
+    for (size_t i = 0; i < ls->n; i++)
+        sample(b, "bppipe_sink_failing_seconds", "sink", ls->lanes[i].sink->name,
+               failing_since && failing_since[i] > 0 ? now - failing_since[i] : 0);
+
+    histogram(b, "bppipe_e2e_latency_seconds",
+              "From a reading's source timestamp (Kafka: its "
+              "record timestamp; else its arrival) to the commit after every sink acknowledged "
+              "it.",
+              &m->e2e);
+    histogram(b, "bppipe_batch_duration_seconds", "From a batch's poll to its commit.", &m->batch);
+    family(b, "bppipe_plugin_value", "gauge",
+           "The sum of a plugin's count() calls (a counter, or a level such as consumer_lag).");
+    const bp_ctx *src = p->source;
+    if (src)
+        plugin_counters(b, src->name, src->counters, src->n_counters);
+    for (size_t i = 0; i < p->n_detectors; i++)
+        plugin_counters(b, p->detectors[i]->name, p->detectors[i]->counters,
+                        p->detectors[i]->n_counters);
+    for (size_t i = 0; i < ls->n; i++)
+        plugin_counters(b, ls->lanes[i].sink->name, ls->lanes[i].seen.counters,
+                        ls->lanes[i].seen.n_counters);
+}
+
+static void histogram(bp_buf *b, const char *name, const char *help, const bp_histogram *h)
+{
+    family(b, name, "histogram", help);
+    char line[160];
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i <= BP_METRICS_BUCKETS; i++) {
+        cumulative += h->bucket[i];
+        if (i < BP_METRICS_BUCKETS)
+            snprintf(line, sizeof line, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name,
+                     bp_metrics_bounds[i], cumulative);
+        else
+            snprintf(line, sizeof line, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cumulative);
+        bp_buf_puts(b, line);
+    }
+    snprintf(line, sizeof line, "%s_sum %.17g\n%s_count %" PRIu64 "\n", name, h->sum, name,
+             h->count);
+    bp_buf_puts(b, line);
+}
+
+/* The /readyz verdict, under the lanes' mu: the source has its partitions (when it counts
+ * partitions_assigned, as source-kafka does), no sink has failed past ready_grace_ms. */
+static int readiness(const bp_metrics *m, const bp_pipeline *p, const bp_lanes *ls, double now,
+                     char *why, size_t size)
+{
+    const bp_ctx *src = p->source;
+    for (size_t k = 0; src && k < src->n_counters; k++) {
+        if (strcmp(src->counters[k].name, "partitions_assigned") == 0 &&
+            src->counters[k].value <= 0) {
+            snprintf(why, size, "%s has no partitions assigned", src->name);
+            return 0;
+        }
+    }
+    if (ls->fatal) {
+        snprintf(why, size, "a sink failed permanently");
+        return 0;
+    }
+    double grace = (double)p->settings.ready_grace_ms / 1000.0;
+    for (size_t i = 0; i < ls->n; i++) {
+        double since = m->failing_since[i];
+        if (since > 0 && now - since >= grace) {
+            snprintf(why, size, "%s failing for %.0f s", ls->lanes[i].sink->name, now - since);
+            return 0;
+        }
+    }
+    why[0] = '\0';
+    return 1;
+}
+
+void bp_metrics_tick(bp_metrics *m, const bp_stats *st, const bp_pipeline *p, bp_lanes *ls,
+                     bool force)
+{
+    if (!m->http)
+        return;
+    double now = bp_now_s();
+    if (!force && now - m->last < BP_METRICS_EVERY_S)
+        return;
+    m->last = now;
+    bp_buf_reset(&m->text);
+    char why[256];
+    pthread_mutex_lock(&ls->mu);
+    for (size_t i = 0; i < ls->n && i < m->n; i++) {
+        if (!ls->lanes[i].failing)
+            m->failing_since[i] = 0;
+        else if (m->failing_since[i] == 0)
+            m->failing_since[i] = now;
+    }
+    bp_metrics_render(&m->text, m, st, p, ls, now);
+    int ready = readiness(m, p, ls, now, why, sizeof why);
+    pthread_mutex_unlock(&ls->mu);
+    if (m->text.failed) {
+        bp_log("core", BP_LOG_WARN, "out of memory building /metrics; serving the last one");
+        bp_buf_reset(&m->text);
+        return;
+    }
+    bp_http_publish(m->http, m->text.data ? m->text.data : "", m->text.len, ready, why);
+    if (force || now - m->live_last >= BP_LIVE_EVERY_S) {
+        m->live_last = now;
+        bp_buf_reset(&m->live_text);
+        bp_live_render(m->live, &m->live_text, wall_ms());
+        if (m->live_text.failed)
+            bp_log("core", BP_LOG_WARN, "out of memory building /api/ward; serving the last one");
+        else
+            bp_http_publish_live(m->http, m->live_text.data, m->live_text.len);
+        bp_buf_reset(&m->live_text);
+    }
+}
+
+void bp_metrics_judged(bp_metrics *m, const struct bp_batch *records)
+{
+    if (m->live)
+        bp_live_feed(m->live, records, wall_ms());
+}
+
+void bp_metrics_stop(bp_metrics *m, bp_lanes *ls)
+{
+    bp_http_stop(m->http);
+    m->http = NULL;
+    bp_live_free(m->live);
+    m->live = NULL;
+    bp_buf_free(&m->live_text);
+    for (size_t i = 0; ls && ls->lanes && i < ls->n; i++) {
+        bp_sink_seen *v = &ls->lanes[i].seen;
+        for (size_t k = 0; k < v->n_counters; k++)
+            free(v->counters[k].name);
+        free(v->counters);
+        memset(v, 0, sizeof *v);
+    }
+    free(m->failing_since);
+    m->failing_since = NULL;
+    bp_buf_free(&m->text);
+}

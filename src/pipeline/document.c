@@ -1,0 +1,205 @@
+#include "pipeline/document.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "fhir/fhir_decode.h"
+
+/* A tiny writer that knows whether a comma and which indentation come next. */
+typedef struct doc_writer {
+    bp_buf *out;
+    bool pretty;
+    int depth;
+    bool first; /* no member written yet at this depth */
+} doc_writer;
+
+static void newline(doc_writer *w)
+{
+    if (!w->pretty)
+        return;
+    bp_buf_putc(w->out, '\n');
+    for (int i = 0; i < w->depth; i++)
+        bp_buf_puts(w->out, "  ");
+}
+
+static void key(doc_writer *w, const char *name)
+{
+    if (!w->first)
+        bp_buf_putc(w->out, ',');
+    w->first = false;
+    newline(w);
+    bp_buf_json_string(w->out, name, strlen(name));
+    bp_buf_puts(w->out, w->pretty ? ": " : ":");
+}
+
+static void open_obj(doc_writer *w)
+{
+    bp_buf_putc(w->out, '{');
+    w->depth++;
+    w->first = true;
+}
+
+static void close_obj(doc_writer *w)
+{
+    w->depth--;
+    if (!w->first)
+        newline(w);
+    bp_buf_putc(w->out, '}');
+    w->first = false;
+}
+
+static void text_field(doc_writer *w, const char *name, const char *value)
+{
+    if (!value)
+        return;
+    key(w, name);
+    bp_buf_json_string(w->out, value, strlen(value));
+}
+
+static void number_field(doc_writer *w, const char *name, double value)
+{
+    if (isnan(value))
+        return;
+    key(w, name);
+    bp_buf_json_number(w->out, value);
+}
+
+static void source_object(doc_writer *w, const bp_record *r)
+{
+    key(w, "source");
+    open_obj(w);
+    text_field(w, "topic", r->topic);
+    if (r->partition >= 0)
+        number_field(w, "partition", r->partition);
+    if (r->offset >= 0)
+        number_field(w, "offset", (double)r->offset);
+    if (r->key) {
+        key(w, "key");
+        bp_buf_json_string(w->out, r->key, r->key_len);
+    }
+    if (r->resource_index >= 0)
+        number_field(w, "resource_index", r->resource_index);
+    close_obj(w);
+}
+
+static void verdict_fields(doc_writer *w, const bp_record *r)
+{
+    key(w, "anomaly");
+    bp_buf_puts(w->out, r->anomaly ? "true" : "false");
+    const char *type = bp_record_anomaly_type(r);
+    text_field(w, "anomaly_type", type ? type : "normal");
+    key(w, "anomaly_details");
+    bp_buf_putc(w->out, '[');
+    for (const bp_reason *it = r->reasons; it; it = it->next) {
+        if (it != r->reasons)
+            bp_buf_puts(w->out, w->pretty ? ", " : ",");
+        bp_buf_json_string(w->out, it->code, strlen(it->code));
+    }
+    bp_buf_putc(w->out, ']');
+    text_field(w, "bp_category", r->category);
+    text_field(w, "severity", bp_severity_name(r->severity));
+    for (const bp_annotation *a = r->annotations; a; a = a->next) {
+        key(w, a->key);
+        if (a->type == BP_VAL_TEXT)
+            bp_buf_json_string(w->out, a->text, strlen(a->text));
+        else if (a->type == BP_VAL_BOOL)
+            bp_buf_puts(w->out, a->number != 0 ? "true" : "false");
+        else
+            bp_buf_json_number(w->out, a->number);
+    }
+}
+
+void bp_document_write(bp_buf *out, const bp_record *r, bool pretty, long long now_ms)
+{
+    doc_writer w = {out, pretty, 0, true};
+    bool invalid = r->invalid_reason != NULL;
+    long long stamp = r->effective_ms != INT64_MIN ? r->effective_ms : now_ms;
+
+    open_obj(&w);
+    key(&w, "@timestamp");
+    bp_buf_putc(out, '"');
+    bp_buf_iso_time(out, stamp);
+    bp_buf_putc(out, '"');
+    text_field(&w, "stable_id", r->stable_id);
+    text_field(&w, "observation_id", r->observation_id);
+    text_field(&w, "patient_id", r->patient_id);
+    text_field(&w, "practitioner_id", r->practitioner_id);
+    text_field(&w, "device_id", r->device_id);
+    text_field(&w, "status", r->status);
+    number_field(&w, "systolic_pressure", r->systolic);
+    number_field(&w, "diastolic_pressure", r->diastolic);
+    number_field(&w, "heart_rate", r->heart_rate);
+    if (r->decode_flags & BP_DEC_BY_TEXT)
+        text_field(&w, "identified_by", "text");
+    /* A skipped resource (valid FHIR, not blood pressure) says what it was, not a verdict. */
+    bool skipped = !invalid && r->skip_reason;
+    if (invalid) {
+        text_field(&w, "route", "invalid");
+        text_field(&w, "invalid_reason", r->invalid_reason);
+    } else if (skipped) {
+        text_field(&w, "route", "skipped");
+        text_field(&w, "skip_reason", r->skip_reason);
+        text_field(&w, "resource_type", r->resource_type);
+        text_field(&w, "resource_code", r->resource_code);
+    } else {
+        verdict_fields(&w, r);
+    }
+    source_object(&w, r);
+    /* A skipped resource that is the whole payload carries it; one entry of a Bundle does not
+     * (a patient Bundle of megabytes would be repeated for each of its hundreds of entries):
+     * source.resource_index says where it is. */
+    if ((invalid || (skipped && r->resource_index < 0)) && r->payload) {
+        /* The dead letter keeps the payload so an operator can replay or inspect it. */
+        key(&w, "payload");
+        bp_buf_json_string(out, r->payload, r->payload_len);
+    }
+    close_obj(&w);
+}
+
+/* One rendering buffer per thread, reused across records: two delivery lanes render their
+ * documents at the same time, and only the cache lookup and the copy into the batch's arena
+ * take the record's lock. */
+static _Thread_local bp_buf scratch;
+
+void bp_document_thread_done(void)
+{
+    bp_buf_free(&scratch);
+    memset(&scratch, 0, sizeof scratch);
+}
+
+const char *bp_document_get(bp_record *r, bool pretty, size_t *len)
+{
+    int slot = pretty ? 1 : 0;
+    if (r->doc_lock)
+        pthread_mutex_lock(r->doc_lock);
+    const char *doc = r->docs[slot];
+    size_t n = r->doc_lens[slot];
+    if (r->doc_lock)
+        pthread_mutex_unlock(r->doc_lock);
+    if (!doc) {
+        bp_buf_reset(&scratch);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        long long now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        bp_document_write(&scratch, r, pretty, now_ms);
+        if (scratch.failed)
+            return NULL;
+        if (r->doc_lock)
+            pthread_mutex_lock(r->doc_lock);
+        if (!r->docs[slot]) { /* else another lane cached it meanwhile: the same bytes */
+            r->docs[slot] = bp_arena_strndup(r->arena, scratch.data, scratch.len);
+            r->doc_lens[slot] = scratch.len;
+        }
+        doc = r->docs[slot];
+        n = r->doc_lens[slot];
+        if (r->doc_lock)
+            pthread_mutex_unlock(r->doc_lock);
+        if (!doc)
+            return NULL;
+    }
+    if (len)
+        *len = n;
+    return doc;
+}

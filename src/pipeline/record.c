@@ -1,0 +1,326 @@
+#include "pipeline/record.h"
+
+#include "fhir/fhir_decode.h"
+#include "pipeline/state.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void bp_batch_init(bp_batch *b, bp_arena *arena, size_t capacity)
+{
+    memset(b, 0, sizeof *b);
+    b->arena = arena;
+    b->capacity = capacity;
+}
+
+void bp_batch_clear(bp_batch *b)
+{
+    b->count = 0;
+}
+
+void bp_batch_free(bp_batch *b)
+{
+    free(b->items);
+    b->items = NULL;
+    b->count = b->cap = 0;
+}
+
+int bp_batch_push(bp_batch *b, bp_record *r)
+{
+    if (b->count == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        bp_record **items = realloc(b->items, cap * sizeof *items);
+        if (!items)
+            return BP_ENOMEM;
+        b->items = items;
+        b->cap = cap;
+    }
+    b->items[b->count++] = r;
+    return BP_OK;
+}
+
+bp_record *bp_record_new(bp_arena *arena)
+{
+    bp_record *r = bp_arena_alloc(arena, sizeof *r);
+    if (!r)
+        return NULL;
+    r->arena = arena;
+    r->partition = -1;
+    r->offset = -1;
+    r->source_ts_ms = -1;
+    r->effective_ms = INT64_MIN;
+    r->systolic = r->diastolic = r->heart_rate = NAN;
+    r->resource_index = -1;
+    return r;
+}
+
+bp_record *bp_record_from_decoded(bp_arena *a, const bp_record *input, const bp_decoded *d)
+{
+    bp_record *rec = bp_arena_alloc(a, sizeof *rec);
+    if (!rec)
+        return NULL;
+    *rec = *input;
+    rec->invalid_reason = bp_arena_strdup(a, d->invalid_reason);
+    rec->stable_id = bp_arena_strdup(a, d->stable_id);
+    rec->observation_id = bp_arena_strdup(a, d->observation_id);
+    rec->patient_id = bp_arena_strdup(a, d->patient_id);
+    rec->practitioner_id = bp_arena_strdup(a, d->practitioner_id);
+    rec->device_id = bp_arena_strdup(a, d->device_id);
+    rec->status = bp_arena_strdup(a, d->status);
+    rec->effective_ms = d->invalid_reason && d->effective_ms == 0 ? INT64_MIN : d->effective_ms;
+    rec->systolic = d->systolic;
+    rec->diastolic = d->diastolic;
+    rec->heart_rate = d->heart_rate;
+    rec->decode_flags = d->flags;
+    rec->resource_index = d->resource_index;
+    if ((d->invalid_reason && !rec->invalid_reason) || (d->stable_id && !rec->stable_id) ||
+        (d->observation_id && !rec->observation_id) || (d->patient_id && !rec->patient_id) ||
+        (d->practitioner_id && !rec->practitioner_id) || (d->device_id && !rec->device_id) ||
+        (d->status && !rec->status))
+        return NULL; /* out of memory: never a record with an id silently missing */
+    return rec;
+}
+
+bp_route bp_record_route(const bp_record *r)
+{
+    if (r->invalid_reason)
+        return BP_ROUTE_INVALID;
+    if (r->skip_reason)
+        return BP_ROUTE_SKIPPED;
+    return r->anomaly ? BP_ROUTE_ANOMALY : BP_ROUTE_NORMAL;
+}
+
+int bp_batch_add_payload(bp_batch *b, const void *data, size_t len, const bp_origin *origin)
+{
+    if (!b || (!data && len))
+        return BP_EINVAL;
+    if (origin && origin->struct_size < offsetof(bp_origin, timestamp_ms) + sizeof(int64_t))
+        return BP_EINVAL;
+    bp_record *r = bp_record_new(b->arena);
+    if (!r)
+        return BP_ENOMEM;
+    /* The payload is kept NUL-terminated so the decoder and the invalid-route document can
+     * treat it as text without another copy. */
+    r->payload = bp_arena_strndup(b->arena, data ? data : "", len);
+    r->payload_len = len;
+    if (!r->payload)
+        return BP_ENOMEM;
+    if (origin) {
+        r->topic = bp_arena_strdup(b->arena, origin->topic);
+        r->partition = origin->partition;
+        r->offset = origin->offset;
+        r->source_ts_ms = origin->timestamp_ms;
+        if (origin->key) {
+            r->key = bp_arena_strndup(b->arena, origin->key, origin->key_len);
+            r->key_len = origin->key_len;
+            if (!r->key)
+                return BP_ENOMEM;
+        }
+        if (origin->topic && !r->topic)
+            return BP_ENOMEM;
+    }
+    bp_state_stamp(r, b->seq);
+    return bp_batch_push(b, r);
+}
+
+const char *bp_record_text(const bp_record *r, bp_field f)
+{
+    if (!r)
+        return NULL;
+    switch (f) {
+    case BP_F_STABLE_ID: return r->stable_id;
+    case BP_F_OBSERVATION_ID: return r->observation_id;
+    case BP_F_PATIENT_ID: return r->patient_id;
+    case BP_F_PRACTITIONER_ID: return r->practitioner_id;
+    case BP_F_DEVICE_ID: return r->device_id;
+    case BP_F_SOURCE_TOPIC: return r->topic;
+    case BP_F_SOURCE_KEY: return r->key;
+    case BP_F_CATEGORY: return r->category;
+    case BP_F_ANOMALY_TYPE: return bp_record_anomaly_type(r);
+    case BP_F_INVALID_REASON: return r->invalid_reason;
+    default: return NULL;
+    }
+}
+
+static double int_or_nan(int64_t v, int64_t absent)
+{
+    return v == absent ? NAN : (double)v;
+}
+
+double bp_record_number(const bp_record *r, bp_field f)
+{
+    if (!r)
+        return NAN;
+    switch (f) {
+    case BP_F_EFFECTIVE_MS: return int_or_nan(r->effective_ms, INT64_MIN);
+    case BP_F_SYSTOLIC: return r->systolic;
+    case BP_F_DIASTOLIC: return r->diastolic;
+    case BP_F_HEART_RATE: return r->heart_rate;
+    case BP_F_SOURCE_PARTITION: return int_or_nan(r->partition, -1);
+    case BP_F_SOURCE_OFFSET: return int_or_nan(r->offset, -1);
+    case BP_F_SOURCE_TIMESTAMP_MS: return int_or_nan(r->source_ts_ms, -1);
+    case BP_F_SOURCE_KEY_LEN: return r->key ? (double)r->key_len : NAN;
+    case BP_F_ANOMALY: return r->anomaly ? 1.0 : 0.0;
+    case BP_F_SEVERITY: return (double)r->severity;
+    default: return NAN;
+    }
+}
+
+static bool is_code(const char *s, bool allow_dot)
+{
+    if (!s || !*s || strlen(s) > 64)
+        return false;
+    for (; *s; s++) {
+        char c = *s;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                  (allow_dot && c == '.');
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static void invalidate_docs(bp_record *r)
+{
+    r->docs[0] = r->docs[1] = NULL;
+}
+
+int bp_record_flag(bp_record *r, const char *reason, bp_severity sev)
+{
+    if (!r || !is_code(reason, false) || sev < BP_SEV_NORMAL || sev > BP_SEV_CRITICAL)
+        return BP_EINVAL;
+    for (const bp_reason *it = r->reasons; it; it = it->next)
+        if (strcmp(it->code, reason) == 0)
+            goto raise; /* the same reason twice is one reason */
+    bp_reason *n = bp_arena_alloc(r->arena, sizeof *n);
+    if (!n || !(n->code = bp_arena_strdup(r->arena, reason)))
+        return BP_ENOMEM;
+    if (r->reasons_tail)
+        r->reasons_tail->next = n;
+    else
+        r->reasons = n;
+    r->reasons_tail = n;
+raise:
+    r->anomaly = true;
+    if (sev > r->severity)
+        r->severity = sev;
+    invalidate_docs(r);
+    return BP_OK;
+}
+
+int bp_record_raise_severity(bp_record *r, bp_severity sev)
+{
+    if (!r || sev < BP_SEV_NORMAL || sev > BP_SEV_CRITICAL)
+        return BP_EINVAL;
+    if (sev > r->severity)
+        r->severity = sev;
+    invalidate_docs(r);
+    return BP_OK;
+}
+
+static bool is_normal(const char *type)
+{
+    return !type || strcmp(type, "normal") == 0;
+}
+
+/* The type of a flagged reading no detector typed: from its reason codes when one names a
+ * direction, else "other". Never "normal": a flagged reading is an anomaly of some kind. */
+static const char *derived_type(const bp_record *r)
+{
+    for (const bp_reason *it = r->reasons; it; it = it->next) {
+        if (strstr(it->code, "hypertension"))
+            return "hypertension";
+        if (strstr(it->code, "hypotension"))
+            return "hypotension";
+    }
+    return "other";
+}
+
+const char *bp_record_anomaly_type(const bp_record *r)
+{
+    if (!r->anomaly)
+        return r->anomaly_type; /* NULL: the document says "normal" */
+    return is_normal(r->anomaly_type) ? derived_type(r) : r->anomaly_type;
+}
+
+int bp_record_set_text(bp_record *r, bp_field f, const char *value)
+{
+    if (!r || !is_code(value, false))
+        return BP_EINVAL;
+    /* A detector that found nothing says "normal"; on a reading another detector flagged (and
+     * maybe typed) that is not a verdict on its kind, so it changes nothing. */
+    if (f == BP_F_ANOMALY_TYPE && r->anomaly && is_normal(value))
+        return BP_OK;
+    const char *copy = bp_arena_strdup(r->arena, value);
+    if (!copy)
+        return BP_ENOMEM;
+    if (f == BP_F_CATEGORY)
+        r->category = copy;
+    else if (f == BP_F_ANOMALY_TYPE)
+        r->anomaly_type = copy;
+    else
+        return BP_EINVAL;
+    invalidate_docs(r);
+    return BP_OK;
+}
+
+/* Names the document already uses on any route; an annotation may not shadow them. */
+static const char *const core_fields[] = {
+    "@timestamp", "observation_id", "stable_id", "patient_id", "practitioner_id", "device_id",
+    "status", "systolic_pressure", "diastolic_pressure", "heart_rate", "anomaly", "anomaly_type",
+    "anomaly_details", "bp_category", "severity", "identified_by", "source", "invalid_reason",
+    "payload", "route", "effective_time", "skip_reason", "resource_type", "resource_code"};
+
+/* A core name, or one followed by '.': Elasticsearch reads "source.offset" as the path into
+ * the core's "source" object, so the annotation would collide with the core's own mapping. */
+bool bp_is_core_field(const char *key)
+{
+    size_t n = strcspn(key, ".");
+    for (size_t i = 0; i < sizeof core_fields / sizeof core_fields[0]; i++)
+        if (strlen(core_fields[i]) == n && strncmp(core_fields[i], key, n) == 0)
+            return true;
+    return false;
+}
+
+int bp_record_annotate(bp_record *r, const char *key, bp_value_type type, double number,
+                       const char *text)
+{
+    if (!r || !is_code(key, true) || bp_is_core_field(key))
+        return BP_EINVAL;
+    if (type == BP_VAL_TEXT && !text)
+        return BP_EINVAL;
+    if (type == BP_VAL_NUMBER && !isfinite(number))
+        return BP_EINVAL; /* JSON has no NaN; leave the annotation out instead */
+    const char *copy = NULL;
+    if (type == BP_VAL_TEXT && !(copy = bp_arena_strdup(r->arena, text)))
+        return BP_ENOMEM;
+    bp_annotation *a = NULL;
+    for (bp_annotation *it = r->annotations; it; it = it->next)
+        if (strcmp(it->key, key) == 0)
+            a = it;
+    if (!a) {
+        a = bp_arena_alloc(r->arena, sizeof *a);
+        if (!a || !(a->key = bp_arena_strdup(r->arena, key)))
+            return BP_ENOMEM;
+        if (r->annotations_tail)
+            r->annotations_tail->next = a;
+        else
+            r->annotations = a;
+        r->annotations_tail = a;
+    }
+    a->type = type;
+    a->number = number;
+    a->text = copy;
+    invalidate_docs(r);
+    return BP_OK;
+}
+
+const char *bp_severity_name(bp_severity s)
+{
+    switch (s) {
+    case BP_SEV_WARNING: return "warning";
+    case BP_SEV_CRITICAL: return "critical";
+    default: return "normal";
+    }
+}

@@ -1,0 +1,123 @@
+/* The host's records and batches. Plugins only see them through bp_host accessors, so this
+ * layout is free to change; nothing here is ABI. */
+#ifndef BPPIPE_RECORD_H
+#define BPPIPE_RECORD_H
+
+#include "base/arena.h"
+#include "bppipe/plugin.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum bp_route {
+    BP_ROUTE_NORMAL = 0,
+    BP_ROUTE_ANOMALY = 1,
+    BP_ROUTE_INVALID = 2,
+    /* valid FHIR that is not a blood-pressure reading: beside the books, never judged */
+    BP_ROUTE_SKIPPED = 3,
+    BP_ROUTE_COUNT = 4
+} bp_route;
+
+typedef enum bp_value_type { BP_VAL_NUMBER, BP_VAL_TEXT, BP_VAL_BOOL } bp_value_type;
+
+/* A detector's named annotation, serialized as a top-level document field. */
+typedef struct bp_annotation {
+    struct bp_annotation *next;
+    const char *key;
+    bp_value_type type;
+    double number; /* NUMBER, and BOOL as 0/1 */
+    const char *text;
+} bp_annotation;
+
+typedef struct bp_reason {
+    struct bp_reason *next;
+    const char *code;
+} bp_reason;
+
+struct bp_record {
+    bp_arena *arena; /* where this record's strings live (the batch's arena) */
+
+    /* payload and origin: shared by every reading decoded from one payload */
+    const char *payload;
+    size_t payload_len;
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    const char *key; /* NUL-terminated copy */
+    size_t key_len;
+    int64_t source_ts_ms;
+    /* keyed state (src/pipeline/state.c): the batch the payload was polled in, and the id of its
+     * partition's state at that moment (0: none yet, found by partition when used) */
+    uint64_t state_seq;
+    uint64_t state_scope;
+
+    /* reading */
+    const char *stable_id, *observation_id, *patient_id, *practitioner_id, *device_id, *status;
+    int64_t effective_ms;
+    double systolic, diastolic, heart_rate;
+    unsigned decode_flags;
+    int resource_index;
+    const char *invalid_reason; /* non-NULL: the record is on the invalid route */
+    /* non-NULL (and invalid_reason NULL): a skipped resource, not a reading (BP_SKIP_*), with
+     * its resourceType and, for an Observation, its code */
+    const char *skip_reason, *resource_type, *resource_code;
+
+    /* verdict */
+    bool anomaly;
+    bp_severity severity;
+    const char *category, *anomaly_type;
+    bp_reason *reasons, *reasons_tail;
+    bp_annotation *annotations, *annotations_tail;
+
+    /* delivery */
+    uint64_t sinks_pending; /* bit i: sink i has not yet delivered or rejected it */
+    const char *docs[2];    /* cached documents: [0] compact, [1] pretty */
+    size_t doc_lens[2];
+    /* Taken around the cache and the arena once the record is shared by delivery lanes (the
+     * run's delivery lock); NULL while one thread owns it. */
+    pthread_mutex_t *doc_lock;
+};
+
+struct bp_batch {
+    bp_record **items;
+    size_t count, cap;
+    size_t capacity; /* how many payloads the host wants per poll (source batches) */
+    bp_arena *arena; /* where records and strings of this batch live */
+    uint64_t seq;    /* source batches: poll order from 1 (keyed state); 0 otherwise */
+};
+
+void bp_batch_init(bp_batch *b, bp_arena *arena, size_t capacity);
+void bp_batch_clear(bp_batch *b); /* forgets the records; the arena is reset by its owner */
+void bp_batch_free(bp_batch *b);
+int bp_batch_push(bp_batch *b, bp_record *r);
+
+/* A record with no reading yet, every number NaN/-1. */
+bp_record *bp_record_new(bp_arena *arena);
+/* A reading the decoder found in payload `input` (src/fhir/fhir_decode.h): a copy of `input` (its
+ * payload and origin shared) with the decoded ids, values and invalid reason, strings in
+ * `arena`. The skip fields and the plausibility gate are the caller's. NULL on ENOMEM. */
+struct bp_decoded;
+bp_record *bp_record_from_decoded(bp_arena *arena, const bp_record *input,
+                                  const struct bp_decoded *d);
+bp_route bp_record_route(const bp_record *r);
+
+/* Implementations of the host table's record functions (see plugin.h for the contracts). */
+int bp_batch_add_payload(bp_batch *b, const void *data, size_t len, const bp_origin *origin);
+const char *bp_record_text(const bp_record *r, bp_field f);
+double bp_record_number(const bp_record *r, bp_field f);
+int bp_record_flag(bp_record *r, const char *reason, bp_severity sev);
+int bp_record_raise_severity(bp_record *r, bp_severity sev);
+int bp_record_set_text(bp_record *r, bp_field f, const char *value);
+/* The anomaly type the document shows: the one a detector set, except that a flagged reading is
+ * never "normal" (untyped or typed "normal", it takes "hypertension"/"hypotension" from its
+ * reason codes, else "other"). NULL for an unflagged, untyped reading. */
+const char *bp_record_anomaly_type(const bp_record *r);
+int bp_record_annotate(bp_record *r, const char *key, bp_value_type type,
+                       double number, const char *text);
+/* True when `key` is a name the core's document already uses. */
+bool bp_is_core_field(const char *key);
+
+const char *bp_severity_name(bp_severity s);
+
+#endif
