@@ -9,13 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-double bp_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static bool word_char(char c)
 {
     return isalpha((unsigned char)c) || c == '_';

@@ -5,6 +5,7 @@
 #ifndef BPPIPE_STATS_H
 #define BPPIPE_STATS_H
 
+#include "common/clock.h" /* bp_now_s: users of the books time them (until the engine includes it) */
 #include "pipeline/pipeline.h"
 
 #include <stdint.h>
@@ -35,8 +36,6 @@ typedef struct bp_stats {
     uint64_t skipped_other; /* beyond BP_MAX_SKIP_REASONS distinct reasons (never, today) */
     double started_s, ended_s;
 } bp_stats;
-
-double bp_now_s(void); /* monotonic seconds */
 
 void bp_stats_count_reason(bp_stats *st, const char *reason);
 /* Counts one skipped resource under `reason` (a BP_SKIP_* text). */
