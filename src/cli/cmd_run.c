@@ -4,10 +4,10 @@
 
 #include "base/log.h"
 #include "config/options.h"
-#include "pipeline/pipeline.h"
 #include "engine/runner.h"
 #include "ops/metrics.h"
 #include "ops/sd_notify.h"
+#include "pipeline/pipeline.h"
 
 #include <stddef.h>
 #include <stdio.h>

@@ -16,9 +16,9 @@
 
 #include "base/log.h"
 #include "config/options.h"
-#include "pipeline/pipeline.h"
 #include "engine/runner.h"
 #include "ops/metrics.h"
+#include "pipeline/pipeline.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

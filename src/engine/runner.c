@@ -719,8 +719,7 @@ static bool commits_ahead(const bp_ctx *src)
     return bp_desc_caps(d) & BP_CAP_BATCH_COMMIT;
 }
 
-int bp_run(bp_pipeline *p, const bp_run_opts *opts, const bp_run_observer *observer,
-           bp_stats *st)
+int bp_run(bp_pipeline *p, const bp_run_opts *opts, const bp_run_observer *observer, bp_stats *st)
 {
     runner r;
     memset(&r, 0, sizeof r);

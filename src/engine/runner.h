@@ -26,7 +26,6 @@ void bp_runner_request_stop(void);
  * permanently. Fills `st`. `observer` (src/engine/run_observer.h; NULL: none) is told what the
  * run does; it is the caller's and must outlive the call. Returns the process exit status:
  * 0 clean, 1 runtime failure. */
-int bp_run(bp_pipeline *p, const bp_run_opts *opts, const bp_run_observer *observer,
-           bp_stats *st);
+int bp_run(bp_pipeline *p, const bp_run_opts *opts, const bp_run_observer *observer, bp_stats *st);
 
 #endif

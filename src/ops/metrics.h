@@ -44,7 +44,7 @@ typedef struct bp_histogram {
 
 typedef struct bp_metrics {
     bp_run_observer observer; /* what bp_metrics_observer hands out; ctx is this struct */
-    struct bp_http *http; /* NULL: not listening (yet, or any more), nothing is built */
+    struct bp_http *http;     /* NULL: not listening (yet, or any more), nothing is built */
     bp_buf text;
     double last;           /* bp_now_s() of the last publish */
     double *failing_since; /* per lane: when its writes started taking nothing; 0: they take */

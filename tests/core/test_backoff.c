@@ -35,7 +35,8 @@ int main(void)
         CHECK(lo < cap * 0.05 && hi > cap * 0.95);
     }
     uint64_t a = 7, b = 7;
-    CHECK(bp_backoff_ms(100, 2000, 3, &a) == bp_backoff_ms(100, 2000, 3, &b)); /* the caller's state only */
+    /* the caller's state only */
+    CHECK(bp_backoff_ms(100, 2000, 3, &a) == bp_backoff_ms(100, 2000, 3, &b));
 
     double t0 = bp_now_s();
     bp_backoff_sleep(5000, always, NULL);
