@@ -218,6 +218,16 @@ static void host_count(bp_ctx *ctx, const char *name, double delta)
     ctx->n_counters++;
 }
 
+/* A source's payload, stamped with the state of its partition as of now (keyed state). The
+ * stamp is the host table's business, not the record's: records know nothing of the state. */
+static int host_add_payload(bp_batch *b, const void *data, size_t len, const bp_origin *origin)
+{
+    int rc = bp_batch_add_payload(b, data, len, origin);
+    if (rc == BP_OK)
+        bp_state_stamp(b->items[b->count - 1], b->seq);
+    return rc;
+}
+
 static int host_state_put(bp_ctx *ctx, const bp_record *rec, const void *key, size_t key_len,
                           const void *value, size_t len)
 {
@@ -241,7 +251,7 @@ static const bp_host host_table = {
     .opt_each = host_opt_each,
     .batch_count = host_batch_count,
     .batch_at = host_batch_at,
-    .add_payload = bp_batch_add_payload,
+    .add_payload = host_add_payload,
     .batch_capacity = host_batch_capacity,
     .text = bp_record_text,
     .number = bp_record_number,

@@ -6,7 +6,12 @@
  * One store per process, behind one lock: detectors call it on the main thread, sinks on their
  * delivery lanes. Every value is kept as of the last commit (the base) plus one version per
  * uncommitted batch that changed it, so the state as of any commit point is known without
- * stopping the pipeline. */
+ * stopping the pipeline.
+ *
+ * state.c implements this header over pure parts, each private to src/pipeline/state*.c:
+ * state_owners (which instance holds which slot), state_scopes (a scope per input partition),
+ * state_table (a scope's keys and values), state_pending (the uncommitted batches) and
+ * state_snapshot (the snapshot file format). */
 #ifndef BPPIPE_STATE_H
 #define BPPIPE_STATE_H
 
@@ -16,7 +21,6 @@
 #include <stdint.h>
 
 struct bp_record;
-typedef struct bp_state_scope bp_state_scope;
 
 /* At most this many instances keep state in one process. */
 #define BP_STATE_MAX_OWNERS 64
@@ -29,7 +33,7 @@ void bp_state_configure(bool source_keeps_state, int64_t snapshot_interval_ms);
 void bp_state_begin_poll(uint64_t seq);
 /* Stamps a payload record the source adds with the batch's sequence number and its partition's
  * state, so the state it is judged with is the one it was read under, whatever is dropped or
- * restored later in the same poll. */
+ * restored later in the same poll. The host table's add_payload (host.c) calls it. */
 void bp_state_stamp(struct bp_record *input, uint64_t seq);
 /* The batch `seq` and every one before it are committed: their changes become the base. */
 void bp_state_commit(uint64_t seq);
