@@ -36,7 +36,6 @@ static struct {
     int64_t interval_ms;
     double last_snapshot_s;
     bool dirty; /* committed changes not yet in the snapshot files */
-    uint64_t restore_ignored;
 } S = {.mu = PTHREAD_MUTEX_INITIALIZER, .interval_ms = 1000};
 
 /* ---- configuration and the runner's calls ----------------------------------------------- */
@@ -140,23 +139,26 @@ int bp_state_checkpoint(bool final)
     return rc;
 }
 
+/* The entry of `o`'s key in `s`, added when missing. NULL without a scope or on ENOMEM. */
+static bp_state_entry *find_or_add(bp_state_scope *s, uint32_t o, const void *key, size_t len)
+{
+    if (!s)
+        return NULL;
+    uint64_t h = bp_state_key_hash(o, key, len);
+    bp_state_entry *e = bp_state_table_find(&s->table, o, key, len, h);
+    return e ? e : bp_state_table_add(&s->table, o, key, len, h);
+}
+
 /* A key read from owner `*(int *)user`'s snapshot becomes its committed value. */
 static int load_key(void *user, const char *topic, int32_t partition, const unsigned char *key,
                     size_t key_len, unsigned char *value, size_t len)
 {
     const int *slot = user;
-    uint32_t o = (uint32_t)*slot;
     bp_state_scope *s = bp_state_scopes_live(&S.scopes, topic, partition);
-    uint64_t h = bp_state_key_hash(o, key, key_len);
-    bp_state_entry *e = s ? bp_state_table_find(&s->table, o, key, key_len, h) : NULL;
-    if (s && !e)
-        e = bp_state_table_add(&s->table, o, key, key_len, h);
+    bp_state_entry *e = find_or_add(s, (uint32_t)*slot, key, key_len);
     if (!e)
         return -1;
-    free(e->base);
-    e->base = value;
-    e->base_len = len;
-    e->base_present = true;
+    bp_state_entry_set_base(e, value, len);
     return 0;
 }
 
@@ -275,6 +277,45 @@ static bp_state_entry *entry_to_change(bp_state_scope *s, int o, const void *key
     return *rc == BP_OK ? e : NULL;
 }
 
+/* The batch a change of `e` by `rec` belongs to: the record's, unless that one is committed
+ * already (a record a sink delivers from its disk buffer) or a later batch changed the key
+ * first. */
+static uint64_t batch_of_change(const bp_record *rec, const bp_state_entry *e)
+{
+    uint64_t seq = rec->state_seq;
+    if (seq <= S.committed_seq)
+        seq = S.committed_seq + 1;
+    if (e->last && e->last->seq > seq)
+        seq = e->last->seq;
+    return seq;
+}
+
+/* Makes `copy` (len bytes, NULL when empty; `present` false: a delete) the value batch `seq`
+ * gives `e` of scope `s`: the batch's version when it has one already, else a new version noted
+ * in the batch. BP_OK, or BP_ENOMEM with `copy` freed. */
+static int set_version(bp_state_scope *s, bp_state_entry *e, uint64_t seq, unsigned char *copy,
+                       size_t len, bool present)
+{
+    if (e->last && e->last->seq == seq) {
+        free(e->last->value);
+        e->last->value = copy;
+        e->last->len = present ? len : 0;
+        e->last->present = present;
+        return BP_OK;
+    }
+    bp_state_batch *b = bp_state_pending_add(&S.pending, seq);
+    bp_state_version *v = b ? calloc(1, sizeof *v) : NULL;
+    if (!v || bp_state_batch_note(b, s, e) != 0) {
+        free(v);
+        free(copy);
+        return BP_ENOMEM;
+    }
+    *v =
+        (bp_state_version){.seq = seq, .present = present, .len = present ? len : 0, .value = copy};
+    bp_state_entry_push(e, v);
+    return BP_OK;
+}
+
 int bp_state_put(bp_ctx *ctx, const bp_record *rec, const void *key, size_t key_len,
                  const void *value, size_t len, bool present)
 {
@@ -284,44 +325,18 @@ int bp_state_put(bp_ctx *ctx, const bp_record *rec, const void *key, size_t key_
     int o = bp_state_owner_of(&S.owners, ctx), rc = BP_EINVAL;
     bp_state_scope *s = o >= 0 ? scope_of(rec) : NULL;
     bp_state_entry *e = o >= 0 ? entry_to_change(s, o, key, key_len, present, &rc) : NULL;
-    if (!e) {
-        pthread_mutex_unlock(&S.mu);
-        return rc;
-    }
-    /* The batch the change belongs to: the record's, unless that one is committed already (a
-     * record a sink delivers from its disk buffer) or a later batch changed the key first. */
-    uint64_t seq = rec->state_seq;
-    if (seq <= S.committed_seq)
-        seq = S.committed_seq + 1;
-    if (e->last && e->last->seq > seq)
-        seq = e->last->seq;
-    unsigned char *copy = present && len ? malloc(len) : NULL;
-    if (present && len && !copy) {
-        pthread_mutex_unlock(&S.mu);
-        return BP_ENOMEM;
-    }
-    if (copy)
-        memcpy(copy, value, len);
-    if (e->last && e->last->seq == seq) {
-        free(e->last->value);
-        e->last->value = copy;
-        e->last->len = present ? len : 0;
-        e->last->present = present;
-    } else {
-        bp_state_batch *b = bp_state_pending_add(&S.pending, seq);
-        bp_state_version *v = b ? calloc(1, sizeof *v) : NULL;
-        if (!v || bp_state_batch_note(b, s, e) != 0) {
-            free(v);
-            free(copy);
-            pthread_mutex_unlock(&S.mu);
-            return BP_ENOMEM;
+    if (e) {
+        unsigned char *copy = present && len ? malloc(len) : NULL;
+        if (present && len && !copy) {
+            rc = BP_ENOMEM;
+        } else {
+            if (copy)
+                memcpy(copy, value, len);
+            rc = set_version(s, e, batch_of_change(rec, e), copy, len, present);
         }
-        *v = (bp_state_version){
-            .seq = seq, .present = present, .len = present ? len : 0, .value = copy};
-        bp_state_entry_push(e, v);
     }
     pthread_mutex_unlock(&S.mu);
-    return BP_OK;
+    return rc;
 }
 
 static bool keeps_state(const bp_ctx *ctx)
@@ -367,7 +382,7 @@ int bp_state_changes(bp_ctx *ctx, const bp_batch *batch, bp_state_visit visit, v
 }
 
 int bp_state_restore(bp_ctx *ctx, const char *topic, int32_t partition, const char *ns,
-                     const void *key, size_t key_len, const void *value, size_t len)
+                     const void *key, size_t key_len, const void *value, size_t len, bool *ignored)
 {
     if (!keeps_state(ctx) || !ns || !key_ok(key, key_len) || (!value && len) ||
         len > BP_STATE_MAX_VALUE)
@@ -375,25 +390,18 @@ int bp_state_restore(bp_ctx *ctx, const char *topic, int32_t partition, const ch
     pthread_mutex_lock(&S.mu);
     int o = bp_state_owner_by_ns(&S.owners, ns), rc = BP_OK;
     if (o < 0) {
-        S.restore_ignored++;
         pthread_mutex_unlock(&S.mu);
-        bp_host_table()->count(ctx, "state_restore_ignored", 1);
+        *ignored = true;
         return BP_OK;
     }
     bp_state_scope *s = bp_state_scopes_live(&S.scopes, topic, partition);
-    uint64_t h = bp_state_key_hash((uint32_t)o, key, key_len);
-    bp_state_entry *e = s ? bp_state_table_find(&s->table, (uint32_t)o, key, key_len, h) : NULL;
-    if (s && !e)
-        e = bp_state_table_add(&s->table, (uint32_t)o, key, key_len, h);
+    bp_state_entry *e = find_or_add(s, (uint32_t)o, key, key_len);
     unsigned char *copy = e ? malloc(len ? len : 1) : NULL;
     if (!copy) {
         rc = BP_ENOMEM;
     } else {
         memcpy(copy, value, len);
-        free(e->base);
-        e->base = copy;
-        e->base_len = len;
-        e->base_present = true;
+        bp_state_entry_set_base(e, copy, len);
     }
     pthread_mutex_unlock(&S.mu);
     return rc;
@@ -434,6 +442,5 @@ void bp_state_reset(void)
         bp_state_owner_release(&S.owners, o);
     S.poll_seq = S.committed_seq = 0;
     S.dirty = false;
-    S.restore_ignored = 0;
     pthread_mutex_unlock(&S.mu);
 }

@@ -9,8 +9,9 @@
 #ifndef BPPIPE_STATE_OWNERS_H
 #define BPPIPE_STATE_OWNERS_H
 
+#include "bppipe/plugin.h"
 #include "pipeline/instance.h"
-#include "pipeline/state.h"
+#include "pipeline/state_table.h" /* BP_STATE_MAX_OWNERS */
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -134,6 +134,14 @@ bool bp_state_entry_current(const bp_state_entry *e, const unsigned char **value
     return true;
 }
 
+void bp_state_entry_set_base(bp_state_entry *e, unsigned char *value, size_t len)
+{
+    free(e->base);
+    e->base = value;
+    e->base_len = len;
+    e->base_present = true;
+}
+
 void bp_state_entry_push(bp_state_entry *e, bp_state_version *v)
 {
     if (e->last)

@@ -9,11 +9,13 @@
 #ifndef BPPIPE_STATE_TABLE_H
 #define BPPIPE_STATE_TABLE_H
 
-#include "pipeline/state.h"
-
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* At most this many instances keep state in one process: an entry's owner is a slot below it
+ * (state_owners.h). */
+#define BP_STATE_MAX_OWNERS 64
 
 /* The value one uncommitted batch gave a key. */
 typedef struct bp_state_version {
@@ -65,6 +67,9 @@ void bp_state_table_purge_owner(bp_state_table *t, uint32_t owner);
 /* The value a reader sees now: the newest version, else the base. Returns whether there is one
  * (false: never set, or deleted), with *value and *len set when there is. */
 bool bp_state_entry_current(const bp_state_entry *e, const unsigned char **value, size_t *len);
+/* Replaces the base with `value` (len bytes, malloc'd: the entry's from now on), present: a
+ * committed value restored from elsewhere (a snapshot file, the source's changelog). */
+void bp_state_entry_set_base(bp_state_entry *e, unsigned char *value, size_t len);
 /* Appends `v` (its next NULL) as the entry's newest version; the entry owns it from now on. */
 void bp_state_entry_push(bp_state_entry *e, bp_state_version *v);
 /* The oldest version becomes the base (its batch is committed). Returns false when the entry
