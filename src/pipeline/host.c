@@ -218,6 +218,16 @@ static void host_count(bp_ctx *ctx, const char *name, double delta)
     ctx->n_counters++;
 }
 
+/* A source's payload, stamped with the state of its partition as of now (keyed state). The
+ * stamp is the host table's business, not the record's: records know nothing of the state. */
+static int host_add_payload(bp_batch *b, const void *data, size_t len, const bp_origin *origin)
+{
+    int rc = bp_batch_add_payload(b, data, len, origin);
+    if (rc == BP_OK)
+        bp_state_stamp(b->items[b->count - 1], b->seq);
+    return rc;
+}
+
 static int host_state_put(bp_ctx *ctx, const bp_record *rec, const void *key, size_t key_len,
                           const void *value, size_t len)
 {
@@ -227,6 +237,17 @@ static int host_state_put(bp_ctx *ctx, const bp_record *rec, const void *key, si
 static int host_state_delete(bp_ctx *ctx, const bp_record *rec, const void *key, size_t key_len)
 {
     return bp_state_put(ctx, rec, key, key_len, NULL, 0, false);
+}
+
+/* The state's restore, counted here when its owner is gone (the books are the host table's). */
+static int host_state_restore(bp_ctx *ctx, const char *topic, int32_t partition, const char *ns,
+                              const void *key, size_t key_len, const void *value, size_t len)
+{
+    bool ignored = false;
+    int rc = bp_state_restore(ctx, topic, partition, ns, key, key_len, value, len, &ignored);
+    if (ignored)
+        host_count(ctx, "state_restore_ignored", 1);
+    return rc;
 }
 
 static const bp_host host_table = {
@@ -241,7 +262,7 @@ static const bp_host host_table = {
     .opt_each = host_opt_each,
     .batch_count = host_batch_count,
     .batch_at = host_batch_at,
-    .add_payload = bp_batch_add_payload,
+    .add_payload = host_add_payload,
     .batch_capacity = host_batch_capacity,
     .text = bp_record_text,
     .number = bp_record_number,
@@ -260,7 +281,7 @@ static const bp_host host_table = {
     .state_put = host_state_put,
     .state_delete = host_state_delete,
     .state_changes = bp_state_changes,
-    .state_restore = bp_state_restore,
+    .state_restore = host_state_restore,
     .state_drop = bp_state_drop,
 };
 

@@ -1,7 +1,6 @@
 #include "pipeline/record.h"
 
 #include "fhir/fhir_decode.h"
-#include "pipeline/state.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -120,7 +119,6 @@ int bp_batch_add_payload(bp_batch *b, const void *data, size_t len, const bp_ori
         if (origin->topic && !r->topic)
             return BP_ENOMEM;
     }
-    bp_state_stamp(r, b->seq);
     return bp_batch_push(b, r);
 }
 

@@ -47,8 +47,9 @@ struct bp_record {
     const char *key; /* NUL-terminated copy */
     size_t key_len;
     int64_t source_ts_ms;
-    /* keyed state (src/pipeline/state.c): the batch the payload was polled in, and the id of its
-     * partition's state at that moment (0: none yet, found by partition when used) */
+    /* keyed state (src/pipeline/state.c, set by bp_state_stamp): the batch the payload was polled
+     * in, and the id of its partition's state at that moment (0: none yet, found by partition
+     * when used) */
     uint64_t state_seq;
     uint64_t state_scope;
 
@@ -102,7 +103,9 @@ bp_record *bp_record_from_decoded(bp_arena *arena, const bp_record *input,
                                   const struct bp_decoded *d);
 bp_route bp_record_route(const bp_record *r);
 
-/* Implementations of the host table's record functions (see plugin.h for the contracts). */
+/* Implementations of the host table's record functions (see plugin.h for the contracts).
+ * bp_batch_add_payload makes the record only: the host table's add_payload (host.c) then
+ * stamps it with its partition's keyed state (bp_state_stamp), which records know nothing of. */
 int bp_batch_add_payload(bp_batch *b, const void *data, size_t len, const bp_origin *origin);
 const char *bp_record_text(const bp_record *r, bp_field f);
 double bp_record_number(const bp_record *r, bp_field f);

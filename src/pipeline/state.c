@@ -1,294 +1,42 @@
+/* Keyed state: the host API (state.h, and the host table's state functions of plugin.h) over
+ * the store's parts: the owners (state_owners.c), a scope per input partition
+ * (state_scopes.c) with its table of keys (state_table.c), the uncommitted batches
+ * (state_pending.c) and the snapshot files (state_snapshot.c). Those parts are pure; this file
+ * holds the one store of the process and its lock, validates the plugins' arguments, and
+ * decides when snapshots are due and what is logged. */
 #include "pipeline/state.h"
 
-#include "pipeline/instance.h"
 #include "base/log.h"
-#include "pipeline/record.h"
 #include "common/clock.h"
+#include "pipeline/instance.h"
+#include "pipeline/record.h"
+#include "pipeline/state_owners.h"
+#include "pipeline/state_pending.h"
+#include "pipeline/state_scopes.h"
+#include "pipeline/state_snapshot.h"
+#include "pipeline/state_table.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-/* A value one uncommitted batch gave a key. */
-typedef struct version {
-    struct version *next; /* the next batch's, ascending seq */
-    uint64_t seq;
-    bool present; /* false: the batch deleted the key */
-    size_t len;
-    unsigned char *value;
-} version;
-
-typedef struct entry {
-    struct entry *hnext; /* bucket chain */
-    uint64_t hash;
-    uint32_t owner;
-    size_t key_len;
-    unsigned char *key;
-    bool base_present; /* the value as of the last commit */
-    size_t base_len;
-    unsigned char *base;
-    version *versions, *last;
-} entry;
-
-struct bp_state_scope {
-    struct bp_state_scope *next;
-    uint64_t id; /* what records carry (never reused in a process) */
-    char *topic; /* NULL: a source without topics */
-    int32_t partition;
-    bool dropped;      /* revoked: no longer found, freed once drop_seq is committed */
-    uint64_t drop_seq; /* the batch being polled when it was dropped */
-    entry **buckets;
-    size_t n_buckets, n_entries;
-    uint64_t keys[BP_STATE_MAX_OWNERS];
-};
-
-typedef struct change {
-    bp_state_scope *scope;
-    entry *e;
-} change;
-
-/* The keys one uncommitted batch changed. */
-typedef struct pending {
-    uint64_t seq;
-    change *items;
-    size_t n, cap;
-} pending;
-
-typedef struct owner {
-    const bp_ctx *ctx; /* NULL: free slot */
-    char *ns;          /* "SECTION/FORMAT" */
-    uint64_t max_keys;
-    char *file; /* snapshot file, NULL: none */
-    bool warned_full;
-} state_owner;
-
+/* One store per process, behind one lock. The host table's state functions carry no handle
+ * (a plugin passes its bp_ctx and a record, plugin.h), the runner's calls (begin_poll, commit,
+ * checkpoint) none either, and detectors on the main thread and sinks on their delivery lanes
+ * reach the same keys at once. Everything the store holds is reached from here only. */
 static struct {
     pthread_mutex_t mu;
-    state_owner owners[BP_STATE_MAX_OWNERS];
-    bp_state_scope *scopes;
-    bp_state_scope *last_hit;
-    pending *pend; /* ascending seq */
-    size_t n_pend, cap_pend;
+    bp_state_owners owners;
+    bp_state_scopes scopes;
+    bp_state_pending pending;
     uint64_t poll_seq, committed_seq;
     bool source_keeps;
     int64_t interval_ms;
     double last_snapshot_s;
     bool dirty; /* committed changes not yet in the snapshot files */
-    uint64_t restore_ignored;
-    uint64_t next_scope_id;
 } S = {.mu = PTHREAD_MUTEX_INITIALIZER, .interval_ms = 1000};
-
-/* ---- keys and scopes ------------------------------------------------------------------ */
-
-static uint64_t hash_key(uint32_t owner, const void *key, size_t len)
-{
-    uint64_t h = 1469598103934665603ull ^ owner; /* FNV-1a */
-    const unsigned char *p = key;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 1099511628211ull;
-    }
-    return h ^ (h >> 31);
-}
-
-/* A source without partitions keeps one scope, whatever it names its topics (source-file names
- * files there): a patient's history does not depend on the file the reading came from. */
-static bool partitioned(int32_t partition)
-{
-    return partition >= 0;
-}
-
-static bool same_scope(const bp_state_scope *s, const char *topic, int32_t partition)
-{
-    if (!partitioned(partition))
-        return !partitioned(s->partition);
-    return s->partition == partition &&
-           (s->topic && topic ? strcmp(s->topic, topic) == 0 : s->topic == topic);
-}
-
-/* The live scope of (topic, partition), created when missing. NULL on ENOMEM. */
-static bp_state_scope *scope_for(const char *topic, int32_t partition)
-{
-    if (S.last_hit && !S.last_hit->dropped && same_scope(S.last_hit, topic, partition))
-        return S.last_hit;
-    for (bp_state_scope *s = S.scopes; s; s = s->next)
-        if (!s->dropped && same_scope(s, topic, partition))
-            return S.last_hit = s;
-    bp_state_scope *s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
-    s->partition = partitioned(partition) ? partition : -1;
-    s->id = ++S.next_scope_id;
-    s->n_buckets = 64;
-    s->buckets = calloc(s->n_buckets, sizeof *s->buckets);
-    if (!s->buckets || (partitioned(partition) && topic && !(s->topic = strdup(topic)))) {
-        free(s->buckets);
-        free(s);
-        return NULL;
-    }
-    s->next = S.scopes;
-    S.scopes = s;
-    return S.last_hit = s;
-}
-
-static entry *find(const bp_state_scope *s, uint32_t owner, const void *key, size_t len,
-                   uint64_t h)
-{
-    for (entry *e = s->buckets[h & (s->n_buckets - 1)]; e; e = e->hnext)
-        if (e->hash == h && e->owner == owner && e->key_len == len &&
-            memcmp(e->key, key, len) == 0)
-            return e;
-    return NULL;
-}
-
-static void grow(bp_state_scope *s)
-{
-    size_t n = s->n_buckets * 2;
-    entry **b = calloc(n, sizeof *b);
-    if (!b)
-        return; /* longer chains, still correct */
-    for (size_t i = 0; i < s->n_buckets; i++) {
-        for (entry *e = s->buckets[i], *next; e; e = next) {
-            next = e->hnext;
-            e->hnext = b[e->hash & (n - 1)];
-            b[e->hash & (n - 1)] = e;
-        }
-    }
-    free(s->buckets);
-    s->buckets = b;
-    s->n_buckets = n;
-}
-
-static entry *add(bp_state_scope *s, uint32_t owner, const void *key, size_t len, uint64_t h)
-{
-    entry *e = calloc(1, sizeof *e);
-    if (!e || !(e->key = malloc(len ? len : 1))) {
-        free(e);
-        return NULL;
-    }
-    memcpy(e->key, key, len);
-    e->key_len = len;
-    e->owner = owner;
-    e->hash = h;
-    if (s->n_entries + 1 > s->n_buckets)
-        grow(s);
-    e->hnext = s->buckets[h & (s->n_buckets - 1)];
-    s->buckets[h & (s->n_buckets - 1)] = e;
-    s->n_entries++;
-    s->keys[owner]++;
-    return e;
-}
-
-static void free_entry(entry *e)
-{
-    for (version *v = e->versions, *next; v; v = next) {
-        next = v->next;
-        free(v->value);
-        free(v);
-    }
-    free(e->base);
-    free(e->key);
-    free(e);
-}
-
-static void unlink_entry(bp_state_scope *s, entry *e)
-{
-    entry **p = &s->buckets[e->hash & (s->n_buckets - 1)];
-    while (*p && *p != e)
-        p = &(*p)->hnext;
-    if (*p)
-        *p = e->hnext;
-    s->n_entries--;
-    s->keys[e->owner]--;
-}
-
-static void free_scope(bp_state_scope *s)
-{
-    for (size_t i = 0; i < s->n_buckets; i++)
-        for (entry *e = s->buckets[i], *next; e; e = next) {
-            next = e->hnext;
-            free_entry(e);
-        }
-    free(s->buckets);
-    free(s->topic);
-    free(s);
-}
-
-/* ---- owners --------------------------------------------------------------------------- */
-
-static int owner_of(const bp_ctx *ctx)
-{
-    if (!ctx || ctx->state_owner <= 0 || ctx->state_owner > BP_STATE_MAX_OWNERS ||
-        S.owners[ctx->state_owner - 1].ctx != ctx)
-        return -1;
-    return ctx->state_owner - 1;
-}
-
-static int owner_by_ns(const char *ns)
-{
-    for (int i = 0; i < BP_STATE_MAX_OWNERS; i++)
-        if (S.owners[i].ctx && strcmp(S.owners[i].ns, ns) == 0)
-            return i;
-    return -1;
-}
-
-static bool format_ok(const char *f)
-{
-    size_t n = f ? strlen(f) : 0;
-    if (n < 1 || n > BP_STATE_MAX_FORMAT)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((f[i] >= 'a' && f[i] <= 'z') || (f[i] >= '0' && f[i] <= '9') || f[i] == '_' ||
-              f[i] == '.' || f[i] == '-'))
-            return false;
-    return true;
-}
-
-/* ---- uncommitted changes ---------------------------------------------------------------- */
-
-static pending *pending_for(uint64_t seq)
-{
-    size_t at = S.n_pend;
-    while (at > 0 && S.pend[at - 1].seq >= seq)
-        at--;
-    if (at < S.n_pend && S.pend[at].seq == seq)
-        return &S.pend[at];
-    if (S.n_pend == S.cap_pend) {
-        size_t cap = S.cap_pend ? S.cap_pend * 2 : 8;
-        pending *p = realloc(S.pend, cap * sizeof *p);
-        if (!p)
-            return NULL;
-        S.pend = p;
-        S.cap_pend = cap;
-    }
-    /* Ascending seq: a sink's lane may change a key for an older batch than a detector did. */
-    if (at < S.n_pend)
-        memmove(S.pend + at + 1, S.pend + at, (S.n_pend - at) * sizeof *S.pend);
-    S.n_pend++;
-    pending *p = &S.pend[at];
-    memset(p, 0, sizeof *p);
-    p->seq = seq;
-    return p;
-}
-
-static int note_change(pending *p, bp_state_scope *s, entry *e)
-{
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 64;
-        change *c = realloc(p->items, cap * sizeof *c);
-        if (!c)
-            return -1;
-        p->items = c;
-        p->cap = cap;
-    }
-    p->items[p->n++] = (change){s, e};
-    return 0;
-}
 
 /* ---- configuration and the runner's calls ----------------------------------------------- */
 
@@ -307,173 +55,61 @@ void bp_state_begin_poll(uint64_t seq)
     pthread_mutex_unlock(&S.mu);
 }
 
-static bool any_owner(void)
-{
-    for (int i = 0; i < BP_STATE_MAX_OWNERS; i++)
-        if (S.owners[i].ctx)
-            return true;
-    return false;
-}
-
 void bp_state_stamp(bp_record *input, uint64_t seq)
 {
     input->state_seq = seq;
     pthread_mutex_lock(&S.mu);
-    if (any_owner())
-    {
-        bp_state_scope *s = scope_for(input->topic, input->partition);
+    if (bp_state_owners_any(&S.owners)) {
+        bp_state_scope *s = bp_state_scopes_live(&S.scopes, input->topic, input->partition);
         input->state_scope = s ? s->id : 0;
     }
     pthread_mutex_unlock(&S.mu);
 }
 
-/* Removes every change of `s` from the uncommitted lists (the scope is being freed). */
-static void forget_changes_of(const bp_state_scope *s)
+static void forget_scope(void *user, const bp_state_scope *s)
 {
-    for (size_t i = 0; i < S.n_pend; i++) {
-        pending *p = &S.pend[i];
-        size_t k = 0;
-        for (size_t j = 0; j < p->n; j++)
-            if (p->items[j].scope != s)
-                p->items[k++] = p->items[j];
-        p->n = k;
-    }
+    bp_state_pending_forget_scope(user, s);
 }
 
 void bp_state_commit(uint64_t seq)
 {
     pthread_mutex_lock(&S.mu);
-    size_t done = 0;
-    for (; done < S.n_pend && S.pend[done].seq <= seq; done++) {
-        pending *p = &S.pend[done];
-        for (size_t j = 0; j < p->n; j++) {
-            bp_state_scope *s = p->items[j].scope;
-            entry *e = p->items[j].e;
-            version *v = e->versions;
-            if (!v)
-                continue;
-            free(e->base);
-            e->base = v->value;
-            e->base_len = v->len;
-            e->base_present = v->present;
-            e->versions = v->next;
-            if (!e->versions)
-                e->last = NULL;
-            free(v);
-            if (!s->dropped)
-                S.dirty = true;
-            if (!e->base_present && !e->versions) {
-                unlink_entry(s, e);
-                free_entry(e);
-            }
-        }
-        free(p->items);
-    }
-    if (done)
-        memmove(S.pend, S.pend + done, (S.n_pend - done) * sizeof *S.pend);
-    S.n_pend -= done;
+    if (bp_state_pending_commit(&S.pending, seq))
+        S.dirty = true;
     if (seq > S.committed_seq)
         S.committed_seq = seq;
-    for (bp_state_scope **sp = &S.scopes; *sp;) {
-        bp_state_scope *s = *sp;
-        if (s->dropped && s->drop_seq <= S.committed_seq) {
-            *sp = s->next;
-            if (S.last_hit == s)
-                S.last_hit = NULL;
-            forget_changes_of(s);
-            free_scope(s);
-        } else {
-            sp = &s->next;
-        }
-    }
+    bp_state_scopes_free_dropped(&S.scopes, S.committed_seq, forget_scope, &S.pending);
     pthread_mutex_unlock(&S.mu);
 }
 
 size_t bp_state_keys(void)
 {
     pthread_mutex_lock(&S.mu);
-    size_t n = 0;
-    for (bp_state_scope *s = S.scopes; s; s = s->next)
-        if (!s->dropped)
-            n += s->n_entries;
+    size_t n = bp_state_scopes_keys(&S.scopes);
     pthread_mutex_unlock(&S.mu);
     return n;
 }
 
 /* ---- snapshot files (sources that do not keep the state) --------------------------------- */
 
-#define SNAP_MAGIC "BPSTATE1"
-
-static bool put_u32(FILE *f, uint32_t v)
-{
-    unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
-                          (unsigned char)(v >> 24)};
-    return fwrite(b, 4, 1, f) == 1;
-}
-
-static bool put_bytes(FILE *f, const void *p, size_t n)
-{
-    return put_u32(f, (uint32_t)n) && (n == 0 || fwrite(p, n, 1, f) == 1);
-}
-
-/* Writes owner `o`'s committed values: magic, its ns, then (topic or none, partition, key,
- * value) per key; atomically (a temporary file, fsync, rename, fsync of the folder), 0600. */
+/* Writes owner `o`'s committed values of the live scopes. 0, or -1 with errno set. */
 static int write_snapshot(int o)
 {
-    const state_owner *w = &S.owners[o];
-    size_t n = strlen(w->file) + 32;
-    char *tmp = malloc(n);
-    if (!tmp)
+    const bp_state_owner *w = &S.owners.slot[o];
+    bp_state_snapshot_writer sw;
+    if (bp_state_snapshot_begin(&sw, w->file, w->ns) != 0)
         return -1;
-    snprintf(tmp, n, "%s.tmp.%ld", w->file, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (!f) {
-        int saved = errno;
-        if (fd >= 0)
-            close(fd);
-        free(tmp);
-        errno = saved;
-        return -1;
-    }
-    bool ok = fwrite(SNAP_MAGIC, 8, 1, f) == 1 && put_bytes(f, w->ns, strlen(w->ns));
-    for (bp_state_scope *s = S.scopes; ok && s; s = s->next) {
+    for (const bp_state_scope *s = S.scopes.list; s; s = s->next) {
         if (s->dropped)
             continue;
-        for (size_t i = 0; ok && i < s->n_buckets; i++)
-            for (entry *e = s->buckets[i]; ok && e; e = e->hnext) {
-                if (e->owner != (uint32_t)o || !e->base_present)
-                    continue;
-                ok = (s->topic ? put_bytes(f, s->topic, strlen(s->topic))
-                               : put_u32(f, UINT32_MAX)) &&
-                     put_u32(f, (uint32_t)s->partition) && put_bytes(f, e->key, e->key_len) &&
-                     put_bytes(f, e->base, e->base_len);
-            }
+        const bp_state_table *t = &s->table;
+        for (size_t i = 0; i < t->n_buckets; i++)
+            for (const bp_state_entry *e = t->buckets[i]; e; e = e->hnext)
+                if (e->owner == (uint32_t)o && e->base_present)
+                    bp_state_snapshot_put(&sw, s->topic, s->partition, e->key, e->key_len, e->base,
+                                          e->base_len);
     }
-    ok = fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
-    ok = fclose(f) == 0 && ok;
-    int saved = errno;
-    if (!ok || rename(tmp, w->file) != 0) {
-        saved = errno;
-        unlink(tmp);
-        free(tmp);
-        errno = saved;
-        return -1;
-    }
-    free(tmp);
-    /* The rename itself is durable only once the folder is. */
-    char *dir = strdup(w->file);
-    if (dir) {
-        char *slash = strrchr(dir, '/');
-        const char *d = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
-        int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-        free(dir);
-    }
-    return 0;
+    return bp_state_snapshot_finish(&sw);
 }
 
 int bp_state_checkpoint(bool final)
@@ -484,13 +120,14 @@ int bp_state_checkpoint(bool final)
     bool due = S.dirty && !S.source_keeps &&
                (final || (now - S.last_snapshot_s) * 1000.0 >= (double)S.interval_ms);
     for (int o = 0; due && o < BP_STATE_MAX_OWNERS; o++) {
-        if (!S.owners[o].ctx || !S.owners[o].file)
+        const bp_state_owner *w = &S.owners.slot[o];
+        if (!w->ctx || !w->file)
             continue;
         if (write_snapshot(o) != 0) {
-            bp_log(S.owners[o].ctx->name, BP_LOG_ERROR,
+            bp_log(w->ctx->name, BP_LOG_ERROR,
                    "cannot write the state snapshot %s: %s; the previous one stays, check the "
                    "folder and free space",
-                   S.owners[o].file, strerror(errno));
+                   w->file, strerror(errno));
             rc = -1;
         }
     }
@@ -502,177 +139,76 @@ int bp_state_checkpoint(bool final)
     return rc;
 }
 
-static bool get_u32(FILE *f, uint32_t *v)
+/* The entry of `o`'s key in `s`, added when missing. NULL without a scope or on ENOMEM. */
+static bp_state_entry *find_or_add(bp_state_scope *s, uint32_t o, const void *key, size_t len)
 {
-    unsigned char b[4];
-    if (fread(b, 4, 1, f) != 1)
-        return false;
-    *v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-    return true;
+    if (!s)
+        return NULL;
+    uint64_t h = bp_state_key_hash(o, key, len);
+    bp_state_entry *e = bp_state_table_find(&s->table, o, key, len, h);
+    return e ? e : bp_state_table_add(&s->table, o, key, len, h);
 }
 
-/* Reads a length-prefixed field of at most `max` bytes into a new allocation (NUL-terminated).
- * 1: read, 0: the end of the file before it, -1: damaged. */
-static int get_bytes(FILE *f, size_t max, unsigned char **out, size_t *len)
+/* A key read from owner `*(int *)user`'s snapshot becomes its committed value. */
+static int load_key(void *user, const char *topic, int32_t partition, const unsigned char *key,
+                    size_t key_len, unsigned char *value, size_t len)
 {
-    uint32_t n;
-    if (!get_u32(f, &n))
-        return 0;
-    if (n > max || !(*out = malloc((size_t)n + 1)))
+    const int *slot = user;
+    bp_state_scope *s = bp_state_scopes_live(&S.scopes, topic, partition);
+    bp_state_entry *e = find_or_add(s, (uint32_t)*slot, key, key_len);
+    if (!e)
         return -1;
-    if (n && fread(*out, n, 1, f) != 1) {
-        free(*out);
-        *out = NULL;
-        return -1;
-    }
-    (*out)[n] = '\0';
-    *len = n;
-    return 1;
-}
-
-/* Loads owner `o`'s snapshot as committed values. 0, or -1 with *why set. */
-static int load_snapshot(int o, char *why, size_t why_len, size_t *loaded)
-{
-    FILE *f = fopen(S.owners[o].file, "rb");
-    if (!f) {
-        snprintf(why, why_len, "cannot read it: %s", strerror(errno));
-        return -1;
-    }
-    char magic[8];
-    unsigned char *ns = NULL;
-    size_t ns_len = 0;
-    int rc = -1;
-    if (fread(magic, 8, 1, f) != 1 || memcmp(magic, SNAP_MAGIC, 8) != 0) {
-        snprintf(why, why_len, "not a bppipe state snapshot (an older detector-trend one is "
-                               "not read: that history starts again)");
-        goto done;
-    }
-    if (get_bytes(f, 1024, &ns, &ns_len) != 1 || strcmp((char *)ns, S.owners[o].ns) != 0) {
-        snprintf(why, why_len, "it holds the state of %s, not of %s", ns ? (char *)ns : "?",
-                 S.owners[o].ns);
-        goto done;
-    }
-    for (;;) {
-        unsigned char *topic = NULL, *key = NULL, *value = NULL;
-        size_t tl = 0, kl = 0, vl = 0;
-        uint32_t tlen, part;
-        if (!get_u32(f, &tlen)) {
-            rc = 0; /* the end */
-            break;
-        }
-        bool ok = tlen == UINT32_MAX || tlen <= 4096;
-        if (ok && tlen != UINT32_MAX) {
-            ok = (topic = malloc((size_t)tlen + 1)) && (tlen == 0 || fread(topic, tlen, 1, f) == 1);
-            if (topic)
-                topic[tlen] = '\0';
-            tl = tlen;
-        }
-        ok = ok && get_u32(f, &part) && get_bytes(f, BP_STATE_MAX_KEY, &key, &kl) == 1 &&
-             get_bytes(f, BP_STATE_MAX_VALUE, &value, &vl) == 1;
-        bp_state_scope *s = ok ? scope_for((char *)topic, (int32_t)part) : NULL;
-        uint64_t h = hash_key((uint32_t)o, key, kl);
-        entry *e = s ? find(s, (uint32_t)o, key, kl, h) : NULL;
-        if (s && !e)
-            e = add(s, (uint32_t)o, key, kl, h);
-        (void)tl;
-        free(topic);
-        free(key);
-        if (!e) {
-            free(value);
-            snprintf(why, why_len, "it is damaged after %zu keys", *loaded);
-            break;
-        }
-        free(e->base);
-        e->base = value;
-        e->base_len = vl;
-        e->base_present = true;
-        ++*loaded;
-    }
-done:
-    free(ns);
-    fclose(f);
-    return rc;
+    bp_state_entry_set_base(e, value, len);
+    return 0;
 }
 
 /* Frees every key of owner `o` and its uncommitted changes. */
 static void purge_owner(int o)
 {
-    for (size_t i = 0; i < S.n_pend; i++) {
-        pending *p = &S.pend[i];
-        size_t k = 0;
-        for (size_t j = 0; j < p->n; j++)
-            if (p->items[j].e->owner != (uint32_t)o)
-                p->items[k++] = p->items[j];
-        p->n = k;
+    bp_state_pending_forget_owner(&S.pending, (uint32_t)o);
+    bp_state_scopes_purge_owner(&S.scopes, (uint32_t)o);
+}
+
+/* Reads owner `o`'s snapshot file, if it has one, at its state_open (the lock held). */
+static void restore_snapshot(int o)
+{
+    const bp_state_owner *w = &S.owners.slot[o];
+    if (w->file && S.source_keeps) {
+        bp_log(w->ctx->name, BP_LOG_INFO,
+               "state follows the source's partitions (its changelog); "
+               "%s is neither read nor written",
+               w->file);
+        free(S.owners.slot[o].file);
+        S.owners.slot[o].file = NULL;
+    } else if (w->file && access(w->file, F_OK) == 0) {
+        char why[256];
+        size_t loaded = 0;
+        if (bp_state_snapshot_read(w->file, w->ns, load_key, &o, why, sizeof why, &loaded) == 0) {
+            bp_log(w->ctx->name, BP_LOG_INFO, "restored %zu keys from %s", loaded, w->file);
+        } else {
+            bp_log(w->ctx->name, BP_LOG_WARN,
+                   "ignoring the state snapshot %s (%s): starting with "
+                   "no state; it is replaced at the first commit",
+                   w->file, why);
+            purge_owner(o); /* what a damaged file gave is not kept: all or nothing */
+        }
     }
-    for (bp_state_scope *s = S.scopes; s; s = s->next)
-        for (size_t i = 0; i < s->n_buckets; i++)
-            for (entry **p = &s->buckets[i]; *p;) {
-                entry *e = *p;
-                if (e->owner == (uint32_t)o) {
-                    *p = e->hnext;
-                    s->n_entries--;
-                    s->keys[o]--;
-                    free_entry(e);
-                } else {
-                    p = &e->hnext;
-                }
-            }
 }
 
 /* ---- the host functions --------------------------------------------------------------------- */
 
 int bp_state_open(bp_ctx *ctx, const char *format, uint64_t max_keys, const char *file)
 {
-    if (!ctx || !format_ok(format))
+    if (!ctx || !bp_state_format_ok(format))
         return BP_EINVAL;
     if (file && !*file)
         file = NULL;
     pthread_mutex_lock(&S.mu);
-    int o = owner_of(ctx), rc = BP_OK;
-    if (o >= 0) {
-        pthread_mutex_unlock(&S.mu);
-        return BP_EINVAL; /* once per instance */
-    }
-    for (int i = 0; i < BP_STATE_MAX_OWNERS && o < 0; i++)
-        if (!S.owners[i].ctx)
-            o = i;
-    size_t n = strlen(ctx->name) + strlen(format) + 2;
-    char *ns = o >= 0 ? malloc(n) : NULL;
-    char *path = file ? strdup(file) : NULL;
-    if (!ns || (file && !path)) {
-        free(ns);
-        free(path);
-        pthread_mutex_unlock(&S.mu);
-        return o < 0 ? BP_EINVAL : BP_ENOMEM;
-    }
-    snprintf(ns, n, "%s/%s", ctx->name, format);
-    if (owner_by_ns(ns) >= 0) { /* the same section opened twice in one process */
-        free(ns);
-        free(path);
-        pthread_mutex_unlock(&S.mu);
-        return BP_EINVAL;
-    }
-    S.owners[o] = (state_owner){.ctx = ctx, .ns = ns, .max_keys = max_keys, .file = path};
-    ctx->state_owner = o + 1;
-    if (path && S.source_keeps) {
-        bp_log(ctx->name, BP_LOG_INFO, "state follows the source's partitions (its changelog); "
-               "%s is neither read nor written", path);
-        free(S.owners[o].file);
-        S.owners[o].file = NULL;
-    } else if (path && access(path, F_OK) == 0) {
-        char why[256];
-        size_t loaded = 0;
-        if (load_snapshot(o, why, sizeof why, &loaded) == 0) {
-            bp_log(ctx->name, BP_LOG_INFO, "restored %zu keys from %s", loaded, path);
-        } else {
-            bp_log(ctx->name, BP_LOG_WARN, "ignoring the state snapshot %s (%s): starting with "
-                   "no state; it is replaced at the first commit", path, why);
-            purge_owner(o); /* what a damaged file gave is not kept: all or nothing */
-        }
-    }
+    int o = bp_state_owner_claim(&S.owners, ctx, format, max_keys, file);
+    if (o >= 0)
+        restore_snapshot(o);
     pthread_mutex_unlock(&S.mu);
-    return rc;
+    return o >= 0 ? BP_OK : o;
 }
 
 static bool key_ok(const void *key, size_t len)
@@ -685,14 +221,12 @@ static bool key_ok(const void *key, size_t len)
 static bp_state_scope *scope_of(const bp_record *rec)
 {
     if (rec->state_scope) {
-        if (S.last_hit && S.last_hit->id == rec->state_scope)
-            return S.last_hit;
-        for (bp_state_scope *s = S.scopes; s; s = s->next)
-            if (s->id == rec->state_scope)
-                return s;
+        bp_state_scope *s = bp_state_scopes_by_id(&S.scopes, rec->state_scope);
+        if (s)
+            return s;
         /* gone: its batch was committed long ago (a record delivered from a disk buffer) */
     }
-    return scope_for(rec->topic, rec->partition);
+    return bp_state_scopes_live(&S.scopes, rec->topic, rec->partition);
 }
 
 int bp_state_get(bp_ctx *ctx, const bp_record *rec, const void *key, size_t key_len, void *out,
@@ -701,26 +235,85 @@ int bp_state_get(bp_ctx *ctx, const bp_record *rec, const void *key, size_t key_
     if (!rec || !key_ok(key, key_len) || !len || (!out && out_size))
         return BP_EINVAL;
     pthread_mutex_lock(&S.mu);
-    int o = owner_of(ctx), rc = BP_END;
+    int o = bp_state_owner_of(&S.owners, ctx), rc = BP_END;
     bp_state_scope *s = o >= 0 ? scope_of(rec) : NULL;
     if (o < 0)
         rc = BP_EINVAL;
     else if (!s)
         rc = BP_ENOMEM;
-    entry *e = s ? find(s, (uint32_t)o, key, key_len, hash_key((uint32_t)o, key, key_len)) : NULL;
-    if (e) {
-        bool present = e->last ? e->last->present : e->base_present;
-        const unsigned char *v = e->last ? e->last->value : e->base;
-        size_t n = e->last ? e->last->len : e->base_len;
-        if (present) {
-            *len = n;
-            rc = n > out_size ? BP_ENOMEM : BP_OK;
-            if (rc == BP_OK && n)
-                memcpy(out, v, n);
-        }
+    const bp_state_entry *e = s ? bp_state_table_find(&s->table, (uint32_t)o, key, key_len,
+                                                      bp_state_key_hash((uint32_t)o, key, key_len))
+                                : NULL;
+    const unsigned char *v;
+    size_t n;
+    if (e && bp_state_entry_current(e, &v, &n)) {
+        *len = n;
+        rc = n > out_size ? BP_ENOMEM : BP_OK;
+        if (rc == BP_OK && n)
+            memcpy(out, v, n);
     }
     pthread_mutex_unlock(&S.mu);
     return rc;
+}
+
+/* The entry `o` changes in `s` by a put (`present`) or delete of `key`: the existing one, or
+ * a new one within max_keys. NULL with *rc BP_OK when there is nothing to delete, else with
+ * *rc BP_ENOMEM. */
+static bp_state_entry *entry_to_change(bp_state_scope *s, int o, const void *key, size_t key_len,
+                                       bool present, int *rc)
+{
+    uint64_t h = bp_state_key_hash((uint32_t)o, key, key_len);
+    bp_state_entry *e = s ? bp_state_table_find(&s->table, (uint32_t)o, key, key_len, h) : NULL;
+    uint64_t max_keys = S.owners.slot[o].max_keys;
+    *rc = BP_OK;
+    if (!s)
+        *rc = BP_ENOMEM;
+    else if (!e && !present)
+        *rc = BP_OK; /* nothing to delete */
+    else if (!e && max_keys && s->table.keys[o] >= max_keys)
+        *rc = BP_ENOMEM;
+    else if (!e && !(e = bp_state_table_add(&s->table, (uint32_t)o, key, key_len, h)))
+        *rc = BP_ENOMEM;
+    return *rc == BP_OK ? e : NULL;
+}
+
+/* The batch a change of `e` by `rec` belongs to: the record's, unless that one is committed
+ * already (a record a sink delivers from its disk buffer) or a later batch changed the key
+ * first. */
+static uint64_t batch_of_change(const bp_record *rec, const bp_state_entry *e)
+{
+    uint64_t seq = rec->state_seq;
+    if (seq <= S.committed_seq)
+        seq = S.committed_seq + 1;
+    if (e->last && e->last->seq > seq)
+        seq = e->last->seq;
+    return seq;
+}
+
+/* Makes `copy` (len bytes, NULL when empty; `present` false: a delete) the value batch `seq`
+ * gives `e` of scope `s`: the batch's version when it has one already, else a new version noted
+ * in the batch. BP_OK, or BP_ENOMEM with `copy` freed. */
+static int set_version(bp_state_scope *s, bp_state_entry *e, uint64_t seq, unsigned char *copy,
+                       size_t len, bool present)
+{
+    if (e->last && e->last->seq == seq) {
+        free(e->last->value);
+        e->last->value = copy;
+        e->last->len = present ? len : 0;
+        e->last->present = present;
+        return BP_OK;
+    }
+    bp_state_batch *b = bp_state_pending_add(&S.pending, seq);
+    bp_state_version *v = b ? calloc(1, sizeof *v) : NULL;
+    if (!v || bp_state_batch_note(b, s, e) != 0) {
+        free(v);
+        free(copy);
+        return BP_ENOMEM;
+    }
+    *v =
+        (bp_state_version){.seq = seq, .present = present, .len = present ? len : 0, .value = copy};
+    bp_state_entry_push(e, v);
+    return BP_OK;
 }
 
 int bp_state_put(bp_ctx *ctx, const bp_record *rec, const void *key, size_t key_len,
@@ -729,72 +322,27 @@ int bp_state_put(bp_ctx *ctx, const bp_record *rec, const void *key, size_t key_
     if (!rec || !key_ok(key, key_len) || (present && ((!value && len) || len > BP_STATE_MAX_VALUE)))
         return BP_EINVAL;
     pthread_mutex_lock(&S.mu);
-    int o = owner_of(ctx);
-    if (o < 0) {
-        pthread_mutex_unlock(&S.mu);
-        return BP_EINVAL;
-    }
-    int rc = BP_OK;
-    bp_state_scope *s = scope_of(rec);
-    uint64_t h = hash_key((uint32_t)o, key, key_len);
-    entry *e = s ? find(s, (uint32_t)o, key, key_len, h) : NULL;
-    if (!s) {
-        rc = BP_ENOMEM;
-    } else if (!e && !present) {
-        rc = BP_OK; /* nothing to delete */
-    } else if (!e && S.owners[o].max_keys && s->keys[o] >= S.owners[o].max_keys) {
-        rc = BP_ENOMEM;
-    } else if (!e && !(e = add(s, (uint32_t)o, key, key_len, h))) {
-        rc = BP_ENOMEM;
-    }
-    if (rc != BP_OK || !e) {
-        pthread_mutex_unlock(&S.mu);
-        return rc;
-    }
-    /* The batch the change belongs to: the record's, unless that one is committed already (a
-     * record a sink delivers from its disk buffer) or a later batch changed the key first. */
-    uint64_t seq = rec->state_seq;
-    if (seq <= S.committed_seq)
-        seq = S.committed_seq + 1;
-    if (e->last && e->last->seq > seq)
-        seq = e->last->seq;
-    unsigned char *copy = present && len ? malloc(len) : NULL;
-    if (present && len && !copy) {
-        pthread_mutex_unlock(&S.mu);
-        return BP_ENOMEM;
-    }
-    if (copy)
-        memcpy(copy, value, len);
-    if (e->last && e->last->seq == seq) {
-        free(e->last->value);
-        e->last->value = copy;
-        e->last->len = present ? len : 0;
-        e->last->present = present;
-    } else {
-        pending *p = pending_for(seq);
-        version *v = p ? calloc(1, sizeof *v) : NULL;
-        if (!v || note_change(p, s, e) != 0) {
-            free(v);
-            free(copy);
-            pthread_mutex_unlock(&S.mu);
-            return BP_ENOMEM;
+    int o = bp_state_owner_of(&S.owners, ctx), rc = BP_EINVAL;
+    bp_state_scope *s = o >= 0 ? scope_of(rec) : NULL;
+    bp_state_entry *e = o >= 0 ? entry_to_change(s, o, key, key_len, present, &rc) : NULL;
+    if (e) {
+        unsigned char *copy = present && len ? malloc(len) : NULL;
+        if (present && len && !copy) {
+            rc = BP_ENOMEM;
+        } else {
+            if (copy)
+                memcpy(copy, value, len);
+            rc = set_version(s, e, batch_of_change(rec, e), copy, len, present);
         }
-        *v = (version){.seq = seq, .present = present, .len = present ? len : 0, .value = copy};
-        if (e->last)
-            e->last->next = v;
-        else
-            e->versions = v;
-        e->last = v;
     }
     pthread_mutex_unlock(&S.mu);
-    return BP_OK;
+    return rc;
 }
 
 static bool keeps_state(const bp_ctx *ctx)
 {
     const bp_plugin *d = ctx && ctx->plugin ? ctx->plugin->desc : NULL;
-    return d && d->kind == BP_KIND_SOURCE &&
-           (bp_desc_caps(d) & BP_CAP_KEYED_STATE);
+    return d && d->kind == BP_KIND_SOURCE && (bp_desc_caps(d) & BP_CAP_KEYED_STATE);
 }
 
 int bp_state_changes(bp_ctx *ctx, const bp_batch *batch, bp_state_visit visit, void *user)
@@ -803,21 +351,21 @@ int bp_state_changes(bp_ctx *ctx, const bp_batch *batch, bp_state_visit visit, v
         return BP_EINVAL;
     pthread_mutex_lock(&S.mu);
     int rc = 0;
-    pending *p = NULL;
-    for (size_t i = 0; i < S.n_pend && !p; i++)
-        if (S.pend[i].seq == batch->seq)
-            p = &S.pend[i];
-    for (size_t j = 0; p && j < p->n && rc == 0; j++) {
-        const bp_state_scope *s = p->items[j].scope;
-        const entry *e = p->items[j].e;
-        const version *v = e->versions;
+    const bp_state_batch *b = bp_state_pending_find(&S.pending, batch->seq);
+    for (size_t j = 0; b && j < b->n && rc == 0; j++) {
+        const bp_state_scope *s = b->items[j].scope;
+        const bp_state_entry *e = b->items[j].e;
+        const bp_state_version *v = e->versions;
         if (s->dropped || !v || v->seq != batch->seq)
             continue; /* a revoked partition's changes are never persisted */
+        const bp_state_owner *w = &S.owners.slot[e->owner];
+        if (!w->ctx)
+            continue; /* its instance is gone */
         bp_state_change c = {
             .struct_size = sizeof c,
             .topic = s->topic,
             .partition = s->partition,
-            .ns = S.owners[e->owner].ctx ? S.owners[e->owner].ns : "",
+            .ns = w->ns,
             .key = e->key,
             .key_len = e->key_len,
             .had_before = e->base_present,
@@ -827,8 +375,6 @@ int bp_state_changes(bp_ctx *ctx, const bp_batch *batch, bp_state_visit visit, v
             .after = v->value,
             .after_len = v->len,
         };
-        if (!S.owners[e->owner].ctx)
-            continue; /* its instance is gone */
         rc = visit(user, &c);
     }
     pthread_mutex_unlock(&S.mu);
@@ -836,33 +382,26 @@ int bp_state_changes(bp_ctx *ctx, const bp_batch *batch, bp_state_visit visit, v
 }
 
 int bp_state_restore(bp_ctx *ctx, const char *topic, int32_t partition, const char *ns,
-                     const void *key, size_t key_len, const void *value, size_t len)
+                     const void *key, size_t key_len, const void *value, size_t len, bool *ignored)
 {
     if (!keeps_state(ctx) || !ns || !key_ok(key, key_len) || (!value && len) ||
         len > BP_STATE_MAX_VALUE)
         return BP_EINVAL;
     pthread_mutex_lock(&S.mu);
-    int o = owner_by_ns(ns), rc = BP_OK;
+    int o = bp_state_owner_by_ns(&S.owners, ns), rc = BP_OK;
     if (o < 0) {
-        S.restore_ignored++;
         pthread_mutex_unlock(&S.mu);
-        bp_host_table()->count(ctx, "state_restore_ignored", 1);
+        *ignored = true;
         return BP_OK;
     }
-    bp_state_scope *s = scope_for(topic, partition);
-    uint64_t h = hash_key((uint32_t)o, key, key_len);
-    entry *e = s ? find(s, (uint32_t)o, key, key_len, h) : NULL;
-    if (s && !e)
-        e = add(s, (uint32_t)o, key, key_len, h);
+    bp_state_scope *s = bp_state_scopes_live(&S.scopes, topic, partition);
+    bp_state_entry *e = find_or_add(s, (uint32_t)o, key, key_len);
     unsigned char *copy = e ? malloc(len ? len : 1) : NULL;
     if (!copy) {
         rc = BP_ENOMEM;
     } else {
         memcpy(copy, value, len);
-        free(e->base);
-        e->base = copy;
-        e->base_len = len;
-        e->base_present = true;
+        bp_state_entry_set_base(e, copy, len);
     }
     pthread_mutex_unlock(&S.mu);
     return rc;
@@ -873,13 +412,7 @@ int bp_state_drop(bp_ctx *ctx, const char *topic, int32_t partition)
     if (!keeps_state(ctx))
         return BP_EINVAL;
     pthread_mutex_lock(&S.mu);
-    for (bp_state_scope *s = S.scopes; s; s = s->next)
-        if (!s->dropped && same_scope(s, topic, partition)) {
-            s->dropped = true;
-            s->drop_seq = S.poll_seq;
-            if (S.last_hit == s)
-                S.last_hit = NULL;
-        }
+    bp_state_scopes_drop(&S.scopes, topic, partition, S.poll_seq);
     pthread_mutex_unlock(&S.mu);
     return BP_OK;
 }
@@ -889,14 +422,12 @@ int bp_state_drop(bp_ctx *ctx, const char *topic, int32_t partition)
 void bp_state_forget_owner(const bp_ctx *ctx)
 {
     pthread_mutex_lock(&S.mu);
-    int o = owner_of(ctx);
+    int o = bp_state_owner_of(&S.owners, ctx);
     if (o >= 0) {
         purge_owner(o);
-        free(S.owners[o].ns);
-        free(S.owners[o].file);
-        memset(&S.owners[o], 0, sizeof S.owners[o]);
+        bp_state_owner_release(&S.owners, o);
     }
-    bool none = !any_owner();
+    bool none = !bp_state_owners_any(&S.owners);
     pthread_mutex_unlock(&S.mu);
     if (none)
         bp_state_reset();
@@ -905,23 +436,11 @@ void bp_state_forget_owner(const bp_ctx *ctx)
 void bp_state_reset(void)
 {
     pthread_mutex_lock(&S.mu);
-    for (size_t i = 0; i < S.n_pend; i++)
-        free(S.pend[i].items);
-    free(S.pend);
-    S.pend = NULL;
-    S.n_pend = S.cap_pend = 0;
-    for (bp_state_scope *s = S.scopes, *next; s; s = next) {
-        next = s->next;
-        free_scope(s);
-    }
-    S.scopes = S.last_hit = NULL;
-    for (int o = 0; o < BP_STATE_MAX_OWNERS; o++) {
-        free(S.owners[o].ns);
-        free(S.owners[o].file);
-        memset(&S.owners[o], 0, sizeof S.owners[o]);
-    }
+    bp_state_pending_free(&S.pending);
+    bp_state_scopes_free(&S.scopes);
+    for (int o = 0; o < BP_STATE_MAX_OWNERS; o++)
+        bp_state_owner_release(&S.owners, o);
     S.poll_seq = S.committed_seq = 0;
     S.dirty = false;
-    S.restore_ignored = 0;
     pthread_mutex_unlock(&S.mu);
 }

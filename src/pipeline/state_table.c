@@ -1,0 +1,173 @@
+/* The hash table of one partition's keys and values (see state_table.h). Pure: no globals. */
+#include "pipeline/state_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t bp_state_key_hash(uint32_t owner, const void *key, size_t len)
+{
+    uint64_t h = 1469598103934665603ull ^ owner; /* FNV-1a */
+    const unsigned char *p = key;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h ^ (h >> 31);
+}
+
+int bp_state_table_init(bp_state_table *t)
+{
+    memset(t, 0, sizeof *t);
+    t->n_buckets = 64;
+    t->buckets = calloc(t->n_buckets, sizeof *t->buckets);
+    return t->buckets ? 0 : -1;
+}
+
+static void free_entry(bp_state_entry *e)
+{
+    for (bp_state_version *v = e->versions, *next; v; v = next) {
+        next = v->next;
+        free(v->value);
+        free(v);
+    }
+    free(e->base);
+    free(e->key);
+    free(e);
+}
+
+void bp_state_table_free(bp_state_table *t)
+{
+    for (size_t i = 0; i < t->n_buckets; i++)
+        for (bp_state_entry *e = t->buckets[i], *next; e; e = next) {
+            next = e->hnext;
+            free_entry(e);
+        }
+    free(t->buckets);
+    t->buckets = NULL;
+    t->n_buckets = t->n_entries = 0;
+}
+
+bp_state_entry *bp_state_table_find(const bp_state_table *t, uint32_t owner, const void *key,
+                                    size_t len, uint64_t h)
+{
+    for (bp_state_entry *e = t->buckets[h & (t->n_buckets - 1)]; e; e = e->hnext)
+        if (e->hash == h && e->owner == owner && e->key_len == len && memcmp(e->key, key, len) == 0)
+            return e;
+    return NULL;
+}
+
+/* Twice the buckets. The order of each new chain follows from the old ones, so the order
+ * entries are visited in (and the snapshot files' bytes) depends only on the insertions. */
+static void grow(bp_state_table *t)
+{
+    size_t n = t->n_buckets * 2;
+    bp_state_entry **b = calloc(n, sizeof *b);
+    if (!b)
+        return; /* longer chains, still correct */
+    for (size_t i = 0; i < t->n_buckets; i++) {
+        for (bp_state_entry *e = t->buckets[i], *next; e; e = next) {
+            next = e->hnext;
+            e->hnext = b[e->hash & (n - 1)];
+            b[e->hash & (n - 1)] = e;
+        }
+    }
+    free(t->buckets);
+    t->buckets = b;
+    t->n_buckets = n;
+}
+
+bp_state_entry *bp_state_table_add(bp_state_table *t, uint32_t owner, const void *key, size_t len,
+                                   uint64_t h)
+{
+    bp_state_entry *e = calloc(1, sizeof *e);
+    if (!e || !(e->key = malloc(len ? len : 1))) {
+        free(e);
+        return NULL;
+    }
+    memcpy(e->key, key, len);
+    e->key_len = len;
+    e->owner = owner;
+    e->hash = h;
+    if (t->n_entries + 1 > t->n_buckets)
+        grow(t);
+    e->hnext = t->buckets[h & (t->n_buckets - 1)];
+    t->buckets[h & (t->n_buckets - 1)] = e;
+    t->n_entries++;
+    t->keys[owner]++;
+    return e;
+}
+
+void bp_state_table_remove(bp_state_table *t, bp_state_entry *e)
+{
+    bp_state_entry **p = &t->buckets[e->hash & (t->n_buckets - 1)];
+    while (*p && *p != e)
+        p = &(*p)->hnext;
+    if (*p)
+        *p = e->hnext;
+    t->n_entries--;
+    t->keys[e->owner]--;
+    free_entry(e);
+}
+
+void bp_state_table_purge_owner(bp_state_table *t, uint32_t owner)
+{
+    for (size_t i = 0; i < t->n_buckets; i++)
+        for (bp_state_entry **p = &t->buckets[i]; *p;) {
+            bp_state_entry *e = *p;
+            if (e->owner == owner) {
+                *p = e->hnext;
+                t->n_entries--;
+                t->keys[owner]--;
+                free_entry(e);
+            } else {
+                p = &e->hnext;
+            }
+        }
+}
+
+bool bp_state_entry_current(const bp_state_entry *e, const unsigned char **value, size_t *len)
+{
+    if (!(e->last ? e->last->present : e->base_present))
+        return false;
+    *value = e->last ? e->last->value : e->base;
+    *len = e->last ? e->last->len : e->base_len;
+    return true;
+}
+
+void bp_state_entry_set_base(bp_state_entry *e, unsigned char *value, size_t len)
+{
+    free(e->base);
+    e->base = value;
+    e->base_len = len;
+    e->base_present = true;
+}
+
+void bp_state_entry_push(bp_state_entry *e, bp_state_version *v)
+{
+    if (e->last)
+        e->last->next = v;
+    else
+        e->versions = v;
+    e->last = v;
+}
+
+bool bp_state_entry_fold(bp_state_entry *e)
+{
+    bp_state_version *v = e->versions;
+    if (!v)
+        return false;
+    free(e->base);
+    e->base = v->value;
+    e->base_len = v->len;
+    e->base_present = v->present;
+    e->versions = v->next;
+    if (!e->versions)
+        e->last = NULL;
+    free(v);
+    return true;
+}
+
+bool bp_state_entry_empty(const bp_state_entry *e)
+{
+    return !e->base_present && !e->versions;
+}
