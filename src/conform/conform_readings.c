@@ -3,6 +3,7 @@
  * it), in sets: one reading, missing values, odd and very long strings, a ward's worth of
  * normal and abnormal readings, and dead letters. */
 #include "conform/conform.h"
+#include "pipeline/state.h"
 
 #include "fhir/fhir_decode.h"
 
@@ -101,6 +102,8 @@ int cf_add_payload_text(cf_batch *cb, const char *text, int64_t offset, bool wan
     bp_batch_init(&staging, &cb->arena, 1);
     int rc = bp_batch_add_payload(&staging, text, strlen(text), &origin);
     bp_record *input = rc == BP_OK ? staging.items[0] : NULL;
+    if (input) /* as the host table's add_payload does for a source */
+        bp_state_stamp(input, staging.seq);
     bp_batch_free(&staging);
     if (!input) {
         snprintf(why, why_len, "kit: out of memory");
