@@ -159,7 +159,7 @@ bp_lane_result bp_lane_write_once(bp_lane *l, bp_attempts *a, bp_flight *f,
     const int64_t max_attempts = l->all->p->settings.max_record_attempts;
     if (bp_ctx_begin_write(s, &a->pending) != 0)
         return LANE_FATAL;
-    bp_metrics_lane_publish(l); /* the retries and spills since the last write */
+    bp_lane_publish_books(&l->seen, l->sink, &l->all->mu); /* the retries and spills since the last write */
     double t0 = bp_now_s();
     int rc = s->plugin->desc->write(s->state, &a->pending);
     s->busy_s += bp_now_s() - t0;
@@ -236,7 +236,7 @@ bp_lane_result bp_lane_write_once(bp_lane *l, bp_attempts *a, bp_flight *f,
                given_up, (long long)max_attempts);
     hand_dead_letters(l, f); /* the reasons live until the next begin_write */
     bp_ctx_end_write(s);
-    bp_metrics_lane_publish(l); /* what /metrics shows of this sink */
+    bp_lane_publish_books(&l->seen, l->sink, &l->all->mu); /* what /metrics shows of this sink */
     bp_batch tmp = a->pending;
     a->pending = a->again;
     a->again = tmp;
@@ -540,8 +540,10 @@ void bp_lanes_stop(bp_lanes *ls, bool abandon)
 void bp_lanes_free(bp_lanes *ls)
 {
     bp_lanes_stop(ls, true);
-    for (size_t i = 0; ls->lanes && i < ls->n; i++)
+    for (size_t i = 0; ls->lanes && i < ls->n; i++) {
         pthread_cond_destroy(&ls->lanes[i].wake);
+        bp_lane_books_free(&ls->lanes[i].seen);
+    }
     free(ls->lanes);
     free(ls->order);
     ls->lanes = NULL;

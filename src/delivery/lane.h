@@ -6,7 +6,7 @@
 #define BPPIPE_LANE_H
 
 #include "common/json_buf.h"
-#include "ops/metrics.h"
+#include "delivery/lane_books.h"
 #include "pipeline/pipeline.h"
 #include "delivery/spool.h"
 #include "pipeline/stats.h"
@@ -68,7 +68,7 @@ typedef struct bp_lane {
     /* buffer = disk (docs/spool.md): under mu, for the status line and the bounds */
     uint64_t spool_records, spool_bytes;
     bool spool_full; /* the last spill did not fit: the backlog waits for the spool to drain */
-    bp_sink_seen seen; /* under mu: the sink's books after its last write (src/ops/metrics.c) */
+    bp_sink_seen seen; /* under mu: the sink's books after its last write (lane_books.h) */
     /* lane thread only */
     uint64_t rng;
     bp_attempts mem;                /* the batch being delivered from memory */

@@ -180,7 +180,7 @@ int bp_lane_spill(bp_lane *l, bp_record **recs, const unsigned *strikes, size_t 
                    "disk buffer %s, and what follows goes there too until it is delivered", n,
                    l->spool_dir);
         publish(l, false);
-        bp_metrics_lane_publish(l);
+        bp_lane_publish_books(&l->seen, l->sink, &l->all->mu);
         return 0;
     }
     if (rc == BP_SPOOL_FULL || rc == BP_SPOOL_ETOOBIG) {

@@ -5,6 +5,7 @@
 #include "pipeline/document.h"
 #include "fhir/fhir_decode.h"
 #include "delivery/lane.h"
+#include "ops/metrics.h" /* until the runner reports through an observer (h22-a) */
 #include "base/log.h"
 #include "pipeline/state.h"
 

@@ -12,18 +12,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct bp_lane;
 struct bp_lanes;
 struct bp_pipeline;
 struct bp_stats;
 struct bp_http;
-
-/* A sink's books as its lane last published them. Under the lanes' mu. */
-typedef struct bp_sink_seen {
-    uint64_t delivered, rejected, retries, spooled;
-    bp_counter *counters; /* names owned here, in the sink's order */
-    size_t n_counters, cap;
-} bp_sink_seen;
 
 /* Upper bounds of the latency histograms' buckets, in seconds (+Inf beside them). */
 #define BP_METRICS_BUCKETS 14
@@ -69,8 +61,6 @@ struct bp_batch;
 /* Main thread, once a batch is judged and routed: feeds its readings to the live page's state.
  * Nothing without a listener. */
 void bp_metrics_judged(bp_metrics *m, const struct bp_batch *records);
-/* Lane thread: copies the lane's sink books into l->seen under the lanes' mu. */
-void bp_metrics_lane_publish(struct bp_lane *l);
 /* Stops the listener and frees what the lanes' copies hold. Call after the lanes stopped. */
 void bp_metrics_stop(bp_metrics *m, struct bp_lanes *ls);
 /* The Prometheus text itself (exposed for the tests). Call under the lanes' mu. */
