@@ -1,7 +1,8 @@
-/* Private to src/delivery/lane*.c: what the files of the delivery lanes share and nothing else
- * includes. lane.c runs a lane (its thread, its one loop, its writes, retries and dead letters);
- * lane_spool.c is the buffer = disk side of that loop (docs/spool.md, "In a lane"); lane_books.c
- * copies a sink's books for the operations side. */
+/* Private to src/delivery/lane*.c: what the files of the delivery lanes share, and nothing else
+ * includes. lane.c runs a lane (its thread and its one loop, batches from memory with their
+ * back-off, the FIFO and its bounds); lane_write.c is one write to the sink and what becomes of
+ * each record; lane_spool.c is the buffer = disk side of the loop (docs/spool.md, "In a lane");
+ * lane_books.c copies a sink's books for the operations side. */
 #ifndef BPPIPE_LANE_INTERNAL_H
 #define BPPIPE_LANE_INTERNAL_H
 
@@ -56,7 +57,7 @@ struct bp_lane_own {
     double next_drain;      /* when the chunk may be offered again (bp_now_s) */
 };
 
-/* lane.c */
+/* lane_write.c */
 
 /* One write of a->pending to the lane's sink: delivered and rejected records leave it (refused
  * readings go to the dead-letter lanes as part of `f`), failed ones stay with their strikes. */
@@ -65,6 +66,9 @@ bp_lane_result bp_lane_write_once(bp_lane *l, bp_attempts *a, bp_flight *f, bp_w
 int bp_attempts_reserve(bp_lane *l, bp_attempts *a, size_t n);
 /* Frees what `a` holds; it can be used again after bp_batch_init of its batches. */
 void bp_attempts_free(bp_attempts *a);
+
+/* lane.c */
+
 /* The head batch of the lane is delivered (or durable in its spool): it leaves the backlog and
  * its deliveries count as done for the commit. Call under mu. */
 void bp_lane_pop_done(bp_lane *l);
