@@ -1,13 +1,19 @@
+/* A delivery lane: its thread and the one loop it runs, whatever the sink's buffer (docs/
+ * architecture.md, "Delivery lanes"); a batch delivered from memory with retries and back-off;
+ * the FIFO the main thread fills, its bounds and the status line's note. One write to the sink
+ * is in lane_write.c, the buffer = disk side of the loop in lane_spool.c. */
 #include "delivery/lane.h"
 
 #include "base/backoff.h"
 #include "common/clock.h"
 #include "pipeline/document.h"
 #include "base/log.h"
+#include "common/clock.h"
 #include "config/options.h"
+#include "delivery/lane_internal.h"
+#include "pipeline/document.h"
 
 #include <inttypes.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,224 +35,10 @@ static bool wake_abandoned(void *lanes)
 static void back_off(bp_lane *l, unsigned attempt, const char *what)
 {
     double ms = bp_backoff_ms(l->all->p->settings.retry_initial_ms,
-                              l->all->p->settings.retry_max_ms, attempt, &l->rng);
+                              l->all->p->settings.retry_max_ms, attempt, &l->own->rng);
     bp_log(l->sink->name, BP_LOG_WARN, "%s; retrying in %.0f ms (attempt %u)", what, ms,
            attempt + 1);
     bp_backoff_sleep(ms, wake_abandoned, l->all);
-}
-
-static bp_outcome outcome_of(const bp_ctx *s, size_t i, int rc)
-{
-    if (s->outcomes[i] >= 0)
-        return (bp_outcome)s->outcomes[i];
-    return rc == BP_OK ? BP_DELIVERED : BP_AGAIN;
-}
-
-/* Makes room for `n` strike counts in both of a's strike arrays and `n` refusals. */
-int bp_attempts_reserve(bp_lane *l, bp_attempts *a, size_t n)
-{
-    if (n > a->cap) {
-        unsigned *x = realloc(a->strikes, n * sizeof *x);
-        if (!x)
-            return -1;
-        a->strikes = x;
-        unsigned *y = realloc(a->strikes_again, n * sizeof *y);
-        if (!y)
-            return -1;
-        a->strikes_again = y;
-        a->cap = n;
-    }
-    if (n > l->refused_cap) {
-        bp_record **r = realloc(l->refused, n * sizeof *r);
-        if (!r)
-            return -1;
-        l->refused = r;
-        const char **w = realloc(l->refused_why, n * sizeof *w);
-        if (!w)
-            return -1;
-        l->refused_why = w;
-        l->refused_cap = n;
-    }
-    return 0;
-}
-
-void bp_attempts_free(bp_attempts *a)
-{
-    bp_batch_free(&a->pending);
-    bp_batch_free(&a->again);
-    free(a->strikes);
-    free(a->strikes_again);
-    a->strikes = a->strikes_again = NULL;
-    a->cap = 0;
-}
-
-/* Whether the failed record `i` of a write counts an attempt towards max_record_attempts. Only
- * a failure the sink reported for that record (set_outcome BP_AGAIN) counts, and only when the
- * sink shows it works: it delivered or rejected at least as many records of the same write as
- * it failed (the record is the odd one out), or every record it still fails has already been
- * the odd one out (the rest of the batch went through while they kept failing). A write that
- * delivers nothing while it fails records never singled out is an outage: nothing counts. */
-static bool counts_attempt(const bp_ctx *s, size_t i, const bp_write_tally *t, unsigned strikes)
-{
-    if (s->outcomes[i] != BP_AGAIN)
-        return false; /* the batch's status: the sink blamed itself, not the record */
-    if (t->done > 0)
-        return t->failed <= t->done;
-    return strikes > 0 && t->all_singled_out;
-}
-
-/* Hands the judged readings the last write refused to every route = invalid lane as dead
- * letters, before this lane's part of the batch counts as done. Each becomes a copy with the
- * reason (the original may still be in another lane's hands, unchanged), made in the batch's
- * arena under mu. The copies' deliveries are added to the batch's remaining count first, so
- * the batch cannot be committed before they are delivered. */
-static void hand_dead_letters(bp_lane *l, bp_flight *f)
-{
-    bp_lanes *ls = l->all;
-    if (!l->n_refused)
-        return;
-    pthread_mutex_lock(&ls->mu);
-    ls->st->sink_rejected += l->n_refused;
-    bp_record **copies = bp_arena_alloc(&f->arena, l->n_refused * sizeof *copies);
-    size_t made = 0;
-    for (size_t i = 0; copies && i < l->n_refused; i++) {
-        bp_record *c = bp_arena_alloc(&f->arena, sizeof *c);
-        char msg[512];
-        snprintf(msg, sizeof msg, "rejected by %s: %s", l->sink->name, l->refused_why[i]);
-        if (!c)
-            break;
-        *c = *l->refused[i];
-        c->invalid_reason = bp_arena_strdup(&f->arena, msg);
-        c->docs[0] = c->docs[1] = NULL;
-        if (!c->invalid_reason)
-            break;
-        copies[made++] = c;
-    }
-    if (made < l->n_refused)
-        bp_log("core", BP_LOG_ERROR, "out of memory: %zu refused reading(s) counted but not "
-               "dead-lettered", l->n_refused - made);
-    bool any = false;
-    for (size_t d = 0; made && d < ls->n; d++) {
-        bp_lane *dl = &ls->lanes[d];
-        if (!(dl->sink->routes & BP_ROUTE_BIT(BP_ROUTE_INVALID)))
-            continue;
-        bp_work *w = bp_arena_alloc(&f->arena, sizeof *w);
-        if (!w) {
-            bp_log("core", BP_LOG_ERROR, "out of memory handing dead letters to %s",
-                   dl->sink->name);
-            continue;
-        }
-        w->flight = f;
-        w->recs = copies;
-        w->n = made;
-        f->remaining += made;
-        bp_work *one[1] = {w};
-        size_t idx[1] = {d};
-        pthread_mutex_unlock(&ls->mu);
-        bp_lanes_push(ls, one, idx, 1);
-        pthread_mutex_lock(&ls->mu);
-        any = true;
-    }
-    pthread_mutex_unlock(&ls->mu);
-    if (!any)
-        bp_log("core", BP_LOG_ERROR, "a sink rejected a reading and no sink has route = "
-               "invalid: it is counted but stored nowhere");
-    l->n_refused = 0;
-}
-
-bp_lane_result bp_lane_write_once(bp_lane *l, bp_attempts *a, bp_flight *f,
-                                  bp_write_tally *tally)
-{
-    bp_ctx *s = l->sink;
-    const int64_t max_attempts = l->all->p->settings.max_record_attempts;
-    if (bp_ctx_begin_write(s, &a->pending) != 0)
-        return LANE_FATAL;
-    bp_metrics_lane_publish(l); /* the retries and spills since the last write */
-    double t0 = bp_now_s();
-    int rc = s->plugin->desc->write(s->state, &a->pending);
-    s->busy_s += bp_now_s() - t0;
-    s->calls++;
-    if (rc == BP_FATAL) {
-        bp_ctx_end_write(s);
-        bp_log(s->name, BP_LOG_ERROR, "sink failed permanently; stopping without committing "
-               "the batch in flight (it will be delivered again on restart)");
-        return LANE_FATAL;
-    }
-    bp_write_tally t = {.sent = a->pending.count, .all_singled_out = true};
-    for (size_t i = 0; i < a->pending.count; i++) {
-        if (outcome_of(s, i, rc) != BP_AGAIN) {
-            t.done++;
-        } else {
-            t.failed++;
-            if (a->strikes[i] == 0)
-                t.all_singled_out = false;
-        }
-    }
-    bp_batch_clear(&a->again);
-    /* Refusals are logged once per write, not once per record: a mapping error can refuse
-     * every reading of a batch, and each reason names its own document. */
-    size_t lost = 0, given_up = 0;
-    char first_refused[256] = "", first_lost[256] = "";
-    l->n_refused = 0;
-    for (size_t i = 0; i < a->pending.count; i++) {
-        bp_record *rec = a->pending.items[i];
-        bp_outcome out = outcome_of(s, i, rc);
-        const char *why = s->outcome_reasons[i] ? s->outcome_reasons[i] : "no reason";
-        if (out == BP_AGAIN) {
-            unsigned strikes = a->strikes[i] + (counts_attempt(s, i, &t, a->strikes[i]));
-            if (max_attempts <= 0 || strikes < (uint64_t)max_attempts) {
-                a->strikes_again[a->again.count] = strikes;
-                bp_batch_push(&a->again, rec);
-                continue;
-            }
-            /* The sink delivers the others and keeps failing this one: it would stall the
-             * batch (and every commit after it) for good. */
-            char gave_up[384];
-            snprintf(gave_up, sizeof gave_up, "not delivered after %u attempts while the "
-                     "sink delivered the others: %s", strikes,
-                     s->outcome_reasons[i] ? s->outcome_reasons[i] : "no reason given");
-            why = bp_arena_strdup(&s->scratch, gave_up);
-            if (!why)
-                why = "not delivered after max_record_attempts";
-            out = BP_REJECTED;
-            given_up++;
-        }
-        if (out == BP_DELIVERED) {
-            s->delivered++;
-            continue;
-        }
-        s->rejected++;
-        if (!rec->invalid_reason) {
-            /* A judged reading the sink refuses becomes a dead letter with the reason. */
-            if (!l->n_refused)
-                snprintf(first_refused, sizeof first_refused, "%s", why);
-            l->refused[l->n_refused] = rec;
-            l->refused_why[l->n_refused++] = why;
-        } else if (!lost++) {
-            snprintf(first_lost, sizeof first_lost, "%s", why);
-        }
-    }
-    if (l->n_refused)
-        bp_log(s->name, BP_LOG_WARN, "sink rejected %zu reading(s), routed as dead letters "
-               "with their reasons; the first: %s", l->n_refused, first_refused);
-    if (lost)
-        bp_log(s->name, BP_LOG_ERROR, "%zu dead letter(s) refused by their sink too: counted "
-               "but stored nowhere; the first: %s", lost, first_lost);
-    if (given_up)
-        bp_log(s->name, BP_LOG_WARN, "%zu reading(s) failed %lld attempts while the sink "
-               "delivered the others; dead-lettered instead of stalling the batch",
-               given_up, (long long)max_attempts);
-    hand_dead_letters(l, f); /* the reasons live until the next begin_write */
-    bp_ctx_end_write(s);
-    bp_metrics_lane_publish(l); /* what /metrics shows of this sink */
-    bp_batch tmp = a->pending;
-    a->pending = a->again;
-    a->again = tmp;
-    unsigned *st = a->strikes;
-    a->strikes = a->strikes_again;
-    a->strikes_again = st;
-    *tally = t;
-    return LANE_OK;
 }
 
 /* Offers the lane's sink every record of `w` until each is delivered or rejected. A write that
@@ -258,7 +50,7 @@ static bp_lane_result deliver(bp_lane *l, bp_work *w)
 {
     bp_ctx *s = l->sink;
     bp_lanes *ls = l->all;
-    bp_attempts *a = &l->mem;
+    bp_attempts *a = &l->own->mem;
     bp_batch_clear(&a->pending);
     for (size_t i = 0; i < w->n; i++)
         if (bp_batch_push(&a->pending, w->recs[i]) != BP_OK)
@@ -268,7 +60,7 @@ static bp_lane_result deliver(bp_lane *l, bp_work *w)
     if (a->pending.count)
         memset(a->strikes, 0, a->pending.count * sizeof *a->strikes);
     unsigned attempt = 0; /* writes in a row that took nothing: the back-off's exponent */
-    bool may_spill = l->spool != NULL;
+    bool may_spill = l->own->spool != NULL;
     while (a->pending.count) {
         bp_write_tally t;
         bp_lane_result res = bp_lane_write_once(l, a, w->flight, &t);
@@ -280,8 +72,9 @@ static bp_lane_result deliver(bp_lane *l, bp_work *w)
         if (abandoned(ls))
             return LANE_ABANDONED;
         if (t.done > 0 && t.failed <= t.done) {
-            bp_log(s->name, BP_LOG_DEBUG, "%zu of %zu record(s) taken, %zu not yet durable; "
-                   "offering those again at once", t.done, t.sent, a->pending.count);
+            bp_log(s->name, BP_LOG_DEBUG,
+                   "%zu of %zu record(s) taken, %zu not yet durable; offering those again at once",
+                   t.done, t.sent, a->pending.count);
             attempt = 0;
             continue;
         }
@@ -325,36 +118,84 @@ void bp_lane_pop_done(bp_lane *l)
     w->flight->remaining -= w->n; /* the last touch of the batch by this lane */
 }
 
-void bp_lane_reload(bp_lane *l)
+/* Calls the sink's reload() (SIGHUP) on the lane thread, and logs how it went. */
+static void reload_sink(bp_lane *l)
 {
     int rc = reload_fn(l->sink)(l->sink->state);
     bp_log(l->sink->name, rc == BP_OK ? BP_LOG_INFO : BP_LOG_WARN,
-           rc == BP_OK ? "reloaded on SIGHUP" : "reload on SIGHUP failed; keeping the previous "
-                                                "configuration");
+           rc == BP_OK ? "reloaded on SIGHUP"
+                       : "reload on SIGHUP failed; keeping the previous configuration");
 }
 
+/* Waits on the lane's wake-up until `until` (bp_now_s; < 0: no limit). Call under mu. The
+ * condition variable's clock is the wall clock, so the deadline is taken there. */
+static void wait_until(bp_lane *l, double until)
+{
+    if (until < 0) {
+        pthread_cond_wait(&l->wake, &l->all->mu);
+        return;
+    }
+    double left = until - bp_now_s();
+    if (left <= 0)
+        return;
+    int64_t wall = bp_wall_ms();
+    long long ns = (long long)(wall % 1000) * 1000000LL + (long long)(left * 1e9);
+    struct timespec ts;
+    ts.tv_sec = (time_t)(wall / 1000 + ns / 1000000000LL);
+    ts.tv_nsec = (long)(ns % 1000000000LL);
+    pthread_cond_timedwait(&l->wake, &l->all->mu, &ts);
+}
+
+/* The lane thread, for either buffer: one loop that, each turn under mu, stops when the lanes
+ * give up, or when told to quit with nothing left it may still deliver; calls reload() when
+ * asked; then delivers the head batch from memory, or, while the spool holds records (buffer =
+ * disk, lane_spool.c), appends the queued batches behind them and offers the spool's oldest
+ * chunk once its back-off is over; else waits. Without a spool (buffer = memory, or set aside
+ * after a disk error) the spool's part never applies. */
 static void *lane_main(void *arg)
 {
     bp_lane *l = arg;
     bp_lanes *ls = l->all;
-    if (l->spool)
-        return bp_spooled_lane_thread(l, deliver);
+    const struct bp_lane_own *o = l->own;
+    double quit_by = -1; /* after the quit: the spool is delivered until then, while it can be */
     pthread_mutex_lock(&ls->mu);
     for (;;) {
-        while (!l->head && !ls->quit && !l->reload && !abandoned(ls))
-            pthread_cond_wait(&l->wake, &ls->mu);
-        if (abandoned(ls) || (ls->quit && !l->head))
+        if (abandoned(ls))
             break;
+        double now = bp_now_s();
+        if (ls->quit && quit_by < 0)
+            quit_by = now + (double)ls->p->settings.drain_timeout_ms / 1000.0;
+        bool spooling = bp_lane_spooling(l);
+        if (quit_by >= 0 && !l->head && (!spooling || now >= quit_by || o->drain_attempt > 0))
+            break; /* what is left in the spool is delivered at the next start */
         if (l->reload) {
             l->reload = false;
             pthread_mutex_unlock(&ls->mu);
-            bp_lane_reload(l);
+            reload_sink(l);
             pthread_mutex_lock(&ls->mu);
             continue;
         }
+        /* With a full spool the backlog waits for the spool to drain, in order. */
+        bool take = l->head && !(spooling && l->spool_full);
+        bool drain = spooling && now >= o->next_drain;
+        if (!take && !drain) {
+            wait_until(l, spooling       ? (o->next_drain > now ? o->next_drain : now + 0.02)
+                          : quit_by >= 0 ? now + 0.02
+                                         : -1);
+            continue;
+        }
+        bool from_memory = take && !spooling;
         bp_work *w = l->head; /* stays in the backlog until delivered */
         pthread_mutex_unlock(&ls->mu);
-        bp_lane_result res = deliver(l, w);
+        bp_lane_result res = LANE_OK;
+        if (from_memory) {
+            res = deliver(l, w);
+        } else {
+            if (take)
+                bp_lane_absorb(l);
+            if (drain && bp_lane_spooling(l))
+                res = bp_lane_drain_step(l);
+        }
         pthread_mutex_lock(&ls->mu);
         if (res != LANE_OK) {
             if (res == LANE_FATAL)
@@ -362,9 +203,11 @@ static void *lane_main(void *arg)
             pthread_cond_broadcast(&ls->changed);
             break;
         }
-        bp_lane_pop_done(l);
-        l->failing = 0;
-        pthread_cond_broadcast(&ls->changed);
+        if (from_memory) {
+            bp_lane_pop_done(l);
+            l->failing = 0;
+            pthread_cond_broadcast(&ls->changed);
+        }
     }
     pthread_mutex_unlock(&ls->mu);
     bp_document_thread_done();
@@ -420,10 +263,11 @@ void bp_lanes_note(bp_lanes *ls, int blocked, uint64_t polls, char *buf, size_t 
         const bp_lane *l = &ls->lanes[i];
         bool full = (int)i == blocked;
         if (l->spool_records) {
-            int k = snprintf(buf + used, size - used, "%s %s: %" PRIu64 " record(s) in its disk "
-                             "buffer, %.1f MiB%s%s", used ? ";" : " |", l->sink->name,
-                             l->spool_records, (double)l->spool_bytes / 1048576.0,
-                             l->spool_full ? " (full)" : "", l->failing ? ", retrying" : "");
+            int k = snprintf(buf + used, size - used,
+                             "%s %s: %" PRIu64 " record(s) in its disk buffer, %.1f MiB%s%s",
+                             used ? ";" : " |", l->sink->name, l->spool_records,
+                             (double)l->spool_bytes / 1048576.0, l->spool_full ? " (full)" : "",
+                             l->failing ? ", retrying" : "");
             if (k > 0)
                 used += (size_t)k < size - used ? (size_t)k : size - used - 1;
             if (used + 1 >= size)
@@ -431,10 +275,10 @@ void bp_lanes_note(bp_lanes *ls, int blocked, uint64_t polls, char *buf, size_t 
         }
         if (!l->batches || (!full && !l->failing))
             continue;
-        int k = snprintf(buf + used, size - used, "%s %s%s: backlog %zu record(s) in %zu "
-                         "batch(es), %.1f MiB%s", used ? ";" : " |", l->sink->name,
-                         full ? " full, source paused" : "", l->records, l->batches,
-                         (double)l->bytes / 1048576.0, l->failing ? ", retrying" : "");
+        int k = snprintf(
+            buf + used, size - used, "%s %s%s: backlog %zu record(s) in %zu batch(es), %.1f MiB%s",
+            used ? ";" : " |", l->sink->name, full ? " full, source paused" : "", l->records,
+            l->batches, (double)l->bytes / 1048576.0, l->failing ? ", retrying" : "");
         if (k > 0)
             used += (size_t)k < size - used ? (size_t)k : size - used - 1;
     }
@@ -453,6 +297,39 @@ static size_t bound(const bp_ctx *s, const char *key, int64_t fallback)
     return (size_t)fallback;
 }
 
+/* The lanes' memory, each lane tied to its sink and its own state; -1 (logged) out of memory,
+ * with nothing left allocated. */
+static int lanes_alloc(bp_lanes *ls, bp_pipeline *p)
+{
+    size_t n = ls->n ? ls->n : 1;
+    ls->lanes = calloc(n, sizeof *ls->lanes);
+    ls->order = calloc(n, sizeof *ls->order);
+    ls->own = calloc(n, sizeof *ls->own);
+    if (!ls->lanes || !ls->order || !ls->own) {
+        free(ls->lanes);
+        free(ls->order);
+        free(ls->own);
+        ls->lanes = NULL;
+        ls->order = NULL;
+        ls->own = NULL;
+        bp_log("core", BP_LOG_ERROR, "out of memory starting the delivery lanes");
+        return -1;
+    }
+    for (size_t i = 0; i < ls->n; i++) {
+        bp_lane *l = &ls->lanes[i];
+        pthread_cond_init(&l->wake, NULL);
+        l->all = ls;
+        l->sink = p->sinks[i];
+        l->own = &ls->own[i];
+        bp_batch_init(&l->own->mem.pending, NULL, 0);
+        bp_batch_init(&l->own->mem.again, NULL, 0);
+        bp_batch_init(&l->own->back.pending, NULL, 0);
+        bp_batch_init(&l->own->back.again, NULL, 0);
+        bp_buf_init(&l->own->enc);
+    }
+    return 0;
+}
+
 int bp_lanes_start(bp_lanes *ls, bp_pipeline *p, bp_stats *st)
 {
     memset(ls, 0, sizeof *ls);
@@ -462,14 +339,8 @@ int bp_lanes_start(bp_lanes *ls, bp_pipeline *p, bp_stats *st)
     pthread_mutex_init(&ls->mu, NULL);
     pthread_cond_init(&ls->changed, NULL);
     ls->n = p->n_sinks;
-    ls->lanes = calloc(ls->n ? ls->n : 1, sizeof *ls->lanes);
-    ls->order = calloc(ls->n ? ls->n : 1, sizeof *ls->order);
-    if (!ls->lanes || !ls->order) {
-        bp_log("core", BP_LOG_ERROR, "out of memory starting the delivery lanes");
+    if (lanes_alloc(ls, p) != 0)
         return -1;
-    }
-    for (size_t i = 0; i < ls->n; i++)
-        pthread_cond_init(&ls->lanes[i].wake, NULL);
     size_t k = 0;
     for (int critical = 1; critical >= 0; critical--)
         for (size_t i = 0; i < ls->n; i++)
@@ -483,16 +354,9 @@ int bp_lanes_start(bp_lanes *ls, bp_pipeline *p, bp_stats *st)
     int rc = 0;
     for (size_t i = 0; i < ls->n; i++) {
         bp_lane *l = &ls->lanes[i];
-        l->all = ls;
-        l->sink = p->sinks[i];
         l->max_records = bound(l->sink, "lane_max_records", p->settings.lane_max_records);
         l->max_bytes = bound(l->sink, "lane_max_bytes", p->settings.lane_max_bytes);
-        l->rng = (seed ^ (0xD1B54A32D192ED03ull * (i + 1))) | 1;
-        bp_batch_init(&l->mem.pending, NULL, 0);
-        bp_batch_init(&l->mem.again, NULL, 0);
-        bp_batch_init(&l->back.pending, NULL, 0);
-        bp_batch_init(&l->back.again, NULL, 0);
-        bp_buf_init(&l->enc);
+        l->own->rng = (seed ^ (0xD1B54A32D192ED03ull * (i + 1))) | 1;
         const char *buffer = bp_section_value(l->sink->section, "buffer");
         if (buffer && strcmp(buffer, "disk") == 0 &&
             bp_lane_open_spool(l, bp_section_value(l->sink->section, "buffer_path"),
@@ -501,8 +365,7 @@ int bp_lanes_start(bp_lanes *ls, bp_pipeline *p, bp_stats *st)
             break;
         }
         if (pthread_create(&l->thread, NULL, lane_main, l) != 0) {
-            bp_log("core", BP_LOG_ERROR, "cannot start the delivery thread of %s",
-                   l->sink->name);
+            bp_log("core", BP_LOG_ERROR, "cannot start the delivery thread of %s", l->sink->name);
             rc = -1;
             break;
         }
@@ -526,28 +389,33 @@ void bp_lanes_stop(bp_lanes *ls, bool abandon)
     pthread_mutex_unlock(&ls->mu);
     for (size_t i = 0; i < ls->n; i++) {
         bp_lane *l = &ls->lanes[i];
+        struct bp_lane_own *o = l->own;
         if (l->started)
             pthread_join(l->thread, NULL);
         l->started = false;
-        bp_attempts_free(&l->mem);
-        bp_attempts_free(&l->back);
+        bp_attempts_free(&o->mem);
+        bp_attempts_free(&o->back);
         bp_lane_close_spool(l);
-        free(l->refused);
-        free(l->refused_why);
-        l->refused = NULL;
-        l->refused_why = NULL;
+        free(o->refused);
+        free(o->refused_why);
+        o->refused = NULL;
+        o->refused_why = NULL;
     }
 }
 
 void bp_lanes_free(bp_lanes *ls)
 {
     bp_lanes_stop(ls, true);
-    for (size_t i = 0; ls->lanes && i < ls->n; i++)
+    for (size_t i = 0; ls->lanes && i < ls->n; i++) {
         pthread_cond_destroy(&ls->lanes[i].wake);
+        bp_lane_books_free(&ls->lanes[i].seen);
+    }
     free(ls->lanes);
     free(ls->order);
+    free(ls->own);
     ls->lanes = NULL;
     ls->order = NULL;
+    ls->own = NULL;
     pthread_cond_destroy(&ls->changed);
     pthread_mutex_destroy(&ls->mu);
 }

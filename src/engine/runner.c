@@ -627,19 +627,6 @@ static int drain(runner *r, bool bounded)
     return status;
 }
 
-/* The copies of their sinks' books the lanes kept for /metrics (bp_lane.seen): theirs to
- * write, freed once their threads are joined, whether or not anyone read them. */
-static void free_published_books(bp_lanes *ls)
-{
-    for (size_t i = 0; ls->lanes && i < ls->n; i++) {
-        bp_sink_seen *v = &ls->lanes[i].seen;
-        for (size_t k = 0; k < v->n_counters; k++)
-            free(v->counters[k].name);
-        free(v->counters);
-        memset(v, 0, sizeof *v);
-    }
-}
-
 /* Call once the lanes stopped. */
 static void runner_free(runner *r)
 {
@@ -652,7 +639,6 @@ static void runner_free(runner *r)
         }
     }
     r->head = r->tail = r->spare = r->f = NULL;
-    free_published_books(&r->lanes);
     bp_lanes_free(&r->lanes);
     bp_decode_pool_stop(r->decode);
     r->decode = NULL;

@@ -3,6 +3,7 @@
 #include "base/log.h"
 #include "common/clock.h"
 #include "delivery/lane.h"
+#include "delivery/lane_books.h"
 #include "ops/http.h"
 #include "ops/live.h"
 #include "pipeline/pipeline.h"
@@ -104,35 +105,6 @@ static int started(void *ctx, const bp_pipeline *p, const bp_lanes *ls)
         return -1;
     }
     return 0;
-}
-
-void bp_metrics_lane_publish(bp_lane *l)
-{
-    const bp_ctx *s = l->sink;
-    bp_sink_seen *v = &l->seen;
-    pthread_mutex_lock(&l->all->mu);
-    v->delivered = s->delivered;
-    v->rejected = s->rejected;
-    v->retries = s->retries;
-    v->spooled = s->spooled;
-    /* count() only appends names, so the copy grows at its end. */
-    if (s->n_counters > v->cap) {
-        bp_counter *grown = realloc(v->counters, s->n_counters * sizeof *grown);
-        if (grown) {
-            v->counters = grown;
-            v->cap = s->n_counters;
-        }
-    }
-    while (v->n_counters < s->n_counters && v->n_counters < v->cap) {
-        char *name = strdup(s->counters[v->n_counters].name);
-        if (!name)
-            break;
-        v->counters[v->n_counters].name = name;
-        v->counters[v->n_counters++].value = 0;
-    }
-    for (size_t i = 0; i < v->n_counters; i++)
-        v->counters[i].value = s->counters[i].value;
-    pthread_mutex_unlock(&l->all->mu);
 }
 
 /* Appends a label value with the escapes the text format asks for (\\, \" and \n). */

@@ -15,18 +15,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct bp_lane;
 struct bp_lanes;
 struct bp_pipeline;
 struct bp_stats;
 struct bp_http;
-
-/* A sink's books as its lane last published them. Under the lanes' mu. */
-typedef struct bp_sink_seen {
-    uint64_t delivered, rejected, retries, spooled;
-    bp_counter *counters; /* names owned here, in the sink's order */
-    size_t n_counters, cap;
-} bp_sink_seen;
 
 /* Upper bounds of the latency histograms' buckets, in seconds (+Inf beside them). */
 #define BP_METRICS_BUCKETS 14
@@ -68,8 +60,6 @@ typedef struct bp_metrics {
  *   committed observes each reading's end-to-end latency and the batch's duration;
  *   stopped   stops the listener and frees everything `m` holds. */
 const bp_run_observer *bp_metrics_observer(bp_metrics *m, const struct bp_pipeline *p);
-/* Lane thread: copies the lane's sink books into l->seen under the lanes' mu. */
-void bp_metrics_lane_publish(struct bp_lane *l);
 /* The Prometheus text itself (exposed for the tests). Call under the lanes' mu. */
 void bp_metrics_render(bp_buf *b, const bp_metrics *m, const struct bp_stats *st,
                        const struct bp_pipeline *p, const struct bp_lanes *ls, double now);

@@ -1,0 +1,98 @@
+/* Private to src/delivery/lane*.c: what the files of the delivery lanes share, and nothing else
+ * includes. lane.c runs a lane (its thread and its one loop, batches from memory with their
+ * back-off, the FIFO and its bounds); lane_write.c is one write to the sink and what becomes of
+ * each record; lane_spool.c is the buffer = disk side of the loop (docs/spool.md, "In a lane");
+ * lane_books.c copies a sink's books for the operations side. */
+#ifndef BPPIPE_LANE_INTERNAL_H
+#define BPPIPE_LANE_INTERNAL_H
+
+#include "common/json_buf.h"
+#include "delivery/lane.h"
+#include "delivery/spool.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* buffer_max_bytes when a buffer = disk sink section does not set it: 1 GiB. */
+#define BP_SPOOL_DEFAULT_MAX ((int64_t)1 << 30)
+
+/* How a lane's step ended: go on, stop the run (the sink answered BP_FATAL, or out of memory),
+ * or stop at once because the lanes were told to give up. */
+typedef enum { LANE_OK, LANE_FATAL, LANE_ABANDONED } bp_lane_result;
+
+/* What one write did with the records it was offered. */
+typedef struct bp_write_tally {
+    size_t sent, done, failed; /* done: delivered or rejected */
+    bool all_singled_out;      /* every failed record had failed before as the odd one out */
+} bp_write_tally;
+
+/* Records offered to a sink until each is delivered or rejected, with the attempts each has used
+ * towards max_record_attempts. `again` and `strikes_again` are the next round's. */
+typedef struct bp_attempts {
+    bp_batch pending, again;
+    unsigned *strikes, *strikes_again;
+    size_t cap;
+} bp_attempts;
+
+/* What only the lane's thread touches once it runs (bp_lane.own). The spool is opened and
+ * verified on the main thread before the thread starts, and closed after it was joined. */
+struct bp_lane_own {
+    uint64_t rng;        /* the back-off's jitter */
+    bp_attempts mem;     /* the batch being delivered from memory */
+    bp_record **refused; /* judged readings refused by the last write */
+    const char **refused_why;
+    size_t n_refused, refused_cap;
+    /* buffer = disk */
+    bp_spool *spool; /* NULL: buffer = memory, or the spool failed and is set aside */
+    uint64_t spool_max;
+    const char *spool_dir;
+    bp_buf enc;           /* encoded records of one spill */
+    bp_spool_entry *ents; /* and where each is in enc */
+    size_t ents_cap;
+    bp_flight *drained;     /* the chunk read back from the spool, in its own arena */
+    bp_attempts back;       /* the chunk's records not yet delivered or rejected */
+    uint64_t drain_n;       /* spool entries the chunk holds; 0: no chunk */
+    unsigned drain_attempt; /* chunk writes in a row that took nothing */
+    double next_drain;      /* when the chunk may be offered again (bp_now_s) */
+};
+
+/* lane_write.c */
+
+/* One write of a->pending to the lane's sink: delivered and rejected records leave it (refused
+ * readings go to the dead-letter lanes as part of `f`), failed ones stay with their strikes. */
+bp_lane_result bp_lane_write_once(bp_lane *l, bp_attempts *a, bp_flight *f, bp_write_tally *t);
+/* Makes room for `n` strike counts in both of a's strike arrays and `n` refusals. 0 or -1. */
+int bp_attempts_reserve(bp_lane *l, bp_attempts *a, size_t n);
+/* Frees what `a` holds; it can be used again after bp_batch_init of its batches. */
+void bp_attempts_free(bp_attempts *a);
+
+/* lane.c */
+
+/* The head batch of the lane is delivered (or durable in its spool): it leaves the backlog and
+ * its deliveries count as done for the commit. Call under mu. */
+void bp_lane_pop_done(bp_lane *l);
+
+/* lane_spool.c: the lane's spool, all on the lane thread except open and close. */
+
+/* Opens the lane's spool and verifies every entry decodes; -1 (logged) refuses the start. */
+int bp_lane_open_spool(bp_lane *l, const char *dir, uint64_t max_bytes);
+/* Closes the spool (what it holds stays for the next start, and is booked as the sink's
+ * in_spool) and frees the lane's spool buffers. Main thread, after the lane was joined. */
+void bp_lane_close_spool(bp_lane *l);
+/* Whether the spool holds records or a chunk of it is out: then new batches go behind them, in
+ * order. Lane thread (it alone changes what this reads), with or without mu. */
+bool bp_lane_spooling(const bp_lane *l);
+/* Appends n records (with their strikes; NULL: none used) to the lane's spool, durably, and
+ * counts them spooled. 0 when they are all there; 1 when they do not fit now (spool_full) or
+ * the spool has been set aside after a disk error: then none of them is. */
+int bp_lane_spill(bp_lane *l, bp_record **recs, const unsigned *strikes, size_t n);
+/* Takes every batch queued on the lane into the spool at once (one fsync); they are done for
+ * the commit. When they do not fit, or out of memory, they stay queued. */
+void bp_lane_absorb(bp_lane *l);
+/* One step of delivering the spool: a write of the oldest chunk's records not yet done (a write
+ * that leaves some sets the chunk's back-off in own->next_drain), or, once all are done and
+ * their dead letters delivered, consuming the chunk. */
+bp_lane_result bp_lane_drain_step(bp_lane *l);
+
+#endif

@@ -1,0 +1,258 @@
+/* One write to a lane's sink and what becomes of each record it was offered: delivered, offered
+ * again with its strikes towards max_record_attempts, or rejected, a refused judged reading
+ * then handed to the route = invalid lanes as a dead letter. Used by the lane's loop (lane.c)
+ * for batches from memory and by its spool side (lane_spool.c) for chunks of the spool. */
+#include "base/log.h"
+#include "common/clock.h"
+#include "delivery/lane_books.h"
+#include "delivery/lane_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What /metrics shows of the lane's sink (lane_books.h). */
+static void publish_books(bp_lane *l)
+{
+    bp_lane_publish_books(&l->seen, l->sink, &l->all->mu);
+}
+
+static bp_outcome outcome_of(const bp_ctx *s, size_t i, int rc)
+{
+    if (s->outcomes[i] >= 0)
+        return (bp_outcome)s->outcomes[i];
+    return rc == BP_OK ? BP_DELIVERED : BP_AGAIN;
+}
+
+int bp_attempts_reserve(bp_lane *l, bp_attempts *a, size_t n)
+{
+    struct bp_lane_own *o = l->own;
+    if (n > a->cap) {
+        unsigned *x = realloc(a->strikes, n * sizeof *x);
+        if (!x)
+            return -1;
+        a->strikes = x;
+        unsigned *y = realloc(a->strikes_again, n * sizeof *y);
+        if (!y)
+            return -1;
+        a->strikes_again = y;
+        a->cap = n;
+    }
+    if (n > o->refused_cap) {
+        bp_record **r = realloc(o->refused, n * sizeof *r);
+        if (!r)
+            return -1;
+        o->refused = r;
+        const char **w = realloc(o->refused_why, n * sizeof *w);
+        if (!w)
+            return -1;
+        o->refused_why = w;
+        o->refused_cap = n;
+    }
+    return 0;
+}
+
+void bp_attempts_free(bp_attempts *a)
+{
+    bp_batch_free(&a->pending);
+    bp_batch_free(&a->again);
+    free(a->strikes);
+    free(a->strikes_again);
+    a->strikes = a->strikes_again = NULL;
+    a->cap = 0;
+}
+
+/* Whether the failed record `i` of a write counts an attempt towards max_record_attempts. Only
+ * a failure the sink reported for that record (set_outcome BP_AGAIN) counts, and only when the
+ * sink shows it works: it delivered or rejected at least as many records of the same write as
+ * it failed (the record is the odd one out), or every record it still fails has already been
+ * the odd one out (the rest of the batch went through while they kept failing). A write that
+ * delivers nothing while it fails records never singled out is an outage: nothing counts. */
+static bool counts_attempt(const bp_ctx *s, size_t i, const bp_write_tally *t, unsigned strikes)
+{
+    if (s->outcomes[i] != BP_AGAIN)
+        return false; /* the batch's status: the sink blamed itself, not the record */
+    if (t->done > 0)
+        return t->failed <= t->done;
+    return strikes > 0 && t->all_singled_out;
+}
+
+/* Hands the judged readings the last write refused to every route = invalid lane as dead
+ * letters, before this lane's part of the batch counts as done. Each becomes a copy with the
+ * reason (the original may still be in another lane's hands, unchanged), made in the batch's
+ * arena under mu. The copies' deliveries are added to the batch's remaining count first, so
+ * the batch cannot be committed before they are delivered. */
+static void hand_dead_letters(bp_lane *l, bp_flight *f)
+{
+    bp_lanes *ls = l->all;
+    struct bp_lane_own *o = l->own;
+    if (!o->n_refused)
+        return;
+    pthread_mutex_lock(&ls->mu);
+    ls->st->sink_rejected += o->n_refused;
+    bp_record **copies = bp_arena_alloc(&f->arena, o->n_refused * sizeof *copies);
+    size_t made = 0;
+    for (size_t i = 0; copies && i < o->n_refused; i++) {
+        bp_record *c = bp_arena_alloc(&f->arena, sizeof *c);
+        char msg[512];
+        snprintf(msg, sizeof msg, "rejected by %s: %s", l->sink->name, o->refused_why[i]);
+        if (!c)
+            break;
+        *c = *o->refused[i];
+        c->invalid_reason = bp_arena_strdup(&f->arena, msg);
+        c->docs[0] = c->docs[1] = NULL;
+        if (!c->invalid_reason)
+            break;
+        copies[made++] = c;
+    }
+    if (made < o->n_refused)
+        bp_log("core", BP_LOG_ERROR,
+               "out of memory: %zu refused reading(s) counted but not dead-lettered",
+               o->n_refused - made);
+    bool any = false;
+    for (size_t d = 0; made && d < ls->n; d++) {
+        bp_lane *dl = &ls->lanes[d];
+        if (!(dl->sink->routes & BP_ROUTE_BIT(BP_ROUTE_INVALID)))
+            continue;
+        bp_work *w = bp_arena_alloc(&f->arena, sizeof *w);
+        if (!w) {
+            bp_log("core", BP_LOG_ERROR, "out of memory handing dead letters to %s",
+                   dl->sink->name);
+            continue;
+        }
+        w->flight = f;
+        w->recs = copies;
+        w->n = made;
+        f->remaining += made;
+        bp_work *one[1] = {w};
+        size_t idx[1] = {d};
+        pthread_mutex_unlock(&ls->mu);
+        bp_lanes_push(ls, one, idx, 1);
+        pthread_mutex_lock(&ls->mu);
+        any = true;
+    }
+    pthread_mutex_unlock(&ls->mu);
+    if (!any)
+        bp_log("core", BP_LOG_ERROR,
+               "a sink rejected a reading and no sink has route = invalid: it is counted but "
+               "stored nowhere");
+    o->n_refused = 0;
+}
+
+/* How many records of a->pending the write that answered `rc` took, and how many it failed. */
+static bp_write_tally tally_write(const bp_ctx *s, const bp_attempts *a, int rc)
+{
+    bp_write_tally t = {.sent = a->pending.count, .all_singled_out = true};
+    for (size_t i = 0; i < a->pending.count; i++) {
+        if (outcome_of(s, i, rc) != BP_AGAIN) {
+            t.done++;
+        } else {
+            t.failed++;
+            if (a->strikes[i] == 0)
+                t.all_singled_out = false;
+        }
+    }
+    return t;
+}
+
+/* Sorts the records of the write that answered `rc`: a failed one goes to a->again with its
+ * strikes (or, past max_record_attempts while the sink delivers the others, is rejected);
+ * delivered and rejected ones are booked on the sink, and refused judged readings are kept in
+ * own->refused to become dead letters. Refusals are logged once per write, not once per
+ * record: a mapping error can refuse every reading of a batch, and each reason names its own
+ * document. */
+static void sort_outcomes(bp_lane *l, bp_attempts *a, int rc, const bp_write_tally *t)
+{
+    bp_ctx *s = l->sink;
+    struct bp_lane_own *o = l->own;
+    const int64_t max_attempts = l->all->p->settings.max_record_attempts;
+    bp_batch_clear(&a->again);
+    size_t lost = 0, given_up = 0;
+    char first_refused[256] = "", first_lost[256] = "";
+    o->n_refused = 0;
+    for (size_t i = 0; i < a->pending.count; i++) {
+        bp_record *rec = a->pending.items[i];
+        bp_outcome out = outcome_of(s, i, rc);
+        const char *why = s->outcome_reasons[i] ? s->outcome_reasons[i] : "no reason";
+        if (out == BP_AGAIN) {
+            unsigned strikes = a->strikes[i] + (counts_attempt(s, i, t, a->strikes[i]));
+            if (max_attempts <= 0 || strikes < (uint64_t)max_attempts) {
+                a->strikes_again[a->again.count] = strikes;
+                bp_batch_push(&a->again, rec);
+                continue;
+            }
+            /* The sink delivers the others and keeps failing this one: it would stall the
+             * batch (and every commit after it) for good. */
+            char gave_up[384];
+            snprintf(gave_up, sizeof gave_up,
+                     "not delivered after %u attempts while the sink delivered the others: %s",
+                     strikes, s->outcome_reasons[i] ? s->outcome_reasons[i] : "no reason given");
+            why = bp_arena_strdup(&s->scratch, gave_up);
+            if (!why)
+                why = "not delivered after max_record_attempts";
+            out = BP_REJECTED;
+            given_up++;
+        }
+        if (out == BP_DELIVERED) {
+            s->delivered++;
+            continue;
+        }
+        s->rejected++;
+        if (!rec->invalid_reason) {
+            /* A judged reading the sink refuses becomes a dead letter with the reason. */
+            if (!o->n_refused)
+                snprintf(first_refused, sizeof first_refused, "%s", why);
+            o->refused[o->n_refused] = rec;
+            o->refused_why[o->n_refused++] = why;
+        } else if (!lost++) {
+            snprintf(first_lost, sizeof first_lost, "%s", why);
+        }
+    }
+    if (o->n_refused)
+        bp_log(s->name, BP_LOG_WARN,
+               "sink rejected %zu reading(s), routed as dead letters with their reasons; the "
+               "first: %s",
+               o->n_refused, first_refused);
+    if (lost)
+        bp_log(s->name, BP_LOG_ERROR,
+               "%zu dead letter(s) refused by their sink too: counted but stored nowhere; the "
+               "first: %s",
+               lost, first_lost);
+    if (given_up)
+        bp_log(s->name, BP_LOG_WARN,
+               "%zu reading(s) failed %lld attempts while the sink delivered the others; "
+               "dead-lettered instead of stalling the batch",
+               given_up, (long long)max_attempts);
+}
+
+bp_lane_result bp_lane_write_once(bp_lane *l, bp_attempts *a, bp_flight *f, bp_write_tally *tally)
+{
+    bp_ctx *s = l->sink;
+    if (bp_ctx_begin_write(s, &a->pending) != 0)
+        return LANE_FATAL;
+    publish_books(l); /* the retries and spills since the last write */
+    double t0 = bp_now_s();
+    int rc = s->plugin->desc->write(s->state, &a->pending);
+    s->busy_s += bp_now_s() - t0;
+    s->calls++;
+    if (rc == BP_FATAL) {
+        bp_ctx_end_write(s);
+        bp_log(s->name, BP_LOG_ERROR,
+               "sink failed permanently; stopping without committing the batch in flight (it will "
+               "be delivered again on restart)");
+        return LANE_FATAL;
+    }
+    bp_write_tally t = tally_write(s, a, rc);
+    sort_outcomes(l, a, rc, &t);
+    hand_dead_letters(l, f); /* the reasons live until the next begin_write */
+    bp_ctx_end_write(s);
+    publish_books(l); /* what /metrics shows of this sink */
+    bp_batch tmp = a->pending;
+    a->pending = a->again;
+    a->again = tmp;
+    unsigned *st = a->strikes;
+    a->strikes = a->strikes_again;
+    a->strikes_again = st;
+    *tally = t;
+    return LANE_OK;
+}
