@@ -2,7 +2,8 @@
 # The layering check catches what it promises: a copy of the tree passes as it is, and each
 # planted problem (a wrong-way include, a two-file cycle, a plugin including a host header, a
 # typo, an ambiguous header, lib/ including src/, a plugin target in the host's CMake, a known
-# violation that no longer occurs, a broken table) fails it with its own line.
+# violation that no longer occurs, a broken table, docs that show another table) fails it with
+# its own line.
 set -u
 src=${1:-$BPPIPE_SOURCE_DIR}
 py=${BPPIPE_PYTHON3:-/usr/bin/python3}
@@ -14,6 +15,8 @@ for d in src lib include plugins examples tools; do
     mkdir -p "$t/pristine/$d"
     cp -R "$src/$d/." "$t/pristine/$d/"
 done
+mkdir -p "$t/pristine/docs"
+cp "$src/docs/architecture.md" "$t/pristine/docs/"
 
 # fresh: a new copy of the untouched tree in $t/tree.
 fresh() {
@@ -152,5 +155,15 @@ echo '#include "base/log.h"' >"$t/tree/src/alarm/alarm.c"
 run
 check "a folder with no line in the table fails" "[ $rc = 1 ]"
 expect "naming it" 'FAIL unlisted folder: src/alarm has no line in tools/layering/layers.txt'
+
+echo "== (i) docs/architecture.md shows the table otherwise than layers.txt"
+fresh
+sed -i 's|^src/base       : lib/common |src/base       : lib/common src/ops |' \
+    "$t/tree/docs/architecture.md"
+run
+check "exit 1" "[ $rc = 1 ]"
+want='FAIL docs: docs/architecture.md shows the table otherwise than tools/layering/layers.txt: '
+want+='rule 7 is "src/base : lib/common src/ops #'
+check "the rule that differs is named" "grep -qF -- '$want' '$t/out'"
 
 exit $fail

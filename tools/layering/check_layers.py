@@ -14,6 +14,7 @@ headers in its own folder) and reports, one line per problem:
   cmake              src/**/CMakeLists.txt names a path under plugins/ or a target a plugin
                      folder defines; lib/, plugins/ or tools/ CMakeLists.txt names a path
                      under src/ or a library target src/ defines
+  docs               docs/architecture.md shows the table otherwise than layers.txt
 
 Problems listed in tools/layering/known_violations.txt (the wrong-way includes and cycles
 that are being removed) are allowed; one listed there that no longer occurs fails too, so
@@ -270,6 +271,40 @@ def source_tree(root, top):
     return out
 
 
+DOC = "docs/architecture.md"
+DOC_MARK = "<!-- tools/layering/layers.txt"
+
+
+def docs_problems(root, table_path):
+    """The table as docs/architecture.md shows it: the code block after DOC_MARK holds the rule
+    lines of layers.txt, the same words in the same order (spacing aside)."""
+    path = os.path.join(root, DOC)
+    if not os.path.isfile(path):
+        return []  # a tree without its docs (the self-test's copy)
+
+    def rules_of(lines):
+        return [" ".join(l.split()) for l in lines if l.strip() and not l.lstrip().startswith("#")]
+
+    with open(table_path, encoding="utf-8") as f:
+        want = rules_of(f.read().splitlines())
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    start = next((i for i, l in enumerate(lines) if l.strip().startswith(DOC_MARK)), None)
+    if start is None:
+        return [f"docs: {DOC} no longer shows tools/layering/layers.txt (no {DOC_MARK} mark)"]
+    fences = [i for i in range(start + 1, len(lines)) if lines[i].startswith("```")][:2]
+    if len(fences) < 2:
+        return [f"docs: {DOC} has no code block after its {DOC_MARK} mark"]
+    got = rules_of(lines[fences[0] + 1 : fences[1]])
+    for i in range(max(len(want), len(got))):
+        w = want[i] if i < len(want) else "(nothing)"
+        g = got[i] if i < len(got) else "(nothing)"
+        if w != g:
+            return [f"docs: {DOC} shows the table otherwise than tools/layering/layers.txt:"
+                    f" rule {i + 1} is \"{g}\" there, \"{w}\" in layers.txt"]
+    return []
+
+
 def read_known(path):
     """known_violations.txt -> {violation: line number}; every line carries a comment."""
     known = {}
@@ -341,6 +376,7 @@ def main(argv):
         problems.append(text)
 
     problems += cmake_problems(root)
+    problems += docs_problems(root, table_path)
 
     known = read_known(known_path)
     known_name = os.path.relpath(known_path, root)
