@@ -2,8 +2,8 @@
 # The layering check catches what it promises: a copy of the tree passes as it is, and each
 # planted problem (a wrong-way include, a two-file cycle, a plugin including a host header, a
 # typo, an ambiguous header, lib/ including src/, a plugin target in the host's CMake, a known
-# violation that no longer occurs, a broken table, docs that show another table) fails it with
-# its own line.
+# violation that no longer occurs, a broken table, docs that show another table or miss a
+# file) fails it with its own line.
 set -u
 src=${1:-$BPPIPE_SOURCE_DIR}
 py=${BPPIPE_PYTHON3:-/usr/bin/python3}
@@ -59,6 +59,7 @@ echo "== (b) a two-file include cycle"
 fresh
 printf '#include "base/ring_b.h"\n' >"$t/tree/src/base/ring_a.h"
 printf '#include "base/ring_a.h"\n' >"$t/tree/src/base/ring_b.h"
+echo '| ring_a.h, ring_b.h | planted |' >>"$t/tree/docs/architecture.md"
 run
 check "exit 1" "[ $rc = 1 ]"
 expect "the cycle is printed" \
@@ -125,6 +126,7 @@ echo "== (g) the allow-list: a listed problem passes, a listed one that is gone 
 fresh
 printf '#include "base/ring_b.h"\n' >"$t/tree/src/base/ring_a.h"
 printf '#include "base/ring_a.h"\n' >"$t/tree/src/base/ring_b.h"
+echo '| ring_a.h, ring_b.h | planted |' >>"$t/tree/docs/architecture.md"
 echo 'include cycle: src/base/ring_a -> src/base/ring_b -> src/base/ring_a  # planted' \
     >>"$t/tree/tools/layering/known_violations.txt"
 run
@@ -165,5 +167,14 @@ check "exit 1" "[ $rc = 1 ]"
 want='FAIL docs: docs/architecture.md shows the table otherwise than tools/layering/layers.txt: '
 want+='rule 7 is "src/base : lib/common src/ops #'
 check "the rule that differs is named" "grep -qF -- '$want' '$t/out'"
+
+echo "== (j) a file of src/ that docs/architecture.md does not name"
+fresh
+echo '#include "base/log.h"' >"$t/tree/src/base/unnamed.c"
+run
+check "exit 1" "[ $rc = 1 ]"
+expect "the file is named" \
+    "FAIL docs: src/base/unnamed.c is not named in docs/architecture.md " \
+    "(its folder's file table)"
 
 exit $fail

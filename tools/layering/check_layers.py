@@ -14,7 +14,8 @@ headers in its own folder) and reports, one line per problem:
   cmake              src/**/CMakeLists.txt names a path under plugins/ or a target a plugin
                      folder defines; lib/, plugins/ or tools/ CMakeLists.txt names a path
                      under src/ or a library target src/ defines
-  docs               docs/architecture.md shows the table otherwise than layers.txt
+  docs               docs/architecture.md shows the table otherwise than layers.txt, or does
+                     not name a source file of src/ or lib/
 
 Problems listed in tools/layering/known_violations.txt (the wrong-way includes and cycles
 that are being removed) are allowed; one listed there that no longer occurs fails too, so
@@ -275,9 +276,10 @@ DOC = "docs/architecture.md"
 DOC_MARK = "<!-- tools/layering/layers.txt"
 
 
-def docs_problems(root, table_path):
-    """The table as docs/architecture.md shows it: the code block after DOC_MARK holds the rule
-    lines of layers.txt, the same words in the same order (spacing aside)."""
+def docs_problems(root, table_path, files):
+    """docs/architecture.md against the tree: the code block after DOC_MARK holds the rule lines
+    of layers.txt, the same words in the same order (spacing aside), and every file of src/ and
+    lib/ is named on the page."""
     path = os.path.join(root, DOC)
     if not os.path.isfile(path):
         return []  # a tree without its docs (the self-test's copy)
@@ -296,13 +298,24 @@ def docs_problems(root, table_path):
     if len(fences) < 2:
         return [f"docs: {DOC} has no code block after its {DOC_MARK} mark"]
     got = rules_of(lines[fences[0] + 1 : fences[1]])
+    problems = []
     for i in range(max(len(want), len(got))):
         w = want[i] if i < len(want) else "(nothing)"
         g = got[i] if i < len(got) else "(nothing)"
         if w != g:
-            return [f"docs: {DOC} shows the table otherwise than tools/layering/layers.txt:"
-                    f" rule {i + 1} is \"{g}\" there, \"{w}\" in layers.txt"]
-    return []
+            problems.append(
+                f"docs: {DOC} shows the table otherwise than tools/layering/layers.txt:"
+                f' rule {i + 1} is "{g}" there, "{w}" in layers.txt'
+            )
+            break
+    # Every source file of the host and of lib/ is findable from the page (its file tables).
+    text = "\n".join(lines)
+    for rel in files:
+        if rel.split("/")[0] in ("src", "lib"):
+            name = os.path.basename(rel)
+            if not re.search(r"(?<![\w.])" + re.escape(name) + r"(?!\w)", text):
+                problems.append(f"docs: {rel} is not named in {DOC} (its folder's file table)")
+    return problems
 
 
 def read_known(path):
@@ -376,7 +389,7 @@ def main(argv):
         problems.append(text)
 
     problems += cmake_problems(root)
-    problems += docs_problems(root, table_path)
+    problems += docs_problems(root, table_path, files)
 
     known = read_known(known_path)
     known_name = os.path.relpath(known_path, root)
