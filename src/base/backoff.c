@@ -1,6 +1,6 @@
 #include "base/backoff.h"
 
-#include "pipeline/stats.h"
+#include "common/clock.h"
 
 #include <math.h>
 #include <time.h>
@@ -14,11 +14,11 @@ static double jitter_unit(uint64_t *rng)
     return (double)((*rng * 2685821657736338717ull) >> 11) / 9007199254740992.0;
 }
 
-double bp_backoff_ms(const bp_settings *s, unsigned attempt, uint64_t *rng)
+double bp_backoff_ms(int64_t initial_ms, int64_t max_ms, unsigned attempt, uint64_t *rng)
 {
-    double cap = (double)s->retry_initial_ms * pow(2.0, attempt < 30 ? attempt : 30);
-    if (cap > (double)s->retry_max_ms)
-        cap = (double)s->retry_max_ms;
+    double cap = (double)initial_ms * pow(2.0, attempt < 30 ? attempt : 30);
+    if (cap > (double)max_ms)
+        cap = (double)max_ms;
     return cap * jitter_unit(rng);
 }
 

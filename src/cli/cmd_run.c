@@ -4,9 +4,10 @@
 
 #include "base/log.h"
 #include "config/options.h"
-#include "pipeline/pipeline.h"
 #include "engine/runner.h"
+#include "ops/metrics.h"
 #include "ops/sd_notify.h"
+#include "pipeline/pipeline.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -280,8 +281,9 @@ static int run_or_check(int argc, char **argv, bool check)
         goto done;
     }
     bp_stats st;
+    bp_metrics metrics; /* /metrics, /healthz, /readyz and the live page when http_listen is set */
     bp_sd_notify("READY=1"); /* every stage open: systemd's Type=notify */
-    status = bp_run(&p, &a.opts, &st);
+    status = bp_run(&p, &a.opts, bp_metrics_observer(&metrics, &p), &st);
     bp_sd_notify("STOPPING=1");
     bp_pipeline_close(&p); /* flush before the summary, so it reports what is durable */
     bp_stats_print_summary(&st, &p);

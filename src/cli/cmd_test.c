@@ -16,8 +16,9 @@
 
 #include "base/log.h"
 #include "config/options.h"
-#include "pipeline/pipeline.h"
 #include "engine/runner.h"
+#include "ops/metrics.h"
+#include "pipeline/pipeline.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -796,7 +797,8 @@ static int run_pipeline(const test_case *t, const edit_list *edits)
         bp_pipeline_open(&p, &errs) == 0) {
         bp_run_opts opts = {0};
         bp_stats st;
-        status = bp_run(&p, &opts, &st) == 0 ? 0 : 1;
+        bp_metrics metrics; /* a pipeline under test with http_listen serves it, as in `run` */
+        status = bp_run(&p, &opts, bp_metrics_observer(&metrics, &p), &st) == 0 ? 0 : 1;
     }
     bp_pipeline_free(&p); /* flushes and closes the sinks */
     if (errs.n) {

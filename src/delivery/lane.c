@@ -1,6 +1,7 @@
 #include "delivery/lane.h"
 
 #include "base/backoff.h"
+#include "common/clock.h"
 #include "pipeline/document.h"
 #include "base/log.h"
 #include "config/options.h"
@@ -27,7 +28,8 @@ static bool wake_abandoned(void *lanes)
  * give up (a second signal, the drain time is over, another sink failed for good). */
 static void back_off(bp_lane *l, unsigned attempt, const char *what)
 {
-    double ms = bp_backoff_ms(&l->all->p->settings, attempt, &l->rng);
+    double ms = bp_backoff_ms(l->all->p->settings.retry_initial_ms,
+                              l->all->p->settings.retry_max_ms, attempt, &l->rng);
     bp_log(l->sink->name, BP_LOG_WARN, "%s; retrying in %.0f ms (attempt %u)", what, ms,
            attempt + 1);
     bp_backoff_sleep(ms, wake_abandoned, l->all);

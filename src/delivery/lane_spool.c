@@ -9,6 +9,7 @@
 #include "delivery/lane.h"
 
 #include "base/backoff.h"
+#include "common/clock.h"
 #include "pipeline/document.h"
 #include "base/log.h"
 #include "delivery/record_codec.h"
@@ -291,7 +292,8 @@ static bp_lane_result drain_step(bp_lane *l)
             }
             if (t.done > 0)
                 l->drain_attempt = 0;
-            double ms = bp_backoff_ms(&ls->p->settings, l->drain_attempt, &l->rng);
+            double ms = bp_backoff_ms(ls->p->settings.retry_initial_ms,
+                                      ls->p->settings.retry_max_ms, l->drain_attempt, &l->rng);
             bp_log(s->name, BP_LOG_WARN, "%zu record(s) of its disk buffer not yet delivered "
                    "(%" PRIu64 " in it); retrying in %.0f ms (attempt %u)",
                    l->back.pending.count, bp_spool_count(l->spool), ms, l->drain_attempt + 1);

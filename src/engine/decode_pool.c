@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* Payloads per block: small enough that two threads share a 500-payload batch evenly, large
  * enough that taking a block (one atomic add) costs nothing beside decoding it. */
@@ -56,12 +55,6 @@ struct bp_decode_pool {
     atomic_size_t next_block;
     slot slots[]; /* threads of them */
 };
-
-unsigned bp_decode_default_threads(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 4 ? 4 : (unsigned)n;
-}
 
 static bool copy_text(bp_arena *a, const char **field)
 {

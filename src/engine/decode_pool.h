@@ -15,7 +15,8 @@
 
 #include <stddef.h>
 
-/* The most threads a pool decodes with, the calling thread included. */
+/* The most threads a pool decodes with, the calling thread included ([pipeline] decode_threads
+ * allows 1..64, src/pipeline/pipeline.c). */
 #define BP_DECODE_MAX_THREADS 64
 
 typedef struct bp_decode_pool bp_decode_pool;
@@ -41,8 +42,5 @@ int bp_decode_pool_run(bp_decode_pool *pool, const bp_batch *input, const bp_dec
 
 /* Stops and joins the helpers and frees the pool. NULL is fine. */
 void bp_decode_pool_stop(bp_decode_pool *pool);
-
-/* The default of [pipeline] decode_threads: the online processors, at most 4, at least 1. */
-unsigned bp_decode_default_threads(void);
 
 #endif

@@ -1,11 +1,12 @@
 #include "engine/runner.h"
 
 #include "base/backoff.h"
-#include "engine/decode_pool.h"
-#include "pipeline/document.h"
-#include "fhir/fhir_decode.h"
-#include "delivery/lane.h"
 #include "base/log.h"
+#include "common/clock.h"
+#include "delivery/lane.h"
+#include "engine/decode_pool.h"
+#include "fhir/fhir_decode.h"
+#include "pipeline/document.h"
 #include "pipeline/state.h"
 
 #include <math.h>
@@ -62,7 +63,7 @@ typedef struct runner {
     bp_stats *st;
     const bp_run_opts *opts;
     bp_lanes lanes;
-    bp_metrics metrics; /* the http listener's snapshot (src/ops/metrics.c) */
+    const bp_run_observer *obs; /* told what the run does (run_observer.h); NULL: no one */
     bp_flight *head, *tail; /* polled, not yet committed, in poll order */
     bp_flight *spare;       /* up to SPARE_FLIGHTS for reuse */
     size_t n_spare;
@@ -100,7 +101,8 @@ static bool wake_stopped(void *unused)
 static void back_off(runner *r, unsigned attempt, const char *who, const char *what,
                      bool in_flight)
 {
-    double ms = bp_backoff_ms(&r->p->settings, attempt, &r->rng);
+    const bp_settings *s = &r->p->settings;
+    double ms = bp_backoff_ms(s->retry_initial_ms, s->retry_max_ms, attempt, &r->rng);
     bp_log(who, BP_LOG_WARN, "%s; retrying in %.0f ms (attempt %u)", what, ms, attempt + 1);
     bp_backoff_sleep(ms, in_flight ? wake_abandoned : wake_stopped, NULL);
 }
@@ -425,6 +427,25 @@ static step_result hand_off(runner *r)
     return STEP_OK;
 }
 
+/* What the run tells its observer, when it has one and that one listens (run_observer.h). */
+static void observe_tick(runner *r, bool force)
+{
+    if (r->obs && r->obs->tick)
+        r->obs->tick(r->obs->ctx, r->st, r->p, &r->lanes, force);
+}
+
+static void observe_judged(runner *r, const bp_batch *records)
+{
+    if (r->obs && r->obs->judged)
+        r->obs->judged(r->obs->ctx, records);
+}
+
+static void observe_committed(runner *r, const bp_flight *f)
+{
+    if (r->obs && r->obs->committed)
+        r->obs->committed(r->obs->ctx, f);
+}
+
 /* Decodes, judges and routes the polled batch, then hands it to the lanes. */
 static step_result process_batch(runner *r)
 {
@@ -437,7 +458,7 @@ static step_result process_batch(runner *r)
     for (size_t i = 0; i < r->f->records.count; i++)
         r->f->routes[bp_record_route(r->f->records.items[i])]++;
     route_all(r);
-    bp_metrics_judged(&r->metrics, &r->f->records); /* the live page (src/ops/live.h) */
+    observe_judged(r, &r->f->records);
     return hand_off(r);
 }
 
@@ -465,7 +486,7 @@ static step_result commit_done(runner *r)
         for (int i = 0; i < BP_ROUTE_COUNT; i++)
             r->st->by_route[i] += f->routes[i];
         r->st->in_flight -= f->readings;
-        bp_metrics_committed(&r->metrics, f);
+        observe_committed(r, f);
         flight_done(r, f);
     }
 }
@@ -482,7 +503,7 @@ static bool limits_reached(const bp_run_opts *o, const bp_stats *st)
 static void status_tick(runner *r, int blocked)
 {
     bp_pipeline *p = r->p;
-    bp_metrics_tick(&r->metrics, r->st, p, &r->lanes, false);
+    observe_tick(r, false);
     double now = bp_now_s();
     if (p->settings.stats_interval_s <= 0 ||
         now - r->last_status < (double)p->settings.stats_interval_s)
@@ -606,6 +627,20 @@ static int drain(runner *r, bool bounded)
     return status;
 }
 
+/* The copies of their sinks' books the lanes kept for /metrics (bp_lane.seen): theirs to
+ * write, freed once their threads are joined, whether or not anyone read them. */
+static void free_published_books(bp_lanes *ls)
+{
+    for (size_t i = 0; ls->lanes && i < ls->n; i++) {
+        bp_sink_seen *v = &ls->lanes[i].seen;
+        for (size_t k = 0; k < v->n_counters; k++)
+            free(v->counters[k].name);
+        free(v->counters);
+        memset(v, 0, sizeof *v);
+    }
+}
+
+/* Call once the lanes stopped. */
 static void runner_free(runner *r)
 {
     bp_flight *lists[] = {r->head, r->spare, r->f};
@@ -617,6 +652,7 @@ static void runner_free(runner *r)
         }
     }
     r->head = r->tail = r->spare = r->f = NULL;
+    free_published_books(&r->lanes);
     bp_lanes_free(&r->lanes);
     bp_decode_pool_stop(r->decode);
     r->decode = NULL;
@@ -660,7 +696,10 @@ static step_result poll_and_process(runner *r, bool *ended)
         return STEP_FATAL;
     }
     step_result res = poll_source(r, capacity, ended);
-    bp_metrics_polled(r->f);
+    /* When the poll returned: a batch's duration runs from here to its commit, and a reading
+     * without a source timestamp arrived at polled_ms. */
+    r->f->polled_s = bp_now_s();
+    r->f->polled_ms = bp_wall_ms();
     if (res == STEP_OK && r->f->input.count)
         return process_batch(r);
     if (res == STEP_OK) {
@@ -680,13 +719,14 @@ static bool commits_ahead(const bp_ctx *src)
     return bp_desc_caps(d) & BP_CAP_BATCH_COMMIT;
 }
 
-int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st)
+int bp_run(bp_pipeline *p, const bp_run_opts *opts, const bp_run_observer *observer, bp_stats *st)
 {
     runner r;
     memset(&r, 0, sizeof r);
     r.p = p;
     r.st = st;
     r.opts = opts;
+    r.obs = observer;
     r.rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull | 1;
     memset(st, 0, sizeof *st);
     st->started_s = bp_now_s();
@@ -703,15 +743,15 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st)
         st->ended_s = bp_now_s();
         return 1;
     }
-    /* The listener starts once the lanes run and serves until they have stopped. */
-    if (bp_metrics_start(&r.metrics, p, r.lanes.n) != 0) {
+    /* The observer (the http listener) starts once the lanes run and is told they stopped
+     * before they are freed. */
+    if (r.obs && r.obs->started && r.obs->started(r.obs->ctx, p, &r.lanes) != 0) {
         bp_lanes_stop(&r.lanes, true);
-        bp_metrics_stop(&r.metrics, &r.lanes);
         st->ended_s = bp_now_s();
         runner_free(&r);
         return 1;
     }
-    bp_metrics_tick(&r.metrics, st, p, &r.lanes, true);
+    observe_tick(&r, true);
     int status = 0;
     bool ended = false, bounded = false, failed = false;
     for (;;) {
@@ -736,7 +776,7 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st)
         if (full < 0 && r.head && !commits_ahead(p->source)) {
             /* A source of ABI 1.2 or older with commit() may keep "the positions of the last
              * poll": it gets one batch in flight, as it was built for. */
-            bp_metrics_tick(&r.metrics, st, p, &r.lanes, false);
+            observe_tick(&r, false);
             wait_for_lanes(&r);
             continue;
         }
@@ -775,7 +815,8 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st)
         bp_lanes_stop(&r.lanes, true); /* a failure: nothing more is committed */
     if (bp_state_checkpoint(true) != 0)
         status = 1; /* logged: the snapshot files are one commit behind */
-    bp_metrics_stop(&r.metrics, &r.lanes);
+    if (r.obs && r.obs->stopped)
+        r.obs->stopped(r.obs->ctx);
     st->ended_s = bp_now_s();
     runner_free(&r);
     return status;

@@ -5,6 +5,7 @@
 #ifndef BPPIPE_RUNNER_H
 #define BPPIPE_RUNNER_H
 
+#include "engine/run_observer.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/stats.h"
 
@@ -22,7 +23,9 @@ void bp_runner_install_signals(void);
 void bp_runner_request_stop(void);
 
 /* Runs until the source ends, a limit is reached, a stop is requested or a stage fails
- * permanently. Fills `st`. Returns the process exit status: 0 clean, 1 runtime failure. */
-int bp_run(bp_pipeline *p, const bp_run_opts *opts, bp_stats *st);
+ * permanently. Fills `st`. `observer` (src/engine/run_observer.h; NULL: none) is told what the
+ * run does; it is the caller's and must outlive the call. Returns the process exit status:
+ * 0 clean, 1 runtime failure. */
+int bp_run(bp_pipeline *p, const bp_run_opts *opts, const bp_run_observer *observer, bp_stats *st);
 
 #endif

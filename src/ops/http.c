@@ -1,7 +1,8 @@
 #include "ops/http.h"
 
 #include "base/log.h"
-#include "pipeline/stats.h"
+#include "common/clock.h"
+#include "config/listen_addr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,31 +28,6 @@ struct bp_http {
     char *live; /* the last /api/ward text; NULL: none yet */
     size_t live_len, live_cap;
 };
-
-int bp_http_parse_listen(const char *text, char *host, size_t host_size, unsigned *port)
-{
-    const char *colon = text ? strrchr(text, ':') : NULL;
-    const char *digits = colon ? colon + 1 : text;
-    size_t host_len = colon ? (size_t)(colon - text) : 0;
-    if (!text || !*digits || host_len + 1 > host_size || (colon && host_len == 0))
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(digits, &end, 10);
-    if (errno || *end || v > 65535 || digits[0] == '-' || digits[0] == '+')
-        return -1;
-    if (colon) {
-        memcpy(host, text, host_len);
-        host[host_len] = '\0';
-    } else {
-        snprintf(host, host_size, "127.0.0.1");
-    }
-    struct in_addr a;
-    if (inet_pton(AF_INET, host, &a) != 1)
-        return -1;
-    *port = (unsigned)v;
-    return 0;
-}
 
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const char *type,
                               const char *body, size_t len)
@@ -225,7 +201,7 @@ bp_http *bp_http_start(const char *listen, const char *port_file, const char *to
 {
     char host[64];
     unsigned port;
-    if (bp_http_parse_listen(listen, host, sizeof host, &port) != 0) {
+    if (bp_parse_listen(listen, host, sizeof host, &port) != 0) {
         bp_log("core", BP_LOG_ERROR,
                "http_listen = %s is not HOST:PORT or PORT with an IPv4 "
                "address (e.g. 127.0.0.1:9464)",

@@ -12,11 +12,10 @@ typedef struct bp_http bp_http;
 /* /healthz answers 503 once the main loop has not published for this long (seconds). */
 #define BP_HTTP_STALE_S 5.0
 
-/* Parses "HOST:PORT" or "PORT" (host 127.0.0.1) into an IPv4 host and port. 0 or -1. */
-int bp_http_parse_listen(const char *text, char *host, size_t host_size, unsigned *port);
-/* Starts listening on `listen` (see bp_http_parse_listen; port 0: any free one). The address it
- * listens on is logged at info and, when port_file is not NULL, written there. token: the bearer
- * token every request must carry (NULL: none). Returns NULL after logging why. */
+/* Starts listening on `listen` ("HOST:PORT" or "PORT", see bp_parse_listen in
+ * src/config/listen_addr.h; port 0: any free one). The address it listens on is logged at info
+ * and, when port_file is not NULL, written there. token: the bearer token every request must
+ * carry (NULL: none). Returns NULL after logging why. */
 bp_http *bp_http_start(const char *listen, const char *port_file, const char *token);
 /* Replaces the snapshot served: the metrics text, and the /readyz answer (ready, or not with
  * a short reason). Also the main loop's heartbeat: /healthz is 200 while publishes keep coming.

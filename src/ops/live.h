@@ -28,8 +28,8 @@ typedef struct bp_live_bounds {
 /* The least time between two renders, in seconds. */
 #define BP_LIVE_EVERY_S 1.0
 
-/* alert_sinks: bit i set when sink i is a sink-alert (a reading routed to one is an alert).
- * NULL on ENOMEM. */
+/* alert_sinks: bit i set when a reading routed to sink i is an alert (src/ops/metrics.c sets
+ * the sinks of route = critical). NULL on ENOMEM. */
 bp_live *bp_live_new(bp_live_bounds b, uint64_t alert_sinks);
 void bp_live_free(bp_live *l);
 /* Main thread, once a batch is judged and routed (sinks_pending set): takes its readings.

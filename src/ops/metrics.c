@@ -1,9 +1,10 @@
 #include "ops/metrics.h"
 
-#include "ops/http.h"
-#include "delivery/lane.h"
-#include "ops/live.h"
 #include "base/log.h"
+#include "common/clock.h"
+#include "delivery/lane.h"
+#include "ops/http.h"
+#include "ops/live.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/stats.h"
 
@@ -11,19 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const char *const route_names[BP_ROUTE_COUNT] = {"normal", "anomaly", "invalid", "skipped"};
 
 const double bp_metrics_bounds[BP_METRICS_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                                       1,     2.5,  5,     10,   30,  60,   300};
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void observe(bp_histogram *h, double v)
 {
@@ -37,20 +30,14 @@ static void observe(bp_histogram *h, double v)
     h->sum += v;
 }
 
-void bp_metrics_polled(bp_flight *f)
+/* The observer's `committed`: a batch's duration and its readings' end-to-end latencies. */
+static void committed(void *ctx, const bp_flight *f)
 {
-    if (!f)
-        return;
-    f->polled_s = bp_now_s();
-    f->polled_ms = wall_ms();
-}
-
-void bp_metrics_committed(bp_metrics *m, const bp_flight *f)
-{
+    bp_metrics *m = ctx;
     if (!m->http)
         return;
     observe(&m->batch, bp_now_s() - f->polled_s);
-    int64_t now = wall_ms();
+    int64_t now = bp_wall_ms();
     for (size_t i = 0; i < f->records.count; i++) {
         const bp_record *r = f->records.items[i];
         if (bp_record_route(r) == BP_ROUTE_SKIPPED)
@@ -65,13 +52,26 @@ void bp_metrics_committed(bp_metrics *m, const bp_flight *f)
 
 static void histogram(bp_buf *b, const char *name, const char *help, const bp_histogram *h);
 
-int bp_metrics_start(bp_metrics *m, const bp_pipeline *p, size_t n_lanes)
+/* A reading routed to one of these sinks is an alert on the live page: the sinks of
+ * route = critical. That route is where a pipeline sends what must reach someone now (in the
+ * shipped pipelines/ward.ini, the sink-alert sink and only it), so the page asks the routing
+ * rather than a plugin's name; a sink-alert on another route, or another plugin on
+ * route = critical, is judged by its route like the rest. Bit i: the sink whose index is i. */
+static uint64_t alerting_sinks(const bp_pipeline *p)
 {
-    memset(m, 0, sizeof *m);
-    bp_buf_init(&m->text);
+    uint64_t sinks = 0;
+    for (size_t i = 0; i < p->n_sinks; i++)
+        if (p->sinks[i]->routes & BP_ROUTE_CRITICAL)
+            sinks |= 1ull << p->sinks[i]->index;
+    return sinks;
+}
+
+/* The observer's `started`: the token, the per-lane state, the live page's and the listener. */
+static int started(void *ctx, const bp_pipeline *p, const bp_lanes *ls)
+{
+    bp_metrics *m = ctx;
+    size_t n_lanes = ls->n;
     const bp_settings *s = &p->settings;
-    if (!s->http_listen)
-        return 0;
     const char *token = NULL;
     if (s->http_token_env) {
         token = getenv(s->http_token_env);
@@ -90,12 +90,7 @@ int bp_metrics_start(bp_metrics *m, const bp_pipeline *p, size_t n_lanes)
     }
     bp_live_bounds lb = {(size_t)s->live_patients, (size_t)s->live_history,
                          (size_t)s->live_events};
-    uint64_t alert_sinks = 0;
-    for (size_t i = 0; i < p->n_sinks; i++)
-        if (strcmp(p->sinks[i]->plugin->desc->name, "sink-alert") == 0)
-            alert_sinks |= 1ull << p->sinks[i]->index;
-    bp_buf_init(&m->live_text);
-    if (!(m->live = bp_live_new(lb, alert_sinks))) {
+    if (!(m->live = bp_live_new(lb, alerting_sinks(p)))) {
         bp_log("core", BP_LOG_ERROR, "out of memory for the live page's state");
         free(m->failing_since);
         m->failing_since = NULL;
@@ -352,9 +347,11 @@ static int readiness(const bp_metrics *m, const bp_pipeline *p, const bp_lanes *
     return 1;
 }
 
-void bp_metrics_tick(bp_metrics *m, const bp_stats *st, const bp_pipeline *p, bp_lanes *ls,
-                     bool force)
+/* The observer's `tick`: the snapshot every BP_METRICS_EVERY_S, the live page's every
+ * BP_LIVE_EVERY_S. */
+static void tick(void *ctx, const bp_stats *st, const bp_pipeline *p, bp_lanes *ls, bool force)
 {
+    bp_metrics *m = ctx;
     if (!m->http)
         return;
     double now = bp_now_s();
@@ -382,7 +379,7 @@ void bp_metrics_tick(bp_metrics *m, const bp_stats *st, const bp_pipeline *p, bp
     if (force || now - m->live_last >= BP_LIVE_EVERY_S) {
         m->live_last = now;
         bp_buf_reset(&m->live_text);
-        bp_live_render(m->live, &m->live_text, wall_ms());
+        bp_live_render(m->live, &m->live_text, bp_wall_ms());
         if (m->live_text.failed)
             bp_log("core", BP_LOG_WARN, "out of memory building /api/ward; serving the last one");
         else
@@ -391,27 +388,40 @@ void bp_metrics_tick(bp_metrics *m, const bp_stats *st, const bp_pipeline *p, bp
     }
 }
 
-void bp_metrics_judged(bp_metrics *m, const struct bp_batch *records)
+/* The observer's `judged`: the batch's readings to the live page's state. */
+static void judged(void *ctx, const bp_batch *records)
 {
+    bp_metrics *m = ctx;
     if (m->live)
-        bp_live_feed(m->live, records, wall_ms());
+        bp_live_feed(m->live, records, bp_wall_ms());
 }
 
-void bp_metrics_stop(bp_metrics *m, bp_lanes *ls)
+/* The observer's `stopped`: the lanes are stopped, so the listener goes and `m` is emptied. */
+static void stopped(void *ctx)
 {
+    bp_metrics *m = ctx;
     bp_http_stop(m->http);
     m->http = NULL;
     bp_live_free(m->live);
     m->live = NULL;
     bp_buf_free(&m->live_text);
-    for (size_t i = 0; ls && ls->lanes && i < ls->n; i++) {
-        bp_sink_seen *v = &ls->lanes[i].seen;
-        for (size_t k = 0; k < v->n_counters; k++)
-            free(v->counters[k].name);
-        free(v->counters);
-        memset(v, 0, sizeof *v);
-    }
     free(m->failing_since);
     m->failing_since = NULL;
     bp_buf_free(&m->text);
+}
+
+const bp_run_observer *bp_metrics_observer(bp_metrics *m, const bp_pipeline *p)
+{
+    memset(m, 0, sizeof *m);
+    bp_buf_init(&m->text);
+    bp_buf_init(&m->live_text);
+    if (!p->settings.http_listen)
+        return NULL;
+    m->observer = (bp_run_observer){.ctx = m,
+                                    .started = started,
+                                    .tick = tick,
+                                    .judged = judged,
+                                    .committed = committed,
+                                    .stopped = stopped};
+    return &m->observer;
 }

@@ -1,5 +1,7 @@
 /* What the operations listener serves, built on the main thread: the Prometheus text of the
- * run's books and the readiness verdict, published to src/ops/http.c at most every 200 ms.
+ * run's books and the readiness verdict, published to src/ops/http.c at most every 200 ms, and
+ * the live page's state (src/ops/live.h). It watches a run as its observer
+ * (src/engine/run_observer.h): the engine never calls it.
  * Sinks' books are written by their lane threads, so each lane copies them (and its sink's
  * count() counters) into its bp_sink_seen under the lanes' lock after every write; the main
  * thread reads those copies under the same lock. See docs/operations.md. */
@@ -8,6 +10,7 @@
 
 #include "pipeline/instance.h"
 #include "common/json_buf.h"
+#include "engine/run_observer.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -40,7 +43,8 @@ typedef struct bp_histogram {
 #define BP_METRICS_EVERY_S 0.2
 
 typedef struct bp_metrics {
-    struct bp_http *http; /* NULL: no http_listen, nothing is built */
+    bp_run_observer observer; /* what bp_metrics_observer hands out; ctx is this struct */
+    struct bp_http *http;     /* NULL: not listening (yet, or any more), nothing is built */
     bp_buf text;
     double last;           /* bp_now_s() of the last publish */
     double *failing_since; /* per lane: when its writes started taking nothing; 0: they take */
@@ -52,27 +56,20 @@ typedef struct bp_metrics {
     double live_last; /* bp_now_s() of its last render */
 } bp_metrics;
 
-/* Starts the listener when [pipeline] http_listen is set (and reads the token from the
- * variable http_token_env names). 0, or -1 after logging why (the run must not start). */
-int bp_metrics_start(bp_metrics *m, const struct bp_pipeline *p, size_t n_lanes);
-/* Main thread: builds and publishes the snapshot when BP_METRICS_EVERY_S has passed (or
- * `force`). Takes the lanes' mu. Nothing without a listener. */
-void bp_metrics_tick(bp_metrics *m, const struct bp_stats *st, const struct bp_pipeline *p,
-                     struct bp_lanes *ls, bool force);
-struct bp_flight;
-/* Main thread, when a poll returned: stamps the batch with the time (monotonic and wall). */
-void bp_metrics_polled(struct bp_flight *f);
-/* Main thread, when a batch is committed (every sink has acknowledged its readings): observes
- * each reading's end-to-end latency and the batch's duration. Nothing without a listener. */
-void bp_metrics_committed(bp_metrics *m, const struct bp_flight *f);
-struct bp_batch;
-/* Main thread, once a batch is judged and routed: feeds its readings to the live page's state.
- * Nothing without a listener. */
-void bp_metrics_judged(bp_metrics *m, const struct bp_batch *records);
+/* The observer that serves a run on [pipeline] http_listen, for bp_run (src/engine/runner.h):
+ * fills `m` (the caller's storage, which must outlive the run; once the run returned it holds
+ * nothing to free) and returns its observer, or NULL when `p` has no http_listen: such a run
+ * has nothing to serve and goes unobserved. The callbacks, on the run's main thread:
+ *   started   reads the token from the variable http_token_env names and starts the listener;
+ *             -1 (logged) when it cannot, and the run must not start;
+ *   tick      builds and publishes the snapshot when BP_METRICS_EVERY_S has passed (or
+ *             `force`), the live page's every BP_LIVE_EVERY_S; takes the lanes' mu;
+ *   judged    feeds the batch's readings to the live page's state;
+ *   committed observes each reading's end-to-end latency and the batch's duration;
+ *   stopped   stops the listener and frees everything `m` holds. */
+const bp_run_observer *bp_metrics_observer(bp_metrics *m, const struct bp_pipeline *p);
 /* Lane thread: copies the lane's sink books into l->seen under the lanes' mu. */
 void bp_metrics_lane_publish(struct bp_lane *l);
-/* Stops the listener and frees what the lanes' copies hold. Call after the lanes stopped. */
-void bp_metrics_stop(bp_metrics *m, struct bp_lanes *ls);
 /* The Prometheus text itself (exposed for the tests). Call under the lanes' mu. */
 void bp_metrics_render(bp_buf *b, const bp_metrics *m, const struct bp_stats *st,
                        const struct bp_pipeline *p, const struct bp_lanes *ls, double now);

@@ -1,8 +1,7 @@
 #include "pipeline/pipeline.h"
 
-#include "engine/decode_pool.h"
-#include "ops/http.h"
 #include "base/log.h"
+#include "config/listen_addr.h"
 #include "config/options.h"
 #include "pipeline/state.h"
 
@@ -10,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const bp_option pipeline_options[] = {
     BP_OPTION_STRING("plugin_path", NULL, 0,
@@ -22,6 +22,7 @@ static const bp_option pipeline_options[] = {
     BP_OPTION_INT("linger_ms", "0", 0, 60000, 0,
                   "after a batch's first payload, keep gathering this long until batch_size "
                   "(fewer, larger sink requests; every reading waits up to this long)"),
+    /* 64: the decode pool's BP_DECODE_MAX_THREADS (src/engine/decode_pool.h) */
     BP_OPTION_INT("decode_threads", NULL, 1, 64, 0,
                   "threads that decode a batch's payloads together, the main thread included "
                   "(1: the main thread alone); unset: the online processors, at most 4"),
@@ -125,6 +126,13 @@ static int64_t default_max_payload(const bp_ctx *source)
     return files ? BP_MAX_PAYLOAD_FILES : BP_MAX_PAYLOAD_MESSAGES;
 }
 
+/* decode_threads when unset: the online processors, at most 4, at least 1. */
+static int64_t default_decode_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 4 ? 4 : n;
+}
+
 static void read_settings(bp_pipeline *p, const bp_section *s)
 {
     bp_settings *st = &p->settings;
@@ -134,7 +142,7 @@ static void read_settings(bp_pipeline *p, const bp_section *s)
     st->linger_ms = setting(s, "linger_ms");
     st->decode_threads = setting(s, "decode_threads");
     if (st->decode_threads < 1)
-        st->decode_threads = bp_decode_default_threads();
+        st->decode_threads = default_decode_threads();
     st->max_payload_bytes = setting(s, "max_payload_bytes");
     st->retry_initial_ms = setting(s, "retry_initial_ms");
     st->retry_max_ms = setting(s, "retry_max_ms");
@@ -291,7 +299,7 @@ static void check_http(const bp_section *s, bp_errors *errs)
     char where[512], host[64];
     unsigned port;
     const bp_kv *kv = bp_section_get(s, "http_listen");
-    if (kv && bp_http_parse_listen(kv->value, host, sizeof host, &port) != 0)
+    if (kv && bp_parse_listen(kv->value, host, sizeof host, &port) != 0)
         bp_errors_add(errs, "%s: [pipeline] key 'http_listen': '%s' is not HOST:PORT or PORT "
                       "with an IPv4 address and a port from 0 to 65535 (e.g. 127.0.0.1:9464)",
                       bp_where(kv->file, kv->line, where, sizeof where), kv->value);

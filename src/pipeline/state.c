@@ -3,7 +3,7 @@
 #include "pipeline/instance.h"
 #include "base/log.h"
 #include "pipeline/record.h"
-#include "pipeline/stats.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>

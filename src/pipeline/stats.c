@@ -1,7 +1,9 @@
 #include "pipeline/stats.h"
 
-#include "common/json_buf.h"
 #include "base/log.h"
+#include "common/clock.h"
+#include "common/json_buf.h"
+#include "pipeline/pipeline.h"
 
 #include <ctype.h>
 #include <stdbool.h>

@@ -5,10 +5,12 @@
 #ifndef BPPIPE_STATS_H
 #define BPPIPE_STATS_H
 
-#include "common/clock.h" /* bp_now_s: users of the books time them (until the engine includes it) */
-#include "pipeline/pipeline.h"
+#include "pipeline/record.h" /* BP_ROUTE_COUNT */
 
+#include <stddef.h>
 #include <stdint.h>
+
+struct bp_pipeline;
 
 #define BP_MAX_REASON_KINDS 32
 #define BP_MAX_SKIP_REASONS 8
@@ -42,10 +44,10 @@ void bp_stats_count_reason(bp_stats *st, const char *reason);
 void bp_stats_count_skipped(bp_stats *st, const char *reason);
 /* One line: "in 5000 (812/s) anomaly 450 normal 4500 invalid 50 in-flight 0", then `note`
  * (the delivery lanes that hold a backlog they cannot deliver now; may be empty). */
-void bp_stats_print_status(const bp_stats *st, const bp_pipeline *p, double rate,
+void bp_stats_print_status(const bp_stats *st, const struct bp_pipeline *p, double rate,
                            const char *note);
-void bp_stats_print_summary(const bp_stats *st, const bp_pipeline *p);
+void bp_stats_print_summary(const bp_stats *st, const struct bp_pipeline *p);
 /* The same facts as JSON, for scripts and tests. Returns 0 or -1 (errno set). */
-int bp_stats_write_json(const bp_stats *st, const bp_pipeline *p, const char *path);
+int bp_stats_write_json(const bp_stats *st, const struct bp_pipeline *p, const char *path);
 
 #endif
