@@ -31,10 +31,10 @@
  *     thread (see Threads); BP_CAP_BATCH_COMMIT lets a source with commit() be polled again
  *     before its earlier batches are committed. 1.4: bp_plugin.probe (`bppipe check` reaches
  *     the services). 1.5: keyed state (bp_host.state_*, BP_CAP_KEYED_STATE): per-key state the
- *     host keeps per input partition, consistent with the source's commits. 1.0 to 1.4 plugins
- *     keep working: the host never calls one instance from
- *     two threads at once, and a source with commit() but without the bit gets one batch in
- *     flight at a time, as before.
+ *     host keeps per input partition, consistent with the source's commits. Plugins built for
+ *     1.0 to 1.4 keep working: the host never calls one instance from two threads at once, a
+ *     source with commit() but without BP_CAP_BATCH_COMMIT gets one batch in flight at a time,
+ *     as before, and members a plugin's header did not have are never read.
  *   - Growth. Every struct that crosses the boundary starts with struct_size. New members and
  *     new host functions are only ever appended; the minor number grows with them (a plugin
  *     tests a host member newer than the minor it requires with BP_HOST_HAS). A change
@@ -417,13 +417,15 @@ typedef struct bp_host {
 } bp_host;
 
 /* True when the running host's table has `member`: its struct_size covers the member as this
- * header lays bp_host out. Every member above is in ABI 1.0 and always there; test a member
- * appended later before calling it. For a function `frob` appended in a hypothetical 1.4:
+ * header lays bp_host out. Every member from `log` to `count` is in ABI 1.0 and always there;
+ * the keyed-state members (state_open to state_drop) were appended in ABI 1.5, and a member
+ * appended after 1.0 is tested before it is called. For a function `frob` appended in a
+ * hypothetical 1.6:
  *
  *     if (BP_HOST_HAS(host, frob))
  *         host->frob(ctx, rec);
  *     else
- *         ... what the plugin does on a 1.0 to 1.3 host ...
+ *         ... what the plugin does on a 1.0 to 1.5 host ...
  *
  * A plugin that cannot work without the member sets abi_minor to the minor that added it
  * instead, and older hosts refuse to load it. `host` is evaluated more than once. */

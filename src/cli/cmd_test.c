@@ -354,6 +354,22 @@ static void check_test(test_list *l, const test_case *t)
         bp_errors_add(&l->errs, "%s:%d: [test.%s] has no expect. key", t->file, t->line, t->name);
 }
 
+/* The test-file reader. Pipeline files are read with inih (src/config/config.c), but test files
+ * cannot be, with inih as Debian builds it (r55):
+ *   - inih ends a key at its first '=' or ':', so `expect.anomalies[patient_id=p2].severity =
+ *     critical` would be the key `expect.anomalies[patient_id` with the value
+ *     `p2].severity = critical`, and a selector on a time (`[@timestamp=2026-03-01T08:01:00Z]`)
+ *     or a `urn:uuid:` id breaks at its ':'. Here the key ends at the first '=' outside [...].
+ *   - inih silently cuts a section name to 49 bytes, so two long [test.NAME]s could become
+ *     one test, or a failure name a test that is not in the file.
+ *   - inih's lines are at most 200 bytes, and expected values (a dead letter's reason, an id)
+ *     are often longer: here a line may have MAX_LINE - 2 bytes, and a longer one is an error.
+ *   - inih continues the previous key's value on an indented line, which would read here as
+ *     the key given twice.
+ * Lines are counted here for every error's file:line (Debian's inih passes no line number;
+ * config.c counts them in its reader callback). Otherwise the syntax is inih's: [section],
+ * KEY = VALUE, a UTF-8 byte-order mark skipped, comments from ';' or '#' at the start of a
+ * line or after a blank. */
 static void read_test_file(test_list *l, const char *file)
 {
     FILE *f = fopen(file, "r");
