@@ -1,5 +1,5 @@
 /* Building a librdkafka configuration from a plugin's section: shared by source-kafka and
- * sink-kafka (sink-kafka compiles this file too). */
+ * sink-kafka (sink-kafka links it too (lib/kafka)). */
 #ifndef BP_KAFKA_CONF_H
 #define BP_KAFKA_CONF_H
 

@@ -6,7 +6,8 @@ way the build does (include roots src/, lib/ and include/; a plugin's, example's
 headers in its own folder) and reports, one line per problem:
 
   wrong-way include  a folder includes one that tools/layering/layers.txt does not allow it
-  include cycle      modules (a .c with its .h) that include each other, any length
+  include cycle      modules (a .c with its .h, and its NAME_internal.h) that include each
+                     other, any length
   unresolved include a quoted header found nowhere (a typo), or found only beside the file
                      under src/ or lib/, where includes name their folder
   ambiguous include  a header found at two places, so the include path decides which
@@ -148,8 +149,12 @@ def resolve(root, rel, quote, name):
 
 
 def module_of(rel):
-    """A .c and its .h are one module: src/config/config.c -> src/config/config."""
-    return rel[:-2] if rel.endswith((".c", ".h")) else rel
+    """A .c and its .h are one module: src/config/config.c -> src/config/config. A private
+    header NAME_internal.h (what a module's files share beyond its public header, as libuv's
+    uv-common.h) belongs to module NAME: it extends the public header, it is no module of its
+    own that the public one could form a cycle with."""
+    stem = rel[:-2] if rel.endswith((".c", ".h")) else rel
+    return stem[: -len("_internal")] if stem.endswith("_internal") else stem
 
 
 def knots(graph):
