@@ -1,5 +1,5 @@
-/* Building a librdkafka configuration from a plugin's section: shared by source-kafka and
- * sink-kafka (sink-kafka links it too (lib/kafka)). */
+/* Building a librdkafka configuration from a plugin's section: one copy of the rules, linked
+ * by source-kafka and sink-kafka (lib/kafka). */
 #ifndef BP_KAFKA_CONF_H
 #define BP_KAFKA_CONF_H
 

@@ -31,7 +31,8 @@ typedef struct bp_flight {
     uint64_t readings; /* readings in it (skipped resources are not readings) */
     uint64_t routes[BP_ROUTE_COUNT]; /* judged routes, booked when the batch is committed */
     double polled_s;                 /* when its poll returned (bp_now_s), for the batch duration */
-    int64_t polled_ms; /* the same on the wall clock: a reading's arrival (set by the runner when its poll returns) */
+    int64_t polled_ms; /* the same on the wall clock: a reading's arrival (both set by the
+                          runner when its poll returns) */
 } bp_flight;
 
 /* What one lane must deliver of one batch, in the batch's arena. */
