@@ -107,10 +107,10 @@ expect "the ambiguous header" \
 
 echo "== (f) CMake: the host names a plugin's target and file, a plugin the host's library"
 fresh
-echo 'target_link_libraries(bppipe_core PRIVATE bp_trend)' >>"$t/tree/src/CMakeLists.txt"
-echo 'target_sources(bppipe_core PRIVATE ../plugins/sink-file/file_names.c)' \
+echo 'target_link_libraries(bppipe_pipeline PRIVATE bp_trend)' >>"$t/tree/src/CMakeLists.txt"
+echo 'target_sources(bppipe_pipeline PRIVATE ../plugins/sink-file/file_names.c)' \
     >>"$t/tree/src/CMakeLists.txt"
-echo 'target_link_libraries(sink-file PRIVATE bppipe_core)' \
+echo 'target_link_libraries(sink-file PRIVATE bppipe_pipeline)' \
     >>"$t/tree/plugins/sink-file/CMakeLists.txt"
 run
 check "exit 1" "[ $rc = 1 ]"
@@ -118,8 +118,8 @@ expect "src/ names bp_trend" \
     'FAIL cmake: src/CMakeLists.txt names bp_trend, a target defined under plugins/'
 expect "src/ names a path under plugins/" \
     'FAIL cmake: src/CMakeLists.txt names plugins/sink-file/file_names.c, a path under plugins/'
-expect "plugins/sink-file names bppipe_core" \
-    'FAIL cmake: plugins/sink-file/CMakeLists.txt names bppipe_core, ' \
+expect "plugins/sink-file names bppipe_pipeline" \
+    'FAIL cmake: plugins/sink-file/CMakeLists.txt names bppipe_pipeline, ' \
     'a library target defined under src/'
 
 echo "== (g) the allow-list: a listed problem passes, a listed one that is gone fails"

@@ -233,10 +233,15 @@ def cmake_problems(root):
 
     defines = re.compile(r"^\s*(?:add_library|bppipe_add_plugin)\(\s*([A-Za-z0-9_.+-]+)", re.M)
 
+    # src/CMakeLists.txt defines its libraries through bppipe_layer(NAME ...): bppipe_NAME.
+    layers = re.compile(r"^\s*bppipe_layer\(\s*([A-Za-z0-9_]+)", re.M)
+
     def targets(files):
         out = set()
         for p in files:
-            out.update(defines.findall(without_comments(code_of(p))))
+            code = without_comments(code_of(p))
+            out.update(defines.findall(code))
+            out.update("bppipe_" + name for name in layers.findall(code))
         return out
 
     def names(code, target):
