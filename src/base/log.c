@@ -135,7 +135,7 @@ void bp_logv(const char *who, bp_log_level level, const char *fmt, va_list ap)
     char text[1024];
     vsnprintf(text, sizeof text, fmt, ap);
 
-    time_t now = time(NULL);
+    time_t now = (time_t)(bp_wall_ms() / 1000); /* whole seconds: the text stamp and the limits */
     unsigned long suppressed = 0;
     pthread_mutex_lock(&log_lock);
     if (level != BP_LOG_DEBUG) {
