@@ -29,6 +29,9 @@ POST /_emulator/faults {"item_429": N, ...} (GET /_emulator/stats reads the coun
 --opensearch answers like OpenSearch 2.x (no product header, distribution "opensearch").
 --api-key KEY / --basic USER:PASS require that Authorization (401 security_exception else).
 --tls-cert FILE --tls-key FILE serve HTTPS.
+--bulk-log FILE appends every _bulk request body to FILE exactly as received (after gzip
+decoding), one request after the other, before anything is parsed: the bytes a client sent, where
+_search shows documents re-serialised by this emulator (tests/golden uses it).
 
 Usage: es_emulator.py [--port 0] [--port-file FILE] [options]; prints "port N" when listening.
 """
@@ -435,6 +438,9 @@ class Handler(BaseHTTPRequestHandler):
         st = self.server.state
         ctype = self.headers.get("Content-Type", "")
         with st.lock:
+            if st.args.bulk_log:
+                with open(st.args.bulk_log, "ab") as log:
+                    log.write(body)
             st.stats["bulk_requests"] += 1
             if ctype not in st.stats["content_types"]:
                 st.stats["content_types"].append(ctype)
@@ -856,6 +862,7 @@ def main():
     ap.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate")
     ap.add_argument("--tls-key", help="and this PEM key")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--bulk-log", help="append every _bulk request body, as received, to this file")
     args = ap.parse_args()
     state = State(args)
     port = args.port
