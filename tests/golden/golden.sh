@@ -56,7 +56,7 @@
 # offset, not the resource index), so dead-archive/ holds 24 files for 25 dead letters.
 #
 # The wall clock. A document with no time of its own (a dead letter such as "not JSON", and
-# every skipped resource) is stamped with the clock (core/document.c: @timestamp = now),
+# every skipped resource) is stamped with the clock (src/pipeline/document.c: @timestamp = now),
 # sink-file names its hourly file from the clock, and a per-record dead letter with a patient
 # but no time is named with the clock's second. bppipe has no knob to fix the clock, so only these are normalised, by the
 # python step below: an @timestamp, an hourly file name or a per-record name's

@@ -12,7 +12,7 @@
  * tests/golden/golden.sh freezes such ids end to end, as the sinks write them. */
 #include "check.h"
 #include "decoder/decode_helpers.h"
-#include "sha256.h"
+#include "common/sha256.h"
 
 #include <stdint.h>
 #include <stdlib.h>
