@@ -35,38 +35,24 @@ static bool is_pattern(const unsigned char *b, size_t n)
     return true;
 }
 
-/* The far end of a pipe, moving `piece` bytes at a time with a pause between pieces. */
+/* The far end of a pipe, moving `piece` bytes at a time with a pause between pieces: writing
+ * `buf` into the pipe, or reading the pipe into `buf`. */
 typedef struct far_end {
     int fd;
+    bool writes;
     size_t total, piece;
     unsigned pause_us;
     unsigned char *buf;
     size_t moved;
 } far_end;
 
-static void *slow_writer(void *arg)
+static void *far_end_run(void *arg)
 {
     far_end *e = arg;
     while (e->moved < e->total) {
         size_t n = e->total - e->moved < e->piece ? e->total - e->moved : e->piece;
-        ssize_t w = write(e->fd, e->buf + e->moved, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        e->moved += (size_t)w;
-        usleep(e->pause_us);
-    }
-    close(e->fd);
-    return NULL;
-}
-
-static void *slow_reader(void *arg)
-{
-    far_end *e = arg;
-    for (;;) {
-        ssize_t r = read(e->fd, e->buf + e->moved,
-                         e->total - e->moved < e->piece ? e->total - e->moved : e->piece);
+        ssize_t r =
+            e->writes ? write(e->fd, e->buf + e->moved, n) : read(e->fd, e->buf + e->moved, n);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -108,13 +94,13 @@ static void alarms_off(void)
 }
 
 /* A thread that never takes SIGALRM, so the signals land on the thread under test. */
-static void start_far_end(pthread_t *t, void *(*fn)(void *), far_end *e)
+static void start_far_end(pthread_t *t, far_end *e)
 {
     sigset_t alrm, old;
     sigemptyset(&alrm);
     sigaddset(&alrm, SIGALRM);
     pthread_sigmask(SIG_BLOCK, &alrm, &old);
-    pthread_create(t, NULL, fn, e);
+    pthread_create(t, NULL, far_end_run, e);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
@@ -161,12 +147,12 @@ static void short_reads(bool with_signals)
     CHECK(pipe(p) == 0);
     unsigned char *src = malloc(BIG), *dst = malloc(BIG + 10);
     fill(src, BIG);
-    far_end e = {p[1], BIG, 1000, with_signals ? 20 : 0, src, 0};
+    far_end e = {p[1], true, BIG, 1000, with_signals ? 20 : 0, src, 0};
     pthread_t t;
     alarms = 0;
     if (with_signals)
         alarms_on();
-    start_far_end(&t, slow_writer, &e);
+    start_far_end(&t, &e);
     /* Asking for more than will come: everything, then the end of the pipe. */
     ssize_t got = bp_read_full(p[0], dst, BIG + 10);
     if (with_signals)
@@ -189,12 +175,12 @@ static void short_writes(bool with_signals)
     CHECK(pipe(p) == 0);
     unsigned char *src = malloc(BIG), *dst = malloc(BIG);
     fill(src, BIG);
-    far_end e = {p[0], BIG, 4096, with_signals ? 20 : 0, dst, 0};
+    far_end e = {p[0], false, BIG, 4096, with_signals ? 20 : 0, dst, 0};
     pthread_t t;
     alarms = 0;
     if (with_signals)
         alarms_on();
-    start_far_end(&t, slow_reader, &e);
+    start_far_end(&t, &e);
     int rc = bp_write_all(p[1], src, BIG);
     if (with_signals)
         alarms_off();
