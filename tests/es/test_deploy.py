@@ -77,7 +77,7 @@ def template_fields():
 
 def serializer_fields():
     """The field names src/pipeline/document.c writes and the annotations the shipped plugins add."""
-    doc = read("core", "document.c")
+    doc = read("src", "pipeline", "document.c")
     fields = set()
     # source_object() writes the members of "source"; everything else is top level.
     start = doc.index("static void source_object")
