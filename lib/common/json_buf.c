@@ -2,6 +2,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@ void bp_buf_reset(bp_buf *b)
         b->data[0] = '\0';
 }
 
-static bool reserve(bp_buf *b, size_t extra)
+bool bp_buf_reserve(bp_buf *b, size_t extra)
 {
     if (b->failed)
         return false;
@@ -47,7 +48,7 @@ static bool reserve(bp_buf *b, size_t extra)
 
 void bp_buf_put(bp_buf *b, const char *s, size_t n)
 {
-    if (!reserve(b, n))
+    if (!bp_buf_reserve(b, n))
         return;
     memcpy(b->data + b->len, s, n);
     b->len += n;
@@ -62,6 +63,24 @@ void bp_buf_puts(bp_buf *b, const char *s)
 void bp_buf_putc(bp_buf *b, char c)
 {
     bp_buf_put(b, &c, 1);
+}
+
+void bp_buf_printf(bp_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = true;
+        return;
+    }
+    if (!bp_buf_reserve(b, (size_t)n))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when the bytes are not valid UTF-8. */
@@ -106,7 +125,7 @@ void bp_buf_json_string(bp_buf *b, const char *s, size_t n)
         plain++;
     if (plain == n) {
         /* Nothing to escape, as nearly every key and value: one copy with its quotes. */
-        if (!reserve(b, n + 2))
+        if (!bp_buf_reserve(b, n + 2))
             return;
         char *d = b->data + b->len;
         d[0] = '"';
@@ -373,7 +392,7 @@ void bp_buf_iso_time(bp_buf *b, long long ms)
 
 const char *bp_buf_cstr(bp_buf *b)
 {
-    if (!reserve(b, 0))
+    if (!bp_buf_reserve(b, 0))
         return NULL;
     if (!b->data)
         return "";

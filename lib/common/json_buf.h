@@ -18,6 +18,11 @@ void bp_buf_reset(bp_buf *b);
 void bp_buf_put(bp_buf *b, const char *s, size_t n);
 void bp_buf_puts(bp_buf *b, const char *s);
 void bp_buf_putc(bp_buf *b, char c);
+/* Appends printf-style text; an encoding error counts as a failure (b->failed). */
+void bp_buf_printf(bp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Makes room for `extra` more bytes and the NUL after them, for a caller that writes into
+ * b->data + b->len itself and then adds to b->len; false (and b->failed) when memory ran out. */
+bool bp_buf_reserve(bp_buf *b, size_t extra);
 /* A JSON string literal with quotes; invalid UTF-8 bytes become U+FFFD so the output is
  * always valid JSON whatever the input. */
 void bp_buf_json_string(bp_buf *b, const char *s, size_t n);

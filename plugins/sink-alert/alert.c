@@ -1,10 +1,10 @@
 #include "alert.h"
 
+#include "common/json_buf.h"
 #include "common/sha256.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,47 +107,13 @@ static void iso(int64_t ms, char *out, size_t len)
     snprintf(out + n, len - n, ".%03dZ", (int)(((ms % 1000) + 1000) % 1000));
 }
 
-/* A growing string: text is never dropped, only memory can run out (then `failed`). */
-typedef struct text_buf {
-    char *data;
-    size_t len, cap;
-    bool failed;
-} text_buf;
-
-static void append(text_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void append(text_buf *b, const char *fmt, ...)
-{
-    if (b->failed)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        while (n >= 0 && b->len + (size_t)n + 1 > cap)
-            cap *= 2;
-        char *data = n < 0 ? NULL : realloc(b->data, cap);
-        if (!data) {
-            b->failed = true;
-            return;
-        }
-        b->data = data;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
 /* "Patient/<id>" for a plain id; references and identifiers as they came. */
-static void patient_reference(text_buf *b, const char *id)
+static void patient_reference(bp_buf *b, const char *id)
 {
     if (strchr(id, ':') || id[0] == '#' || strchr(id, '|'))
-        append(b, "%s", id);
+        bp_buf_puts(b, id);
     else
-        append(b, "Patient/%s", id);
+        bp_buf_printf(b, "Patient/%s", id);
 }
 
 static bool fhir_id_char(char c)
@@ -181,29 +147,32 @@ void bp_alert_id(const char *stable_id, char *out)
 
 char *bp_alert_detected_issue(const bp_alert_input *in, uint32_t since, size_t *len)
 {
-    text_buf detail = {0}, ref = {0}, obs = {0};
+    bp_buf detail, ref, obs;
+    bp_buf_init(&detail);
+    bp_buf_init(&ref);
+    bp_buf_init(&obs);
     char when[40], id[BP_ALERT_ID_SIZE];
     char *text = NULL;
     for (size_t i = 0; i < in->n_reasons; i++)
-        append(&detail, "%s%s", i ? ", " : "", in->reasons[i]);
+        bp_buf_printf(&detail, "%s%s", i ? ", " : "", in->reasons[i]);
     if (!isnan(in->systolic) || !isnan(in->diastolic)) {
         char sys[32] = "-", dia[32] = "-";
         if (!isnan(in->systolic))
             snprintf(sys, sizeof sys, "%g", in->systolic);
         if (!isnan(in->diastolic))
             snprintf(dia, sizeof dia, "%g", in->diastolic);
-        append(&detail, "%sblood pressure %s/%s mmHg", detail.len ? "; " : "", sys, dia);
+        bp_buf_printf(&detail, "%sblood pressure %s/%s mmHg", detail.len ? "; " : "", sys, dia);
     }
     if (in->category)
-        append(&detail, " (%s)", in->category);
+        bp_buf_printf(&detail, " (%s)", in->category);
     if (since)
-        append(&detail, "; %u further reading%s since the last alert", since,
-               since == 1 ? "" : "s");
-    append(&detail, "%s", ""); /* a string even when empty */
+        bp_buf_printf(&detail, "; %u further reading%s since the last alert", since,
+                      since == 1 ? "" : "s");
+    bp_buf_puts(&detail, ""); /* a string even when empty */
     iso(in->effective_ms, when, sizeof when);
     patient_reference(&ref, in->patient_id ? in->patient_id : "unknown");
     if (in->observation_id)
-        append(&obs, "Observation/%s", in->observation_id);
+        bp_buf_printf(&obs, "Observation/%s", in->observation_id);
     /* The alert's id follows the reading's, so a redelivered alert is recognisably the same. */
     bp_alert_id(in->stable_id, id);
     if (detail.failed || ref.failed || obs.failed)
@@ -228,9 +197,9 @@ char *bp_alert_detected_issue(const bp_alert_input *in, uint32_t since, size_t *
     text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
 done:
-    free(detail.data);
-    free(ref.data);
-    free(obs.data);
+    bp_buf_free(&detail);
+    bp_buf_free(&ref);
+    bp_buf_free(&obs);
     if (text && len)
         *len = strlen(text);
     return text;

@@ -12,6 +12,8 @@
  */
 #include <bppipe/plugin.h>
 
+#include "common/io.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -56,22 +58,6 @@ static void capture_close(void *state)
     free(state); /* the descriptor is the opener's */
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n == 0)
-            errno = EIO; /* no progress and no error: never loop */
-        if (n <= 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int capture_write(void *state, bp_batch *batch)
 {
     capture *c = state;
@@ -81,7 +67,7 @@ static int capture_write(void *state, bp_batch *batch)
     for (size_t i = 0; i < n; i++) {
         size_t len;
         const char *doc = h->document(c->ctx, h->batch_at(batch, i), 0, &len);
-        if (!doc || write_all(c->fd, doc, len) != 0 || write_all(c->fd, "\n", 1) != 0) {
+        if (!doc || bp_write_all(c->fd, doc, len) != 0 || bp_write_all(c->fd, "\n", 1) != 0) {
             h->log(c->ctx, BP_LOG_WARN, "could not write to fd %d: %s; will retry", c->fd,
                    doc ? strerror(errno) : "out of memory");
             if (start >= 0 && ftruncate(c->fd, start) != 0)

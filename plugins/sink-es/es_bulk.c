@@ -6,43 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-int bp_es_buf_append(bp_es_buf *b, const void *data, size_t len)
-{
-    if (b->failed)
-        return -1;
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + len + 1)
-            cap *= 2;
-        char *grown = realloc(b->data, cap);
-        if (!grown) {
-            b->failed = 1;
-            return -1;
-        }
-        b->data = grown;
-        b->cap = cap;
-    }
-    if (len)
-        memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
-void bp_es_buf_reset(bp_es_buf *b)
-{
-    b->len = 0;
-    b->failed = 0;
-    if (b->data)
-        b->data[0] = '\0';
-}
-
-void bp_es_buf_free(bp_es_buf *b)
-{
-    free(b->data);
-    memset(b, 0, sizeof *b);
-}
-
 const char *bp_es_index_name_check(const char *name)
 {
     size_t len = strlen(name);
@@ -86,38 +49,39 @@ int bp_es_index_name(const char *pattern, int64_t ms, char *out, size_t cap)
 }
 
 /* A JSON string literal; index names and ids are short, so a cJSON round trip is not worth
- * it here. */
-static int append_json_string(bp_es_buf *b, const char *s)
+ * it here. Not bp_buf_json_string, which repairs invalid UTF-8 (a document already sent would
+ * get another _id) and writes \n, \r and \t short: the bulk body stays byte for byte as it was. */
+static void append_json_string(bp_buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    bp_es_buf_append(b, "\"", 1);
+    bp_buf_putc(b, '"');
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p == '"' || *p == '\\') {
             char esc[2] = {'\\', (char)*p};
-            bp_es_buf_append(b, esc, 2);
+            bp_buf_put(b, esc, 2);
         } else if (*p < 0x20) {
             char esc[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
-            bp_es_buf_append(b, esc, 6);
+            bp_buf_put(b, esc, 6);
         } else {
-            bp_es_buf_append(b, p, 1);
+            bp_buf_putc(b, (char)*p);
         }
     }
-    return bp_es_buf_append(b, "\"", 1);
+    bp_buf_putc(b, '"');
 }
 
-int bp_es_bulk_add(bp_es_buf *body, const char *index, const char *id, const char *doc,
-                   size_t doc_len)
+int bp_es_bulk_add(bp_buf *body, const char *index, const char *id, const char *doc, size_t doc_len)
 {
     static const char open[] = "{\"create\":{\"_index\":";
-    bp_es_buf_append(body, open, sizeof open - 1);
+    bp_buf_put(body, open, sizeof open - 1);
     append_json_string(body, index);
     if (id) {
-        bp_es_buf_append(body, ",\"_id\":", 7);
+        bp_buf_put(body, ",\"_id\":", 7);
         append_json_string(body, id);
     }
-    bp_es_buf_append(body, "}}\n", 3);
-    bp_es_buf_append(body, doc, doc_len);
-    return bp_es_buf_append(body, "\n", 1);
+    bp_buf_put(body, "}}\n", 3);
+    bp_buf_put(body, doc, doc_len);
+    bp_buf_putc(body, '\n');
+    return body->failed ? -1 : 0;
 }
 
 bp_es_verdict bp_es_item_verdict(const char *action, int status)

@@ -4,23 +4,10 @@
 #ifndef BP_ES_BULK_H
 #define BP_ES_BULK_H
 
+#include "common/json_buf.h"
+
 #include <stddef.h>
 #include <stdint.h>
-
-/* A growable byte buffer. Zero-initialise it; `failed` sticks after an allocation failure so
- * callers check once at the end. Free with bp_es_buf_free. */
-typedef struct bp_es_buf {
-    char *data; /* NUL-terminated whenever len > 0 or after any append */
-    size_t len, cap;
-    int failed;
-} bp_es_buf;
-
-/* Appends `len` bytes; returns 0 or -1 (and sets failed) when memory runs out. */
-int bp_es_buf_append(bp_es_buf *b, const void *data, size_t len);
-/* Empties the buffer, keeping its memory for the next use. */
-void bp_es_buf_reset(bp_es_buf *b);
-/* Releases the memory; the buffer is empty and usable again afterwards. */
-void bp_es_buf_free(bp_es_buf *b);
 
 /* Writes the index name for a reading taken at `ms` (milliseconds since 1970, UTC) into `out`:
  * `pattern` with strftime conversions (%Y %m %d %H %j %G %V and %%) expanded in UTC.
@@ -35,8 +22,9 @@ const char *bp_es_index_name_check(const char *name);
 
 /* Appends one `create` item: the action line {"create":{"_index":INDEX,"_id":ID}} and the
  * document `doc` (one line of JSON, `doc_len` bytes), each ending in a newline. `id` may be
- * NULL (Elasticsearch then assigns one, losing idempotence). Returns 0 or -1 on ENOMEM. */
-int bp_es_bulk_add(bp_es_buf *body, const char *index, const char *id, const char *doc,
+ * NULL (Elasticsearch then assigns one, losing idempotence). Returns 0, or -1 when memory
+ * has run out (body->failed, now or at an earlier append). */
+int bp_es_bulk_add(bp_buf *body, const char *index, const char *id, const char *doc,
                    size_t doc_len);
 
 /* What a bulk item's status means for the record. */

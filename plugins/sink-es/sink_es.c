@@ -7,6 +7,8 @@
  * that is down is waited for: write() answers BP_RETRY and the host holds the source back. */
 #include "es_bulk.h"
 
+#include "common/clock.h"
+
 #include <cjson/cJSON.h>
 
 #include <bppipe/plugin.h>
@@ -37,7 +39,7 @@ typedef struct sink {
     int compress, install_template, ready;
     CURL *curl;
     struct curl_slist *headers;
-    bp_es_buf body, gz, answer;
+    bp_buf body, gz, answer;
     bp_es_item *items;
     size_t items_cap;
     int product_header; /* set by the header callback of the last request */
@@ -77,8 +79,9 @@ static const bp_option options[] = {
 
 static size_t collect(char *p, size_t size, size_t n, void *user)
 {
-    bp_es_buf *b = user;
-    return bp_es_buf_append(b, p, size * n) == 0 ? size * n : 0;
+    bp_buf *b = user;
+    bp_buf_put(b, p, size * n);
+    return b->failed ? 0 : size * n;
 }
 
 static size_t header_seen(char *p, size_t size, size_t n, void *user)
@@ -133,7 +136,7 @@ static long request(sink *s, const char *method, const char *path, const char *c
             break;
         }
         snprintf(url, url_len, "%s%s", s->nodes[node], path);
-        bp_es_buf_reset(&s->answer);
+        bp_buf_reset(&s->answer);
         s->product_header = 0;
         curl_easy_setopt(s->curl, CURLOPT_URL, url);
         curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, all);
@@ -218,15 +221,16 @@ static char *read_file(const char *path, size_t *len)
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    bp_es_buf b = {0};
+    bp_buf b;
+    bp_buf_init(&b);
     char chunk[8192];
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        bp_es_buf_append(&b, chunk, n);
+        bp_buf_put(&b, chunk, n);
     int bad = ferror(f) || b.failed;
     fclose(f);
     if (bad) {
-        bp_es_buf_free(&b);
+        bp_buf_free(&b);
         return NULL;
     }
     *len = b.len;
@@ -318,9 +322,9 @@ static void free_sink(sink *s)
         free(s->nodes[i]);
         free(s->shown[i]);
     }
-    bp_es_buf_free(&s->body);
-    bp_es_buf_free(&s->gz);
-    bp_es_buf_free(&s->answer);
+    bp_buf_free(&s->body);
+    bp_buf_free(&s->gz);
+    bp_buf_free(&s->answer);
     free(s->items);
     free(s->bulk_path);
     free(s->template_path);
@@ -520,20 +524,15 @@ static int es_probe(void *state, int timeout_ms)
 
 static int gzip_body(sink *s)
 {
-    bp_es_buf_reset(&s->gz);
+    bp_buf_reset(&s->gz);
     z_stream z;
     memset(&z, 0, sizeof z);
     if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         return -1;
     size_t bound = deflateBound(&z, (uLong)s->body.len);
     int rc = -1;
-    if (bp_es_buf_append(&s->gz, NULL, 0) != 0 || s->gz.cap < bound + 1) {
-        char *grown = realloc(s->gz.data, bound + 1);
-        if (!grown)
-            goto done;
-        s->gz.data = grown;
-        s->gz.cap = bound + 1;
-    }
+    if (!bp_buf_reserve(&s->gz, bound))
+        goto done;
     z.next_in = (Bytef *)s->body.data;
     z.avail_in = (uInt)s->body.len;
     z.next_out = (Bytef *)s->gz.data;
@@ -541,6 +540,7 @@ static int gzip_body(sink *s)
     if (deflate(&z, Z_FINISH) != Z_STREAM_END)
         goto done;
     s->gz.len = z.total_out;
+    s->gz.data[s->gz.len] = '\0'; /* reserved with the bound */
     rc = 0;
 done:
     deflateEnd(&z);
@@ -554,11 +554,8 @@ static int index_for(sink *s, const bp_record *r, char *out, size_t cap)
     double ms = s->host->number(r, BP_F_EFFECTIVE_MS);
     if (isnan(ms))
         ms = s->host->number(r, BP_F_SOURCE_TIMESTAMP_MS);
-    if (isnan(ms)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ms = (double)ts.tv_sec * 1000;
-    }
+    if (isnan(ms))
+        ms = (double)bp_wall_ms();
     return bp_es_index_name(s->index, (int64_t)ms, out, cap);
 }
 
@@ -570,7 +567,7 @@ static send_result send_range(sink *s, bp_batch *batch, size_t *idx, size_t n);
 static send_result send_range(sink *s, bp_batch *batch, size_t *idx, size_t n)
 {
     const bp_host *h = s->host;
-    bp_es_buf_reset(&s->body);
+    bp_buf_reset(&s->body);
     for (size_t k = 0; k < n; k++) {
         bp_record *r = h->batch_at(batch, idx[k]);
         char index[256];
@@ -585,7 +582,7 @@ static send_result send_range(sink *s, bp_batch *batch, size_t *idx, size_t n)
         return SEND_FATAL;
     }
     char err[512], reason[320];
-    const bp_es_buf *out = s->compress ? &s->gz : &s->body;
+    const bp_buf *out = s->compress ? &s->gz : &s->body;
     long status = request(s, "POST", s->bulk_path, "application/x-ndjson", s->compress, out->data,
                           out->len, err, sizeof err);
     h->count(s->ctx, "es_requests", 1);

@@ -9,6 +9,9 @@
  */
 #include "file_names.h"
 
+#include "common/clock.h"
+#include "common/io.h"
+
 #include <bppipe/plugin.h>
 
 #include <errno.h>
@@ -124,22 +127,6 @@ static void sink_close(void *state)
     free(s);
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n == 0)
-            errno = EIO; /* no progress and no error: never loop, never report "Success" */
-        if (n <= 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Whether a failure to write one reading's data will be the same on every retry: then the
  * reading is refused (a dead letter with the reason), not retried. A full disk, an I/O error,
  * a quota or a permission can be fixed while the host waits; a name or a file the system
@@ -193,9 +180,7 @@ static int64_t record_time(const bp_host *h, const bp_record *r)
     double ms = h->number(r, BP_F_EFFECTIVE_MS);
     if (!isnan(ms))
         return (int64_t)ms;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000;
+    return bp_wall_ms() / 1000 * 1000; /* no time of its own: now, in whole seconds */
 }
 
 /* The hourly file for `name`, opened for append at its first use in this batch. */
@@ -253,7 +238,7 @@ typedef struct gathered {
 /* Writes what is gathered; 0, or -1 with errno set. */
 static int gathered_flush(gathered *g)
 {
-    int rc = g->len ? write_all(g->fd, g->data, g->len) : 0;
+    int rc = g->len ? bp_write_all(g->fd, g->data, g->len) : 0;
     g->len = 0;
     return rc;
 }
@@ -265,7 +250,7 @@ static int gathered_add(gathered *g, int fd, const char *doc, size_t len)
         return -1;
     g->fd = fd;
     if (len + 1 > sizeof g->data)
-        return write_all(fd, doc, len) != 0 || write_all(fd, "\n", 1) != 0 ? -1 : 0;
+        return bp_write_all(fd, doc, len) != 0 || bp_write_all(fd, "\n", 1) != 0 ? -1 : 0;
     memcpy(g->data + g->len, doc, len);
     g->data[g->len + len] = '\n';
     g->len += len + 1;
@@ -357,7 +342,9 @@ static int write_one_file(sink *s, const bp_record *r, const char *name)
     if (fd < 0)
         return -1;
     fchmod(fd, FILE_MODE);
-    int rc = write_all(fd, doc, len) == 0 && write_all(fd, "\n", 1) == 0 && fsync(fd) == 0 ? 0 : -1;
+    int rc = bp_write_all(fd, doc, len) == 0 && bp_write_all(fd, "\n", 1) == 0 && fsync(fd) == 0
+                 ? 0
+                 : -1;
     int saved = errno;
     close(fd);
     if (rc == 0)

@@ -1,4 +1,5 @@
 /* source-faker: the simulated ward as a source plugin (replaces the original producer.py). */
+#include "common/clock.h"
 #include "wardsim/ward_sim.h"
 
 #include <bppipe/plugin.h>
@@ -40,13 +41,6 @@ static const bp_option options[] = {
                      "fraction of deliberately broken payloads (dead-letter drills)"),
 };
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int faker_open(const bp_host *host, bp_ctx *ctx, void **state)
 {
     faker *f = calloc(1, sizeof *f);
@@ -68,9 +62,7 @@ static int faker_open(const bp_host *host, bp_ctx *ctx, void **state)
             return BP_FATAL;
         }
     } else {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        start_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        start_ms = bp_wall_ms();
     }
     double interval = f->rate > 0 ? 1.0 / f->rate : FAST_INTERVAL_S;
     if (bp_ward_init(&f->ward, (uint64_t)host->opt_int(ctx, "seed", 42),
@@ -118,9 +110,9 @@ static int faker_poll(void *state, bp_batch *batch, int timeout_ms)
         /* The real clock starts at the first poll, not at open: other stages may take a while
          * to open, and `bppipe check` opens without ever polling. */
         if (f->started == 0)
-            f->started = mono_now();
+            f->started = bp_now_s();
         /* Wait for the next due reading, but never longer than the host allows. */
-        double wait = due_at(f, f->ward.next) - (mono_now() - f->started);
+        double wait = due_at(f, f->ward.next) - (bp_now_s() - f->started);
         double limit = timeout_ms > 0 ? timeout_ms / 1000.0 : 0;
         if (wait > 0) {
             double s = wait < limit ? wait : limit;
@@ -131,7 +123,7 @@ static int faker_poll(void *state, bp_batch *batch, int timeout_ms)
     while (h->batch_count(batch) < want) {
         if (f->count && (int64_t)f->ward.next >= f->count)
             return BP_END;
-        if (f->rate > 0 && due_at(f, f->ward.next) > mono_now() - f->started)
+        if (f->rate > 0 && due_at(f, f->ward.next) > bp_now_s() - f->started)
             break;
         bp_sim_reading r;
         bp_ward_step(&f->ward, &r);

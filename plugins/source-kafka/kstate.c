@@ -1,5 +1,7 @@
 #include "kstate.h"
 
+#include "common/clock.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,11 +23,10 @@ static const char *const topic_configs[][2] = {
     {"segment.bytes", "104857600"},
 };
 
+/* Milliseconds on the monotonic clock, for the restore's deadline and its duration. */
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)(bp_now_s() * 1000);
 }
 
 /* ---- configuration ----------------------------------------------------------------------- */

@@ -1,5 +1,6 @@
 #include "base/arena.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,13 @@ void bp_arena_init(bp_arena *a, size_t chunk_size)
     a->head = NULL;
     a->free = NULL;
     a->chunk_size = chunk_size ? chunk_size : 64 * 1024;
+    a->grows = false;
+}
+
+void bp_arena_init_growing(bp_arena *a, size_t chunk_size)
+{
+    bp_arena_init(a, chunk_size);
+    a->grows = true;
 }
 
 static bp_arena_chunk *new_chunk(bp_arena *a, size_t need)
@@ -28,6 +36,11 @@ static bp_arena_chunk *new_chunk(bp_arena *a, size_t need)
         }
     }
     size_t size = need > a->chunk_size ? need : a->chunk_size;
+    if (a->grows) {
+        size_t held = bp_arena_bytes(a);
+        if (held > size)
+            size = held;
+    }
     bp_arena_chunk *c = malloc(sizeof *c + size);
     if (!c)
         return NULL;
@@ -36,7 +49,7 @@ static bp_arena_chunk *new_chunk(bp_arena *a, size_t need)
     return c;
 }
 
-void *bp_arena_alloc(bp_arena *a, size_t size)
+void *bp_arena_alloc_raw(bp_arena *a, size_t size)
 {
     size_t rounded = (size + 7u) & ~(size_t)7u;
     if (rounded < size)
@@ -51,7 +64,14 @@ void *bp_arena_alloc(bp_arena *a, size_t size)
     }
     void *p = (char *)c->data + c->used;
     c->used += rounded;
-    memset(p, 0, size);
+    return p;
+}
+
+void *bp_arena_alloc(bp_arena *a, size_t size)
+{
+    void *p = bp_arena_alloc_raw(a, size);
+    if (p)
+        memset(p, 0, size);
     return p;
 }
 
@@ -70,6 +90,15 @@ char *bp_arena_strndup(bp_arena *a, const char *s, size_t len)
 char *bp_arena_strdup(bp_arena *a, const char *s)
 {
     return s ? bp_arena_strndup(a, s, strlen(s)) : NULL;
+}
+
+bool bp_arena_owns(const bp_arena *a, const void *p)
+{
+    uintptr_t at = (uintptr_t)p;
+    for (const bp_arena_chunk *c = a->head; c; c = c->next)
+        if (at >= (uintptr_t)c->data && at < (uintptr_t)c->data + c->size)
+            return true;
+    return false;
 }
 
 size_t bp_arena_bytes(const bp_arena *a)

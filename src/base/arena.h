@@ -1,25 +1,35 @@
-/* A bump allocator for everything that lives as long as one batch: records, their strings,
- * annotations and documents. One reset frees it all, so the hot path makes no per-reading
- * malloc/free pairs once the arena has grown to its working size. */
+/* A bump allocator for memory that lives as long as one unit of work and goes at once: a
+ * batch's records, their strings, annotations and documents (the runner), and the cJSON trees
+ * and composed strings of one payload (the FHIR decoder). One reset frees it all, so the hot
+ * path makes no per-item malloc/free pairs once the arena has grown to its working size. */
 #ifndef BPPIPE_ARENA_H
 #define BPPIPE_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct bp_arena_chunk bp_arena_chunk;
 
 typedef struct bp_arena {
-    bp_arena_chunk *head; /* chunk being filled */
+    bp_arena_chunk *head; /* chunk being filled, then the older ones in use */
     bp_arena_chunk *free; /* chunks kept for reuse after a reset */
     size_t chunk_size;    /* default size of new chunks */
+    bool grows;           /* new chunks at least as large as all in use (bp_arena_init_growing) */
 } bp_arena;
 
 void bp_arena_init(bp_arena *a, size_t chunk_size);
+/* Like bp_arena_init, but each new chunk is at least as large as the chunks in use together, so
+ * a unit of any size takes few chunks (and bp_arena_owns stays quick). */
+void bp_arena_init_growing(bp_arena *a, size_t chunk_size);
 /* Returns 8-byte aligned memory, or NULL when out of memory. Zero-filled. */
 void *bp_arena_alloc(bp_arena *a, size_t size);
+/* The same, not zero-filled: for a caller that writes every byte itself. */
+void *bp_arena_alloc_raw(bp_arena *a, size_t size);
 /* Copies `len` bytes and adds a NUL; NULL in gives NULL out. */
 char *bp_arena_strndup(bp_arena *a, const char *s, size_t len);
 char *bp_arena_strdup(bp_arena *a, const char *s);
+/* Whether `p` points into a chunk the arena has handed memory out of since its last reset. */
+bool bp_arena_owns(const bp_arena *a, const void *p);
 /* Bytes of memory the arena holds for its current allocations (whole chunks). */
 size_t bp_arena_bytes(const bp_arena *a);
 /* Forgets every allocation but keeps the memory for the next batch. */

@@ -1,5 +1,6 @@
 #include "base/log.h"
 
+#include "common/clock.h"
 #include "common/json_buf.h"
 
 #include <pthread.h>
@@ -77,12 +78,10 @@ static const char *const level_names[] = {"error", "warn", "info", "debug"};
 static void put_json_line(const char *who, bp_log_level level, const char *message,
                           const char *fields)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     bp_buf b;
     bp_buf_init(&b);
     bp_buf_puts(&b, "{\"time\":\"");
-    bp_buf_iso_time(&b, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    bp_buf_iso_time(&b, (long long)bp_wall_ms());
     bp_buf_puts(&b, "\",\"level\":\"");
     bp_buf_puts(&b, level_names[level]);
     bp_buf_puts(&b, "\",\"component\":");
@@ -136,7 +135,7 @@ void bp_logv(const char *who, bp_log_level level, const char *fmt, va_list ap)
     char text[1024];
     vsnprintf(text, sizeof text, fmt, ap);
 
-    time_t now = time(NULL);
+    time_t now = (time_t)(bp_wall_ms() / 1000); /* whole seconds: the text stamp and the limits */
     unsigned long suppressed = 0;
     pthread_mutex_lock(&log_lock);
     if (level != BP_LOG_DEBUG) {

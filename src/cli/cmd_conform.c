@@ -6,9 +6,10 @@
 #define _GNU_SOURCE /* mkdtemp, strsignal */
 #include "cli/commands.h"
 
-#include "conform/conform.h"
 #include "base/log.h"
+#include "common/clock.h"
 #include "config/options.h"
+#include "conform/conform.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,13 +54,6 @@ void cf_progress(const char *fmt, ...)
         if (*c == '\n')
             *c = ' ';
     dprintf(report_fd, "P%s\n", line);
-}
-
-double cf_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 void cf_sleep_ms(int ms)
@@ -166,7 +160,7 @@ static bool read_report(int fd, char *buf, size_t len, double deadline_ms)
 {
     size_t got = 0;
     for (;;) {
-        double left = deadline_ms - cf_now_ms();
+        double left = deadline_ms - bp_now_s() * 1e3;
         if (left <= 0)
             return false;
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -282,7 +276,7 @@ static cf_status run_check(const cf_check *c, const cf_env *env, unsigned timeou
     }
     close(p[1]);
     static char buf[16384];
-    bool in_time = read_report(p[0], buf, sizeof buf, cf_now_ms() + secs * 1e3 + 5e3);
+    bool in_time = read_report(p[0], buf, sizeof buf, bp_now_s() * 1e3 + secs * 1e3 + 5e3);
     close(p[0]);
     if (!in_time)
         kill(pid, SIGKILL); /* the alarm did not end it (blocked, or caught by the plugin) */

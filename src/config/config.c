@@ -1,8 +1,8 @@
 #include "config/config.h"
 
 #include "base/log.h"
-
-#include "config/options.h"
+#include "base/suggest.h"
+#include "common/io.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -406,30 +406,27 @@ static int open_pipeline_file(const char *path, bp_errors *errs)
 static int read_pipeline_file(const char *path, int fd, char **text, size_t *len,
                               bp_errors *errs)
 {
-    size_t cap = BP_CONFIG_MAX_BYTES + 2, n = 0;
+    size_t cap = BP_CONFIG_MAX_BYTES + 2;
     char *buf = malloc(cap);
     if (!buf) {
         bp_errors_add(errs, "%s: out of memory", path);
         return -1;
     }
-    for (;;) {
-        ssize_t got = read(fd, buf + n, cap - 1 - n);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            bp_errors_add(errs, "%s: cannot read pipeline file: %s", path, strerror(errno));
-            free(buf);
-            return -1;
-        }
-        if (got == 0)
-            break;
-        n += (size_t)got;
-        if (n > BP_CONFIG_MAX_BYTES) {
-            bp_errors_add(errs, "%s: over the 1 MiB limit of a pipeline file; is this the "
-                          "right file?", path);
-            free(buf);
-            return -1;
-        }
+    /* One byte past the limit is enough to know the file is over it. */
+    ssize_t got = bp_read_full(fd, buf, cap - 1);
+    if (got < 0) {
+        bp_errors_add(errs, "%s: cannot read pipeline file: %s", path, strerror(errno));
+        free(buf);
+        return -1;
+    }
+    size_t n = (size_t)got;
+    if (n > BP_CONFIG_MAX_BYTES) {
+        bp_errors_add(errs,
+                      "%s: over the 1 MiB limit of a pipeline file; is this the "
+                      "right file?",
+                      path);
+        free(buf);
+        return -1;
     }
     buf[n] = '\0';
     *text = buf;
@@ -574,18 +571,11 @@ static void free_section(bp_section *s)
 /* The closest of `n` names to `want` when it is close enough to be a likely typo. */
 static const char *closest(const char *want, const char *const *names, size_t n)
 {
-    size_t len = strlen(want);
-    size_t limit = len <= 4 ? 1 : len / 4 > 2 ? len / 4 : 2;
-    const char *best = NULL;
-    size_t best_d = (size_t)-1;
-    for (size_t i = 0; i < n; i++) {
-        size_t d = bp_edit_distance(want, names[i]);
-        if (d < best_d) {
-            best_d = d;
-            best = names[i];
-        }
-    }
-    return best_d <= limit ? best : NULL;
+    bp_suggest s;
+    bp_suggest_init(&s, want);
+    for (size_t i = 0; i < n; i++)
+        bp_suggest_offer(&s, names[i]);
+    return bp_suggest_result(&s, bp_suggest_max_edits(want, true));
 }
 
 /* " (did you mean [sink.normal]?)" or " (sections: [pipeline], [source.kafka], ...)". */

@@ -1,5 +1,7 @@
 #include "config/options.h"
 
+#include "base/suggest.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -71,32 +73,6 @@ bool bp_choice_ok(const char *choices, const char *text)
     return false;
 }
 
-size_t bp_edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 100 || lb > 100)
-        return 100;
-    size_t row[101];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            size_t best = diag + cost;
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 const bp_option *bp_options_find(const bp_option *opts, size_t n, const char *key)
 {
     for (size_t i = 0; i < n; i++) {
@@ -125,24 +101,13 @@ static bool in_list(const char *const *list, const char *key)
 static const char *suggest(const char *key, const bp_option *opts, size_t n,
                            const char *const *host_keys)
 {
-    const char *best = NULL;
-    size_t best_d = (size_t)-1;
-    size_t limit = strlen(key) <= 4 ? 1 : 2;
-    for (size_t i = 0; i < n; i++) {
-        size_t d = bp_edit_distance(key, opts[i].name);
-        if (d < best_d) {
-            best_d = d;
-            best = opts[i].name;
-        }
-    }
-    for (; host_keys && *host_keys; host_keys++) {
-        size_t d = bp_edit_distance(key, *host_keys);
-        if (d < best_d) {
-            best_d = d;
-            best = *host_keys;
-        }
-    }
-    return best_d <= limit ? best : NULL;
+    bp_suggest s;
+    bp_suggest_init(&s, key);
+    for (size_t i = 0; i < n; i++)
+        bp_suggest_offer(&s, opts[i].name);
+    for (; host_keys && *host_keys; host_keys++)
+        bp_suggest_offer(&s, *host_keys);
+    return bp_suggest_result(&s, bp_suggest_max_edits(key, false));
 }
 
 /* An INT bound at or beyond 2^53 (where doubles stop holding every integer: plugins write

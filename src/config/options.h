@@ -26,9 +26,6 @@ int bp_parse_bool(const char *text, bool *out);
 /* True when `text` is one of the '|'-separated words of `choices`. */
 bool bp_choice_ok(const char *choices, const char *text);
 
-/* Levenshtein distance, capped at 100 (for "did you mean"). */
-size_t bp_edit_distance(const char *a, const char *b);
-
 /* One option per line: name, type, default or "required", bounds or choices, help. */
 void bp_options_print(FILE *out, const bp_option *opts, size_t n);
 

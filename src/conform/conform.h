@@ -146,8 +146,7 @@ void cf_watch_stage(bool inside);
  * happened there ("while detect() judged ..."). Only in a check's process. */
 void cf_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Milliseconds on the monotonic clock. */
-double cf_now_ms(void);
+/* Sleeps `ms` milliseconds (durations are measured with bp_now_s, common/clock.h). */
 void cf_sleep_ms(int ms);
 
 #endif

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "conform/conform.h"
 
+#include "common/clock.h"
 #include "config/options.h"
 
 #include <arpa/inet.h>
@@ -455,7 +456,7 @@ cf_status cf_check_cycles(const cf_env *env, cf_out *out)
             list_fds(&fds0);
             rss0 = rss_bytes();
             threads0 = count_threads();
-            t0 = cf_now_ms();
+            t0 = bp_now_s() * 1e3;
         }
         bp_ctx *ctx = cf_ctx_new(env);
         if (!ctx)
@@ -467,7 +468,7 @@ cf_status cf_check_cycles(const cf_env *env, cf_out *out)
         if (*cf_watch_problems())
             return cf_say(out, CF_FAIL, "cycle %u: %s", i + 1, cf_watch_problems());
     }
-    double ms = cf_now_ms() - t0;
+    double ms = bp_now_s() * 1e3 - t0;
     size_t threads = count_threads();
     for (int waited = 0; threads > threads0 && waited < 3000; waited += 50) {
         cf_sleep_ms(50);

@@ -2,6 +2,8 @@
  * in poll order, close() after use. */
 #include "conform/conform.h"
 
+#include "common/clock.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +24,12 @@ typedef struct polled {
 static int poll_once(bp_ctx *ctx, polled *p, size_t capacity, int timeout_ms)
 {
     cf_batch_init(&p->cb, capacity);
-    double t0 = cf_now_ms();
+    double t0 = bp_now_s() * 1e3;
     cf_progress("poll() with capacity %zu and timeout_ms %d ran", capacity, timeout_ms);
     cf_watch_stage(true);
     p->rc = ctx->plugin->desc->poll(ctx->state, &p->cb.b, timeout_ms);
     cf_watch_stage(false);
-    p->ms = cf_now_ms() - t0;
+    p->ms = bp_now_s() * 1e3 - t0;
     return p->rc;
 }
 
@@ -207,7 +209,7 @@ cf_status cf_check_poll_commit(const cf_env *env, cf_out *out)
         st = cf_say(out, CF_FAIL, "open() answered %d", rc);
     /* A source that is still joining its group polls empty batches for a while: poll until
      * enough batches with payloads were committed, the source ends, or the budget is spent. */
-    double t0 = cf_now_ms();
+    double t0 = bp_now_s() * 1e3;
     while (st == CF_PASS && n < COMMIT_POLLS) {
         polled *p = &keep[n];
         poll_once(ctx, p, POLL_CAPACITY, POLL_TIMEOUT_MS);
@@ -219,7 +221,7 @@ cf_status cf_check_poll_commit(const cf_env *env, cf_out *out)
             break;
         }
         bool last = p->rc == BP_END || n == COMMIT_POLLS || full >= COMMIT_BATCHES ||
-                    cf_now_ms() - t0 > COMMIT_BUDGET_MS;
+                    bp_now_s() * 1e3 - t0 > COMMIT_BUDGET_MS;
         /* Without the bit one batch is in flight; with it, up to three. */
         size_t behind = ahead ? 3 : 0;
         while (d->commit && committed < n && (last || n - committed > behind)) {
@@ -239,8 +241,10 @@ cf_status cf_check_poll_commit(const cf_env *env, cf_out *out)
     if (st == CF_PASS && *cf_watch_problems())
         st = cf_say(out, CF_FAIL, "%s", cf_watch_problems());
     if (st == CF_PASS && payloads == 0)
-        st = cf_say(out, CF_SKIP, "no payload in %zu polls over %.0f s: nothing to commit in "
-                    "order (give the source data to read)", n, (cf_now_ms() - t0) / 1e3);
+        st = cf_say(out, CF_SKIP,
+                    "no payload in %zu polls over %.0f s: nothing to commit in "
+                    "order (give the source data to read)",
+                    n, (bp_now_s() * 1e3 - t0) / 1e3);
     else if (st == CF_PASS)
         cf_say(out, CF_PASS, "%zu payloads in %zu polls%s", payloads, n,
                !d->commit ? "; no commit()" : ahead ? "; committed in poll order, up to 3 "

@@ -4,6 +4,7 @@
 #include "delivery/spool.h"
 
 #include "bppipe/plugin.h"
+#include "common/io.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -194,22 +195,6 @@ static int parse_seg_name(const char *name, uint64_t *seq)
     return 1;
 }
 
-static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
-}
-
 /* Writes every byte of iov[0..cnt) at `off`; -1 with errno on failure. Changes iov. */
 static int pwritev_full(int fd, struct iovec *iov, int cnt, uint64_t off)
 {
@@ -370,7 +355,7 @@ static int zero_tail(bp_spool *s, int fd, const char *name, uint64_t off, uint64
         return r;
     while (off < size) {
         size_t n = size - off < ZERO_CHUNK ? (size_t)(size - off) : ZERO_CHUNK;
-        ssize_t got = pread_full(fd, s->buf, n, off);
+        ssize_t got = bp_pread_full(fd, s->buf, n, off);
         if (got < 0)
             return fail_io(s, name, "read");
         if ((size_t)got < n)
@@ -407,7 +392,7 @@ static int read_frame(bp_spool *s, int fd, const char *name, uint64_t off, uint6
     unsigned char h[BP_SPOOL_FRAME_HEADER];
     if (size - off < sizeof h)
         return FRAME_TORN;
-    if (pread_full(fd, h, sizeof h, off) != (ssize_t)sizeof h)
+    if (bp_pread_full(fd, h, sizeof h, off) != (ssize_t)sizeof h)
         return fail_io(s, name, "read");
     if (bp__crc32c(0, h, 8) != get32(h + 8))
         return bad_frame_header(s, fd, name, off, size, mode);
@@ -424,7 +409,7 @@ static int read_frame(bp_spool *s, int fd, const char *name, uint64_t off, uint6
     int r = reserve_buf(s, *len ? *len : 1);
     if (r)
         return r;
-    if (pread_full(fd, s->buf, *len, off + sizeof h) != (ssize_t)*len)
+    if (bp_pread_full(fd, s->buf, *len, off + sizeof h) != (ssize_t)*len)
         return fail_io(s, name, "read");
     if (bp__crc32c(0, s->buf, *len) != get32(h + 4))
         return fail(s, BP_SPOOL_ECORRUPT,
@@ -626,7 +611,7 @@ static int read_start(bp_spool *s, const char *name, unsigned char *b, size_t wa
         r = fail_io(s, name, "stat");
     else if (!S_ISREG(st.st_mode))
         r = refuse_name(s, name);
-    ssize_t n = r ? 0 : pread_full(fd, b, want, 0);
+    ssize_t n = r ? 0 : bp_pread_full(fd, b, want, 0);
     if (n < 0)
         r = fail_io(s, name, "read");
     if (r == BP_SPOOL_OK && fd_out) {

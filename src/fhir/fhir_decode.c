@@ -5,7 +5,6 @@
 
 #include "fhir/fhir_json.h"
 #include "fhir/fhir_observation.h"
-#include "common/sha256.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -15,96 +14,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* cJSON's trees live in a per-thread bump allocator while a payload is decoded: a FHIR
- * resource is a few hundred small nodes and strings, and malloc plus free of each was a third of
- * the decoder's time. The hooks are cJSON's process-wide ones; outside bp_fhir_decode (another
- * thread, a plugin's own cJSON, a tree made before) they are plain malloc and free, and free()
- * of a pointer that is not in the active arena is a plain free. A payload's trees are dropped
- * at once when it is done. */
+/* cJSON's trees live in a per-thread arena while a payload is decoded: a FHIR resource is a few
+ * hundred small nodes and strings, and malloc plus free of each was a third of the decoder's
+ * time. The hooks are cJSON's process-wide ones; outside bp_fhir_decode (another thread, a
+ * plugin's own cJSON, a tree made before) they are plain malloc and free, and free() of a
+ * pointer that is not in the active arena is a plain free. A payload's trees are dropped at once
+ * when it is done. Chunks grow with what the payload has used, so a large Bundle takes few. */
 #define TREE_CHUNK (64 * 1024)
 
-typedef struct tree_chunk {
-    struct tree_chunk *next;
-    size_t size, used;
-    max_align_t data[];
-} tree_chunk;
-
-typedef struct tree_arena {
-    tree_chunk *head; /* the newest chunk first */
-    size_t total;     /* bytes of all chunks */
-    bool active;      /* inside bp_fhir_decode on this thread */
-} tree_arena;
-
-static _Thread_local tree_arena trees;
+static _Thread_local bp_arena trees; /* grows; set up at the first payload of the thread */
+static _Thread_local bool trees_ready;
+static _Thread_local bool trees_active;        /* inside bp_fhir_decode on this thread */
 static _Thread_local bp_arena payload_strings; /* ctx.arena, kept warm between payloads */
 static _Thread_local bool payload_strings_ready;
 
 static void *tree_malloc(size_t size)
 {
-    tree_arena *t = &trees;
-    if (!t->active)
-        return malloc(size);
-    size_t rounded = (size + 15u) & ~(size_t)15u;
-    if (rounded < size)
-        return NULL;
-    tree_chunk *c = t->head;
-    if (!c || c->size - c->used < rounded) {
-        /* Chunks double with what the payload has used, so a large Bundle takes few. */
-        size_t cap = t->total > TREE_CHUNK ? t->total : TREE_CHUNK;
-        if (cap < rounded)
-            cap = rounded;
-        if (!(c = malloc(sizeof *c + cap)))
-            return NULL;
-        c->size = cap;
-        c->used = 0;
-        c->next = t->head;
-        t->head = c;
-        t->total += cap;
-    }
-    void *p = (char *)c->data + c->used;
-    c->used += rounded;
-    return p;
-}
-
-static bool in_trees(const void *p)
-{
-    uintptr_t a = (uintptr_t)p;
-    for (const tree_chunk *c = trees.head; c; c = c->next)
-        if (a >= (uintptr_t)c->data && a < (uintptr_t)c->data + c->size)
-            return true;
-    return false;
+    return trees_active ? bp_arena_alloc_raw(&trees, size) : malloc(size);
 }
 
 static void tree_free(void *p)
 {
-    if (p && !(trees.active && in_trees(p)))
+    if (p && !(trees_active && bp_arena_owns(&trees, p)))
         free(p);
 }
 
-/* Keeps one chunk of the usual size for the next payload; a large payload's are given back. */
+/* Keeps the usual chunk for the next payload; a large payload's memory is given back. */
 static void trees_reset(void)
 {
-    tree_chunk *keep = NULL;
-    while (trees.head) {
-        tree_chunk *c = trees.head;
-        trees.head = c->next;
-        if (!keep && c->size == TREE_CHUNK)
-            keep = c;
-        else
-            free(c);
-    }
-    trees.head = keep;
-    trees.total = keep ? keep->size : 0;
-    if (keep) {
-        keep->next = NULL;
-        keep->used = 0;
-    }
+    if (bp_arena_bytes(&trees) > TREE_CHUNK)
+        bp_arena_free(&trees);
+    else
+        bp_arena_reset(&trees);
 }
 
 /* A tree made in the arena goes with it; one made before the hooks (none here) is freed. */
 static void drop_tree(cJSON *root)
 {
-    if (root && !in_trees(root))
+    if (root && !bp_arena_owns(&trees, root))
         cJSON_Delete(root);
 }
 
@@ -112,7 +59,7 @@ static void drop_tree(cJSON *root)
  * is active; anything the fast path is not sure about is cJSON's to parse. */
 static cJSON *parse_json(const char *data, size_t len, const char **end)
 {
-    cJSON *root = trees.active ? bp_fast_json_parse(data, len, end, tree_malloc) : NULL;
+    cJSON *root = trees_active ? bp_fast_json_parse(data, len, end, tree_malloc) : NULL;
     return root ? root : cJSON_ParseWithLengthOpts(data, len, end, false);
 }
 
@@ -131,11 +78,10 @@ void bp_fhir_decode_init(void)
 
 void bp_fhir_decode_thread_done(void)
 {
-    trees.active = false;
-    trees_reset();
-    free(trees.head);
-    trees.head = NULL;
-    trees.total = 0;
+    trees_active = false;
+    if (trees_ready)
+        bp_arena_free(&trees);
+    trees_ready = false;
     if (payload_strings_ready)
         bp_arena_free(&payload_strings);
     payload_strings_ready = false;
@@ -244,21 +190,7 @@ static const char *skipped_name(walk *w, const char *type, const cJSON *node, co
     }
     if (full_url && *full_url && !strchr(full_url, BP_FHIR_NUL_MARK))
         return full_url;
-    char *name = owned_string(w, 48);
-    if (!name)
-        return NULL;
-    if (raw) {
-        bp_sha256_id(raw, raw_len, 40, name, 48);
-        return name;
-    }
-    char *printed = cJSON_PrintUnformatted(node);
-    if (!printed) {
-        w->nomem = true;
-        return NULL;
-    }
-    bp_sha256_id(printed, strlen(printed), 40, name, 48);
-    cJSON_free(printed);
-    return name;
+    return bp_obs_content_hash(&w->ctx, node, raw, raw_len);
 }
 
 /* The code of a concept: its LOINC coding's, else its first coding's; NULL when none. */
@@ -640,8 +572,12 @@ int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
     /* From here on the trees are in this thread's arena (an emit that decoded again would
      * nest: only the outer call owns the arena). */
     bp_fhir_decode_init();
-    bool outer = !trees.active;
-    trees.active = true;
+    bool outer = !trees_active;
+    if (!trees_ready) {
+        bp_arena_init_growing(&trees, TREE_CHUNK);
+        trees_ready = true;
+    }
+    trees_active = true;
     if (outer && payload_strings_ready)
         w.ctx.arena = payload_strings;
     else
@@ -707,7 +643,7 @@ done:
         bp_arena_reset(&w.ctx.arena);
     payload_strings = w.ctx.arena;
     payload_strings_ready = true;
-    trees.active = false;
+    trees_active = false;
     trees_reset();
     return rc;
 }

@@ -409,10 +409,7 @@ static bool status_is_reading(const char *status)
     return false;
 }
 
-/* "sha256:" and 40 hex digits over the resource, in the arena: its own bytes when the payload
- * is that one resource, else (inside a container) its canonical printing. */
-static const char *content_hash(bp_obs_ctx *ctx, const cJSON *obs, const char *raw,
-                                size_t raw_len)
+const char *bp_obs_content_hash(bp_obs_ctx *ctx, const cJSON *node, const char *raw, size_t raw_len)
 {
     char *out = bp_arena_alloc(&ctx->arena, 48);
     if (!out)
@@ -421,7 +418,7 @@ static const char *content_hash(bp_obs_ctx *ctx, const cJSON *obs, const char *r
         bp_sha256_id(raw, raw_len, 40, out, 48);
         return out;
     }
-    char *printed = cJSON_PrintUnformatted(obs);
+    char *printed = cJSON_PrintUnformatted(node);
     if (!printed)
         return nomem(ctx);
     bp_sha256_id(printed, strlen(printed), 40, out, 48);
@@ -488,7 +485,7 @@ static void stable_id(const cJSON *obs, const obs_members *m, const char *full_u
             /* A correction sent without a version keeps the original's id; it must still be a new
              * document, not a 409 duplicate of the reading it corrects. Its content tells the
              * corrections apart, and the same correction replayed hashes the same. */
-            const char *hash = content_hash(ctx, obs, raw, raw_len);
+            const char *hash = bp_obs_content_hash(ctx, obs, raw, raw_len);
             res->d.stable_id = hash ? compose(ctx, id, ID_ESCAPES,
                                               strcmp(status, "amended") == 0 ? "/_amended/"
                                                                               : "/_corrected/",
@@ -500,7 +497,7 @@ static void stable_id(const cJSON *obs, const obs_members *m, const char *full_u
     } else if (full_url && *full_url) {
         res->d.stable_id = compose(ctx, full_url, URL_ESCAPES, NULL, NULL, NULL);
     } else {
-        res->d.stable_id = content_hash(ctx, obs, raw, raw_len);
+        res->d.stable_id = bp_obs_content_hash(ctx, obs, raw, raw_len);
     }
 }
 
@@ -554,7 +551,7 @@ static bool refuse_nul(const cJSON *obs, const char *full_url, const char *raw, 
     res->d.invalid_reason = res->reason;
     res->is_bp = true;
     /* Nothing marked leaves the decoder; the content hash names the dead letter exactly. */
-    res->d.stable_id = content_hash(ctx, obs, raw, raw_len);
+    res->d.stable_id = bp_obs_content_hash(ctx, obs, raw, raw_len);
     if (has_mark(res->d.observation_id))
         res->d.observation_id = NULL;
     if (has_mark(res->d.status))
@@ -580,7 +577,7 @@ static bool refuse_long(const char *what, const char *id, const cJSON *obs, cons
         if (*ids[i] && strlen(*ids[i]) > BP_FHIR_ID_MAX)
             *ids[i] = NULL;
     if (!res->d.stable_id) /* it was the over-long one */
-        res->d.stable_id = content_hash(ctx, obs, raw, raw_len);
+        res->d.stable_id = bp_obs_content_hash(ctx, obs, raw, raw_len);
     return true;
 }
 

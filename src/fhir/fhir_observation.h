@@ -4,7 +4,7 @@
 #define BPPIPE_FHIR_OBSERVATION_H
 
 #include "base/arena.h"
-#include "fhir/fhir_decode.h"
+#include "fhir/fhir_types.h"
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -49,6 +49,13 @@ typedef struct bp_obs_result {
  * in res->d.invalid_reason (and ctx->nomem when memory ran out). */
 void bp_obs_extract(const cJSON *obs, const char *full_url, const char *raw, size_t raw_len,
                     bp_obs_ctx *ctx, bp_obs_result *res);
+
+/* "sha256:" and 40 hex digits naming a resource by its content, in ctx's arena: over `raw`,
+ * `raw_len` (the resource's own bytes) when not NULL, else over `node` printed compactly by
+ * cJSON. Stable ids and so Elasticsearch _ids and file names are made of it: the bytes hashed
+ * must never change. NULL (and ctx->nomem) when memory ran out. */
+const char *bp_obs_content_hash(bp_obs_ctx *ctx, const cJSON *node, const char *raw,
+                                size_t raw_len);
 
 /* Points d.invalid_reason back at this result's own storage, after the result was moved (the
  * container walk keeps results in an array that grows). */

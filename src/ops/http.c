@@ -2,6 +2,7 @@
 
 #include "base/log.h"
 #include "common/clock.h"
+#include "common/json_buf.h"
 #include "config/listen_addr.h"
 
 #include <arpa/inet.h>
@@ -67,28 +68,9 @@ static bool token_ok(const bp_http *h, struct MHD_Connection *c)
     return diff == 0;
 }
 
-/* Appends `s` to a JSON string being written, escaping what JSON needs. */
-static size_t json_text(char *out, size_t size, const char *s)
-{
-    size_t n = 0;
-    for (; *s && n + 7 < size; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            out[n++] = '\\';
-            out[n++] = (char)ch;
-        } else if (ch < 0x20) {
-            n += (size_t)snprintf(out + n, size - n, "\\u%04x", ch);
-        } else {
-            out[n++] = (char)ch;
-        }
-    }
-    out[n] = '\0';
-    return n;
-}
-
 static enum MHD_Result serve_ready(bp_http *h, struct MHD_Connection *c, double age)
 {
-    char reason[256], esc[600], body[700];
+    char reason[256];
     pthread_mutex_lock(&h->mu);
     int ready = h->ready;
     snprintf(reason, sizeof reason, "%s", h->reason);
@@ -99,10 +81,16 @@ static enum MHD_Result serve_ready(bp_http *h, struct MHD_Connection *c, double 
     }
     if (ready)
         return answer(c, MHD_HTTP_OK, "application/json", "{\"ready\":true}\n", 15);
-    json_text(esc, sizeof esc, reason);
-    int n = snprintf(body, sizeof body, "{\"ready\":false,\"reason\":\"%s\"}\n", esc);
-    return answer(c, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", body,
-                  n > 0 && (size_t)n < sizeof body ? (size_t)n : strlen(body));
+    bp_buf body;
+    bp_buf_init(&body);
+    bp_buf_puts(&body, "{\"ready\":false,\"reason\":");
+    bp_buf_json_string(&body, reason, strlen(reason));
+    bp_buf_puts(&body, "}\n");
+    enum MHD_Result ok = body.failed ? MHD_NO
+                                     : answer(c, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
+                                              body.data, body.len);
+    bp_buf_free(&body);
+    return ok;
 }
 
 static enum MHD_Result serve_metrics(bp_http *h, struct MHD_Connection *c)

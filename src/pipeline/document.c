@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "fhir/fhir_decode.h"
 
 /* A tiny writer that knows whether a comma and which indentation come next. */
@@ -180,10 +181,7 @@ const char *bp_document_get(bp_record *r, bool pretty, size_t *len)
         pthread_mutex_unlock(r->doc_lock);
     if (!doc) {
         bp_buf_reset(&scratch);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        long long now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-        bp_document_write(&scratch, r, pretty, now_ms);
+        bp_document_write(&scratch, r, pretty, (long long)bp_wall_ms());
         if (scratch.failed)
             return NULL;
         if (r->doc_lock)

@@ -1,6 +1,7 @@
 #include "pipeline/loader.h"
 
 #include "base/log.h"
+#include "common/io.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -241,19 +242,10 @@ static bool within(uint64_t off, uint64_t len, uint64_t size)
     return off <= size && len <= size - off;
 }
 
-/* Reads exactly `len` bytes at `off`; false on a short read. */
+/* Reads exactly `len` bytes at `off`; false on an error or a short read. */
 static bool read_at(int fd, void *buf, size_t len, uint64_t off)
 {
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        got += (size_t)n;
-    }
-    return true;
+    return bp_pread_full(fd, buf, len, off) == (ssize_t)len;
 }
 
 /* Every segment dlopen would map lies inside the file. */

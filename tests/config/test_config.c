@@ -1,5 +1,6 @@
 /* INI loading and key validation: every class of configuration error, each naming the file,
  * the line, the section and the key. */
+#include "base/suggest.h"
 #include "check.h"
 #include "config/config.h"
 #include "config/options.h"
@@ -465,5 +466,24 @@ int main(void)
     CHECK(bp_edit_distance("path", "pth") == 1);
     CHECK(bp_edit_distance("layout", "layuot") == 2);
     CHECK(bp_edit_distance("", "abc") == 3);
+
+    /* "did you mean": one edit up to 4 bytes, then two; -u's scaled rule a quarter of the
+     * length from 12 bytes on */
+    CHECK(bp_suggest_max_edits("path", false) == 1 && bp_suggest_max_edits("path", true) == 1);
+    CHECK(bp_suggest_max_edits("route", false) == 2 && bp_suggest_max_edits("route", true) == 2);
+    CHECK(bp_suggest_max_edits("sink.anomali", false) == 2);
+    CHECK(bp_suggest_max_edits("sink.anomali", true) == 3);
+    CHECK(bp_suggest_max_edits("sink.anomalies.x", true) == 4);
+    bp_suggest sg;
+    bp_suggest_init(&sg, "rout");
+    CHECK(bp_suggest_result(&sg, 1) == NULL); /* no candidate yet */
+    bp_suggest_offer(&sg, "path");
+    bp_suggest_offer(&sg, "route");
+    bp_suggest_offer(&sg, "rout_"); /* as close: the earlier one stays */
+    CHECK_STR(bp_suggest_result(&sg, 1), "route");
+    bp_suggest_init(&sg, "layuot");
+    bp_suggest_offer(&sg, "layout");
+    CHECK(bp_suggest_result(&sg, 1) == NULL); /* two edits away */
+    CHECK_STR(bp_suggest_result(&sg, 2), "layout");
     return CHECK_DONE();
 }
