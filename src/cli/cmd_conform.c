@@ -30,38 +30,6 @@
 #define DEFAULT_TIMEOUT_S 60
 #define DEFAULT_CYCLES 1000
 
-cf_status cf_say(cf_out *out, cf_status status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out->msg, sizeof out->msg, fmt, ap);
-    va_end(ap);
-    return status;
-}
-
-static int report_fd = -1; /* a check's process: its end of the pipe to the kit */
-
-void cf_progress(const char *fmt, ...)
-{
-    if (report_fd < 0)
-        return;
-    char line[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    for (char *c = line; *c; c++)
-        if (*c == '\n')
-            *c = ' ';
-    dprintf(report_fd, "P%s\n", line);
-}
-
-void cf_sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static const cf_check common_head[] = {
     {"descriptor", cf_check_descriptor, false, 1},
     {"options", cf_check_options, false, 1},
@@ -206,7 +174,7 @@ static void child(const cf_check *c, const cf_env *env, const char *dir, int fd,
         dprintf(fd, "Rfcannot enter the temporary folder %s: %s", dir, strerror(errno));
         exit(0);
     }
-    report_fd = fd;
+    cf_report_to(fd);
 #if defined(CF_TSAN)
     /* ThreadSanitizer starts its background thread with the program's first thread: start it
      * now, so that a check counting threads does not count it as the plugin's. */
@@ -220,7 +188,7 @@ static void child(const cf_check *c, const cf_env *env, const char *dir, int fd,
     cf_status st = c->fn(env, &out);
     dprintf(fd, "R%c%s", st == CF_PASS ? 'o' : st == CF_SKIP ? 's' : 'f', out.msg);
     close(fd);
-    report_fd = -1;
+    cf_report_to(-1);
     exit(0);
 }
 

@@ -143,8 +143,12 @@ void cf_watch_reset(bp_ctx *ctx);
 void cf_watch_stage(bool inside);
 
 /* Tells the kit what the check is about to do, so a crash or a hang can be said to have
- * happened there ("while detect() judged ..."). Only in a check's process. */
+ * happened there ("while detect() judged ..."). Only in a check's process; nothing before
+ * cf_report_to gave it a descriptor. */
 void cf_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A check's process: the write end of its pipe to the kit, where cf_progress writes (-1: none,
+ * once the check has reported). */
+void cf_report_to(int fd);
 
 /* Sleeps `ms` milliseconds (durations are measured with bp_now_s, common/clock.h). */
 void cf_sleep_ms(int ms);
