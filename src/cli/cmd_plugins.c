@@ -1,9 +1,9 @@
 /* `bppipe plugins [NAME]`: what the loader finds, and one plugin's options. */
 #include "cli/commands.h"
 
-#include "pipeline/loader.h"
-#include "config/options.h"
 #include "cli/pkg_owner.h"
+#include "config/options.h"
+#include "pipeline/loader.h"
 
 #include <limits.h>
 #include <stdio.h>

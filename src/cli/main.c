@@ -1,6 +1,6 @@
 /* bppipe: the command line. */
-#include "cli/commands.h"
 #include "base/log.h"
+#include "cli/commands.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -5,12 +5,12 @@
 #include "delivery/lane.h"
 
 #include "base/backoff.h"
-#include "common/clock.h"
-#include "pipeline/document.h"
 #include "base/log.h"
+#include "common/clock.h"
 #include "common/clock.h"
 #include "config/options.h"
 #include "delivery/lane_internal.h"
+#include "pipeline/document.h"
 #include "pipeline/document.h"
 
 #include <inttypes.h>

@@ -7,13 +7,13 @@
  * spool that is full stops the spilling: the backlog stays in memory, the lane fills, and the
  * source waits. */
 #include "base/backoff.h"
-#include "common/clock.h"
-#include "pipeline/document.h"
 #include "base/log.h"
+#include "common/clock.h"
 #include "common/clock.h"
 #include "delivery/lane_books.h"
 #include "delivery/lane_internal.h"
 #include "delivery/record_codec.h"
+#include "pipeline/document.h"
 
 #include <inttypes.h>
 #include <stdio.h>

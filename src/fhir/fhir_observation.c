@@ -1,7 +1,7 @@
 #include "fhir/fhir_observation.h"
 
-#include "fhir/fhir_time.h"
 #include "common/sha256.h"
+#include "fhir/fhir_time.h"
 
 #include <math.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 #include "ops/live.h"
 
-#include "pipeline/record.h"
 #include "common/sha256.h"
+#include "pipeline/record.h"
 
 #include <math.h>
 #include <stdbool.h>

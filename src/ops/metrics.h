@@ -8,9 +8,9 @@
 #ifndef BPPIPE_METRICS_H
 #define BPPIPE_METRICS_H
 
-#include "pipeline/instance.h"
 #include "common/json_buf.h"
 #include "engine/run_observer.h"
+#include "pipeline/instance.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,10 +1,10 @@
 /* The bp_host function table: every service a plugin gets, implemented over the host's
  * records, options and logging. Each function validates its arguments first so that a buggy
  * plugin gets BP_EINVAL rather than crashing the pipeline. */
-#include "pipeline/document.h"
-#include "pipeline/instance.h"
 #include "base/log.h"
 #include "config/options.h"
+#include "pipeline/document.h"
+#include "pipeline/instance.h"
 #include "pipeline/state.h"
 
 #include <math.h>

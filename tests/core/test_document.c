@@ -1,8 +1,8 @@
 /* The serializer: field names, absent values, annotations, the dead-letter shape, escaping of
  * hostile text, and that every document is valid JSON (checked with cJSON). */
 #include "check.h"
-#include "pipeline/document.h"
 #include "fhir/fhir_decode.h"
+#include "pipeline/document.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>

@@ -3,9 +3,9 @@
  * annotations of each type, NULLs kept NULL) and its used attempts; an entry cut at any byte, one
  * with stray bytes, a foreign one and a newer format are each refused with a reason. */
 #include "check.h"
+#include "delivery/record_codec.h"
 #include "pipeline/document.h"
 #include "pipeline/record.h"
-#include "delivery/record_codec.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -11,8 +11,8 @@
  *    Bundle, and a skipped resource with no id (its name is the hash too).
  * tests/golden/golden.sh freezes such ids end to end, as the sinks write them. */
 #include "check.h"
-#include "decoder/decode_helpers.h"
 #include "common/sha256.h"
+#include "decoder/decode_helpers.h"
 
 #include <stdint.h>
 #include <stdlib.h>

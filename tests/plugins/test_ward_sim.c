@@ -1,7 +1,7 @@
 /* The simulated ward: deterministic, realistic in its share of anomalies, and its FHIR output
  * decodes through the core's decoder to the values it meant. */
-#include "clinical/bp_rules.h"
 #include "check.h"
+#include "clinical/bp_rules.h"
 #include "fhir/fhir_decode.h"
 #include "wardsim/ward_sim.h"
 

@@ -1,7 +1,7 @@
 /* The clinical rules at and around every boundary, table-driven; the CSV reader and the
  * personalised-threshold profiles it reads. */
-#include "clinical/bp_rules.h"
 #include "check.h"
+#include "clinical/bp_rules.h"
 #include "clinical/csv.h"
 #include "clinical/profiles.h"
 
