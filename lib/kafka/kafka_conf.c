@@ -1,8 +1,10 @@
 #include "kafka/kafka_conf.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define PREFIX "kafka."
 
@@ -22,9 +24,31 @@ typedef struct apply_ctx {
     rd_kafka_conf_t *conf;
 } apply_ctx;
 
+/* librdkafka reads its TLS files when the handle is made and then says only "ssl.ca.location
+ * failed: ... system lib": the file and why are named here, before. */
+static int check_file(const bp_host *h, bp_ctx *ctx, const char *key, const char *name,
+                      const char *value)
+{
+    static const char *const files[] = {"ssl.ca.location", "ssl.certificate.location",
+                                        "ssl.key.location", "ssl.keystore.location",
+                                        "ssl.crl.location"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (strcmp(name, files[i]) != 0 || !*value || strcmp(value, "probe") == 0)
+            continue;
+        if (access(value, R_OK) == 0)
+            return 0;
+        h->log(ctx, BP_LOG_ERROR, "%s = %s cannot be read: %s (relative paths start at the "
+               "working directory)", key, value, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int apply_one(void *user, const char *key, const char *value)
 {
     apply_ctx *a = user;
+    if (check_file(a->h, a->ctx, key, key + strlen(PREFIX), value) != 0)
+        return -1;
     return bp_kafka_set(a->h, a->ctx, a->conf, key, key + strlen(PREFIX), value) ? -1 : 0;
 }
 

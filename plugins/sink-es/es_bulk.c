@@ -1,9 +1,14 @@
 #include "es_bulk.h"
 
+#include <bppipe/plugin.h>
+
 #include <cjson/cJSON.h>
+#include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 const char *bp_es_index_name_check(const char *name)
@@ -97,20 +102,91 @@ bp_es_verdict bp_es_item_verdict(const char *action, int status)
     return BP_ES_AGAIN; /* 0 or 1xx/3xx: we cannot know it was taken */
 }
 
-static void printable_excerpt(const char *body, size_t len, char *out, size_t cap)
+/* Writes the formatted text into `out`; when it does not fit, its end says so and how long it
+ * was, so a reason is never cut silently (below 64 bytes there is no room to say it). */
+static void put_bounded(char *out, size_t cap, const char *fmt, ...) BP_PRINTF(3, 4);
+static void put_bounded(char *out, size_t cap, const char *fmt, ...)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < len && n + 1 < cap && n < 200; i++) {
-        unsigned char c = (unsigned char)body[i];
-        out[n++] = (c >= 0x20 && c < 0x7f) ? (char)c : ' ';
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, cap, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n < cap || cap < 64)
+        return;
+    char tail[48];
+    int t = snprintf(tail, sizeof tail, "... (shortened from %d bytes)", n);
+    memcpy(out + cap - 1 - (size_t)t, tail, (size_t)t + 1);
+}
+
+/* At most `max` bytes of `p[0..len)` as one line of printable ASCII, runs of white space as one
+ * space, "..." at the end when there was more. */
+static void one_line(const char *p, size_t len, size_t max, char *out, size_t cap)
+{
+    size_t n = 0, i = 0;
+    while (i < len && isspace((unsigned char)p[i]))
+        i++;
+    for (; i < len && n + 4 < cap && n < max; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (isspace(c)) {
+            if (n && out[n - 1] != ' ')
+                out[n++] = ' ';
+            continue;
+        }
+        out[n++] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : '?';
     }
+    while (n && out[n - 1] == ' ')
+        n--;
+    if (i < len)
+        out[n++] = '.', out[n++] = '.', out[n++] = '.';
     out[n] = '\0';
+}
+
+/* A case-insensitive search in the first `len` bytes (bodies are not NUL-terminated strings). */
+static const char *find_ci(const char *p, size_t len, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (size_t i = 0; i + k <= len; i++)
+        if (strncasecmp(p + i, needle, k) == 0)
+            return p + i;
+    return NULL;
+}
+
+/* An answer that is not an Elasticsearch error (a proxy's HTML page, a load balancer's text):
+ * its type, its length and its title or first line, never the page. */
+static void answer_summary(const char *body, size_t len, const char *ctype, char *out, size_t cap)
+{
+    char type[64], line[128];
+    const char *what = "first line";
+    size_t scan = len < 65536 ? len : 65536;
+    const char *title = find_ci(body, scan, "<title>");
+    const char *end = title ? find_ci(title, scan - (size_t)(title - body), "</title>") : NULL;
+    if (title && end) {
+        title += 7;
+        one_line(title, (size_t)(end - title), 100, line, sizeof line);
+        what = "title";
+    } else {
+        size_t first = 0;
+        while (first < len && isspace((unsigned char)body[first]))
+            first++;
+        size_t stop = first;
+        while (stop < len && body[stop] != '\n')
+            stop++;
+        one_line(body + first, stop - first, 100, line, sizeof line);
+    }
+    if (ctype && *ctype)
+        one_line(ctype, strcspn(ctype, ";"), 48, type, sizeof type);
+    else
+        snprintf(type, sizeof type, "untyped");
+    put_bounded(out, cap,
+                "%s answer of %zu bytes, %s \"%s\" (shortened: the answer itself is not "
+                "kept)",
+                type, len, what, line);
 }
 
 static void reason_of(const cJSON *error, char *out, size_t cap)
 {
     if (cJSON_IsString(error)) {
-        snprintf(out, cap, "%s", error->valuestring);
+        put_bounded(out, cap, "%s", error->valuestring);
         return;
     }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(error, "type");
@@ -122,14 +198,14 @@ static void reason_of(const cJSON *error, char *out, size_t cap)
         /* The cause says what a mapping failure was about (e.g. the number format). */
         const cJSON *cr = cJSON_GetObjectItemCaseSensitive(caused, "reason");
         if (cJSON_IsString(cr)) {
-            snprintf(out, cap, "%s: %s (caused by: %s)", t, r, cr->valuestring);
+            put_bounded(out, cap, "%s: %s (caused by: %s)", t, r, cr->valuestring);
             return;
         }
     }
-    snprintf(out, cap, "%s: %s", t, r);
+    put_bounded(out, cap, "%s: %s", t, r);
 }
 
-void bp_es_error_reason(const char *body, size_t len, char *out, size_t cap)
+void bp_es_error_reason(const char *body, size_t len, const char *ctype, char *out, size_t cap)
 {
     if (cap == 0)
         return;
@@ -138,8 +214,8 @@ void bp_es_error_reason(const char *body, size_t len, char *out, size_t cap)
     const cJSON *error = cJSON_GetObjectItemCaseSensitive(root, "error");
     if (cJSON_IsObject(error) || cJSON_IsString(error))
         reason_of(error, out, cap);
-    else if (body)
-        printable_excerpt(body, len, out, cap);
+    else if (body && len)
+        answer_summary(body, len, ctype, out, cap);
     cJSON_Delete(root);
 }
 

@@ -51,9 +51,12 @@ int bp_es_parse_bulk(const char *body, size_t len, bp_es_item *items, size_t n,
                      const char **why);
 
 /* Writes "type: reason" from an Elasticsearch error body ({"error":{"type","reason"}} or
- * {"error":"text"}) into out; when the body is not one, a short excerpt of it (printable
- * ASCII only). Always NUL-terminates when cap > 0. */
-void bp_es_error_reason(const char *body, size_t len, char *out, size_t cap);
+ * {"error":"text"}) into out. A body that is not one (a proxy's HTML page) is summarised, never
+ * copied: its content type `ctype` (may be NULL), its length, and its <title> or first line, at
+ * most 100 printable ASCII characters, saying that it was shortened. A reason longer than `cap`
+ * ends with "... (shortened from N bytes)" (when cap is at least 64). Empty for an empty body.
+ * Always NUL-terminates when cap > 0. */
+void bp_es_error_reason(const char *body, size_t len, const char *ctype, char *out, size_t cap);
 
 /* What to do with a whole _bulk request answered with HTTP `status` (0 = no answer: refused,
  * timed out, reset). */

@@ -4,8 +4,10 @@
  * 409 that counts as delivered and nothing is ever indexed twice. Per-item answers become
  * per-record outcomes: only items Elasticsearch could not take now (429, 5xx) are retried,
  * documents it will never take (mapping errors) go to the dead letter with its reason. A cluster
- * that is down is waited for: write() answers BP_RETRY and the host holds the source back. */
+ * that is down is waited for: write() answers BP_RETRY, and the host keeps its readings in the
+ * sink's lane (or its disk buffer) meanwhile. */
 #include "es_bulk.h"
+#include "es_tls.h"
 
 #include "common/clock.h"
 
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #define MAX_NODES 8
@@ -44,6 +47,14 @@ typedef struct sink {
     size_t items_cap;
     int product_header; /* set by the header callback of the last request */
     CURLcode last_error; /* of the last node tried when no node answered */
+    long verify_result;  /* OpenSSL's verdict on that node's chain (CURLINFO_SSL_VERIFYRESULT) */
+    char curl_detail[CURL_ERROR_SIZE]; /* libcurl's own words for the last failure */
+    /* An outage is said once when it begins (and when its cause changes), not at every retry:
+     * `down` while no node answers, `down_err` what the last try said, `if_down` what happens
+     * meanwhile (where the readings go depends on the section's buffer key). */
+    int down;
+    char down_err[512];
+    const char *if_down;
 } sink;
 
 static const bp_option options[] = {
@@ -138,6 +149,7 @@ static long request(sink *s, const char *method, const char *path, const char *c
         snprintf(url, url_len, "%s%s", s->nodes[node], path);
         bp_buf_reset(&s->answer);
         s->product_header = 0;
+        s->curl_detail[0] = '\0';
         curl_easy_setopt(s->curl, CURLOPT_URL, url);
         curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, all);
         curl_easy_setopt(s->curl, CURLOPT_CUSTOMREQUEST, NULL);
@@ -158,8 +170,13 @@ static long request(sink *s, const char *method, const char *path, const char *c
             break;
         }
         s->last_error = rc;
+        s->verify_result = 0;
+        curl_easy_getinfo(s->curl, CURLINFO_SSL_VERIFYRESULT, &s->verify_result);
         snprintf(err, err_cap, "%s: %s", s->shown[node],
-                 s->answer.failed ? "out of memory reading the answer" : curl_easy_strerror(rc));
+                 s->answer.failed ? "out of memory reading the answer"
+                 : s->curl_detail[0] ? s->curl_detail : curl_easy_strerror(rc));
+        if (bp_es_tls_fatal(rc))
+            break; /* the next node's certificate would not be told apart in the message */
     }
     if (hdrs) {
         last->next = NULL;
@@ -168,31 +185,60 @@ static long request(sink *s, const char *method, const char *path, const char *c
     return status;
 }
 
+/* Why the last answer was not a success: Elasticsearch's "type: reason", or a summary of a page
+ * that is not one (a proxy's HTML), never the page itself. */
+static void answer_reason(sink *s, char *out, size_t cap)
+{
+    char *ctype = NULL;
+    curl_easy_getinfo(s->curl, CURLINFO_CONTENT_TYPE, &ctype);
+    bp_es_error_reason(s->answer.data, s->answer.len, ctype, out, cap);
+}
+
+/* No node answers (`what` failed, `err` says how): said when an outage begins or its cause
+ * changes, at debug while it lasts; `next` (NULL: s->if_down) says what happens meanwhile. */
+static void note_down(sink *s, bp_log_level level, const char *what, const char *err,
+                      const char *next)
+{
+    int again = s->down && strcmp(s->down_err, err) == 0;
+    s->host->log(s->ctx, again ? BP_LOG_DEBUG : level, "%s (%s); %s", what, err,
+                 next ? next : s->if_down);
+    s->down = 1;
+    snprintf(s->down_err, sizeof s->down_err, "%s", err);
+}
+
 /* -- the cluster check --------------------------------------------------------------------- */
 
 typedef enum check_result { CHECK_OK, CHECK_DOWN, CHECK_FATAL } check_result;
 
-/* `if_down` ends the message logged when no node answers: what happens next. */
+/* `if_down` ends the message logged when no node answers: what happens next (NULL: what a
+ * write does meanwhile). */
 static check_result check_cluster(sink *s, bp_log_level down_level, const char *if_down)
 {
     const bp_host *h = s->host;
     char err[512];
     s->last_error = CURLE_OK;
     long status = request(s, "GET", "/", NULL, 0, NULL, 0, err, sizeof err);
-    if (status == 0 && (s->last_error == CURLE_PEER_FAILED_VERIFICATION ||
-                        s->last_error == CURLE_SSL_CACERT_BADFILE)) {
+    if (status == 0 && bp_es_tls_fatal(s->last_error)) {
         /* Waiting will not make an untrusted certificate trusted. */
-        h->log(s->ctx, BP_LOG_ERROR, "TLS: %s; give the cluster's CA as ca_file = FILE.pem "
-               "(verify = false only for a first test)", err);
+        char advice[1024];
+        bp_es_tls_advice(s->last_error, s->verify_result, s->curl_detail, s->shown[s->node],
+                         h->opt_string(s->ctx, "ca_file"), advice, sizeof advice);
+        h->log(s->ctx, BP_LOG_ERROR, "%s", advice);
         return CHECK_FATAL;
     }
     if (status == 0) {
-        h->log(s->ctx, down_level, "no cluster node answers (%s); %s", err, if_down);
+        if (down_level == BP_LOG_ERROR) /* bppipe check: always said */
+            h->log(s->ctx, down_level, "no cluster node answers (%s); %s", err, if_down);
+        else
+            note_down(s, down_level, "no cluster node answers", err, if_down);
         return CHECK_DOWN;
     }
+    if (s->down)
+        h->log(s->ctx, BP_LOG_INFO, "%s answers again", s->shown[s->node]);
+    s->down = 0;
     char reason[320];
     if (status == 401 || status == 403) {
-        bp_es_error_reason(s->answer.data, s->answer.len, reason, sizeof reason);
+        answer_reason(s, reason, sizeof reason);
         h->log(s->ctx, BP_LOG_ERROR, "%s refused the credentials (HTTP %ld: %s); check "
                "username/password or api_key", s->shown[s->node], status, reason);
         return CHECK_FATAL;
@@ -280,7 +326,7 @@ static check_result put_file(sink *s, const char *what, const char *path, const 
                status ? "cluster busy" : err);
         return CHECK_DOWN;
     }
-    bp_es_error_reason(s->answer.data, s->answer.len, reason, sizeof reason);
+    answer_reason(s, reason, sizeof reason);
     h->log(s->ctx, BP_LOG_ERROR, "the cluster refused the %s from %s (HTTP %ld: %s)", what, path,
            status, reason);
     return CHECK_FATAL;
@@ -291,8 +337,7 @@ static check_result get_ready(sink *s)
 {
     if (s->ready)
         return CHECK_OK;
-    check_result r = check_cluster(s, BP_LOG_WARN,
-                                   "waiting for it, the source is held back meanwhile");
+    check_result r = check_cluster(s, BP_LOG_WARN, NULL); /* note_down says what happens */
     if (r != CHECK_OK)
         return r;
     const bp_host *h = s->host;
@@ -411,6 +456,7 @@ static int setup_curl(sink *s)
     curl_easy_setopt(s->curl, CURLOPT_HEADERFUNCTION, header_seen);
     curl_easy_setopt(s->curl, CURLOPT_HEADERDATA, s);
     curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, s->curl_detail);
     const char *ca = h->opt_string(s->ctx, "ca_file");
     if (ca && *ca)
         curl_easy_setopt(s->curl, CURLOPT_CAINFO, ca);
@@ -479,6 +525,20 @@ static int es_open(const bp_host *host, bp_ctx *ctx, void **state)
         host->log(ctx, BP_LOG_ERROR, "set either api_key or username/password, not both");
         goto fail;
     }
+    const char *ca = host->opt_string(ctx, "ca_file");
+    if (ca && *ca && access(ca, R_OK) != 0) {
+        host->log(ctx, BP_LOG_ERROR, "ca_file = %s cannot be read: %s (relative paths start at "
+                  "the working directory)", ca, strerror(errno));
+        goto fail;
+    }
+    /* What a write does while no node answers is the host's: the lane keeps the readings, or
+     * its disk buffer does (the section's buffer key), and the source is paused only when a
+     * lane without room is full. Say that, not more. */
+    const char *buffer = host->opt_string(ctx, "buffer");
+    s->if_down = buffer && strcmp(buffer, "disk") == 0
+                     ? "will retry; its readings go to its disk buffer meanwhile"
+                     : "will retry; its readings wait in its lane meanwhile (the source is paused "
+                       "only when the lane is full)";
     if (setup_curl(s) != 0 || build_paths(s) != 0) {
         host->log(ctx, BP_LOG_ERROR, "cannot set up the HTTP client");
         goto fail;
@@ -588,7 +648,7 @@ static send_result send_range(sink *s, bp_batch *batch, size_t *idx, size_t n)
     h->count(s->ctx, "es_requests", 1);
     bp_es_request_action act = bp_es_request_verdict(status, n);
     if (act != BP_ES_REQ_ITEMS && status)
-        bp_es_error_reason(s->answer.data, s->answer.len, reason, sizeof reason);
+        answer_reason(s, reason, sizeof reason);
     switch (act) {
     case BP_ES_REQ_ITEMS:
         break;
@@ -597,8 +657,7 @@ static send_result send_range(sink *s, bp_batch *batch, size_t *idx, size_t n)
             h->log(s->ctx, BP_LOG_WARN, "bulk request of %zu document(s) refused with HTTP %ld "
                    "(%s); will retry", n, status, reason);
         else
-            h->log(s->ctx, BP_LOG_WARN, "bulk request of %zu document(s) failed (%s); will "
-                   "retry", n, err);
+            note_down(s, BP_LOG_WARN, "bulk request failed", err, NULL);
         s->ready = 0; /* check the cluster again before the next try */
         for (size_t k = 0; k < n; k++)
             h->set_outcome(s->ctx, h->batch_at(batch, idx[k]), BP_AGAIN, NULL);
@@ -647,6 +706,7 @@ static send_result send_range(sink *s, bp_batch *batch, size_t *idx, size_t n)
     }
     size_t again = 0, created = 0, dups = 0, rejected = 0;
     const char *again_reason = NULL;
+    int again_status = 0;
     for (size_t k = 0; k < n; k++) {
         bp_record *r = h->batch_at(batch, idx[k]);
         const bp_es_item *it = &s->items[k];
@@ -659,6 +719,7 @@ static send_result send_range(sink *s, bp_batch *batch, size_t *idx, size_t n)
         } else if (it->verdict == BP_ES_AGAIN) {
             again++;
             again_reason = it->reason;
+            again_status = it->status;
             h->set_outcome(s->ctx, r, BP_AGAIN, NULL);
         } else {
             rejected++;
@@ -672,8 +733,12 @@ static send_result send_range(sink *s, bp_batch *batch, size_t *idx, size_t n)
         h->count(s->ctx, "es_rejected", (double)rejected);
     if (again) {
         h->count(s->ctx, "es_items_retried", (double)again);
-        h->log(s->ctx, BP_LOG_WARN, "%zu of %zu document(s) not taken now (%s); retrying only "
-               "those", again, n, again_reason && *again_reason ? again_reason : "no reason");
+        /* The same words every time (the status and the error's type, no counts, no reason text
+         * with its queue sizes), so the host's rate limit keeps a storm of 429s to a line a while;
+         * how many is in the counter. */
+        const char *r = again_reason && *again_reason ? again_reason : "no reason";
+        h->log(s->ctx, BP_LOG_WARN, "documents not taken now (item status %d, %.*s); retrying only "
+               "those (counted in es_items_retried)", again_status, (int)strcspn(r, ":"), r);
         return SEND_RETRY;
     }
     return SEND_OK;

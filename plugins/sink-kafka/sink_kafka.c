@@ -4,6 +4,7 @@
 #include "bppipe/plugin.h"
 
 #include "kafka/kafka_conf.h"
+#include "kafka/kafka_talk.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -30,6 +31,7 @@ typedef struct sink {
     size_t slots_cap;
     size_t *slot_of; /* per record of the batch: its slot */
     size_t slot_of_cap;
+    bp_kafka_talk talk; /* what librdkafka says, in words (lib/kafka/kafka_talk.h) */
 } sink;
 
 static const bp_option options[] = {
@@ -59,20 +61,28 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         s->outstanding--;
 }
 
+/* Served from the producer's queue (log.queue) where write() polls; lib/kafka says what they
+ * mean. */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     sink *s = rd_kafka_opaque(rk);
-    bp_log_level l = level <= 3 ? BP_LOG_ERROR : level <= 4 ? BP_LOG_WARN
-                   : level <= 6 ? BP_LOG_INFO : BP_LOG_DEBUG;
-    s->h->log(s->ctx, l, "librdkafka %s: %s", fac, buf);
+    bp_kafka_talk_log(&s->talk, level, fac, buf);
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)rk;
     sink *s = opaque;
-    s->h->log(s->ctx, BP_LOG_WARN, "kafka: %s: %s",
-              rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+    bp_kafka_talk_error(&s->talk, err, reason);
+}
+
+/* librdkafka's threads, at each certificate of a broker's chain: remembers why one was refused */
+static int on_verify(rd_kafka_t *rk, const char *broker, int32_t id, int *x509_error, int depth,
+                     const char *der, size_t size, char *errstr, size_t errstr_size, void *opaque)
+{
+    (void)rk, (void)broker, (void)id, (void)depth, (void)der, (void)size;
+    sink *s = opaque;
+    return bp_kafka_talk_verify(&s->talk, *x509_error, errstr, errstr_size);
 }
 
 static int build_conf(sink *s, rd_kafka_conf_t *conf)
@@ -98,6 +108,9 @@ static int build_conf(sink *s, rd_kafka_conf_t *conf)
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_log_cb(conf, on_log);
     rd_kafka_conf_set_error_cb(conf, on_error);
+    bp_kafka_talk_init(&s->talk, h, ctx, NULL);
+    if (bp_kafka_talk_wants_verify(&s->talk))
+        rd_kafka_conf_set_ssl_cert_verify_cb(conf, on_verify);
     return 0;
 }
 

@@ -54,12 +54,21 @@ static int pass_security(void *user, const char *key, const char *value)
     return 0;
 }
 
+/* Warnings and errors only (the member says the rest); a broker's trouble in lib/kafka's words,
+ * merged with the member's own line by the host's rate limit. */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     bp_kstate *ks = rd_kafka_opaque(rk);
-    if (level <= 4 && strcmp(fac, "FAIL") != 0)
-        ks->h->log(ks->ctx, level <= 3 ? BP_LOG_ERROR : BP_LOG_WARN, "state: librdkafka %s: %s",
-                   fac, buf);
+    if (level <= 4)
+        bp_kafka_talk_log(&ks->talk, level, fac, buf);
+}
+
+static int on_verify(rd_kafka_t *rk, const char *broker, int32_t id, int *x509_error, int depth,
+                     const char *der, size_t size, char *errstr, size_t errstr_size, void *opaque)
+{
+    (void)rk, (void)broker, (void)id, (void)depth, (void)der, (void)size;
+    bp_kstate *ks = opaque;
+    return bp_kafka_talk_verify(&ks->talk, *x509_error, errstr, errstr_size);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -103,6 +112,8 @@ static rd_kafka_t *client(bp_kstate *ks, rd_kafka_type_t type)
     }
     rd_kafka_conf_set_opaque(conf, ks);
     rd_kafka_conf_set_log_cb(conf, on_log);
+    if (bp_kafka_talk_wants_verify(&ks->talk))
+        rd_kafka_conf_set_ssl_cert_verify_cb(conf, on_verify);
     if (type == RD_KAFKA_PRODUCER)
         rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
@@ -127,6 +138,7 @@ int bp_kstate_init(bp_kstate *ks, const bp_host *h, bp_ctx *ctx, rd_kafka_t *mem
     ks->ctx = ctx;
     ks->member = member;
     ks->subscription = subscription;
+    bp_kafka_talk_init(&ks->talk, h, ctx, "state: ");
     ks->want_partitions = (int)h->opt_int(ctx, "state_partitions", 0);
     const char *topic = h->opt_string(ctx, "state_topic");
     const char *group = h->opt_string(ctx, "group");

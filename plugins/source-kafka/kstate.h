@@ -8,6 +8,7 @@
 
 #include "bppipe/plugin.h"
 #include "changelog.h"
+#include "kafka/kafka_talk.h"
 #include "positions.h"
 
 #include <librdkafka/rdkafka.h>
@@ -29,6 +30,7 @@ typedef struct bp_kstate {
     bp_kpositions epochs; /* per input partition: the epoch its records are written with */
     int failed;           /* delivery failures of the flush in progress */
     bool warned_rewound;
+    bp_kafka_talk talk;   /* what the producer's and the reader's librdkafka say, in words */
 } bp_kstate;
 
 /* Reads the options (state_topic, state_partitions, the kafka.* security keys); connects

@@ -6,6 +6,7 @@
 #include "bppipe/plugin.h"
 
 #include "kafka/kafka_conf.h"
+#include "kafka/kafka_talk.h"
 #include "kstate.h"
 #include "positions.h"
 
@@ -48,6 +49,7 @@ typedef struct source {
     size_t batch_size;       /* 0: the host's capacity */
     int poll_timeout_ms;     /* 0: the host's timeout */
     bp_kstate ks;            /* the keyed state's changelog */
+    bp_kafka_talk talk;      /* what librdkafka says, in words (lib/kafka/kafka_talk.h) */
     bool closing;            /* in close(): partitions go, the host judges nothing more */
     bool state_failed;       /* a restore failed: the pipeline stops rather than judge without */
     bool synced;             /* the group has sent an assignment (perhaps empty) */
@@ -300,37 +302,27 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 }
 
 /* librdkafka's log and error callbacks are served from the consumer queue (log.queue), so they
- * run inside poll/close and may use the host. */
+ * run inside poll/close and may use the host; lib/kafka says what they mean. */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     source *s = rd_kafka_opaque(rk);
-    bp_log_level l = level <= 3 ? BP_LOG_ERROR : level <= 4 ? BP_LOG_WARN
-                   : level <= 6 ? BP_LOG_INFO : BP_LOG_DEBUG;
-    /* A broker connection that failed: on_error says it once, in words an operator can act
-     * on; librdkafka's own line (one per broker and attempt) is for debugging. */
-    if (strcmp(fac, "FAIL") == 0)
-        l = BP_LOG_DEBUG;
-    s->h->log(s->ctx, l, "librdkafka %s: %s", fac, buf);
+    bp_kafka_talk_log(&s->talk, level, fac, buf);
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)rk;
     source *s = opaque;
-    rd_kafka_resp_err_t e = (rd_kafka_resp_err_t)err;
-    if (e == RD_KAFKA_RESP_ERR__TRANSPORT || e == RD_KAFKA_RESP_ERR__RESOLVE) {
-        s->h->log(s->ctx, BP_LOG_DEBUG, "kafka: %s: %s", rd_kafka_err2name(e), reason);
-        return; /* one broker's connection: _ALL_BROKERS_DOWN below says it for all */
-    }
-    if (e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
-        /* the same words every time, so the host's rate limit keeps it to one line a while */
-        s->h->log(s->ctx, BP_LOG_WARN, "cannot reach any Kafka broker of brokers = %s: check "
-                  "the addresses, that the brokers run and listen there, and that this host may "
-                  "reach them (TLS/SASL: kafka.* keys); still trying, nothing is lost",
-                  s->h->opt_string(s->ctx, "brokers"));
-        return;
-    }
-    s->h->log(s->ctx, BP_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name(e), reason);
+    bp_kafka_talk_error(&s->talk, err, reason);
+}
+
+/* librdkafka's threads, at each certificate of a broker's chain: remembers why one was refused */
+static int on_verify(rd_kafka_t *rk, const char *broker, int32_t id, int *x509_error, int depth,
+                     const char *der, size_t size, char *errstr, size_t errstr_size, void *opaque)
+{
+    (void)rk, (void)broker, (void)id, (void)depth, (void)der, (void)size;
+    source *s = opaque;
+    return bp_kafka_talk_verify(&s->talk, *x509_error, errstr, errstr_size);
 }
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
@@ -369,6 +361,9 @@ static int build_conf(source *s, rd_kafka_conf_t *conf)
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_log_cb(conf, on_log);
     rd_kafka_conf_set_error_cb(conf, on_error);
+    bp_kafka_talk_init(&s->talk, h, ctx, NULL);
+    if (bp_kafka_talk_wants_verify(&s->talk))
+        rd_kafka_conf_set_ssl_cert_verify_cb(conf, on_verify);
     return 0;
 }
 

@@ -225,10 +225,13 @@ static void route_all(runner *r)
         if (route == BP_ROUTE_INVALID) {
             bp_stats_count_reason(r->st, rec->invalid_reason);
             if (!p->has_invalid_sink) {
+                /* The same words every time, so the rate limit keeps it to a line a while; the
+                 * count and each reason are in the books and the summary. */
                 r->st->invalid_unrouted++;
                 bp_log("core", BP_LOG_WARN,
-                       "invalid payload with no sink for route = invalid (%llu so far): %s",
-                       (unsigned long long)r->st->invalid_unrouted, rec->invalid_reason);
+                       "invalid payloads are not kept: no sink has route = invalid (the summary "
+                       "counts them, by reason); add one to keep them as dead letters");
+                bp_log("core", BP_LOG_DEBUG, "invalid payload not kept: %s", rec->invalid_reason);
             }
         }
     }

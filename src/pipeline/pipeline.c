@@ -377,6 +377,9 @@ static int push_ctx(bp_ctx ***list, size_t *n, bp_ctx *ctx)
 static void build_stages(bp_pipeline *p, bp_errors *errs)
 {
     const bp_section *first_source = NULL;
+    /* One error for all the sink sections past the limit, not one each (10 000 sections made
+     * 9 936 lines): the first of them, and how many follow it. */
+    bool said_too_many = false;
     for (size_t i = 0; i < p->cfg.n_sections; i++) {
         bp_section *s = &p->cfg.sections[i];
         if (s->kind == BP_SEC_PIPELINE)
@@ -395,8 +398,15 @@ static void build_stages(bp_pipeline *p, bp_errors *errs)
         if (s->kind == BP_SEC_SOURCE)
             first_source = s;
         if (s->kind == BP_SEC_SINK && p->n_sinks >= BP_MAX_SINKS) {
-            bp_errors_add(errs, "%s: [%s] more than %d sinks", bp_where(s->file, s->line,
-                          where, sizeof where), s->name, BP_MAX_SINKS);
+            if (!said_too_many) {
+                size_t more = 0;
+                for (size_t k = i + 1; k < p->cfg.n_sections; k++)
+                    more += p->cfg.sections[k].kind == BP_SEC_SINK;
+                bp_errors_add(errs, "%s: [%s] and %zu more sink section(s) after it: a pipeline "
+                              "has at most %d sinks", bp_where(s->file, s->line, where,
+                              sizeof where), s->name, more, BP_MAX_SINKS);
+                said_too_many = true;
+            }
             continue;
         }
         bp_ctx *ctx = build_stage(p, s, errs);

@@ -21,6 +21,8 @@ POST /_emulator/faults {"item_429": N, ...} (GET /_emulator/stats reads the coun
   request_503 N   the next N _bulk requests fail as a whole with 503
   request_429 N   the next N _bulk requests fail as a whole with 429 (circuit breaker)
   request_413 N   the next N _bulk requests larger than 1 item fail with 413
+  proxy_413 N     the next N _bulk requests, whatever their size, fail with 413 and the HTML page
+                  a reverse proxy (nginx) sends when a body is over its limit
   slow_ms MS      every _bulk response is delayed by MS (the documents are still indexed)
   slow_next N     the next N _bulk responses are delayed by slow_next_ms (default 2000), after
                   indexing: a client that times out and retries must not duplicate anything
@@ -89,7 +91,8 @@ class State:
         self.policies = {}
         self.faults = {"item_429": args.item_429, "request_503": args.request_503,
                        "request_429": args.request_429, "request_413": args.request_413,
-                       "slow_ms": args.slow_ms, "item_429_every": args.item_429_every}
+                       "slow_ms": args.slow_ms, "item_429_every": args.item_429_every,
+                       "proxy_413": 0}
         self.items_seen = 0  # create/index items, for item_429_every
         self.stats = {"requests": 0, "bulk_requests": 0, "connections": 0, "items": 0,
                       "created": 0, "updated": 0, "conflicts": 0, "item_errors": 0,
@@ -292,6 +295,22 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- plumbing --
 
+    def send_proxy_413(self):
+        """What nginx in front of a cluster answers to a body over client_max_body_size: its
+        HTML page (padded, as error pages with styles and scripts are), no Elasticsearch header."""
+        page = ("<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n"
+                "<center><h1>413 Request Entity Too Large</h1></center>\r\n"
+                "<hr><center>nginx/1.22.1</center>\r\n" + "<!-- a padding to disable MSIE "
+                "and Chrome friendly error page -->\r\n" * 40 + "</body>\r\n</html>\r\n")
+        data = page.encode()
+        self.send_response(413)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+        self.close_connection = True
+
     def send_json(self, status, body, head=False):
         data = json.dumps(body, separators=(",", ":")).encode()
         self.send_response(status)
@@ -469,6 +488,7 @@ class Handler(BaseHTTPRequestHandler):
             fault503 = st.take("request_503")
             fault429 = not fault503 and st.take("request_429")
             fault413 = not fault503 and not fault429 and len(ops) > 1 and st.take("request_413")
+            proxy413 = not (fault503 or fault429 or fault413) and st.take("proxy_413")
             slow = st.faults.get("slow_ms", 0)
             if not (fault503 or fault429 or fault413) and st.take("slow_next"):
                 slow = max(slow, st.faults.get("slow_next_ms", 2000))
@@ -492,6 +512,11 @@ class Handler(BaseHTTPRequestHandler):
             with st.lock:
                 st.stats["injected_413"] += 1
             self.send_json(413, {"error": "Request Entity Too Large", "status": 413})
+            return
+        if proxy413:
+            with st.lock:
+                st.stats["injected_413"] += 1
+            self.send_proxy_413()
             return
         t0 = time.monotonic()
         items = []

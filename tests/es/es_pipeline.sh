@@ -158,7 +158,7 @@ ward_ini "$t/slow.ini" "http://127.0.0.1:$Z" "timeout_ms = 500" "batch_bytes = 2
 WARD_COUNT=600 run slow "$t/slow.ini"
 file_ids "$t/slow.copy" >"$t/zwant"
 es_ids "$Z" >"$t/zgot"
-check "slow: the request timed out and was retried" 'grep -q "Timeout was reached); will retry" "$t/slow.log"'
+check "slow: the request timed out and was retried" 'grep -q "timed out after .*); will retry" "$t/slow.log"'
 check "slow: its documents came back as 409" '[ "$(es_stats "$Z" conflicts)" -gt 0 ]'
 check "slow: every anomaly exactly once" '[ $rc = 0 ] && cmp -s "$t/zwant" "$t/zgot"'
 check "batch_bytes = 20000: no body larger, several documents in one" \

@@ -3,6 +3,9 @@
  * envelopes, whole-request verdicts and the GET / check. */
 #include "check.h"
 #include "es_bulk.h"
+#include "es_tls.h"
+
+#include <curl/curl.h>
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -157,17 +160,71 @@ static void error_reasons(void)
     const char *env = "{\"error\":{\"root_cause\":[{\"type\":\"security_exception\",\"reason\":"
                       "\"unable to authenticate\"}],\"type\":\"security_exception\",\"reason\":"
                       "\"unable to authenticate\"},\"status\":401}";
-    bp_es_error_reason(env, strlen(env), out, sizeof out);
+    bp_es_error_reason(env, strlen(env), "application/json", out, sizeof out);
     CHECK_STR(out, "security_exception: unable to authenticate");
-    bp_es_error_reason("{\"error\":\"Request Entity Too Large\",\"status\":413}", 49, out,
+    bp_es_error_reason("{\"error\":\"Request Entity Too Large\",\"status\":413}", 49, NULL, out,
                        sizeof out);
     CHECK_STR(out, "Request Entity Too Large");
-    bp_es_error_reason("<html>\x01 bad gateway</html>", 26, out, sizeof out);
-    CHECK_STR(out, "<html>  bad gateway</html>");
-    bp_es_error_reason(NULL, 0, out, sizeof out);
+    /* a page that is not an Elasticsearch error: summarised, never copied, and said so */
+    bp_es_error_reason("<html>\x01 bad gateway</html>", 26, NULL, out, sizeof out);
+    CHECK_STR(out, "untyped answer of 26 bytes, first line \"<html>? bad gateway</html>\" "
+                   "(shortened: the answer itself is not kept)");
+    char page[4096] = "<html>\r\n<head><title>413 Request\r\n   Entity Too Large</title></head>"
+                      "\r\n<body><center><h1>413 Request Entity Too Large</h1></center>";
+    size_t used = strlen(page);
+    memset(page + used, 'x', sizeof page - used - 8);
+    memcpy(page + sizeof page - 8, "</html>", 8);
+    char reason[320];
+    bp_es_error_reason(page, strlen(page), "text/html; charset=utf-8", reason, sizeof reason);
+    CHECK_STR(reason, "text/html answer of 4095 bytes, title \"413 Request Entity Too Large\" "
+                      "(shortened: the answer itself is not kept)");
+    bp_es_error_reason(NULL, 0, NULL, out, sizeof out);
     CHECK_STR(out, "");
-    bp_es_error_reason(env, strlen(env), out, 10);
+    /* a reason longer than the room for it says that it was cut, and how long it was */
+    char longer[1200] = "{\"error\":{\"type\":\"illegal_argument_exception\",\"reason\":\"";
+    used = strlen(longer);
+    memset(longer + used, 'r', 1000);
+    strcpy(longer + used + 1000, "\"}}");
+    bp_es_error_reason(longer, strlen(longer), NULL, out, sizeof out);
+    CHECK(strlen(out) == sizeof out - 1);
+    CHECK(strstr(out, "illegal_argument_exception: rrr") == out);
+    CHECK(strstr(out, "... (shortened from 1028 bytes)") != NULL);
+    bp_es_error_reason(env, strlen(env), NULL, out, 10); /* no room to say it */
     CHECK(strlen(out) == 9);
+}
+
+/* what a TLS failure means: libcurl's code, OpenSSL's verdict on the chain */
+static void tls_advice(void)
+{
+    char out[600];
+    CHECK(bp_es_tls_fatal(CURLE_PEER_FAILED_VERIFICATION));
+    CHECK(bp_es_tls_fatal(CURLE_SSL_CACERT_BADFILE));
+    CHECK(!bp_es_tls_fatal(CURLE_COULDNT_CONNECT));
+    /* the right CA, a certificate for another name: the host is the trouble, not the CA */
+    bp_es_tls_advice(CURLE_PEER_FAILED_VERIFICATION, 1, /* what libcurl 7.88 reports then */
+                     "SSL: no alternative certificate subject name matches target host name "
+                     "'127.0.0.1'", "https://127.0.0.1:9200", "certs/ca.pem", out, sizeof out);
+    CHECK(strstr(out, "TLS: the certificate of https://127.0.0.1:9200 is issued for another host "
+                      "name than 127.0.0.1 (its CA is trusted, ca_file = certs/ca.pem;") == out);
+    CHECK(!strstr(out, "give the cluster's CA"));
+    bp_es_tls_advice(CURLE_PEER_FAILED_VERIFICATION, 62, "", "https://es.ward:9200", NULL, out,
+                     sizeof out);
+    CHECK(strstr(out, "another host name than es.ward (its CA is trusted;") != NULL);
+    /* an unknown CA: names ca_file, or says none was given */
+    bp_es_tls_advice(CURLE_PEER_FAILED_VERIFICATION, 18,
+                     "SSL certificate problem: self-signed certificate", "https://es:9200",
+                     "certs/other.pem", out, sizeof out);
+    CHECK(strstr(out, "not signed by the CA in ca_file = certs/other.pem") != NULL);
+    bp_es_tls_advice(CURLE_PEER_FAILED_VERIFICATION, 20, "", "https://es:9200", NULL, out,
+                     sizeof out);
+    CHECK(strstr(out, "no ca_file is given") != NULL);
+    bp_es_tls_advice(CURLE_PEER_FAILED_VERIFICATION, 10, "", "https://es:9200", NULL, out,
+                     sizeof out);
+    CHECK(strstr(out, "has expired") != NULL);
+    /* a CA file curl cannot use: named */
+    bp_es_tls_advice(CURLE_SSL_CACERT_BADFILE, 0, "error setting certificate file: junk.pem",
+                     "https://es:9200", "junk.pem", out, sizeof out);
+    CHECK(strstr(out, "TLS: ca_file = junk.pem holds no CA certificate") == out);
 }
 
 static void request_verdicts(void)
@@ -219,6 +276,7 @@ int main(void)
     item_verdicts();
     real_responses();
     error_reasons();
+    tls_advice();
     request_verdicts();
     cluster_info();
     return CHECK_DONE();
