@@ -34,10 +34,12 @@ check "1: the run exits 0" "[ $? = 0 ]"
 unrouted=$(j "$t/invalid.json" "d['invalid_unrouted']")
 check "1: many invalid payloads had no sink ($unrouted)" "[ $unrouted -gt 1000 ]"
 check "1: all of them are in the books as invalid" "[ $unrouted = \$(j '$t/invalid.json' \"d['invalid']\") ]"
-warned=$(grep -c 'warn  \[core\] invalid payloads are not kept: no sink has route = invalid' "$t/invalid.err")
+warned=$(grep -c 'warn  \[core\] invalid payload' "$t/invalid.err")
 # one line per 10 s at most: one here, a few under a sanitizer on a loaded machine
 check "1: said in a line a while, not one per payload ($warned lines)" \
     "[ $warned -ge 1 ] && [ $warned -le 3 ]"
+check "1: saying what to do, the count left to the books" \
+    "grep -q 'warn  \[core\] invalid payloads are not kept: no sink has route = invalid (the summary counts them, by reason); add one to keep them as dead letters' '$t/invalid.err'"
 check "1: and no reason or payload above debug" "! grep -q 'invalid payload not kept' '$t/invalid.err'"
 
 # 2. 300 sink sections
@@ -50,6 +52,6 @@ check "2: the file is refused (exit 2)" "[ $? = 2 ]"
 check "2: in one error naming the first section past the limit and how many follow" \
     "grep -q 'many.ini:[0-9]*: \[sink.s64\] and 235 more sink section(s) after it: a pipeline has at most 64 sinks' '$t/many.out'"
 check "2: one problem, not 236 ($(wc -l <"$t/many.out") lines)" \
-    "[ \$(grep -c 'sink section\|more than 64 sinks' '$t/many.out') = 1 ] && grep -q ': 1 problem found' '$t/many.out'"
+    "[ \$(grep -c 'sink' '$t/many.out') = 1 ] && grep -q ': 1 problem found' '$t/many.out'"
 [ $fail = 0 ] || { cat "$t/many.out" | head -5; tail -n 5 "$t/invalid.err"; }
 exit $fail
