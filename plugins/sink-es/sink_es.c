@@ -49,11 +49,10 @@ typedef struct sink {
     CURLcode last_error; /* of the last node tried when no node answered */
     long verify_result;  /* OpenSSL's verdict on that node's chain (CURLINFO_SSL_VERIFYRESULT) */
     char curl_detail[CURL_ERROR_SIZE]; /* libcurl's own words for the last failure */
-    /* An outage is said once when it begins (and when its cause changes), not at every retry:
-     * `down` while no node answers, `down_err` what the last try said, `if_down` what happens
-     * meanwhile (where the readings go depends on the section's buffer key). */
+    /* An outage is said once when it begins and once when it ends, not at every retry: `down`
+     * while no node answers, `if_down` what happens meanwhile (where the readings go depends on
+     * the section's buffer key). */
     int down;
-    char down_err[512];
     const char *if_down;
 } sink;
 
@@ -194,16 +193,15 @@ static void answer_reason(sink *s, char *out, size_t cap)
     bp_es_error_reason(s->answer.data, s->answer.len, ctype, out, cap);
 }
 
-/* No node answers (`what` failed, `err` says how): said when an outage begins or its cause
- * changes, at debug while it lasts; `next` (NULL: s->if_down) says what happens meanwhile. */
+/* No node answers (`what` failed, `err` says how): said when an outage begins, at debug while
+ * it lasts (its cause changes as the cluster goes away: a reset, then refusals, then timeouts;
+ * those are not news); `next` (NULL: s->if_down) says what happens meanwhile. */
 static void note_down(sink *s, bp_log_level level, const char *what, const char *err,
                       const char *next)
 {
-    int again = s->down && strcmp(s->down_err, err) == 0;
-    s->host->log(s->ctx, again ? BP_LOG_DEBUG : level, "%s (%s); %s", what, err,
+    s->host->log(s->ctx, s->down ? BP_LOG_DEBUG : level, "%s (%s); %s", what, err,
                  next ? next : s->if_down);
     s->down = 1;
-    snprintf(s->down_err, sizeof s->down_err, "%s", err);
 }
 
 /* -- the cluster check --------------------------------------------------------------------- */
