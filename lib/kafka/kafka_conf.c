@@ -37,8 +37,10 @@ static int check_file(const bp_host *h, bp_ctx *ctx, const char *key, const char
             continue;
         if (access(value, R_OK) == 0)
             return 0;
-        h->log(ctx, BP_LOG_ERROR, "%s = %s cannot be read: %s (relative paths start at the "
-               "working directory)", key, value, strerror(errno));
+        h->log(ctx, BP_LOG_ERROR,
+               "%s = %s cannot be read: %s (relative paths start at the "
+               "working directory)",
+               key, value, strerror(errno));
         return -1;
     }
     return 0;

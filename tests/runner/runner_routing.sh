@@ -88,7 +88,7 @@ check "a permanent sink failure exits 1" "[ $? = 1 ] && grep -q 'failing on purp
 "$BPPIPE" run "$t/p.ini" -o sink.dead.route=normal -o sink.norm.reject_patient=nobody \
     --summary-json "$t/sum.json" 2>"$t/err"
 check "invalid with no invalid sink are counted and logged" \
-    "[ $(j "d['invalid_unrouted']") = 2 ] && grep -q 'no sink for route = invalid' '$t/err'"
+    "[ $(j "d['invalid_unrouted']") = 2 ] && grep -q 'invalid payloads are not kept: no sink has route = invalid' '$t/err'"
 
 # SIGTERM: the batch in flight is finished and flushed, the books balance, exit 0.
 cat >"$t/live.ini" <<INI
