@@ -15,6 +15,7 @@ void bp_arena_init(bp_arena *a, size_t chunk_size)
     a->head = NULL;
     a->free = NULL;
     a->chunk_size = chunk_size ? chunk_size : 64 * 1024;
+    a->used = 0;
     a->grows = false;
 }
 
@@ -64,6 +65,7 @@ void *bp_arena_alloc_raw(bp_arena *a, size_t size)
     }
     void *p = (char *)c->data + c->used;
     c->used += rounded;
+    a->used += rounded;
     return p;
 }
 
@@ -109,8 +111,14 @@ size_t bp_arena_bytes(const bp_arena *a)
     return n;
 }
 
+size_t bp_arena_used(const bp_arena *a)
+{
+    return a->used;
+}
+
 void bp_arena_reset(bp_arena *a)
 {
+    a->used = 0;
     while (a->head) {
         bp_arena_chunk *c = a->head;
         a->head = c->next;

@@ -41,6 +41,33 @@ static void back_off(bp_lane *l, unsigned attempt, const char *what)
     bp_backoff_sleep(ms, wake_abandoned, l->all);
 }
 
+/* The bytes a batch holds for its records: the flight with its arrays of records, and what its
+ * arena handed out (payloads, records, strings, work items, cached documents, dead-letter
+ * copies). Under mu once the batch is shared: only then do lanes allocate in its arena. */
+static size_t flight_bytes(const bp_flight *f)
+{
+    size_t slots = f->input.cap + f->records.cap + f->valid.cap;
+    return sizeof *f + slots * sizeof(bp_record *) + bp_arena_used(&f->arena);
+}
+
+/* Brings every lane holding part of `f` up to what it holds now: a batch grows while it is
+ * shared (documents are cached in its arena when a lane first writes them, dead letters are
+ * copied into it), and a lane counts each batch it holds whole. Under mu. */
+static void recount(bp_flight *f)
+{
+    size_t now = flight_bytes(f);
+    if (now <= f->bytes)
+        return; /* nothing in its arena is freed before the commit */
+    size_t more = now - f->bytes;
+    f->bytes = now;
+    for (bp_work *w = f->works; w; w = w->sibling) {
+        if (w->lane) {
+            w->lane->bytes += more;
+            w->bytes += more;
+        }
+    }
+}
+
 /* Offers the lane's sink every record of `w` until each is delivered or rejected. A write that
  * made progress starts the back-off over; when it took at least half of what it was offered
  * the rest goes again at once (a 429 on some items is the cluster's pace, not an outage). A
@@ -88,6 +115,7 @@ static bp_lane_result deliver(bp_lane *l, bp_work *w)
         }
         pthread_mutex_lock(&ls->mu);
         l->failing = t.done > 0 ? 0 : attempt + 1;
+        recount(w->flight); /* the documents this write cached, while the batch waits here */
         pthread_mutex_unlock(&ls->mu);
         char what[160];
         snprintf(what, sizeof what, "%zu record(s) not yet durable", a->pending.count);
@@ -112,9 +140,11 @@ void bp_lane_pop_done(bp_lane *l)
     l->head = w->next;
     if (!l->head)
         l->tail = NULL;
+    recount(w->flight); /* what this lane's write cached, for the lanes still holding it */
     l->records -= w->n;
-    l->bytes -= w->flight->bytes;
+    l->bytes -= w->bytes;
     l->batches--;
+    w->lane = NULL;
     w->flight->remaining -= w->n; /* the last touch of the batch by this lane */
 }
 
@@ -225,8 +255,14 @@ void bp_lanes_push(bp_lanes *ls, bp_work **w, const size_t *lane, size_t n)
         else
             l->head = w[i];
         l->tail = w[i];
+        bp_flight *f = w[i]->flight;
+        recount(f);
+        w[i]->sibling = f->works;
+        f->works = w[i];
+        w[i]->lane = l;
+        w[i]->bytes = f->bytes;
         l->records += w[i]->n;
-        l->bytes += w[i]->flight->bytes;
+        l->bytes += w[i]->bytes;
         l->batches++;
         pthread_cond_signal(&l->wake);
     }

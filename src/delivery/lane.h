@@ -17,30 +17,46 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+/* The first chunk of a batch's arena (bp_arena_init_growing): one reading of the ward with its
+ * documents fits, and a batch of thousands grows to its size in a dozen doublings, kept warm
+ * for the next batch. (A fixed first chunk of 256 KiB, counted whole, filled the default
+ * lane_max_bytes with 128 batches of one reading.) */
+#define BP_FLIGHT_FIRST_CHUNK (4 * 1024)
+
 /* One polled batch from poll to commit: its payloads, the records decoded from them and the
  * arena all of them live in. Owned by the main thread; once handed to the lanes, its arena and
  * the documents cached in its records are touched only under bp_lanes.mu. */
 typedef struct bp_flight {
     struct bp_flight *next; /* poll order (main thread) */
     bp_arena arena;
-    bp_batch input;    /* the payloads, as the source filled them (commit() gets this) */
-    bp_batch records;  /* every decoded record, valid or not, in payload order */
-    bp_batch valid;    /* the records detectors see */
-    size_t remaining;  /* deliveries (record x sink) not yet delivered or rejected; under mu */
-    size_t bytes;      /* memory the batch holds (its arena), for the lanes' byte bounds */
-    uint64_t readings; /* readings in it (skipped resources are not readings) */
+    bp_batch input;   /* the payloads, as the source filled them (commit() gets this) */
+    bp_batch records; /* every decoded record, valid or not, in payload order */
+    bp_batch valid;   /* the records detectors see */
+    size_t remaining; /* deliveries (record x sink) not yet delivered or rejected; under mu */
+    /* What each lane holding part of the batch counts for it (lane_max_bytes), as of its last
+     * count: the flight, its arrays and what its arena handed out (not the arena's chunks).
+     * Documents cached and dead-letter copies made once it is shared grow it: the lanes holding
+     * part of it are brought up to date under mu (lane.c). The runner sets 0 at the poll. */
+    size_t bytes;
+    /* every work item of the batch (bp_work.sibling); under mu */
+    struct bp_work *works;
+    uint64_t readings;               /* readings in it (skipped resources are not readings) */
     uint64_t routes[BP_ROUTE_COUNT]; /* judged routes, booked when the batch is committed */
     double polled_s;                 /* when its poll returned (bp_now_s), for the batch duration */
     int64_t polled_ms; /* the same on the wall clock: a reading's arrival (both set by the
                           runner when its poll returns) */
 } bp_flight;
 
-/* What one lane must deliver of one batch, in the batch's arena. */
+/* What one lane must deliver of one batch, in the batch's arena. The lane fills in the rest
+ * when it is pushed (bp_lanes_push). */
 typedef struct bp_work {
     struct bp_work *next;
     bp_flight *flight;
     bp_record **recs;
     size_t n;
+    struct bp_work *sibling; /* the batch's next work item (bp_flight.works) */
+    struct bp_lane *lane;    /* the lane it waits in; NULL once done */
+    size_t bytes;            /* what that lane counts for it: the batch's bytes */
 } bp_work;
 
 typedef struct bp_lanes bp_lanes;

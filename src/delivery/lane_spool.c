@@ -246,7 +246,7 @@ static int load_chunk(bp_lane *l)
     if (!o->drained) {
         if (!(o->drained = calloc(1, sizeof *o->drained)))
             return -1;
-        bp_arena_init(&o->drained->arena, 256 * 1024);
+        bp_arena_init_growing(&o->drained->arena, BP_FLIGHT_FIRST_CHUNK);
         bp_batch_init(&o->drained->records, &o->drained->arena, 0);
     }
     bp_flight *f = o->drained;
@@ -278,7 +278,8 @@ static int load_chunk(bp_lane *l)
         if (bp_batch_push(&o->back.pending, rec) != BP_OK)
             return -1;
     }
-    f->bytes = bp_arena_bytes(&f->arena);
+    f->bytes = 0; /* its dead letters count it when they are pushed (lane.c) */
+    f->works = NULL;
     f->remaining = 0;
     o->drain_n = n;
     return 0;

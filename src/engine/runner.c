@@ -340,7 +340,7 @@ static bp_flight *flight_new(runner *r)
         r->spare = f->next;
         r->n_spare--;
     } else if ((f = calloc(1, sizeof *f))) {
-        bp_arena_init(&f->arena, 256 * 1024);
+        bp_arena_init_growing(&f->arena, BP_FLIGHT_FIRST_CHUNK);
         bp_batch_init(&f->input, &f->arena, 0);
         bp_batch_init(&f->records, &f->arena, 0);
         bp_batch_init(&f->valid, &f->arena, 0);
@@ -352,6 +352,7 @@ static bp_flight *flight_new(runner *r)
     bp_state_begin_poll(f->input.seq);
     f->remaining = 0;
     f->bytes = 0;
+    f->works = NULL;
     f->readings = 0;
     memset(f->routes, 0, sizeof f->routes);
     return f;
@@ -418,8 +419,7 @@ static step_result hand_off(runner *r)
     }
     for (size_t i = 0; i < f->records.count; i++)
         f->records.items[i]->doc_lock = &ls->mu;
-    f->bytes = bp_arena_bytes(&f->arena);
-    f->remaining = total;
+    f->remaining = total; /* its bytes are counted by the lanes it is pushed to */
     if (r->tail)
         r->tail->next = f;
     else

@@ -28,7 +28,9 @@ void bp_batch_free(bp_batch *b)
 int bp_batch_push(bp_batch *b, bp_record *r)
 {
     if (b->count == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
+        /* From 8: a batch of one reading (a paced ward) is common, and the array is part of
+         * what a lane counts; a batch of 500 doubles to its size once, then stays warm. */
+        size_t cap = b->cap ? b->cap * 2 : 8;
         bp_record **items = realloc(b->items, cap * sizeof *items);
         if (!items)
             return BP_ENOMEM;
