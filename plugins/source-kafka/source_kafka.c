@@ -12,6 +12,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -228,6 +229,38 @@ static int commit_acked(source *s)
 
 /* ---- rebalancing (runs inside rd_kafka_consumer_poll or rd_kafka_consumer_close) -------- */
 
+/* What the next owner of `parts` reads again, counted before they are given up: per partition,
+ * from the committed offset (the low watermark when the group has none) to the position, the
+ * offset after the last message polled. `*refused` are those the sinks acknowledged and the group
+ * did not take (librdkafka's mock cluster refuses commits while the group rebalances; a real
+ * Kafka takes the revoke callback's commit), `*in_flight` those not yet acknowledged. */
+static void count_uncommitted(source *s, const rd_kafka_topic_partition_list_t *parts,
+                              int64_t *in_flight, int64_t *refused)
+{
+    *in_flight = *refused = 0;
+    rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_copy(parts);
+    if (rd_kafka_position(s->rk, pos) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_topic_partition_list_destroy(pos);
+        return;
+    }
+    for (int i = 0; i < pos->cnt; i++) {
+        const char *t = pos->elems[i].topic;
+        int32_t part = pos->elems[i].partition;
+        int64_t polled = pos->elems[i].offset, lo, hi;
+        const bp_kpos *c = bp_kpos_find(&s->committed, t, part);
+        const bp_kpos *a = bp_kpos_find(&s->acked, t, part);
+        int64_t base = c ? c->next : -1;
+        if (base < 0 && rd_kafka_get_watermark_offsets(s->rk, t, part, &lo, &hi) == 0)
+            base = lo;
+        if (polled < 0 || base < 0 || polled <= base)
+            continue; /* nothing polled since the partition was assigned */
+        int64_t stored = a && a->next > base ? (a->next < polled ? a->next : polled) : base;
+        *refused += stored - base;
+        *in_flight += polled - stored;
+    }
+    rd_kafka_topic_partition_list_destroy(pos);
+}
+
 /* Forgets everything of `parts`, which this member gives up: what it acknowledged and could
  * not commit. Batches read before and committed later do not commit them either: src_commit
  * takes only the partitions assigned at the time (their next owner reads them again). */
@@ -281,8 +314,18 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (!lost && commit_acked(s) == BP_RETRY)
             s->h->log(s->ctx, BP_LOG_WARN, "could not commit acknowledged offsets before "
                       "losing partitions; the next owner re-reads them (at-least-once)");
-        s->h->log(s->ctx, BP_LOG_INFO, "%s %d partition(s)", lost ? "lost" : "revoked",
-                  parts->cnt);
+        int64_t in_flight, refused;
+        count_uncommitted(s, parts, &in_flight, &refused);
+        s->h->count(s->ctx, "revoked_in_flight", (double)in_flight);
+        s->h->count(s->ctx, "revoked_refused", (double)refused);
+        if (in_flight + refused)
+            s->h->log(s->ctx, BP_LOG_INFO, "%s %d partition(s); uncommitted at revoke, read "
+                      "again by their next owner: %" PRId64 " polled and not yet stored, %" PRId64
+                      " stored but refused by the group", lost ? "lost" : "revoked", parts->cnt,
+                      in_flight, refused);
+        else
+            s->h->log(s->ctx, BP_LOG_INFO, "%s %d partition(s)", lost ? "lost" : "revoked",
+                      parts->cnt);
         forget(s, parts);
         bp_kstate_revoke(&s->ks, parts, !s->closing);
         s->revoked_in_poll = true;

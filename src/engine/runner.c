@@ -56,6 +56,8 @@ typedef enum { STEP_OK, STEP_FATAL, STEP_ABANDONED } step_result;
 
 /* Batches polled but not committed are kept for reuse, their arenas warm. */
 #define SPARE_FLIGHTS 4
+/* The longest a stored batch waits for its commit while the source is polled (poll_wait_ms). */
+#define COMMIT_LAG_MS 20
 
 /* Everything one run needs on the main thread. */
 typedef struct runner {
@@ -308,6 +310,15 @@ static step_result linger(runner *r, size_t capacity, bool *ended)
     return STEP_OK;
 }
 
+/* How long a poll may wait for its first payload. While earlier batches wait for their commit, at
+ * most COMMIT_LAG_MS: a batch the lanes finish meanwhile is committed when the poll returns, and
+ * what is stored but not committed is read again after a crash or by a partition's next owner. */
+static int poll_wait_ms(const runner *r)
+{
+    int ms = (int)r->p->settings.poll_timeout_ms;
+    return r->head && ms > COMMIT_LAG_MS ? COMMIT_LAG_MS : ms;
+}
+
 /* Polls once, retrying transient failures. Sets *ended when the source is exhausted. */
 static step_result poll_source(runner *r, size_t capacity, bool *ended)
 {
@@ -316,7 +327,7 @@ static step_result poll_source(runner *r, size_t capacity, bool *ended)
         bp_batch_clear(&r->f->input);
         r->f->input.capacity = capacity;
         int rc;
-        if (!poll_into(r, capacity, (int)r->p->settings.poll_timeout_ms, &rc))
+        if (!poll_into(r, capacity, poll_wait_ms(r), &rc))
             return STEP_FATAL;
         if (rc == BP_OK || rc == BP_END) {
             *ended = rc == BP_END;
