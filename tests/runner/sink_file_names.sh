@@ -3,7 +3,9 @@
 # versionId, patient and practitioner ids are each 64 characters (all legal FHIR) gets a file
 # whose name fits NAME_MAX, and the run drains and exits. A file the system will never take
 # (here: a folder already sits where the file goes, EISDIR) is a dead letter with the reason,
-# not a retry forever.
+# not a retry forever. A failure that may pass (here: the temporary name of one file is a link into
+# a missing folder, ENOENT) is retried for that reading and those after it, while what was
+# written before it is delivered; once it is fixed the run drains.
 set -u
 fail=0
 t=$(mktemp -d)
@@ -64,4 +66,27 @@ check "books: 3 in, 1 dead-lettered by the sink" "[ \$(j \"d['readings_in']\") =
 check "no temporary file is left" "! ls -a '$t/normal' | grep -q '\\.tmp\$'"
 check "the wrong errno 'Success' is never reported" "! grep -q 'Success' '$t/err'"
 check "patient ids are not in the log" "! grep -q '$(x64 p)' '$t/err' && ! grep -q 'P-2_D-1' '$t/err'"
+
+# Part 2: a batch where one file fails in a way that may pass.
+short1="P-1_D-1_20260102_030405_short1__history_1~$(printf '%s' 'short1/_history/1' | sha256sum | cut -c1-20).json"
+rm -f "$t/normal/$long" "$t/normal/$short1" # the folder in short2's place stays
+rm -rf "$t/dead" "$t/sum.json"
+ln -s "$t/missing/folder" "$t/normal/.$short1.tmp"
+timeout -k 5 60 "$BPPIPE" run "$t/p.ini" --summary-json "$t/sum.json" 2>"$t/err2" &
+pid=$!
+for _ in $(seq 1 300); do grep -q 'will retry' "$t/err2" && break; sleep 0.1; done
+check "part 2: the failure that may pass is retried, named" \
+    "grep -q 'cannot write a file in .*: No such file or directory; will retry' '$t/err2'"
+check "part 2: the file before it in the batch is in place meanwhile" "[ -s '$t/normal/$long' ]"
+check "part 2: the leftover sweep left the link alone (not a file the sink made)" \
+    "[ -L '$t/normal/.$short1.tmp' ]"
+rm "$t/normal/.$short1.tmp"
+wait $pid
+st=$?
+check "part 2: once fixed, the run drains and exits 0" "[ $st = 0 ]"
+check "part 2: the retried reading has its file" \
+    "grep -q '\"observation_id\": \"short1\"' '$t/normal/$short1'"
+check "part 2: retried, not refused: 3 in, 1 dead-lettered (the folder in the way)" \
+    "[ \$(j \"d['readings_in']\") = 3 ] && [ \$(j \"d['sink_rejected']\") = 1 ] && [ \$(j \"d['sinks']['sink.normal']['retries']\") -ge 1 ]"
+check "part 2: no temporary file is left" "! ls -a '$t/normal' | grep -q '\\.tmp\$'"
 exit $fail
