@@ -7,7 +7,8 @@
 #   rebalance  member a reads alone; b joins once N/4 are stored; a leaves (SIGTERM) at 3N/4
 #   outage     the broker is stopped (SIGSTOP) for OUTAGE_S seconds (default 10, longer than
 #              the session) once N/4 are stored, then continued
-#   kill9      the ward is killed with -9 at N/4, N/2 and 3N/4 stored, restarted each time
+#   kill9      the ward is killed with -9 three times, each run once it stored N/8 more,
+#              restarted each time
 #
 # Then, once every reading is stored, the runs are stopped with SIGTERM and it prints the
 # readings delivered more than once (`re-read`: Elasticsearch documents created + 409 conflicts
@@ -108,8 +109,11 @@ outage)
     ;;
 kill9)
     for k in 1 2 3; do
+        # each run stores N/8 more before it is killed (it first waits out the killed member's
+        # session while the producer goes on)
+        from=$(stored)
         ward k$k; p=$ward_pid
-        wait_stored $((N * k / 4))
+        wait_stored $((from + N / 8))
         kill -KILL $p; wait $p 2>/dev/null
         echo "kill $k at $(stored) stored; committed then (partition committed low high):" \
             "$("$offsets" "$KAFKA_BROKERS" rr blood-pressure | awk '{c += $2 - $3; h += $4 - $3}
