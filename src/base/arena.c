@@ -15,7 +15,6 @@ void bp_arena_init(bp_arena *a, size_t chunk_size)
     a->head = NULL;
     a->free = NULL;
     a->chunk_size = chunk_size ? chunk_size : 64 * 1024;
-    a->used = 0;
     a->grows = false;
 }
 
@@ -65,7 +64,6 @@ void *bp_arena_alloc_raw(bp_arena *a, size_t size)
     }
     void *p = (char *)c->data + c->used;
     c->used += rounded;
-    a->used += rounded;
     return p;
 }
 
@@ -113,12 +111,14 @@ size_t bp_arena_bytes(const bp_arena *a)
 
 size_t bp_arena_used(const bp_arena *a)
 {
-    return a->used;
+    size_t n = 0;
+    for (const bp_arena_chunk *c = a->head; c; c = c->next)
+        n += c->used;
+    return n;
 }
 
 void bp_arena_reset(bp_arena *a)
 {
-    a->used = 0;
     while (a->head) {
         bp_arena_chunk *c = a->head;
         a->head = c->next;

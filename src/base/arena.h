@@ -14,7 +14,6 @@ typedef struct bp_arena {
     bp_arena_chunk *head; /* chunk being filled, then the older ones in use */
     bp_arena_chunk *free; /* chunks kept for reuse after a reset */
     size_t chunk_size;    /* default size of new chunks */
-    size_t used;          /* bytes handed out since the last reset (bp_arena_used) */
     bool grows;           /* new chunks at least as large as all in use (bp_arena_init_growing) */
 } bp_arena;
 
@@ -35,7 +34,8 @@ bool bp_arena_owns(const bp_arena *a, const void *p);
 size_t bp_arena_bytes(const bp_arena *a);
 /* Bytes handed out since the last reset, each allocation rounded up to 8: what the allocations
  * use, not the chunks behind them. A growing arena's chunks in use are at most about twice
- * this plus its first chunk (each new chunk is as large as all before it). */
+ * this plus its first chunk (each new chunk is as large as all before it). Summed over the
+ * chunks in use when asked, so that allocating stays as cheap as it was. */
 size_t bp_arena_used(const bp_arena *a);
 /* Forgets every allocation but keeps the memory for the next batch. */
 void bp_arena_reset(bp_arena *a);

@@ -84,15 +84,16 @@ while :; do
     fi
     sleep 0.2
 done
-backlog=$(grep -o 'sink.down[a-z ,]*: backlog [0-9]* record' "$t/err" | tail -n 1 |
-    sed 's/.*backlog \([0-9]*\) record/\1/')
+last=$(grep -o 'sink.down[a-z ,]*: backlog [0-9]* record(s) in [0-9]* batch(es), [0-9.]* MiB' \
+    "$t/err" | tail -n 1)
+backlog=$(sed -n 's/.*backlog \([0-9]*\) record.*/\1/p' <<<"$last")
 check "the ward ran through the outage" "[ $ended = 0 ]"
 check "the archive was written all through the outage (longest stretch without a line ${a_gap} s)" \
     "[ $a_n -ge $outage ] && ! longer $a_gap $gap_max"
 check "so were the alerts ($l_n; longest stretch without one ${l_gap} s)" \
     "[ $l_n -ge 50 ] && ! longer $l_gap $gap_max"
 check "the sink that is down took nothing" "[ \$(lines '$t/down.ndjson') = 0 ]"
-check "its lane held the minute's readings (${backlog:-none} on the last status line)" \
+check "its lane held the minute's readings (last status line: ${last:-none})" \
     "[ \"\${backlog:-0}\" -ge $((outage * 9 / 10)) ]"
 # lane_max_records is 5 000: no pause is due before that many are held
 early=$(grep 'full, source paused' "$t/err" | sed -n 's/.*backlog \([0-9]*\) record.*/\1/p' |
