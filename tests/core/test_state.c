@@ -3,38 +3,13 @@
  * keeps state sees in state_changes, drop and restore around a rebalance, max_keys, and the
  * snapshot files of sources that keep none. */
 #include "check.h"
+#include "state_fixture.h"
 #include "pipeline/instance.h"
 #include "pipeline/record.h"
 #include "pipeline/state.h"
 
 #include <stdlib.h>
 #include <unistd.h>
-
-static const bp_plugin keeping_source = {
-    .struct_size = sizeof(bp_plugin),
-    .abi_major = BP_ABI_MAJOR,
-    .abi_minor = BP_ABI_MINOR,
-    .name = "test-source",
-    .kind = BP_KIND_SOURCE,
-    .caps = BP_CAP_KEYED_STATE,
-};
-static const bp_plugin plain_detector = {
-    .struct_size = sizeof(bp_plugin),
-    .abi_major = BP_ABI_MAJOR,
-    .abi_minor = BP_ABI_MINOR,
-    .name = "test-detector",
-    .kind = BP_KIND_DETECTOR,
-};
-static const bp_loaded src_loaded = {.desc = &keeping_source};
-static const bp_loaded det_loaded = {.desc = &plain_detector};
-
-static bp_ctx *ctx_new(const char *name, const bp_loaded *l)
-{
-    bp_ctx *c = calloc(1, sizeof *c);
-    c->name = strdup(name);
-    c->plugin = l;
-    return c;
-}
 
 /* One payload record of batch `b` from (topic, partition). */
 static bp_record *payload(bp_batch *b, const char *topic, int32_t partition, int64_t offset)

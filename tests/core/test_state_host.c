@@ -3,37 +3,12 @@
  * only: records know nothing of the state), and state_restore counts the values of owners
  * that are gone (state_restore_ignored). */
 #include "check.h"
+#include "state_fixture.h"
 #include "pipeline/instance.h"
 #include "pipeline/record.h"
 #include "pipeline/state.h"
 
 #include <stdlib.h>
-
-static const bp_plugin keeping_source = {
-    .struct_size = sizeof(bp_plugin),
-    .abi_major = BP_ABI_MAJOR,
-    .abi_minor = BP_ABI_MINOR,
-    .name = "test-source",
-    .kind = BP_KIND_SOURCE,
-    .caps = BP_CAP_KEYED_STATE,
-};
-static const bp_plugin plain_detector = {
-    .struct_size = sizeof(bp_plugin),
-    .abi_major = BP_ABI_MAJOR,
-    .abi_minor = BP_ABI_MINOR,
-    .name = "test-detector",
-    .kind = BP_KIND_DETECTOR,
-};
-static const bp_loaded src_loaded = {.desc = &keeping_source};
-static const bp_loaded det_loaded = {.desc = &plain_detector};
-
-static bp_ctx *ctx_new(const char *name, const bp_loaded *l)
-{
-    bp_ctx *c = calloc(1, sizeof *c);
-    c->name = strdup(name);
-    c->plugin = l;
-    return c;
-}
 
 static double counter(const bp_ctx *ctx, const char *name)
 {
