@@ -40,7 +40,7 @@ static const bp_option pipeline_options[] = {
                   "wait for one sink, the source is paused until it takes some (a sink section "
                   "may set its own)"),
     BP_OPTION_INT("lane_max_bytes", "33554432", 1024, 68719476736.0, 0,
-                  "likewise for the memory of the batches waiting for one sink (payloads, "
+                  "likewise for the bytes the batches waiting for one sink use (payloads, "
                   "records, documents; default 32 MiB; a sink section may set its own)"),
     BP_OPTION_INT("drain_timeout_ms", "5000", 0, 3600000, 0,
                   "when --duration or --max-records ends a run, how long sinks may still "
