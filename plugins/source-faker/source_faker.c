@@ -1,5 +1,6 @@
 /* source-faker: the simulated ward as a source plugin (replaces the original producer.py). */
 #include "common/clock.h"
+#include "wardsim/ward_pcd01.h"
 #include "wardsim/ward_sim.h"
 
 #include <bppipe/plugin.h>
@@ -24,6 +25,8 @@ typedef struct faker {
     double rate;
     int64_t count;
     double started; /* monotonic seconds at the first poll; 0 before it */
+    /* FHIR JSON, or HL7 v2 ORU^R01 as the ward's bedside monitors would send it (PCD-01) */
+    size_t (*encode)(const bp_ward *w, const bp_sim_reading *r, char *buf, size_t len);
     char buf[4096];
 } faker;
 
@@ -39,6 +42,9 @@ static const bp_option options[] = {
                      "simulated clock start, e.g. 2026-01-01T00:00:00Z (default: now)"),
     BP_OPTION_DOUBLE("invalid_rate", "0", 0, 1, 0,
                      "fraction of deliberately broken payloads (dead-letter drills)"),
+    BP_OPTION_ENUM("format", "fhir", "fhir|pcd01",
+                   "payloads: FHIR R4 Observations, or HL7 v2.6 ORU^R01 messages of the IHE "
+                   "PCD-01 profile as bedside monitors send them"),
 };
 
 static int faker_open(const bp_host *host, bp_ctx *ctx, void **state)
@@ -52,6 +58,8 @@ static int faker_open(const bp_host *host, bp_ctx *ctx, void **state)
     f->ctx = ctx;
     f->rate = host->opt_double(ctx, "rate", 1);
     f->count = host->opt_int(ctx, "count", 0);
+    const char *format = host->opt_string(ctx, "format");
+    f->encode = format && strcmp(format, "pcd01") == 0 ? bp_ward_pcd01 : bp_ward_fhir;
     int64_t start_ms;
     const char *start = host->opt_string(ctx, "start_time");
     if (start) {
@@ -80,9 +88,10 @@ static int faker_open(const bp_host *host, bp_ctx *ctx, void **state)
     char when[32] = "?";
     if (gmtime_r(&t, &tm))
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    host->log(ctx, BP_LOG_INFO, "%zu patients, seed %llu, clock from %s.%03dZ, %s",
+    host->log(ctx, BP_LOG_INFO, "%zu patients, seed %llu, clock from %s.%03dZ, %s, %s",
               f->ward.n_patients, (unsigned long long)f->ward.seed, when,
-              (int)(start_ms % 1000), f->rate > 0 ? "paced in real time" : "as fast as possible");
+              (int)(start_ms % 1000), f->rate > 0 ? "paced in real time" : "as fast as possible",
+              f->encode == bp_ward_pcd01 ? "HL7 v2 PCD-01" : "FHIR");
     *state = f;
     return BP_OK;
 }
@@ -127,7 +136,7 @@ static int faker_poll(void *state, bp_batch *batch, int timeout_ms)
             break;
         bp_sim_reading r;
         bp_ward_step(&f->ward, &r);
-        size_t len = bp_ward_fhir(&f->ward, &r, f->buf, sizeof f->buf);
+        size_t len = f->encode(&f->ward, &r, f->buf, sizeof f->buf);
         char key[24];
         bp_ward_patient_id(r.patient, key, sizeof key);
         bp_origin o = {sizeof o, NULL, -1, (int64_t)r.seq, key, strlen(key), r.effective_ms};
@@ -147,7 +156,8 @@ static const bp_plugin descriptor = {
     .name = "source-faker",
     .version = "1.0.0",
     .kind = BP_KIND_SOURCE,
-    .description = "a simulated ward: FHIR R4 blood-pressure Observations with realistic episodes",
+    .description = "a simulated ward: FHIR R4 blood-pressure Observations (or HL7 v2 PCD-01 "
+                   "messages) with realistic episodes",
     .options = options,
     .n_options = sizeof options / sizeof options[0],
     .open = faker_open,

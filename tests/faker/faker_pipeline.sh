@@ -16,7 +16,7 @@ check "and nothing else of ours" \
     "[ -z \"\$(nm -D --defined-only '$so' | grep -E ' T ' | grep -v ' bppipe_plugin$')\" ]"
 "$BPPIPE" plugins source-faker >"$t/help" 2>&1
 check "plugins source-faker lists every option" \
-    "for k in patients practitioners rate count seed start_time invalid_rate; do grep -q \"^  \$k \" '$t/help' || exit 1; done"
+    "for k in patients practitioners rate count seed start_time invalid_rate format; do grep -q \"^  \$k \" '$t/help' || exit 1; done"
 
 ward() { # ward OUTDIR [extra source lines...]
     local out=$1
