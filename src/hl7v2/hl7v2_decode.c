@@ -4,6 +4,7 @@
  * OBR ends. docs/hl7v2.md says what is read from where and why. */
 #include "hl7v2/hl7v2_decode.h"
 
+#include "common/json_buf.h"
 #include "common/sha256.h"
 #include "hl7v2/hl7v2.h"
 #include "hl7v2/hl7v2_codes.h"
@@ -74,6 +75,15 @@ static int text_of(const ctx *c, bp_hl7_span s, char *out)
     return 0;
 }
 
+/* A reason quotes bytes of the message (a value, a unit, a time): anything but printable ASCII
+ * becomes '?', so a reason is one clean line in a log or an ERR segment whatever was sent. */
+static void clean(char *why)
+{
+    for (unsigned char *p = (unsigned char *)why; *p; p++)
+        if (*p < 0x20 || *p >= 0x7F)
+            *p = '?';
+}
+
 static void base_item(const ctx *c, bp_decoded *d)
 {
     memset(d, 0, sizeof *d);
@@ -101,6 +111,7 @@ static void message_invalid(ctx *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
+    clean(why);
     bp_decoded d;
     base_item(c, &d);
     d.invalid_reason = why;
@@ -117,6 +128,7 @@ static void group_bad(group *g, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(g->why, sizeof g->why, fmt, ap);
     va_end(ap);
+    clean(g->why);
 }
 
 static bool span_same(bp_hl7_span a, bp_hl7_span b)
@@ -222,11 +234,36 @@ static void add_value(ctx *c, group *g, bp_bp_part part, const bp_bp_code *code,
         snprintf(g->code, sizeof g->code, "%s", code->text);
 }
 
-static void skip_obx(ctx *c, int obx, const char *reason, const char *code_text,
+/* A skipped OBX is named too (sinks that index by id keep a retransmit once): the facility,
+ * the patient, OBR-3, its code, OBX-4, OBX-14 and its status. */
+static void skip_id(const ctx *c, bp_hl7_span seg, char *out)
+{
+    const bp_hl7_msg *m = c->m;
+    bp_hl7_span parts[5] = {c->obr3, bp_hl7_get(m, seg, 3, 1, 1, 0), bp_hl7_field(m, seg, 4),
+                            bp_hl7_get(m, seg, 14, 1, 1, 0), bp_hl7_get(m, seg, 11, 1, 1, 0)};
+    bp_buf b;
+    bp_buf_init(&b);
+    bp_buf_printf(&b, "hl7v2-obx\n%s\n%s", c->fac, c->have_pid ? c->patient : "");
+    for (int i = 0; i < 5; i++) {
+        bp_buf_putc(&b, '\n');
+        if (parts[i].n)
+            bp_buf_put(&b, parts[i].p, parts[i].n);
+    }
+    if (b.failed)
+        out[0] = '\0';
+    else
+        bp_sha256_id(b.data, b.len, 40, out, 48);
+    bp_buf_free(&b);
+}
+
+static void skip_obx(ctx *c, bp_hl7_span seg, int obx, const char *reason, const char *code_text,
                      const char *hl7_code)
 {
     bp_decoded d;
     base_item(c, &d);
+    char id[48];
+    skip_id(c, seg, id);
+    d.stable_id = id[0] ? id : NULL;
     d.skip_reason = reason;
     d.resource_type = "OBX";
     d.resource_code = code_text[0] ? code_text : NULL;
@@ -272,11 +309,11 @@ static void on_obx(ctx *c, bp_hl7_span seg)
     }
     char st = status.n == 1 ? status.p[0] : 0;
     if (code.part == BP_PART_NONE) {
-        skip_obx(c, obx, BP_SKIP_OBX_NOT_BP, id1, code.text);
+        skip_obx(c, seg, obx, BP_SKIP_OBX_NOT_BP, id1, code.text);
         return;
     }
     if (st == 'X' || st == 'D' || st == 'W') {
-        skip_obx(c, obx,
+        skip_obx(c, seg, obx,
                  st == 'X'   ? BP_SKIP_OBX_STATUS_X
                  : st == 'D' ? BP_SKIP_OBX_STATUS_D
                              : BP_SKIP_OBX_STATUS_W,
@@ -284,7 +321,7 @@ static void on_obx(ctx *c, bp_hl7_span seg)
         return;
     }
     if (st == 'I' || st == 'N' || st == 'O') {
-        skip_obx(c, obx, BP_SKIP_OBX_STATUS_OTHER, id1, code.text);
+        skip_obx(c, seg, obx, BP_SKIP_OBX_STATUS_OTHER, id1, code.text);
         return;
     }
     bp_hl7_span time = bp_hl7_get(m, seg, 14, 1, 1, 0);
@@ -350,12 +387,14 @@ static int group_time(ctx *c, const group *g, int64_t *ms, bp_hl7_span *used, ch
     if (t.n > 40 || bp_hl7_time_parse(t.p, (int)t.n, &ht) != 0) {
         snprintf(why, whylen, "%s \"%.*s\" is not an HL7 time", from, (int)(t.n > 40 ? 40 : t.n),
                  t.p);
+        clean(why);
         return -1;
     }
     bool msh_zone = c->msh_time.n && c->msh_time.n <= 40 &&
                     bp_hl7_time_parse(c->msh_time.p, (int)c->msh_time.n, &mt) == 0 && mt.has_zone;
     if (bp_hl7_time_utc(&ht, msh_zone, msh_zone ? mt.zone_min : 0, ms) != 0) {
         snprintf(why, whylen, "%s \"%.*s\" has no time zone, nor has MSH-7", from, (int)t.n, t.p);
+        clean(why);
         return -1;
     }
     return 0;
@@ -551,6 +590,10 @@ int bp_hl7v2_decode(const char *data, size_t len, const bp_decode_opts *opts, bp
             base_item(&c, &d);
             d.skip_reason = BP_SKIP_NO_OBSERVATION;
             d.resource_type = "ORU^R01";
+            char id[48], key[3 * TEXT];
+            int n = snprintf(key, sizeof key, "hl7v2-msg\n%s\n%s", c.fac, c.control_id);
+            bp_sha256_id(key, (size_t)n < sizeof key ? (size_t)n : sizeof key - 1, 40, id, 48);
+            d.stable_id = id;
             d.patient_id = c.have_pid && !c.patient_why ? c.patient : NULL;
             put(&c, &d);
         }

@@ -2,26 +2,41 @@
  * bytes in, never a crash, a leak, a hang, a
  * payload without at least one emitted item, an id over its limit or a marked NUL let out. */
 #include "decode/payload_decode.h"
-#include "hl7v2/hl7v2_decode.h"
 #include "fhir/fhir_observation.h"
+#include "hl7v2/hl7v2_decode.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* A string the decoder hands out: never over `max` bytes, never holding the bytes that mark a
  * NUL character (fhir_observation.h), which are not UTF-8. */
+static bool hl7; /* the item came from the HL7 v2 decoder: its texts may hold any byte but NUL
+                    (a message in ISO 8859-1 is no error), its reasons only printable ASCII */
+
 static void check_text(const char *s, size_t max)
 {
-    if (s && (strlen(s) > max || strchr(s, BP_FHIR_NUL_MARK) || strchr(s, BP_FHIR_NUL_PAD)))
+    if (s &&
+        (strlen(s) > max || (!hl7 && (strchr(s, BP_FHIR_NUL_MARK) || strchr(s, BP_FHIR_NUL_PAD)))))
         abort();
+}
+
+static void check_clean(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; s && *p; p++)
+        if (*p < 0x20 || *p >= 0x7F)
+            abort();
 }
 
 static int check_item(void *user, const bp_decoded *d)
 {
     int *n = user;
     (*n)++;
+    hl7 = d->hl7_control_id != NULL;
+    if (hl7)
+        check_clean(d->invalid_reason);
     if (d->skip_reason && !d->invalid_reason) {
         /* A skipped item (valid FHIR, not blood pressure) is named and carries no reading. */
         if (!isnan(d->systolic) || !isnan(d->diastolic))
@@ -32,8 +47,8 @@ static int check_item(void *user, const bp_decoded *d)
         return 0;
     }
     /* A reading has what the runner relies on; an invalid item has a reason. */
-    if (!d->invalid_reason && (!d->stable_id || !d->patient_id ||
-                               (isnan(d->systolic) && isnan(d->diastolic))))
+    if (!d->invalid_reason &&
+        (!d->stable_id || !d->patient_id || (isnan(d->systolic) && isnan(d->diastolic))))
         abort();
     check_text(d->invalid_reason, 255);
     check_text(d->stable_id, 2 * BP_FHIR_ID_MAX + 1);

@@ -143,8 +143,112 @@ static void test_files(void)
                 "invalid: channel 1.1.4: diastolic without systolic (OBX 7)\n");
 }
 
+/* Replaces every `from` in `s` by `to` (same length or not) into a new string. */
+static char *replace(const char *s, const char *from, const char *to)
+{
+    bp_buf b;
+    bp_buf_init(&b);
+    for (const char *p = s, *q; *p; p = q + strlen(from)) {
+        if (!(q = strstr(p, from))) {
+            bp_buf_puts(&b, p);
+            break;
+        }
+        bp_buf_put(&b, p, (size_t)(q - p));
+        bp_buf_puts(&b, to);
+    }
+    return b.data;
+}
+
+static void ids_of(const char *msg, items *it)
+{
+    decode_into(msg, strlen(msg), it);
+    bp_buf_free(&it->text);
+}
+
+/* A retransmit (a new control id, MLLP framing left on, other line ends) is the same reading:
+ * the same stable id. Another time or another patient is another reading. */
+static void test_retransmit_keeps_ids(void)
+{
+    size_t len;
+    char *data = slurp("own-crisis-nibp.hl7", &len);
+    if (!data)
+        return;
+    data[len] = '\0';
+    items a, b, c, d, e;
+    ids_of(data, &a);
+    CHECK(a.n == 1 && strncmp(a.ids[0], "sha256:", 7) == 0);
+
+    char *lf = replace(data, "\r\n", "\n");
+    char *ctl = replace(lf, "CRISIS-0001", "CRISIS-0099");
+    char *framed = malloc(strlen(ctl) + 4);
+    sprintf(framed, "\x0b%s\x1c\r", ctl);
+    ids_of(framed, &b);
+    CHECK(b.n == 1 && strcmp(a.ids[0], b.ids[0]) == 0);
+
+    char *later = replace(data, "|20261206101400+0100", "|20261206101600+0100");
+    ids_of(later, &c);
+    CHECK(c.n == 1 && c.ids[0][0] && strcmp(a.ids[0], c.ids[0]) != 0);
+
+    char *other = replace(data, "P-0042", "P-0043");
+    ids_of(other, &d);
+    CHECK(d.n == 1 && d.ids[0][0] && strcmp(a.ids[0], d.ids[0]) != 0);
+
+    /* the same time written in another zone is another text but the same instant: HL7 gives
+     * the identity as sent, so a sender that rewrites its zone makes a new id (documented) */
+    char *facility = replace(data, "|CITYHOSP|BPPIPE", "|OTHERHOSP|BPPIPE");
+    ids_of(facility, &e);
+    CHECK(e.n == 1 && strcmp(a.ids[0], e.ids[0]) != 0);
+    free(lf), free(ctl), free(framed), free(later), free(other), free(facility), free(data);
+}
+
+static void expect_text(const char *msg, const char *expected)
+{
+    items it;
+    decode_into(msg, strlen(msg), &it);
+    CHECK_STR(bp_buf_cstr(&it.text), expected);
+    bp_buf_free(&it.text);
+}
+
+/* bp_payload_decode sends HL7 v2 to the PCD-01 decoder and everything else to FHIR. */
+static void test_sniffing_and_refusals(void)
+{
+    expect_text("{\"resourceType\":\"Patient\",\"id\":\"MSH\"}",
+                "skipped: resource is not an Observation [- -]\n");
+    expect_text("MSHX", "invalid: not JSON at byte 0\n");
+    expect_text("\x0b\r\nMSH|^~\\&|A|B|||20260101||ORU^R01|1|P|2.6\r",
+                "invalid: ORU^R01 has no OBX segment\n");
+    expect_text("MSH|^~\\&|A|B|||20260101||^R01|1|P|2.6\r",
+                "invalid: MSH-9 message type is empty; only ORU^R01 is read\n");
+    expect_text("MSH|^^\\&|A\r", "invalid: MSH-1 and MSH-2 delimiters are not distinct\n");
+    /* a reading with no PID, and one whose time is not a time */
+    expect_text("MSH|^~\\&|A|B|||20260101120000+0000||ORU^R01|1|P|2.6\r"
+                "OBR|1||O1||||20260101115900+0000\r"
+                "OBX|1|NM|150021||120|mmHg|||||F\rOBX|2|NM|150022||80|mmHg|||||F\r",
+                "invalid: no PID segment before the OBR\n");
+    expect_text("MSH|^~\\&|A|B|||20260101120000+0000||ORU^R01|1|P|2.6\rPID|||7\r"
+                "OBR|1||O1||||2026013\r"
+                "OBX|1|NM|150021||120|mmHg|||||F\rOBX|2|NM|150022||80|mmHg|||||F\r",
+                "invalid: OBR-7 \"2026013\" is not an HL7 time\n");
+    /* escapes in the patient id are decoded; a time without a zone takes MSH-7's */
+    expect_text("MSH|^~\\&|A|B|||20260101120000+0200||ORU^R01|1|P|2.6\rPID|||7\\T\\8^^^W\\S\\X\r"
+                "OBX|1|NM|150021||120|mmHg|||||F|||20260101115900\r"
+                "OBX|2|NM|150022||80|mmHg|||||F|||20260101115900\r",
+                "reading: 120/80 patient W^X|7&8 at 2026-01-01T09:59:00.000Z final MDC 150021\n");
+    /* a compound written whole (OBX-2 NA) */
+    expect_text("MSH|^~\\&|A|B|||20260101120000+0000||ORU^R01|1|P|2.6\rPID|||7\r"
+                "OBX|1|NA|150020^MDC_PRESS_BLD_NONINV^MDC|1.1.1|120^80^93|mmHg|||||F\r",
+                "reading: 120/80 mean 93 patient 7 at 2026-01-01T12:00:00.000Z final MDC "
+                "150020\n");
+    /* a mean alone is skipped, as FHIR's is */
+    expect_text("MSH|^~\\&|A|B|||20260101120000+0000||ORU^R01|1|P|2.6\rPID|||7\r"
+                "OBX|1|NM|150023||93|mmHg|||||F\r",
+                "skipped: mean blood pressure only [- MDC 150023]\n");
+}
+
 int main(void)
 {
     test_files();
+    test_retransmit_keeps_ids();
+    test_sniffing_and_refusals();
     return CHECK_DONE();
 }
