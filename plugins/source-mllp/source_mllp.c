@@ -28,10 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define READ_BYTES 65536  /* one read per connection and turn */
-#define KEEP_BYTES 16384  /* what a dead letter keeps of an oversized or cut frame */
+#define READ_BYTES 65536 /* one read per connection and turn */
+#define KEEP_BYTES 16384 /* what a dead letter keeps of an oversized or cut frame */
 #define MAX_EVENTS 64
-#define SWEEP_MS 1000     /* how often idle connections are looked for */
+#define SWEEP_MS 1000 /* how often idle connections are looked for */
 
 typedef struct conn {
     int fd; /* -1 once closed; the struct lives on while messages of it wait for the host */
@@ -39,8 +39,8 @@ typedef struct conn {
     bp_mllp_deframer df;
     char *in; /* bytes read, not yet framed: in[pos..len) */
     size_t pos, len;
-    char *out; /* answers not yet written: out[out_pos..out_len) */
-    size_t out_pos, out_len, out_cap;
+    bp_buf out; /* answers not yet written: out.data[out_pos..out.len) */
+    size_t out_pos;
     size_t pending; /* messages handed to the host and not yet answered */
     bool eof;       /* the peer closed its side: read nothing more */
     bool ready;     /* in the ready list: in[pos..len) holds bytes to frame */
@@ -49,10 +49,13 @@ typedef struct conn {
     struct conn *next_ready, *next, *prev;
 } conn;
 
+/* A message in the host, waiting for its answer. */
 typedef struct message {
     int64_t seq;
     conn *c;
-    bp_ack_header h;
+    size_t skip;     /* bytes of the payload before the message: a dead letter's first line */
+    int reject_code; /* 0, or the table 0357 code it is rejected with at arrival */
+    char reject_reason[200];
 } message;
 
 typedef struct source {
@@ -62,7 +65,7 @@ typedef struct source {
     const char *port_file;
     size_t max_frame;
     int64_t max_conns, idle_ms;
-    bp_ack_policy policy;
+    const char *processing_ids;
     int ep, lfd; /* -1 until the first poll listens */
     conn *conns, *ready, *ready_tail;
     int64_t n_open;
@@ -124,7 +127,7 @@ static void conn_free(source *s, conn *c)
         c->next->prev = c->prev;
     bp_mllp_deframer_free(&c->df);
     free(c->in);
-    free(c->out);
+    bp_buf_free(&c->out);
     free(c);
 }
 
@@ -179,9 +182,9 @@ static void conn_close(source *s, conn *c, const char *counter)
 static void set_events(source *s, conn *c)
 {
     struct epoll_event ev = {.events = (c->eof ? 0u : EPOLLIN) |
-                                       (c->out_pos < c->out_len ? EPOLLOUT : 0u),
+                                       (c->out_pos < c->out.len ? EPOLLOUT : 0u),
                              .data.ptr = c};
-    c->want_out = c->out_pos < c->out_len;
+    c->want_out = c->out_pos < c->out.len;
     epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
@@ -189,8 +192,8 @@ static void set_events(source *s, conn *c)
  * peer that went away: its answers are dropped; a sender resends what it saw no answer to). */
 static bool flush_out(source *s, conn *c)
 {
-    while (c->fd >= 0 && c->out_pos < c->out_len) {
-        ssize_t w = send(c->fd, c->out + c->out_pos, c->out_len - c->out_pos, MSG_NOSIGNAL);
+    while (c->fd >= 0 && c->out_pos < c->out.len) {
+        ssize_t w = send(c->fd, c->out.data + c->out_pos, c->out.len - c->out_pos, MSG_NOSIGNAL);
         if (w > 0) {
             c->out_pos += (size_t)w;
             continue;
@@ -205,7 +208,8 @@ static bool flush_out(source *s, conn *c)
         conn_close(s, c, "connections_lost");
         return false;
     }
-    c->out_pos = c->out_len = 0;
+    c->out_pos = 0;
+    bp_buf_reset(&c->out);
     if (c->want_out)
         set_events(s, c);
     if (c->eof && c->pending == 0 && !c->ready) {
@@ -229,7 +233,8 @@ static void accept_all(source *s)
         if (s->n_open >= s->max_conns) {
             close(fd);
             count(s, "connections_refused", 1);
-            s->host->log(s->ctx, BP_LOG_WARN, "a connection over max_connections = %lld was "
+            s->host->log(s->ctx, BP_LOG_WARN,
+                         "a connection over max_connections = %lld was "
                          "closed; raise max_connections if this many senders are expected",
                          (long long)s->max_conns);
             continue;
@@ -310,9 +315,10 @@ static const char *dead_payload(source *s, const char *why, const char *data, si
 }
 
 /* Hands one frame to the host. `local_code`/`why` (0/NULL for a whole frame) say the source
- * rejects it whatever it holds: oversized or cut short. Returns BP_OK or BP_FATAL (logged). */
-static int hand(source *s, conn *c, bp_batch *batch, const char *data, size_t len,
-                int local_code, const char *why)
+ * rejects it whatever it holds: oversized or cut short. A rejected frame goes as a dead letter
+ * (dead_payload). Returns BP_OK or BP_FATAL (logged). */
+static int hand(source *s, conn *c, bp_batch *batch, const char *data, size_t len, int local_code,
+                const char *why)
 {
     message *m = fifo_push(s);
     if (!m) {
@@ -321,31 +327,36 @@ static int hand(source *s, conn *c, bp_batch *batch, const char *data, size_t le
     }
     m->seq = ++s->seq;
     m->c = c;
-    bp_ack_read_header(data, len, &s->policy, &m->h);
-    if (local_code) {
-        m->h.reject_code = local_code;
-        snprintf(m->h.reject_reason, sizeof m->h.reject_reason, "%s", why);
-    }
+    m->skip = 0;
+    m->reject_code = local_code;
+    if (local_code)
+        snprintf(m->reject_reason, sizeof m->reject_reason, "%s", why);
+    else
+        m->reject_code =
+            bp_mllp_check(data, len, s->processing_ids, m->reject_reason, sizeof m->reject_reason);
     const char *payload = data;
     size_t plen = len;
-    if (m->h.reject_code &&
-        !(payload = dead_payload(s, m->h.reject_reason, data, len, &plen))) {
-        s->n--;
-        s->host->log(s->ctx, BP_LOG_ERROR, "out of memory building a dead letter");
-        return BP_FATAL;
+    if (m->reject_code) {
+        if (!(payload = dead_payload(s, m->reject_reason, data, len, &plen))) {
+            s->n--;
+            s->host->log(s->ctx, BP_LOG_ERROR, "out of memory building a dead letter");
+            return BP_FATAL;
+        }
+        m->skip = plen - len;
     }
     bp_origin o = {sizeof o, NULL, -1, m->seq, c->peer, strlen(c->peer), wall_ms()};
     int rc = s->host->add_payload(batch, payload, plen, &o);
     if (rc != BP_OK) {
         s->n--;
-        s->host->log(s->ctx, BP_LOG_ERROR, "could not hand a message of %zu bytes to the host "
+        s->host->log(s->ctx, BP_LOG_ERROR,
+                     "could not hand a message of %zu bytes to the host "
                      "(status %d, out of memory?); lower batch_size or max_frame_bytes",
                      plen, rc);
         return BP_FATAL;
     }
     c->pending++;
     count(s, "messages", 1);
-    if (m->h.reject_code)
+    if (m->reject_code)
         count(s, "messages_rejected", 1);
     return BP_OK;
 }
@@ -363,12 +374,13 @@ static int hand_partial(source *s, conn *c, bp_batch *batch)
     if (kind == 2 && total <= s->max_frame)
         return hand(s, c, batch, data, len, 0, NULL);
     char why[160];
-    snprintf(why, sizeof why, kind == 2 ? "frame of %llu bytes is over max_frame_bytes = %zu"
-                                        : "the connection ended after %llu bytes of a frame, "
-                                          "before its end block (0x1C 0x0D)",
+    snprintf(why, sizeof why,
+             kind == 2 ? "frame of %llu bytes is over max_frame_bytes = %zu"
+                       : "the connection ended after %llu bytes of a frame, "
+                         "before its end block (0x1C 0x0D)",
              (unsigned long long)total, s->max_frame);
     count(s, kind == 2 ? "frames_oversized" : "frames_cut", 1);
-    return hand(s, c, batch, data, len, BP_ERR_INTERNAL, why);
+    return hand(s, c, batch, data, len, BP_MLLP_ERR_INTERNAL, why);
 }
 
 /* Frames what the connection has read, handing frames over until the batch is full. */
@@ -380,8 +392,7 @@ static int frame_conn(source *s, conn *c, bp_batch *batch, size_t want)
         size_t used, len;
         uint64_t total;
         uint64_t garbage = c->df.garbage;
-        int ev = bp_mllp_next(&c->df, c->in + c->pos, c->len - c->pos, &used, &data, &len,
-                              &total);
+        int ev = bp_mllp_next(&c->df, c->in + c->pos, c->len - c->pos, &used, &data, &len, &total);
         c->pos += used;
         if (c->df.garbage > garbage)
             count(s, "garbage_bytes", (double)(c->df.garbage - garbage));
@@ -393,15 +404,19 @@ static int frame_conn(source *s, conn *c, bp_batch *batch, size_t want)
             count(s, "frames_oversized", 1);
             snprintf(why, sizeof why, "frame of %llu bytes is over max_frame_bytes = %zu",
                      (unsigned long long)total, s->max_frame);
-            rc = hand(s, c, batch, data, len, BP_ERR_INTERNAL, why);
+            rc = hand(s, c, batch, data, len, BP_MLLP_ERR_INTERNAL, why);
         } else if (ev == BP_MLLP_CUT) {
             count(s, "frames_cut", 1);
-            snprintf(why, sizeof why, "frame cut short: a start block (0x0B) came after %llu "
-                     "bytes, before its end block (0x1C 0x0D)", (unsigned long long)total);
-            rc = hand(s, c, batch, data, len, BP_ERR_SEGMENT_SEQUENCE, why);
+            snprintf(why, sizeof why,
+                     "frame cut short: a start block (0x0B) came after %llu "
+                     "bytes, before its end block (0x1C 0x0D)",
+                     (unsigned long long)total);
+            rc = hand(s, c, batch, data, len, BP_MLLP_ERR_SEGMENT_SEQUENCE, why);
         } else if (ev < 0) {
-            h->log(s->ctx, BP_LOG_ERROR, "out of memory framing a message from %s; the frame "
-                   "is lost and the sender gets no answer for it", c->peer);
+            h->log(s->ctx, BP_LOG_ERROR,
+                   "out of memory framing a message from %s; the frame "
+                   "is lost and the sender gets no answer for it",
+                   c->peer);
         }
         if (rc != BP_OK)
             return rc;
@@ -414,7 +429,7 @@ static int frame_conn(source *s, conn *c, bp_batch *batch, size_t want)
         int rc = hand_partial(s, c, batch);
         if (rc != BP_OK)
             return rc;
-        if (c->pending == 0 && c->out_pos == c->out_len)
+        if (c->pending == 0 && c->out_pos == c->out.len)
             conn_close(s, c, NULL);
     }
     return BP_OK;
@@ -449,7 +464,7 @@ static void sweep_idle(source *s, bp_batch *batch, size_t want)
     s->last_sweep = now;
     for (conn *c = s->conns, *next; c; c = next) {
         next = c->next;
-        if (c->fd < 0 || c->pending || c->ready || c->out_pos < c->out_len ||
+        if (c->fd < 0 || c->pending || c->ready || c->out_pos < c->out.len ||
             (now - c->last_active) * 1000.0 < (double)s->idle_ms)
             continue;
         if (bp_mllp_in_frame(&c->df)) {
@@ -473,16 +488,20 @@ static int start_listening(source *s)
     }
     s->lfd = bp_mllp_listen(s->lhost, s->lport, 128, bound, sizeof bound);
     if (s->lfd < 0) {
-        s->host->log(s->ctx, BP_LOG_ERROR, "cannot listen on %s:%s (%s); choose a free port "
-                     "in `listen`, or 0 for any", s->lhost, s->lport, strerror(errno));
+        s->host->log(s->ctx, BP_LOG_ERROR,
+                     "cannot listen on %s:%s (%s); choose a free port "
+                     "in `listen`, or 0 for any",
+                     s->lhost, s->lport, strerror(errno));
         return BP_FATAL;
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
     epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lfd, &ev);
     s->host->log(s->ctx, BP_LOG_INFO, "MLLP listener on %s", bound);
     if (s->port_file && bp_mllp_write_port_file(s->port_file, bound) != 0) {
-        s->host->log(s->ctx, BP_LOG_ERROR, "could not write the listener's address to "
-                     "port_file = %s (%s)", s->port_file, strerror(errno));
+        s->host->log(s->ctx, BP_LOG_ERROR,
+                     "could not write the listener's address to "
+                     "port_file = %s (%s)",
+                     s->port_file, strerror(errno));
         return BP_FATAL;
     }
     return BP_OK;
@@ -535,15 +554,7 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
 
 /* ---- answers ------------------------------------------------------------------------------- */
 
-static void timestamp(char *out, size_t cap)
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, cap, "%Y%m%d%H%M%S+0000", &tm);
-}
-
-static void count_codes(source *s, int n, char codes[2][3])
+static void count_codes(source *s, int n, const char *codes[2])
 {
     for (int i = 0; i < n; i++) {
         char name[16];
@@ -552,45 +563,51 @@ static void count_codes(source *s, int n, char codes[2][3])
     }
 }
 
-static int answer(source *s, message *m, const char *dead_reason)
+/* Answers one message the host settled: `rec` is its payload record. */
+static void answer(source *s, const message *m, const bp_record *rec)
 {
+    const bp_host *h = s->host;
     conn *c = m->c;
-    bp_ack_outcome outcome = BP_ACK_ACCEPT;
+    bp_mllp_outcome outcome = BP_MLLP_ACCEPT;
     int code = 0;
-    const char *why = NULL;
-    if (m->h.reject_code) {
-        outcome = BP_ACK_REJECT;
-        code = m->h.reject_code;
-        why = m->h.reject_reason;
-    } else if (dead_reason) {
-        outcome = BP_ACK_ERROR;
-        code = BP_ERR_INTERNAL;
-        why = dead_reason;
+    const char *why = NULL, *dead = h->text(rec, BP_F_INVALID_REASON);
+    if (m->reject_code) {
+        outcome = BP_MLLP_REJECT;
+        code = m->reject_code;
+        why = m->reject_reason;
+    } else if (dead) {
+        outcome = BP_MLLP_ERROR;
+        code = BP_MLLP_ERR_INTERNAL;
+        why = dead;
     }
     c->pending--;
     if (c->fd < 0) {
         count(s, "acks_undeliverable", 1);
         if (c->pending == 0)
             conn_free(s, c);
-        return BP_OK;
+        return;
     }
-    char id[64], ts[32];
-    char codes[2][3];
+    size_t len = 0, skip = m->skip;
+    const char *payload = h->payload(rec, &len);
+    if (!payload || len < skip)
+        len = skip = 0;
+    char id[64];
+    const char *codes[2];
     snprintf(id, sizeof id, "%lld-%lld", s->started, (long long)m->seq);
-    timestamp(ts, sizeof ts);
-    int n = bp_ack_write(&m->h, outcome, code, why, id, ts, &c->out, &c->out_len, &c->out_cap,
-                         codes);
+    int n = bp_mllp_answer(&c->out, payload ? payload + skip : "", len - skip, outcome, code, why,
+                           id, (long long)wall_ms(), codes);
     if (n < 0) {
-        s->host->log(s->ctx, BP_LOG_ERROR, "out of memory writing an answer to %s; closing "
-                     "the connection (the sender sends again)", c->peer);
+        h->log(s->ctx, BP_LOG_ERROR,
+               "out of memory writing an answer to %s; closing the "
+               "connection (the sender sends again)",
+               c->peer);
         conn_close(s, c, "connections_lost");
-        return BP_OK;
+        return;
     }
     if (n == 0)
         count(s, "acks_not_requested", 1);
     count_codes(s, n, codes);
     flush_out(s, c);
-    return BP_OK;
 }
 
 static int src_commit(void *state, const bp_batch *batch)
@@ -603,8 +620,10 @@ static int src_commit(void *state, const bp_batch *batch)
         double off = h->number(rec, BP_F_SOURCE_OFFSET);
         /* Batches are committed in poll order, so a batch's messages are the oldest waiting. */
         while (s->n && !isnan(off) && s->fifo[s->head].seq < (int64_t)off) {
-            h->log(s->ctx, BP_LOG_ERROR, "message %lld was never committed; its sender gets "
-                   "no answer", (long long)s->fifo[s->head].seq);
+            h->log(s->ctx, BP_LOG_ERROR,
+                   "message %lld was never committed; its sender gets "
+                   "no answer",
+                   (long long)s->fifo[s->head].seq);
             message *m = &s->fifo[s->head];
             if (--m->c->pending == 0 && m->c->fd < 0)
                 conn_free(s, m->c);
@@ -616,7 +635,7 @@ static int src_commit(void *state, const bp_batch *batch)
         message m = s->fifo[s->head];
         s->head = (s->head + 1) % s->cap;
         s->n--;
-        answer(s, &m, h->text(rec, BP_F_INVALID_REASON));
+        answer(s, &m, rec);
     }
     return BP_OK;
 }
@@ -651,10 +670,11 @@ static int src_open(const bp_host *host, bp_ctx *ctx, void **state)
     s->ctx = ctx;
     s->ep = s->lfd = -1;
     const char *listen = host->opt_string(ctx, "listen");
-    if (bp_mllp_parse_listen(listen, s->lhost, sizeof s->lhost, s->lport, sizeof s->lport) !=
-        0) {
-        host->log(ctx, BP_LOG_ERROR, "listen = %s is not HOST:PORT (e.g. 127.0.0.1:2575, or "
-                  "0.0.0.0:2575 to take monitors from the network)", listen ? listen : "");
+    if (bp_mllp_parse_listen(listen, s->lhost, sizeof s->lhost, s->lport, sizeof s->lport) != 0) {
+        host->log(ctx, BP_LOG_ERROR,
+                  "listen = %s is not HOST:PORT (e.g. 127.0.0.1:2575, or "
+                  "0.0.0.0:2575 to take monitors from the network)",
+                  listen ? listen : "");
         free_source(s);
         return BP_FATAL;
     }
@@ -662,12 +682,14 @@ static int src_open(const bp_host *host, bp_ctx *ctx, void **state)
     s->max_frame = (size_t)host->opt_int(ctx, "max_frame_bytes", 10485760);
     s->max_conns = host->opt_int(ctx, "max_connections", 256);
     s->idle_ms = host->opt_int(ctx, "idle_timeout_s", 3600) * 1000;
-    s->policy.processing_ids = host->opt_string(ctx, "processing_ids");
+    s->processing_ids = host->opt_string(ctx, "processing_ids");
+    if (!s->processing_ids)
+        s->processing_ids = "P";
     s->started = (long long)time(NULL);
     /* The counters exist from the start (a delta of 0 creates them), so the summary shows
      * zeros rather than nothing. */
-    static const char *names[] = {"messages", "bytes", "connections", "connections_open",
-                                  "acks_aa", "acks_ae", "acks_ar"};
+    static const char *names[] = {"messages", "bytes",   "connections", "connections_open",
+                                  "acks_aa",  "acks_ae", "acks_ar"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         count(s, names[i], 0);
     *state = s;
