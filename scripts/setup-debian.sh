@@ -14,7 +14,12 @@ packages=(
     prometheus                            # promtool and a real Prometheus in tests/ops
     systemd                               # systemd-analyze verify of deploy/systemd's unit
     chromium                              # headless browser of the live page's test (tests/live)
+    python3-hl7                           # mllp_send: a real MLLP client in tests/mllp
 )
+# tests/mllp also drives @medplum/hl7's MLLP client, installed with npm under the build tree by
+# tests/mllp/npm_setup.sh; Node and npm from Debian unless a Node that brings its own npm is
+# installed already (NodeSource's nodejs package conflicts with Debian's npm).
+command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

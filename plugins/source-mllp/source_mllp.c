@@ -292,13 +292,14 @@ static message *fifo_push(source *s)
     return &s->fifo[(s->head + s->n++) % s->cap];
 }
 
-/* A dead letter's payload: why, then the frame's bytes. It begins with neither MSH nor JSON, so
- * the host never decodes readings from it; the dead letter document carries it whole. */
+/* A dead letter's payload: why, then the frame's bytes. It begins with neither MSH nor JSON, and
+ * its first line break is followed by a word, so the host's decoders never read anything in it
+ * (not even JSON lines inside a rejected frame): it is one dead letter, carried whole. */
 static const char *dead_payload(source *s, const char *why, const char *data, size_t len,
                                 size_t *out_len)
 {
     char head[512];
-    int n = snprintf(head, sizeof head, "source-mllp dead letter: %s\n", why);
+    int n = snprintf(head, sizeof head, "source-mllp dead letter: %s\nthe frame's bytes: ", why);
     size_t hn = n < 0 ? 0 : (size_t)n < sizeof head ? (size_t)n : sizeof head - 1;
     if (hn + len > s->dead_cap) {
         char *grown = realloc(s->dead, hn + len);
