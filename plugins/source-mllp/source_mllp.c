@@ -702,6 +702,25 @@ static void src_close(void *state)
     free_source(state);
 }
 
+/* `bppipe check`: whether the address can be listened on now (a port in use, an address this
+ * machine does not have), without keeping it. Port 0 always can. */
+static int src_probe(void *state, int timeout_ms)
+{
+    (void)timeout_ms;
+    source *s = state;
+    char bound[320];
+    int fd = bp_mllp_listen(s->lhost, s->lport, 1, bound, sizeof bound);
+    if (fd < 0) {
+        s->host->log(s->ctx, BP_LOG_ERROR,
+                     "cannot listen on %s:%s (%s); another process may "
+                     "hold the port: choose another in `listen`",
+                     s->lhost, s->lport, strerror(errno));
+        return BP_RETRY;
+    }
+    close(fd);
+    return BP_OK;
+}
+
 static const bp_plugin descriptor = {
     .struct_size = sizeof(bp_plugin),
     .abi_major = BP_ABI_MAJOR,
@@ -717,6 +736,7 @@ static const bp_plugin descriptor = {
     .close = src_close,
     .poll = src_poll,
     .commit = src_commit,
+    .probe = src_probe,
     /* A message of several MB (a waveform) is one payload: WHOLE_FILES lifts the host's
      * decoding limit from 1 MiB to 64 MiB, above max_frame_bytes' highest value. */
     .caps = BP_CAP_BATCH_COMMIT | BP_CAP_POLL_APPENDS | BP_CAP_WHOLE_FILES,
