@@ -9,13 +9,17 @@ packages=(
     curl openssl                          # Elasticsearch tests: emulator control, TLS certs
     clang libclang-rt-14-dev              # libFuzzer harness for the decoder
     python3 python3-sklearn python3-yaml  # test scripts; scikit-learn cross-checks bppipe train
-    python3-hl7                           # HL7 v2 parser and MLLP client that are not ours (tests)
+    python3-hl7                           # HL7 v2 parser and MLLP client (mllp_send) that are not ours
     librdkafka-dev kcat                   # Kafka source/sink, embedded broker, Kafka tests
     libmicrohttpd-dev                     # the http listener: /metrics, /healthz, /readyz
     prometheus                            # promtool and a real Prometheus in tests/ops
     systemd                               # systemd-analyze verify of deploy/systemd's unit
     chromium                              # headless browser of the live page's test (tests/live)
 )
+# tests/mllp also drives @medplum/hl7's MLLP client, installed with npm under the build tree by
+# tests/mllp/npm_setup.sh; Node and npm from Debian unless a Node that brings its own npm is
+# installed already (NodeSource's nodejs package conflicts with Debian's npm).
+command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

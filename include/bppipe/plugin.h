@@ -480,7 +480,12 @@ typedef struct bp_plugin {
      * to them may be committed. Called in poll order, once per polled batch, after every
      * earlier batch was committed. With BP_CAP_BATCH_COMMIT later batches may have been polled
      * already, so commit the positions of `batch` itself (its records' BP_F_SOURCE_*), not
-     * those of the last poll; without it the host polls again only after this call. */
+     * those of the last poll; without it the host polls again only after this call. Every
+     * payload the source added is in `batch`, also one that decoded into nothing but dead
+     * letters or skipped resources. A payload's BP_F_INVALID_REASON there is the reason of the
+     * first of its readings that became a dead letter (undecodable, invalid, implausible, or
+     * refused by a sink), NULL when every reading was delivered or skipped (a host older than
+     * this rule answers NULL). */
     int (*commit)(void *state, const bp_batch *batch);
 
     /* DETECTOR: judge every reading of `batch` through flag/set_text/annotate_*. The batch

@@ -103,6 +103,7 @@ static void hand_dead_letters(bp_lane *l, bp_flight *f)
         c->docs[0] = c->docs[1] = NULL;
         if (!c->invalid_reason)
             break;
+        bp_record_mark_input(c, c->invalid_reason); /* under mu: the commit reads it after */
         copies[made++] = c;
     }
     if (made < o->n_refused)

@@ -134,6 +134,7 @@ static int on_decoded(void *user, const bp_decoded *d)
         return -1;
     if ((d->invalid_reason && !rec->invalid_reason) || bp_batch_push(&r->f->records, rec) != BP_OK)
         return -1;
+    bp_record_mark_input(rec, rec->invalid_reason); /* the payload was dead-lettered */
     if (!rec->invalid_reason && bp_batch_push(&r->f->valid, rec) != BP_OK)
         return -1;
     return 0;

@@ -62,6 +62,7 @@ bp_record *bp_record_from_decoded(bp_arena *a, const bp_record *input, const bp_
     if (!rec)
         return NULL;
     *rec = *input;
+    rec->input = (bp_record *)input; /* the batch's own payload record, not a copy */
     rec->invalid_reason = bp_arena_strdup(a, d->invalid_reason);
     rec->stable_id = bp_arena_strdup(a, d->stable_id);
     rec->observation_id = bp_arena_strdup(a, d->observation_id);
@@ -90,6 +91,12 @@ bp_record *bp_record_from_decoded(bp_arena *a, const bp_record *input, const bp_
         (d->hl7_code && !rec->hl7_code) || (d->hl7_corrects && !rec->hl7_corrects))
         return NULL; /* out of memory: never a record with an id silently missing */
     return rec;
+}
+
+void bp_record_mark_input(bp_record *r, const char *reason)
+{
+    if (r && r->input && reason && !r->input->invalid_reason)
+        r->input->invalid_reason = reason;
 }
 
 bp_route bp_record_route(const bp_record *r)

@@ -47,6 +47,12 @@ struct bp_record {
     const char *key; /* NUL-terminated copy */
     size_t key_len;
     int64_t source_ts_ms;
+    /* A reading: the payload record it was decoded from, in the same batch (NULL for payloads
+     * and for records read back from the disk spool). A payload: its invalid_reason is the
+     * reason of the first of its readings that became a dead letter (the decoder, the
+     * plausibility gate or a sink's refusal), so a source sees in commit() which payloads were
+     * dead-lettered (source-mllp answers those with AE). */
+    struct bp_record *input;
     /* keyed state (src/pipeline/state.c, set by bp_state_stamp): the batch the payload was polled
      * in, and the id of its partition's state at that moment (0: none yet, found by partition
      * when used) */
@@ -100,12 +106,15 @@ int bp_batch_push(bp_batch *b, bp_record *r);
 /* A record with no reading yet, every number NaN/-1. */
 bp_record *bp_record_new(bp_arena *arena);
 /* A reading the decoder found in payload `input` (src/fhir/fhir_decode.h): a copy of `input` (its
- * payload and origin shared) with the decoded ids, values and invalid reason, strings in
- * `arena`. The skip fields and the plausibility gate are the caller's. NULL on ENOMEM. */
+ * payload and origin shared, `input` remembered) with the decoded ids, values and invalid
+ * reason, strings in `arena`. The skip fields and the plausibility gate are the caller's. NULL on ENOMEM. */
 struct bp_decoded;
 bp_record *bp_record_from_decoded(bp_arena *arena, const bp_record *input,
                                   const struct bp_decoded *d);
 bp_route bp_record_route(const bp_record *r);
+/* Marks the payload reading `r` came from as dead-lettered with `reason` (a string that lives as
+ * long as the batch), unless an earlier reading of it was; nothing for a record without one. */
+void bp_record_mark_input(bp_record *r, const char *reason);
 
 /* Implementations of the host table's record functions (see plugin.h for the contracts).
  * bp_batch_add_payload makes the record only: the host table's add_payload (host.c) then

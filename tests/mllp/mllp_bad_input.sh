@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Bad input on one connection, each case followed by a good message on the same connection: a
+# frame cut short, binary garbage, an oversized frame, wrong delimiters, a message that is not
+# ORU^R01, an OBX without a value, JSON in a frame, a frame without its end block. Each is
+# answered AR or AE with a reason and dead-lettered; every good message after it is answered AA
+# and stored; the ward goes on.
+set -u
+fail=0
+t=$(mktemp -d)
+trap '[ -n "$bp_pid" ] && kill -9 $bp_pid 2>/dev/null; es_stop_all; rm -rf "$t"' EXIT
+. "$BPPIPE_SOURCE_DIR/tests/es/lib.sh"
+. "$BPPIPE_SOURCE_DIR/tests/mllp/lib.sh"
+need_pcd01_decoder
+es_start main
+mllp_ini "$t/p.ini" "$ES_PORT_main" "max_frame_bytes = 65536"
+bp_start "$t/p.ini" "$t/err" --summary-json "$t/sum.json" || exit 1
+"${TOOL[@]}" bad "$t/port" 65536 >"$t/out" 2>"$t/tool.err"
+answer() { grep "^$1 $2 $3" "$t/out" | head -1; }
+check "a cut frame is answered AR with the reason" "answer cut AR M000001 | grep -q 'frame cut short'"
+check "a frame over max_frame_bytes is answered AR with the reason" \
+    "answer oversized AR M000003 | grep -q 'over max_frame_bytes = 65536'"
+check "wrong delimiters are answered AR" "answer delimiters AR - | grep -q 'MSH-2'"
+check "ADT^A01 is answered AR: not ORU^R01" "answer not_oru AR ADT1 | grep -q 'not ORU'"
+check "an OBX without a value is answered AE with the decoder's reason" \
+    "answer obx_no_value AE M000007 | grep -qi 'value'"
+check "JSON in a frame is answered AR: not HL7 v2" "answer not_hl7 AR - | grep -q 'not HL7 v2'"
+check "a frame the sender ended without its end block is answered AR once the sender closes" \
+    "answer no_end_block AR M000010 | grep -q 'before its end block'"
+check "every good message after a bad one is answered AA (7)" \
+    "[ \$(grep -c ' AA M9000' '$t/out') = 7 ]"
+check "garbage between frames is skipped: the next frame is answered AA" "answer garbage AA M900002"
+bp_stop
+check "bppipe stops cleanly (exit 0)" "[ $? = 0 ]"
+check "the 7 good messages are stored" "[ \$(es_ids $ES_PORT_main | sort -u | wc -l) = 7 ]"
+check "nothing of a rejected frame was decoded (no skipped resource)" \
+    "[ \$(j '$t/sum.json' \"d.get('skipped', 0)\") = 0 ]"
+check "the 7 bad messages are dead letters with their reasons" \
+    "[ \$(cat '$t'/dead/*.ndjson | wc -l) = 7 ] && [ \$(j '$t/sum.json' \"d['invalid']\") = 7 ]"
+check "the garbage was counted" \
+    "[ \$(j '$t/sum.json' \"d['counters']['source.mllp']['garbage_bytes']\") -gt 200 ]"
+[ $fail = 0 ] || { cat "$t/out" "$t/tool.err"; tail -n 20 "$t/err"; }
+exit $fail
