@@ -9,7 +9,7 @@ packages=(
     curl openssl                          # Elasticsearch tests: emulator control, TLS certs
     clang libclang-rt-14-dev              # libFuzzer harness for the decoder
     python3 python3-sklearn python3-yaml  # test scripts; scikit-learn cross-checks bppipe train
-    python3-hl7                           # HL7 v2 parser and MLLP client (mllp_send) that are not ours
+    python3-hl7                           # HL7 v2 parser, MLLP client (mllp_send): not ours
     librdkafka-dev kcat                   # Kafka source/sink, embedded broker, Kafka tests
     libmicrohttpd-dev                     # the http listener: /metrics, /healthz, /readyz
     prometheus                            # promtool and a real Prometheus in tests/ops

@@ -107,7 +107,7 @@ size_t bp_ward_pcd01(const bp_ward *w, const bp_sim_reading *r, char *buf, size_
              (unsigned long long)r->seq);
 
     out o = {buf, len, 0, 0};
-    put(&o, "MSH|^~\\&|%s^%s^EUI-64|%s|||%s||%s|%s|P|2.6|||NE|AL||UNICODE UTF-8|||%s\r",
+    put(&o, "MSH|^~\\&|%s^%s^EUI-64|%s|||%s||%s|%s|P|2.6|||AL|NE||UNICODE UTF-8|||%s\r",
         SENDING_APP, eui, BP_PCD01_FACILITY, when,
         r->broken == BP_BROKEN_NOT_OBS ? "ADT^A01^ADT_A01" : "ORU^R01^ORU_R01", control,
         PCD01_PROFILE);

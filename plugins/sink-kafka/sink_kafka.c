@@ -38,8 +38,9 @@ static const bp_option options[] = {
     BP_OPTION_STRING("brokers", "127.0.0.1:9092", 0,
                      "bootstrap servers, host:port[,host:port...] (bootstrap.servers)"),
     BP_OPTION_STRING("topic", "blood-pressure", 0, "topic the readings are produced to"),
-    BP_OPTION_ENUM("value", "fhir", "fhir|document",
-                   "message value: the original FHIR payload, or the judged JSON document"),
+    BP_OPTION_ENUM("value", "payload", "payload|fhir|document",
+                   "message value: the original payload as the source read it (FHIR JSON or an "
+                   "HL7 v2 message; `fhir` is its older name), or the judged JSON document"),
     BP_OPTION_INT("delivery_timeout_ms", "30000", 1000, 3600000, 0,
                   "how long one attempt may wait for the brokers before the host retries "
                   "(message.timeout.ms)"),

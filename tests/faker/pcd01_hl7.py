@@ -50,7 +50,7 @@ for line in sys.stdin:
     check(str(msh[9]) == "ORU^R01^ORU_R01", "MSH-9 ORU^R01^ORU_R01, not %s" % msh[9], seq)
     check(str(msh[12]) == "2.6", "MSH-12 2.6", seq)
     check(str(msh[11]) == "P", "MSH-11 P", seq)
-    check(str(msh[15]) == "NE" and str(msh[16]) == "AL", "MSH-15 NE, MSH-16 AL", seq)
+    check(str(msh[15]) == "AL" and str(msh[16]) == "NE", "MSH-15 AL, MSH-16 NE", seq)
     check(str(msh[21]) == "IHE_PCD_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO",
           "MSH-21 the PCD-01 profile, not %s" % msh[21], seq)
     check(str(msh[4]) == "BPPIPE-WARD", "MSH-4 the facility", seq)

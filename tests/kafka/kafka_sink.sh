@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # sink-kafka on its own: judged documents as values, a Bundle sent once with value = fhir,
+# HL7 v2 PCD-01 messages forwarded byte for byte with value = payload and read back by a ward,
 # messages the broker refuses for good dead-lettered with librdkafka's reason, and an
 # unreachable cluster retried (never acknowledged, never dropped).
 . "$(dirname "$0")/lib.sh"
-start_broker --topic docs:2 --topic fhir:2 --topic small:1
+start_broker --topic docs:2 --topic fhir:2 --topic small:1 --topic hl7:2
 
 obs() { # obs ID PATIENT SYS DIA
     printf '{"resourceType":"Observation","id":"%s","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"subject":{"reference":"Patient/%s"},"effectiveDateTime":"2026-01-02T03:04:05Z","component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":%s,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}},{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":%s,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}}]}\n' "$1" "$2" "$3" "$4"
@@ -47,6 +48,36 @@ readings=$(python3 -c "import json; d=json.load(open('$t/fhir.json')); print(d['
 check "the Bundle held several readings" "[ $readings -gt 1 ]"
 check "and was sent once, unchanged" "[ \$(topic_count fhir) = 1 ] &&
     [ \"\$(kc -C -t fhir -o beginning -e -f '%s' | md5sum)\" = \"\$(md5sum <$bundle)\" ]"
+
+# value = payload with HL7 v2: what pipelines/gateway.ini forwards from MLLP. The messages go
+# as they came, keyed by patient, and a ward reading the topic decodes the same readings.
+printf '[pipeline]\nstats_interval = 0\n[source.ward]\nplugin = source-faker\nformat = pcd01\n' >"$t/hl7.ini"
+printf 'count = 40\nrate = 0\nseed = 5\nstart_time = 2026-01-01T00:00:00Z\n' >>"$t/hl7.ini"
+printf '[sink.kafka]\nplugin = sink-kafka\nroute = all\nbrokers = %s\ntopic = hl7\nvalue = payload\n' \
+    "$BROKERS" >>"$t/hl7.ini"
+printf '[sink.file]\nplugin = sink-file\npath = %s\nlayout = ndjson\n' "$t/hl7-sent" >>"$t/hl7.ini"
+timeout 60 "$BPPIPE" run "$t/hl7.ini" 2>"$t/hl7.err"
+check "value = payload with PCD-01 messages: the run exits 0" "[ $? = 0 ]"
+kc -C -t hl7 -o beginning -e -f '%k\t%s\x1e' >"$t/hl7.kafka"
+check "40 messages, each the ORU^R01 itself, keyed by patient (python3-hl7 reads them)" \
+    "/usr/bin/python3 - '$t/hl7.kafka' <<'PY'
+import sys, hl7
+rows = [r.split('\t', 1) for r in open(sys.argv[1], newline='').read().split('\x1e') if r.strip()]
+ok = len(rows) == 40
+for key, value in rows:
+    m = hl7.parse(value)
+    ok = ok and str(m.segment('MSH')[9]) == 'ORU^R01^ORU_R01'
+    ok = ok and key.endswith('|' + str(m.segment('PID')(3)(1)(1)))
+sys.exit(0 if ok else 1)
+PY"
+printf '[pipeline]\nstats_interval = 0\n[source.kafka]\nplugin = source-kafka\nbrokers = %s\n' \
+    "$BROKERS" >"$t/hl7ward.ini"
+printf 'topics = hl7\ngroup = w\nstart = earliest\n[sink.file]\nplugin = sink-file\n' >>"$t/hl7ward.ini"
+printf 'path = %s\nlayout = ndjson\n' "$t/hl7-read" >>"$t/hl7ward.ini"
+timeout 60 "$BPPIPE" run "$t/hl7ward.ini" --max-records 40 2>"$t/hl7ward.err"
+check "the ward reading the topic decodes the same 40 readings, same stable ids" \
+    "[ \$(ids stable_id '$t/hl7-read' | sort -u | wc -l) = 40 ] &&
+     [ \"\$(ids stable_id '$t/hl7-read' | sort)\" = \"\$(ids stable_id '$t/hl7-sent' | sort)\" ]"
 
 # The Bundle is far over 1000 bytes: its one message is refused, and so are all its readings.
 pipeline small "$bundle" small fhir "kafka.message.max.bytes = 1000"

@@ -62,6 +62,11 @@ server ae --code AE
 check "AE counted as AE, no readings accepted, still exit 0" \
     "[ $? = 0 ] && [ $(field ae) = 40 ] && [ $(field aa) = 0 ] && [ $(field readings) = 0 ]"
 
+server ca --code CA
+"$mon" --to "127.0.0.1:$port" --duration 60 --count 20 --json >"$t/out.json" 2>"$t/err"
+check "CA (the accept acknowledgement the messages ask for) ends the wait as AA" \
+    "[ $? = 0 ] && [ $(field aa) = 20 ] && [ $(field resent) = 0 ] && [ $(field ack_timeouts) = 0 ]"
+
 server silent --silent-first 2
 "$mon" --to "127.0.0.1:$port" --duration 60 --connections 2 --count 30 --ack-timeout-ms 300 --json \
     >"$t/out.json" 2>"$t/err"

@@ -40,6 +40,7 @@ static const char usage[] =
     "  --invalid-rate X     share of deliberately broken messages, 0..1 (default 0)\n"
     "  --ack-log FILE       one line per ACK: control id, MSA-1, patient\n"
     "  --json               the report as one JSON object on standard output\n"
+    "CA/CE/CR (the accept acknowledgement PCD-01 messages ask for) count as AA/AE/AR.\n"
     "Exit status: 0 when every message sent got an ACK (AA, AE or AR), 1 when some did not\n"
     "(the listener never answered or the time ran out), 2 for a usage error.\n";
 
@@ -63,7 +64,7 @@ typedef struct monitor {
 } monitor;
 
 typedef struct totals {
-    long sent, resent, aa, ae, ar, accept, stray, timeouts, broken_links, readings;
+    long sent, resent, aa, ae, ar, stray, timeouts, broken_links, readings;
     double *lat_ms;
     size_t n_lat, cap_lat;
 } totals;
@@ -268,19 +269,17 @@ static void record_latency(totals *t, double ms)
 static void on_ack(monitor *m, const bp_ack *a, totals *t, FILE *log, double now)
 {
     msg *head = m->n ? &m->queue[m->head] : NULL;
-    if (a->code[0] == 'C' && head && strcmp(a->control_id, head->control_id) == 0) {
-        t->accept++; /* an accept acknowledgement: the application's ACK is still to come */
-        return;
-    }
     if (!head || !m->awaiting || strcmp(a->control_id, head->control_id) != 0) {
         t->stray++; /* an ACK for nothing we wait for (a late one of a resent message) */
         return;
     }
     record_latency(t, (now - m->last_byte) * 1000);
-    if (strcmp(a->code, "AA") == 0) {
+    /* The messages ask for the accept acknowledgement alone (MSH-15 AL, MSH-16 NE, as PCD-01
+     * wants): CA/CE/CR end the wait as AA/AE/AR do from a receiver in original mode. */
+    if (strcmp(a->code, "AA") == 0 || strcmp(a->code, "CA") == 0) {
         t->aa++;
         t->readings += head->reading;
-    } else if (strcmp(a->code, "AE") == 0) {
+    } else if (strcmp(a->code, "AE") == 0 || strcmp(a->code, "CE") == 0) {
         t->ae++;
     } else {
         t->ar++; /* AR, or a frame that is no ACK at all */
@@ -333,11 +332,11 @@ static void report(const config *c, totals *t, double seconds, long unacked)
         printf("{\"to\":\"%s\",\"connections\":%ld,\"patients\":%ld,\"seconds\":%.3f,"
                "\"sent\":%ld,\"acknowledged\":%ld,\"aa\":%ld,\"ae\":%ld,\"ar\":%ld,"
                "\"unacknowledged\":%ld,\"resent\":%ld,\"ack_timeouts\":%ld,"
-               "\"broken_connections\":%ld,\"accept_acks\":%ld,\"stray_acks\":%ld,"
+               "\"broken_connections\":%ld,\"stray_acks\":%ld,"
                "\"readings\":%ld,\"messages_per_s\":%.1f,\"readings_per_s\":%.1f,",
                c->to_text, c->connections, c->patients, seconds, t->sent, acked, t->aa, t->ae,
-               t->ar, unacked, t->resent, t->timeouts, t->broken_links, t->accept, t->stray,
-               t->readings, mps, rps);
+               t->ar, unacked, t->resent, t->timeouts, t->broken_links, t->stray, t->readings, mps,
+               rps);
         if (t->n_lat)
             printf("\"ack_ms_p50\":%.3f,\"ack_ms_p99\":%.3f,\"ack_ms_max\":%.3f}\n", p50, p99, max);
         else
