@@ -72,6 +72,32 @@ check "every dead letter is in the file" \
 check "a dead letter names its patient key and sequence number" \
     "grep -qE '\"key\":\"PAT-00[1-5]\"' '$t'/dead/*.ndjson && grep -qE '\"offset\":[0-9]+' '$t'/dead/*.ndjson"
 
+# format = pcd01: the same ward as HL7 v2 PCD-01 messages, decoded by the host into the same
+# pressures as the FHIR run of the same seed and start
+ward "$t/hl7" "start_time = 2026-01-01T00:00:00Z" "format = pcd01" >"$t/hl7.ini"
+"$BPPIPE" run "$t/hl7.ini" --summary-json "$t/sum.json" 2>"$t/err"
+check "format = pcd01 run exits 0" "[ $? = 0 ]"
+check "pcd01: 1000 messages, 1000 readings, nothing invalid" \
+    "[ $(sum "d['payloads']") = 1000 ] && [ $(sum "d['readings_in']") = 1000 ] && [ $(sum "d['invalid']") = 0 ]"
+check "pcd01: each reading says which message and device it came from, with mean and pulse" \
+    "python3 - '$t/hl7' '$t/a' <<'PY'
+import glob, json, sys
+hl7 = [json.loads(l) for p in sorted(glob.glob(sys.argv[1] + '/*.ndjson')) for l in open(p)]
+fhir = [json.loads(l) for p in sorted(glob.glob(sys.argv[2] + '/*.ndjson')) for l in open(p)]
+ok = len(hl7) == len(fhir) == 1000
+for h, f in zip(hl7, fhir):
+    ok = ok and (h['systolic_pressure'], h['diastolic_pressure'], h['@timestamp']) == \\
+        (f['systolic_pressure'], f['diastolic_pressure'], f['@timestamp'])
+    ok = ok and h['patient_id'] == 'BPPIPE-WARD|' + f['patient_id']
+    ok = ok and h['hl7v2']['code'] == 'MDC 150021' and h['device_id'].startswith('02B99EFFFE')
+    ok = ok and 'mean_pressure' in h and 53 <= h['heart_rate'] <= 100
+sys.exit(0 if ok else 1)
+PY"
+ward "$t/hl7bad" "start_time = 2026-01-01T00:00:00Z" "format = pcd01" "invalid_rate = 0.2" >"$t/hl7bad.ini"
+"$BPPIPE" run "$t/hl7bad.ini" --summary-json "$t/sum.json" 2>"$t/err"
+check "pcd01 with invalid_rate: about a fifth dead-lettered, for their four reasons" \
+    "[ $(sum "120 <= d['invalid'] <= 280") = True ] && [ $(sum "len(d['invalid_by_reason'])") = 4 ]"
+
 # rate > 0 paces real time: one patient at 5 readings/s, 6 readings take about a second
 ward "$t/paced" "start_time = 2026-01-01T00:00:00Z" >"$t/paced.ini"
 s0=$(date +%s.%N)
