@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -134,8 +135,7 @@ int bp_ack_parse(const char *msg, size_t len, bp_ack *ack)
         if (e - p >= 4 && memcmp(p, "MSA", 3) == 0 && p[3] == fs) {
             char code[8];
             field(p, e, fs, cs, 1, code, sizeof code);
-            memcpy(ack->code, code, 2);
-            ack->code[2] = '\0';
+            snprintf(ack->code, sizeof ack->code, "%s", code); /* 2 letters, or fewer */
             field(p, e, fs, cs, 2, ack->control_id, sizeof ack->control_id);
             return 0;
         }

@@ -322,7 +322,8 @@ static double percentile(const double *v, size_t n, double q)
 
 static void report(const config *c, totals *t, double seconds, long unacked)
 {
-    qsort(t->lat_ms, t->n_lat, sizeof *t->lat_ms, cmp_double);
+    if (t->n_lat)
+        qsort(t->lat_ms, t->n_lat, sizeof *t->lat_ms, cmp_double);
     double p50 = percentile(t->lat_ms, t->n_lat, 0.50), p99 = percentile(t->lat_ms, t->n_lat, 0.99);
     double max = t->n_lat ? t->lat_ms[t->n_lat - 1] : NAN;
     long acked = t->aa + t->ae + t->ar;
@@ -370,6 +371,7 @@ static int run(const config *c)
     }
     monitor *mons = calloc((size_t)c->connections, sizeof *mons);
     struct pollfd *pfd = calloc((size_t)c->connections, sizeof *pfd);
+    totals t = {0};
     int status = 1;
     if (!mons || !pfd)
         goto out;
@@ -378,7 +380,6 @@ static int run(const config *c)
         if (!(mons[i].queue = malloc(QUEUE_CAP * sizeof(msg))))
             goto out;
     }
-    totals t = {0};
     double t0 = bp_now_s(), drain_until = INFINITY;
     bool stopped = false; /* no new messages any more: the ones out wait for their ACKs */
     for (;;) {
@@ -476,6 +477,7 @@ out:
     }
     free(mons);
     free(pfd);
+    free(t.lat_ms);
     if (log)
         fclose(log);
     bp_ward_free(&ward);
