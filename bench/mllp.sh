@@ -59,9 +59,10 @@ addr=$(cat "$t/mllp.addr")
 ticks() { awk '{print $14 + $15}' "/proc/$ward/stat"; }
 tck=$(getconf CLK_TCK)
 
+pace="as fast as the ACKs come back"
+[ -z "${RATE:-}" ] || pace="$RATE messages/s"
 echo "ward.ini from MLLP at $addr: $N messages from $conns connections, $patients patients," \
-     "${RATE:+$RATE messages/s}${RATE:-as fast as the ACKs come back}; anomalies to es_standin," \
-     "normal archive $layout"
+     "$pace; anomalies to es_standin, normal archive $layout"
 cpu0=$(ticks)
 "$monitor" --to "$addr" --connections "$conns" --patients "$patients" --count "$N" \
     --rate "${RATE:-0}" --seed 11 --start-time 2026-01-01T00:00:00Z --json >"$t/monitor.json" \
