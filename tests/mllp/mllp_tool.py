@@ -75,6 +75,9 @@ def connect(port_file):
     host, port = open(port_file).read().strip().rsplit(":", 1)
     s = socket.create_connection((host, int(port)))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # an answer that never comes fails the test instead of hanging it (the backpressure test
+    # waits up to 30 s of outage for its answers)
+    s.settimeout(120)
     return s
 
 
