@@ -5,7 +5,7 @@
 #include "conform/conform.h"
 #include "pipeline/state.h"
 
-#include "fhir/fhir_decode.h"
+#include "decode/payload_decode.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -111,7 +111,7 @@ int cf_add_payload_text(cf_batch *cb, const char *text, int64_t offset, bool wan
     }
     decode_into di = {.cb = cb, .input = input};
     size_t before = cb->b.count;
-    if (bp_fhir_decode(text, strlen(text), NULL, take, &di) != 0 || di.why[0]) {
+    if (bp_payload_decode(text, strlen(text), NULL, take, &di) != 0 || di.why[0]) {
         snprintf(why, why_len, "kit: %s", di.why[0] ? di.why : "out of memory");
         return -1;
     }

@@ -1,6 +1,7 @@
 #include "engine/decode_pool.h"
 
 #include "base/arena.h"
+#include "decode/payload_decode.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -81,7 +82,10 @@ static int keep(void *user, const bp_decoded *d)
         !copy_text(&s->arena, &c->observation_id) || !copy_text(&s->arena, &c->patient_id) ||
         !copy_text(&s->arena, &c->practitioner_id) || !copy_text(&s->arena, &c->device_id) ||
         !copy_text(&s->arena, &c->status) || !copy_text(&s->arena, &c->skip_reason) ||
-        !copy_text(&s->arena, &c->resource_type) || !copy_text(&s->arena, &c->resource_code))
+        !copy_text(&s->arena, &c->resource_type) || !copy_text(&s->arena, &c->resource_code) ||
+        !copy_text(&s->arena, &c->hl7_control_id) || !copy_text(&s->arena, &c->hl7_sending_app) ||
+        !copy_text(&s->arena, &c->hl7_sending_facility) || !copy_text(&s->arena, &c->hl7_code) ||
+        !copy_text(&s->arena, &c->hl7_corrects))
         return -1;
     s->n++;
     return 0;
@@ -105,7 +109,7 @@ static void take_blocks(bp_decode_pool *p, size_t k)
         for (size_t i = first; i < end && !s->nomem; i++) {
             const bp_record *in = p->input->items[i];
             s->payload = i;
-            if (bp_fhir_decode(in->payload, in->payload_len, &p->opts, keep, s) != 0)
+            if (bp_payload_decode(in->payload, in->payload_len, &p->opts, keep, s) != 0)
                 s->nomem = true;
         }
         bl->n_items = s->n - bl->first_item;
@@ -225,7 +229,7 @@ static int replay_block(bp_decode_pool *p, size_t b, bp_decode_pool_emit emit, v
         if (!any) {
             /* The decoder promises one item per payload at least; never lose one if not. */
             bp_decoded lost = {.invalid_reason = "decoder produced no reading and no reason",
-                               .systolic = NAN, .diastolic = NAN, .heart_rate = NAN,
+                               .systolic = NAN, .diastolic = NAN, .heart_rate = NAN, .mean_pressure = NAN,
                                .resource_index = -1};
             int rc = emit(user, pl, &lost);
             if (rc != 0)

@@ -5,7 +5,7 @@
 #include "common/clock.h"
 #include "delivery/lane.h"
 #include "engine/decode_pool.h"
-#include "fhir/fhir_decode.h"
+#include "decode/payload_decode.h"
 #include "pipeline/document.h"
 #include "pipeline/state.h"
 
@@ -158,7 +158,7 @@ static step_result decode_all(runner *r)
     for (size_t i = 0; !r->decode && i < r->f->input.count; i++) {
         r->current_input = r->f->input.items[i];
         size_t before = r->f->records.count;
-        if (bp_fhir_decode(r->current_input->payload, r->current_input->payload_len, &opts,
+        if (bp_payload_decode(r->current_input->payload, r->current_input->payload_len, &opts,
                            on_decoded, r) != 0) {
             bp_log("core", BP_LOG_ERROR, "out of memory while decoding a batch");
             return STEP_FATAL;
@@ -166,7 +166,7 @@ static step_result decode_all(runner *r)
         if (r->f->records.count == before) {
             /* The decoder promises one item per payload at least; never lose one if not. */
             bp_decoded lost = {.invalid_reason = "decoder produced no reading and no reason",
-                               .systolic = NAN, .diastolic = NAN, .heart_rate = NAN,
+                               .systolic = NAN, .diastolic = NAN, .heart_rate = NAN, .mean_pressure = NAN,
                                .resource_index = -1};
             if (on_decoded(r, &lost) != 0)
                 return STEP_FATAL;

@@ -133,7 +133,7 @@ static void add_invalid(walk *w, int index, const char *reason)
     memset(r, 0, sizeof *r);
     snprintf(r->reason, sizeof r->reason, "%s", reason);
     r->d.invalid_reason = r->reason;
-    r->d.systolic = r->d.diastolic = r->d.heart_rate = NAN;
+    r->d.systolic = r->d.diastolic = r->d.heart_rate = r->d.mean_pressure = NAN;
     r->d.effective_ms = INT64_MIN;
     r->d.resource_index = index;
 }
@@ -237,7 +237,7 @@ static void add_skipped(walk *w, int index, const char *reason, const char *type
         return;
     memset(&r->d, 0, sizeof r->d);
     r->is_bp = r->has_sys = r->has_dia = r->paired_away = false;
-    r->d.systolic = r->d.diastolic = r->d.heart_rate = NAN;
+    r->d.systolic = r->d.diastolic = r->d.heart_rate = r->d.mean_pressure = NAN;
     r->d.effective_ms = INT64_MIN;
     r->d.resource_index = index;
     r->d.skip_reason = reason;
@@ -566,7 +566,7 @@ int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
     }
     if (early) {
         bp_decoded d = {.invalid_reason = early, .systolic = NAN, .diastolic = NAN,
-                        .heart_rate = NAN, .effective_ms = INT64_MIN, .resource_index = -1};
+                        .heart_rate = NAN, .mean_pressure = NAN, .effective_ms = INT64_MIN, .resource_index = -1};
         return emit(user, &d);
     }
     /* From here on the trees are in this thread's arena (an emit that decoded again would
@@ -598,7 +598,7 @@ int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
     }
     if (w.nomem) {
         bp_decoded d = {.invalid_reason = "out of memory while decoding", .systolic = NAN,
-                        .diastolic = NAN, .heart_rate = NAN, .effective_ms = INT64_MIN,
+                        .diastolic = NAN, .heart_rate = NAN, .mean_pressure = NAN, .effective_ms = INT64_MIN,
                         .resource_index = -1};
         emit(user, &d);
         rc = -1;
@@ -621,7 +621,7 @@ int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
         else
             snprintf(reason, sizeof reason, "no FHIR resource in the payload");
         bp_decoded d = {.invalid_reason = reason, .systolic = NAN, .diastolic = NAN,
-                        .heart_rate = NAN, .effective_ms = INT64_MIN, .resource_index = -1};
+                        .heart_rate = NAN, .mean_pressure = NAN, .effective_ms = INT64_MIN, .resource_index = -1};
         rc = emit(user, &d);
     }
 done:

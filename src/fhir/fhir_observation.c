@@ -632,7 +632,7 @@ void bp_obs_extract(const cJSON *obs, const char *full_url, const char *raw, siz
                     bp_obs_ctx *ctx, bp_obs_result *res)
 {
     memset(res, 0, sizeof *res);
-    res->d.systolic = res->d.diastolic = res->d.heart_rate = NAN;
+    res->d.systolic = res->d.diastolic = res->d.heart_rate = res->d.mean_pressure = NAN;
     res->d.resource_index = -1;
     res->d.effective_ms = INT64_MIN;
     obs_members m;

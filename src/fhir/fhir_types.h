@@ -8,7 +8,9 @@
 #include <stdint.h>
 
 /* Flags on a decoded reading. */
-#define BP_DEC_BY_TEXT 0x1u /* a component was identified by its code.text, not by a coding */
+#define BP_DEC_BY_TEXT 0x1u    /* a component was identified by its code.text, not by a coding */
+#define BP_DEC_INVASIVE 0x2u   /* HL7 v2: an arterial line, not a cuff (never mixed with one) */
+#define BP_DEC_CORRECTION 0x4u /* HL7 v2: OBX-11 C, a correction of an earlier reading */
 
 typedef struct bp_decoded {
     /* NULL when the item is a reading; otherwise why the payload or resource is unusable,
@@ -42,6 +44,17 @@ typedef struct bp_decoded {
                                   without a resource */
     const char *resource_code; /* a skipped Observation's code (the LOINC coding's when there
                                   is one, else the first coding's), NULL when none */
+
+    /* Appended for HL7 v2 (issue 24; src/hl7v2, docs/hl7v2.md). The FHIR decoder leaves the
+     * texts NULL and the mean NaN. */
+    double mean_pressure;             /* mmHg (MAP), NaN when absent */
+    const char *hl7_control_id;       /* MSH-10 of the message; NULL for FHIR */
+    const char *hl7_sending_app;      /* MSH-3, first component, unescaped */
+    const char *hl7_sending_facility; /* MSH-4, first component, unescaped */
+    const char *hl7_code;             /* the code that named the value: "MDC 150021",
+                                         "LOINC 8480-6" (a skipped OBX: its own code) */
+    const char *hl7_corrects;         /* BP_DEC_CORRECTION: the stable id of the reading the
+                                         correction replaces (the one its F/R/P gave) */
 } bp_decoded;
 
 /* The reasons an item is skipped. */
@@ -50,5 +63,13 @@ typedef struct bp_decoded {
 #define BP_SKIP_MEAN_ONLY "mean blood pressure only"
 #define BP_SKIP_NO_RESOURCE "Bundle entry without a resource"
 #define BP_SKIP_EMPTY_BUNDLE "Bundle with no entries"
+/* HL7 v2 (src/hl7v2) */
+#define BP_SKIP_OBX_NOT_BP "OBX is not blood pressure"
+#define BP_SKIP_OBX_STATUS_X "OBX-11 X: result cannot be obtained"
+#define BP_SKIP_OBX_STATUS_D "OBX-11 D: result deleted"
+#define BP_SKIP_OBX_STATUS_W "OBX-11 W: result was wrong"
+#define BP_SKIP_OBX_STATUS_OTHER "OBX-11 status is not a result (I, N, O)"
+#define BP_SKIP_PULSE_ONLY "pulse rate without a blood pressure"
+#define BP_SKIP_NO_OBSERVATION "ORU^R01 without observation values"
 
 #endif

@@ -85,6 +85,28 @@ static void source_object(doc_writer *w, const bp_record *r)
     close_obj(w);
 }
 
+/* Where an HL7 v2 reading came from (docs/hl7v2.md): written only for records decoded from an
+ * HL7 v2 message, which always have its control id (possibly empty). */
+static void hl7v2_object(doc_writer *w, const bp_record *r)
+{
+    if (!r->hl7_control_id)
+        return;
+    key(w, "hl7v2");
+    open_obj(w);
+    text_field(w, "control_id", r->hl7_control_id);
+    text_field(w, "sending_application", r->hl7_sending_app);
+    text_field(w, "sending_facility", r->hl7_sending_facility);
+    text_field(w, "code", r->hl7_code);
+    key(w, "invasive");
+    bp_buf_puts(w->out, r->decode_flags & BP_DEC_INVASIVE ? "true" : "false");
+    if (r->decode_flags & BP_DEC_CORRECTION) {
+        key(w, "correction");
+        bp_buf_puts(w->out, "true");
+        text_field(w, "corrects", r->hl7_corrects);
+    }
+    close_obj(w);
+}
+
 static void verdict_fields(doc_writer *w, const bp_record *r)
 {
     key(w, "anomaly");
@@ -132,6 +154,7 @@ void bp_document_write(bp_buf *out, const bp_record *r, bool pretty, long long n
     number_field(&w, "systolic_pressure", r->systolic);
     number_field(&w, "diastolic_pressure", r->diastolic);
     number_field(&w, "heart_rate", r->heart_rate);
+    number_field(&w, "mean_pressure", r->mean_pressure);
     if (r->decode_flags & BP_DEC_BY_TEXT)
         text_field(&w, "identified_by", "text");
     /* A skipped resource (valid FHIR, not blood pressure) says what it was, not a verdict. */
@@ -147,6 +170,7 @@ void bp_document_write(bp_buf *out, const bp_record *r, bool pretty, long long n
     } else {
         verdict_fields(&w, r);
     }
+    hl7v2_object(&w, r);
     source_object(&w, r);
     /* A skipped resource that is the whole payload carries it; one entry of a Bundle does not
      * (a patient Bundle of megabytes would be repeated for each of its hundreds of entries):

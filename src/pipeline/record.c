@@ -51,7 +51,7 @@ bp_record *bp_record_new(bp_arena *arena)
     r->offset = -1;
     r->source_ts_ms = -1;
     r->effective_ms = INT64_MIN;
-    r->systolic = r->diastolic = r->heart_rate = NAN;
+    r->systolic = r->diastolic = r->heart_rate = r->mean_pressure = NAN;
     r->resource_index = -1;
     return r;
 }
@@ -74,12 +74,21 @@ bp_record *bp_record_from_decoded(bp_arena *a, const bp_record *input, const bp_
     rec->systolic = d->systolic;
     rec->diastolic = d->diastolic;
     rec->heart_rate = d->heart_rate;
+    rec->mean_pressure = d->mean_pressure;
     rec->decode_flags = d->flags;
+    rec->hl7_control_id = bp_arena_strdup(a, d->hl7_control_id);
+    rec->hl7_sending_app = bp_arena_strdup(a, d->hl7_sending_app);
+    rec->hl7_sending_facility = bp_arena_strdup(a, d->hl7_sending_facility);
+    rec->hl7_code = bp_arena_strdup(a, d->hl7_code);
+    rec->hl7_corrects = bp_arena_strdup(a, d->hl7_corrects);
     rec->resource_index = d->resource_index;
     if ((d->invalid_reason && !rec->invalid_reason) || (d->stable_id && !rec->stable_id) ||
         (d->observation_id && !rec->observation_id) || (d->patient_id && !rec->patient_id) ||
         (d->practitioner_id && !rec->practitioner_id) || (d->device_id && !rec->device_id) ||
-        (d->status && !rec->status))
+        (d->status && !rec->status) || (d->hl7_control_id && !rec->hl7_control_id) ||
+        (d->hl7_sending_app && !rec->hl7_sending_app) ||
+        (d->hl7_sending_facility && !rec->hl7_sending_facility) ||
+        (d->hl7_code && !rec->hl7_code) || (d->hl7_corrects && !rec->hl7_corrects))
         return NULL; /* out of memory: never a record with an id silently missing */
     return rec;
 }
@@ -277,7 +286,8 @@ static const char *const core_fields[] = {
     "@timestamp", "observation_id", "stable_id", "patient_id", "practitioner_id", "device_id",
     "status", "systolic_pressure", "diastolic_pressure", "heart_rate", "anomaly", "anomaly_type",
     "anomaly_details", "bp_category", "severity", "identified_by", "source", "invalid_reason",
-    "payload", "route", "effective_time", "skip_reason", "resource_type", "resource_code"};
+    "payload", "route", "effective_time", "skip_reason", "resource_type", "resource_code",
+    "mean_pressure", "hl7v2"};
 
 /* A core name, or one followed by '.': Elasticsearch reads "source.offset" as the path into
  * the core's "source" object, so the annotation would collide with the core's own mapping. */

@@ -63,7 +63,11 @@ struct bp_record {
     const char *stable_id, *observation_id, *patient_id, *practitioner_id, *device_id, *status;
     int64_t effective_ms;
     double systolic, diastolic, heart_rate;
+    double mean_pressure; /* NaN when absent (HL7 v2 only so far) */
     unsigned decode_flags;
+    /* HL7 v2 provenance (bp_decoded's hl7_*): NULL for a FHIR payload */
+    const char *hl7_control_id, *hl7_sending_app, *hl7_sending_facility, *hl7_code,
+        *hl7_corrects;
     int resource_index;
     const char *invalid_reason; /* non-NULL: the record is on the invalid route */
     /* non-NULL (and invalid_reason NULL): a skipped resource, not a reading (BP_SKIP_*), with

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fuzzes the FHIR decoder with libFuzzer under ASan + UBSan for N seconds (default 60), seeded
-# with the FHIR examples of tests/data and tests/fuzz/seeds. Fails on any crash, leak or timeout.
+# Fuzzes the payload decoder (FHIR and HL7 v2, src/decode) with libFuzzer under ASan + UBSan for
+# N seconds (default 60), seeded with the FHIR examples and the HL7 v2 messages of tests/data and
+# tests/fuzz/seeds. Fails on any crash, leak or timeout.
 # Usage: bash tests/fuzz/run.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,17 +12,20 @@ if ! command -v clang >/dev/null; then
 fi
 out=build-fuzz
 mkdir -p "$out"
-# The decoder (src/fhir) and what it needs below it (src/base, lib/common), built straight into
-# the fuzzer: no CMake round trip. The layering keeps this list short: fhir needs nothing else.
+# The decoders (src/decode, src/hl7v2, src/fhir) and what they need below them (src/base,
+# lib/hl7v2, lib/common), built straight into the fuzzer: no CMake round trip. The layering keeps
+# this list short.
 clang -std=c11 -g -O1 -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -Iinclude -Isrc -Ilib tests/fuzz/fuzz_decode.c src/fhir/*.c src/base/*.c lib/common/*.c \
+    -Iinclude -Isrc -Ilib tests/fuzz/fuzz_decode.c src/decode/*.c src/hl7v2/*.c src/fhir/*.c src/base/*.c \
+    lib/hl7v2/*.c lib/common/*.c \
     $(pkg-config --cflags --libs libcjson) -lm -pthread -o "$out/fuzz_decode"
 corpus="$out/corpus"
 rm -rf "$corpus"
 mkdir -p "$corpus"
 cp tests/fuzz/seeds/* "$corpus/"
 cp tests/data/fhir-examples/*.json "$corpus/"
+cp tests/data/hl7v2/*.hl7 "$corpus/"
 echo "fuzz: $(ls "$corpus" | wc -l) seeds, ${seconds}s"
 # -timeout: one input taking over 10 s is a hang; -rss_limit_mb bounds memory.
 "$out/fuzz_decode" "$corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
