@@ -317,7 +317,9 @@ typedef struct bp_host {
      *     observation_id patient_id practitioner_id device_id status systolic_pressure
      *     diastolic_pressure heart_rate identified_by anomaly anomaly_type anomaly_details
      *     bp_category severity route invalid_reason skip_reason resource_type resource_code
-     *     source payload effective_time. Change a verdict through flag/set_text instead.
+     *     source payload effective_time mean_pressure hl7v2 (the last two since bppipe read
+     *     HL7 v2, with no ABI change: an annotation of either name was refused from then on,
+     *     and none shipped used them). Change a verdict through flag/set_text instead.
      *   - Values: annotate_number refuses NaN and ±Inf (JSON has neither): the key is left
      *     out of the document (or keeps the value set before). annotate_text needs a non-NULL
      *     value (any text; it is escaped as JSON). annotate_bool stores value != 0.

@@ -1,5 +1,6 @@
 #include "delivery/record_codec.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +15,10 @@
  *               anomaly_type
  *   reasons: count(u32), then strings
  *   annotations: count(u32), then key(string) type(u8) number(u64 bits) text(string)
- * A string is its length (u32; 0xFFFFFFFF for none) and its bytes. Nothing may follow. */
+ *   format 2 (HL7 v2, issue 24): mean_pressure (u64 bits), then 5 strings: hl7_control_id
+ *               hl7_sending_app hl7_sending_facility hl7_code hl7_corrects
+ * A string is its length (u32; 0xFFFFFFFF for none) and its bytes. Nothing may follow. Format 1
+ * (the same without the format 2 tail) is still read: a spool written before stays readable. */
 
 #define NO_STRING 0xFFFFFFFFu
 
@@ -96,6 +100,11 @@ int bp_record_encode(const bp_record *r, unsigned attempts, bp_buf *out)
         put_f64(out, a->number);
         bad |= put_cstr(out, a->type == BP_VAL_TEXT ? a->text : NULL);
     }
+    put_f64(out, r->mean_pressure);
+    const char *hl7[] = {r->hl7_control_id, r->hl7_sending_app, r->hl7_sending_facility,
+                         r->hl7_code, r->hl7_corrects};
+    for (size_t i = 0; i < sizeof hl7 / sizeof *hl7; i++)
+        bad |= put_cstr(out, hl7[i]);
     return bad || out->failed ? -1 : 0;
 }
 
@@ -167,7 +176,8 @@ int bp_record_decode(const void *data, size_t len, bp_arena *arena, bp_record **
         snprintf(err, errlen, "not a bppipe spooled record (no BPR mark)");
         return -1;
     }
-    if (b[3] != BP_RECORD_CODEC_VERSION) {
+    unsigned format = b[3];
+    if (format != 1u && format != BP_RECORD_CODEC_VERSION) {
         snprintf(err, errlen, "a spooled record of format %u; this build reads format %u",
                  (unsigned)b[3], BP_RECORD_CODEC_VERSION);
         return -1;
@@ -243,8 +253,16 @@ int bp_record_decode(const void *data, size_t len, bp_arena *arena, bp_record **
             r->annotations = a;
         r->annotations_tail = a;
     }
+    r->mean_pressure = NAN;
+    if (format >= 2u && ok && !rd.short_read) {
+        r->mean_pressure = get_f64(&rd);
+        const char **hl7[] = {&r->hl7_control_id, &r->hl7_sending_app,
+                              &r->hl7_sending_facility, &r->hl7_code, &r->hl7_corrects};
+        for (size_t i = 0; i < sizeof hl7 / sizeof *hl7; i++)
+            *hl7[i] = get_str(&rd, arena, NULL, &ok);
+    }
     if (rd.short_read || !ok || rd.left != 0) {
-        snprintf(err, errlen, "a spooled record of format %u is %s", BP_RECORD_CODEC_VERSION,
+        snprintf(err, errlen, "a spooled record of format %u is %s", format,
                  rd.short_read ? "cut short" : !ok ? "damaged (a value out of range)" :
                                                      "followed by stray bytes");
         return -1;

@@ -106,7 +106,7 @@ static void put(ctx *c, const bp_decoded *d)
 static void message_invalid(ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void message_invalid(ctx *c, const char *fmt, ...)
 {
-    char why[300];
+    char why[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
@@ -455,7 +455,7 @@ static void flush(ctx *c)
         base_item(c, &d);
         d.resource_index = g->first_obx - 1;
         d.hl7_code = g->code[0] ? g->code : NULL;
-        char device[TEXT], why[300], id[48], corrects[48];
+        char device[TEXT], why[256], id[48], corrects[48];
         if (text_of(c, g->device, device) == 0 && device[0])
             d.device_id = device;
         d.patient_id = c->have_pid && !c->patient_why ? c->patient : NULL;
@@ -486,10 +486,11 @@ static void flush(ctx *c)
         d.mean_pressure = g->part[BP_PART_MEAN];
         d.heart_rate = g->part[BP_PART_PULSE];
         if (!d.invalid_reason && (has_sys != has_dia)) {
-            snprintf(why, sizeof why, "channel %.*s: %s without %s (OBX %d)", (int)g->channel.n,
-                     g->channel.p ? g->channel.p : "", has_sys ? "systolic" : "diastolic",
-                     has_sys ? "diastolic" : "systolic",
+            snprintf(why, sizeof why, "channel %.*s: %s without %s (OBX %d)",
+                     (int)(g->channel.n > 40 ? 40 : g->channel.n), g->channel.p ? g->channel.p : "",
+                     has_sys ? "systolic" : "diastolic", has_sys ? "diastolic" : "systolic",
                      g->part_obx[has_sys ? BP_PART_SYS : BP_PART_DIA]);
+            clean(why);
             d.invalid_reason = why;
         }
         if (!d.invalid_reason && !has_sys && !has_dia) {

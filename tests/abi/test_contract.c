@@ -18,7 +18,8 @@ static const char *const reserved[] = {
     "device_id",     "status",    "systolic_pressure", "diastolic_pressure", "heart_rate",
     "identified_by", "anomaly",   "anomaly_type",      "anomaly_details",    "bp_category",
     "severity",      "route",     "invalid_reason",    "skip_reason",        "resource_type",
-    "resource_code", "source",    "payload",           "effective_time"};
+    "resource_code", "source",    "payload",           "effective_time",     "mean_pressure",
+    "hl7v2"};
 
 static bp_record *reading(const bp_host *h, bp_batch *b)
 {

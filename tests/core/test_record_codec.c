@@ -34,6 +34,12 @@ static bp_record *judged(bp_arena *a)
     r->heart_rate = 71;
     r->decode_flags = 5;
     r->resource_index = 3;
+    r->mean_pressure = 147;
+    r->hl7_control_id = "CRISIS-0001";
+    r->hl7_sending_app = "WARDGW";
+    r->hl7_sending_facility = NULL;
+    r->hl7_code = "MDC 150021";
+    r->hl7_corrects = "sha256:00";
     CHECK(bp_record_flag(r, "systolic_high", BP_SEV_CRITICAL) == 0);
     CHECK(bp_record_flag(r, "crisis", BP_SEV_WARNING) == 0);
     CHECK(bp_record_set_text(r, BP_F_CATEGORY, "hypertensive_crisis") == 0);
@@ -58,6 +64,12 @@ static void same_record(const bp_record *a, const bp_record *b)
     CHECK_STR(a->status, b->status);
     CHECK(a->systolic == b->systolic && isnan(b->diastolic) && a->heart_rate == b->heart_rate);
     CHECK(a->decode_flags == b->decode_flags && a->resource_index == b->resource_index);
+    CHECK(a->mean_pressure == b->mean_pressure);
+    CHECK_STR(a->hl7_control_id, b->hl7_control_id);
+    CHECK_STR(a->hl7_sending_app, b->hl7_sending_app);
+    CHECK(b->hl7_sending_facility == NULL);
+    CHECK_STR(a->hl7_code, b->hl7_code);
+    CHECK_STR(a->hl7_corrects, b->hl7_corrects);
     CHECK(a->anomaly == b->anomaly && a->severity == b->severity);
     CHECK_STR(a->category, b->category);
     CHECK_STR(bp_record_anomaly_type(a), bp_record_anomaly_type(b));
@@ -130,9 +142,25 @@ int main(void)
     longer[buf.len] = 'x';
     CHECK(bp_record_decode(longer, buf.len + 1, &back, &out, &attempts, err, sizeof err) != 0);
     CHECK_CONTAINS(err, "stray bytes");
-    longer[3] = 2; /* a newer format */
+    longer[3] = 3; /* a newer format */
     CHECK(bp_record_decode(longer, buf.len, &back, &out, &attempts, err, sizeof err) != 0);
-    CHECK_CONTAINS(err, "format 2");
+    CHECK_CONTAINS(err, "format 3");
+    /* format 1 (before HL7 v2): the same bytes without the tail still read, mean NaN, no hl7 */
+    {
+        bp_record *plain = bp_record_new(&a);
+        plain->stable_id = "x";
+        bp_buf one;
+        bp_buf_init(&one);
+        CHECK(bp_record_encode(plain, 2, &one) == 0);
+        size_t tail = 8 + 5 * 4; /* mean_pressure and five absent strings */
+        one.data[3] = 1;
+        CHECK(bp_record_decode(one.data, one.len - tail, &back, &out, &attempts, err,
+                               sizeof err) == 0);
+        CHECK(out && isnan(out->mean_pressure) && out->hl7_control_id == NULL &&
+              attempts == 2);
+        CHECK_STR(out ? out->stable_id : NULL, "x");
+        bp_buf_free(&one);
+    }
     CHECK(bp_record_decode("SPAM spam", 9, &back, &out, &attempts, err, sizeof err) != 0);
     CHECK_CONTAINS(err, "not a bppipe spooled record");
     /* a severity no build has */

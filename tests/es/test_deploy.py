@@ -79,15 +79,19 @@ def serializer_fields():
     """The field names src/pipeline/document.c writes and the annotations the shipped plugins add."""
     doc = read("src", "pipeline", "document.c")
     fields = set()
-    # source_object() writes the members of "source"; everything else is top level.
-    start = doc.index("static void source_object")
-    end = doc.index("\n}\n", start)
+    # source_object() and hl7v2_object() write the members of "source" and "hl7v2"; everything
+    # else is top level.
     call = re.compile(r'(?:text_field|number_field|key)\(&?w,\s*"([^"]+)"')
-    for name in call.findall(doc[start:end]):
-        fields.add(name if name == "source" else "source." + name)
-    for name in call.findall(doc[:start] + doc[end:]):
+    rest = doc
+    for obj in ("source", "hl7v2"):
+        start = rest.index("static void %s_object" % obj)
+        end = rest.index("\n}\n", start)
+        for name in call.findall(rest[start:end]):
+            if name != obj:
+                fields.add(obj + "." + name)
+        rest = rest[:start] + rest[end:]
+    for name in call.findall(rest):
         fields.add(name)
-    fields.discard("source")
     for path in glob.glob(os.path.join(SRC, "plugins", "*", "*.c")):
         with open(path) as f:
             text = f.read()
@@ -269,6 +273,7 @@ class DeployTest(unittest.TestCase):
         emitted = serializer_fields()
         self.assertIn("ml_risk_score", emitted)  # the extraction works at all
         self.assertIn("source.offset", emitted)
+        self.assertIn("hl7v2.control_id", emitted)
         self.assertEqual(sorted(emitted - mapped), [], "emitted but not mapped")
         self.assertEqual(sorted(mapped - emitted), [], "mapped but never emitted")
 
