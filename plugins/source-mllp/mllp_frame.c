@@ -22,7 +22,7 @@ void bp_mllp_deframer_free(bp_mllp_deframer *d)
 
 int bp_mllp_in_frame(const bp_mllp_deframer *d)
 {
-    return d->state == INSIDE || d->state == OVERSIZED;
+    return d->state != OUTSIDE;
 }
 
 /* Appends in[0..n) to the frame. The buffer grows by doubling, so a frame costs what it holds,
@@ -140,7 +140,7 @@ int bp_mllp_take_partial(bp_mllp_deframer *d, const char **data, size_t *len, ui
         d->len = 0;
         d->reset = 0;
     }
-    if (!bp_mllp_in_frame(d) && d->state != AFTER_EB)
+    if (!bp_mllp_in_frame(d))
         return 0;
     *data = d->buf;
     *len = d->len;

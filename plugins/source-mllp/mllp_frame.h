@@ -33,7 +33,7 @@ typedef struct bp_mllp_deframer {
 
 void bp_mllp_deframer_init(bp_mllp_deframer *d, size_t max_bytes, size_t keep_bytes);
 void bp_mllp_deframer_free(bp_mllp_deframer *d);
-/* True while a frame has begun and not ended (a close now cuts it). */
+/* True while a frame has begun and not been handed out (a close now ends it). */
 int bp_mllp_in_frame(const bp_mllp_deframer *d);
 
 /* A frame begun and never ended (its connection closed or went idle): hands out what it holds

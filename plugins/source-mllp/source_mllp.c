@@ -425,6 +425,9 @@ static int frame_conn(source *s, conn *c, bp_batch *batch, size_t want)
     if (c->pos < c->len)
         return BP_OK;
     c->pos = c->len = 0;
+    /* A frame the sender left unfinished is handed over when the batch has room for it. */
+    if (c->eof && bp_mllp_in_frame(&c->df) && h->batch_count(batch) >= want)
+        return BP_OK;
     unready(s, c);
     if (c->eof) {
         int rc = hand_partial(s, c, batch);
@@ -470,9 +473,11 @@ static void sweep_idle(source *s, bp_batch *batch, size_t want)
             continue;
         if (bp_mllp_in_frame(&c->df)) {
             if (s->host->batch_count(batch) >= want)
-                continue; /* next time, when the batch has room for its dead letter */
-            c->eof = true;
-            hand_partial(s, c, batch);
+                continue;  /* next time, when the batch has room for its dead letter */
+            c->eof = true; /* read nothing more from it */
+            set_events(s, c);
+            if (hand_partial(s, c, batch) != BP_OK)
+                return;
         }
         if (c->pending == 0)
             conn_close(s, c, "connections_idle_closed");
@@ -545,6 +550,12 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
             }
             if ((evs[i].events & EPOLLOUT) && !flush_out(s, c))
                 continue;
+            if ((evs[i].events & (EPOLLERR | EPOLLHUP)) && c->eof) {
+                /* Gone both ways (a reset after it closed): its answers cannot be delivered,
+                 * and a socket left open would wake every epoll_wait. */
+                conn_close(s, c, "connections_lost");
+                continue;
+            }
             if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
                 read_conn(s, c);
         }

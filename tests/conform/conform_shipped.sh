@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bppipe conform passes for every plugin shipped in plugins/, each with the options it needs:
 # sink-es against the Elasticsearch emulator, sink-kafka and source-kafka against bppipe broker
-# (source-kafka reads what sink-kafka's checks wrote), sink-alert against the webhook receiver.
+# (source-kafka reads what sink-kafka's checks wrote), sink-alert against the webhook receiver,
+# source-mllp fed by tests/mllp/mllp_tool.py (reconnecting to each listener conform opens).
 # Every check must pass: no FAIL and no skip. A plugin added to plugins/ without a line here
 # fails the test, so none goes unchecked.
 . "$BPPIPE_SOURCE_DIR/tests/kafka/lib.sh"
@@ -12,6 +13,8 @@ start_broker
 track $!
 for _ in $(seq 100); do [ -s "$t/rx.port" ] && break; sleep 0.05; done
 WEBHOOK=http://127.0.0.1:$(cat "$t/rx.port")/alerts
+/usr/bin/python3 "$BPPIPE_SOURCE_DIR/tests/mllp/mllp_tool.py" feed "$t/mllp.port" 900 &
+track $!
 
 obs() { # obs ID PATIENT MINUTE SYS DIA
     printf '{"resourceType":"Observation","id":"%s","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"subject":{"reference":"Patient/%s"},"effectiveDateTime":"2026-03-01T10:%02d:00Z","component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":%s,"code":"mm[Hg]"}},{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":%s,"code":"mm[Hg]"}}]}\n' "$1" "$2" "$3" "$4" "$5"
@@ -29,6 +32,7 @@ configs() {
     detector-logreg) echo "-o model=$BPPIPE_SOURCE_DIR/models/bp_logreg.json -o required=true" ;;
     source-faker) echo ""; echo "-o count=20 -o rate=1000" ;;
     source-file) echo "-o path=$t/in.ndjson"; echo "-o path=$t/folder" ;;
+    source-mllp) echo "-o listen=127.0.0.1:0 -o port_file=$t/mllp.port" ;;
     source-kafka) echo "-o brokers=$BROKERS -o topics=conform-bp -o group=conform $KAFKA_GROUP_OPTS" ;;
     sink-file) echo "-o path=out"; echo "-o path=out -o layout=per-record" ;;
     sink-capture) echo "-o fd=3" ;;

@@ -69,10 +69,3 @@ es_control_ids() {
         grep -o 'M[0-9]\{6\}' | sort -u
 }
 
-# need_pcd01_decoder: these tests need the host to read PCD-01 into readings (src/hl7v2); a tree
-# without it skips them (ctest SKIP_RETURN_CODE 77) rather than fail on what is not there yet.
-need_pcd01_decoder() {
-    [ -d "$BPPIPE_SOURCE_DIR/src/hl7v2" ] && return 0
-    echo "SKIP: the host has no PCD-01 decoder (src/hl7v2) in this tree"
-    exit 77
-}

@@ -10,9 +10,9 @@ t=$(mktemp -d)
 trap '[ -n "$bp_pid" ] && kill -9 $bp_pid 2>/dev/null; es_stop_all; rm -rf "$t"' EXIT
 . "$BPPIPE_SOURCE_DIR/tests/es/lib.sh"
 . "$BPPIPE_SOURCE_DIR/tests/mllp/lib.sh"
-need_pcd01_decoder
 es_start main
-mllp_ini "$t/p.ini" "$ES_PORT_main" "max_frame_bytes = 65536"
+mllp_ini "$t/p.ini" "$ES_PORT_main" "max_frame_bytes = 65536" "max_connections = 2" \
+    "idle_timeout_s = 2"
 bp_start "$t/p.ini" "$t/err" --summary-json "$t/sum.json" || exit 1
 "${TOOL[@]}" bad "$t/port" 65536 >"$t/out" 2>"$t/tool.err"
 answer() { grep "^$1 $2 $3" "$t/out" | head -1; }
@@ -29,6 +29,28 @@ check "a frame the sender ended without its end block is answered AR once the se
 check "every good message after a bad one is answered AA (7)" \
     "[ \$(grep -c ' AA M9000' '$t/out') = 7 ]"
 check "garbage between frames is skipped: the next frame is answered AA" "answer garbage AA M900002"
+# limits: a third connection over max_connections = 2 is closed at once while the two others stay
+# open; a silent connection is closed after idle_timeout_s
+/usr/bin/python3 - "$t/port" >"$t/limits" <<'PY'
+import socket, sys, time
+host, port = open(sys.argv[1]).read().strip().rsplit(":", 1)
+a = socket.create_connection((host, int(port)))
+b = socket.create_connection((host, int(port)))
+c = socket.create_connection((host, int(port)))
+c.settimeout(30)
+print("third_closed", c.recv(1) == b"")
+a.setblocking(False)
+try:
+    print("first_open", a.recv(1) != b"")
+except BlockingIOError:
+    print("first_open", True)
+a.settimeout(30)
+start = time.time()
+print("idle_closed", a.recv(1) == b"", round(time.time() - start, 1))
+PY
+check "a connection over max_connections is closed at once, the others stay" \
+    "grep -q 'third_closed True' '$t/limits' && grep -q 'first_open True' '$t/limits'"
+check "a silent connection is closed after idle_timeout_s" "grep -q 'idle_closed True' '$t/limits'"
 bp_stop
 check "bppipe stops cleanly (exit 0)" "[ $? = 0 ]"
 check "the 7 good messages are stored" "[ \$(es_ids $ES_PORT_main | sort -u | wc -l) = 7 ]"
@@ -38,5 +60,7 @@ check "the 7 bad messages are dead letters with their reasons" \
     "[ \$(cat '$t'/dead/*.ndjson | wc -l) = 7 ] && [ \$(j '$t/sum.json' \"d['invalid']\") = 7 ]"
 check "the garbage was counted" \
     "[ \$(j '$t/sum.json' \"d['counters']['source.mllp']['garbage_bytes']\") -gt 200 ]"
+check "the refused and the idle connections were counted" \
+    "[ \$(j '$t/sum.json' \"d['counters']['source.mllp']['connections_refused']\") = 1 ] && [ \$(j '$t/sum.json' \"d['counters']['source.mllp']['connections_idle_closed']\") -ge 2 ]"
 [ $fail = 0 ] || { cat "$t/out" "$t/tool.err"; tail -n 20 "$t/err"; }
 exit $fail

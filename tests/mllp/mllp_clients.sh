@@ -9,7 +9,6 @@ t=$(mktemp -d)
 trap '[ -n "$bp_pid" ] && kill -9 $bp_pid 2>/dev/null; es_stop_all; rm -rf "$t"' EXIT
 . "$BPPIPE_SOURCE_DIR/tests/es/lib.sh"
 . "$BPPIPE_SOURCE_DIR/tests/mllp/lib.sh"
-need_pcd01_decoder
 es_start main
 mllp_ini "$t/p.ini" "$ES_PORT_main"
 bp_start "$t/p.ini" "$t/err" --summary-json "$t/sum.json" || exit 1

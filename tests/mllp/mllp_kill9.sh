@@ -9,7 +9,6 @@ sender=
 trap '[ -n "$bp_pid" ] && kill -9 $bp_pid 2>/dev/null; [ -n "$sender" ] && kill $sender 2>/dev/null; es_stop_all; rm -rf "$t"' EXIT
 . "$BPPIPE_SOURCE_DIR/tests/es/lib.sh"
 . "$BPPIPE_SOURCE_DIR/tests/mllp/lib.sh"
-need_pcd01_decoder
 total=300
 es_start main
 mllp_ini "$t/p.ini" "$ES_PORT_main"

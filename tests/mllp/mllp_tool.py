@@ -7,6 +7,7 @@ bad input). Answers are read as MLLP frames; each is reported as "CONTROL_ID COD
   send PORT_FILE FILE ACKED [--skip ACKED_BEFORE]   one connection, wait for each answer
   pipeline PORT_FILE FILE STATUS --conns C           C connections, send without waiting
   bad PORT_FILE MAX_FRAME                             the bad-input sequence, one connection
+  feed PORT_FILE SECONDS                              keep sending to whatever listens there now
 """
 import socket
 import sys
@@ -75,6 +76,9 @@ def connect(port_file):
     host, port = open(port_file).read().strip().rsplit(":", 1)
     s = socket.create_connection((host, int(port)))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # an answer that never comes fails the test instead of hanging it (the backpressure test
+    # waits up to 30 s of outage for its answers)
+    s.settimeout(120)
     return s
 
 
@@ -209,6 +213,26 @@ def cmd_bad(args):
     s.close()
 
 
+def cmd_feed(args):
+    """For bppipe conform, which opens and closes the source many times: sends messages one at a
+    time to the address in the port file, reconnecting whenever it changes or fails, until the
+    time is up."""
+    port_file, until = args[0], time.time() + float(args[1])
+    i = 0
+    while time.time() < until:
+        try:
+            s = connect(port_file)
+            s.settimeout(2)
+            answers = Answers(s)
+            while time.time() < until:
+                s.sendall(frame(message(i, "original")))
+                i += 1
+                answers.next()
+        except (OSError, ValueError, ConnectionError):
+            time.sleep(0.05)
+
+
 if __name__ == "__main__":
-    {"gen": cmd_gen, "send": cmd_send, "pipeline": cmd_pipeline, "bad": cmd_bad}[sys.argv[1]](
+    {"gen": cmd_gen, "send": cmd_send, "pipeline": cmd_pipeline, "bad": cmd_bad,
+     "feed": cmd_feed}[sys.argv[1]](
         sys.argv[2:])
