@@ -5,27 +5,34 @@
 # generous, and it is scaled by BPPIPE_TEST_SLOW (tests/CMakeLists.txt sets it higher for the
 # sanitizer builds, whose processes run several times slower).
 #
-#   wait_until SECONDS COMMAND...  runs COMMAND until it succeeds (0) or SECONDS x BPPIPE_TEST_SLOW
-#                                  have passed (1). It looks again after 20 ms, then less often,
-#                                  up to every 0.5 s, so that a costly COMMAND (a parse of all
-#                                  that was written) does not take a core from what it waits for.
+#   wait_until SECONDS COMMAND...  runs COMMAND every 20 ms until it succeeds (0), or 1 once
+#                                  SECONDS x BPPIPE_TEST_SLOW have passed. Every 20 ms: a test
+#                                  that must act mid-run (a kill at a quarter of the topic) sees
+#                                  the moment.
+#   wait_until_costly SECONDS COMMAND...
+#                                  the same for a COMMAND that costs (a parse of all that was
+#                                  written): it looks again after 20 ms, then less often, up to
+#                                  every 0.5 s, so it does not take a core from what it waits for.
 #   wait_gone SECONDS PID          wait_until the process PID has exited (it may be a child).
 #   slow_s SECONDS                 SECONDS x BPPIPE_TEST_SLOW, for a `timeout` around a command.
 
 slow_s() { echo $(($1 * ${BPPIPE_TEST_SLOW:-1})); }
 
-wait_until() {
-    local deadline=$((SECONDS + $(slow_s "$1"))) pause=0.02
-    shift
+_wait() { # MAX_PAUSE SECONDS COMMAND...
+    local max=$1 deadline=$((SECONDS + $(slow_s "$2"))) pause=0.02
+    shift 2
     while :; do
         "$@" && return 0
         [ "$SECONDS" -ge "$deadline" ] && return 1
         sleep "$pause"
+        [ "$pause" = "$max" ] && continue
         case $pause in
         0.02) pause=0.05 ;; 0.05) pause=0.1 ;; 0.1) pause=0.2 ;; 0.2) pause=0.5 ;;
         esac
     done
 }
+wait_until() { _wait 0.02 "$@"; }
+wait_until_costly() { _wait 0.5 "$@"; }
 
 _wait_gone() { ! kill -0 "$1" 2>/dev/null; }
 wait_gone() { wait_until "$1" _wait_gone "$2"; }
