@@ -36,9 +36,42 @@ static void back_off(bp_lane *l, unsigned attempt, const char *what)
 {
     double ms = bp_backoff_ms(l->all->p->settings.retry_initial_ms,
                               l->all->p->settings.retry_max_ms, attempt, &l->own->rng);
-    bp_log(l->sink->name, BP_LOG_WARN, "%s; retrying in %.0f ms (attempt %u)", what, ms,
-           attempt + 1);
+    bp_lane_note_retry(l, &l->own->mem_note, what, ms, attempt);
     bp_backoff_sleep(ms, wake_abandoned, l->all);
+}
+
+void bp_lane_note_retry(const bp_lane *l, bp_retry_note *n, const char *what, double ms,
+                        unsigned attempt)
+{
+    double now = bp_now_s();
+    if (n->attempts++ == 0)
+        n->began_s = now;
+    if (now < n->next_s) {
+        n->unsaid++;
+        bp_log(l->sink->name, BP_LOG_DEBUG, "%s; retrying in %.0f ms (attempt %u)", what, ms,
+               attempt + 1);
+        return;
+    }
+    if (n->unsaid)
+        bp_log(l->sink->name, BP_LOG_WARN,
+               "%s; retrying in %.0f ms (attempt %u; %u failed attempt(s) since the last such "
+               "warning, %u in %.0f s of this outage)",
+               what, ms, attempt + 1, n->unsaid, n->attempts, now - n->began_s);
+    else
+        bp_log(l->sink->name, BP_LOG_WARN, "%s; retrying in %.0f ms (attempt %u)", what, ms,
+               attempt + 1);
+    n->unsaid = 0;
+    n->next_s = now + BP_RETRY_NOTE_S;
+    n->warned = true;
+}
+
+void bp_lane_note_over(const bp_lane *l, bp_retry_note *n, const char *again)
+{
+    if (n->attempts && n->warned && again)
+        bp_log(l->sink->name, BP_LOG_INFO, "%s again after %u failed attempt(s) in %.0f s", again,
+               n->attempts, bp_now_s() - n->began_s);
+    n->attempts = 0;
+    n->warned = false; /* unsaid and next_s stay: a flapping sink still warns once per interval */
 }
 
 /* The bytes a batch holds for its records: the flight with its arrays of records, and what its
@@ -109,8 +142,10 @@ static bp_lane_result deliver(bp_lane *l, bp_work *w)
             attempt = 0; /* progress: the sink is up, the back-off starts over */
         if (may_spill && t.done == 0) {
             int rc = bp_lane_spill(l, a->pending.items, a->strikes, a->pending.count);
-            if (rc == 0)
+            if (rc == 0) {
+                bp_lane_note_over(l, &l->own->mem_note, NULL); /* the disk buffer's retries now */
                 return LANE_OK;
+            }
             may_spill = false; /* full or set aside: the records wait here, as without one */
         }
         pthread_mutex_lock(&ls->mu);
@@ -124,6 +159,7 @@ static bp_lane_result deliver(bp_lane *l, bp_work *w)
         if (abandoned(ls))
             return LANE_ABANDONED;
     }
+    bp_lane_note_over(l, &l->own->mem_note, "writes deliver");
     return LANE_OK;
 }
 

@@ -35,6 +35,22 @@ typedef struct bp_attempts {
     size_t cap;
 } bp_attempts;
 
+/* How often a retry that repeats through an outage is said at warn: the interval of the log's
+ * own rate limit (src/base/log.c), so these lines keep the pace of the others. */
+#define BP_RETRY_NOTE_S 10.0
+
+/* What was said of one kind of retry (a batch from memory, the disk buffer's chunk): each
+ * attempt has its line, but only the first of an outage, and then one per BP_RETRY_NOTE_S with
+ * the attempts since, are warnings (the rest are debug), and a warned outage's end is said. A
+ * sink down for 15 s is three lines above debug, not one per attempt. */
+typedef struct bp_retry_note {
+    double next_s;     /* bp_now_s from which the next warning may be said */
+    double began_s;    /* the outage's first failed attempt */
+    unsigned attempts; /* failed attempts of this outage */
+    unsigned unsaid;   /* failed attempts since the last warning */
+    bool warned;       /* this outage had a warning: its end is said */
+} bp_retry_note;
+
 /* What only the lane's thread touches once it runs (bp_lane.own). The spool is opened and
  * verified on the main thread before the thread starts, and closed after it was joined. */
 struct bp_lane_own {
@@ -55,6 +71,8 @@ struct bp_lane_own {
     uint64_t drain_n;       /* spool entries the chunk holds; 0: no chunk */
     unsigned drain_attempt; /* chunk writes in a row that took nothing */
     double next_drain;      /* when the chunk may be offered again (bp_now_s) */
+    /* how the retries of a batch from memory and of the chunk were said */
+    bp_retry_note mem_note, drain_note;
 };
 
 /* lane_write.c */
@@ -72,6 +90,14 @@ void bp_attempts_free(bp_attempts *a);
 /* The head batch of the lane is delivered (or durable in its spool): it leaves the backlog and
  * its deliveries count as done for the commit. Call under mu. */
 void bp_lane_pop_done(bp_lane *l);
+/* Says a failed attempt ("WHAT; retrying in MS ms (attempt ATTEMPT+1)"): at warn when it is the
+ * first of an outage or BP_RETRY_NOTE_S have passed since the last warning (then with the
+ * attempts since), at debug otherwise. Lane thread. */
+void bp_lane_note_retry(const bp_lane *l, bp_retry_note *n, const char *what, double ms,
+                        unsigned attempt);
+/* The outage of `n` is over: `again` ("writes deliver", ...) is said with its attempts and
+ * length when the outage had a warning; quietly (`again` NULL) when another note takes it on. */
+void bp_lane_note_over(const bp_lane *l, bp_retry_note *n, const char *again);
 
 /* lane_spool.c: the lane's spool, all on the lane thread except open and close. */
 

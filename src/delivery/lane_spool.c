@@ -307,10 +307,11 @@ bp_lane_result bp_lane_drain_step(bp_lane *l)
                 o->drain_attempt = 0;
             double ms = bp_backoff_ms(ls->p->settings.retry_initial_ms, ls->p->settings.retry_max_ms,
                                       o->drain_attempt, &o->rng);
-            bp_log(s->name, BP_LOG_WARN,
-                   "%zu record(s) of its disk buffer not yet delivered (%" PRIu64
-                   " in it); retrying in %.0f ms (attempt %u)",
-                   o->back.pending.count, bp_spool_count(o->spool), ms, o->drain_attempt + 1);
+            char what[160];
+            snprintf(what, sizeof what,
+                     "%zu record(s) of its disk buffer not yet delivered (%" PRIu64 " in it)",
+                     o->back.pending.count, bp_spool_count(o->spool));
+            bp_lane_note_retry(l, &o->drain_note, what, ms, o->drain_attempt);
             o->next_drain = bp_now_s() + ms / 1000.0;
             pthread_mutex_lock(&ls->mu);
             l->failing = t.done > 0 ? 0 : o->drain_attempt + 1;
@@ -333,6 +334,7 @@ bp_lane_result bp_lane_drain_step(bp_lane *l)
     o->drain_n = 0;
     o->drain_attempt = 0;
     o->next_drain = 0;
+    bp_lane_note_over(l, &o->drain_note, "its disk buffer delivers");
     if (bp_spool_count(o->spool) == 0)
         bp_log(s->name, BP_LOG_INFO, "its disk buffer is delivered and empty again");
     pthread_mutex_lock(&ls->mu);

@@ -6,6 +6,7 @@
 # it ends nothing it started is left running. Twice: ended by its time with anomalies to files,
 # then by Ctrl-C (SIGINT) with ES_URL set (the Elasticsearch emulator).
 set -u
+. "$(dirname "$0")/../wait.sh"
 fail=0
 t=$(mktemp -d)
 started=()
@@ -38,11 +39,11 @@ os.execvp("bash", ["bash"] + sys.argv[1:])' scripts/demo.sh "$2") >"$t/$1.out" 2
 # wait_page NAME: waits for the printed address, then asks /healthz; sets url.
 wait_page() {
     url=
-    for _ in $(seq 1 300); do
+    printed() {
         url=$(sed -n 's|^bppipe demo: the live page: \(http://127.0.0.1:[0-9]*/\) .*|\1|p' "$t/$1.out")
-        [ -n "$url" ] && break
-        sleep 0.1
-    done
+        [ -n "$url" ]
+    }
+    wait_until 120 printed "$1"
     check "$1: the page's address is printed" "[ -n '$url' ]"
     check "$1: it is the ward's listener (http_port_file)" \
         "[ '$url' = \"http://\$(cat $t/$1/http.addr)/\" ]"
@@ -128,7 +129,8 @@ ES_URL=http://127.0.0.1:$(cat "$t/es.port")
 export ES_URL
 demo es 60
 wait_page es
-sleep 4
+# a few seconds of the ward: until its first alert is written (it was a fixed 4 s)
+wait_until 120 test -s "$t/es/alerts.ndjson"
 kill -INT "$demo_pid"
 t0=$(date +%s)
 wait "$demo_pid"

@@ -4,6 +4,7 @@
 # twice (documents = distinct ids = anomalies judged), and consumption waits for the cluster.
 # Then the same topic replayed from the beginning by a new consumer group adds zero documents.
 set -u
+. "$(dirname "$0")/../wait.sh"
 fail=0
 t=$(mktemp -d)
 pids=()
@@ -78,7 +79,8 @@ before=$(stat documents)
 es /_emulator/faults -XPOST -H 'Content-Type: application/json' \
     -d "{\"refuse_s\": $OUTAGE_S}" >/dev/null
 produce $MORE 2 || { echo "FAIL producer (during the outage)"; fail=1; }
-sleep $((OUTAGE_S / 2))
+# mid-outage once sink-es said it retries (it was a fixed OUTAGE_S / 2)
+wait_until 60 grep -q "will retry" "$t/ward.err"
 check "the ward waits during the outage (still running)" 'kill -0 $ward 2>/dev/null'
 check "it logs the outage" 'grep -q "will retry" "$t/ward.err"'
 for _ in $(seq $((OUTAGE_S * 2 + 120))); do kill -0 $ward 2>/dev/null || break; sleep 0.5; done

@@ -66,6 +66,8 @@ for _ in $(seq 300); do [ "$(es_stats "$P" documents)" -gt 0 ] && break; sleep 0
 es_fault "$P" '{"refuse_s": 12}'
 check "1: the outage reaches the disk buffer" "wait_for '$t/outage.err' 'written to its disk buffer'"
 check "1: and its end is said" "wait_for '$t/outage.err' 'sink.es\] http://127.0.0.1:$P answers again'"
+check "1: and the disk buffer's end of retries" \
+    "wait_for '$t/outage.err' 'its disk buffer delivers again after [0-9]+ failed attempt\\(s\\) in [0-9]+ s'"
 kill -TERM $run
 wait $run
 check "1: the run stops cleanly" "[ $? = 0 ]"
@@ -76,6 +78,12 @@ check "1: the outage is said, saying where the readings go" \
 check "1: once, not through the outage ($(echo "$said" | grep -c .) lines)" \
     "[ \$(echo \"\$said\" | grep -c .) = 1 ]"
 check "1: never that the source is held back" "! grep -q 'held back' '$t/outage.err'"
+# the disk buffer's chunk is offered again and again through the outage (before: a warning per
+# attempt, 38 in a 15 s outage): the first attempt and one per 10 s with the attempts since
+drain=$(grep -c 'warn  \[sink.es\] .* of its disk buffer not yet delivered' "$t/outage.err")
+tries=$(sed -n 's/.*its disk buffer delivers again after \([0-9]*\) failed.*/\1/p' "$t/outage.err" | head -1)
+check "1: the disk buffer's $tries retries in a line a while ($drain lines)" \
+    "[ $drain -ge 1 ] && [ $drain -le 3 ] && [ $drain -lt ${tries:-0} ]"
 
 # 2. a third of the items refused with 429, fast
 es_start storm --item-429-every 3

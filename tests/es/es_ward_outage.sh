@@ -14,20 +14,27 @@ es_start main
 ward_ini "$t/ward.ini" "$ES_PORT_main" "path = $t/alerts.ndjson"
 "$BPPIPE" run "$t/ward.ini" --duration 40 --summary-json "$t/sum.json" 2>"$t/err" &
 ward=$!
-for _ in $(seq 300); do [ "$(es_stats "$ES_PORT_main" documents)" -gt 0 ] && break; sleep 0.1; done
-before=$(es_stats "$ES_PORT_main" documents)
+indexed() { es_stats "$ES_PORT_main" documents; }
+at_least() { [ "$("$1")" -ge "$2" ]; }
+wait_until_costly 60 at_least indexed 1
+before=$(indexed)
 es_fault "$ES_PORT_main" '{"refuse_s": 20}'
-sleep 2
-n1=$(normal_count); a1=$(wc -l <"$t/alerts.ndjson")
-sleep 12
-n2=$(normal_count); a2=$(wc -l <"$t/alerts.ndjson")
+# Conditions, not a fixed 2 s and 12 s: the cluster refuses (sink-es said so), then the archive
+# and the alerts must grow while it does.
+wait_until 60 grep -q 'sink.es\] .*will retry\|sink.es\] no cluster node answers' "$t/err"
+alerts() { wc -l <"$t/alerts.ndjson"; }
+n1=$(normal_count); a1=$(alerts)
+wait_until 60 at_least normal_count $((n1 + 1))
+wait_until 60 at_least alerts $((a1 + 1))
+backlog_said() { grep -q 'sink.es: backlog [0-9]* record(s) in [0-9]* batch(es), [0-9.]* MiB, retrying' "$t/err"; }
+wait_until 60 backlog_said
+n2=$(normal_count); a2=$(alerts)
 down_up=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$ES_PORT_main/" || true)
 check "Elasticsearch was down while we counted" "[ '$down_up' = 000 ]"
 check "normal readings kept being written during the outage ($n1, then $n2)" "[ $n1 -gt 0 ] && [ $n2 -gt $n1 ]"
 check "alerts kept being written during the outage ($a1, then $a2)" "[ $a2 -gt $a1 ]"
 check "the status line names the sink that cannot deliver and its backlog" \
     "grep -q 'sink.es: backlog [0-9]* record(s) in [0-9]* batch(es), [0-9.]* MiB, retrying' '$t/err'"
-for _ in $(seq 1200); do kill -0 $ward 2>/dev/null || break; sleep 0.1; done
 wait $ward
 st=$?
 ward=

@@ -2,6 +2,7 @@
 # es_start NAME [emulator flags...]: starts an emulator, sets ES_PORT_<NAME> and ES_PID_<NAME>.
 # es_stats PORT FIELD: one counter from /_emulator/stats. es_fault PORT JSON: sets faults.
 EMULATOR="$BPPIPE_SOURCE_DIR/tests/es/es_emulator.py"
+. "$BPPIPE_SOURCE_DIR/tests/wait.sh"
 es_pids=()
 es_start() {
     local name=$1
@@ -9,7 +10,7 @@ es_start() {
     /usr/bin/python3 "$EMULATOR" --port-file "$t/es-$name.port" "$@" >/dev/null &
     es_pids+=($!)
     eval "ES_PID_$name=$!"
-    for _ in $(seq 100); do [ -s "$t/es-$name.port" ] && break; sleep 0.05; done
+    wait_until 60 test -s "$t/es-$name.port"
     eval "ES_PORT_$name=$(cat "$t/es-$name.port")"
 }
 es_stop_all() {

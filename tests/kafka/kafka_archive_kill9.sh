@@ -90,16 +90,14 @@ for line in sys.stdin:
     comm -23 "$t/produced" "$t/reread" >"$1"
 }
 
+enough_or_gone() { [ "$(files)" -ge "$want" ] || ! kill -0 $pid 2>/dev/null; }
 for round in $(seq 1 "$KILLS"); do
     ward_bg 2>"$t/run$round.err" >/dev/null
     pid=$!
     track $pid
     # a kill in each part of the topic: after about a quarter, a half, three quarters
     want=$((N * 3 / 4 * round / (KILLS + 1)))
-    for _ in $(seq 1 600); do
-        [ "$(files)" -ge "$want" ] || ! kill -0 $pid 2>/dev/null && break
-        sleep 0.1
-    done
+    wait_until 200 enough_or_gone
     kill -KILL $pid
     wait $pid 2>/dev/null
     read -r n temps bad < <(inspect "$t/at_kill$round" 2>"$t/bad$round")
@@ -131,7 +129,8 @@ round=$((KILLS + 1))
 WARD_STATS_INTERVAL=1 ward_bg 2>"$t/run$round.err" >/dev/null
 pid=$!
 track $pid
-for _ in $(seq 1 600); do idle "$t/run$round.err" || ! kill -0 $pid 2>/dev/null && break; sleep 0.1; done
+idle_or_gone() { idle "$t/run$round.err" || ! kill -0 $pid 2>/dev/null; }
+wait_until_costly 200 idle_or_gone
 check "the ward went idle at the end of the topic" "idle '$t/run$round.err'"
 kill -KILL $pid
 wait $pid 2>/dev/null
@@ -147,10 +146,8 @@ track $pid
 seen() { # every reading in Elasticsearch or in the archive
     { es_docs observation_id; inspect "$t/final" >/dev/null 2>&1; cat "$t/final"; } | sort -u
 }
-for _ in $(seq 1 120); do
-    sleep 1
-    [ "$(seen | wc -l)" -ge "$N" ] && break
-done
+all_seen() { [ "$(seen | wc -l)" -ge "$N" ]; }
+wait_until_costly 200 all_seen
 kill -TERM $pid
 wait $pid
 check "the last run drains the topic and exits 0 on SIGTERM" "[ $? = 0 ]"

@@ -59,7 +59,8 @@ fault '{"slow_ms": 100}'
 ward_bg 2>"$t/run1.err"
 pid=$!
 track $pid
-for _ in $(seq 1 600); do [ "$(delivered)" -ge $((N / 4)) ] && break; sleep 0.1; done
+quarter() { [ "$(delivered)" -ge $((N / 4)) ]; }
+wait_until 120 quarter
 kill -KILL $pid
 wait $pid 2>/dev/null
 first=$(delivered)
@@ -84,7 +85,7 @@ pid=$!
 track $pid
 # Until every reading is stored, for at most 150 s (readings lost by a wrong commit never come;
 # the checks below then say which).
-deadline=$((SECONDS + 150))
+deadline=$((SECONDS + $(slow_s 150)))
 while [ $SECONDS -lt $deadline ]; do
     sleep 1
     [ "$(delivered)" -ge $N ] && [ "$(seen 2>/dev/null | sort -u | wc -l)" -ge $N ] && break

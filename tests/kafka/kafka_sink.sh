@@ -95,9 +95,13 @@ sed -i 's/^brokers = .*/brokers = 127.0.0.1:1/' "$t/down.ini"
 (exec "$BPPIPE" run "$t/down.ini" 2>"$t/down.err") &
 pid=$!
 track $pid
-sleep 5
-kill -TERM $pid; sleep 0.3; kill -TERM $pid
-for _ in $(seq 1 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+# a delivery failed and is being retried; the first signal waits for the batch, the second
+# abandons it
+failing() { grep -q 'not delivered' "$t/down.err" && grep -q 'retrying in' "$t/down.err"; }
+wait_until 60 failing
+kill -TERM $pid
+wait_until 60 grep -q 'stop requested' "$t/down.err"
+kill -TERM $pid
 wait $pid
 check "unreachable cluster: the batch is abandoned, not acknowledged (exit 1)" "[ $? = 1 ]"
 check "delivery failures were reported and retried" \

@@ -37,11 +37,12 @@ ward_bg 2>"$t/run1.err" >"$t/run1.alerts"
 pid=$!
 track $pid
 before=$(es_count)
-for _ in $(seq 1 600); do
+all_placed() {
+    local s
     s=$(spooled "$t/run1.err")
-    [ -n "$s" ] && [ $(( before + ${s:-0} + $(normal) )) -ge $N ] && break
-    sleep 0.1
-done
+    [ -n "$s" ] && [ $((before + ${s:-0} + $(normal))) -ge $N ]
+}
+wait_until 200 all_placed
 sleep 2 # the last commits
 kill -KILL $pid
 wait $pid 2>/dev/null
@@ -69,13 +70,12 @@ for line in sys.stdin:
     except ValueError:
         print("torn line skipped", file=sys.stderr)'
 }
-for _ in $(seq 1 60); do
-    sleep 1
-    grep -q 'delivered and empty again' "$t/run2.err" && [ "$(seen 2>/dev/null | sort -u | wc -l)" -ge $N ] && break
-done
+all_seen() {
+    grep -q 'delivered and empty again' "$t/run2.err" && [ "$(seen 2>/dev/null | sort -u | wc -l)" -ge $N ]
+}
+wait_until_costly 200 all_seen
 kill -TERM $pid
-for _ in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-kill -0 $pid 2>/dev/null && { echo "the ward ignores SIGTERM"; kill -KILL $pid; }
+wait_gone 60 $pid || { echo "the ward ignores SIGTERM"; kill -KILL $pid; }
 wait $pid
 check "the restarted ward delivers its spool and exits 0 on SIGTERM" "[ $? = 0 ]"
 check "it said it had an earlier run's records to deliver first" \

@@ -25,6 +25,7 @@ ward ref ref 500 >"$t/ref.ini"
 ward k9 k9 50 >"$t/k9.ini"
 if [ "${KAFKA_STATE_EMPTY:-0}" = 1 ]; then ward k9 k9 50 empty-state >"$t/k9r.ini"; else
     cp "$t/k9.ini" "$t/k9r.ini"; fi
+at_least() { [ "$("$1" "$3")" -ge "$2" ]; }
 distinct() { ids stable_id "$t/$1.out" 2>/dev/null | sort -u | wc -l | tr -d ' '; }
 lines() { cat "$t/$1.out"/*.ndjson 2>/dev/null | wc -l | tr -d ' '; }
 run_until_all() { # NAME [INI]: runs the ward until every reading is written, then SIGTERM
@@ -32,8 +33,9 @@ run_until_all() { # NAME [INI]: runs the ward until every reading is written, th
     (exec "$BPPIPE" run "$t/$ini.ini") &
     local pid=$!
     track $pid
-    for _ in $(seq 1 600); do [ "$(distinct "$name")" -ge $N ] && break; sleep 0.2; done
-    sleep 1
+    # `distinct` parses all that was written: asked once `lines` has the count. SIGTERM drains
+    # and commits.
+    wait_until 200 at_least lines $N "$name" && wait_until_costly 200 at_least distinct $N "$name"
     kill -TERM $pid
     wait $pid
 }
@@ -43,7 +45,7 @@ check "the reference ward judged every reading" "[ \$(distinct ref) = $N ]"
 (exec "$BPPIPE" run "$t/k9.ini") 2>"$t/k9a.err" &
 pid=$!
 track $pid
-for _ in $(seq 1 600); do [ "$(lines k9)" -ge $((N / 3)) ] && break; sleep 0.05; done
+wait_until 120 at_least lines $((N / 3)) k9
 kill -KILL $pid
 wait $pid 2>/dev/null
 first=$(lines k9)

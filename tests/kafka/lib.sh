@@ -1,14 +1,15 @@
 # Shared by the Kafka tests: a scratch folder, an embedded broker, bounded kcat calls, and
-# cleanup of everything the test started (by process id) when it exits.
+# cleanup of everything the test started (by process id) when it exits. Waits are on conditions
+# (tests/wait.sh); their deadlines only bound a hang.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../wait.sh"
 fail=0
 t=$(mktemp -d)
 started=()
 cleanup() {
     for pid in "${started[@]}"; do kill -TERM "$pid" 2>/dev/null; done
     for pid in "${started[@]}"; do
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null
+        wait_gone 10 "$pid" || kill -KILL "$pid" 2>/dev/null
     done
     rm -rf "$t"
 }
@@ -26,22 +27,57 @@ start_broker() {
         2>"$t/broker.err" &
     broker_pid=$!
     track "$broker_pid"
-    for _ in $(seq 1 100); do [ -s "$t/bootstrap" ] && break; sleep 0.1; done
-    if [ ! -s "$t/bootstrap" ]; then
+    if ! wait_until 60 test -s "$t/bootstrap"; then
         echo "FAIL the broker did not start"; cat "$t/broker.err"; exit 1
     fi
     BROKERS=$(cat "$t/bootstrap")
     export KAFKA_BROKERS=$BROKERS
 }
 
-# kc ARGS...: kcat against the broker, never longer than 60 s.
-kc() { timeout 60 kcat -b "$BROKERS" -q "$@"; }
+# kc ARGS...: kcat against the broker, never longer than 60 s (scaled: a hang, not a slow run).
+kc() { timeout "$(slow_s 60)" kcat -b "$BROKERS" -q "$@"; }
+
+# put_markers PARTITIONS TAG [ID]: one new reading on each partition of blood-pressure: a copy of
+# its first message (or of the one with FHIR id ID), the id prefixed by TAG-P- (a new stable id).
+put_markers() {
+    if [ -n "${3:-}" ]; then
+        kc -C -t blood-pressure -o beginning -e -f '%s\n' | grep -m1 "\"id\":\"$3\"" >"$t/marker.json"
+    else
+        kc -C -t blood-pressure -o beginning -c 1 -f '%s\n' >"$t/marker.json"
+    fi
+    for ((p = 0; p < $1; p++)); do
+        sed "s/\"id\":\"/\"id\":\"$2-$p-/" "$t/marker.json" | kc -P -t blood-pressure -p $p
+    done
+}
+_grown() { [ "$($1)" -ge "$2" ]; }
+# rerun TAG PARTITIONS COUNT [ID] -- RUN-ARGS...: a member started again (`bppipe run RUN-ARGS`,
+# stderr in $t/TAG.err, summary in $t/TAG.json) is given, once it has partitions, put_markers'
+# readings, and stopped (SIGTERM) once COUNT (a function: what is downstream) has grown by one
+# per partition; returns its status. So a restart that must read nothing again is watched until
+# it has shown it, not for a fixed time that a loaded machine spends joining the group: what it
+# read is the markers plus whatever it read again (a partition read from before its commit
+# gives its old messages before its marker).
+rerun() {
+    local tag=$1 parts=$2 count=$3 id=${4:-} before pid
+    shift 4
+    [ "${1:-}" = -- ] && shift
+    before=$($count)
+    "$BPPIPE" run "$@" --summary-json "$t/$tag.json" 2>"$t/$tag.err" &
+    pid=$!
+    track $pid
+    wait_until 120 grep -q 'assigned [1-9]' "$t/$tag.err"
+    put_markers "$parts" "$tag" "$id"
+    wait_until_costly 120 _grown "$count" $((before + parts))
+    kill -TERM $pid
+    wait $pid
+}
 
 # topic_count TOPIC: messages in TOPIC (consumed raw from the beginning).
 topic_count() { kc -C -t "$1" -o beginning -e -f 'x\n' 2>/dev/null | wc -l | tr -d ' '; }
 
 # ids FIELD DIR...: FIELD (e.g. stable_id) of every document in the NDJSON or per-record JSON
-# files under each DIR, one per line.
+# files under each DIR, one per line; a line cut short by a kill -9 is no document (skipped: it
+# stopped the count, and a wait for all the ids then lasted until its deadline).
 ids() {
     python3 - "$@" <<'PY'
 import json, os, sys
@@ -53,8 +89,10 @@ for d in sys.argv[2:]:
             with open(p) as fh:
                 if f.endswith(".ndjson"):
                     for line in fh:
-                        if line.strip():
+                        try:
                             print(json.loads(line).get(field))
+                        except ValueError:
+                            pass
                 else:
                     print(json.load(fh).get(field))
 PY
@@ -76,8 +114,7 @@ start_es() {
     /usr/bin/python3 "$BPPIPE_SOURCE_DIR/tests/es/es_emulator.py" --port-file "$t/es.port" \
         >/dev/null 2>"$t/es.err" &
     track $!
-    for _ in $(seq 1 100); do [ -s "$t/es.port" ] && break; sleep 0.05; done
-    if [ ! -s "$t/es.port" ]; then
+    if ! wait_until 60 test -s "$t/es.port"; then
         echo "FAIL the Elasticsearch emulator did not start"; cat "$t/es.err"; exit 1
     fi
     ES_PORT=$(cat "$t/es.port")

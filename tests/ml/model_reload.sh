@@ -6,6 +6,7 @@
 # SIGHUP, and it is used. Counts and values only; the sleeps just
 # leave readings between the signals.
 set -u
+. "$(dirname "$0")/../wait.sh"
 fail=0
 t=$(mktemp -d)
 pid=
@@ -33,7 +34,8 @@ for l in sys.stdin:
     if l.strip():
         print(json.loads(l)["ml_risk_score"])'; }
 count() { scores | wc -l; }
-wait_for() { for _ in $(seq 300); do [ "$(count)" -ge "$1" ] && return; sleep 0.05; done; }
+at_least_count() { [ "$(count)" -ge "$1" ]; }
+wait_for() { wait_until_costly 120 at_least_count "$1"; }
 "$BPPIPE" run "$t/p.ini" 2>"$t/err" &
 pid=$!
 wait_for 50
@@ -45,20 +47,21 @@ json.dump(m, open(sys.argv[1] + ".new", "w"))
 PY
 mv "$t/model.json.new" "$t/model.json"
 kill -HUP $pid
-for _ in $(seq 100); do grep -q 'reloaded' "$t/err" && break; sleep 0.05; done
+wait_until 60 grep -q 'reloaded' "$t/err"
 n1=$(count)
 wait_for $((n1 + 50))
 cp "$t/model.json" "$t/good.json"
 printf '{"format": "bppipe-logreg", "format_version": 1, "feature_set": ' >"$t/model.json"
 kill -HUP $pid
-for _ in $(seq 100); do grep -q 'not reloaded' "$t/err" && break; sleep 0.05; done
+wait_until 60 grep -q 'not reloaded' "$t/err"
 n2=$(count)
 wait_for $((n2 + 50))
 cp "$BPPIPE_SOURCE_DIR/models/bp_logreg.json" "$t/model.json.new" # a good one again: the shipped
 n2end=$(count) # every document so far was judged before the next reload
 mv "$t/model.json.new" "$t/model.json"
 kill -HUP $pid
-for _ in $(seq 100); do [ "$(grep -c 'reloaded (SIGHUP [0-9]*): clinical' "$t/err")" -ge 2 ] && break; sleep 0.05; done
+reloaded_twice() { [ "$(grep -c 'reloaded (SIGHUP [0-9]*): clinical' "$t/err")" -ge 2 ]; }
+wait_until 60 reloaded_twice
 n3=$(count)
 wait_for $((n3 + 50))
 kill -TERM $pid

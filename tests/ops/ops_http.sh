@@ -5,6 +5,7 @@
 # token is asked for; /readyz turns 503 with the failing sink named while test-sink is down past
 # ready_grace_ms and 200 again once it delivers; /healthz is 200 while the loop runs.
 set -u
+. "$(dirname "$0")/../wait.sh"
 fail=0
 t=$(mktemp -d)
 pid=
@@ -40,7 +41,7 @@ obs() { # obs ID PATIENT SYSTOLIC DIASTOLIC
     obs i1 P-1 500 80; obs i2 P-2 510 80                       # implausible
 } >"$t/in.ndjson"
 
-wait_file() { for _ in $(seq 1 100); do [ -s "$1" ] && return 0; sleep 0.1; done; return 1; }
+wait_file() { wait_until 60 test -s "$1"; }
 
 # 1. A ward whose books stop moving: ops-source hands out in.ndjson once, then idles.
 cat >"$t/p.ini" <<INI
@@ -77,16 +78,14 @@ check "the listener writes its address (port 0: a free one) to http_port_file" \
       "[[ '$addr' =~ ^127\.0\.0\.1:[0-9]+$ ]] && [ '${addr#*:}' != 0 ]"
 check "the address is logged at info" "grep -q 'http listener on $addr' '$t/err'"
 settled=
-for _ in $(seq 1 100); do
+books_settled() {
     get /metrics >"$t/m.txt"
     done_n=$(awk '$1 ~ /^bppipe_readings_total\{route="(normal|anomaly|invalid)"\}$/ {s+=$2}
                   END {print s+0}' "$t/m.txt")
-    [ "$done_n" = 56 ] && [ "$(metric bppipe_readings_in_flight)" = 0 ] && { settled=1; break; }
-    sleep 0.1
-done
+    [ "$done_n" = 56 ] && [ "$(metric bppipe_readings_in_flight)" = 0 ]
+}
+wait_until 60 books_settled && settled=1
 check "/metrics counts every reading of the file under its route" "[ -n '$settled' ]"
-sleep 0.5
-get /metrics >"$t/m.txt"
 check "promtool check metrics accepts /metrics" "promtool check metrics <'$t/m.txt' >'$t/lint' 2>&1"
 check "a scrape without the token gets 401" "[ \$(code http://$addr/metrics) = 401 ]"
 check "a wrong token gets 401" \
@@ -101,18 +100,13 @@ check "a plugin's count() counter is a sample" \
       "grep -q '^bppipe_plugin_value{instance=\"source.in\",name=\"partitions_assigned\"} 1$' '$t/m.txt'"
 touch "$t/unassigned" # ops-source: partitions_assigned drops to 0, as in a Kafka rebalance
 went=
-for _ in $(seq 1 50); do
-    [ "$(get /readyz)" = '{"ready":false,"reason":"source.in has no partitions assigned"}' ] &&
-        { went=1; break; }
-    sleep 0.1
-done
+unassigned() { [ "$(get /readyz)" = '{"ready":false,"reason":"source.in has no partitions assigned"}' ]; }
+wait_until 60 unassigned && went=1
 check "/readyz is 503 while the source has no partitions assigned" "[ -n '$went' ]"
 rm -f "$t/unassigned"
 back=
-for _ in $(seq 1 50); do
-    [ "$(get /readyz)" = '{"ready":true}' ] && { back=1; break; }
-    sleep 0.1
-done
+ready() { [ "$(get /readyz)" = '{"ready":true}' ]; }
+wait_until 60 ready && back=1
 check "/readyz is 200 again once they are assigned" "[ -n '$back' ]"
 kill -TERM "$pid"
 wait "$pid"
@@ -180,10 +174,8 @@ check "a bare port 0 listens on 127.0.0.1" "[[ '$addr' =~ ^127\.0\.0\.1:[0-9]+$ 
 check "no token asked for when http_token_env is unset" "[ \$(code http://$addr/readyz) = 200 ]"
 touch "$t/down"
 went=
-for _ in $(seq 1 100); do
-    [ "$(code "http://$addr/readyz")" = 503 ] && { went=1; break; }
-    sleep 0.1
-done
+readyz_is() { [ "$(code "http://$addr/readyz")" = "$1" ]; }
+wait_until 60 readyz_is 503 && went=1
 body=$(curl -s -m 5 "http://$addr/readyz")
 check "/readyz turns 503 while the sink is down past the grace" "[ -n '$went' ]"
 check "the reason names the sink and how long" \
@@ -195,10 +187,7 @@ check "sink_failing_seconds shows the outage" \
                '$(metric bppipe_sink_failing_seconds 'sink="sink.out"')'"
 rm -f "$t/down"
 back=
-for _ in $(seq 1 100); do
-    [ "$(code "http://$addr/readyz")" = 200 ] && { back=1; break; }
-    sleep 0.1
-done
+wait_until 60 readyz_is 200 && back=1
 check "/readyz is 200 again once the sink delivers" "[ -n '$back' ]"
 sed "s/^http_listen = .*/http_listen = $addr/; /^http_port_file/d" "$t/r.ini" >"$t/taken.ini"
 timeout -k 5 30 "$BPPIPE" run "$t/taken.ini" 2>"$t/err5" </dev/null

@@ -4,13 +4,13 @@
 # and the p99 of the end-to-end latency histogram.
 # promtool check config accepts the scrape configuration. See docs/operations.md.
 set -u
+. "$(dirname "$0")/../wait.sh"
 fail=0
 t=$(mktemp -d)
 ward= prom=
 cleanup() {
     for p in $prom $ward; do kill -TERM "$p" 2>/dev/null; done
-    sleep 0.5
-    for p in $prom $ward; do kill -9 "$p" 2>/dev/null; done
+    for p in $prom $ward; do wait_gone 10 "$p" || kill -9 "$p" 2>/dev/null; done
     wait 2>/dev/null
     rm -rf "$t"
 }
@@ -20,7 +20,7 @@ bad() { echo "FAIL $1"; fail=1; }
 check() { if eval "$2"; then ok "$1"; else bad "$1 ($2)"; fi; }
 command -v prometheus >/dev/null || { echo "FAIL prometheus is not installed (scripts/setup-debian.sh)"; exit 1; }
 export OPS_TOKEN=prom-test-token
-wait_file() { for _ in $(seq 1 100); do [ -s "$1" ] && return 0; sleep 0.1; done; return 1; }
+wait_file() { wait_until 60 test -s "$1"; }
 
 cat >"$t/p.ini" <<INI
 [pipeline]

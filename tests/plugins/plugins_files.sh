@@ -2,6 +2,7 @@
 # sink-file and source-file through bppipe: layouts, names, permissions, durability under a
 # failing target that recovers, idempotent replays, stdin and stdout.
 set -u
+. "$(dirname "$0")/../wait.sh"
 fail=0
 t=$(mktemp -d)
 trap 'kill $bg 2>/dev/null; rm -rf "$t"' EXIT
@@ -57,7 +58,7 @@ mkdir -p "$t/fl/bp-20260101T00.ndjson"   # a folder where the hourly file must g
 ward 1000 ndjson "$t/fl" >"$t/p.ini"
 "$BPPIPE" run "$t/p.ini" --summary-json "$t/sum.json" 2>"$t/err" &
 bg=$!
-sleep 1.5
+wait_until 60 grep -q 'will retry' "$t/err" # failing now: then it may recover
 rmdir "$t/fl/bp-20260101T00.ndjson"
 wait $bg; st=$?; bg=
 check "failing sink recovers and the run exits 0" "[ $st = 0 ]"

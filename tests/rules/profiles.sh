@@ -4,6 +4,7 @@
 # about at close; a bad file is refused with its line; SIGHUP re-reads the file without a restart, and a broken new file is refused
 # while the old one stays in force.
 set -u
+. "$(dirname "$0")/../wait.sh"
 fail=0
 t=$(mktemp -d)
 trap 'kill $bg 2>/dev/null; rm -rf "$t"' EXIT
@@ -87,13 +88,21 @@ path = $t/out
 INI
 "$BPPIPE" run "$t/live.ini" 2>"$t/err" &
 bg=$!
-sleep 1.5
+# each step waits for what the last one did: readings out (the run is up and has its signal
+# handlers), the reload said and PAT-002 judged by it, the refusal said and three more of PAT-002
+pat2() { cat "$t"/out/*.ndjson 2>/dev/null | grep -c '"patient_id":"PAT-002"'; }
+pat2_by_profile() { cat "$t"/out/*.ndjson 2>/dev/null | grep '"patient_id":"PAT-002"' | grep -c '"thresholds":"profile"'; }
+more_than() { [ "$("$1")" -gt "$2" ]; }
+wait_until 60 more_than pat2 0
 printf 'patient_id,systolic_high\nPAT-001,100\nPAT-002,100\n' >"$t/profiles.csv"
 kill -HUP $bg
-sleep 1.5
+wait_until 60 grep -q '2 patient profiles reloaded' "$t/err"
+wait_until 60 more_than pat2_by_profile 0
 printf 'patient_id,systolic_high\nPAT-001,nonsense\n' >"$t/profiles.csv"
 kill -HUP $bg
-sleep 1
+wait_until 60 grep -q 'profiles not reloaded' "$t/err"
+n=$(pat2)
+wait_until 60 more_than pat2 $((n + 2))
 kill -TERM $bg
 wait $bg
 st=$?

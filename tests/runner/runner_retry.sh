@@ -3,8 +3,11 @@
 # the back-off over, and when it took at least half of what it was offered the rest goes again
 # at once; a reading the sink keeps failing while it delivers the others is dead-lettered with
 # the sink's reason after max_record_attempts; an outage (writes that deliver nothing) never
-# dead-letters. test-sink fails records on purpose (tests/runner/test_sink.c).
+# dead-letters. test-sink fails records on purpose (tests/runner/test_sink.c). Each failed attempt
+# has its line (at debug; the back-off is read from them), but a long outage is a few lines above
+# debug: the first attempt, one per 10 s with the attempts since, and its end.
 set -u
+. "$(dirname "$0")/../wait.sh"
 fail=0
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
@@ -97,5 +100,34 @@ check "outage: the run exits 0" "[ $st = 0 ]"
 check "outage: everything delivered after it, nothing dead-lettered" \
     "[ \$(lines '$t/out') = 9 ] && [ \$(lines '$t/dead') = 0 ] && [ \$(j \"d['sink_rejected']\") = 0 ]"
 check "outage: waited with a growing back-off" "grep -q '(attempt 8)' '$t/err'"
+
+# 5. A sink down for over 10 s with a short back-off (retry_max_ms = 100): a hundred failed
+#    attempts or more, but at log_level info only the first is said, then one line 10 s later
+#    with the attempts since, then its end with the attempts in all (lane.c, bp_lane_note_retry).
+#    Before: one warning per attempt.
+pipeline "$t/nine.ndjson" "down_file = $t/down" >"$t/p.ini"
+sed -i 's/^log_level = debug$/log_level = info\ndrain_timeout_ms = 600000/; s/^retry_max_ms = 2$/retry_max_ms = 100/' "$t/p.ini"
+touch "$t/down"
+rm -f "$t/out" "$t/dead"
+"$BPPIPE" run "$t/p.ini" --summary-json "$t/sum.json" 2>"$t/err" &
+bg=$!
+trap 'kill $bg 2>/dev/null; rm -rf "$t"' EXIT
+# the second warning is said 10 s into the outage: then it ends
+wait_until 120 grep -q 'since the last such warning' "$t/err"
+rm -f "$t/down"
+wait_gone 120 $bg
+wait $bg
+st=$?
+warned=$(grep -c 'retrying in' "$t/err")
+retries=$(j "d['sinks']['sink.out']['retries']")
+echo "outage of 10 s: $retries failed attempts, $warned lines that say so"
+check "long outage: the run exits 0, every reading delivered" "[ $st = 0 ] && [ \$(lines '$t/out') = 9 ]"
+check "long outage: many attempts ($retries)" "[ '$retries' -ge 20 ]"
+check "long outage: two lines for them, not one per attempt ($warned)" "[ $warned = 2 ]"
+check "long outage: the first says attempt 1" "grep -q 'retrying in [0-9]* ms (attempt 1)\$' '$t/err'"
+check "long outage: the next says how many attempts since and in all" \
+    "grep -Eq '\(attempt [0-9]+; [0-9]+ failed attempt\(s\) since the last such warning, [0-9]+ in 1[0-9] s of this outage\)' '$t/err'"
+check "long outage: its end is said with every attempt counted" \
+    "grep -q 'writes deliver again after $retries failed attempt(s) in [0-9]* s' '$t/err'"
 
 exit $fail

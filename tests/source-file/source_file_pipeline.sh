@@ -3,6 +3,7 @@
 # files read in name order with batches far smaller than the files; blank and garbage lines
 # dead-lettered with their file and line; a 3 MB line; standard input; recursive; check errors.
 set -u
+. "$(dirname "$0")/../wait.sh"
 fail=0
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
@@ -125,7 +126,9 @@ printf '%s\n' "[pipeline]" "batch_size = 10" "stats_interval = 0" "[source.files
     "route = invalid" "path = $t/vanished" >"$t/v.ini"
 "$BPPIPE" run "$t/v.ini" --summary-json "$t/sum.json" 2>"$t/err" &
 run=$!
-sleep 0.2
+# the run has listed the folder and reads a.ndjson (its first dead letters are out)
+reading() { [ -n "$(ls -A "$t/vanished" 2>/dev/null)" ]; }
+wait_until 60 reading
 rm "$t/vanish/b.json"
 wait $run
 check "a vanished file stops the run with exit 1" "[ $? = 1 ]"

@@ -7,6 +7,7 @@
 #   - crash safety: kill -9 of a run after some commits leaves a snapshot that is read back
 #     whole, and holds the histories as of one commit point (one prefix of the stream).
 set -u
+. "$(dirname "$0")/../wait.sh"
 fail=0
 t=$(mktemp -d)
 pid=
@@ -112,8 +113,9 @@ path = $t/killed
 INI
 "$BPPIPE" run "$t/k.ini" 2>"$t/err.k" &
 pid=$!
-for _ in $(seq 100); do [ -s "$t/kill.state" ] && break; sleep 0.1; done
-sleep 1.3
+# some commits first: snapshots written and 40 readings (a second of the ward) out
+killed_n() { [ -s "$t/kill.state" ] && [ "$(cat "$t"/killed/* 2>/dev/null | wc -l)" -ge 40 ]; }
+wait_until 60 killed_n
 kill -9 $pid
 wait $pid 2>/dev/null
 pid=
