@@ -56,8 +56,6 @@ typedef enum { STEP_OK, STEP_FATAL, STEP_ABANDONED } step_result;
 
 /* Batches polled but not committed are kept for reuse, their arenas warm. */
 #define SPARE_FLIGHTS 4
-/* The longest a stored batch waits for its commit while the source is polled (poll_wait_ms). */
-#define COMMIT_LAG_MS 20
 
 /* Everything one run needs on the main thread. */
 typedef struct runner {
@@ -312,12 +310,14 @@ static step_result linger(runner *r, size_t capacity, bool *ended)
 }
 
 /* How long a poll may wait for its first payload. While earlier batches wait for their commit, at
- * most COMMIT_LAG_MS: a batch the lanes finish meanwhile is committed when the poll returns, and
- * what is stored but not committed is read again after a crash or by a partition's next owner. */
+ * most commit_wait_ms: a batch the lanes finish meanwhile is committed only when the poll returns
+ * (the source's poll cannot be woken), and what is stored but not committed is read again after
+ * a crash or by a partition's next owner, and is not yet acknowledged to an MLLP sender. */
 static int poll_wait_ms(const runner *r)
 {
     int ms = (int)r->p->settings.poll_timeout_ms;
-    return r->head && ms > COMMIT_LAG_MS ? COMMIT_LAG_MS : ms;
+    int lag = (int)r->p->settings.commit_wait_ms;
+    return r->head && ms > lag ? lag : ms;
 }
 
 /* Polls once, retrying transient failures. Sets *ended when the source is exhausted. */

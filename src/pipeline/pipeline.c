@@ -19,6 +19,10 @@ static const bp_option pipeline_options[] = {
                   "seconds between status lines on stderr (0 = none)"),
     BP_OPTION_INT("poll_timeout_ms", "200", 1, 60000, 0,
                   "longest wait for the source when it has nothing"),
+    BP_OPTION_INT("commit_wait_ms", "20", 1, 60000, 0,
+                  "while polled batches wait for their commit, the longest a poll waits for a "
+                  "first payload: how late a finished batch is committed (a Kafka offset, an "
+                  "MLLP acknowledgement) when nothing new arrives"),
     BP_OPTION_INT("linger_ms", "0", 0, 60000, 0,
                   "after a batch's first payload, keep gathering this long until batch_size "
                   "(fewer, larger sink requests; every reading waits up to this long)"),
@@ -140,6 +144,7 @@ static void read_settings(bp_pipeline *p, const bp_section *s)
     st->stats_interval_s = setting(s, "stats_interval");
     st->poll_timeout_ms = setting(s, "poll_timeout_ms");
     st->linger_ms = setting(s, "linger_ms");
+    st->commit_wait_ms = setting(s, "commit_wait_ms");
     st->decode_threads = setting(s, "decode_threads");
     if (st->decode_threads < 1)
         st->decode_threads = default_decode_threads();

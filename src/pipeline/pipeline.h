@@ -14,6 +14,7 @@ typedef struct bp_settings {
     int64_t batch_size;
     int64_t stats_interval_s;
     int64_t poll_timeout_ms;
+    int64_t commit_wait_ms; /* a poll's longest wait while batches wait for their commit */
     int64_t linger_ms; /* gather a batch this long after its first payload (0: take what is there) */
     int64_t decode_threads; /* threads decoding a batch, the main thread included (1: inline) */
     int64_t max_payload_bytes;
