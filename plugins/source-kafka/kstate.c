@@ -512,25 +512,6 @@ int bp_kstate_merge(bp_kstate *ks, const bp_batch *batch, const bp_kpositions *a
     return BP_OK;
 }
 
-static int found_one(void *user, const bp_state_change *ch)
-{
-    (void)ch;
-    *(bool *)user = true;
-    return 1; /* one is enough */
-}
-
-bool bp_kstate_batch_changes(bp_kstate *ks, const bp_batch *batch)
-{
-    bool found = false;
-    ks->h->state_changes(ks->ctx, batch, found_one, &found);
-    return found;
-}
-
-bool bp_kstate_idle(const bp_kstate *ks)
-{
-    return !ks->dirty && ks->pending.n == 0;
-}
-
 typedef struct write_ctx {
     bp_kstate *ks;
     const bp_kpositions *acked;

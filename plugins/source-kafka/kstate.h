@@ -52,13 +52,6 @@ int bp_kstate_assign(bp_kstate *ks, const rd_kafka_topic_partition_list_t *parts
 int bp_kstate_merge(bp_kstate *ks, const bp_batch *batch, const bp_kpositions *acked,
                     const bp_kpositions *committed);
 
-/* Whether `batch` changed any keyed state (the host's state_changes finds one). */
-bool bp_kstate_batch_changes(bp_kstate *ks, const bp_batch *batch);
-
-/* Whether nothing is pending: a commit of the offsets alone has no changelog record to wait
- * for, so it may be sent without waiting for its answer (source_kafka.c, commit_ahead). */
-bool bp_kstate_idle(const bp_kstate *ks);
-
 /* Before the offsets of `acked` are committed: writes every pending record (tag = the offset
  * `acked` commits for its partition) and waits until the broker has them all. Returns BP_OK,
  * BP_RETRY (a delivery failed or timed out: nothing may be committed; the records stay

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* A sink outage pauses polling; librdkafka's default max.poll.interval.ms (5 minutes) would
  * then evict the member and hand its partitions to another one. Thirty minutes covers a
@@ -28,16 +27,6 @@
 
 /* While a commit waits for a rebalance to end, it is sent again this often. */
 #define HOLD_POLL_MS 100
-
-/* The longest a poll waits while a commit sent ahead is unanswered: its answer is read, and
- * what was acknowledged meanwhile sent, when the poll returns (see commit_ahead). */
-#define AHEAD_POLL_MS 10
-
-/* The most often a checkpoint with keyed state is written and committed while batches keep
- * coming: writing the changelog and committing are two synchronous round trips (12 ms with the
- * development broker), so committing every batch of a ward that keeps alert cooldowns held it
- * to 45 000 readings/s. A crash re-reads at most this much more (docs/kafka.md). */
-#define CHECKPOINT_MS 50.0
 
 /* The first librdkafka whose cooperative-sticky member may be destroyed before its first
  * assignment (2.3.0), and how long close() waits for that assignment with an older one. */
@@ -56,11 +45,6 @@ typedef struct source {
     bool held;            /* a commit was refused by a rebalance: reading paused, `acked` kept */
     int assigned;         /* partitions assigned now (the partitions_assigned counter) */
     bp_kpositions acked;     /* acknowledged by the host, not yet committed */
-    bp_kpositions sending;   /* sent ahead in the commit not yet answered */
-    rd_kafka_queue_t *commit_q; /* where the answer to a commit sent ahead arrives */
-    bool commit_in_flight;   /* a commit sent ahead is not yet answered */
-    bool commit_wait;        /* a commit sent ahead failed: the next ones wait for their answer */
-    double checkpoint_ms;    /* when the last checkpoint with keyed state was committed */
     bp_kpositions committed; /* last committed position per partition (for the lag) */
     double lag_reported;     /* the consumer_lag counter's current value */
     size_t batch_size;       /* 0: the host's capacity */
@@ -196,114 +180,12 @@ static void resolve_ambiguous(source *s)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* ---- committing ahead --------------------------------------------------------------------
- * A synchronous commit is a round trip to the group coordinator (12 ms per batch of 500 with
- * the development broker: two thirds of the main thread's time at 45 000 readings/s, polling,
- * decoding and judging waiting behind it). So a commit of offsets alone (no keyed state to
- * write first) is sent without waiting: `acked` moves to `sending`, and the answer is read
- * from commit_q at the next poll or commit. One is in flight at a time, so commits reach the
- * coordinator in order and a failed one cannot overtake a later one; what is acknowledged
- * meanwhile goes with the next. Nothing changes what is committed: only positions the host
- * acknowledged, as before. Every synchronous path (the revoke callback, a commit held by a
- * rebalance, keyed state) first waits for the answer, so it sees settled positions. */
-
-/* The answer to the commit sent ahead (served from commit_q on the main thread). */
-static void on_ahead_answer(rd_kafka_t *rk, rd_kafka_resp_err_t e,
-                            rd_kafka_topic_partition_list_t *offsets, void *opaque)
-{
-    (void)rk, (void)offsets;
-    source *s = opaque;
-    s->commit_in_flight = false;
-    if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR__NO_OFFSET) {
-        s->h->count(s->ctx, "commits", 1);
-        if (bp_kpos_merge(&s->committed, &s->sending) != 0)
-            s->commit_wait = true; /* out of memory: the lag is off; the next commits wait */
-        bp_kpos_clear(&s->sending);
-        update_lag(s);
-        return;
-    }
-    /* Not committed: the positions are acknowledged still and go with the next commit. */
-    if (bp_kpos_merge(&s->acked, &s->sending) != 0)
-        s->commit_wait = true;
-    bp_kpos_clear(&s->sending);
-    if (refused_by_rebalance(e)) {
-        if (!s->held)
-            s->h->log(s->ctx, BP_LOG_WARN, "offset commit refused while the group rebalances "
-                      "(%s): reading paused; the acknowledged positions are committed after "
-                      "the rebalance for the partitions still assigned", rd_kafka_err2str(e));
-        hold(s);
-        return;
-    }
-    /* Another failure: the next commits wait for their answer, so that the host backs off and
-     * stops reading while they fail, as it does for a synchronous commit. */
-    s->h->count(s->ctx, "commit_failures", 1);
-    s->commit_wait = true;
-    s->h->log(s->ctx, BP_LOG_WARN, "offset commit failed (%s); will retry", rd_kafka_err2str(e));
-}
-
-/* Reads the answer to the commit sent ahead if it has come (timeout_ms 0), or waits for it. */
-static void serve_ahead(source *s, int timeout_ms)
-{
-    if (s->commit_in_flight)
-        rd_kafka_queue_poll_callback(s->commit_q, timeout_ms);
-}
-
-static void await_ahead(source *s)
-{
-    while (s->commit_in_flight)
-        serve_ahead(s, 1000);
-}
-
-static int commit_acked(source *s);
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-/* Commits every acknowledged position: sent ahead when nothing stands in the way, else
- * synchronously (commit_acked). Returns as commit_acked. */
-static int commit_ahead(source *s)
-{
-    serve_ahead(s, 0);
-    if (s->commit_in_flight)
-        return BP_OK; /* what was acknowledged meanwhile goes once it is answered */
-    if (s->acked.n == 0 || s->held || s->commit_wait || !s->commit_q)
-        return commit_acked(s);
-    if (!bp_kstate_idle(&s->ks)) {
-        /* Keyed state to write first: a checkpoint every CHECKPOINT_MS at most, synchronous. */
-        double now = now_ms();
-        if (now - s->checkpoint_ms < CHECKPOINT_MS && now >= s->checkpoint_ms)
-            return BP_OK;
-        s->checkpoint_ms = now;
-        return commit_acked(s);
-    }
-    bp_kpositions t = s->sending;
-    s->sending = s->acked;
-    s->acked = t;
-    bp_kpos_clear(&s->acked);
-    rd_kafka_topic_partition_list_t *l = to_list(&s->sending);
-    rd_kafka_resp_err_t e = rd_kafka_commit_queue(s->rk, l, s->commit_q, on_ahead_answer, s);
-    rd_kafka_topic_partition_list_destroy(l);
-    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        s->commit_in_flight = true;
-        return BP_OK;
-    }
-    /* Not sent: back where they were, and committed the synchronous way. */
-    int merged = bp_kpos_merge(&s->acked, &s->sending);
-    bp_kpos_clear(&s->sending);
-    return merged != 0 ? BP_FATAL : commit_acked(s);
-}
-
 /* Synchronously commits every acknowledged position. Returns BP_OK (also when the group refused
  * it while rebalancing: the positions are kept, `held` is set, and the commit is sent again
  * after the rebalance), BP_RETRY on another transient failure (positions are kept and sent
  * again), or BP_FATAL. */
 static int commit_acked(source *s)
 {
-    await_ahead(s);
     if (s->acked.n == 0) {
         release(s, "nothing left to commit");
         return BP_OK;
@@ -318,7 +200,6 @@ static int commit_acked(source *s)
     rd_kafka_topic_partition_list_destroy(l);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR__NO_OFFSET) {
         s->h->count(s->ctx, "commits", 1);
-        s->commit_wait = false;
         bp_kstate_confirmed(&s->ks);
         if (bp_kpos_merge(&s->committed, &s->acked) != 0)
             return BP_FATAL;
@@ -428,7 +309,6 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
     } else {
         bool lost = rd_kafka_assignment_lost(rk);
-        await_ahead(s); /* settles `acked` and `committed` before they are counted */
         /* What the host acknowledged goes out before the partitions do (a real broker takes
          * commits while the group prepares a rebalance). A lost assignment cannot commit. */
         if (!lost && commit_acked(s) == BP_RETRY)
@@ -581,8 +461,6 @@ static int src_open(const bp_host *h, bp_ctx *ctx, void **state)
     }
     if (bp_kstate_init(&s->ks, h, ctx, s->rk, s->topics) != 0)
         goto fail;
-    if (!(s->commit_q = rd_kafka_queue_new(s->rk)))
-        goto fail;
     /* One queue for messages, rebalances, logs and errors, served by consumer_poll. */
     rd_kafka_poll_set_consumer(s->rk);
     rd_kafka_set_log_queue(s->rk, NULL);
@@ -630,10 +508,6 @@ static void src_close(void *state)
                 s->h->log(s->ctx, BP_LOG_WARN, "closing the consumer: %s", rd_kafka_err2str(e));
         }
     }
-    if (s->rk && !guard)
-        await_ahead(s); /* a lost assignment's revoke does not commit: answered here */
-    if (s->commit_q)
-        rd_kafka_queue_destroy(s->commit_q);
     bp_kstate_free(&s->ks);
     if (guard && !s->synced) {
         left_to_exit = s->rk;
@@ -646,7 +520,6 @@ static void src_close(void *state)
     if (s->topics)
         rd_kafka_topic_partition_list_destroy(s->topics);
     bp_kpos_free(&s->acked);
-    bp_kpos_free(&s->sending);
     bp_kpos_free(&s->committed);
     free(s);
 }
@@ -734,14 +607,6 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
     }
     if (s->state_failed)
         return state_failure(s);
-    /* the answer to a commit sent ahead, and then what was acknowledged since (or a deferred
-     * checkpoint), without waiting for the next batch's commit */
-    serve_ahead(s, 0);
-    if (!s->commit_in_flight && s->acked.n && !s->held) {
-        int crc = commit_ahead(s);
-        if (crc != BP_OK)
-            return crc;
-    }
     size_t had = s->h->batch_count(batch);
     if (had == 0) {
         /* A new batch: a revocation during an earlier one closed that one, not this. */
@@ -760,8 +625,6 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
     while (s->h->batch_count(batch) < cap) {
         /* Wait only for the first message of this call; then take what is already fetched. */
         int wait = s->h->batch_count(batch) > had ? 0 : timeout_ms;
-        if (wait > AHEAD_POLL_MS && (s->commit_in_flight || s->acked.n))
-            wait = AHEAD_POLL_MS; /* back soon to send what is acknowledged */
         rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, wait);
         if (s->state_failed) {
             if (m)
@@ -813,12 +676,10 @@ static int src_commit(void *state, const bp_batch *batch)
     }
     if (assigned)
         rd_kafka_topic_partition_list_destroy(assigned);
-    /* the state changes of the same readings, for the same partitions, `committed` settled */
-    if (rc == BP_OK && s->commit_in_flight && bp_kstate_batch_changes(&s->ks, batch))
-        await_ahead(s);
+    /* the state changes of the same readings, for the same partitions */
     if (rc == BP_OK)
         rc = bp_kstate_merge(&s->ks, batch, &s->acked, &s->committed);
-    return rc == BP_OK ? commit_ahead(s) : rc;
+    return rc == BP_OK ? commit_acked(s) : rc;
 }
 
 /* `bppipe check`: the cluster answers, and the topics exist (without joining the group). */
