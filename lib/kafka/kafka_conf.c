@@ -18,25 +18,6 @@ int bp_kafka_set(const bp_host *h, bp_ctx *ctx, rd_kafka_conf_t *conf, const cha
     return -1;
 }
 
-int bp_kafka_consumer_defaults(const bp_host *h, bp_ctx *ctx, rd_kafka_conf_t *conf)
-{
-    /* With the consumer group the queue limit is the whole consumer's, not a partition's. A
-     * fetch may overshoot it by one response, so the response is bounded too; 8 MiB is about
-     * 7 000 readings of 1.1 KiB, 70 ms at 100 000 readings/s, which a fetch refills well within
-     * (measured: bench/rsyslog_side_by_side.sh). */
-    static const char *const defaults[][2] = {
-        {"queued.max.messages.kbytes", "8192"},
-        {"fetch.max.bytes", "4194304"},
-    };
-    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
-        char key[64];
-        snprintf(key, sizeof key, PREFIX "%s", defaults[i][0]);
-        if (bp_kafka_set(h, ctx, conf, key, defaults[i][0], defaults[i][1]) != 0)
-            return -1;
-    }
-    return 0;
-}
-
 typedef struct apply_ctx {
     const bp_host *h;
     bp_ctx *ctx;

@@ -12,12 +12,6 @@
 int bp_kafka_set(const bp_host *h, bp_ctx *ctx, rd_kafka_conf_t *conf, const char *ini_key,
                  const char *name, const char *value);
 
-/* source-kafka's prefetch, chosen for a ward (docs/kafka.md, "Memory and speed") instead of
- * librdkafka's defaults, which let a consumer hold 64 MiB of fetched messages plus a 50 MiB
- * fetch response: queued.max.messages.kbytes = 8192 and fetch.max.bytes = 4194304. Set before
- * the section's own `kafka.*` keys, which override them. Returns 0, or -1 after logging. */
-int bp_kafka_consumer_defaults(const bp_host *h, bp_ctx *ctx, rd_kafka_conf_t *conf);
-
 /* Hands every `kafka.*` key of the section to librdkafka without the prefix, in file order.
  * Returns 0, or -1 after logging the first key librdkafka refused. */
 int bp_kafka_apply_passthrough(const bp_host *h, bp_ctx *ctx, rd_kafka_conf_t *conf);

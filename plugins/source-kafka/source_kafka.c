@@ -379,8 +379,7 @@ static int build_conf(source *s, rd_kafka_conf_t *conf)
         bp_kafka_set(h, ctx, conf, "group", "group.id", h->opt_string(ctx, "group")) ||
         bp_kafka_set(h, ctx, conf, "start", "auto.offset.reset", h->opt_string(ctx, "start")) ||
         bp_kafka_set(h, ctx, conf, "kafka.max.poll.interval.ms", "max.poll.interval.ms",
-                     DEFAULT_MAX_POLL_INTERVAL_MS) ||
-        bp_kafka_consumer_defaults(h, ctx, conf) != 0)
+                     DEFAULT_MAX_POLL_INTERVAL_MS))
         return -1;
     if (bp_kafka_apply_passthrough(h, ctx, conf) != 0)
         return -1;
