@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,8 +34,11 @@
 #define FILE_MODE 0640
 #define MAX_TOUCHED 64 /* hourly files one batch may touch before they are synced early */
 /* per-record: files open at once (a larger batch is written in groups of this many, a syncfs
- * each and one more at the end; measured: bench/durability, the sink's doc, "Durability") */
-#define GROUP_MAX 256
+ * each and one more at the end; measured: bench/durability, the sink's doc, "Durability"): a
+ * quarter of the process's open-file limit, within these bounds, so that the sockets and the
+ * other sinks keep theirs (1 024, Debian's default limit, gives 256) */
+#define GROUP_MIN 64
+#define GROUP_MAX 1024
 
 enum { REFUSED = 1, RENAMED = 2 };
 
@@ -60,7 +64,8 @@ typedef struct sink {
     size_t n_files;
     unsigned char *marks; /* per record of the batch being written: REFUSED, RENAMED or 0 */
     size_t marks_cap;
-    pending *group; /* per-record: the files written and not yet named, GROUP_MAX of each */
+    pending *group; /* per-record: the files written and not yet named, group_max of each */
+    size_t group_max;
     bp_temp *temps;
     bp_temps made; /* per-record: how this folder's files are made */
 } sink;
@@ -130,8 +135,11 @@ static int sink_open(const bp_host *host, bp_ctx *ctx, void **state)
         goto fail;
     }
     if (s->per_record) {
-        s->group = calloc(GROUP_MAX, sizeof *s->group);
-        s->temps = calloc(GROUP_MAX, sizeof *s->temps);
+        struct rlimit lim;
+        rlim_t quarter = getrlimit(RLIMIT_NOFILE, &lim) == 0 ? lim.rlim_cur / 4 : GROUP_MIN;
+        s->group_max = quarter < GROUP_MIN ? GROUP_MIN : quarter > GROUP_MAX ? GROUP_MAX : quarter;
+        s->group = calloc(s->group_max, sizeof *s->group);
+        s->temps = calloc(s->group_max, sizeof *s->temps);
         bp_temps_init(&s->made, s->dir_fd);
         if (!s->group || !s->temps) {
             host->log(ctx, BP_LOG_ERROR, "out of memory");
@@ -383,13 +391,13 @@ static void refuse_for(sink *s, bp_batch *batch, size_t i, int err)
     refuse(s, batch, i, why);
 }
 
-/* Writes the temporary files of records [*next, n), at most GROUP_MAX, into s->group. Stops at
+/* Writes the temporary files of records [*next, n), at most group_max, into s->group. Stops at
  * the first failure that may pass (*err set: it and the records after it are retried). */
 static size_t write_group(sink *s, bp_batch *batch, size_t *next, size_t n, int *err)
 {
     const bp_host *h = s->host;
     size_t k = 0;
-    for (; *next < n && k < GROUP_MAX; ++*next) {
+    for (; *next < n && k < s->group_max; ++*next) {
         size_t i = *next;
         bp_record *r = h->batch_at(batch, i);
         pending *p = &s->group[k];
