@@ -3,6 +3,7 @@
 #include "common/sha256.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -29,8 +30,8 @@ static int utc_parts(int64_t ms, struct tm *tm)
 
 static bool name_char(char c, size_t at)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || (c == '.' && at > 0);
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           (c == '.' && at > 0);
 }
 
 void bp_name_part(const char *in, const char *fallback, char *out, size_t out_len)
@@ -62,8 +63,7 @@ int bp_record_file_name(const char *patient, const char *practitioner, int64_t e
 {
     char p[BP_NAME_PART_MAX + 1], pr[BP_NAME_PART_MAX + 1], i[BP_NAME_PART_MAX + 1], when[32];
     struct tm tm;
-    if (utc_parts(effective_ms, &tm) != 0 ||
-        !strftime(when, sizeof when, "%Y%m%d_%H%M%S", &tm))
+    if (utc_parts(effective_ms, &tm) != 0 || !strftime(when, sizeof when, "%Y%m%d_%H%M%S", &tm))
         return -1;
     bp_name_part(patient, "unknown", p, sizeof p);
     bp_name_part(practitioner, "none", pr, sizeof pr);
@@ -83,12 +83,41 @@ uint64_t bp_fnv1a64(const void *data, size_t len, uint64_t seed)
     return h;
 }
 
-int bp_invalid_file_name(const void *payload, size_t len, int64_t resource_index, char *out,
-                         size_t out_len)
+int bp_invalid_file_name(const void *payload, size_t len, int64_t offset, int64_t resource_index,
+                         char *out, size_t out_len)
 {
-    uint64_t h = bp_fnv1a64(payload, len, (uint64_t)resource_index * 0x9E3779B97F4A7C15ull);
+    uint64_t seed = (uint64_t)offset * 0x9E3779B97F4A7C15ull;
+    /* The position inside the payload only when there is one, so the name of a dead letter of
+     * a whole payload is the one earlier versions gave it (a replay overwrites it). */
+    if (resource_index >= 0)
+        seed ^= ((uint64_t)resource_index + 1) * 0xC2B2AE3D27D4EB4Full;
+    uint64_t h = bp_fnv1a64(payload, len, seed);
     int n = snprintf(out, out_len, "invalid_%016llx.json", (unsigned long long)h);
     return n > 0 && (size_t)n < out_len ? 0 : -1;
+}
+
+int64_t bp_doc_resource_index(const char *doc, size_t len)
+{
+    static const char key[] = "\"resource_index\":";
+    const size_t klen = sizeof key - 1;
+    /* Inside a JSON string every '"' is escaped, so the key with its quotes and colon is only
+     * ever the field's own key: the payload a dead letter carries cannot fake it. */
+    for (const char *p = doc, *end = doc + len; (size_t)(end - p) > klen; p++) {
+        p = memchr(p, '"', (size_t)(end - p) - klen);
+        if (!p)
+            break;
+        if (memcmp(p, key, klen) != 0)
+            continue;
+        const char *d = p + klen;
+        while (d < end && *d == ' ')
+            d++;
+        int64_t v = 0;
+        const char *digits = d;
+        while (d < end && *d >= '0' && *d <= '9' && v < INT32_MAX)
+            v = v * 10 + (*d++ - '0');
+        return d > digits ? v : -1;
+    }
+    return -1;
 }
 
 int bp_hour_file_name(int64_t ms, char *out, size_t out_len)

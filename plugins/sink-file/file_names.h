@@ -37,10 +37,17 @@ void bp_name_part(const char *in, const char *fallback, char *out, size_t out_le
 int bp_record_file_name(const char *patient, const char *practitioner, int64_t effective_ms,
                         const char *id, char *out, size_t out_len);
 
-/* "invalid_<16 hex digits>.json" from a hash of the payload and the record's position in it,
- * for dead letters that have no patient or time. */
-int bp_invalid_file_name(const void *payload, size_t len, int64_t resource_index, char *out,
-                         size_t out_len);
+/* "invalid_<16 hex digits>.json", for dead letters that have no patient: a hash of the payload,
+ * its position in the source (`offset`, -1 for none) and the resource's position inside the
+ * payload (`resource_index`: a Bundle entry, an array element, an NDJSON line; -1 for a whole
+ * payload). Two dead letters of one payload (two bad entries of a Bundle) get two names; a
+ * replay gives the same ones. */
+int bp_invalid_file_name(const void *payload, size_t len, int64_t offset, int64_t resource_index,
+                         char *out, size_t out_len);
+
+/* The "resource_index" a record's document (pretty or compact) gives in its "source" object, or
+ * -1 when it has none. */
+int64_t bp_doc_resource_index(const char *doc, size_t len);
 
 /* "bp-YYYYmmddTHH.ndjson": the hourly NDJSON file for a time (UTC). */
 int bp_hour_file_name(int64_t ms, char *out, size_t out_len);

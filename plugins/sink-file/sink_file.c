@@ -4,8 +4,9 @@
  *                      reading's own time; every file a batch touched is fsync'd before write()
  *                      returns, and a failed batch is truncated back so no partial line stays.
  * layout = per-record  one pretty document per file (the original archive): a batch's files
- *                      are written to temporary names, fsync'd together, renamed, and the
- *                      folder fsync'd once before any reading of the batch is acknowledged.
+ *                      are written without their names, made durable together (syncfs),
+ *                      named, and synced once more before any reading of the batch is
+ *                      acknowledged.
  * path = -             ndjson to standard output.
  */
 #include "file_names.h"
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,11 +33,12 @@
 #define DIR_MODE 0750
 #define FILE_MODE 0640
 #define MAX_TOUCHED 64 /* hourly files one batch may touch before they are synced early */
-/* per-record: files open at once (a larger batch is written in groups of this many, the folder
- * still fsync'd once), and the threads that fsync them (measured: bench/durability, the
- * sink's doc, "Durability") */
-#define GROUP_MAX 256
-#define SYNC_THREADS 4
+/* per-record: files open at once (a larger batch is written in groups of this many, a syncfs
+ * each and one more at the end; measured: bench/durability, the sink's doc, "Durability"): a
+ * quarter of the process's open-file limit, within these bounds, so that the sockets and the
+ * other sinks keep theirs (1 024, Debian's default limit, gives 256) */
+#define GROUP_MIN 64
+#define GROUP_MAX 1024
 
 enum { REFUSED = 1, RENAMED = 2 };
 
@@ -61,9 +64,10 @@ typedef struct sink {
     size_t n_files;
     unsigned char *marks; /* per record of the batch being written: REFUSED, RENAMED or 0 */
     size_t marks_cap;
-    pending *group; /* per-record: the files written and not yet renamed, GROUP_MAX of each */
-    int *fds, *errs;
-    bp_syncer *syncer;
+    pending *group; /* per-record: the files written and not yet named, group_max of each */
+    size_t group_max;
+    bp_temp *temps;
+    bp_temps made; /* per-record: how this folder's files are made */
 } sink;
 
 static const bp_option options[] = {
@@ -131,11 +135,13 @@ static int sink_open(const bp_host *host, bp_ctx *ctx, void **state)
         goto fail;
     }
     if (s->per_record) {
-        s->group = calloc(GROUP_MAX, sizeof *s->group);
-        s->fds = calloc(GROUP_MAX, sizeof *s->fds);
-        s->errs = calloc(GROUP_MAX, sizeof *s->errs);
-        s->syncer = bp_syncer_new();
-        if (!s->group || !s->fds || !s->errs || !s->syncer) {
+        struct rlimit lim;
+        rlim_t quarter = getrlimit(RLIMIT_NOFILE, &lim) == 0 ? lim.rlim_cur / 4 : GROUP_MIN;
+        s->group_max = quarter < GROUP_MIN ? GROUP_MIN : quarter > GROUP_MAX ? GROUP_MAX : quarter;
+        s->group = calloc(s->group_max, sizeof *s->group);
+        s->temps = calloc(s->group_max, sizeof *s->temps);
+        bp_temps_init(&s->made, s->dir_fd);
+        if (!s->group || !s->temps) {
             host->log(ctx, BP_LOG_ERROR, "out of memory");
             goto fail;
         }
@@ -143,10 +149,8 @@ static int sink_open(const bp_host *host, bp_ctx *ctx, void **state)
     *state = s;
     return BP_OK;
 fail:
-    bp_syncer_free(s->syncer);
     free(s->group);
-    free(s->fds);
-    free(s->errs);
+    free(s->temps);
     if (s->dir_fd >= 0)
         close(s->dir_fd);
     free(s);
@@ -159,10 +163,8 @@ static void sink_close(void *state)
     if (s->dir_fd >= 0)
         close(s->dir_fd);
     free(s->marks);
-    bp_syncer_free(s->syncer);
     free(s->group);
-    free(s->fds);
-    free(s->errs);
+    free(s->temps);
     free(s);
 }
 
@@ -362,15 +364,17 @@ fail:
     return BP_RETRY;
 }
 
-/* The file name of one reading; 0, or -1 when it has none (a time with no calendar date). */
-static int name_of(const bp_host *h, const bp_record *r, char *name, size_t len)
+/* The file name of one reading, `doc` its document; 0, or -1 when it has none (a time with no
+ * calendar date). */
+static int name_of(const bp_host *h, const bp_record *r, const char *doc, size_t doc_len,
+                   char *name, size_t len)
 {
     if (h->text(r, BP_F_INVALID_REASON) && !h->text(r, BP_F_PATIENT_ID)) {
         size_t plen;
         const void *payload = h->payload(r, &plen);
-        double index = h->number(r, BP_F_SOURCE_OFFSET);
-        return bp_invalid_file_name(payload, plen, isnan(index) ? -1 : (int64_t)index, name,
-                                    len);
+        double offset = h->number(r, BP_F_SOURCE_OFFSET);
+        return bp_invalid_file_name(payload, plen, isnan(offset) ? -1 : (int64_t)offset,
+                                    bp_doc_resource_index(doc, doc_len), name, len);
     }
     return bp_record_file_name(h->text(r, BP_F_PATIENT_ID), h->text(r, BP_F_PRACTITIONER_ID),
                                record_time(h, r), h->text(r, BP_F_STABLE_ID), name, len);
@@ -387,28 +391,27 @@ static void refuse_for(sink *s, bp_batch *batch, size_t i, int err)
     refuse(s, batch, i, why);
 }
 
-/* Writes the temporary files of records [*next, n), at most GROUP_MAX, into s->group. Stops at
+/* Writes the temporary files of records [*next, n), at most group_max, into s->group. Stops at
  * the first failure that may pass (*err set: it and the records after it are retried). */
 static size_t write_group(sink *s, bp_batch *batch, size_t *next, size_t n, int *err)
 {
     const bp_host *h = s->host;
     size_t k = 0;
-    for (; *next < n && k < GROUP_MAX; ++*next) {
+    for (; *next < n && k < s->group_max; ++*next) {
         size_t i = *next;
         bp_record *r = h->batch_at(batch, i);
         pending *p = &s->group[k];
         size_t len;
-        if (name_of(h, r, p->name, sizeof p->name) != 0) {
+        const char *doc = h->document(s->ctx, r, BP_DOC_PRETTY, &len);
+        if (doc && name_of(h, r, doc, len, p->name, sizeof p->name) != 0) {
             refuse(s, batch, i, "its time has no calendar date to name a file");
             continue;
         }
-        const char *doc = h->document(s->ctx, r, BP_DOC_PRETTY, &len);
         if (!doc)
             errno = ENOMEM;
-        if (doc && bp_temp_write(s->dir_fd, p->name, doc, len, &s->fds[k]) == 0) {
+        if (doc && bp_temp_write(&s->made, p->name, doc, len, &s->temps[k]) == 0) {
             p->record = i;
             k++;
-            bp_syncer_add(s->syncer);
         } else if (doc && permanent_errno(errno)) {
             refuse_for(s, batch, i, errno);
         } else {
@@ -419,20 +422,21 @@ static size_t write_group(sink *s, bp_batch *batch, size_t *next, size_t n, int 
     return k;
 }
 
-/* Makes the group's files durable together, then renames each into place (marked RENAMED).
- * Returns the errno of the first failure that may pass, or 0. */
+/* Makes the group's files durable together, then names each (marked RENAMED). Returns the
+ * errno of the first failure that may pass, or 0. */
 static int commit_group(sink *s, bp_batch *batch, size_t k)
 {
+    if (k && bp_temps_sync(&s->made) != 0) {
+        /* Not known durable: written anew on the retry, in new files. */
+        int err = errno;
+        for (size_t j = 0; j < k; j++)
+            bp_temp_discard(&s->made, &s->temps[j], s->group[j].name);
+        return err;
+    }
     int err = 0;
-    bp_syncer_end(s->syncer);
     for (size_t j = 0; j < k; j++) {
         pending *p = &s->group[j];
-        close(s->fds[j]);
-        if (s->errs[j] != 0) {
-            /* Not known durable: written anew on the retry, in a new file. */
-            bp_temp_discard(s->dir_fd, p->name);
-            err = err ? err : s->errs[j];
-        } else if (bp_temp_commit(s->dir_fd, p->name) == 0) {
+        if (bp_temp_commit(&s->made, &s->temps[j], p->name) == 0) {
             s->marks[p->record] = RENAMED;
         } else if (permanent_errno(errno)) {
             refuse_for(s, batch, p->record, errno);
@@ -443,9 +447,9 @@ static int commit_group(sink *s, bp_batch *batch, size_t k)
     return err;
 }
 
-/* One file per reading, durable a batch at a time: every file written under its temporary
- * name, all of them fsync'd together, renamed, the folder fsync'd once, and only then is any
- * reading reported delivered. A reading whose file will never be taken is refused; after a
+/* One file per reading, durable a batch at a time: every file written without its name, all of
+ * them synced together, named, synced once more, and only then is any reading reported
+ * delivered. A reading whose file will never be taken is refused; after a
  * failure that may pass, what was renamed before it is delivered and the rest retried. */
 static int write_per_record(sink *s, bp_batch *batch)
 {
@@ -465,15 +469,14 @@ static int write_per_record(sink *s, bp_batch *batch)
         s->swept = true;
     }
     while (next < n && !err) {
-        bp_syncer_begin(s->syncer, s->fds, s->errs, SYNC_THREADS);
         size_t k = write_group(s, batch, &next, n, &err);
         int e = commit_group(s, batch, k);
         err = err ? err : e;
         written = written || k > 0;
     }
-    if (written && fsync(s->dir_fd) != 0) {
-        /* No rename is known durable: the whole batch is written again. */
-        h->log(s->ctx, BP_LOG_ERROR, "cannot sync folder %s: %s; will retry", s->dir,
+    if (written && bp_temps_sync(&s->made) != 0) {
+        /* No name is known durable: the whole batch is written again. */
+        h->log(s->ctx, BP_LOG_ERROR, "cannot sync the files written in %s: %s; will retry", s->dir,
                strerror(errno));
         return BP_RETRY;
     }

@@ -1,4 +1,4 @@
-#define _GNU_SOURCE /* sync_file_range */
+#define _GNU_SOURCE /* O_TMPFILE, syncfs */
 #include "temp_files.h"
 
 #include "common/io.h"
@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,138 +42,138 @@ static int write_doc(int fd, const char *doc, size_t len)
     return done <= len ? bp_write_all(fd, "\n", 1) : 0;
 }
 
-int bp_temp_write(int dir_fd, const char *name, const char *doc, size_t len, int *fd)
+void bp_temps_init(bp_temps *ts, int dir_fd)
+{
+    ts->dir_fd = dir_fd;
+    ts->unnamed = true;
+    ts->chmod = true;
+    /* The umask is read, not set and restored: umask() is the whole process's, and other
+     * threads create files meanwhile. */
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f)
+        return;
+    char line[128];
+    unsigned mask;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Umask: %o", &mask) == 1) {
+            ts->chmod = (mask & FILE_MODE) != 0;
+            break;
+        }
+    fclose(f);
+}
+
+/* An unnamed file in the folder, or -1 with errno set; a filesystem without O_TMPFILE turns
+ * them off for good (EISDIR: a kernel that does not know the flag). */
+static int open_unnamed(bp_temps *ts)
+{
+#ifdef O_TMPFILE
+    int f = openat(ts->dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, FILE_MODE);
+    if (f >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+        return f;
+#endif
+    ts->unnamed = false;
+    errno = EOPNOTSUPP;
+    return -1;
+}
+
+int bp_temp_write(bp_temps *ts, const char *name, const char *doc, size_t len, bp_temp *t)
 {
     char tmp[NAME_MAX + 1];
     if (temp_name(name, tmp, sizeof tmp) != 0)
         return -1;
-    int f = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, FILE_MODE);
+    int f = ts->unnamed ? open_unnamed(ts) : -1;
+    t->named = f < 0;
+    if (f < 0 && !ts->unnamed)
+        f = openat(ts->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, FILE_MODE);
     if (f < 0)
         return -1;
-    fchmod(f, FILE_MODE); /* whatever the umask: archives hold patient data */
+    if (ts->chmod)
+        fchmod(f, FILE_MODE); /* whatever the umask: archives hold patient data */
     if (write_doc(f, doc, len) != 0) {
         int err = errno;
         close(f);
-        unlinkat(dir_fd, tmp, 0);
+        if (t->named)
+            unlinkat(ts->dir_fd, tmp, 0);
         errno = err;
         return -1;
     }
-#ifdef SYNC_FILE_RANGE_WRITE
-    /* Starts the disk write now, while the rest of the batch is written: the fsyncs later find
-     * the data on its way and the blocks of the whole batch allocated in one journal commit.
-     * Only a head start; durability is the fsync's. */
-    sync_file_range(f, 0, 0, SYNC_FILE_RANGE_WRITE);
-#endif
-    *fd = f;
+    t->fd = f;
     return 0;
 }
 
-struct bp_syncer {
-    pthread_mutex_t mu;
-    pthread_cond_t more, done;
-    const int *fds;
-    int *errs;
-    size_t ready, taken, finished;
-    bool closing;
-    pthread_t helpers[BP_SYNC_THREADS_MAX];
-    int started;
-};
-
-static void *sync_loop(void *arg)
+int bp_temps_sync(bp_temps *ts)
 {
-    bp_syncer *y = arg;
-    pthread_mutex_lock(&y->mu);
-    for (;;) {
-        while (y->taken == y->ready && !y->closing)
-            pthread_cond_wait(&y->more, &y->mu);
-        if (y->taken == y->ready)
-            break;
-        size_t i = y->taken++;
-        pthread_mutex_unlock(&y->mu);
-        int err = fsync(y->fds[i]) == 0 ? 0 : errno;
-        pthread_mutex_lock(&y->mu);
-        y->errs[i] = err;
-        if (++y->finished == y->ready && y->closing)
-            pthread_cond_signal(&y->done);
+    /* One syncfs() for the whole group: the data, inodes and folder blocks of every file go
+     * out together, and the cache is flushed once, where an fsync per file flushes it (and,
+     * on ext4 without a journal, writes the folder) once per file. It also writes what else
+     * is dirty on the filesystem: the price, measured in the sink's doc. */
+    return syncfs(ts->dir_fd);
+}
+
+/* Links the unnamed file to `to`: 0, or -1 with errno set. AT_EMPTY_PATH needs Linux 6.10 (or
+ * CAP_DAC_READ_SEARCH); /proc/self/fd/N works everywhere /proc is mounted. The one that failed
+ * with ENOENT is not tried again. */
+static int link_unnamed(bp_temps *ts, int fd, const char *to)
+{
+    static _Atomic int no_empty_path; /* the same for every folder of the process */
+    if (!no_empty_path) {
+        if (linkat(fd, "", ts->dir_fd, to, AT_EMPTY_PATH) == 0)
+            return 0;
+        if (errno != ENOENT && errno != EPERM && errno != EINVAL)
+            return -1;
+        no_empty_path = 1;
     }
-    pthread_mutex_unlock(&y->mu);
-    return NULL;
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, proc, ts->dir_fd, to, AT_SYMLINK_FOLLOW);
 }
 
-bp_syncer *bp_syncer_new(void)
+/* Gives the unnamed file `fd` the name `name`: linked to it when it is free, else linked to
+ * its temporary name and renamed over the previous copy (a replay), which stays whole until
+ * the rename replaces it. */
+static int name_unnamed(bp_temps *ts, int fd, const char *name, const char *tmp)
 {
-    bp_syncer *y = calloc(1, sizeof *y);
-    if (!y)
-        return NULL;
-    pthread_mutex_init(&y->mu, NULL);
-    pthread_cond_init(&y->more, NULL);
-    pthread_cond_init(&y->done, NULL);
-    return y;
-}
-
-void bp_syncer_free(bp_syncer *y)
-{
-    if (!y)
-        return;
-    pthread_mutex_destroy(&y->mu);
-    pthread_cond_destroy(&y->more);
-    pthread_cond_destroy(&y->done);
-    free(y);
-}
-
-void bp_syncer_begin(bp_syncer *y, const int *fds, int *errs, int threads)
-{
-    y->fds = fds;
-    y->errs = errs;
-    y->ready = y->taken = y->finished = 0;
-    y->closing = false;
-    y->started = 0;
-    if (threads > BP_SYNC_THREADS_MAX)
-        threads = BP_SYNC_THREADS_MAX;
-    /* A helper that cannot start leaves its share to the others, or to bp_syncer_end(). */
-    while (y->started < threads && pthread_create(&y->helpers[y->started], NULL, sync_loop, y) == 0)
-        y->started++;
-}
-
-void bp_syncer_add(bp_syncer *y)
-{
-    pthread_mutex_lock(&y->mu);
-    y->ready++;
-    pthread_cond_signal(&y->more);
-    pthread_mutex_unlock(&y->mu);
-}
-
-void bp_syncer_end(bp_syncer *y)
-{
-    pthread_mutex_lock(&y->mu);
-    y->closing = true;
-    pthread_cond_broadcast(&y->more);
-    pthread_mutex_unlock(&y->mu);
-    if (!y->started)
-        sync_loop(y); /* no helper could start: this thread fsyncs them all */
-    for (int t = 0; t < y->started; t++)
-        pthread_join(y->helpers[t], NULL);
-}
-
-int bp_temp_commit(int dir_fd, const char *name)
-{
-    char tmp[NAME_MAX + 1];
-    if (temp_name(name, tmp, sizeof tmp) != 0)
+    if (link_unnamed(ts, fd, name) == 0)
+        return 0;
+    if (errno != EEXIST) {
+        if (errno == ENOENT || errno == EPERM)
+            ts->unnamed = false; /* no way to name it here (no /proc): named files from now */
         return -1;
-    if (renameat(dir_fd, tmp, dir_fd, name) == 0)
+    }
+    /* Something already at the temporary name is not removed here: a killed run's is swept at
+     * the next start, anything else is not this sink's (EEXIST: retried until it is gone). */
+    if (link_unnamed(ts, fd, tmp) != 0)
+        return -1;
+    if (renameat(ts->dir_fd, tmp, ts->dir_fd, name) == 0)
         return 0;
     int err = errno;
-    unlinkat(dir_fd, tmp, 0);
+    unlinkat(ts->dir_fd, tmp, 0);
     errno = err;
     return -1;
 }
 
-void bp_temp_discard(int dir_fd, const char *name)
+int bp_temp_commit(bp_temps *ts, bp_temp *t, const char *name)
+{
+    char tmp[NAME_MAX + 1];
+    int rc = temp_name(name, tmp, sizeof tmp);
+    if (rc == 0)
+        rc = t->named ? renameat(ts->dir_fd, tmp, ts->dir_fd, name)
+                      : name_unnamed(ts, t->fd, name, tmp);
+    int err = errno;
+    close(t->fd);
+    if (rc != 0 && t->named)
+        unlinkat(ts->dir_fd, tmp, 0);
+    errno = err;
+    return rc;
+}
+
+void bp_temp_discard(bp_temps *ts, bp_temp *t, const char *name)
 {
     char tmp[NAME_MAX + 1];
     int err = errno;
-    if (temp_name(name, tmp, sizeof tmp) == 0)
-        unlinkat(dir_fd, tmp, 0);
+    close(t->fd);
+    if (t->named && temp_name(name, tmp, sizeof tmp) == 0)
+        unlinkat(ts->dir_fd, tmp, 0);
     errno = err;
 }
 

@@ -1,43 +1,54 @@
-/* The steps of sink-file's per-record layout, made durable a batch at a time: every file is
- * written under a hidden temporary name (".NAME.tmp") with its writeback started at once; then
- * the data of all of them is made durable together (bp_temp_sync_all); only then is each renamed
- * into place, and the caller fsyncs the folder once before it reports any outcome. So a name in
- * the folder always holds a whole document, whatever moment a crash picks. */
+/* The steps of sink-file's per-record layout, made durable a batch at a time. Every file of a
+ * group is written without its final name: an unnamed O_TMPFILE where the filesystem has them,
+ * else a hidden ".NAME.tmp". Then one syncfs() makes the data and the inodes of all of them
+ * durable together; only then does each get its final name (linkat, or rename over a previous
+ * copy), and the caller syncs once more before it reports any outcome. So a name in the folder
+ * always holds a whole document, whatever moment a crash picks. Measured against the other ways
+ * (fsync from threads, sync_file_range, one file at a time): bench/durability and
+ * docs/plugins/sink-file.md, "Durability". */
 #ifndef BPPIPE_TEMP_FILES_H
 #define BPPIPE_TEMP_FILES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
-/* Writes `doc` and a newline to ".NAME.tmp" in `dir_fd` (created 0640, truncated when it was
- * there), starts its writeback and leaves it open in *fd. 0, or -1 with errno set (nothing is
+/* One written file waiting for its name. */
+typedef struct bp_temp {
+    int fd;
+    bool named; /* ".NAME.tmp" in the folder, not an unnamed O_TMPFILE */
+} bp_temp;
+
+/* How the files of one folder are made. */
+typedef struct bp_temps {
+    int dir_fd;
+    bool unnamed; /* O_TMPFILE tried first (cleared when the folder's filesystem refuses it) */
+    bool chmod;   /* the umask takes bits of 0640 away: each file is chmod'ed back */
+} bp_temps;
+
+/* Prepares for `dir_fd`: reads the process's umask (from /proc/self/status; a fchmod per file
+ * when it cannot be read). */
+void bp_temps_init(bp_temps *ts, int dir_fd);
+
+/* Writes `doc` and a newline to a new file (mode 0640) that has no final name yet: unnamed, or
+ * ".NAME.tmp" (truncated when it was there). 0 and *t filled, or -1 with errno set (nothing is
  * left behind then). */
-int bp_temp_write(int dir_fd, const char *name, const char *doc, size_t len, int *fd);
+int bp_temp_write(bp_temps *ts, const char *name, const char *doc, size_t len, bp_temp *t);
 
-/* fsyncs files from a few threads while the caller writes the next ones: fsyncs in flight
- * together share the filesystem's journal commits and the disk's cache flushes, where one
- * after the other each waits for its own, and the waits overlap the writing. */
-#define BP_SYNC_THREADS_MAX 16
-typedef struct bp_syncer bp_syncer;
+/* Makes every file written since the last call, and every name given, durable: one syncfs() of
+ * the folder's filesystem, which reports (Linux 5.8 and later) any write error there since the
+ * last call. 0, or -1 with errno set. */
+int bp_temps_sync(bp_temps *ts);
 
-bp_syncer *bp_syncer_new(void);
-void bp_syncer_free(bp_syncer *y);
-/* Starts `threads` helpers for a group of files: fds[i] and errs[i] for the i-th added. */
-void bp_syncer_begin(bp_syncer *y, const int *fds, int *errs, int threads);
-/* fds[n] is written (n: how many were added before): the helpers fsync it. */
-void bp_syncer_add(bp_syncer *y);
-/* Waits until every added file is fsync'd (errs[i]: 0 or its errno) and the helpers ended. */
-void bp_syncer_end(bp_syncer *y);
+/* Gives a synced file its final name NAME (replacing a previous copy whole) and closes it. 0, or
+ * -1 with errno set and the file discarded. */
+int bp_temp_commit(bp_temps *ts, bp_temp *t, const char *name);
 
-/* Renames ".NAME.tmp" to NAME in `dir_fd`; 0, or -1 with errno set and the temporary file
- * removed. */
-int bp_temp_commit(int dir_fd, const char *name);
-
-/* Removes ".NAME.tmp"; errno is kept. */
-void bp_temp_discard(int dir_fd, const char *name);
+/* Closes and removes a file that will not be named; errno is kept. */
+void bp_temp_discard(bp_temps *ts, bp_temp *t, const char *name);
 
 /* Removes the temporary files a killed run left in `dir_fd` (regular files named ".*.tmp":
- * readings whose batch was never acknowledged, so they are read and written again). Returns
- * how many were removed. */
+ * readings whose batch was never acknowledged, so they are read and written again; unnamed
+ * files leave nothing). Returns how many were removed. */
 size_t bp_temp_remove_leftovers(int dir_fd);
 
 #endif

@@ -50,10 +50,10 @@
 # Everything else is compared byte for byte. The output is the same whatever decode_threads
 # (GOLDEN_DECODE_THREADS, default 3; 1 to 7 checked) and batch_size (1 to 500 checked).
 #
-# Frozen as the code is today, on purpose (fixing it must change expected/ visibly): the two
-# dead letters of not-json.json (the same payload at offset 0, resource_index 0 and 1) get the
-# same per-record name invalid_<hash> (bp_invalid_file_name hashes the payload and the source
-# offset, not the resource index), so dead-archive/ holds 24 files for 25 dead letters.
+# The two dead letters of not-json.json (the same payload at offset 0, resource_index 0 and 1)
+# get two per-record names (bp_invalid_file_name hashes the payload, the source offset and the
+# resource index): dead-archive/ holds 25 files for 25 dead letters (24 before the fix, when the
+# resource index was not in the name and one of the two was lost).
 #
 # The wall clock. A document with no time of its own (a dead letter such as "not JSON", and
 # every skipped resource) is stamped with the clock (src/pipeline/document.c: @timestamp = now),

@@ -7,8 +7,8 @@
 #  - everything the group had committed when the ward was killed (what a member restarted in
 #    the group does not read again: a kcat member of the group, committing nothing, reads from
 #    the commit) was already in the archive: no commit ran ahead of the files;
-#  - the last restart drains the topic: every normal reading has its file, and the temporary
-#    files the kills left are gone.
+#  - the last restart drains the topic: every normal reading has its file, and no temporary
+#    file is left.
 # kill -9 ends the process, not the machine: the page cache survives it, so this proves the order
 # of files, renames and commits, not that the fsyncs reached the disk (docs/plugins/sink-file.md,
 # "Durability", says what does).
@@ -26,6 +26,7 @@ check "$N distinct readings on the topic" "[ \$(sort -u $t/produced | wc -l) = $
 
 export WARD_DIR=$t/ward KAFKA_GROUP=$GROUP WARD_STATS_INTERVAL=0
 archive=$t/ward/normal_cases
+left=0 # temporary files the kills left
 # Started in the background with exec, so that $! is bppipe itself; a short session so that
 # the next member does not wait 45 s for the killed one to expire; small batches, so that many
 # are committed between two kills.
@@ -103,6 +104,7 @@ for round in $(seq 1 "$KILLS"); do
     read -r n temps bad < <(inspect "$t/at_kill$round" 2>"$t/bad$round")
     committed "$t/committed$round"
     echo "kill $round: $n files ($temps temporary), $(wc -l <"$t/committed$round") readings committed"
+    left=$((left + temps))
     check "kill $round came mid-topic ($n files, wanted $want)" \
         "[ $n -ge $want ] && [ \$(wc -l <$t/committed$round) -lt $N ]"
     check "kill $round: every file under a final name is whole and named after its content" \
@@ -137,6 +139,7 @@ wait $pid 2>/dev/null
 read -r n temps bad < <(inspect "$t/at_kill$round" 2>"$t/bad$round")
 committed "$t/committed$round"
 echo "kill $round (idle): $n files ($temps temporary), $(wc -l <"$t/committed$round") readings committed"
+left=$((left + temps))
 check "kill $round: every file under a final name is whole and named after its content" \
     "[ $bad = 0 ]"
 
@@ -156,8 +159,12 @@ check "every reading reached Elasticsearch or the archive" "cmp -s $t/seen $t/pr
 read -r n temps bad < <(inspect "$t/final" 2>"$t/bad_final")
 check "after the last run: $n whole files, none torn or misnamed" "[ $bad = 0 ] && [ $n -gt 0 ]"
 check "the temporary files the kills left were removed ($temps left)" "[ $temps = 0 ]"
-check "a restarted ward said it removed them" \
-    "cat '$t'/run*.err '$t/last.err' | grep -q 'removed [0-9]* temporary file'"
+# Where the filesystem has O_TMPFILE a file has no name at all until it is durable, and a kill
+# leaves no temporary file; elsewhere it leaves ".NAME.tmp" files, which the restart removes.
+if [ "$left" -gt 0 ]; then
+    check "a restarted ward said it removed them" \
+        "cat '$t'/run*.err '$t/last.err' | grep -q 'removed [0-9]* temporary file'"
+fi
 # The normal readings: all but the anomalies (the faker's readings all decode).
 es_docs observation_id | sort -u >"$t/anomalies"
 for round in $(seq 1 $((KILLS + 1))); do

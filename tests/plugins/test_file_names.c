@@ -7,12 +7,14 @@
 int main(void)
 {
     char out[256];
-    CHECK(bp_record_file_name("PAT-001", "PRAC-01", 1767323045000LL, "abc-123", out, sizeof out) == 0);
+    CHECK(bp_record_file_name("PAT-001", "PRAC-01", 1767323045000LL, "abc-123", out, sizeof out) ==
+          0);
     CHECK_STR(out, "PAT-001_PRAC-01_20260102_030405_abc-123.json");
     /* A part a name cannot carry as it is keeps a readable prefix and gains a hash of its exact
      * bytes, so ids that differ only where they were made safe never share a file. */
     CHECK(bp_record_file_name("urn:uuid:7b4c", NULL, 0, "x/_history/2", out, sizeof out) == 0);
-    CHECK(strncmp(out, "urn_uuid_7b4c~", 14) == 0 && strstr(out, "_none_19700101_000000_x__history_2~"));
+    CHECK(strncmp(out, "urn_uuid_7b4c~", 14) == 0 &&
+          strstr(out, "_none_19700101_000000_x__history_2~"));
     char a1[BP_NAME_PART_MAX + 1], a2[BP_NAME_PART_MAX + 1];
     bp_name_part("x/_history/2", "noid", a1, sizeof a1);
     bp_name_part("x:_history:2", "noid", a2, sizeof a2);
@@ -63,12 +65,30 @@ int main(void)
     CHECK(bp_hour_file_name(-1, out, sizeof out) == 0);
     CHECK_STR(out, "bp-19691231T23.ndjson");
     /* dead letters: same payload and position, same name; different, different */
-    char a[64], b[64], c[64];
-    bp_invalid_file_name("{bad", 4, 1, a, sizeof a);
-    bp_invalid_file_name("{bad", 4, 1, b, sizeof b);
-    bp_invalid_file_name("{bad", 4, 2, c, sizeof c);
+    char a[64], b[64], c[64], d[64], e[64];
+    bp_invalid_file_name("{bad", 4, 1, -1, a, sizeof a);
+    bp_invalid_file_name("{bad", 4, 1, -1, b, sizeof b);
+    bp_invalid_file_name("{bad", 4, 2, -1, c, sizeof c);
     CHECK_STR(a, b);
     CHECK(strcmp(a, c) != 0);
     CHECK(strncmp(a, "invalid_", 8) == 0 && strlen(a) == 8 + 16 + 5);
+    /* a whole payload keeps the name earlier versions gave it (a replay overwrites it) */
+    CHECK_STR(a, "invalid_b547718e342a172a.json");
+    /* two bad resources of one payload (one Bundle, one offset): two names, each the same on
+     * a replay (the golden run's not-json.json lost one of its two dead letters) */
+    bp_invalid_file_name("{bad", 4, 1, 0, c, sizeof c);
+    bp_invalid_file_name("{bad", 4, 1, 1, d, sizeof d);
+    bp_invalid_file_name("{bad", 4, 1, 1, e, sizeof e);
+    CHECK(strcmp(c, d) != 0 && strcmp(a, c) != 0 && strcmp(a, d) != 0);
+    CHECK_STR(d, e);
+    /* the index comes from the document: pretty or compact, absent, or faked in the payload */
+    const char pretty[] =
+        "{\n  \"source\": {\n    \"offset\": 0,\n    \"resource_index\": 12\n  }}";
+    const char compact[] = "{\"source\":{\"offset\":0,\"resource_index\":3},\"payload\":\"x\"}";
+    const char none[] = "{\"source\":{\"offset\":0},\"payload\":\"\\\"resource_index\\\": 7\"}";
+    CHECK(bp_doc_resource_index(pretty, strlen(pretty)) == 12);
+    CHECK(bp_doc_resource_index(compact, strlen(compact)) == 3);
+    CHECK(bp_doc_resource_index(none, strlen(none)) == -1);
+    CHECK(bp_doc_resource_index("", 0) == -1);
     return CHECK_DONE();
 }

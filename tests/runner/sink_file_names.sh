@@ -71,15 +71,20 @@ check "patient ids are not in the log" "! grep -q '$(x64 p)' '$t/err' && ! grep 
 short1="P-1_D-1_20260102_030405_short1__history_1~$(printf '%s' 'short1/_history/1' | sha256sum | cut -c1-20).json"
 rm -f "$t/normal/$long" "$t/normal/$short1" # the folder in short2's place stays
 rm -rf "$t/dead" "$t/sum.json"
+# A previous copy of short1 (a replay): the new file goes to its temporary name first, to be
+# renamed over it, whether the sink writes unnamed files (O_TMPFILE) or named ones.
+echo '{"old": "copy"}' >"$t/normal/$short1"
 ln -s "$t/missing/folder" "$t/normal/.$short1.tmp"
 timeout -k 5 60 "$BPPIPE" run "$t/p.ini" --summary-json "$t/sum.json" 2>"$t/err2" &
 pid=$!
 for _ in $(seq 1 300); do grep -q 'will retry' "$t/err2" && break; sleep 0.1; done
 check "part 2: the failure that may pass is retried, named" \
-    "grep -q 'cannot write a file in .*: No such file or directory; will retry' '$t/err2'"
+    "grep -E -q 'cannot write a file in .*: (No such file or directory|File exists); will retry' '$t/err2'"
 check "part 2: the file before it in the batch is in place meanwhile" "[ -s '$t/normal/$long' ]"
 check "part 2: the leftover sweep left the link alone (not a file the sink made)" \
     "[ -L '$t/normal/.$short1.tmp' ]"
+check "part 2: meanwhile the previous copy of the retried reading is whole" \
+    "grep -q '\"old\": \"copy\"' '$t/normal/$short1'"
 rm "$t/normal/.$short1.tmp"
 wait $pid
 st=$?
