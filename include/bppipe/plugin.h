@@ -31,8 +31,9 @@
  *     thread (see Threads); BP_CAP_BATCH_COMMIT lets a source with commit() be polled again
  *     before its earlier batches are committed. 1.4: bp_plugin.probe (`bppipe check` reaches
  *     the services). 1.5: keyed state (bp_host.state_*, BP_CAP_KEYED_STATE): per-key state the
- *     host keeps per input partition, consistent with the source's commits. Plugins built for
- *     1.0 to 1.4 keep working: the host never calls one instance from two threads at once, a
+ *     host keeps per input partition, consistent with the source's commits. 1.6:
+ *     bp_host.add_rejected, a payload the source itself found unusable, dead-lettered with the
+ *     source's reason and never decoded. Plugins built for 1.0 to 1.5 keep working: the host never calls one instance from two threads at once, a
  *     source with commit() but without BP_CAP_BATCH_COMMIT gets one batch in flight at a time,
  *     as before, and members a plugin's header did not have are never read.
  *   - Growth. Every struct that crosses the boundary starts with struct_size. New members and
@@ -54,7 +55,7 @@ extern "C" {
 #endif
 
 #define BP_ABI_MAJOR 1
-#define BP_ABI_MINOR 5
+#define BP_ABI_MINOR 6
 
 /* The one symbol every plugin exports. Its signature never changes across ABI majors, so the
  * loader can always read the descriptor and tell the user which ABI a plugin was built for. */
@@ -416,16 +417,27 @@ typedef struct bp_host {
      * payloads added before this call are judged; changes those payloads make are never
      * handed to state_changes. */
     int (*state_drop)(bp_ctx *ctx, const char *topic, int32_t partition);
+
+    /* -- rejected payloads (ABI 1.6; test with BP_HOST_HAS(host, add_rejected)) -- */
+    /* Source poll only: appends a payload the source itself found unusable (a frame cut short,
+     * too large, not the message type it takes); the host does not decode it: it becomes one
+     * dead letter (route invalid, no resource index) whose invalid_reason is `reason` (copied,
+     * required, one line: no CR or LF), with the payload and origin kept as for add_payload,
+     * and it takes part in commit() like any payload (its record's BP_F_INVALID_REASON is
+     * `reason`). It counts against batch_capacity() like any payload. Returns BP_OK, BP_EINVAL
+     * (a NULL or empty reason, one with a line break, or what add_payload refuses) or
+     * BP_ENOMEM. */
+    int (*add_rejected)(bp_batch *batch, const void *data, size_t len, const bp_origin *origin,
+                        const char *reason);
 } bp_host;
 
 /* True when the running host's table has `member`: its struct_size covers the member as this
  * header lays bp_host out. Every member from `log` to `count` is in ABI 1.0 and always there;
- * the keyed-state members (state_open to state_drop) were appended in ABI 1.5, and a member
- * appended after 1.0 is tested before it is called. For a function `frob` appended in a
- * hypothetical 1.6:
+ * the keyed-state members (state_open to state_drop) were appended in ABI 1.5, add_rejected in
+ * ABI 1.6, and a member appended after 1.0 is tested before it is called:
  *
- *     if (BP_HOST_HAS(host, frob))
- *         host->frob(ctx, rec);
+ *     if (BP_HOST_HAS(host, add_rejected))
+ *         host->add_rejected(batch, data, len, &origin, "frame cut short");
  *     else
  *         ... what the plugin does on a 1.0 to 1.5 host ...
  *
@@ -486,8 +498,9 @@ typedef struct bp_plugin {
      * payload the source added is in `batch`, also one that decoded into nothing but dead
      * letters or skipped resources. A payload's BP_F_INVALID_REASON there is the reason of the
      * first of its readings that became a dead letter (undecodable, invalid, implausible, or
-     * refused by a sink), NULL when every reading was delivered or skipped (a host older than
-     * this rule answers NULL). */
+     * refused by a sink), or the source's own reason for one it added with add_rejected (ABI
+     * 1.6), NULL when every reading was delivered or skipped (a host older than this rule
+     * answers NULL). */
     int (*commit)(void *state, const bp_batch *batch);
 
     /* DETECTOR: judge every reading of `batch` through flag/set_text/annotate_*. The batch

@@ -6,8 +6,9 @@
  * its key the peer's address. commit(batch) answers the messages of `batch`, in poll order and
  * so in order per connection: AA (CA) when every reading is stored or skipped, AE (CE) when
  * one became a dead letter, AR (CR) for what HL7 rejects at arrival (mllp_ack.h). A frame this
- * source will not hand to the decoder as it is (oversized, cut short, rejected at arrival) is
- * handed as a dead letter: a line saying why, then its bytes. */
+ * source will not hand to the decoder (oversized, cut short, rejected at arrival) is handed with
+ * add_rejected (ABI 1.6): its bytes as they came, the reason beside them, never decoded, one dead
+ * letter whose invalid_reason is that reason. */
 #define _GNU_SOURCE /* accept4 */
 #include "mllp_ack.h"
 #include "mllp_frame.h"
@@ -53,7 +54,6 @@ typedef struct conn {
 typedef struct message {
     int64_t seq;
     conn *c;
-    size_t skip;     /* bytes of the payload before the message: a dead letter's first line */
     int reject_code; /* 0, or the table 0357 code it is rejected with at arrival */
     char reject_reason[200];
 } message;
@@ -74,8 +74,6 @@ typedef struct source {
     int64_t seq;
     long long started;
     double last_sweep;
-    char *dead; /* a dead letter's payload being built */
-    size_t dead_cap;
 } source;
 
 static const bp_option options[] = {
@@ -292,32 +290,9 @@ static message *fifo_push(source *s)
     return &s->fifo[(s->head + s->n++) % s->cap];
 }
 
-/* A dead letter's payload: why, then the frame's bytes. It begins with neither MSH nor JSON, and
- * its first line break is followed by a word, so the host's decoders never read anything in it
- * (not even JSON lines inside a rejected frame): it is one dead letter, carried whole. */
-static const char *dead_payload(source *s, const char *why, const char *data, size_t len,
-                                size_t *out_len)
-{
-    char head[512];
-    int n = snprintf(head, sizeof head, "source-mllp dead letter: %s\nthe frame's bytes: ", why);
-    size_t hn = n < 0 ? 0 : (size_t)n < sizeof head ? (size_t)n : sizeof head - 1;
-    if (hn + len > s->dead_cap) {
-        char *grown = realloc(s->dead, hn + len);
-        if (!grown)
-            return NULL;
-        s->dead = grown;
-        s->dead_cap = hn + len;
-    }
-    memcpy(s->dead, head, hn);
-    if (len)
-        memcpy(s->dead + hn, data, len);
-    *out_len = hn + len;
-    return s->dead;
-}
-
 /* Hands one frame to the host. `local_code`/`why` (0/NULL for a whole frame) say the source
- * rejects it whatever it holds: oversized or cut short. A rejected frame goes as a dead letter
- * (dead_payload). Returns BP_OK or BP_FATAL (logged). */
+ * rejects it whatever it holds: oversized or cut short. A rejected frame goes to add_rejected
+ * with its reason. Returns BP_OK or BP_FATAL (logged). */
 static int hand(source *s, conn *c, bp_batch *batch, const char *data, size_t len, int local_code,
                 const char *why)
 {
@@ -328,31 +303,28 @@ static int hand(source *s, conn *c, bp_batch *batch, const char *data, size_t le
     }
     m->seq = ++s->seq;
     m->c = c;
-    m->skip = 0;
     m->reject_code = local_code;
     if (local_code)
         snprintf(m->reject_reason, sizeof m->reject_reason, "%s", why);
     else
         m->reject_code =
             bp_mllp_check(data, len, s->processing_ids, m->reject_reason, sizeof m->reject_reason);
-    const char *payload = data;
-    size_t plen = len;
-    if (m->reject_code) {
-        if (!(payload = dead_payload(s, m->reject_reason, data, len, &plen))) {
-            s->n--;
-            s->host->log(s->ctx, BP_LOG_ERROR, "out of memory building a dead letter");
-            return BP_FATAL;
-        }
-        m->skip = plen - len;
-    }
     bp_origin o = {sizeof o, NULL, -1, m->seq, c->peer, strlen(c->peer), wall_ms()};
-    int rc = s->host->add_payload(batch, payload, plen, &o);
+    int rc;
+    if (m->reject_code) {
+        /* add_rejected takes one line; a reason quoting the message could hold a break. */
+        for (char *p = m->reject_reason; (p = strpbrk(p, "\r\n")) != NULL;)
+            *p = ' ';
+        rc = s->host->add_rejected(batch, data, len, &o, m->reject_reason);
+    } else {
+        rc = s->host->add_payload(batch, data, len, &o);
+    }
     if (rc != BP_OK) {
         s->n--;
         s->host->log(s->ctx, BP_LOG_ERROR,
                      "could not hand a message of %zu bytes to the host "
                      "(status %d, out of memory?); lower batch_size or max_frame_bytes",
-                     plen, rc);
+                     len, rc);
         return BP_FATAL;
     }
     c->pending++;
@@ -599,14 +571,14 @@ static void answer(source *s, const message *m, const bp_record *rec)
             conn_free(s, c);
         return;
     }
-    size_t len = 0, skip = m->skip;
+    size_t len = 0;
     const char *payload = h->payload(rec, &len);
-    if (!payload || len < skip)
-        len = skip = 0;
+    if (!payload)
+        len = 0;
     char id[64];
     const char *codes[2];
     snprintf(id, sizeof id, "%lld-%lld", s->started, (long long)m->seq);
-    int n = bp_mllp_answer(&c->out, payload ? payload + skip : "", len - skip, outcome, code, why,
+    int n = bp_mllp_answer(&c->out, payload ? payload : "", len, outcome, code, why,
                            id, (long long)wall_ms(), codes);
     if (n < 0) {
         h->log(s->ctx, BP_LOG_ERROR,
@@ -667,7 +639,6 @@ static void free_source(source *s)
     if (s->ep >= 0)
         close(s->ep);
     free(s->fifo);
-    free(s->dead);
     free(s);
 }
 
@@ -735,7 +706,9 @@ static int src_probe(void *state, int timeout_ms)
 static const bp_plugin descriptor = {
     .struct_size = sizeof(bp_plugin),
     .abi_major = BP_ABI_MAJOR,
-    .abi_minor = BP_ABI_MINOR,
+    /* 1.6, not "whatever this header is": add_rejected is called without BP_HOST_HAS, since the
+     * plugin ships with the host and a 1.5 host has no true reason to give a rejected frame. */
+    .abi_minor = 6,
     .name = "source-mllp",
     .version = "1.0.0",
     .kind = BP_KIND_SOURCE,

@@ -142,6 +142,20 @@ static int w_add_payload(bp_batch *b, const void *data, size_t len, const bp_ori
     return rc;
 }
 
+static int w_add_rejected(bp_batch *b, const void *data, size_t len, const bp_origin *origin,
+                          const char *reason)
+{
+    entering("add_rejected", NULL, false);
+    if (kind() != BP_KIND_SOURCE)
+        note("a %s called add_rejected(), which is for sources' poll()", bp_kind_name(kind()));
+    int rc = real()->add_rejected(b, data, len, origin, reason);
+    if (rc != BP_OK)
+        note("add_rejected() answered %d (a NULL payload, a reason NULL, empty or of more than "
+             "one line, or an origin of struct_size %u)",
+             rc, origin ? origin->struct_size : 0);
+    return rc;
+}
+
 static size_t w_batch_capacity(const bp_batch *b)
 {
     entering("batch_capacity", NULL, false);
@@ -319,6 +333,7 @@ static const bp_host watch_table = {
     .state_changes = w_state_changes,
     .state_restore = w_state_restore,
     .state_drop = w_state_drop,
+    .add_rejected = w_add_rejected,
 };
 
 const bp_host *cf_watch_host(void)

@@ -91,6 +91,17 @@ static int keep(void *user, const bp_decoded *d)
     return 0;
 }
 
+int bp_decode_input(const bp_record *in, const bp_decode_opts *opts, bp_decode_emit emit,
+                    void *user)
+{
+    if (in->rejected) {
+        bp_decoded d = {.invalid_reason = in->rejected, .systolic = NAN, .diastolic = NAN,
+                        .heart_rate = NAN, .mean_pressure = NAN, .resource_index = -1};
+        return emit(user, &d);
+    }
+    return bp_payload_decode(in->payload, in->payload_len, opts, emit, user);
+}
+
 /* Takes blocks until none is left, decoding each into slot `k`. After running out of memory
  * the slot still takes blocks (so every block is accounted for) but decodes no more. */
 static void take_blocks(bp_decode_pool *p, size_t k)
@@ -109,7 +120,7 @@ static void take_blocks(bp_decode_pool *p, size_t k)
         for (size_t i = first; i < end && !s->nomem; i++) {
             const bp_record *in = p->input->items[i];
             s->payload = i;
-            if (bp_payload_decode(in->payload, in->payload_len, &p->opts, keep, s) != 0)
+            if (bp_decode_input(in, &p->opts, keep, s) != 0)
                 s->nomem = true;
         }
         bl->n_items = s->n - bl->first_item;

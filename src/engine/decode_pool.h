@@ -26,13 +26,20 @@ typedef struct bp_decode_pool bp_decode_pool;
  * the replay and is returned by bp_decode_pool_run. */
 typedef int (*bp_decode_pool_emit)(void *user, size_t payload, const bp_decoded *item);
 
+/* What the host makes of one payload record, on any thread: the decoder's items (see
+ * bp_payload_decode), or, for a payload the source rejected (add_rejected, `rejected` set), one
+ * dead letter with the source's reason and resource_index -1, its bytes never decoded. The one
+ * place that decision is made: the runner's inline loop and the pool's threads both call it. */
+int bp_decode_input(const bp_record *in, const bp_decode_opts *opts, bp_decode_emit emit,
+                    void *user);
+
 /* A pool that decodes with `threads` threads, the caller of bp_decode_pool_run among them:
  * threads - 1 helpers are started. `threads` is 2..BP_DECODE_MAX_THREADS (1 is decoding
  * inline: no pool). Calls bp_fhir_decode_init() before the helpers start. Returns NULL when
  * memory or a thread could not be had (nothing is left running). */
 bp_decode_pool *bp_decode_pool_start(unsigned threads);
 
-/* Decodes the payloads of `input` (its records' payload and payload_len) and replays every
+/* Decodes the payloads of `input` (each through bp_decode_input) and replays every
  * item through `emit` in payload order. A payload for which the decoder emitted nothing gets
  * one invalid item ("decoder produced no reading and no reason"), as the runner's inline
  * loop does. Returns 0; the non-zero value `emit` returned; or -1 when memory ran out while

@@ -5,7 +5,6 @@
 #include "common/clock.h"
 #include "delivery/lane.h"
 #include "engine/decode_pool.h"
-#include "decode/payload_decode.h"
 #include "pipeline/document.h"
 #include "pipeline/state.h"
 
@@ -156,8 +155,7 @@ static step_result decode_all(runner *r)
     for (size_t i = 0; !r->decode && i < r->f->input.count; i++) {
         r->current_input = r->f->input.items[i];
         size_t before = r->f->records.count;
-        if (bp_payload_decode(r->current_input->payload, r->current_input->payload_len, &opts,
-                           on_decoded, r) != 0) {
+        if (bp_decode_input(r->current_input, &opts, on_decoded, r) != 0) {
             bp_log("core", BP_LOG_ERROR, "out of memory while decoding a batch");
             return STEP_FATAL;
         }

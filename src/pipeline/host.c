@@ -228,6 +228,17 @@ static int host_add_payload(bp_batch *b, const void *data, size_t len, const bp_
     return rc;
 }
 
+/* A payload the source rejected, stamped as any payload is: it belongs to its partition's
+ * batch like the others, and commit() sees it. */
+static int host_add_rejected(bp_batch *b, const void *data, size_t len, const bp_origin *origin,
+                             const char *reason)
+{
+    int rc = bp_batch_add_rejected(b, data, len, origin, reason);
+    if (rc == BP_OK)
+        bp_state_stamp(b->items[b->count - 1], b->seq);
+    return rc;
+}
+
 static int host_state_put(bp_ctx *ctx, const bp_record *rec, const void *key, size_t key_len,
                           const void *value, size_t len)
 {
@@ -283,6 +294,7 @@ static const bp_host host_table = {
     .state_changes = bp_state_changes,
     .state_restore = host_state_restore,
     .state_drop = bp_state_drop,
+    .add_rejected = host_add_rejected,
 };
 
 const bp_host *bp_host_table(void)

@@ -63,6 +63,7 @@ bp_record *bp_record_from_decoded(bp_arena *a, const bp_record *input, const bp_
         return NULL;
     *rec = *input;
     rec->input = (bp_record *)input; /* the batch's own payload record, not a copy */
+    rec->rejected = NULL;            /* a mark of payloads, not of readings */
     rec->invalid_reason = bp_arena_strdup(a, d->invalid_reason);
     rec->stable_id = bp_arena_strdup(a, d->stable_id);
     rec->observation_id = bp_arena_strdup(a, d->observation_id);
@@ -138,6 +139,25 @@ int bp_batch_add_payload(bp_batch *b, const void *data, size_t len, const bp_ori
             return BP_ENOMEM;
     }
     return bp_batch_push(b, r);
+}
+
+int bp_batch_add_rejected(bp_batch *b, const void *data, size_t len, const bp_origin *origin,
+                          const char *reason)
+{
+    /* One line: the reason is a document field, a log line and source-mllp's ERR-8. */
+    if (!reason || !*reason || strpbrk(reason, "\r\n"))
+        return BP_EINVAL;
+    size_t before = b ? b->count : 0;
+    int rc = bp_batch_add_payload(b, data, len, origin);
+    if (rc != BP_OK)
+        return rc;
+    bp_record *r = b->items[b->count - 1];
+    if (!(r->rejected = bp_arena_strdup(b->arena, reason))) {
+        b->count = before; /* never a rejected payload without its reason */
+        return BP_ENOMEM;
+    }
+    r->invalid_reason = r->rejected; /* what commit() reads, before and after decoding */
+    return BP_OK;
 }
 
 const char *bp_record_text(const bp_record *r, bp_field f)

@@ -53,6 +53,9 @@ struct bp_record {
      * plausibility gate or a sink's refusal), so a source sees in commit() which payloads were
      * dead-lettered (source-mllp answers those with AE). */
     struct bp_record *input;
+    /* A payload the source added with add_rejected: not decoded, its one item is a dead letter
+     * with this reason (bp_decode_input, src/engine/decode_pool.h). NULL for any other. */
+    const char *rejected;
     /* keyed state (src/pipeline/state.c, set by bp_state_stamp): the batch the payload was polled
      * in, and the id of its partition's state at that moment (0: none yet, found by partition
      * when used) */
@@ -120,6 +123,10 @@ void bp_record_mark_input(bp_record *r, const char *reason);
  * bp_batch_add_payload makes the record only: the host table's add_payload (host.c) then
  * stamps it with its partition's keyed state (bp_state_stamp), which records know nothing of. */
 int bp_batch_add_payload(bp_batch *b, const void *data, size_t len, const bp_origin *origin);
+/* The same, for a payload the source rejected: marked with `reason` (copied; required, one line,
+ * else BP_EINVAL with nothing added). */
+int bp_batch_add_rejected(bp_batch *b, const void *data, size_t len, const bp_origin *origin,
+                          const char *reason);
 const char *bp_record_text(const bp_record *r, bp_field f);
 double bp_record_number(const bp_record *r, bp_field f);
 int bp_record_flag(bp_record *r, const char *reason, bp_severity sev);

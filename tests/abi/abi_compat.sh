@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Binary compatibility (issue 13): a source, a detector and a sink built against frozen copies
-# of the ABI 1.0 to 1.4 headers (tests/abi/plugin_abi_1_*.h) run a pipeline in today's
+# of the ABI 1.0 to 1.5 headers (tests/abi/plugin_abi_1_*.h) run a pipeline in today's
 # host beside shipped plugins. For each ABI: the plugins load, the books balance, the detector
 # sees only the readings that passed decoding and plausibility (no dead letter, no skipped
 # resource), its flag, types and annotations reach the sink's documents, per-record rejections
 # are dead-lettered, every batch is committed in order, and the plugins' counters are in
 # --summary-json. The old detector answers BP_RETRY once: the host calls it again, its marks
-# kept. The same sources built against today's header (1.5, as C99 with -Wpedantic) run too.
+# kept. The same sources built against today's header (1.6, as C99 with -Wpedantic) run too;
+# that source hands the line that is not JSON to add_rejected, and its dead letter carries the
+# source's reason, not the decoder's, and is committed with it.
 set -u
 fail=0
 t=$(mktemp -d)
@@ -45,7 +47,7 @@ with open(sys.argv[1], "w") as f:
     f.write(json.dumps(hr) + "\n")
 PY
 
-for v in 10 11 12 13 14 15; do
+for v in 10 11 12 13 14 15 16; do
     d="$t/$v"
     mkdir -p "$d"
     cat >"$d/p.ini" <<INI
@@ -128,6 +130,12 @@ checks = [
      not any("abi_built_for" in x for x in dead)
      and [x.get("resource_code") for x in skipped] == ["8867-4"]
      and not any("abi_built_for" in x for x in skipped)),
+    ("the line that is not JSON is a dead letter with its reason: the decoder's, or from 1.6"
+     " the source's own (add_rejected), never decoded, and commit() reads that reason",
+     [(x.get("invalid_reason"), x.get("payload")) for x in dead if "patient_id" not in x]
+     == [("abi source: the line is not a JSON object" if abi >= "1.6" else "not JSON at byte 0",
+          "not json")]
+     and c["source.in"].get("rejected_committed") == (1 if abi >= "1.6" else None)),
     ("every batch committed, in order (7 lines, batches of 2)",
      c["source.in"].get("commits") == 4 and c["source.in"].get("committed_lines") == 7
      and "commits_out_of_order" not in c["source.in"]),

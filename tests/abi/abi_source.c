@@ -3,7 +3,10 @@
  * batches committed and the lines up to the last one, so the test can check that today's host
  * commits every batch of a source that has commit() but no BP_CAP_BATCH_COMMIT. Built for ABI
  * 1.2 it sets BP_CAP_POLL_APPENDS, and a poll appends to what the batch already holds; for
- * 1.3 also BP_CAP_BATCH_COMMIT, as commit() reads the positions of the batch it is given. */
+ * 1.3 also BP_CAP_BATCH_COMMIT, as commit() reads the positions of the batch it is given.
+ * Built for 1.6 (today's header) it hands a line that is not a JSON object to add_rejected
+ * (tested with BP_HOST_HAS) with a reason of its own, and commit() counts the payloads whose
+ * BP_F_INVALID_REASON is that reason (rejected_committed). */
 #define _POSIX_C_SOURCE 200809L
 #include "abi_version.h"
 
@@ -11,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+
+#define REJECT_REASON "abi source: the line is not a JSON object"
 
 typedef struct src {
     const bp_host *host;
@@ -63,6 +68,13 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
         while (n > 0 && (s->line[n - 1] == '\n' || s->line[n - 1] == '\r'))
             n--;
         bp_origin o = {sizeof o, "abi-topic", 0, s->next_offset++, NULL, 0, -1};
+#if ABI_VERSION >= 16
+        if (BP_HOST_HAS(h, add_rejected) && (n == 0 || s->line[0] != '{')) {
+            if (h->add_rejected(batch, s->line, (size_t)n, &o, REJECT_REASON) != BP_OK)
+                return BP_FATAL;
+            continue;
+        }
+#endif
         if (h->add_payload(batch, s->line, (size_t)n, &o) != BP_OK)
             return BP_FATAL;
     }
@@ -80,6 +92,13 @@ static int src_commit(void *state, const bp_batch *batch)
     bp_record *first = n ? h->batch_at(batch, 0) : NULL;
     if (first && h->number(first, BP_F_SOURCE_OFFSET) != (double)(s->committed + 1))
         h->count(s->ctx, "commits_out_of_order", 1);
+#if ABI_VERSION >= 16
+    for (size_t i = 0; i < n; i++) {
+        const char *why = h->text(h->batch_at(batch, i), BP_F_INVALID_REASON);
+        if (why && strcmp(why, REJECT_REASON) == 0)
+            h->count(s->ctx, "rejected_committed", 1);
+    }
+#endif
     if (last) {
         h->count(s->ctx, "committed_lines", off - (double)s->committed);
         s->committed = (int64_t)off;

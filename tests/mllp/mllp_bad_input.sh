@@ -2,7 +2,8 @@
 # Bad input on one connection, each case followed by a good message on the same connection: a
 # frame cut short, binary garbage, an oversized frame, wrong delimiters, a message that is not
 # ORU^R01, an OBX without a value, JSON in a frame, a frame without its end block. Each is
-# answered AR or AE with a reason and dead-lettered; every good message after it is answered AA
+# answered AR or AE with a reason and dead-lettered with that same reason as its invalid_reason
+# (the frame its payload, undecoded); every good message after it is answered AA
 # and stored; the ward goes on.
 set -u
 fail=0
@@ -58,9 +59,27 @@ check "nothing of a rejected frame was decoded (no skipped resource)" \
     "[ \$(j '$t/sum.json' \"d.get('skipped', 0)\") = 0 ]"
 check "the 7 bad messages are dead letters with their reasons" \
     "[ \$(cat '$t'/dead/*.ndjson | wc -l) = 7 ] && [ \$(j '$t/sum.json' \"d['invalid']\") = 7 ]"
+# Each dead letter names its own reason (the source's, handed with add_rejected, or for the OBX
+# the decoder's) and keeps the frame's bytes as they came, nothing put before them.
+/usr/bin/python3 - "$t" >"$t/reasons" 2>&1 <<'PY'
+import glob, json, sys
+dead = [json.loads(l) for p in sorted(glob.glob(sys.argv[1] + "/dead/*.ndjson")) for l in open(p)]
+reasons = sorted(x.get("invalid_reason", "") for x in dead)
+want = ["frame cut short", "over max_frame_bytes = 65536", "MSH-2", "not ORU^R01",
+        "OBX", "not HL7 v2", "the connection ended after"]
+print("reasons", reasons)
+print("each_named", all(sum(w in r for r in reasons) == 1 for w in want))
+print("none_json", not any("not JSON" in r for r in reasons))
+print("bytes_kept", all(not x.get("payload", "").startswith("source-mllp") for x in dead)
+      and [x["payload"][:4] for x in dead if "not ORU^R01" in x["invalid_reason"]] == ["MSH|"])
+PY
+check "each dead letter's invalid_reason is its real reason (cut, oversized, MSH-2, not ORU^R01, OBX, not HL7 v2, no end block)" \
+    "grep -q 'each_named True' '$t/reasons' && grep -q 'none_json True' '$t/reasons'"
+check "a dead letter's payload is the frame's bytes, no line put before them" \
+    "grep -q 'bytes_kept True' '$t/reasons'"
 check "the garbage was counted" \
     "[ \$(j '$t/sum.json' \"d['counters']['source.mllp']['garbage_bytes']\") -gt 200 ]"
 check "the refused and the idle connections were counted" \
     "[ \$(j '$t/sum.json' \"d['counters']['source.mllp']['connections_refused']\") = 1 ] && [ \$(j '$t/sum.json' \"d['counters']['source.mllp']['connections_idle_closed']\") -ge 2 ]"
-[ $fail = 0 ] || { cat "$t/out" "$t/tool.err"; tail -n 20 "$t/err"; }
+[ $fail = 0 ] || { cat "$t/out" "$t/tool.err" "$t/reasons"; tail -n 20 "$t/err"; }
 exit $fail
