@@ -802,6 +802,8 @@ static void free_source(source *s)
 {
     while (s->conns) {
         conn *c = s->conns;
+        bp_mllp_tls_conn_free(c->ssl); /* its close_notify, before its socket goes */
+        c->ssl = NULL;
         if (c->fd >= 0)
             close(c->fd);
         conn_free(s, c);
