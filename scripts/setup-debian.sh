@@ -6,6 +6,7 @@ packages=(
     dpkg-dev                              # dpkg-shlibdeps: the packages' Depends (docs/packaging.md)
     libcjson-dev libinih-dev              # core: FHIR/JSON and INI pipelines
     libcurl4-openssl-dev zlib1g-dev       # sink-alert webhooks, sink-es (gzip bodies)
+    libssl-dev                            # source-mllp's TLS (only that plugin links OpenSSL)
     curl openssl                          # Elasticsearch tests: emulator control, TLS certs
     clang libclang-rt-14-dev              # libFuzzer harness for the decoder
     python3 python3-sklearn python3-yaml  # test scripts; scikit-learn cross-checks bppipe train

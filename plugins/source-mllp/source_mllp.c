@@ -13,6 +13,7 @@
 #include "mllp_ack.h"
 #include "mllp_frame.h"
 #include "mllp_net.h"
+#include "mllp_tls.h"
 
 #include <bppipe/plugin.h>
 
@@ -32,7 +33,8 @@
 #define READ_BYTES 65536 /* one read per connection and turn */
 #define KEEP_BYTES 16384 /* what a dead letter keeps of an oversized or cut frame */
 #define MAX_EVENTS 64
-#define SWEEP_MS 1000 /* how often idle connections are looked for */
+#define SWEEP_MS 1000    /* how often idle connections are looked for */
+#define TLS_LOG_LINES 10 /* handshake failures logged a minute; more are counted, not logged */
 
 typedef struct conn {
     int fd; /* -1 once closed; the struct lives on while messages of it wait for the host */
@@ -42,10 +44,15 @@ typedef struct conn {
     size_t pos, len;
     bp_buf out; /* answers not yet written: out.data[out_pos..out.len) */
     size_t out_pos;
-    size_t pending; /* messages handed to the host and not yet answered */
-    bool eof;       /* the peer closed its side: read nothing more */
-    bool ready;     /* in the ready list: in[pos..len) holds bytes to frame */
-    bool want_out;  /* EPOLLOUT is set */
+    size_t pending;        /* messages handed to the host and not yet answered */
+    bool eof;              /* the peer closed its side: read nothing more */
+    bool ready;            /* in the ready list: in[pos..len) holds bytes to frame */
+    uint32_t events;       /* what epoll watches for it */
+    struct ssl_st *ssl;    /* TLS, when on */
+    bool handshaking;      /* TLS: the handshake is not over; nothing is read before it is */
+    bool hs_wants_write;   /* TLS: the handshake waits for the socket to be writable */
+    bool read_wants_write; /* TLS: a read waits for the socket to be writable */
+    bool write_wants_read; /* TLS: an answer's write waits for the socket to be readable */
     double last_active;
     struct conn *next_ready, *next, *prev;
 } conn;
@@ -74,6 +81,10 @@ typedef struct source {
     int64_t seq;
     long long started;
     double last_sweep;
+    bp_mllp_tls *tls;     /* NULL: plain TCP */
+    double tls_window;    /* the minute handshake failures are logged in, and how */
+    int tls_logged;       /* many lines it has had; */
+    int64_t tls_unlogged; /* the failures past TLS_LOG_LINES, said in the next line */
 } source;
 
 static const bp_option options[] = {
@@ -92,6 +103,16 @@ static const bp_option options[] = {
     BP_OPTION_STRING("processing_ids", "P", 0,
                      "MSH-11 processing ids accepted, comma separated (P production, D debug, T "
                      "training); others are answered AR"),
+    BP_OPTION_STRING("tls_cert_file", NULL, 0,
+                     "PEM certificate (then any intermediates) of the listener; TLS is on when "
+                     "this and tls_key_file are set"),
+    BP_OPTION_STRING("tls_key_file", NULL, 0,
+                     "PEM private key of tls_cert_file, unencrypted, readable by its owner only "
+                     "(chmod 600)"),
+    BP_OPTION_STRING("tls_ca_file", NULL, 0,
+                     "PEM CA certificate(s): when set, senders must present a client certificate "
+                     "this CA signed"),
+    BP_OPTION_STRING("tls_min_version", "1.2", 0, "lowest TLS version accepted: 1.2 or 1.3"),
 };
 
 static double now_s(void)
@@ -123,6 +144,7 @@ static void conn_free(source *s, conn *c)
         s->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    bp_mllp_tls_conn_free(c->ssl);
     bp_mllp_deframer_free(&c->df);
     free(c->in);
     bp_buf_free(&c->out);
@@ -166,6 +188,8 @@ static void conn_close(source *s, conn *c, const char *counter)
     if (c->fd < 0)
         return;
     epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    bp_mllp_tls_conn_free(c->ssl); /* its close_notify, if the socket takes it */
+    c->ssl = NULL;
     close(c->fd);
     c->fd = -1;
     unready(s, c);
@@ -177,12 +201,22 @@ static void conn_close(source *s, conn *c, const char *counter)
         conn_free(s, c);
 }
 
+/* Watches what the connection waits for: its handshake's next step, bytes to read (until the
+ * peer's end), room for its answers; TLS may need the other direction for either. */
 static void set_events(source *s, conn *c)
 {
-    struct epoll_event ev = {.events = (c->eof ? 0u : EPOLLIN) |
-                                       (c->out_pos < c->out.len ? EPOLLOUT : 0u),
-                             .data.ptr = c};
-    c->want_out = c->out_pos < c->out.len;
+    uint32_t want;
+    if (c->handshaking) {
+        want = c->hs_wants_write ? EPOLLOUT : EPOLLIN;
+    } else {
+        bool out = c->out_pos < c->out.len;
+        want = (!c->eof || (out && c->write_wants_read) ? EPOLLIN : 0u) |
+               ((out && !c->write_wants_read) || c->read_wants_write ? EPOLLOUT : 0u);
+    }
+    if (want == c->events)
+        return;
+    struct epoll_event ev = {.events = want, .data.ptr = c};
+    c->events = want;
     epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
@@ -191,6 +225,22 @@ static void set_events(source *s, conn *c)
 static bool flush_out(source *s, conn *c)
 {
     while (c->fd >= 0 && c->out_pos < c->out.len) {
+        if (c->ssl) {
+            size_t put = 0;
+            bp_tls_status st =
+                bp_mllp_tls_write(c->ssl, c->out.data + c->out_pos, c->out.len - c->out_pos, &put);
+            c->write_wants_read = st == BP_TLS_WANT_READ;
+            if (st == BP_TLS_OK) {
+                c->out_pos += put;
+                continue;
+            }
+            if (st == BP_TLS_WANT_READ || st == BP_TLS_WANT_WRITE) {
+                set_events(s, c); /* kept, and written again when the socket allows */
+                return true;
+            }
+            conn_close(s, c, "connections_lost");
+            return false;
+        }
         ssize_t w = send(c->fd, c->out.data + c->out_pos, c->out.len - c->out_pos, MSG_NOSIGNAL);
         if (w > 0) {
             c->out_pos += (size_t)w;
@@ -199,8 +249,7 @@ static bool flush_out(source *s, conn *c)
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!c->want_out)
-                set_events(s, c);
+            set_events(s, c);
             return true;
         }
         conn_close(s, c, "connections_lost");
@@ -208,8 +257,8 @@ static bool flush_out(source *s, conn *c)
     }
     c->out_pos = 0;
     bp_buf_reset(&c->out);
-    if (c->want_out)
-        set_events(s, c);
+    c->write_wants_read = false;
+    set_events(s, c);
     if (c->eof && c->pending == 0 && !c->ready) {
         conn_close(s, c, NULL);
         return false;
@@ -248,13 +297,23 @@ static void accept_all(source *s)
             return;
         }
         c->fd = fd;
+        if (s->tls && !(c->ssl = bp_mllp_tls_conn(s->tls, fd))) {
+            close(fd);
+            free(c->in);
+            free(c);
+            s->host->log(s->ctx, BP_LOG_ERROR, "out of memory for a new TLS connection");
+            return;
+        }
+        c->handshaking = c->ssl != NULL; /* the client speaks first: EPOLLIN */
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* answers go out at once */
         bp_mllp_peer_name(fd, c->peer, sizeof c->peer);
         bp_mllp_deframer_init(&c->df, s->max_frame, KEEP_BYTES);
         c->last_active = now_s();
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+        c->events = EPOLLIN;
         if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            bp_mllp_tls_conn_free(c->ssl);
             close(fd);
             free(c->in);
             free(c);
@@ -356,6 +415,8 @@ static int hand_partial(source *s, conn *c, bp_batch *batch)
     return hand(s, c, batch, data, len, BP_MLLP_ERR_INTERNAL, why);
 }
 
+static bool read_conn(source *s, conn *c);
+
 /* Frames what the connection has read, handing frames over until the batch is full. */
 static int frame_conn(source *s, conn *c, bp_batch *batch, size_t want)
 {
@@ -397,6 +458,11 @@ static int frame_conn(source *s, conn *c, bp_batch *batch, size_t want)
     if (c->pos < c->len)
         return BP_OK;
     c->pos = c->len = 0;
+    /* TLS may hold bytes already taken from the socket, which epoll will not report again. */
+    if (c->ssl && !c->eof && bp_mllp_tls_pending(c->ssl)) {
+        if (!read_conn(s, c) || c->pos < c->len)
+            return BP_OK;
+    }
     /* A frame the sender left unfinished is handed over when the batch has room for it. */
     if (c->eof && bp_mllp_in_frame(&c->df) && h->batch_count(batch) >= want)
         return BP_OK;
@@ -411,12 +477,31 @@ static int frame_conn(source *s, conn *c, bp_batch *batch, size_t want)
     return BP_OK;
 }
 
-/* Reads once from a connection epoll reported. */
-static void read_conn(source *s, conn *c)
+/* recv() through TLS: bytes, 0 at the peer's end, -1 with errno EAGAIN (nothing yet, perhaps
+ * waiting for the socket to be writable first) or EPROTO (the connection is unusable). */
+static ssize_t tls_recv(source *s, conn *c)
+{
+    size_t got = 0;
+    bp_tls_status st = bp_mllp_tls_read(c->ssl, c->in, READ_BYTES, &got);
+    if (c->read_wants_write != (st == BP_TLS_WANT_WRITE)) {
+        c->read_wants_write = st == BP_TLS_WANT_WRITE;
+        set_events(s, c);
+    }
+    if (st == BP_TLS_OK)
+        return (ssize_t)got;
+    if (st == BP_TLS_EOF)
+        return 0;
+    errno = st == BP_TLS_FAILED ? EPROTO : EAGAIN;
+    return -1;
+}
+
+/* Reads once from a connection epoll reported. Returns false when the connection was closed
+ * (and perhaps freed). */
+static bool read_conn(source *s, conn *c)
 {
     if (c->fd < 0 || c->eof || c->pos < c->len)
-        return;
-    ssize_t r = recv(c->fd, c->in, READ_BYTES, 0);
+        return c->fd >= 0;
+    ssize_t r = c->ssl ? tls_recv(s, c) : recv(c->fd, c->in, READ_BYTES, 0);
     if (r > 0) {
         c->pos = 0;
         c->len = (size_t)r;
@@ -429,7 +514,58 @@ static void read_conn(source *s, conn *c)
         make_ready(s, c);
     } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         conn_close(s, c, "connections_lost");
+        return false;
     }
+    return true;
+}
+
+/* A handshake failure or a refused client certificate: counted, and logged with the peer and
+ * OpenSSL's reason, at most TLS_LOG_LINES times a minute (a port scanner, or a sender with the
+ * wrong certificate retrying every second, would fill the log). */
+static void tls_failed(source *s, const conn *c, const char *why)
+{
+    count(s, "tls_handshake_failed", 1);
+    double now = now_s();
+    if (now - s->tls_window >= 60.0) {
+        s->tls_window = now;
+        s->tls_logged = 0;
+    }
+    if (s->tls_logged >= TLS_LOG_LINES) {
+        s->tls_unlogged++;
+        return;
+    }
+    s->tls_logged++;
+    char more[96] = "";
+    if (s->tls_unlogged)
+        snprintf(more, sizeof more, " (and %lld more failures not logged in the last minute)",
+                 (long long)s->tls_unlogged);
+    s->tls_unlogged = 0;
+    s->host->log(s->ctx, BP_LOG_WARN, "TLS handshake with %s failed: %s; connection closed%s",
+                 c->peer, why, more);
+}
+
+/* One step of a connection's TLS handshake. Returns false when the connection was closed. */
+static bool handshake(source *s, conn *c)
+{
+    char why[256];
+    bp_tls_status st = bp_mllp_tls_handshake(c->ssl, why, sizeof why);
+    if (st == BP_TLS_WANT_READ || st == BP_TLS_WANT_WRITE) {
+        c->hs_wants_write = st == BP_TLS_WANT_WRITE;
+        set_events(s, c);
+        return true;
+    }
+    if (st != BP_TLS_OK) {
+        tls_failed(s, c, why);
+        conn_close(s, c, NULL);
+        return false;
+    }
+    c->handshaking = false;
+    c->last_active = now_s();
+    count(s, "tls_handshakes", 1);
+    s->host->log(s->ctx, BP_LOG_DEBUG, "TLS handshake with %s done", c->peer);
+    set_events(s, c);
+    /* The first message may have come with the handshake's last flight, already read. */
+    return bp_mllp_tls_pending(c->ssl) ? read_conn(s, c) : true;
 }
 
 static void sweep_idle(source *s, bp_batch *batch, size_t want)
@@ -474,7 +610,7 @@ static int start_listening(source *s)
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
     epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lfd, &ev);
-    s->host->log(s->ctx, BP_LOG_INFO, "MLLP listener on %s", bound);
+    s->host->log(s->ctx, BP_LOG_INFO, "MLLP listener on %s%s", bound, s->tls ? " (TLS)" : "");
     if (s->port_file && bp_mllp_write_port_file(s->port_file, bound) != 0) {
         s->host->log(s->ctx, BP_LOG_ERROR,
                      "could not write the listener's address to "
@@ -520,6 +656,14 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
                 accept_all(s);
                 continue;
             }
+            if (c->handshaking) {
+                handshake(s, c); /* an error or a hang-up fails it, and it is counted */
+                continue;
+            }
+            if ((evs[i].events & EPOLLOUT) && c->read_wants_write && !read_conn(s, c))
+                continue;
+            if ((evs[i].events & EPOLLIN) && c->write_wants_read && !flush_out(s, c))
+                continue;
             if ((evs[i].events & EPOLLOUT) && !flush_out(s, c))
                 continue;
             if ((evs[i].events & (EPOLLERR | EPOLLHUP)) && c->eof) {
@@ -630,6 +774,8 @@ static void free_source(source *s)
 {
     while (s->conns) {
         conn *c = s->conns;
+        bp_mllp_tls_conn_free(c->ssl); /* its close_notify, before its socket goes */
+        c->ssl = NULL;
         if (c->fd >= 0)
             close(c->fd);
         conn_free(s, c);
@@ -639,7 +785,46 @@ static void free_source(source *s)
     if (s->ep >= 0)
         close(s->ep);
     free(s->fifo);
+    bp_mllp_tls_free(s->tls);
     free(s);
+}
+
+/* TLS when tls_cert_file and tls_key_file are set. The files are loaded and checked here, so
+ * `bppipe check` (even --offline) refuses what `bppipe run` would. */
+static int open_tls(source *s)
+{
+    const bp_host *h = s->host;
+    const char *cert = h->opt_string(s->ctx, "tls_cert_file");
+    const char *key = h->opt_string(s->ctx, "tls_key_file");
+    const char *ca = h->opt_string(s->ctx, "tls_ca_file");
+    cert = cert && *cert ? cert : NULL;
+    key = key && *key ? key : NULL;
+    if (!cert && !key) {
+        if (ca && *ca) {
+            h->log(s->ctx, BP_LOG_ERROR,
+                   "tls_ca_file is set but TLS is off: set tls_cert_file and "
+                   "tls_key_file too, or remove tls_ca_file");
+            return BP_FATAL;
+        }
+        return BP_OK;
+    }
+    if (!cert || !key) {
+        h->log(s->ctx, BP_LOG_ERROR,
+               "%s is set without %s: TLS needs both the certificate and its private key; "
+               "set both, or neither for plain TCP",
+               cert ? "tls_cert_file" : "tls_key_file", cert ? "tls_key_file" : "tls_cert_file");
+        return BP_FATAL;
+    }
+    char err[1024];
+    s->tls =
+        bp_mllp_tls_new(cert, key, ca, h->opt_string(s->ctx, "tls_min_version"), err, sizeof err);
+    if (!s->tls) {
+        h->log(s->ctx, BP_LOG_ERROR, "%s", err);
+        return BP_FATAL;
+    }
+    count(s, "tls_handshakes", 0);
+    count(s, "tls_handshake_failed", 0);
+    return BP_OK;
 }
 
 static int src_open(const bp_host *host, bp_ctx *ctx, void **state)
@@ -668,6 +853,10 @@ static int src_open(const bp_host *host, bp_ctx *ctx, void **state)
     s->processing_ids = host->opt_string(ctx, "processing_ids");
     if (!s->processing_ids)
         s->processing_ids = "P";
+    if (open_tls(s) != BP_OK) {
+        free_source(s);
+        return BP_FATAL;
+    }
     s->started = (long long)time(NULL);
     /* The counters exist from the start (a delta of 0 creates them), so the summary shows
      * zeros rather than nothing. */
