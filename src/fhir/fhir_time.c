@@ -1,19 +1,9 @@
 #include "fhir/fhir_time.h"
 
+#include "common/clock.h"
+
 #include <ctype.h>
 #include <string.h>
-
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (Howard Hinnant's
- * civil-from-days algorithm, inverted). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
 
 /* Reads exactly n digits. */
 static int digits(const char **p, int n, int *out)
@@ -92,7 +82,7 @@ int bp_fhir_parse_time(const char *text, int64_t *ms)
         return -1;
     if (s == 60)
         s = 59;
-    int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + s -
+    int64_t secs = bp_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + s -
                    offset_min * 60;
     *ms = secs * 1000 + frac_ms;
     return 0;

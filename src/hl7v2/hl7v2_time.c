@@ -1,5 +1,7 @@
 #include "hl7v2/hl7v2_time.h"
 
+#include "common/clock.h"
+
 static int digits(const char *s, int n, int at, int count, int *v)
 {
     if (at + count > n)
@@ -13,17 +15,6 @@ static int digits(const char *s, int n, int at, int count, int *v)
     }
     *v = x;
     return 0;
-}
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
 }
 
 static int days_in_month(int y, int m)
@@ -89,7 +80,7 @@ int bp_hl7_time_parse(const char *s, int n, bp_hl7_time *out)
         out->has_zone = true;
         out->zone_min = (s[end] == '-' ? -1 : 1) * (zh * 60 + zm);
     }
-    out->local_ms = ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 60 + mi) * 60000LL +
+    out->local_ms = ((bp_days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 60 + mi) * 60000LL +
                     sec * 1000LL + ms;
     return 0;
 }
