@@ -1,5 +1,6 @@
 # Helpers of the source-mllp script tests; source after setting $t (a mktemp -d folder) and
 # tests/es/lib.sh (the Elasticsearch emulator, check).
+. "$BPPIPE_SOURCE_DIR/tests/wait.sh"
 TOOL=(/usr/bin/python3 "$BPPIPE_SOURCE_DIR/tests/mllp/mllp_tool.py")
 bp_pid=
 
@@ -19,6 +20,9 @@ mllp_ini() {
     } >"$file"
 }
 
+# true once bppipe wrote its port file, or has exited (then waiting longer is pointless)
+_listening() { [ -s "$t/port" ] || ! kill -0 "$bp_pid" 2>/dev/null; }
+
 # bp_start INI LOG [run options...]: starts bppipe, waits until it listens ($t/port).
 bp_start() {
     local ini=$1 log=$2
@@ -26,7 +30,7 @@ bp_start() {
     rm -f "$t/port"
     "$BPPIPE" run "$ini" "$@" 2>>"$log" &
     bp_pid=$!
-    for _ in $(seq 200); do [ -s "$t/port" ] && return 0; sleep 0.05; done
+    wait_until 60 _listening && [ -s "$t/port" ] && return 0
     echo "bppipe did not listen; its log:" >&2
     tail -n 20 "$log" >&2
     return 1

@@ -20,13 +20,16 @@ trap 'stop_server; rm -rf "$t"' EXIT
 check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1 ($2)"; fail=1; fi; }
 field() { "$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$t/out.json" "$1"; }
 
+. "$BPPIPE_SOURCE_DIR/tests/wait.sh"
+server_up() { [ -s "$t/port" ] || ! kill -0 "$srv" 2>/dev/null; }
+
 # server NAME [ack_server options]: starts the listener; its port in $port
 server() {
     stop_server
     rm -f "$t/port"
     "$py" "$here/ack_server.py" "$t/port" "$t/$1.log" "${@:2}" 2>"$t/$1.err" &
     srv=$!
-    for _ in $(seq 300); do [ -s "$t/port" ] || ! kill -0 "$srv" 2>/dev/null && break; sleep 0.05; done
+    wait_until 60 server_up
     port=$(cat "$t/port" 2>/dev/null)
     [ -n "$port" ] || { echo "FAIL the ack server did not start"; cat "$t/$1.err"; exit 1; }
 }

@@ -34,7 +34,9 @@ layout = ndjson
 INI
 "$BPPIPE" run "$t/ward.ini" --summary-json "$t/sum.json" 2>"$t/ward.err" &
 pid=$!
-for _ in $(seq 300); do [ -s "$t/mllp.addr" ] || ! kill -0 $pid 2>/dev/null && break; sleep 0.05; done
+. "$BPPIPE_SOURCE_DIR/tests/wait.sh"
+listening() { [ -s "$t/mllp.addr" ] || ! kill -0 $pid 2>/dev/null; }
+wait_until 60 listening
 addr=$(cat "$t/mllp.addr" 2>/dev/null)
 [ -n "$addr" ] || { echo "FAIL source-mllp did not listen"; cat "$t/ward.err"; exit 1; }
 
