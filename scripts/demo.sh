@@ -56,20 +56,8 @@ on_signal() {
     fi
 }
 trap on_signal INT TERM
-# stop NAME PID: SIGTERM, up to 30 s for a clean exit, then SIGKILL; prints the exit status.
-stop() {
-    local pid=$2
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "bppipe demo: $1 (pid $pid) did not stop in 30 s: killed" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    local rc=0
-    wait "$pid" 2>/dev/null || rc=$?
-    echo "$rc" >"$out/$1.rc"
-}
+. scripts/demo_lib.sh
+stop() { demo_stop "$@"; }
 cleanup() {
     trap '' INT TERM
     stop producer "$producer_pid"
@@ -169,29 +157,14 @@ echo
 echo "bppipe demo: where everything went (all in $out/)"
 status=0
 "$py" - "$out" "$topic" "$anomalies_to" <<'PY' || status=$?
-import glob, json, os, sys
+import json, os, sys
+
+sys.path.insert(0, "scripts")
+from demo_books import Folder
 
 out, topic, anomalies_to = sys.argv[1], sys.argv[2], sys.argv[3]
-def load(name):
-    try:
-        with open(os.path.join(out, name)) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-def docs(pattern):
-    found = []
-    for path in sorted(glob.glob(os.path.join(out, pattern))):
-        with open(path) as f:
-            if path.endswith(".ndjson"):
-                found += [json.loads(line) for line in f if line.strip()]
-            else:
-                found.append(json.load(f))
-    return found
-def rc(name):
-    try:
-        return open(os.path.join(out, name + ".rc")).read().strip()
-    except OSError:
-        return "?"
+folder = Folder(out)
+load, docs, rc = folder.load, folder.docs, folder.rc
 
 prod, ward = load("producer.json"), load("ward.json")
 if not prod or not ward:
