@@ -34,11 +34,8 @@ max_messages=4000
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
 
-if [ "${BPPIPE_DEMO_SKIP_SETUP:-}" != 1 ]; then
-    bash scripts/setup-debian.sh
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-    cmake --build "$build" -j"$(nproc)" >/dev/null
-fi
+. scripts/demo_lib.sh
+demo_setup "$build"
 bppipe=$build/bppipe
 monitor=$build/bppipe-monitor
 for f in "$bppipe" "$monitor"; do
@@ -56,7 +53,6 @@ on_signal() {
     [ $stopping = 1 ] && echo "bppipe demo: stopping (Ctrl-C again: stop without waiting for the ward)"
 }
 trap on_signal INT TERM
-. scripts/demo_lib.sh
 stop() { demo_stop "$@"; }
 cleanup() {
     trap '' INT TERM

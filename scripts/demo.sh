@@ -35,11 +35,8 @@ max_readings=4000
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
 
-if [ "${BPPIPE_DEMO_SKIP_SETUP:-}" != 1 ]; then
-    bash scripts/setup-debian.sh
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-    cmake --build "$build" -j"$(nproc)" >/dev/null
-fi
+. scripts/demo_lib.sh
+demo_setup "$build"
 bppipe=$build/bppipe
 [ -x "$bppipe" ] || { echo "bppipe demo: no $bppipe (build it, or unset BPPIPE_DEMO_SKIP_SETUP)" >&2; exit 1; }
 rm -rf "$out"
@@ -56,7 +53,6 @@ on_signal() {
     fi
 }
 trap on_signal INT TERM
-. scripts/demo_lib.sh
 stop() { demo_stop "$@"; }
 cleanup() {
     trap '' INT TERM

@@ -15,3 +15,12 @@ demo_stop() {
     wait "$pid" 2>/dev/null || rc=$?
     echo "$rc" >"$out/$1.rc"
 }
+
+# demo_setup BUILD: Debian's packages and a RelWithDebInfo build in BUILD, unless
+# BPPIPE_DEMO_SKIP_SETUP=1 says to use BUILD as it is.
+demo_setup() {
+    [ "${BPPIPE_DEMO_SKIP_SETUP:-}" = 1 ] && return 0
+    bash scripts/setup-debian.sh
+    cmake -S . -B "$1" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake --build "$1" -j"$(nproc)" >/dev/null
+}
