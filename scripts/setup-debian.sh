@@ -11,6 +11,7 @@ packages=(
     clang libclang-rt-14-dev              # libFuzzer harness for the decoder
     python3 python3-sklearn python3-yaml  # test scripts; scikit-learn cross-checks bppipe train
     python3-hl7                           # HL7 v2 parser, MLLP client (mllp_send): not ours
+    libxgboost-dev python3-xgboost        # detector-xgboost, `bppipe train --model gbtree`; Python cross-check
     librdkafka-dev kcat                   # Kafka source/sink, embedded broker, Kafka tests
     libmicrohttpd-dev                     # the http listener: /metrics, /healthz, /readyz
     prometheus                            # promtool and a real Prometheus in tests/ops

@@ -92,5 +92,10 @@ int bp_lr_fit(const bp_lr_data *d, const bool *use, bp_feature_set set, double c
 /* Metrics of `m` on the rows where use[i] is true, at the model's threshold. */
 void bp_lr_evaluate(const bp_lr_model *m, const bp_lr_data *d, const bool *use,
                     bp_lr_metrics *out);
+/* The same metrics from any model's probabilities: score[i] and label[i] (0/1) of the rows where
+ * use[i] is true (NULL = all), predicted 1 at score >= threshold. `bppipe train --model gbtree`
+ * reports through it, so both models' reports mean the same. */
+void bp_metrics_from_scores(const double *score, const int *label, const bool *use, size_t n,
+                            double threshold, bp_lr_metrics *out);
 
 #endif

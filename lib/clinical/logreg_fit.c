@@ -301,21 +301,36 @@ static double ratio(size_t a, size_t b)
 void bp_lr_evaluate(const bp_lr_model *m, const bp_lr_data *d, const bool *use,
                     bp_lr_metrics *out)
 {
+    double *p = malloc((d->n ? d->n : 1) * sizeof *p);
+    if (!p) {
+        memset(out, 0, sizeof *out);
+        out->roc_auc = NAN;
+        return;
+    }
+    for (size_t i = 0; i < d->n; i++)
+        p[i] = use && !use[i] ? 0 : bp_lr_score(m, d->sys[i], d->dia[i]);
+    bp_metrics_from_scores(p, d->label, use, d->n, m->threshold, out);
+    free(p);
+}
+
+void bp_metrics_from_scores(const double *score, const int *label, const bool *use, size_t n_rows,
+                            double threshold, bp_lr_metrics *out)
+{
     memset(out, 0, sizeof *out);
-    scored *s = malloc((d->n ? d->n : 1) * sizeof *s);
+    scored *s = malloc((n_rows ? n_rows : 1) * sizeof *s);
     size_t n = 0, pos = 0;
-    for (size_t i = 0; i < d->n; i++) {
+    for (size_t i = 0; i < n_rows; i++) {
         if (use && !use[i])
             continue;
-        double p = bp_lr_score(m, d->sys[i], d->dia[i]);
-        int pred = p >= m->threshold;
-        out->confusion[d->label[i]][pred]++;
+        double p = score[i];
+        int pred = p >= threshold;
+        out->confusion[label[i]][pred]++;
         if (s) {
             s[n].p = p;
-            s[n].y = d->label[i];
+            s[n].y = label[i];
         }
         n++;
-        pos += (size_t)d->label[i];
+        pos += (size_t)label[i];
     }
     for (int c = 0; c < 2; c++) {
         size_t tp = out->confusion[c][c];

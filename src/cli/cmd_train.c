@@ -2,6 +2,7 @@
  * system's synthetic data (labelled by the same rule function detector-rules uses) or on a
  * user's CSV, reports held-out metrics and writes the model file atomically. */
 #include "cli/commands.h"
+#include "cli/train.h"
 
 #include "clinical/bp_rules.h"
 #include "clinical/logreg.h"
@@ -14,18 +15,15 @@
 #include <string.h>
 #include <time.h>
 
-typedef struct train_args {
-    const char *out, *data, *dump;
-    int64_t samples, seed;
-    int features;
-    double test_size, c, threshold;
-} train_args;
 
 static void train_usage(FILE *f)
 {
     fputs("usage: bppipe train --out FILE [--samples 5000] [--seed 42] [--features basic|clinical]\n"
           "                    [--data FILE.csv] [--test-size 0.2] [--C 1.0] [--threshold 0.5]\n"
-          "                    [--dump-data FILE.csv]\n\n"
+          "                    [--dump-data FILE.csv]\n"
+          "       bppipe train --model gbtree --out FILE.json [--data FILE.csv] [--features a,b,..]\n"
+          "                    [--rounds 100] [--max-depth 4] [--eta 0.3] [--parallel-trees 1]\n"
+          "                    [--subsample 1] [--colsample 1] [--name N] [--version V]\n\n"
           "Fits the logistic-regression model of detector-logreg and writes it to FILE (JSON,\n"
           "atomically). Without --data it generates the original system's training set:\n"
           "systolic ~ N(120, 20), diastolic ~ N(80, 15), labelled by detector-rules' default\n"
@@ -37,14 +35,24 @@ static void train_usage(FILE *f)
           "  --features basic     systolic, diastolic (the original model)\n"
           "  --features clinical  adds squared deviations from the centre of the normal range\n"
           "  --dump-data FILE     also write the rows used, with their split, as CSV\n"
-          "The model's date is today (UTC), or SOURCE_DATE_EPOCH when set (reproducible files).\n",
+          "The model's date is today (UTC), or SOURCE_DATE_EPOCH when set (reproducible files).\n\n"
+          "--model gbtree fits gradient-boosted trees with libxgboost (detector-xgboost loads\n"
+          "them; so does Python's xgboost) on the same data, split and report, and writes\n"
+          "XGBoost's JSON model. Its --data CSV has a header of feature names from the\n"
+          "vocabulary (docs/model.md: systolic, diastolic, pulse, ..., baseline_systolic, ...)\n"
+          "and a column 'label'; an empty field is a missing value. --features picks columns\n"
+          "(default: every feature column). --parallel-trees N with --subsample below 1 and\n"
+          "--rounds 1 is a random forest.\n",
           f);
 }
 
 static int parse_train_args(int argc, char **argv, train_args *a)
 {
     *a = (train_args){.samples = 5000, .seed = 42, .features = BP_FEATURES_BASIC,
-                      .test_size = 0.2, .c = 1.0, .threshold = 0.5};
+                      .test_size = 0.2, .c = 1.0, .threshold = 0.5, .rounds = 100,
+                      .max_depth = 4, .parallel_trees = 1, .eta = 0.3, .subsample = 1,
+                      .colsample = 1};
+    const char *features = NULL;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double d;
@@ -65,10 +73,30 @@ static int parse_train_args(int argc, char **argv, train_args *a)
         } else if (strcmp(arg, "--dump-data") == 0) {
             a->dump = v;
         } else if (strcmp(arg, "--features") == 0) {
-            if ((a->features = bp_lr_feature_set_parse(v)) < 0) {
-                fprintf(stderr, "error: --features must be basic or clinical, not '%s'\n", v);
+            features = v;
+        } else if (strcmp(arg, "--model") == 0) {
+            if (strcmp(v, "gbtree") != 0 && strcmp(v, "logreg") != 0) {
+                fprintf(stderr, "error: --model must be logreg or gbtree, not '%s'\n", v);
                 return -1;
             }
+            a->gbtree = strcmp(v, "gbtree") == 0;
+        } else if (strcmp(arg, "--name") == 0 || strcmp(arg, "--version") == 0) {
+            *(arg[3] == 'n' ? &a->name : &a->version) = v;
+        } else if (strcmp(arg, "--rounds") == 0 || strcmp(arg, "--max-depth") == 0 ||
+                   strcmp(arg, "--parallel-trees") == 0) {
+            if (bp_parse_int(v, &n) != 0 || n < 1 || n > 10000) {
+                fprintf(stderr, "error: %s needs a whole number from 1 to 10000, not '%s'\n",
+                        arg, v);
+                return -1;
+            }
+            *(arg[2] == 'r' ? &a->rounds : arg[2] == 'm' ? &a->max_depth : &a->parallel_trees) = n;
+        } else if (strcmp(arg, "--eta") == 0 || strcmp(arg, "--subsample") == 0 ||
+                   strcmp(arg, "--colsample") == 0) {
+            if (bp_parse_double(v, &d) != 0 || d <= 0 || d > 1) {
+                fprintf(stderr, "error: %s must be in (0, 1], not '%s'\n", arg, v);
+                return -1;
+            }
+            *(arg[2] == 'e' ? &a->eta : arg[2] == 's' ? &a->subsample : &a->colsample) = d;
         } else if (strcmp(arg, "--samples") == 0 || strcmp(arg, "--seed") == 0) {
             if (bp_parse_int(v, &n) != 0 || n < (arg[2] == 's' && arg[3] == 'a' ? 10 : 0)) {
                 fprintf(stderr, "error: %s needs a whole number (samples >= 10), not '%s'\n", arg, v);
@@ -94,11 +122,19 @@ static int parse_train_args(int argc, char **argv, train_args *a)
         fprintf(stderr, "error: --out FILE is required (see 'bppipe train --help')\n");
         return -1;
     }
+    if (a->gbtree) {
+        a->columns = features;
+        return 0;
+    }
+    if (features && (a->features = bp_lr_feature_set_parse(features)) < 0) {
+        fprintf(stderr, "error: --features must be basic or clinical, not '%s'\n", features);
+        return -1;
+    }
     return 0;
 }
 
 /* The original training set: independent normals, labelled by the clinical rules. */
-static int generate(bp_lr_data *d, int64_t samples, uint64_t seed)
+int bp_train_generate(bp_lr_data *d, int64_t samples, uint64_t seed)
 {
     uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
     bp_thresholds t = bp_thresholds_default();
@@ -179,7 +215,7 @@ static int dump(const char *path, const bp_lr_data *d, const bool *is_test)
     return fclose(f);
 }
 
-static void today(char *out, size_t len)
+void bp_train_today(char *out, size_t len)
 {
     const char *epoch = getenv("SOURCE_DATE_EPOCH");
     time_t t = epoch ? (time_t)strtoll(epoch, NULL, 10) : time(NULL);
@@ -188,12 +224,8 @@ static void today(char *out, size_t len)
     strftime(out, len, "%Y-%m-%d", &tm);
 }
 
-static void report(const bp_lr_model *m)
+void bp_train_print_metrics(const bp_lr_metrics *r)
 {
-    const bp_lr_metrics *r = &m->metrics;
-    printf("model: %s features (%zu), C %g, threshold %g, %d Newton iterations, final gradient "
-           "norm %.3g\n", bp_lr_feature_set_name(m->features), m->n_features, m->c, m->threshold,
-           m->iterations, m->gradient_norm);
     printf("metrics on %s:\n", r->on_training_data ? "the TRAINING data (--test-size 0)"
                                                    : "the held-out test set");
     printf("  %-14s %9s %9s %9s %9s\n", "", "precision", "recall", "f1-score", "support");
@@ -213,16 +245,26 @@ static void report(const bp_lr_model *m)
            r->confusion[1][0], r->confusion[1][1]);
 }
 
+static void report(const bp_lr_model *m)
+{
+    printf("model: %s features (%zu), C %g, threshold %g, %d Newton iterations, final gradient "
+           "norm %.3g\n", bp_lr_feature_set_name(m->features), m->n_features, m->c, m->threshold,
+           m->iterations, m->gradient_norm);
+    bp_train_print_metrics(&m->metrics);
+}
+
 int bp_cmd_train(int argc, char **argv)
 {
     train_args a;
     int rc = parse_train_args(argc, argv, &a);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
+    if (a.gbtree)
+        return bp_train_gbtree(&a);
     bp_lr_data d = {0};
     bool *is_test = NULL;
     int status = 1;
-    if (a.data ? read_csv(a.data, &d) != 0 : generate(&d, a.samples, (uint64_t)a.seed) != 0) {
+    if (a.data ? read_csv(a.data, &d) != 0 : bp_train_generate(&d, a.samples, (uint64_t)a.seed) != 0) {
         status = a.data ? 2 : 1;
         goto done;
     }
@@ -248,7 +290,7 @@ int bp_cmd_train(int argc, char **argv)
     m.seed = (uint64_t)a.seed;
     m.test_size = a.test_size;
     snprintf(m.data_source, sizeof m.data_source, "%s", a.data ? a.data : "synthetic");
-    today(m.date, sizeof m.date);
+    bp_train_today(m.date, sizeof m.date);
     bp_lr_evaluate(&m, &d, a.test_size > 0 ? is_test : train, &m.metrics);
     m.metrics.on_training_data = a.test_size == 0;
     free(train);

@@ -1,0 +1,34 @@
+/* What the two trainers of `bppipe train` share: the arguments, the original data set, the
+ * date stamp and the metrics report. cmd_train.c parses and fits the logistic model;
+ * train_gbtree.c fits gradient-boosted trees through libxgboost. */
+#ifndef BPPIPE_CLI_TRAIN_H
+#define BPPIPE_CLI_TRAIN_H
+
+#include "clinical/logreg.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct train_args {
+    const char *out, *data, *dump;
+    int64_t samples, seed;
+    int features;        /* logreg: bp_feature_set */
+    const char *columns; /* gbtree: --features as a comma-separated list, NULL = all */
+    bool gbtree;         /* --model gbtree */
+    int64_t rounds, max_depth, parallel_trees;
+    double eta, subsample, colsample;
+    const char *name, *version; /* gbtree: attributes saved with the model */
+    double test_size, c, threshold;
+} train_args;
+
+/* The original training set: systolic ~ N(120, 20), diastolic ~ N(80, 15), seeded, labelled by
+ * detector-rules' default thresholds. */
+int bp_train_generate(bp_lr_data *d, int64_t samples, uint64_t seed);
+/* YYYY-MM-DD of today (UTC), or of SOURCE_DATE_EPOCH when set. */
+void bp_train_today(char *out, size_t len);
+/* The classification report, as scikit-learn prints it, with ROC AUC and the confusion matrix. */
+void bp_train_print_metrics(const bp_lr_metrics *r);
+/* `bppipe train --model gbtree`: 0, 1 (could not write) or 2 (bad data or arguments). */
+int bp_train_gbtree(const train_args *a);
+
+#endif
