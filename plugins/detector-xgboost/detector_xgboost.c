@@ -24,7 +24,7 @@ typedef struct det {
     const bp_host *host;
     bp_ctx *ctx;
     bp_gbt model;
-    bool have_model, vote, keep_history, warned_state;
+    bool have_model, vote, keep_history, warned_state, annotate_features;
     double threshold;
     char *path;
     const char *features; /* the `features` option, or NULL: the model's own names */
@@ -49,6 +49,9 @@ static const bp_option options[] = {
     BP_OPTION_STRING("features", NULL, 0,
                      "comma-separated vocabulary names of the model's inputs, for a model saved "
                      "without feature names (default: the model's own names)"),
+    BP_OPTION_BOOL("annotate_features", "false",
+                   "also annotate each model input as xgb_feature.NAME (a missing one is left "
+                   "out): the archive then holds the rows the model saw, for retraining"),
     BP_OPTION_INT("max_patients", "100000", 1, 100000000, 0,
                   "patients whose history is kept per input partition"),
     BP_OPTION_STRING("state_file", NULL, 0,
@@ -79,6 +82,7 @@ static int xgb_open(const bp_host *host, bp_ctx *ctx, void **state)
     d->host = host;
     d->ctx = ctx;
     d->features = host->opt_string(ctx, "features");
+    d->annotate_features = host->opt_bool(ctx, "annotate_features", 0);
     const char *vote = host->opt_string(ctx, "vote");
     d->vote = !vote || strcmp(vote, "flag") == 0;
     char why[512];
@@ -229,6 +233,11 @@ static int xgb_detect(void *state, bp_batch *batch)
         bp_hist_features(&hist, (int64_t)at, s, dia, h->number(r, BP_F_HEART_RATE), all);
         bp_gbt_row(&d->model, all, d->rows + n * d->model.n_features);
         d->at[n++] = i;
+        for (size_t k = 0; d->annotate_features && k < d->model.n_features; k++) {
+            char key[64];
+            snprintf(key, sizeof key, "xgb_feature.%s", bp_feat_name(d->model.feat[k]));
+            h->annotate_number(d->ctx, r, key, all[d->model.feat[k]]); /* NaN: left out */
+        }
     }
     if (n == 0)
         return BP_OK;

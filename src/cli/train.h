@@ -15,6 +15,8 @@ typedef struct train_args {
     int features;        /* logreg: bp_feature_set */
     const char *columns; /* gbtree: --features as a comma-separated list, NULL = all */
     bool gbtree;         /* --model gbtree */
+    int64_t ward;        /* --ward PATIENTS: rows of the simulated ward (0: not) */
+    bool episode;        /* --target episode (else next-stage2) */
     int64_t rounds, max_depth, parallel_trees;
     double eta, subsample, colsample;
     const char *name, *version; /* gbtree: attributes saved with the model */
@@ -28,6 +30,14 @@ int bp_train_generate(bp_lr_data *d, int64_t samples, uint64_t seed);
 void bp_train_today(char *out, size_t len);
 /* The classification report, as scikit-learn prints it, with ROC AUC and the confusion matrix. */
 void bp_train_print_metrics(const bp_lr_metrics *r);
+/* Rows of the simulated ward: `patients` patients read every 15 minutes, `samples` rows in all,
+ * each with every vocabulary feature (history included; pulse is NaN, the ward has none) and
+ * label 1 when that patient's next reading is stage 2 or worse (episode: when the patient is in
+ * a hypertensive episode at this reading). emit() returning non-zero
+ * stops and is returned. */
+typedef int (*bp_train_row_fn)(void *user, const double *features, int label);
+int bp_train_ward(int64_t samples, int64_t patients, uint64_t seed, bool episode,
+                  bp_train_row_fn emit, void *user);
 /* `bppipe train --model gbtree`: 0, 1 (could not write) or 2 (bad data or arguments). */
 int bp_train_gbtree(const train_args *a);
 

@@ -96,6 +96,33 @@ done:
     return rc;
 }
 
+typedef struct ward_ctx {
+    table *t;
+    int col_of[BP_FEAT_N];
+} ward_ctx;
+
+static int ward_row(void *user, const double *f, int label)
+{
+    ward_ctx *w = user;
+    float row[BP_FEAT_N];
+    for (int c = 0; c < BP_FEAT_N; c++)
+        if (w->col_of[c] >= 0)
+            row[w->col_of[c]] = (float)f[c];
+    return table_push(w->t, row, label);
+}
+
+/* The simulated ward: every feature but pulse (the ward has none) unless --features picks. */
+static int from_ward(const train_args *a, table *t)
+{
+    ward_ctx w = {.t = t};
+    const char *names[BP_FEAT_N];
+    for (int c = 0; c < BP_FEAT_N; c++)
+        names[c] = c == BP_FEAT_PULSE && !a->columns ? "-" : bp_feat_name((bp_feat)c);
+    if (pick(t, names, BP_FEAT_N, a->columns, w.col_of) != 0)
+        return -1;
+    return bp_train_ward(a->samples, a->ward, (uint64_t)a->seed, a->episode, ward_row, &w);
+}
+
 /* A CSV whose header names vocabulary features and 'label'; every bad line is reported. */
 static int from_csv(const train_args *a, table *t)
 {
@@ -203,7 +230,10 @@ static void set_attrs(bp_gbt *m, const train_args *a, size_t n)
     bp_train_today(text, sizeof text);
     bp_gbt_set_attr(m, "trained", text);
     snprintf(text, sizeof text, "%zu rows of %s, seed %lld, test size %g", n,
-             a->data ? a->data : "synthetic", (long long)a->seed, a->test_size);
+             a->data   ? a->data
+             : a->ward ? "the simulated ward"
+                       : "synthetic",
+             (long long)a->seed, a->test_size);
     bp_gbt_set_attr(m, "training_data", text);
 }
 
@@ -215,7 +245,7 @@ int bp_train_gbtree(const train_args *a)
     double *p = NULL;
     bp_gbt m = {0};
     int status = 2;
-    if ((a->data ? from_csv(a, &t) : from_synthetic(a, &t)) != 0)
+    if ((a->data ? from_csv(a, &t) : a->ward ? from_ward(a, &t) : from_synthetic(a, &t)) != 0)
         goto done;
     is_test = calloc(t.n ? t.n : 1, sizeof *is_test);
     train = calloc(t.n ? t.n : 1, sizeof *train);
