@@ -72,4 +72,12 @@ check "and scores exactly as the named model" "cmp -s '$t/nameless.scores' '$t/n
 # An objective that gives no probability.
 sed 's/"name":"binary:logistic"/"name":"reg:squarederror"/' "$BPPIPE_SOURCE_DIR/models/bp_gbtree.json" >"$t/regression.json"
 grep -q 'reg:squarederror' "$t/regression.json" && refused regression.json "objective 'reg:squarederror' is not binary:logistic"
+
+# The shipped model is rebuilt byte for byte by the line in models/README.md.
+line=$(grep '^SOURCE_DATE_EPOCH=.*--model gbtree' "$BPPIPE_SOURCE_DIR/models/README.md")
+line=${line/bppipe train/\"\$BPPIPE\" train}
+line=${line/--out models\/bp_gbtree.json/--out \"$t\/rebuilt.json\"}
+eval "$line" >/dev/null
+check "models/README.md's line rebuilds models/bp_gbtree.json byte for byte" \
+    "cmp -s '$t/rebuilt.json' '$BPPIPE_SOURCE_DIR/models/bp_gbtree.json'"
 exit $fail
