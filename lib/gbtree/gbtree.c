@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +171,10 @@ int bp_gbt_load(const char *path, const char *features, bp_gbt *m, char *why, si
                     "not an XGBoost model (JSON or UBJSON, as save_model() "
                     "writes for a name ending in .json or .ubj)");
     }
+    /* Everything on the calling thread (the detector's): loading runs OpenMP loops before the
+     * booster's nthread applies, and OpenMP's workers, once started, outlive the model (bppipe
+     * conform's check mode counts them). The host itself runs no OpenMP. */
+    omp_set_num_threads(1);
     BoosterHandle b;
     if (XGBoosterCreate(NULL, 0, &b) != 0) {
         free(buf);

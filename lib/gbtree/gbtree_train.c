@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,8 @@ int bp_gbt_train(const float *rows, const int *label, const bool *use, size_t n,
         memcpy(x + j * k, rows + i * k, k * sizeof *x);
         y[j++] = (float)label[i];
     }
-    /* One thread and the exact histogram method: the same rows and seed give the same trees,
+    omp_set_num_threads(1); /* the DMatrix too, not only the booster (nthread) */
+    /* One thread and the histogram method: the same rows and seed give the same trees,
      * so the shipped model can be rebuilt byte for byte. */
     if (XGDMatrixCreateFromMat(x, n_use, k, NAN, &dm) != 0 ||
         XGDMatrixSetFloatInfo(dm, "label", y, n_use) != 0 ||

@@ -30,6 +30,8 @@ configs() {
     detector-rules) echo ""; echo "-o scheme=esc_2024" ;;
     detector-trend) echo ""; echo "-o state_file=trend-state.json" ;;
     detector-logreg) echo "-o model=$BPPIPE_SOURCE_DIR/models/bp_logreg.json -o required=true" ;;
+    detector-xgboost) echo "-o model=$BPPIPE_SOURCE_DIR/models/bp_gbtree.json -o required=true"
+                      echo "-o model=$BPPIPE_SOURCE_DIR/models/bp_gbtree.json -o state_file=xgb-state.json" ;;
     source-faker) echo ""; echo "-o count=20 -o rate=1000" ;;
     source-file) echo "-o path=$t/in.ndjson"; echo "-o path=$t/folder" ;;
     source-mllp) echo "-o listen=127.0.0.1:0 -o port_file=$t/mllp.port" ;;
