@@ -1,6 +1,6 @@
 /* detector-logreg: scores every reading with both values with the logistic-regression model
- * that `bppipe train` wrote. Without a model (and required = false) the pipeline runs on the
- * other detectors alone, as the original system promised. SIGHUP reads the model file again:
+ * that `bppipe train` wrote. Without a usable model (none, or a damaged file) and required =
+ * false, the pipeline runs on the other detectors alone, as the original system promised. SIGHUP reads the model file again:
  * a model that loads replaces the old one, a broken one is refused and the old one stays. */
 #include "clinical/logreg.h"
 
@@ -29,7 +29,7 @@ static const bp_option options[] = {
     BP_OPTION_DOUBLE("threshold", NULL, 0.000001, 0.999999, 0,
                      "probability at which ml_prediction is 1 (default: the model's)"),
     BP_OPTION_BOOL("required", "false",
-                   "fail when the model file is missing (false: warn once and score nothing)"),
+                   "fail when the model file is missing or unusable (false: warn once, score nothing)"),
     BP_OPTION_ENUM("vote", "score", "flag|score",
                    "flag: a probability at or above threshold flags ml_high_risk; score: only "
                    "annotate"),
@@ -60,6 +60,13 @@ static int lr_open(const bp_host *host, bp_ctx *ctx, void **state)
         host->log(ctx, BP_LOG_WARN, "no model at %s: running without ML scores (train one with "
                   "'bppipe train --out %s', or set required = true to make this an error)",
                   path, path);
+    } else if (!host->opt_bool(ctx, "required", 0)) {
+        /* A damaged file must not stop a ward's rules: it runs on them alone, as when there is
+         * no model, and a SIGHUP after the file is mended takes it. */
+        host->log(ctx, BP_LOG_WARN,
+                  "model %s: %s; running without ML scores (mend or retrain it and send SIGHUP, "
+                  "or set required = true to make this an error)",
+                  path, why);
     } else {
         if (missing)
             snprintf(why, sizeof why, "no such file, and required = true");

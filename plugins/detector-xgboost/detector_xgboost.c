@@ -2,8 +2,8 @@
  * forest) that Python's xgboost or `bppipe train --model gbtree` saved. The model's own feature
  * names pick its inputs from the vocabulary of lib/clinical/history.h; when one of them needs
  * the patient's history, the plugin keeps a small history per patient in the host's keyed
- * state (as detector-trend does). One prediction call per batch. Without a model (and
- * required = false) the pipeline runs without it, with one warning; SIGHUP reads the file
+ * state (as detector-trend does). One prediction call per batch. Without a usable model (none,
+ * or a damaged file) and required = false, the pipeline runs without it, with one warning; SIGHUP reads the file
  * again and keeps the old model when the new one does not load. */
 #include "clinical/history.h"
 #include "gbtree/gbtree.h"
@@ -42,7 +42,7 @@ static const bp_option options[] = {
                      "probability at which xgb_prediction is 1 (default: the model's attribute "
                      "'threshold', else 0.5)"),
     BP_OPTION_BOOL("required", "false",
-                   "fail when the model file is missing (false: warn once and score nothing)"),
+                   "fail when the model file is missing or unusable (false: warn once, score nothing)"),
     BP_OPTION_ENUM("vote", "flag", "flag|score",
                    "flag: a probability at or above threshold flags xgb_high_risk; score: only "
                    "annotate"),
@@ -97,6 +97,13 @@ static int xgb_open(const bp_host *host, bp_ctx *ctx, void **state)
                   "with 'bppipe train --model gbtree --out %s', or set required = true to make "
                   "this an error)",
                   d->path, d->path);
+    } else if (!host->opt_bool(ctx, "required", 0)) {
+        /* A damaged file must not stop a ward's rules: it runs without the model, as when
+         * there is none, and a SIGHUP after the file is mended takes it. */
+        host->log(ctx, BP_LOG_WARN,
+                  "model %s: %s; running without tree scores (mend or retrain it and send "
+                  "SIGHUP, or set required = true to make this an error)",
+                  d->path, why);
     } else {
         if (missing)
             snprintf(why, sizeof why, "no such file, and required = true");

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # detector-logreg in pipelines: scores reach the documents, vote = flag flags, a missing model
-# warns once and the pipeline runs on the rules alone, and every corrupt model is refused by
-# check and run with the path and the reason.
+# warns once and the pipeline runs on the rules alone, so does every corrupt model (the warning
+# names the path and the reason), and with required = true check and run refuse it.
 set -u
 fail=0
 t=$(mktemp -d)
@@ -48,10 +48,18 @@ check "missing model with required = true fails check" "[ $? = 2 ] && grep -q 'n
 
 corrupt() { # corrupt NAME CONTENT CAUSE
     printf '%s' "$2" >"$t/$1.json"
-    "$BPPIPE" check "$t/p.ini" -o detector.ml.model="$t/$1.json" >"$t/err" 2>&1
-    check "check refuses a model that is $1" "[ $? = 2 ] && grep -q \"model $t/$1.json: $3\" '$t/err'"
+    rm -rf "$t/out"
     "$BPPIPE" run "$t/p.ini" -o detector.ml.model="$t/$1.json" >"$t/err" 2>&1
-    check "run refuses a model that is $1" "[ $? = 2 ]"
+    check "a model that is $1: the run goes on on the rules alone" \
+        "[ $? = 0 ] && [ \$(cat '$t'/out/*.ndjson | wc -l) = 500 ] && ! grep -q ml_risk_score '$t'/out/*.ndjson"
+    check "a model that is $1: one warning with the path and the reason" \
+        "[ \$(grep -c \"model $t/$1.json: $3.*running without ML scores\" '$t/err') = 1 ]"
+    "$BPPIPE" check "$t/p.ini" -o detector.ml.model="$t/$1.json" -o detector.ml.required=true \
+        >"$t/err" 2>&1
+    check "check refuses a model that is $1 with required = true" "[ $? = 2 ] && grep -q \"model $t/$1.json: $3\" '$t/err'"
+    "$BPPIPE" run "$t/p.ini" -o detector.ml.model="$t/$1.json" -o detector.ml.required=true \
+        >"$t/err" 2>&1
+    check "run refuses a model that is $1 with required = true" "[ $? = 2 ]"
 }
 corrupt notjson '{oops' 'not JSON'
 corrupt otherversion '{"format":"bppipe-logreg","format_version":9}' 'model format version 9'

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # detector-xgboost's model file: a missing one warns once and the pipeline runs without tree
-# scores (an error with required = true); every broken one is refused by check and run with the
-# path and the reason; a model saved without feature names runs when `features` names them.
+# scores (an error with required = true); so does every broken one, with the path and the reason
+# in the warning, and with required = true check and run refuse it; a model saved without feature names runs when `features` names them.
 set -u
 fail=0
 t=$(mktemp -d)
@@ -42,11 +42,20 @@ check "missing model: one warning naming the path and what to do" \
 check "missing model with required = true fails check" \
     "[ $? = 2 ] && grep -q 'no such file, and required = true' '$t/err'"
 
-refused() { # refused NAME CAUSE: check and run both refuse $t/NAME with CAUSE
-    "$BPPIPE" check "$t/p.ini" -o detector.xgb.model="$t/$1" >"$t/err" 2>&1
-    check "check refuses $1" "[ $? = 2 ] && grep -q \"model $t/$1: $2\" '$t/err'"
+refused() { # refused NAME CAUSE: the run goes on without scores, warning once with CAUSE;
+    # with required = true check and run refuse $t/NAME with CAUSE
+    rm -rf "$t/out"
     "$BPPIPE" run "$t/p.ini" -o detector.xgb.model="$t/$1" >"$t/err" 2>&1
-    check "run refuses $1" "[ $? = 2 ]"
+    check "run goes on without tree scores when the model is $1" \
+        "[ $? = 0 ] && [ \$(docs | wc -l) = 300 ] && ! docs | grep -q xgb_risk_score"
+    check "one warning names $1 and why" \
+        "[ \$(grep -c \"model $t/$1: $2.*running without tree scores\" '$t/err') = 1 ]"
+    "$BPPIPE" check "$t/p.ini" -o detector.xgb.model="$t/$1" -o detector.xgb.required=true \
+        >"$t/err" 2>&1
+    check "check refuses $1 with required = true" "[ $? = 2 ] && grep -q \"model $t/$1: $2\" '$t/err'"
+    "$BPPIPE" run "$t/p.ini" -o detector.xgb.model="$t/$1" -o detector.xgb.required=true \
+        >"$t/err" 2>&1
+    check "run refuses $1 with required = true" "[ $? = 2 ]"
 }
 printf 'oops' >"$t/text.json"
 refused text.json 'not an XGBoost model (JSON or UBJSON'
