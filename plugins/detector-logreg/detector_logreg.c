@@ -1,7 +1,8 @@
 /* detector-logreg: scores every reading with both values with the logistic-regression model
  * that `bppipe train` wrote. Without a usable model (none, or a damaged file) and required =
- * false, the pipeline runs on the other detectors alone, as the original system promised. SIGHUP reads the model file again:
- * a model that loads replaces the old one, a broken one is refused and the old one stays. */
+ * false, the pipeline runs on the other detectors alone, as the original system promised.
+ * SIGHUP reads the model file again: a model that loads replaces the old one, a broken one is
+ * refused and the old one stays. */
 #include "clinical/logreg.h"
 
 #include <bppipe/plugin.h>
