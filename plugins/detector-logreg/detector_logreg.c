@@ -29,8 +29,9 @@ static const bp_option options[] = {
                      "model file written by 'bppipe train' (relative to the working directory)"),
     BP_OPTION_DOUBLE("threshold", NULL, 0.000001, 0.999999, 0,
                      "probability at which ml_prediction is 1 (default: the model's)"),
-    BP_OPTION_BOOL("required", "false",
-                   "fail when the model file is missing or unusable (false: warn once, score nothing)"),
+    BP_OPTION_BOOL(
+        "required", "false",
+        "fail when the model file is missing or unusable (false: warn once, score nothing)"),
     BP_OPTION_ENUM("vote", "score", "flag|score",
                    "flag: a probability at or above threshold flags ml_high_risk; score: only "
                    "annotate"),
@@ -58,7 +59,8 @@ static int lr_open(const bp_host *host, bp_ctx *ctx, void **state)
         host->log(ctx, BP_LOG_INFO, "model %s: %s features, threshold %g", path,
                   bp_lr_feature_set_name(d->model.features), d->threshold);
     } else if (missing && !host->opt_bool(ctx, "required", 0)) {
-        host->log(ctx, BP_LOG_WARN, "no model at %s: running without ML scores (train one with "
+        host->log(ctx, BP_LOG_WARN,
+                  "no model at %s: running without ML scores (train one with "
                   "'bppipe train --out %s', or set required = true to make this an error)",
                   path, path);
     } else if (!host->opt_bool(ctx, "required", 0)) {
@@ -104,8 +106,8 @@ static int lr_reload(void *state)
     d->model = fresh;
     d->have_model = true;
     d->threshold = h->opt_double(d->ctx, "threshold", fresh.threshold);
-    h->log(d->ctx, BP_LOG_INFO, "model %s reloaded (SIGHUP %u): %s features, threshold %g",
-           d->path, ++d->reloads, bp_lr_feature_set_name(fresh.features), d->threshold);
+    h->log(d->ctx, BP_LOG_INFO, "model %s reloaded (SIGHUP %u): %s features, threshold %g", d->path,
+           ++d->reloads, bp_lr_feature_set_name(fresh.features), d->threshold);
     return BP_OK;
 }
 

@@ -3,8 +3,8 @@
  * names pick its inputs from the vocabulary of lib/clinical/history.h; when one of them needs
  * the patient's history, the plugin keeps a small history per patient in the host's keyed
  * state (as detector-trend does). One prediction call per batch. Without a usable model (none,
- * or a damaged file) and required = false, the pipeline runs without it, with one warning; SIGHUP reads the file
- * again and keeps the old model when the new one does not load. */
+ * or a damaged file) and required = false, the pipeline runs without it, with one warning;
+ * SIGHUP reads the file again and keeps the old model when the new one does not load. */
 #include "clinical/history.h"
 #include "gbtree/gbtree.h"
 
@@ -41,8 +41,9 @@ static const bp_option options[] = {
     BP_OPTION_DOUBLE("threshold", NULL, 0.000001, 0.999999, 0,
                      "probability at which xgb_prediction is 1 (default: the model's attribute "
                      "'threshold', else 0.5)"),
-    BP_OPTION_BOOL("required", "false",
-                   "fail when the model file is missing or unusable (false: warn once, score nothing)"),
+    BP_OPTION_BOOL(
+        "required", "false",
+        "fail when the model file is missing or unusable (false: warn once, score nothing)"),
     BP_OPTION_ENUM("vote", "flag", "flag|score",
                    "flag: a probability at or above threshold flags xgb_high_risk; score: only "
                    "annotate"),
