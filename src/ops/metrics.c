@@ -54,8 +54,8 @@ static void committed(void *ctx, const bp_flight *f)
 static void histogram(bp_buf *b, const char *name, const char *help, const bp_histogram *h);
 
 /* A reading routed to one of these sinks is an alert on the live page: the sinks of
- * route = critical. That route is where a pipeline sends what must reach someone now (in the
- * shipped pipelines/ward.ini, the sink-alert sink and only it), so the page asks the routing
+ * route = critical. That route is where a pipeline without [alarms] sends what must reach
+ * someone now (a sink-alert sink; pipelines/ward.ini has alarms instead), so the page asks the routing
  * rather than a plugin's name; a sink-alert on another route, or another plugin on
  * route = critical, is judged by its route like the rest. Bit i: the sink whose index is i. */
 static uint64_t alerting_sinks(const bp_pipeline *p)
