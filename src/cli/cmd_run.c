@@ -102,9 +102,14 @@ static void run_usage(FILE *out, bool check)
     fputs("\nStage sections: [source.NAME], [detector.NAME] (run in file order), [sink.NAME],\n"
           "each with plugin = NAME (a plugin's name, never a path; when two folders of the\n"
           "search path hold one, the first is used and the other is named in a warning).\n"
-          "Sinks also take route = anomaly|normal|all|critical|invalid|skipped (default all;\n"
-          "critical = severity critical; invalid = dead letters; skipped = valid FHIR that is\n"
-          "not blood pressure, never part of all).\n"
+          "Sinks also take route = anomaly|normal|all|critical|invalid|skipped|alarm (default\n"
+          "all; critical = severity critical; invalid = dead letters; skipped = valid FHIR\n"
+          "that is not blood pressure, never part of all; alarm = the alarm stage's events,\n"
+          "with alarm_min_tier = K for those of alarms escalated to tier K or more).\n"
+          "[alarms]: conditions that turn verdicts into alarms, CONDITION.match, .priority\n"
+          "(high|medium|low), .confirm_readings, .confirm_within_s, .clear_readings,\n"
+          ".cooldown_s, .escalate_after (seconds, per tier); and state_file, max_keys.\n"
+          "Set one with -o alarms.CONDITION.KEY=VALUE (docs/alarms.md).\n"
           "Values may use ${VAR} and ${VAR:-default}.\n"
           "Exit status: 0 ok, 1 runtime failure, 2 usage or configuration error.\n",
           out);
@@ -186,12 +191,19 @@ static int parse_args(int argc, char **argv, bool check, run_args *a)
 }
 
 /* Builds and opens the pipeline; on failure prints every error and returns 2. */
-static int prepare(bp_pipeline *p, const run_args *a)
+static int prepare(bp_pipeline *p, run_args *a)
 {
     bp_errors errs = {0};
     int rc = bp_pipeline_build(p, a->file, a->edits, a->n_edits, &errs);
+    if (bp_alarms_build(&a->opts.alarms, &p->cfg, &errs) != 0)
+        rc = -1; /* [alarms] is checked with the rest, every mistake in one go */
     if (rc == 0)
         rc = bp_pipeline_open(p, &errs);
+    if (rc == 0 && bp_alarms_open(a->opts.alarms) != BP_OK) {
+        bp_errors_add(&errs, "%s: [alarms] the alarm state could not be kept (see above)",
+                      a->file);
+        rc = -1;
+    }
     if (rc != 0 || errs.n) {
         bp_errors_print(&errs);
         if (bp_log_get_format() == BP_LOG_JSON)
@@ -293,6 +305,7 @@ static int run_or_check(int argc, char **argv, bool check)
     }
 done:
     bp_pipeline_free(&p);
+    bp_alarms_free(a.opts.alarms);
     free(a.edits);
     return status;
 }
