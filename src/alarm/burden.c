@@ -45,8 +45,8 @@ struct bp_burden {
     bool capped;
     uint64_t readings, delayed_readings, events;
     int64_t first_ms, last_ms;
-    bool dirty;          /* the derived figures are stale */
-    uint32_t *scratch;   /* the top 10 % selection's copy */
+    bool dirty;        /* the derived figures are stale */
+    uint32_t *scratch; /* the top 10 % selection's copy */
 };
 
 static uint64_t hash_id(const char *s)
@@ -76,8 +76,7 @@ bp_burden *bp_burden_new(void)
     row_reset(&b->rows[ROW_PIPELINE], "");
     for (size_t i = 0; i < 3; i++) {
         row_reset(&b->rows[1 + i], priority_names[i]);
-        snprintf(b->rows[1 + i].priority, sizeof b->rows[1 + i].priority, "%s",
-                 priority_names[i]);
+        snprintf(b->rows[1 + i].priority, sizeof b->rows[1 + i].priority, "%s", priority_names[i]);
     }
     b->n_rows = ROW_FIRST_CONDITION;
     b->other_row = -1;
@@ -168,7 +167,8 @@ static int condition_row(bp_burden *b, const char *condition)
     bool named = condition && *condition && strcmp(condition, "other") != 0;
     if (named) {
         for (size_t i = ROW_FIRST_CONDITION; i < b->n_rows; i++)
-            if ((int)i != b->other_row && strncmp(b->rows[i].name, condition, NAME_MAX_LEN - 1) == 0)
+            if ((int)i != b->other_row &&
+                strncmp(b->rows[i].name, condition, NAME_MAX_LEN - 1) == 0)
                 return (int)i;
         if (b->n_rows < ROW_FIRST_CONDITION + BP_BURDEN_MAX_CONDITIONS) {
             row_reset(&b->rows[b->n_rows], condition);
@@ -389,7 +389,7 @@ void bp_burden_row(bp_burden *b, size_t i, bp_burden_figures *out)
     const row *r = &b->rows[i];
     double days = patient_days(b);
     *out = (bp_burden_figures){
-        .kind = i == ROW_PIPELINE ? BP_BURDEN_PIPELINE
+        .kind = i == ROW_PIPELINE         ? BP_BURDEN_PIPELINE
                 : i < ROW_FIRST_CONDITION ? BP_BURDEN_PRIORITY
                                           : BP_BURDEN_CONDITION,
         .name = r->name,

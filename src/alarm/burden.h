@@ -98,7 +98,8 @@ void bp_burden_free(bp_burden *b);
 
 /* A judged reading: its patient (NULL: counted, no patient), its effective time (< 0: absent,
  * not in the span) and whether an alarm confirmation held it back (any condition). */
-void bp_burden_add_reading(bp_burden *b, const char *patient_id, int64_t effective_ms, bool delayed);
+void bp_burden_add_reading(bp_burden *b, const char *patient_id, int64_t effective_ms,
+                           bool delayed);
 /* One reading a confirmation of `condition` (of `priority`) held back: that row's count. */
 void bp_burden_add_delay(bp_burden *b, const char *condition, const char *priority);
 void bp_burden_add_event(bp_burden *b, const bp_burden_event *e);

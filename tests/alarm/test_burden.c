@@ -11,8 +11,7 @@
 #define DAY_MS 86400000LL
 #define T0 1000000LL
 
-static const bp_burden_figures *row_named(bp_burden *b, const char *name,
-                                          bp_burden_figures *out)
+static const bp_burden_figures *row_named(bp_burden *b, const char *name, bp_burden_figures *out)
 {
     for (size_t i = 0; i < bp_burden_rows(b); i++) {
         bp_burden_row(b, i, out);
@@ -27,12 +26,17 @@ static bool near(double got, double want, double rel)
     return fabs(got - want) <= rel * fabs(want);
 }
 
-static void event(bp_burden *b, const char *id, const char *ev, const char *prio,
-                  const char *cond, const char *patient, int64_t raised_s, int64_t at_s, int tier)
+static void event(bp_burden *b, const char *id, const char *ev, const char *prio, const char *cond,
+                  const char *patient, int64_t raised_s, int64_t at_s, int tier)
 {
-    bp_burden_event e = {.alarm_id = id, .event = ev, .priority = prio, .condition = cond,
-                         .patient_id = patient, .event_ms = T0 + at_s * 1000,
-                         .raised_ms = T0 + raised_s * 1000, .tier = tier};
+    bp_burden_event e = {.alarm_id = id,
+                         .event = ev,
+                         .priority = prio,
+                         .condition = cond,
+                         .patient_id = patient,
+                         .event_ms = T0 + at_s * 1000,
+                         .raised_ms = T0 + raised_s * 1000,
+                         .tier = tier};
     bp_burden_add_event(b, &e);
 }
 
@@ -168,8 +172,12 @@ static void quantile_bound(void)
         bp_burden *b = bp_burden_new();
         int64_t at[3] = {1000, (int64_t)(v * 1000), 10000000000LL};
         for (int i = 0; i < 3; i++) {
-            bp_burden_event e = {.event = "acknowledged", .priority = "low", .condition = "c",
-                                 .patient_id = "p", .raised_ms = 0, .event_ms = at[i]};
+            bp_burden_event e = {.event = "acknowledged",
+                                 .priority = "low",
+                                 .condition = "c",
+                                 .patient_id = "p",
+                                 .raised_ms = 0,
+                                 .event_ms = at[i]};
             bp_burden_add_event(b, &e);
         }
         bp_burden_figures f;
@@ -185,8 +193,11 @@ static void quantile_bound(void)
     /* 1..1000 s, once each: p50 = 500 s, p90 = 900 s, within 1 % */
     bp_burden *b = bp_burden_new();
     for (int s = 1000; s >= 1; s--) { /* any order */
-        bp_burden_event e = {.event = "acknowledged", .priority = "high", .condition = "c",
-                             .raised_ms = 0, .event_ms = (int64_t)s * 1000};
+        bp_burden_event e = {.event = "acknowledged",
+                             .priority = "high",
+                             .condition = "c",
+                             .raised_ms = 0,
+                             .event_ms = (int64_t)s * 1000};
         bp_burden_add_event(b, &e);
     }
     bp_burden_figures f;
