@@ -23,6 +23,7 @@ struct bp_alarms {
     bp_ctx owner; /* the keyed state's owner: a host instance of no plugin, named "alarms" */
     bool opened;
     bp_alarm_hook hook;
+    bp_alarm_reading_hook reading_hook;
     void *hook_user;
     bp_alarm_counts counts;
     int64_t next_due_ms; /* the earliest escalation known to be due (0: none known) */
@@ -77,6 +78,11 @@ void bp_alarms_set_hook(bp_alarms *a, bp_alarm_hook hook, void *user)
 {
     a->hook = hook;
     a->hook_user = user;
+}
+
+void bp_alarms_set_reading_hook(bp_alarms *a, bp_alarm_reading_hook hook)
+{
+    a->reading_hook = hook;
 }
 
 const bp_alarm_config *bp_alarms_config(const bp_alarms *a)
@@ -235,6 +241,8 @@ static void note_due(bp_alarms *a, const bp_alarm_state *st)
 static int on_reading(bp_alarms *a, bp_batch *records, const bp_record *rec, int64_t now_ms)
 {
     char key[BP_STATE_MAX_KEY];
+    const bp_alarm_condition *delayed_by[BP_ALARM_MAX_CONDITIONS];
+    int n_delayed = 0;
     for (int i = 0; i < a->cfg.n_conds; i++) {
         const bp_alarm_condition *c = &a->cfg.conds[i];
         size_t klen = make_key(key, sizeof key, rec->patient_id, c->name);
@@ -253,12 +261,16 @@ static int on_reading(bp_alarms *a, bp_batch *records, const bp_record *rec, int
             bp_alarm_id_make(st.alarm_id, sizeof st.alarm_id, rec->topic, rec->partition,
                              rec->patient_id, c->name, rec->stable_id);
         a->counts.readings_delayed += step.delayed;
+        if (step.delayed)
+            delayed_by[n_delayed++] = c;
         cause cs = {rec, rec, rec->patient_id, c->name, now_ms};
         if (store(a, rec, key, klen, &st, &step) != 0 ||
             emit_step(a, records, &cs, &st, &step) != 0)
             return -1;
         note_due(a, &st);
     }
+    if (a->reading_hook)
+        a->reading_hook(a->hook_user, rec, delayed_by, n_delayed);
     return 0;
 }
 

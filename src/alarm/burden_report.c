@@ -122,8 +122,8 @@ void bp_burden_print(bp_burden *b, FILE *out)
             "%llu reading(s) delayed by confirmation\n",
             (unsigned long long)t.readings, (unsigned long long)t.patients,
             t.patients_capped ? " (more not tracked)" : "",
-            t.first_ms >= 0 ? (double)(t.last_ms - t.first_ms) / 86400000.0 : 0.0,
-            t.patient_days, (unsigned long long)t.delayed_readings);
+            t.first_ms >= 0 ? (double)(t.last_ms - t.first_ms) / 86400000.0 : 0.0, t.patient_days,
+            (unsigned long long)t.delayed_readings);
     fprintf(out, "  %-34s %7s %9s %6s %8s %8s %6s %8s %6s\n", "condition (priority)", "alarms",
             "/pt-day", "acked", "ack p50", "ack p90", "escal", "delayed", "top10%");
     for (int g = BP_BURDEN_PIPELINE; g <= BP_BURDEN_CONDITION; g++)
@@ -146,7 +146,9 @@ static void find_row(bp_burden *b, bp_burden_row_kind kind, const char *name,
     }
     bp_burden_totals t;
     bp_burden_totals_get(b, &t);
-    *out = (bp_burden_figures){.kind = kind, .name = name, .priority = "",
+    *out = (bp_burden_figures){.kind = kind,
+                               .name = name,
+                               .priority = "",
                                .per_patient_day = t.patient_days > 0 ? 0 : NAN};
 }
 
@@ -163,18 +165,17 @@ static void compare_row(bp_burden *a, bp_burden *b, bp_burden_row_kind kind, con
         snprintf(label, sizeof label, "priority %s", name);
     else
         snprintf(label, sizeof label, "%s", name);
-    double delta = fa.alarms ? ((double)fb.alarms - (double)fa.alarms) / (double)fa.alarms * 100
-                             : NAN;
+    double delta =
+        fa.alarms ? ((double)fb.alarms - (double)fa.alarms) / (double)fa.alarms * 100 : NAN;
     fprintf(out, "  %-28s %8llu %9s %8llu | %8llu %9s %8llu | %7s\n", label,
             (unsigned long long)fa.alarms, cell(ra, sizeof ra, "%.3f", fa.per_patient_day),
             (unsigned long long)fa.delayed_readings, (unsigned long long)fb.alarms,
             cell(rb, sizeof rb, "%.3f", fb.per_patient_day),
-            (unsigned long long)fb.delayed_readings,
-            cell(change, sizeof change, "%+.0f%%", delta));
+            (unsigned long long)fb.delayed_readings, cell(change, sizeof change, "%+.0f%%", delta));
 }
 
-void bp_burden_print_compare(bp_burden *a, const char *label_a, bp_burden *b,
-                             const char *label_b, FILE *out)
+void bp_burden_print_compare(bp_burden *a, const char *label_a, bp_burden *b, const char *label_b,
+                             FILE *out)
 {
     bp_burden_totals ta, tb;
     bp_burden_totals_get(a, &ta);

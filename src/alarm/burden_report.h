@@ -21,7 +21,7 @@ void bp_burden_write_json(bp_burden *b, bp_buf *out);
 void bp_burden_print(bp_burden *b, FILE *out);
 /* Two burdens of the same input side by side, each column headed by its label: alarms per
  * patient-day, alarms and readings delayed, per pipeline, priority and condition. */
-void bp_burden_print_compare(bp_burden *a, const char *label_a, bp_burden *b,
-                             const char *label_b, FILE *out);
+void bp_burden_print_compare(bp_burden *a, const char *label_a, bp_burden *b, const char *label_b,
+                             FILE *out);
 
 #endif

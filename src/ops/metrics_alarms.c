@@ -46,7 +46,7 @@ static void sample(bp_buf *b, const char *name, const char *condition, const cha
 static void labels_of(const bp_burden_figures *f, const char **condition, const char **priority)
 {
     *condition = f->kind == BP_BURDEN_CONDITION ? f->name : "all";
-    *priority = f->kind == BP_BURDEN_PIPELINE    ? "all"
+    *priority = f->kind == BP_BURDEN_PIPELINE   ? "all"
                 : f->kind == BP_BURDEN_PRIORITY ? f->name
                 : *f->priority                  ? f->priority
                                                 : "unknown";
