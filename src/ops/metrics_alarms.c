@@ -129,9 +129,9 @@ void bp_metrics_alarms_render(bp_buf *b, bp_burden *burden)
     }
     bp_burden_totals t;
     bp_burden_totals_get(burden, &t);
-    family(b, "bppipe_alarms_patient_days", "gauge",
+    family(b, "bppipe_alarms_patient_day_exposure", "gauge",
            "Patient-days of the readings seen: patients x span of reading time in days.");
-    bp_buf_printf(b, "bppipe_alarms_patient_days %.17g\n", t.patient_days);
+    bp_buf_printf(b, "bppipe_alarms_patient_day_exposure %.17g\n", t.patient_days);
     family(b, "bppipe_alarms_patients", "gauge", "Patients seen in readings or alarms.");
     bp_buf_printf(b, "bppipe_alarms_patients %llu\n", (unsigned long long)t.patients);
     family(b, "bppipe_alarms_readings_delayed_total", "counter",
