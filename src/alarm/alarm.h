@@ -99,6 +99,12 @@ void bp_alarms_free(bp_alarms *a);
 void bp_alarms_set_hook(bp_alarms *a, bp_alarm_hook hook, void *user);
 /* The readings' hook beside `hook` (same user); NULL: none. */
 void bp_alarms_set_reading_hook(bp_alarms *a, bp_alarm_reading_hook hook);
+/* Replay mode (`bppipe alarms replay`, docs/alarms.md): the stage runs on the readings' clock
+ * (each reading's effective time is "now"), fires no escalation, and, since nobody acknowledges
+ * during a replay, acknowledges (by "replay") each alarm at the patient's first reading at
+ * least `ack_after_ms` after the one that raised it; -1: never (alarms then stay until the
+ * end, latched when their condition cleared, and never re-raise). */
+void bp_alarms_set_replay(bp_alarms *a, int64_t ack_after_ms);
 const bp_alarm_config *bp_alarms_config(const bp_alarms *a);
 
 /* The stage over a judged batch: visits `records` in order (the records present on entry),

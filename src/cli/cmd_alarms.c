@@ -34,13 +34,18 @@ static void replay_usage(FILE *out)
     fputs("usage: bppipe alarms replay PIPELINE [--input FILE|DIR|-] --against KEY=VALUE...\n"
           "                                     [--base KEY=VALUE]... [-o SECTION.KEY=VALUE]...\n"
           "                                     [-u SECTION[.KEY]]... [--max-records N]\n"
-          "                                     [--duration S] [--json PATH]\n\n"
+          "                                     [--duration S] [--ack-after S | --no-ack]\n"
+          "                                     [--json PATH]\n\n"
           "Runs PIPELINE twice over the same input, its detectors and [alarms] stage as\n"
           "configured, and prints the alarm burden of both side by side: alarms, alarms per\n"
           "patient-day and readings delayed by confirmation, for all alarms, by priority and\n"
           "by condition (docs/alarms.md, 'What-if replay'). Nothing is delivered: every sink\n"
           "is replaced by sink-capture writing to /dev/null, no state file is read or written\n"
-          "and no listener starts.\n\n"
+          "and no listener starts. Each run's alarm stage goes by the readings' clock (their\n"
+          "effective times) and fires no escalation; since nobody acknowledges during a\n"
+          "replay, each alarm is acknowledged at the patient's first reading --ack-after\n"
+          "seconds or more after the one that raised it (default 0: the next reading), so it\n"
+          "can resolve and raise again as on a ward where someone answers.\n\n"
           "  A  the pipeline as configured, with the --base edits\n"
           "  B  the pipeline as configured, with the --against edits\n\n"
           "  --against KEY=VALUE  an edit of [alarms] for B, KEY as in the section:\n"
@@ -54,6 +59,10 @@ static void replay_usage(FILE *out)
           "                       (GROUP-replay-TIME-PID-a and -b); bound such a run with\n"
           "                       --max-records or --duration\n"
           "  -o, -u               edit both runs' pipeline, as for 'bppipe run'\n"
+          "  --ack-after S        acknowledge each alarm at the patient's first reading S\n"
+          "                       seconds (reading time) or more after its raise (default 0)\n"
+          "  --no-ack             acknowledge nothing: an alarm stays to the end (latched once\n"
+          "                       its condition cleared) and never raises again\n"
           "  --max-records N      stop each run after N readings\n"
           "  --duration S         stop each run after S seconds\n"
           "  --json PATH          also write both burdens as JSON: {\"a\":{\"label\",\"burden\"},\n"
@@ -126,6 +135,7 @@ typedef struct replay_args {
     int *side_pos[2];
     size_t n_side[2];
     bp_run_opts opts;
+    int64_t ack_after_ms; /* -1: nobody acknowledges */
     bool help;
 } replay_args;
 
@@ -180,6 +190,13 @@ static int parse_args(int argc, char **argv, replay_args *a)
             /* argv[0] is "replay", after "bppipe alarms": positions on the whole line */
             a->user[a->n_user++] = (bp_edit){set ? BP_EDIT_SET : BP_EDIT_UNSET, next, i + 3};
             i++;
+        } else if (strcmp(arg, "--ack-after") == 0) {
+            if (number(arg, next, &v) != 0)
+                return -1;
+            a->ack_after_ms = (int64_t)(v * 1000.0);
+            i++;
+        } else if (strcmp(arg, "--no-ack") == 0) {
+            a->ack_after_ms = -1;
         } else if (strcmp(arg, "--input") == 0 && next) {
             a->input = argv[++i];
         } else if (strcmp(arg, "--json") == 0 && next) {
@@ -353,6 +370,7 @@ static int run_side(const replay_args *a, int side, int devnull, bp_burden *burd
             bp_errors_add(&errs, "[alarms] the alarm state could not be set up (see above)");
         } else {
             bp_burden_attach(burden, alarms);
+            bp_alarms_set_replay(alarms, a->ack_after_ms);
             bp_run_opts opts = a->opts;
             opts.alarms = alarms;
             bp_stats st;

@@ -76,12 +76,25 @@ check "B: crisis held back 2 readings" "[ '$(fig b by_condition crisis delayed_r
 check "3 patients over 0.5 day: 1.5 patient-days" "[ '$(fig a patient_days)' = 1.5 ]"
 check "alarms per patient-day: A 2/1.5, B 1/1.5" \
       "[ '$(fig a pipeline per_patient_day)' = 1.3333 ] && [ '$(fig b pipeline per_patient_day)' = 0.6667 ]"
+check "A: both acknowledged at the patient's next reading, 15 min after the raise" \
+      "[ '$(fig a pipeline acknowledged)' = 2 ] && [ '$(fig a pipeline ack_p50_s)' = 900 ] && [ '$(fig a pipeline ack_p90_s)' = 900 ]"
+check "A: both resolved (acknowledged, then a clear reading)" "[ '$(fig a pipeline resolved)' = 2 ]"
+check "no escalation is replayed" "[ '$(fig a pipeline escalations)' = 0 ]"
 check "the crisis alarms are high priority" "[ '$(fig b by_priority high alarms)' = 1 ]"
 check "the labels name the edits" \
       "grep -q '^A: as configured' '$t/out' && grep -q '^B: crisis.confirm_readings=2' '$t/out'"
 check "the table shows both side by side with the change" \
       "grep -Eq '^  all alarms +2 +1\.333 +0 \| +1 +0\.667 +2 \| +-50%' '$t/out'"
 check "the crisis row" "grep -Eq '^  crisis +2 .*\| +1 .* 2 \|' '$t/out'"
+# --no-ack: nobody acknowledges; --ack-after 1800: p1's 08:15 and p2's 08:20 are too early
+"$BPPIPE" alarms replay "$t/p.ini" --input "$t/in.ndjson" --no-ack \
+    --against 'crisis.confirm_readings=2' --json "$t/r.json" >/dev/null 2>&1
+check "--no-ack: 2 alarms, none acknowledged or resolved" \
+      "[ '$(fig a pipeline alarms)' = 2 ] && [ '$(fig a pipeline acknowledged)' = 0 ] && [ '$(fig a pipeline resolved)' = 0 ]"
+"$BPPIPE" alarms replay "$t/p.ini" --input "$t/in.ndjson" --ack-after 1800 \
+    --against 'crisis.confirm_readings=2' --json "$t/r.json" >/dev/null 2>&1
+check "--ack-after 1800: only p1's, at 08:30 (30 min)" \
+      "[ '$(fig a pipeline acknowledged)' = 1 ] && [ '$(fig a pipeline ack_p50_s)' = 1800 ]"
 check "nothing was delivered" "[ ! -e '$t/delivered' ] && [ ! -e '$t/delivered-alarms' ]"
 check "no state file was read or written" "[ ! -e '$t/trend.state' ] && [ ! -e '$t/alarms.state' ]"
 check "no listener started" "[ ! -e '$t/addr' ]"
