@@ -152,7 +152,7 @@
     const secs = (v) => (v === null || v === undefined ? "–" : Math.round(v) + " s");
     $("alarm-burden-totals").textContent = b.pipeline.alarms + " alarms, " +
       fix(b.pipeline.per_patient_day, 2) + " per patient-day (" + b.patients + " patients, " +
-      fix(b.patient_days, 1) + " patient-days); " + b.delayed_readings +
+      fix(b.patient_days, b.patient_days < 10 ? 3 : 1) + " patient-days); " + b.delayed_readings +
       " readings delayed by confirmation";
     const row = (name, prio, f) => {
       const tr = el("tr", {});

@@ -56,7 +56,8 @@ static void replay_usage(FILE *out)
           "                       input) in place of the pipeline's source. Without it the\n"
           "                       pipeline's own source runs; a source-kafka reads from the\n"
           "                       earliest offset with a fresh consumer group per run\n"
-          "                       (GROUP-replay-TIME-PID-a and -b); bound such a run with\n"
+          "                       (GROUP-replay-TIME-PID-a and -b, their own state topics);\n"
+          "                       bound such a run with\n"
           "                       --max-records or --duration\n"
           "  -o, -u               edit both runs' pipeline, as for 'bppipe run'\n"
           "  --ack-after S        acknowledge each alarm at the patient's first reading S\n"
@@ -336,6 +337,9 @@ static int plan(const replay_args *a, int side, int devnull, edits *out, bp_erro
                         group ? group : "bppipe", (long long)time(NULL), (int)getpid(),
                         side ? 'b' : 'a');
             rc |= pushf(out, BP_EDIT_SET, "%s.start=earliest", s->name);
+            /* the keyed state's changelog then follows the fresh group, never the ward's */
+            if (bp_section_get(s, "state_topic"))
+                rc |= pushf(out, BP_EDIT_UNSET, "%s.state_topic", s->name);
         } else if (s->kind == BP_SEC_SINK) {
             rc |= pushf(out, BP_EDIT_SET, "%s.plugin=sink-capture", s->name);
             rc |= pushf(out, BP_EDIT_SET, "%s.fd=%d", s->name, devnull);
