@@ -80,8 +80,9 @@ static int faker_open(const bp_host *host, bp_ctx *ctx, void **state)
     double interval = f->rate > 0 ? 1.0 / f->rate : FAST_INTERVAL_S;
     if (host->opt_string(ctx, "interval")) {
         if (f->rate > 0) {
-            host->log(ctx, BP_LOG_ERROR, "interval applies with rate = 0 only (with rate > 0 a "
-                      "patient is read every 1/rate seconds): set rate = 0 or drop interval");
+            host->log(ctx, BP_LOG_ERROR,
+                      "interval applies with rate = 0 only (with rate > 0 a patient is read "
+                      "every 1/rate seconds): set rate = 0 or drop interval");
             free(f);
             return BP_FATAL;
         }

@@ -57,10 +57,9 @@ static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
 } commands[] = {
-    {"run", bp_cmd_run},         {"check", bp_cmd_check}, {"test", bp_cmd_test},
-    {"plugins", bp_cmd_plugins}, {"train", bp_cmd_train}, {"broker", bp_cmd_broker},
-    {"conform", bp_cmd_conform}, {"alarms", bp_cmd_alarms},
-    {"version", cmd_version},
+    {"run", bp_cmd_run},         {"check", bp_cmd_check},   {"test", bp_cmd_test},
+    {"plugins", bp_cmd_plugins}, {"train", bp_cmd_train},   {"broker", bp_cmd_broker},
+    {"conform", bp_cmd_conform}, {"alarms", bp_cmd_alarms}, {"version", cmd_version},
 };
 
 static int (*find_command(const char *name))(int, char **)
