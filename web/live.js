@@ -141,6 +141,31 @@
          h.counts.map((_, i) => [i, (i / h.bins).toFixed(1)]));
   }
 
+  // The alarm burden panel (docs/alarms.md, "The burden"): its own element, hidden without
+  // [alarms]; figures the server left undefined (null) show as a dash.
+  function drawBurden(b) {
+    const panel = $("alarm-burden");
+    panel.hidden = !b;
+    if (!b) return;
+    const fix = (v, n) => (v === null || v === undefined ? "–" : v.toFixed(n));
+    const pct = (v) => (v === null || v === undefined ? "–" : Math.round(v * 100) + " %");
+    const secs = (v) => (v === null || v === undefined ? "–" : Math.round(v) + " s");
+    $("alarm-burden-totals").textContent = b.pipeline.alarms + " alarms, " +
+      fix(b.pipeline.per_patient_day, 2) + " per patient-day (" + b.patients + " patients, " +
+      fix(b.patient_days, b.patient_days < 10 ? 3 : 1) + " patient-days); " + b.delayed_readings +
+      " readings delayed by confirmation";
+    const row = (name, prio, f) => {
+      const tr = el("tr", {});
+      [name, prio, f.alarms, fix(f.per_patient_day, 3), pct(f.share_acknowledged),
+       secs(f.ack_p50_s), secs(f.ack_p90_s), f.escalations, f.delayed_readings,
+       pct(f.top10_share)].forEach((v) => tr.appendChild(el("td", {}, String(v))));
+      return tr;
+    };
+    const rows = [row("all", "", b.pipeline)];
+    for (const [name, f] of Object.entries(b.by_condition)) rows.push(row(label(name), f.priority, f));
+    $("alarm-burden-table").tBodies[0].replaceChildren(...rows);
+  }
+
   function draw(d) {
     $("k-patients").textContent = d.patients.length;
     $("k-rate").textContent = d.readings_per_second.toFixed(1);
@@ -149,6 +174,7 @@
     drawPatients(d.patients);
     drawEvents(d.events);
     drawCharts(d);
+    drawBurden(d.alarm_burden);
     const s = $("status");
     s.className = "status";
     s.textContent = "updated " + clock(d.generated_at);

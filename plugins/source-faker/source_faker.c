@@ -12,7 +12,9 @@
 #include <time.h>
 
 /* With rate = 0 the ward runs as fast as possible but its clock still advances as if each
- * patient were read every 5 seconds, like the original producer. */
+ * patient were read every 5 seconds, like the original producer, or every `interval` seconds:
+ * a day of a ward whose cuffs read every 15 minutes takes a second, not a day (the alarm
+ * replay's simulated ward, docs/alarms.md). */
 #define FAST_INTERVAL_S 5.0
 /* Real devices do not report on the dot: each reading moves by up to 20 % of the gap between
  * two patients, which keeps the readings in sequence order. */
@@ -40,6 +42,9 @@ static const bp_option options[] = {
     BP_OPTION_INT("seed", "42", 0, 9007199254740992.0, 0, "random seed: same seed, same values"),
     BP_OPTION_STRING("start_time", NULL, 0,
                      "simulated clock start, e.g. 2026-01-01T00:00:00Z (default: now)"),
+    BP_OPTION_DOUBLE("interval", NULL, 0.001, 31536000, 0,
+                     "simulated seconds between two readings of a patient, with rate = 0 "
+                     "(default 5); with rate > 0 it is 1/rate"),
     BP_OPTION_DOUBLE("invalid_rate", "0", 0, 1, 0,
                      "fraction of deliberately broken payloads (dead-letter drills)"),
     BP_OPTION_ENUM("format", "fhir", "fhir|pcd01",
@@ -73,6 +78,16 @@ static int faker_open(const bp_host *host, bp_ctx *ctx, void **state)
         start_ms = bp_wall_ms();
     }
     double interval = f->rate > 0 ? 1.0 / f->rate : FAST_INTERVAL_S;
+    if (host->opt_string(ctx, "interval")) {
+        if (f->rate > 0) {
+            host->log(ctx, BP_LOG_ERROR,
+                      "interval applies with rate = 0 only (with rate > 0 a patient is read "
+                      "every 1/rate seconds): set rate = 0 or drop interval");
+            free(f);
+            return BP_FATAL;
+        }
+        interval = host->opt_double(ctx, "interval", FAST_INTERVAL_S);
+    }
     if (bp_ward_init(&f->ward, (uint64_t)host->opt_int(ctx, "seed", 42),
                      (size_t)host->opt_int(ctx, "patients", 5),
                      (size_t)host->opt_int(ctx, "practitioners", 2), start_ms, interval,

@@ -83,6 +83,12 @@ typedef struct bp_alarms bp_alarms;
 /* Sees every event as it is appended (the burden figures, src/alarm/burden.c), on the main
  * thread; `ev` lives until the call returns. */
 typedef void (*bp_alarm_hook)(void *user, const bp_alarm_event *ev);
+/* Sees every valid reading of a patient the stage judged, once all its conditions are done:
+ * `delayed_by` lists the n conditions it matched that held it back for want of confirmation
+ * (the burden's delayed readings; n = 0: none). Main thread; the user of bp_alarms_set_hook. */
+struct bp_alarm_condition;
+typedef void (*bp_alarm_reading_hook)(void *user, const bp_record *r,
+                                      const struct bp_alarm_condition *const *delayed_by, int n);
 
 /* Builds the stage from [alarms] of `cfg` (none: *out NULL, 0). Errors as bp_alarm_config_read. */
 int bp_alarms_build(bp_alarms **out, const bp_config *cfg, bp_errors *errs);
@@ -91,6 +97,14 @@ int bp_alarms_build(bp_alarms **out, const bp_config *cfg, bp_errors *errs);
 int bp_alarms_open(bp_alarms *a);
 void bp_alarms_free(bp_alarms *a);
 void bp_alarms_set_hook(bp_alarms *a, bp_alarm_hook hook, void *user);
+/* The readings' hook beside `hook` (same user); NULL: none. */
+void bp_alarms_set_reading_hook(bp_alarms *a, bp_alarm_reading_hook hook);
+/* Replay mode (`bppipe alarms replay`, docs/alarms.md): the stage runs on the readings' clock
+ * (each reading's effective time is "now"), fires no escalation, and, since nobody acknowledges
+ * during a replay, acknowledges (by "replay") each alarm at the patient's first reading at
+ * least `ack_after_ms` after the one that raised it; -1: never (alarms then stay until the
+ * end, latched when their condition cleared, and never re-raise). */
+void bp_alarms_set_replay(bp_alarms *a, int64_t ack_after_ms);
 const bp_alarm_config *bp_alarms_config(const bp_alarms *a);
 
 /* The stage over a judged batch: visits `records` in order (the records present on entry),

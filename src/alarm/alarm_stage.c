@@ -23,10 +23,15 @@ struct bp_alarms {
     bp_ctx owner; /* the keyed state's owner: a host instance of no plugin, named "alarms" */
     bool opened;
     bp_alarm_hook hook;
+    bp_alarm_reading_hook reading_hook;
     void *hook_user;
     bp_alarm_counts counts;
     int64_t next_due_ms; /* the earliest escalation known to be due (0: none known) */
     int64_t last_scan_ms;
+    /* bppipe alarms replay (bp_alarms_set_replay): the readings' clock, no ticks, and each alarm
+     * acknowledged replay_ack_ms of reading time after its raise (-1: never) */
+    bool replay;
+    int64_t replay_ack_ms;
 };
 
 int bp_alarms_build(bp_alarms **out, const bp_config *cfg, bp_errors *errs)
@@ -77,6 +82,17 @@ void bp_alarms_set_hook(bp_alarms *a, bp_alarm_hook hook, void *user)
 {
     a->hook = hook;
     a->hook_user = user;
+}
+
+void bp_alarms_set_reading_hook(bp_alarms *a, bp_alarm_reading_hook hook)
+{
+    a->reading_hook = hook;
+}
+
+void bp_alarms_set_replay(bp_alarms *a, int64_t ack_after_ms)
+{
+    a->replay = true;
+    a->replay_ack_ms = ack_after_ms;
 }
 
 const bp_alarm_config *bp_alarms_config(const bp_alarms *a)
@@ -238,9 +254,28 @@ static void note_due(bp_alarms *a, const bp_alarm_state *st)
 
 /* ---- readings -------------------------------------------------------------------------------- */
 
+/* A replay's acknowledgement: the alarm of `st` acknowledged by "replay" at reading time `at`,
+ * once replay_ack_ms have passed since its raise (bp_alarms_set_replay). */
+static int replay_ack(bp_alarms *a, bp_batch *records, const bp_record *rec, const char *key,
+                      size_t klen, const bp_alarm_condition *c, bp_alarm_state *st, int64_t at)
+{
+    if (!a->replay || a->replay_ack_ms < 0 || at - st->raised_at_ms < a->replay_ack_ms)
+        return 0;
+    bool applied;
+    bp_alarm_step step;
+    bp_alarm_on_ack(st, c, "replay", NULL, at, &applied, &step);
+    cause cs = {rec, rec, rec->patient_id, c->name, at};
+    return applied && (store(a, rec, key, klen, st, &step) != 0 ||
+                       emit_step(a, records, &cs, st, &step) != 0)
+               ? -1
+               : 0;
+}
+
 static int on_reading(bp_alarms *a, bp_batch *records, const bp_record *rec, int64_t now_ms)
 {
     char key[BP_STATE_MAX_KEY];
+    const bp_alarm_condition *delayed_by[BP_ALARM_MAX_CONDITIONS];
+    int n_delayed = 0;
     for (int i = 0; i < a->cfg.n_conds; i++) {
         const bp_alarm_condition *c = &a->cfg.conds[i];
         size_t klen = make_key(key, sizeof key, rec->patient_id, c->name);
@@ -254,17 +289,26 @@ static int on_reading(bp_alarms *a, bp_batch *records, const bp_record *rec, int
             continue;
         bp_alarm_step step;
         int64_t at = rec->effective_ms != INT64_MIN ? rec->effective_ms : now_ms;
+        if (a->replay) {
+            now_ms = at; /* a replay runs on the readings' clock */
+            if (replay_ack(a, records, rec, key, klen, c, &st, at) != 0)
+                return -1;
+        }
         bp_alarm_on_reading(&st, c, matches, at, now_ms, &step);
         if (step.raised)
             bp_alarm_id_make(st.alarm_id, sizeof st.alarm_id, rec->topic, rec->partition,
                              rec->patient_id, c->name, rec->stable_id);
         a->counts.readings_delayed += step.delayed;
+        if (step.delayed)
+            delayed_by[n_delayed++] = c;
         cause cs = {rec, rec, rec->patient_id, c->name, now_ms};
         if (store(a, rec, key, klen, &st, &step) != 0 ||
             emit_step(a, records, &cs, &st, &step) != 0)
             return -1;
         note_due(a, &st);
     }
+    if (a->reading_hook)
+        a->reading_hook(a->hook_user, rec, delayed_by, n_delayed);
     return 0;
 }
 
@@ -424,7 +468,7 @@ int bp_alarms_process(bp_alarms *a, bp_batch *records, int64_t now_ms)
 
 int bp_alarms_tick(bp_alarms *a, bp_batch *records, uint64_t seq, int64_t now_ms)
 {
-    if (!a || !a->opened)
+    if (!a || !a->opened || a->replay) /* a replay's clock is its readings' (no escalations) */
         return 0;
     bool known_due = a->next_due_ms > 0 && now_ms >= a->next_due_ms;
     if (!known_due && now_ms - a->last_scan_ms < SCAN_EVERY_MS)

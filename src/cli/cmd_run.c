@@ -2,6 +2,8 @@
  * or only each plugin's open/close. */
 #include "cli/commands.h"
 
+#include "alarm/burden_feed.h"
+#include "alarm/burden_report.h"
 #include "base/log.h"
 #include "config/options.h"
 #include "engine/runner.h"
@@ -91,6 +93,9 @@ static void run_usage(FILE *out, bool check)
           "queue is full or that is retrying, with its backlog) and a summary at exit:\n"
           "readings in = anomaly + normal + invalid (+ in flight); skipped resources (valid\n"
           "FHIR that is not blood pressure) are not readings and are counted beside it.\n"
+          "With [alarms], the summary (and --summary-json's alarms) ends with the burden:\n"
+          "alarms per patient-day, share acknowledged, time to acknowledge, escalations,\n"
+          "readings delayed by confirmation, by priority and condition (docs/alarms.md).\n"
           "With http_listen = HOST:PORT (a bare PORT: 127.0.0.1; 0: any free port) one HTTP\n"
           "listener serves /metrics (Prometheus text), /healthz and /readyz, optionally\n"
           "behind a bearer token (http_token_env; docs/operations.md).\n\n"
@@ -294,15 +299,34 @@ static int run_or_check(int argc, char **argv, bool check)
     }
     bp_stats st;
     bp_metrics metrics; /* /metrics, /healthz, /readyz and the live page when http_listen is set */
+    /* The burden of [alarms] (docs/alarms.md): on /metrics and the live page, then in the
+     * summary */
+    bp_burden *burden = a.opts.alarms ? bp_burden_new() : NULL;
+    if (burden)
+        bp_burden_attach(burden, a.opts.alarms);
+    else if (a.opts.alarms)
+        bp_log("core", BP_LOG_WARN, "out of memory for the alarm burden; it is not measured");
+    const bp_run_observer *observer = bp_metrics_observer(&metrics, &p);
+    metrics.burden = burden;
     bp_sd_notify("READY=1"); /* every stage open: systemd's Type=notify */
-    status = bp_run(&p, &a.opts, bp_metrics_observer(&metrics, &p), &st);
+    status = bp_run(&p, &a.opts, observer, &st);
     bp_sd_notify("STOPPING=1");
     bp_pipeline_close(&p); /* flush before the summary, so it reports what is durable */
+    bp_buf alarms_json;
+    bp_buf_init(&alarms_json);
+    if (burden) {
+        bp_burden_write_json(burden, &alarms_json);
+        st.alarms_json = alarms_json.failed ? NULL : bp_buf_cstr(&alarms_json);
+    }
     bp_stats_print_summary(&st, &p);
+    if (burden && bp_log_get_format() != BP_LOG_JSON)
+        bp_burden_print(burden, stderr);
     if (a.summary_json && bp_stats_write_json(&st, &p, a.summary_json) != 0) {
         fprintf(stderr, "error: could not write the summary to %s\n", a.summary_json);
         status = status ? status : 1;
     }
+    bp_buf_free(&alarms_json);
+    bp_burden_free(burden);
 done:
     bp_pipeline_free(&p);
     bp_alarms_free(a.opts.alarms);

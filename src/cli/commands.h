@@ -13,5 +13,7 @@ int bp_cmd_conform(int argc, char **argv);
 int bp_cmd_train(int argc, char **argv);
 /* In-memory development Kafka broker (librdkafka mock cluster); runs until SIGINT/SIGTERM. */
 int bp_cmd_broker(int argc, char **argv);
+/* `bppipe alarms replay`: an archive through two alarm configurations (docs/alarms.md). */
+int bp_cmd_alarms(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static void usage(FILE *out)
           "  bppipe conform NAME|PATH.so [-o KEY=VALUE]... [--timeout S] [--cycles N]\n"
           "  bppipe train --out FILE [--model logreg|gbtree] [--features ...] [--data FILE] ...\n"
           "  bppipe broker [--topic NAME[:PARTITIONS]]... [--bootstrap-file PATH]\n"
+          "  bppipe alarms replay FILE --against KEY=VALUE... [--input FILE|DIR|-] ...\n"
           "  bppipe version\n"
           "  bppipe help [COMMAND]\n\n"
           "commands:\n"
@@ -33,6 +34,8 @@ static void usage(FILE *out)
           "            gbtree XGBoost trees for detector-xgboost (docs/model.md)\n"
           "  broker    run an in-memory Kafka broker on 127.0.0.1 (development only; the\n"
           "            helper bppipe-broker, in the bppipe-kafka package)\n"
+          "  alarms    'alarms replay': an archive through two alarm configurations, their\n"
+          "            burdens side by side (docs/alarms.md)\n"
           "  version   print the version and plugin ABI\n\n"
           "'bppipe help COMMAND' or 'bppipe COMMAND --help' describes a command. Exit status:\n"
           "0 ok, 1 runtime failure, 2 usage or configuration error.\n",
@@ -55,9 +58,9 @@ static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
 } commands[] = {
-    {"run", bp_cmd_run},         {"check", bp_cmd_check}, {"test", bp_cmd_test},
-    {"plugins", bp_cmd_plugins}, {"train", bp_cmd_train}, {"broker", bp_cmd_broker},
-    {"conform", bp_cmd_conform}, {"version", cmd_version},
+    {"run", bp_cmd_run},         {"check", bp_cmd_check},   {"test", bp_cmd_test},
+    {"plugins", bp_cmd_plugins}, {"train", bp_cmd_train},   {"broker", bp_cmd_broker},
+    {"conform", bp_cmd_conform}, {"alarms", bp_cmd_alarms}, {"version", cmd_version},
 };
 
 static int (*find_command(const char *name))(int, char **)

@@ -1,5 +1,6 @@
 #include "ops/live.h"
 
+#include "alarm/burden_report.h"
 #include "common/sha256.h"
 #include "pipeline/record.h"
 
@@ -54,6 +55,7 @@ struct bp_live {
     int64_t type_bucket[BP_LIVE_TYPE_SLOTS];
     uint32_t type_count[BP_LIVE_TYPE_SLOTS][BP_LIVE_TYPES];
     uint64_t risk_bins[BP_LIVE_RISK_BINS];
+    struct bp_burden *burden; /* the alarms' burden (bp_live_set_burden), NULL: none; not ours */
 };
 
 static uint64_t hash_id(const char *s)
@@ -461,5 +463,15 @@ void bp_live_render(const bp_live *l, bp_buf *b, int64_t now_ms)
     bp_buf_putc(b, ',');
     put_events(l, b);
     put_series(l, b, now_ms);
+    bp_buf_puts(b, ",\"alarm_burden\":");
+    if (l->burden)
+        bp_burden_write_json(l->burden, b);
+    else
+        bp_buf_puts(b, "null");
     bp_buf_puts(b, "}\n");
+}
+
+void bp_live_set_burden(bp_live *l, struct bp_burden *burden)
+{
+    l->burden = burden;
 }

@@ -37,6 +37,10 @@ void bp_live_free(bp_live *l);
 void bp_live_feed(bp_live *l, const struct bp_batch *records, int64_t now_ms);
 /* Writes the snapshot (the /api/ward document) into `b`. */
 void bp_live_render(const bp_live *l, bp_buf *b, int64_t now_ms);
+/* The alarms' burden (src/alarm/burden.h) the snapshot shows as `alarm_burden` (null without
+ * one): the caller's, read at each render on the main thread. */
+struct bp_burden;
+void bp_live_set_burden(bp_live *l, struct bp_burden *burden);
 /* The bytes the state holds (its fixed allocation; the rendered text is apart). */
 size_t bp_live_bytes(const bp_live *l);
 

@@ -6,6 +6,7 @@
 #include "delivery/lane_books.h"
 #include "ops/http.h"
 #include "ops/live.h"
+#include "ops/metrics_alarms.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/stats.h"
 
@@ -98,6 +99,7 @@ static int started(void *ctx, const bp_pipeline *p, const bp_lanes *ls)
         m->failing_since = NULL;
         return -1;
     }
+    bp_live_set_burden(m->live, m->burden);
     if (!(m->http = bp_http_start(s->http_listen, s->http_port_file, token))) {
         bp_live_free(m->live);
         m->live = NULL;
@@ -270,6 +272,8 @@ void bp_metrics_render(bp_buf *b, const bp_metrics *m, const bp_stats *st, const
     for (size_t i = 0; i < ls->n; i++)
         plugin_counters(b, ls->lanes[i].sink->name, ls->lanes[i].seen.counters,
                         ls->lanes[i].seen.n_counters);
+    if (m->burden)
+        bp_metrics_alarms_render(b, m->burden);
 }
 
 static void histogram(bp_buf *b, const char *name, const char *help, const bp_histogram *h)

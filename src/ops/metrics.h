@@ -46,6 +46,9 @@ typedef struct bp_metrics {
     struct bp_live *live; /* the ward's live state (src/ops/live.h); NULL without a listener */
     bp_buf live_text;
     double live_last; /* bp_now_s() of its last render */
+    /* The alarms' burden (src/alarm/burden.h) served as bppipe_alarms_* and on the live page;
+     * the caller's, set after bp_metrics_observer and before the run; NULL: no alarms. */
+    struct bp_burden *burden;
 } bp_metrics;
 
 /* The observer that serves a run on [pipeline] http_listen, for bp_run (src/engine/runner.h):

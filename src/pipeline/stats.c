@@ -331,6 +331,10 @@ static void render_json(const bp_stats *st, const bp_pipeline *p, bp_buf *out)
     }
     bp_buf_putc(out, '}');
     write_counters(out, p);
+    if (st->alarms_json) {
+        bp_buf_puts(out, ",\"alarms\":");
+        bp_buf_puts(out, st->alarms_json);
+    }
     bp_buf_puts(out, "}");
 }
 

@@ -37,6 +37,9 @@ typedef struct bp_stats {
     size_t n_skipped;
     uint64_t skipped_other; /* beyond BP_MAX_SKIP_REASONS distinct reasons (never, today) */
     double started_s, ended_s;
+    /* The alarms' burden as a JSON object (src/alarm/burden_report.h), written as the summary's
+     * `alarms`; the caller's text, set after the run (bp_run clears it). NULL: left out. */
+    const char *alarms_json;
 } bp_stats;
 
 void bp_stats_count_reason(bp_stats *st, const char *reason);

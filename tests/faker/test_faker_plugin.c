@@ -149,6 +149,32 @@ static void test_count_capacity_origin(void)
     stop(&c);
 }
 
+/* interval = 900 with rate = 0: a patient every 15 simulated minutes, as fast as possible;
+ * refused beside rate > 0. */
+static void test_interval(void)
+{
+    const fake_opt opts[] = {{"count", "12"}, {"rate", "0"}, {"interval", "900"},
+                             {"start_time", "2026-01-01T00:00:00Z"}, {"patients", "4"}};
+    instance a;
+    start(&a, opts, 5);
+    CHECK(a.rc == BP_OK);
+    bp_batch all;
+    fake_batch_init(&all, 0);
+    CHECK(drain(&a, 100, &all, 3) == 1 && all.count == 12);
+    for (size_t i = 0; i < all.count; i++) {
+        /* patient i % 4, round i / 4: 900 s apart, patients 225 s apart, jitter 20 % of it */
+        int64_t slot = START_MS + (int64_t)(i / 4) * 900000 + (int64_t)(i % 4) * 225000;
+        CHECK(llabs(all.items[i].timestamp_ms - slot) <= 45000);
+    }
+    CHECK(all.items[11].timestamp_ms - START_MS > 2 * 900000); /* a 5 s clock would be at 15 s */
+    fake_batch_free(&all);
+    stop(&a);
+    const fake_opt paced[] = {{"rate", "1"}, {"interval", "900"}};
+    instance b;
+    start(&b, paced, 2);
+    CHECK(b.rc == BP_FATAL);
+}
+
 static void test_forever_and_wall_clock(void)
 {
     /* count 0 = forever: a full batch and BP_OK, again and again; no start_time = now */
@@ -230,6 +256,7 @@ int main(void)
 {
     test_descriptor();
     test_count_capacity_origin();
+    test_interval();
     test_forever_and_wall_clock();
     test_bad_start_time();
     test_pacing();

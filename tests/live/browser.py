@@ -2,7 +2,8 @@
 """Opens the live page in headless Chromium, driven over the DevTools protocol on a pipe
 (--remote-debugging-pipe: NUL-terminated JSON on fds 3 and 4, so only the standard library is
 needed), and checks what is rendered once the page's script ran: every patient of the ward in
-the table with a blood pressure, a new reading without a reload, an alert in the events list.
+the table with a blood pressure, a new reading without a reload, an alert in the events list,
+and the alarm burden panel: shown with the condition LIVE_EXPECT_BURDEN names, else hidden.
 Saves a screenshot. Usage: browser.py URL PATIENTS SCREENSHOT.png"""
 import base64
 import json
@@ -129,6 +130,27 @@ try:
     check("the ML risk histogram is drawn", bars > 0, "%s bars" % bars)
     legend = js("document.getElementById('types-legend').textContent")
     check("anomalies by type have a legend", "(" in legend, repr(legend))
+    if os.environ.get("LIVE_EXPECT_BURDEN"):  # a ward with [alarms]: the burden panel
+        burden = {}
+        for _ in range(60):
+            burden = js("(() => { const p = document.getElementById('alarm-burden'); return {"
+                        "hidden: p.hidden, totals: document.getElementById("
+                        "'alarm-burden-totals').textContent, rows: Array.from(p.querySelectorAll("
+                        "'tbody tr')).map(tr => tr.cells[0].textContent + '|' + "
+                        "tr.cells[2].textContent)}; })()") or {}
+            if not burden.get("hidden") and len(burden.get("rows", [])) >= 2:
+                break
+            time.sleep(0.25)
+        check("the alarm burden panel shows alarms per patient-day",
+              not burden.get("hidden") and "per patient-day" in burden.get("totals", ""),
+              repr(burden))
+        rows = dict(r.split("|", 1) for r in burden.get("rows", []))
+        check("it has the pipeline's row and the condition's, with alarms counted",
+              rows.get("all", "0").isdigit() and int(rows.get("all", "0")) > 0 and
+              os.environ["LIVE_EXPECT_BURDEN"] in rows, repr(rows))
+    else:
+        check("the alarm burden panel stays hidden without [alarms]",
+              js("document.getElementById('alarm-burden').hidden") is True)
     time.sleep(0.5)
     png = send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True},
                session=sid)["data"]
