@@ -2,6 +2,7 @@
  * or only each plugin's open/close. */
 #include "cli/commands.h"
 
+#include "alarm/ack_config.h"
 #include "base/log.h"
 #include "config/options.h"
 #include "engine/runner.h"
@@ -190,6 +191,9 @@ static int prepare(bp_pipeline *p, const run_args *a)
 {
     bp_errors errs = {0};
     int rc = bp_pipeline_build(p, a->file, a->edits, a->n_edits, &errs);
+    /* [alarms] users_file and audit_file: refused by check as by run, before anything opens. */
+    if (rc == 0 && bp_alarm_ack_check(&p->cfg, &errs) != 0)
+        rc = -1;
     if (rc == 0)
         rc = bp_pipeline_open(p, &errs);
     if (rc != 0 || errs.n) {
