@@ -169,7 +169,19 @@ typedef enum bp_field {
     BP_F_CATEGORY = 42,     /* text: guideline category, e.g. "hypertension_stage_2"; may be NULL */
     BP_F_ANOMALY_TYPE = 43, /* text: "hypertension", "hypotension", ... "normal"; may be NULL.
                                A flagged reading is never "normal": see set_text() */
-    BP_F_INVALID_REASON = 44 /* text: why the record is on the invalid route, NULL otherwise */
+    BP_F_INVALID_REASON = 44, /* text: why the record is on the invalid route, NULL otherwise */
+    /* alarm events (route = alarm, docs/alarms.md; appended in ABI 1.7): the record is an alarm
+     * event, not a reading, when BP_F_ALARM_ID is not NULL. A reading, or an older host,
+     * answers NULL and NaN. */
+    BP_F_ALARM_ID = 60,        /* text: deterministic, the same on a replay */
+    BP_F_ALARM_EVENT = 61,     /* text: raised | acknowledged | escalated | resolved | withdrawn */
+    BP_F_ALARM_PRIORITY = 62,  /* text: high | medium | low (IEC 60601-1-8) */
+    BP_F_ALARM_CONDITION = 63, /* text: the [alarms] condition's name */
+    BP_F_ALARM_STATE = 64,     /* text: raised | acknowledged | latched | resolved */
+    BP_F_ALARM_BY = 65,        /* text: who acknowledged (acknowledged events), else NULL */
+    BP_F_ALARM_TIER = 66,      /* number: escalation tier reached, 0 before any */
+    BP_F_ALARM_RAISED_AT_MS = 67, /* number: when the alarm was raised, ms since the epoch */
+    BP_F_ALARM_EVENT_MS = 68   /* number: when this transition happened, ms since the epoch */
 } bp_field;
 
 typedef enum bp_severity {

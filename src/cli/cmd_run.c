@@ -187,15 +187,22 @@ static int parse_args(int argc, char **argv, bool check, run_args *a)
 }
 
 /* Builds and opens the pipeline; on failure prints every error and returns 2. */
-static int prepare(bp_pipeline *p, const run_args *a)
+static int prepare(bp_pipeline *p, run_args *a)
 {
     bp_errors errs = {0};
     int rc = bp_pipeline_build(p, a->file, a->edits, a->n_edits, &errs);
+    if (bp_alarms_build(&a->opts.alarms, &p->cfg, &errs) != 0)
+        rc = -1; /* [alarms] is checked with the rest, every mistake in one go */
     /* [alarms] users_file and audit_file: refused by check as by run, before anything opens. */
     if (rc == 0 && bp_alarm_ack_check(&p->cfg, &errs) != 0)
         rc = -1;
     if (rc == 0)
         rc = bp_pipeline_open(p, &errs);
+    if (rc == 0 && bp_alarms_open(a->opts.alarms) != BP_OK) {
+        bp_errors_add(&errs, "%s: [alarms] the alarm state could not be kept (see above)",
+                      a->file);
+        rc = -1;
+    }
     if (rc != 0 || errs.n) {
         bp_errors_print(&errs);
         if (bp_log_get_format() == BP_LOG_JSON)
@@ -297,6 +304,7 @@ static int run_or_check(int argc, char **argv, bool check)
     }
 done:
     bp_pipeline_free(&p);
+    bp_alarms_free(a.opts.alarms);
     free(a.edits);
     return status;
 }

@@ -793,13 +793,18 @@ static int run_pipeline(const test_case *t, const edit_list *edits)
             close(cwd);
         return EXIT_BROKEN;
     }
+    bp_alarms *alarms = NULL;
     if (bp_pipeline_build(&p, t->pipeline, edits->items, edits->n, &errs) == 0 &&
-        bp_pipeline_open(&p, &errs) == 0) {
-        bp_run_opts opts = {0};
+        bp_alarms_build(&alarms, &p.cfg, &errs) == 0 && bp_pipeline_open(&p, &errs) == 0) {
+        bp_run_opts opts = {.alarms = alarms};
         bp_stats st;
         bp_metrics metrics; /* a pipeline under test with http_listen serves it, as in `run` */
-        status = bp_run(&p, &opts, bp_metrics_observer(&metrics, &p), &st) == 0 ? 0 : 1;
+        if (bp_alarms_open(alarms) != BP_OK)
+            bp_errors_add(&errs, "[alarms] the alarm state could not be kept (see above)");
+        else
+            status = bp_run(&p, &opts, bp_metrics_observer(&metrics, &p), &st) == 0 ? 0 : 1;
     }
+    bp_alarms_free(alarms);
     bp_pipeline_free(&p); /* flushes and closes the sinks */
     if (errs.n) {
         bp_errors_print(&errs);

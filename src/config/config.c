@@ -128,8 +128,8 @@ static bool parse_section_name(const char *name, bp_section_kind *kind, const ch
         const char *prefix;
         bp_section_kind kind;
     } kinds[] = {{"source.", BP_SEC_SOURCE}, {"detector.", BP_SEC_DETECTOR}, {"sink.", BP_SEC_SINK}};
-    if (strcmp(name, "pipeline") == 0) {
-        *kind = BP_SEC_PIPELINE;
+    if (strcmp(name, "pipeline") == 0 || strcmp(name, "alarms") == 0) {
+        *kind = name[0] == 'p' ? BP_SEC_PIPELINE : BP_SEC_ALARMS;
         *instance = name + strlen(name);
         return true;
     }
@@ -170,7 +170,7 @@ static bp_section *add_section(bp_config *cfg, const char *name, const char *fil
         else
             snprintf(where, sizeof where, "%s", file);
         bp_errors_add(errs,
-                      "%s: unknown section [%s]: expected [pipeline], [source.NAME], "
+                      "%s: unknown section [%s]: expected [pipeline], [alarms], [source.NAME], "
                       "[detector.NAME] or [sink.NAME] (NAME: letters, digits, '-', '_')",
                       where, name);
         return NULL;
@@ -464,13 +464,13 @@ static const char *arg_label(const char *flag, int position, char *buf, size_t l
     return buf;
 }
 
-/* Splits "SECTION.KEY" in `lhs` (modified): the section is "pipeline" or the first two
- * dot-separated words, the rest is the key, so dotted keys such as kafka.security.protocol
- * work. `*key` is NULL when there is no key part. */
+/* Splits "SECTION.KEY" in `lhs` (modified): the section is "pipeline", "alarms" or the first
+ * two dot-separated words, the rest is the key, so dotted keys such as kafka.security.protocol
+ * (and the alarms' CONDITION.KEY) work. `*key` is NULL when there is no key part. */
 static void split_target(char *lhs, char **key)
 {
     char *dot = strchr(lhs, '.');
-    if (dot && strncmp(lhs, "pipeline.", 9) != 0)
+    if (dot && strncmp(lhs, "pipeline.", 9) != 0 && strncmp(lhs, "alarms.", 7) != 0)
         dot = strchr(dot + 1, '.');
     *key = NULL;
     if (dot) {

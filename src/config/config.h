@@ -10,7 +10,8 @@ typedef enum bp_section_kind {
     BP_SEC_PIPELINE,
     BP_SEC_SOURCE,
     BP_SEC_DETECTOR,
-    BP_SEC_SINK
+    BP_SEC_SINK,
+    BP_SEC_ALARMS /* [alarms]: one section, like [pipeline] (src/alarm, docs/alarms.md) */
 } bp_section_kind;
 
 typedef struct bp_kv {
@@ -67,7 +68,7 @@ int bp_config_load(bp_config *cfg, const char *path, bp_errors *errs);
 int bp_config_load_string(bp_config *cfg, const char *name, const char *text, bp_errors *errs);
 
 /* Applies one "-o SECTION.KEY=VALUE": replaces the key, adds it, or adds the section. The
- * section part is "pipeline" or KIND.NAME; everything after it is the key, so dotted keys
+ * section part is "pipeline", "alarms" or KIND.NAME; everything after it is the key, so dotted keys
  * such as "kafka.security.protocol" work. Setting `plugin` to another plugin than the file's
  * records the file's value in `file_plugin` (see bp_section_drop_undeclared). */
 int bp_config_override(bp_config *cfg, const char *assignment, bp_errors *errs);

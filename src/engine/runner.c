@@ -115,6 +115,18 @@ static int on_decoded(void *user, const bp_decoded *d)
     bp_record *rec = bp_record_from_decoded(a, in, d); /* shares its payload's payload and origin */
     if (!rec)
         return -1;
+    if (!d->invalid_reason && d->ack_alarm_id) {
+        /* An acknowledgement (src/decode/alarm_ack.c): a command for the alarm stage, in batch
+         * order with the readings; not a reading, never judged. */
+        bp_alarm_command *c = bp_arena_alloc(a, sizeof *c);
+        if (!c || !(c->alarm_id = bp_arena_strdup(a, d->ack_alarm_id)) ||
+            !(c->by = bp_arena_strdup(a, d->ack_by)) ||
+            (d->ack_from && !(c->from = bp_arena_strdup(a, d->ack_from))))
+            return -1;
+        c->at_ms = d->ack_at_ms;
+        rec->command = c;
+        return bp_batch_push(&r->f->records, rec) == BP_OK ? 0 : -1;
+    }
     if (!d->invalid_reason && d->skip_reason) {
         /* Valid FHIR that is not ours: no plausibility gate, no detector, only route = skipped
          * sinks (and the skipped counts). */
@@ -169,10 +181,14 @@ static step_result decode_all(runner *r)
                 return STEP_FATAL;
         }
     }
-    /* Skipped resources ride in `records` to reach their sinks, but are not readings. */
+    /* Skipped resources ride in `records` to reach their sinks, but are not readings; nor are
+     * alarm commands. */
     size_t skipped = 0;
-    for (size_t i = 0; i < r->f->records.count; i++)
-        skipped += bp_record_route(r->f->records.items[i]) == BP_ROUTE_SKIPPED;
+    for (size_t i = 0; i < r->f->records.count; i++) {
+        bp_route route = bp_record_route(r->f->records.items[i]);
+        skipped += route == BP_ROUTE_SKIPPED || route == BP_ROUTE_COMMAND ||
+                   route == BP_ROUTE_ALARM; /* events a tick appended before the decode */
+    }
     r->f->readings = r->f->records.count - skipped;
     r->st->payloads += r->f->input.count;
     r->st->readings_in += r->f->readings;
@@ -214,10 +230,11 @@ static void route_all(runner *r)
         bp_record *rec = r->f->records.items[i];
         bp_route route = bp_record_route(rec);
         rec->sinks_pending = 0;
-        bool critical = route != BP_ROUTE_INVALID && route != BP_ROUTE_SKIPPED &&
+        bool critical = (route == BP_ROUTE_NORMAL || route == BP_ROUTE_ANOMALY) &&
                         rec->severity == BP_SEV_CRITICAL;
         for (size_t s = 0; s < p->n_sinks; s++)
-            if ((p->sinks[s]->routes & BP_ROUTE_BIT(route)) ||
+            if (((p->sinks[s]->routes & BP_ROUTE_BIT(route)) &&
+                 (route != BP_ROUTE_ALARM || rec->alarm->tier >= p->sinks[s]->alarm_min_tier)) ||
                 (critical && (p->sinks[s]->routes & BP_ROUTE_CRITICAL)))
                 rec->sinks_pending |= 1ull << s;
         if (route == BP_ROUTE_SKIPPED)
@@ -465,12 +482,28 @@ static void observe_committed(runner *r, const bp_flight *f)
         r->obs->committed(r->obs->ctx, f);
 }
 
+/* The alarm stage (src/alarm) after the detectors: acknowledgements and verdicts in batch order,
+ * then the escalations due now; their event records are appended to the batch. */
+static step_result run_alarms(runner *r)
+{
+    bp_alarms *al = r->opts->alarms;
+    if (!al)
+        return STEP_OK;
+    int64_t now = bp_wall_ms();
+    if (bp_alarms_process(al, &r->f->records, now) != 0 ||
+        bp_alarms_tick(al, &r->f->records, r->f->input.seq, now) < 0)
+        return STEP_FATAL; /* logged */
+    return STEP_OK;
+}
+
 /* Decodes, judges and routes the polled batch, then hands it to the lanes. */
 static step_result process_batch(runner *r)
 {
     step_result res = decode_all(r);
     if (res == STEP_OK)
         res = run_detectors(r);
+    if (res == STEP_OK)
+        res = run_alarms(r);
     if (res != STEP_OK)
         return res;
     /* Judged routes are booked at commit, as judged: a refused reading stays under its route. */
@@ -710,6 +743,15 @@ static step_result poll_and_process(runner *r, bool *ended)
         bp_inject_drain(&r->f->input, r->f->input.seq);
     if (res == STEP_OK && r->f->input.count)
         return process_batch(r);
+    if (res == STEP_OK && r->opts->alarms) {
+        /* Nothing polled: escalations still fire on time. A batch of events alone is routed
+         * and committed like any (its source commit() gets a batch with no payloads). */
+        int n = bp_alarms_tick(r->opts->alarms, &r->f->records, r->f->input.seq, bp_wall_ms());
+        if (n < 0)
+            return STEP_FATAL;
+        if (n > 0)
+            return process_batch(r);
+    }
     if (res == STEP_OK) {
         flight_done(r, r->f);
         r->f = NULL;

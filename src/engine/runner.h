@@ -5,6 +5,7 @@
 #ifndef BPPIPE_RUNNER_H
 #define BPPIPE_RUNNER_H
 
+#include "alarm/alarm.h"
 #include "engine/run_observer.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/stats.h"
@@ -13,6 +14,7 @@ typedef struct bp_run_opts {
     uint64_t max_records; /* stop polling once this many readings were read; 0 = no limit */
     double duration_s;    /* stop polling after this long; 0 = no limit. After either limit the
                              lanes get drain_timeout_ms, then what is left stays uncommitted */
+    bp_alarms *alarms;    /* the alarm stage ([alarms], src/alarm); NULL: none. The caller's */
 } bp_run_opts;
 
 /* SIGINT/SIGTERM: the first asks for a clean stop (stop polling, let the lanes deliver what is

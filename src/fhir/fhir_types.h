@@ -55,6 +55,12 @@ typedef struct bp_decoded {
                                          "LOINC 8480-6" (a skipped OBX: its own code) */
     const char *hl7_corrects;         /* BP_DEC_CORRECTION: the stable id of the reading the
                                          correction replaces (the one its F/R/P gave) */
+
+    /* Appended for alarm acknowledgements (issue 25; src/decode/alarm_ack.c): a payload
+     * {"bppipe":"alarm-ack",...} is one item that is a command, not a reading: ack_alarm_id is
+     * set (and invalid_reason NULL). The other decoders leave them NULL. */
+    const char *ack_alarm_id, *ack_by, *ack_from;
+    int64_t ack_at_ms; /* the "at" time, INT64_MIN when absent or unreadable */
 } bp_decoded;
 
 /* The reasons an item is skipped. */

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const route_names[BP_ROUTE_COUNT] = {"normal", "anomaly", "invalid", "skipped"};
+static const char *const route_names[BP_ROUTE_READING_COUNT] = {"normal", "anomaly", "invalid", "skipped"};
 
 const double bp_metrics_bounds[BP_METRICS_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                                       1,     2.5,  5,     10,   30,  60,   300};
@@ -209,7 +209,7 @@ void bp_metrics_render(bp_buf *b, const bp_metrics *m, const bp_stats *st, const
     sample(b, "bppipe_readings_decoded_total", NULL, NULL, (double)st->readings_in);
     family(b, "bppipe_readings_total", "counter",
            "Readings by route, counted once every sink has them and the batch is committed.");
-    for (int r = 0; r < BP_ROUTE_COUNT; r++)
+    for (int r = 0; r < BP_ROUTE_READING_COUNT; r++) /* alarm events and commands: not readings */
         sample(b, "bppipe_readings_total", "route", route_names[r], (double)st->by_route[r]);
     family(b, "bppipe_readings_in_flight", "gauge", "Readings decoded, not yet committed.");
     sample(b, "bppipe_readings_in_flight", NULL, NULL, (double)st->in_flight);

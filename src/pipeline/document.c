@@ -134,9 +134,47 @@ static void verdict_fields(doc_writer *w, const bp_record *r)
     }
 }
 
+static void time_field(doc_writer *w, const char *name, long long ms)
+{
+    key(w, name);
+    bp_buf_putc(w->out, '"');
+    bp_buf_iso_time(w->out, ms);
+    bp_buf_putc(w->out, '"');
+}
+
+/* An alarm event (docs/alarms.md, "Events"): a document of its own kind, not a reading's. Its
+ * stable_id is ALARM_ID/EVENT/TIER, so a replay or a retry adds nothing to an idempotent sink. */
+static void alarm_document(doc_writer *w, const bp_record *r)
+{
+    const bp_alarm_event *ev = r->alarm;
+    open_obj(w);
+    time_field(w, "@timestamp", ev->event_ms);
+    text_field(w, "document_type", "alarm_event");
+    text_field(w, "stable_id", r->stable_id);
+    text_field(w, "alarm_id", ev->alarm_id);
+    text_field(w, "event", bp_alarm_event_name(ev->event));
+    text_field(w, "priority", bp_alarm_priority_name(ev->priority));
+    text_field(w, "condition", ev->condition);
+    text_field(w, "patient_id", ev->patient_id);
+    text_field(w, "state", bp_alarm_phase_name(ev->state));
+    number_field(w, "tier", ev->tier);
+    text_field(w, "by", ev->by);
+    text_field(w, "from", ev->from);
+    time_field(w, "event_time", ev->event_ms);
+    time_field(w, "raised_at", ev->raised_at_ms);
+    text_field(w, "reading_id", ev->reading_id);
+    number_field(w, "systolic_pressure", ev->systolic);
+    number_field(w, "diastolic_pressure", ev->diastolic);
+    close_obj(w);
+}
+
 void bp_document_write(bp_buf *out, const bp_record *r, bool pretty, long long now_ms)
 {
     doc_writer w = {out, pretty, 0, true};
+    if (r->alarm) {
+        alarm_document(&w, r);
+        return;
+    }
     bool invalid = r->invalid_reason != NULL;
     long long stamp = r->effective_ms != INT64_MIN ? r->effective_ms : now_ms;
 

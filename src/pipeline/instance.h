@@ -32,6 +32,7 @@ struct bp_ctx {
     /* sinks */
     unsigned routes;   /* BP_ROUTE_BIT mask */
     const char *route_name;
+    int alarm_min_tier; /* route = alarm: only events of alarms escalated to this tier or more */
     int index;         /* bit in bp_record.sinks_pending */
     /* outcomes reported during the current write(): indexed by position in the batch */
     bp_batch *writing;

@@ -200,6 +200,8 @@ static int parse_route(const char *text, unsigned *mask)
         *mask = BP_ROUTE_CRITICAL;
     else if (strcmp(text, "skipped") == 0)
         *mask = BP_ROUTE_BIT(BP_ROUTE_SKIPPED); /* never part of all: not readings */
+    else if (strcmp(text, "alarm") == 0)
+        *mask = BP_ROUTE_BIT(BP_ROUTE_ALARM); /* alarm events (src/alarm), not readings */
     else
         return -1;
     return 0;
@@ -208,7 +210,7 @@ static int parse_route(const char *text, unsigned *mask)
 static const char *const source_keys[] = {"plugin", NULL};
 static const char *const sink_keys[] = {"plugin", "route", "lane_max_records",
                                         "lane_max_bytes", "buffer", "buffer_path",
-                                        "buffer_max_bytes", NULL};
+                                        "buffer_max_bytes", "alarm_min_tier", NULL};
 
 /* What a section's keys are checked against: the host's keys and the plugin's options. */
 typedef struct stage_keys {
@@ -297,6 +299,28 @@ static void check_buffer(const bp_section *s, bp_errors *errs)
                       s->name, stray->key);
 }
 
+/* alarm_min_tier = K (docs/alarms.md): a sink of route = alarm takes only the events of alarms
+ * escalated to tier K or more (the next tier's pager). Returns K (0 when unset or wrong). */
+static int check_min_tier(const bp_section *s, unsigned routes, bp_errors *errs)
+{
+    char where[512];
+    const bp_kv *kv = bp_section_get(s, "alarm_min_tier");
+    int64_t v = 0;
+    if (!kv)
+        return 0;
+    bp_where(kv->file, kv->line, where, sizeof where);
+    if (bp_parse_int(kv->value, &v) != 0 || v < 0 || v > 8) {
+        bp_errors_add(errs, "%s: [%s] key 'alarm_min_tier': '%s' is not an integer from 0 to 8",
+                      where, s->name, kv->value);
+        return 0;
+    }
+    if (!(routes & BP_ROUTE_BIT(BP_ROUTE_ALARM)))
+        bp_errors_add(errs, "%s: [%s] key 'alarm_min_tier' needs route = alarm (it selects alarm "
+                      "events by escalation tier); set the route or remove the key", where,
+                      s->name);
+    return (int)v;
+}
+
 /* http_listen is an address the listener can take (docs/operations.md), so `check` refuses
  * what `run` would. */
 static void check_http(const bp_section *s, bp_errors *errs)
@@ -345,16 +369,18 @@ static bp_ctx *build_stage(bp_pipeline *p, bp_section *s, bp_errors *errs)
         const bp_kv *route = bp_section_get(s, "route");
         if (parse_route(route ? route->value : NULL, &routes) != 0) {
             bp_errors_add(errs, "%s: [%s] key 'route': '%s' is not one of anomaly|normal|all|"
-                          "critical|invalid|skipped", bp_where(route->file, route->line, where, sizeof where),
+                          "critical|invalid|skipped|alarm", bp_where(route->file, route->line, where, sizeof where),
                           s->name, route->value);
             return NULL;
         }
     }
     bp_options_validate(s, lp->desc->options, lp->desc->n_options,
                         s->kind == BP_SEC_SINK ? sink_keys : source_keys, errs);
+    int min_tier = 0;
     if (s->kind == BP_SEC_SINK) {
         check_lane_bounds(s, errs);
         check_buffer(s, errs);
+        min_tier = check_min_tier(s, routes, errs);
     }
     bp_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx || !(ctx->name = strdup(s->name))) {
@@ -366,6 +392,7 @@ static bp_ctx *build_stage(bp_pipeline *p, bp_section *s, bp_errors *errs)
     ctx->plugin = lp;
     ctx->routes = routes;
     ctx->route_name = bp_section_value(s, "route") ? bp_section_value(s, "route") : "all";
+    ctx->alarm_min_tier = min_tier;
     return ctx;
 }
 
@@ -387,8 +414,8 @@ static void build_stages(bp_pipeline *p, bp_errors *errs)
     bool said_too_many = false;
     for (size_t i = 0; i < p->cfg.n_sections; i++) {
         bp_section *s = &p->cfg.sections[i];
-        if (s->kind == BP_SEC_PIPELINE)
-            continue;
+        if (s->kind == BP_SEC_PIPELINE || s->kind == BP_SEC_ALARMS)
+            continue; /* [alarms]: read by the alarm stage (src/alarm) */
         char where[512];
         if (s->kind == BP_SEC_SOURCE && first_source) {
             /* A source added by -o most likely means to replace the file's: say how. */

@@ -102,6 +102,10 @@ void bp_record_mark_input(bp_record *r, const char *reason)
 
 bp_route bp_record_route(const bp_record *r)
 {
+    if (r->alarm)
+        return BP_ROUTE_ALARM;
+    if (r->command && !r->invalid_reason)
+        return BP_ROUTE_COMMAND;
     if (r->invalid_reason)
         return BP_ROUTE_INVALID;
     if (r->skip_reason)
@@ -175,6 +179,12 @@ const char *bp_record_text(const bp_record *r, bp_field f)
     case BP_F_CATEGORY: return r->category;
     case BP_F_ANOMALY_TYPE: return bp_record_anomaly_type(r);
     case BP_F_INVALID_REASON: return r->invalid_reason;
+    case BP_F_ALARM_ID: return r->alarm ? r->alarm->alarm_id : NULL;
+    case BP_F_ALARM_EVENT: return r->alarm ? bp_alarm_event_name(r->alarm->event) : NULL;
+    case BP_F_ALARM_PRIORITY: return r->alarm ? bp_alarm_priority_name(r->alarm->priority) : NULL;
+    case BP_F_ALARM_CONDITION: return r->alarm ? r->alarm->condition : NULL;
+    case BP_F_ALARM_STATE: return r->alarm ? bp_alarm_phase_name(r->alarm->state) : NULL;
+    case BP_F_ALARM_BY: return r->alarm ? r->alarm->by : NULL;
     default: return NULL;
     }
 }
@@ -199,6 +209,9 @@ double bp_record_number(const bp_record *r, bp_field f)
     case BP_F_SOURCE_KEY_LEN: return r->key ? (double)r->key_len : NAN;
     case BP_F_ANOMALY: return r->anomaly ? 1.0 : 0.0;
     case BP_F_SEVERITY: return (double)r->severity;
+    case BP_F_ALARM_TIER: return r->alarm ? (double)r->alarm->tier : NAN;
+    case BP_F_ALARM_RAISED_AT_MS: return r->alarm ? (double)r->alarm->raised_at_ms : NAN;
+    case BP_F_ALARM_EVENT_MS: return r->alarm ? (double)r->alarm->event_ms : NAN;
     default: return NAN;
     }
 }

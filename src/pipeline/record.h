@@ -5,6 +5,7 @@
 
 #include "base/arena.h"
 #include "bppipe/plugin.h"
+#include "pipeline/alarm_event.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -16,8 +17,17 @@ typedef enum bp_route {
     BP_ROUTE_INVALID = 2,
     /* valid FHIR that is not a blood-pressure reading: beside the books, never judged */
     BP_ROUTE_SKIPPED = 3,
-    BP_ROUTE_COUNT = 4
+    /* an alarm event (issue 25, src/alarm): not a reading, counted apart (alarm_events) */
+    BP_ROUTE_ALARM = 4,
+    /* an alarm command (an acknowledgement) read from the input: applied by the alarm stage,
+     * delivered to no sink, counted apart (alarm_commands) */
+    BP_ROUTE_COMMAND = 5,
+    BP_ROUTE_COUNT = 6
 } bp_route;
+
+/* The routes whose records are readings (judged, dead-lettered) or skipped resources: the
+ * books' routes. BP_ROUTE_ALARM and BP_ROUTE_COMMAND come after them. */
+#define BP_ROUTE_READING_COUNT 4
 
 typedef enum bp_value_type { BP_VAL_NUMBER, BP_VAL_TEXT, BP_VAL_BOOL } bp_value_type;
 
@@ -76,6 +86,11 @@ struct bp_record {
     /* non-NULL (and invalid_reason NULL): a skipped resource, not a reading (BP_SKIP_*), with
      * its resourceType and, for an Observation, its code */
     const char *skip_reason, *resource_type, *resource_code;
+
+    /* Not a reading (issue 25): an alarm event the alarm stage appended (route = alarm), or an
+     * acknowledgement command decoded from a payload (route = command). NULL for the rest. */
+    const bp_alarm_event *alarm;
+    const bp_alarm_command *command;
 
     /* verdict */
     bool anomaly;

@@ -417,6 +417,26 @@ int bp_state_drop(bp_ctx *ctx, const char *topic, int32_t partition)
     return BP_OK;
 }
 
+int bp_state_each(const bp_ctx *ctx, bp_state_each_fn visit, void *user)
+{
+    pthread_mutex_lock(&S.mu);
+    int o = bp_state_owner_of(&S.owners, ctx), rc = 0;
+    for (const bp_state_scope *s = o >= 0 ? S.scopes.list : NULL; s && rc == 0; s = s->next) {
+        if (s->dropped)
+            continue;
+        const bp_state_table *t = &s->table;
+        for (size_t i = 0; i < t->n_buckets && rc == 0; i++)
+            for (const bp_state_entry *e = t->buckets[i]; e && rc == 0; e = e->hnext) {
+                const unsigned char *v;
+                size_t n;
+                if (e->owner == (uint32_t)o && bp_state_entry_current(e, &v, &n))
+                    rc = visit(user, s->topic, s->partition, e->key, e->key_len, v, n);
+            }
+    }
+    pthread_mutex_unlock(&S.mu);
+    return rc;
+}
+
 /* ---- lifetime ---------------------------------------------------------------------------- */
 
 void bp_state_forget_owner(const bp_ctx *ctx)

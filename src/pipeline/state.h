@@ -39,6 +39,14 @@ void bp_state_commit(uint64_t seq);
 int bp_state_checkpoint(bool final);
 /* Keys held now in the partitions not dropped (for the summary and /metrics). */
 size_t bp_state_keys(void);
+/* Visits the current value (its latest version, committed or not) of every key of `ctx` in
+ * the partitions held now (not dropped), in no particular order; stops at the first non-zero
+ * return, which it returns. The host's own owners use it (the alarm stage: due escalations,
+ * the list of active alarms, an acknowledgement by alarm id). The store's lock is held during
+ * the walk: `visit` must copy what it needs and call no state function. */
+typedef int (*bp_state_each_fn)(void *user, const char *topic, int32_t partition,
+                                const void *key, size_t key_len, const void *value, size_t len);
+int bp_state_each(const bp_ctx *ctx, bp_state_each_fn visit, void *user);
 /* Forgets an instance's registration, its keys and their uncommitted changes; when it was the
  * last owner, empties the store (bp_state_reset). */
 void bp_state_forget_owner(const bp_ctx *ctx);

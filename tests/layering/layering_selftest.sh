@@ -152,11 +152,11 @@ run
 check "lib/ given src/ stops the check (exit 2)" "[ $rc = 2 ]"
 expect "saying why" 'FAIL layers.txt gives lib/kafka a folder of src/: only the host may'
 fresh
-mkdir -p "$t/tree/src/planted"
-echo '#include "base/log.h"' >"$t/tree/src/planted/planted.c"
+mkdir -p "$t/tree/src/unlisted"
+echo '#include "base/log.h"' >"$t/tree/src/unlisted/unlisted.c"
 run
 check "a folder with no line in the table fails" "[ $rc = 1 ]"
-expect "naming it" 'FAIL unlisted folder: src/planted has no line in tools/layering/layers.txt'
+expect "naming it" 'FAIL unlisted folder: src/unlisted has no line in tools/layering/layers.txt'
 
 echo "== (i) docs/architecture.md shows the table otherwise than layers.txt"
 fresh

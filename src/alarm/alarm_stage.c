@@ -1,0 +1,522 @@
+/* The alarm stage (alarm.h): the state of every (patient, condition) in the host's keyed state,
+ * the machine (alarm_machine.c) stepped by readings, acknowledgements and the clock, and one
+ * event record per transition appended to the batch, stamped like the record that caused it. */
+#include "alarm/alarm.h"
+
+#include "alarm/alarm_machine.h"
+#include "base/log.h"
+#include "common/json_buf.h"
+#include "pipeline/instance.h"
+#include "pipeline/state.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The stage looks for due escalations at least this often even when it knows of none: a
+ * rebalance or a restore may have brought alarms it has not seen. */
+#define SCAN_EVERY_MS 1000
+
+struct bp_alarms {
+    bp_alarm_config cfg;
+    bp_ctx owner; /* the keyed state's owner: a host instance of no plugin, named "alarms" */
+    bool opened;
+    bp_alarm_hook hook;
+    void *hook_user;
+    bp_alarm_counts counts;
+    int64_t next_due_ms; /* the earliest escalation known to be due (0: none known) */
+    int64_t last_scan_ms;
+};
+
+int bp_alarms_build(bp_alarms **out, const bp_config *cfg, bp_errors *errs)
+{
+    *out = NULL;
+    const bp_section *s = bp_config_find(cfg, "alarms");
+    if (!s)
+        return 0;
+    bp_alarms *a = calloc(1, sizeof *a);
+    if (!a || !(a->owner.name = strdup("alarms"))) {
+        free(a);
+        bp_errors_add(errs, "out of memory");
+        return -1;
+    }
+    if (bp_alarm_config_read(&a->cfg, s, errs) != 0) {
+        bp_alarms_free(a);
+        return -1;
+    }
+    *out = a;
+    return 0;
+}
+
+int bp_alarms_open(bp_alarms *a)
+{
+    if (!a || a->opened)
+        return BP_OK;
+    int rc = bp_state_open(&a->owner, "alarm.1", a->cfg.max_keys, a->cfg.state_file);
+    if (rc != BP_OK) {
+        bp_log("alarms", BP_LOG_ERROR, "cannot keep the alarm state (status %d)", rc);
+        return rc;
+    }
+    a->opened = true;
+    return BP_OK;
+}
+
+void bp_alarms_free(bp_alarms *a)
+{
+    if (!a)
+        return;
+    if (a->opened)
+        bp_state_forget_owner(&a->owner);
+    bp_alarm_config_free(&a->cfg);
+    free(a->owner.name);
+    free(a);
+}
+
+void bp_alarms_set_hook(bp_alarms *a, bp_alarm_hook hook, void *user)
+{
+    a->hook = hook;
+    a->hook_user = user;
+}
+
+const bp_alarm_config *bp_alarms_config(const bp_alarms *a)
+{
+    return &a->cfg;
+}
+
+void bp_alarms_get_counts(const bp_alarms *a, bp_alarm_counts *out)
+{
+    *out = a->counts;
+}
+
+/* ---- keys and values ------------------------------------------------------------------------ */
+
+/* PATIENT 0x1f CONDITION: a unit separator no id or condition name holds. */
+static size_t make_key(char *key, size_t cap, const char *patient, const char *cond)
+{
+    int n = snprintf(key, cap, "%s\x1f%s", patient, cond);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+static const bp_alarm_condition *cond_named(const bp_alarms *a, const char *name)
+{
+    for (int i = 0; i < a->cfg.n_conds; i++)
+        if (strcmp(a->cfg.conds[i].name, name) == 0)
+            return &a->cfg.conds[i];
+    return NULL;
+}
+
+/* The state of `key` in the scope of `rec`; idle when there is none. -1 on a store failure. */
+static int load(bp_alarms *a, const bp_record *rec, const char *key, size_t key_len,
+                bp_alarm_state *st)
+{
+    unsigned char buf[1024];
+    size_t len = 0;
+    int rc = bp_state_get(&a->owner, rec, key, key_len, buf, sizeof buf, &len);
+    if (rc == BP_END) {
+        memset(st, 0, sizeof *st);
+        return 0;
+    }
+    if (rc != BP_OK || bp_alarm_state_decode(st, buf, len) != 0) {
+        bp_log("alarms", BP_LOG_WARN,
+               "an alarm state could not be read (status %d); it starts "
+               "over",
+               rc);
+        memset(st, 0, sizeof *st);
+    }
+    return 0;
+}
+
+static int store(bp_alarms *a, const bp_record *rec, const char *key, size_t key_len,
+                 const bp_alarm_state *st, const bp_alarm_step *step)
+{
+    if (!step->changed && !step->gone)
+        return 0;
+    unsigned char buf[1024];
+    size_t len = step->gone ? 0 : bp_alarm_state_encode(st, buf, sizeof buf);
+    int rc = bp_state_put(&a->owner, rec, key, key_len, buf, len, !step->gone);
+    if (rc != BP_OK) {
+        bp_log("alarms", BP_LOG_ERROR,
+               "cannot keep an alarm state (status %d): raise max_keys "
+               "in [alarms] or free memory",
+               rc);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- event records --------------------------------------------------------------------------- */
+
+/* What caused an event: a reading (its origin, stamp and values), or the partition alone. */
+typedef struct cause {
+    const bp_record *reading; /* NULL: the clock or a command */
+    const bp_record *stamp;   /* whose topic, partition and keyed-state stamp the event takes */
+    const char *patient, *cond;
+    int64_t now_ms;
+} cause;
+
+static int append_event(bp_alarms *a, bp_batch *records, const cause *c, const bp_alarm_state *st,
+                        bp_alarm_event_kind kind, int tier)
+{
+    bp_arena *ar = records->arena;
+    bp_record *r = bp_record_new(ar);
+    bp_alarm_event *ev = bp_arena_alloc(ar, sizeof *ev);
+    if (!r || !ev)
+        return -1;
+    const bp_record *s = c->stamp;
+    r->topic = s->topic ? bp_arena_strdup(ar, s->topic) : NULL;
+    r->partition = s->partition;
+    r->state_seq = s->state_seq;
+    r->state_scope = s->state_scope;
+    r->source_ts_ms = s->source_ts_ms;
+    ev->event = kind;
+    ev->priority = st->priority;
+    /* the state after this event: an acknowledged latched alarm is resolved by the next one */
+    ev->state = kind == BP_ALARM_EV_ACKNOWLEDGED ? BP_ALARM_ACKED
+                : kind == BP_ALARM_EV_RESOLVED   ? BP_ALARM_RESOLVED
+                : kind == BP_ALARM_EV_RAISED || kind == BP_ALARM_EV_ESCALATED
+                    ? (st->phase == BP_ALARM_LATCHED ? BP_ALARM_LATCHED : BP_ALARM_ACTIVE)
+                    : st->phase;
+    ev->alarm_id = bp_arena_strdup(ar, st->alarm_id);
+    ev->condition = bp_arena_strdup(ar, c->cond);
+    ev->patient_id = bp_arena_strdup(ar, c->patient);
+    ev->tier = tier;
+    if (kind == BP_ALARM_EV_ACKNOWLEDGED) {
+        ev->by = bp_arena_strdup(ar, st->by);
+        ev->from = *st->from ? bp_arena_strdup(ar, st->from) : NULL;
+    }
+    ev->event_ms = c->now_ms;
+    ev->raised_at_ms = st->raised_at_ms;
+    ev->reading_id = c->reading ? c->reading->stable_id : NULL;
+    ev->systolic = c->reading ? c->reading->systolic : NAN;
+    ev->diastolic = c->reading ? c->reading->diastolic : NAN;
+    char sid[BP_ALARM_ID_MAX + 32];
+    snprintf(sid, sizeof sid, "%s/%s/%d", st->alarm_id, bp_alarm_event_name(kind), tier);
+    r->stable_id = bp_arena_strdup(ar, sid);
+    r->patient_id = ev->patient_id;
+    r->effective_ms = c->now_ms;
+    r->alarm = ev;
+    if (!ev->alarm_id || !ev->condition || !ev->patient_id || !r->stable_id ||
+        bp_batch_push(records, r) != BP_OK)
+        return -1;
+    a->counts.events[kind]++;
+    if (a->hook)
+        a->hook(a->hook_user, ev);
+    return 0;
+}
+
+/* Emits the events of `step` in order; the tier each carries is the one after it. */
+static int emit_step(bp_alarms *a, bp_batch *records, const cause *c, const bp_alarm_state *st,
+                     const bp_alarm_step *step)
+{
+    int tier = st->tier;
+    int escalations = 0;
+    for (int i = 0; i < step->n_events; i++)
+        escalations += step->events[i] == BP_ALARM_EV_ESCALATED;
+    tier -= escalations; /* replayed one tier at a time */
+    for (int i = 0; i < step->n_events; i++) {
+        if (step->events[i] == BP_ALARM_EV_ESCALATED)
+            tier++;
+        if (append_event(a, records, c, st, step->events[i], tier) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void note_due(bp_alarms *a, const bp_alarm_state *st)
+{
+    if (st->next_escalation_ms > 0 &&
+        (a->next_due_ms == 0 || st->next_escalation_ms < a->next_due_ms))
+        a->next_due_ms = st->next_escalation_ms;
+}
+
+/* ---- readings -------------------------------------------------------------------------------- */
+
+static int on_reading(bp_alarms *a, bp_batch *records, const bp_record *rec, int64_t now_ms)
+{
+    char key[BP_STATE_MAX_KEY];
+    for (int i = 0; i < a->cfg.n_conds; i++) {
+        const bp_alarm_condition *c = &a->cfg.conds[i];
+        size_t klen = make_key(key, sizeof key, rec->patient_id, c->name);
+        if (!klen)
+            continue; /* a patient id too long to be a key: never an alarm (documented) */
+        bp_alarm_state st;
+        if (load(a, rec, key, klen, &st) != 0)
+            return -1;
+        bool matches = bp_alarm_condition_matches(c, rec);
+        if (!matches && st.phase == BP_ALARM_IDLE)
+            continue;
+        bp_alarm_step step;
+        int64_t at = rec->effective_ms != INT64_MIN ? rec->effective_ms : now_ms;
+        bp_alarm_on_reading(&st, c, matches, at, now_ms, &step);
+        if (step.raised)
+            bp_alarm_id_make(st.alarm_id, sizeof st.alarm_id, rec->topic, rec->partition,
+                             rec->patient_id, c->name, rec->stable_id);
+        a->counts.readings_delayed += step.delayed;
+        cause cs = {rec, rec, rec->patient_id, c->name, now_ms};
+        if (store(a, rec, key, klen, &st, &step) != 0 ||
+            emit_step(a, records, &cs, &st, &step) != 0)
+            return -1;
+        note_due(a, &st);
+    }
+    return 0;
+}
+
+/* ---- scans of the state (ticks, commands, the list) --------------------------------------------
+ */
+
+typedef struct found {
+    char *topic;
+    int32_t partition;
+    char *key;
+    size_t key_len;
+    bp_alarm_state st;
+} found;
+
+typedef struct scan {
+    found *items;
+    size_t n, cap;
+    const char *want_id; /* only the alarm of this id */
+    int64_t due_by;      /* only alarms due by then (0: every active one) */
+    bool failed;
+} scan;
+
+static int collect(void *user, const char *topic, int32_t partition, const void *key,
+                   size_t key_len, const void *value, size_t len)
+{
+    scan *sc = user;
+    bp_alarm_state st;
+    if (bp_alarm_state_decode(&st, value, len) != 0)
+        return 0;
+    if (sc->want_id && strcmp(st.alarm_id, sc->want_id) != 0)
+        return 0;
+    if (!sc->want_id && !bp_alarm_is_active(&st))
+        return 0;
+    if (sc->due_by && !(st.next_escalation_ms > 0 && st.next_escalation_ms <= sc->due_by))
+        return 0;
+    if (sc->n == sc->cap) {
+        size_t cap = sc->cap ? sc->cap * 2 : 16;
+        found *g = realloc(sc->items, cap * sizeof *g);
+        if (!g) {
+            sc->failed = true;
+            return 1;
+        }
+        sc->items = g;
+        sc->cap = cap;
+    }
+    found *f = &sc->items[sc->n];
+    f->topic = topic ? strdup(topic) : NULL;
+    f->key = malloc(key_len + 1);
+    if ((topic && !f->topic) || !f->key) {
+        free(f->topic);
+        free(f->key);
+        sc->failed = true;
+        return 1;
+    }
+    memcpy(f->key, key, key_len);
+    f->key[key_len] = '\0';
+    f->key_len = key_len;
+    f->partition = partition;
+    f->st = st;
+    sc->n++;
+    return sc->want_id ? 1 : 0;
+}
+
+static void scan_free(scan *sc)
+{
+    for (size_t i = 0; i < sc->n; i++) {
+        free(sc->items[i].topic);
+        free(sc->items[i].key);
+    }
+    free(sc->items);
+}
+
+/* A record standing for partition (topic, partition) in batch `seq`: what a state change and an
+ * event of the clock or of a command are stamped with. */
+static void partition_stamp(bp_record *r, const found *f, uint64_t seq)
+{
+    memset(r, 0, sizeof *r);
+    r->topic = f->topic;
+    r->partition = f->partition;
+    r->offset = -1;
+    r->source_ts_ms = -1;
+    r->state_seq = seq;
+}
+
+/* The patient and condition of a key (split in place). */
+static void split_key(char *key, const char **patient, const char **cond)
+{
+    char *us = strchr(key, '\x1f');
+    *patient = key;
+    *cond = "";
+    if (us) {
+        *us = '\0';
+        *cond = us + 1;
+    }
+}
+
+static int on_command(bp_alarms *a, bp_batch *records, const bp_record *cmd, int64_t now_ms)
+{
+    a->counts.commands++;
+    const bp_alarm_command *ack = cmd->command;
+    scan sc = {.want_id = ack->alarm_id};
+    bp_state_each(&a->owner, collect, &sc);
+    int rc = sc.failed ? -1 : 0;
+    bool applied = false;
+    if (rc == 0 && sc.n == 1) {
+        found *f = &sc.items[0];
+        bp_record stamp;
+        partition_stamp(&stamp, f, records->seq);
+        stamp.source_ts_ms = cmd->source_ts_ms;
+        const char *patient, *cname;
+        split_key(f->key, &patient, &cname);
+        const bp_alarm_condition *c = cond_named(a, cname);
+        bp_alarm_condition gone = {.cooldown_ms = 0}; /* a condition since removed from [alarms] */
+        bp_alarm_step step;
+        bp_alarm_on_ack(&f->st, c ? c : &gone, ack->by, ack->from, now_ms, &applied, &step);
+        char key[BP_STATE_MAX_KEY];
+        size_t klen = make_key(key, sizeof key, patient, cname);
+        cause cs = {NULL, &stamp, patient, cname, now_ms};
+        if (applied && (store(a, &stamp, key, klen, &f->st, &step) != 0 ||
+                        emit_step(a, records, &cs, &f->st, &step) != 0))
+            rc = -1;
+    }
+    if (applied)
+        a->counts.commands_applied++;
+    else
+        a->counts.commands_ignored++; /* a repeat, an alarm of another process, an unknown id */
+    if (!applied)
+        bp_log("alarms", BP_LOG_DEBUG, "acknowledgement of %s changed nothing (%s)", ack->alarm_id,
+               sc.n ? "already acknowledged or over" : "no such alarm here");
+    scan_free(&sc);
+    return rc;
+}
+
+int bp_alarms_process(bp_alarms *a, bp_batch *records, int64_t now_ms)
+{
+    if (!a)
+        return 0;
+    size_t n = records->count; /* the events appended below are not visited */
+    for (size_t i = 0; i < n; i++) {
+        const bp_record *r = records->items[i];
+        bp_route route = bp_record_route(r);
+        int rc = 0;
+        if (route == BP_ROUTE_COMMAND)
+            rc = on_command(a, records, r, now_ms);
+        else if ((route == BP_ROUTE_NORMAL || route == BP_ROUTE_ANOMALY) && r->patient_id)
+            rc = on_reading(a, records, r, now_ms);
+        if (rc != 0) {
+            bp_log("alarms", BP_LOG_ERROR, "out of memory in the alarm stage");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int bp_alarms_tick(bp_alarms *a, bp_batch *records, uint64_t seq, int64_t now_ms)
+{
+    if (!a || !a->opened)
+        return 0;
+    bool known_due = a->next_due_ms > 0 && now_ms >= a->next_due_ms;
+    if (!known_due && now_ms - a->last_scan_ms < SCAN_EVERY_MS)
+        return 0;
+    a->last_scan_ms = now_ms;
+    scan sc = {.due_by = now_ms};
+    bp_state_each(&a->owner, collect, &sc);
+    int appended = 0, rc = sc.failed ? -1 : 0;
+    a->next_due_ms = 0;
+    for (size_t i = 0; i < sc.n && rc == 0; i++) {
+        found *f = &sc.items[i];
+        bp_record stamp;
+        partition_stamp(&stamp, f, seq);
+        char key[BP_STATE_MAX_KEY];
+        size_t klen = f->key_len;
+        memcpy(key, f->key, klen);
+        const char *patient, *cname;
+        split_key(f->key, &patient, &cname);
+        const bp_alarm_condition *c = cond_named(a, cname);
+        if (!c)
+            continue; /* removed from [alarms]: its alarms escalate no more */
+        bp_alarm_step step;
+        bp_alarm_on_tick(&f->st, c, now_ms, &step);
+        cause cs = {NULL, &stamp, patient, cname, now_ms};
+        size_t before = records->count;
+        if (store(a, &stamp, key, klen, &f->st, &step) != 0 ||
+            emit_step(a, records, &cs, &f->st, &step) != 0)
+            rc = -1;
+        appended += (int)(records->count - before);
+        note_due(a, &f->st);
+    }
+    scan_free(&sc);
+    /* Alarms due later than now were not collected: the next scan (within SCAN_EVERY_MS) sees
+     * them, so an escalation fires at most that late. */
+    return rc == 0 ? appended : -1;
+}
+
+/* ---- the list of active alarms -------------------------------------------------------------- */
+
+static int by_priority_then_newest(const void *x, const void *y)
+{
+    const found *a = x, *b = y;
+    if (a->st.priority != b->st.priority)
+        return a->st.priority > b->st.priority ? -1 : 1;
+    if (a->st.raised_at_ms != b->st.raised_at_ms)
+        return a->st.raised_at_ms > b->st.raised_at_ms ? -1 : 1;
+    return strcmp(a->st.alarm_id, b->st.alarm_id);
+}
+
+char *bp_alarms_list_json(bp_alarms *a)
+{
+    scan sc = {0};
+    if (a && a->opened)
+        bp_state_each(&a->owner, collect, &sc);
+    if (sc.failed) {
+        scan_free(&sc);
+        return NULL;
+    }
+    if (a)
+        a->counts.active = sc.n;
+    qsort(sc.items, sc.n, sizeof *sc.items, by_priority_then_newest);
+    bp_buf b = {0};
+    bp_buf_puts(&b, "{\"alarms\":[");
+    for (size_t i = 0; i < sc.n; i++) {
+        found *f = &sc.items[i];
+        const char *patient, *cname;
+        split_key(f->key, &patient, &cname);
+        bp_buf_puts(&b, i ? ",{\"alarm_id\":" : "{\"alarm_id\":");
+        bp_buf_json_string(&b, f->st.alarm_id, strlen(f->st.alarm_id));
+        bp_buf_puts(&b, ",\"patient_id\":");
+        bp_buf_json_string(&b, patient, strlen(patient));
+        bp_buf_puts(&b, ",\"condition\":");
+        bp_buf_json_string(&b, cname, strlen(cname));
+        bp_buf_puts(&b, ",\"priority\":\"");
+        bp_buf_puts(&b, bp_alarm_priority_name(f->st.priority));
+        bp_buf_puts(&b, "\",\"state\":\"");
+        bp_buf_puts(&b, bp_alarm_phase_name(f->st.phase));
+        bp_buf_puts(&b, "\",\"tier\":");
+        bp_buf_json_number(&b, f->st.tier);
+        bp_buf_puts(&b, ",\"raised_at\":\"");
+        bp_buf_iso_time(&b, f->st.raised_at_ms);
+        bp_buf_putc(&b, '"');
+        if (f->st.next_escalation_ms > 0) {
+            bp_buf_puts(&b, ",\"escalates_at\":\"");
+            bp_buf_iso_time(&b, f->st.next_escalation_ms);
+            bp_buf_putc(&b, '"');
+        }
+        if (f->st.acked_at_ms > 0) {
+            bp_buf_puts(&b, ",\"acknowledged_by\":");
+            bp_buf_json_string(&b, f->st.by, strlen(f->st.by));
+            bp_buf_puts(&b, ",\"acknowledged_at\":\"");
+            bp_buf_iso_time(&b, f->st.acked_at_ms);
+            bp_buf_putc(&b, '"');
+        }
+        bp_buf_putc(&b, '}');
+    }
+    bp_buf_puts(&b, "]}");
+    scan_free(&sc);
+    if (b.failed) {
+        bp_buf_free(&b);
+        return NULL;
+    }
+    return b.data; /* the caller frees it */
+}
