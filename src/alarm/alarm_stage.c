@@ -277,7 +277,7 @@ typedef struct scan {
     found *items;
     size_t n, cap;
     const char *want_id; /* only the alarm of this id */
-    int64_t due_by;      /* only alarms due by then (0: every active one) */
+    bool escalating;     /* only alarms with an escalation to come */
     bool failed;
 } scan;
 
@@ -292,7 +292,7 @@ static int collect(void *user, const char *topic, int32_t partition, const void 
         return 0;
     if (!sc->want_id && !bp_alarm_is_active(&st))
         return 0;
-    if (sc->due_by && !(st.next_escalation_ms > 0 && st.next_escalation_ms <= sc->due_by))
+    if (sc->escalating && st.next_escalation_ms <= 0)
         return 0;
     if (sc->n == sc->cap) {
         size_t cap = sc->cap ? sc->cap * 2 : 16;
@@ -421,12 +421,16 @@ int bp_alarms_tick(bp_alarms *a, bp_batch *records, uint64_t seq, int64_t now_ms
     if (!known_due && now_ms - a->last_scan_ms < SCAN_EVERY_MS)
         return 0;
     a->last_scan_ms = now_ms;
-    scan sc = {.due_by = now_ms};
+    scan sc = {.escalating = true};
     bp_state_each(&a->owner, collect, &sc);
     int appended = 0, rc = sc.failed ? -1 : 0;
     a->next_due_ms = 0;
     for (size_t i = 0; i < sc.n && rc == 0; i++) {
         found *f = &sc.items[i];
+        if (f->st.next_escalation_ms > now_ms) {
+            note_due(a, &f->st); /* not yet: remembered, so it fires on time */
+            continue;
+        }
         bp_record stamp;
         partition_stamp(&stamp, f, seq);
         char key[BP_STATE_MAX_KEY];
@@ -448,8 +452,6 @@ int bp_alarms_tick(bp_alarms *a, bp_batch *records, uint64_t seq, int64_t now_ms
         note_due(a, &f->st);
     }
     scan_free(&sc);
-    /* Alarms due later than now were not collected: the next scan (within SCAN_EVERY_MS) sees
-     * them, so an escalation fires at most that late. */
     return rc == 0 ? appended : -1;
 }
 
