@@ -294,7 +294,9 @@ static int run_or_check(int argc, char **argv, bool check)
     bp_stats st;
     bp_metrics metrics; /* /metrics, /healthz, /readyz and the live page when http_listen is set */
     bp_sd_notify("READY=1"); /* every stage open: systemd's Type=notify */
-    status = bp_run(&p, &a.opts, bp_metrics_observer(&metrics, &p), &st);
+    const bp_run_observer *observer = bp_metrics_observer(&metrics, &p);
+    metrics.alarms = a.opts.alarms; /* /api/alarms lists its active alarms */
+    status = bp_run(&p, &a.opts, observer, &st);
     bp_sd_notify("STOPPING=1");
     bp_pipeline_close(&p); /* flush before the summary, so it reports what is durable */
     bp_stats_print_summary(&st, &p);
