@@ -58,7 +58,7 @@ PY
 echo "consuming $N readings (normal archive layout: $layout) ..."
 measure "bppipe ward.ini" env WARD_DIR="$t/ward" KAFKA_GROUP=bench WARD_STATS_INTERVAL=0 \
     "$bppipe" run "${WARD_INI:-$root/pipelines/ward.ini}" --max-records "$N" \
-    -o sink.normal.layout="$layout" -o sink.alerts.path="$t/alerts.ndjson" 2>"$t/ward.err"
+    -o sink.normal.layout="$layout" -o sink.alarms.path="$t/alarms.ndjson" 2>"$t/ward.err"
 tail -n 14 "$t/ward.err" | sed 's/^/    /'
 curl -s "$ES_URL/_emulator/stats" | python3 -c '
 import json, sys

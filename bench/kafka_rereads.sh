@@ -59,7 +59,7 @@ ward() {
     local name=$1
     shift
     (exec "$bppipe" run "$root/pipelines/ward.ini" -o sink.normal.layout=ndjson \
-        -o sink.normal.path="$t/$name.normal" -o sink.alerts.path="$t/alerts.ndjson" \
+        -o sink.normal.path="$t/$name.normal" -o sink.alarms.path="$t/alarms.ndjson" \
         -o sink.anomalies.buffer_path="$t/$name.spool" \
         -o source.kafka.kafka.session.timeout.ms=6000 --summary-json "$t/$name.json" "$@" \
         2>"$t/$name.err") &

@@ -4,7 +4,7 @@
 # broker (`bppipe broker`) at RATE readings/s for WARMUP + SECONDS seconds while
 # pipelines/ward.ini, as shipped (its [pipeline] batch_size, poll timeout and linger), consumes
 # them: anomalies into the fast Elasticsearch stand-in (bench/es_standin), normal readings into
-# the archive in a temporary folder, critical ones to an alert file. The stand-in logs, for
+# the archive in a temporary folder, alarm events to a file. The stand-in logs, for
 # every _bulk item, the Kafka partition and offset the document carries and the wall-clock time
 # its answer was ready (--latency-log); the producer logs each message's partition and offset
 # (from its delivery report) and the instant it was produced, which librdkafka stamps as the
@@ -73,7 +73,7 @@ env KAFKA_BROKERS="$brokers" ES_URL="$url" WARD_DIR="$t/ward" KAFKA_GROUP=latenc
     WARD_STATS_INTERVAL=1 \
     BPPIPE_MODEL="$root/models/bp_logreg.json" \
     "$bppipe" run "$root/pipelines/ward.ini" -o sink.anomalies.route="$route" \
-    -o sink.normal.layout="$layout" -o sink.alerts.path="$t/alerts.ndjson" ${WARD_OPTS:-} \
+    -o sink.normal.layout="$layout" -o sink.alarms.path="$t/alarms.ndjson" ${WARD_OPTS:-} \
     >"$t/ward.out" 2>"$t/ward.err" &
 ward=$!
 sleep 1

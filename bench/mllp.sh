@@ -4,7 +4,7 @@
 # The ward is pipelines/ward.ini with its Kafka source swapped for source-mllp (as
 # docs/plugins/source-mllp.md shows) and its sinks as shipped: anomalies to sink-es, here into
 # the fast Elasticsearch stand-in (bench/es_standin, C, nothing stored) with ward.ini's disk
-# buffer in a temporary folder, normal readings to sink-file, critical ones to an alert file,
+# buffer in a temporary folder, normal readings to sink-file, alarm events to a file,
 # dead letters to a file. The client is bppipe-monitor (tools/mllp-monitor): CONNECTIONS
 # monitors, each sending its next PCD-01 message (one reading with mean and pulse) once the last
 # one is acknowledged (or at RATE messages/s over all of them), and each ACK written only once
@@ -50,7 +50,7 @@ WARD_DIR=$t/ward WARD_STATS_INTERVAL=0 "$bppipe" run "$root/pipelines/ward.ini" 
     -o source.kafka.plugin=source-mllp -o source.kafka.listen=127.0.0.1:0 \
     -o "source.kafka.port_file=$t/mllp.addr" -o "source.kafka.max_connections=$((conns + 16))" \
     -o "sink.anomalies.url=$url" -o "sink.normal.layout=$layout" \
-    -o "sink.alerts.path=$t/alerts.ndjson" -o "detector.ml.model=$root/models/bp_logreg.json" \
+    -o "sink.alarms.path=$t/alarms.ndjson" -o "detector.ml.model=$root/models/bp_logreg.json" \
     ${WARD_OPTS:-} --summary-json "$t/ward.json" >/dev/null 2>"$t/ward.err" &
 ward=$!
 for _ in $(seq 300); do [ -s "$t/mllp.addr" ] || ! kill -0 "$ward" 2>/dev/null && break; sleep 0.05; done

@@ -8,7 +8,7 @@
 #            (bench/rsyslog_ward.conf: its own config, pid file and work folder under a
 #            temporary folder, in the foreground; never the system's rsyslog)
 #   bppipe   pipelines/ward.ini (rules + model; anomalies to sink-es, normal readings to an
-#            NDJSON archive, critical ones to an alert file)
+#            NDJSON archive, alarm events to a file)
 # For each: steady readings/s (between 10 % and 90 % of the documents the stand-in received,
 # scaled to all readings), CPU µs per reading (utime + stime from /proc/PID/stat, the whole
 # run), peak RSS (VmHWM), and the stand-in's own CPU, to show when it is the bottleneck.
@@ -189,7 +189,7 @@ if [ "$only" != rsyslog ]; then
     env KAFKA_BROKERS="$brokers" ES_URL="$es_url" WARD_DIR="$t/bppipe" KAFKA_GROUP=bppipe-bench \
         WARD_STATS_INTERVAL=0 BPPIPE_MODEL="$root/models/bp_logreg.json" \
         "$bppipe" run "${WARD_INI:-$root/pipelines/ward.ini}" -o sink.normal.layout=ndjson \
-        -o sink.alerts.path="$t/bppipe/alerts.ndjson" ${WARD_OPTS:-} \
+        -o sink.alarms.path="$t/bppipe/alarms.ndjson" ${WARD_OPTS:-} \
         >"$t/bppipe.out" 2>"$t/bppipe.err" &
     proc=$!
     watch bppipe "$t/bppipe"

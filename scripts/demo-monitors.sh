@@ -83,7 +83,7 @@ KAFKA_BROKERS=$(cat "$out/broker.addr")
 echo "bppipe demo: broker   pid $broker_pid, bootstrap $KAFKA_BROKERS (in memory)"
 
 ward_edits=(-o "pipeline.http_listen=$listen" -o "pipeline.http_port_file=$out/http.addr"
-            -o "sink.alerts.path=$out/alerts.ndjson")
+            -o "sink.alarms.path=$out/alarms.ndjson")
 if [ -n "${ES_URL:-}" ]; then
     anomalies_to="Elasticsearch at $ES_URL"
 else
@@ -191,9 +191,12 @@ for label, sink, where, pattern in (
                 break
             via_kafka.add(s["partition"])
     print(line)
-critical = sinks.get("sink.alerts", {}).get("delivered", 0)
-print("  ward alerts        %6d  %s/alerts.ndjson, for %d critical reading(s)"
-      % (len(lines("alerts.ndjson")), out, critical))
+events = ward.get("alarm_events", 0)
+print("  ward alarm events  %6d  %s/alarms.ndjson (FHIR DetectedIssue, docs/alarms.md)"
+      % (len(lines("alarms.ndjson")), out))
+if len(lines("alarms.ndjson")) != events:
+    print("  ** the ward counted %d alarm event(s) **" % events)
+    ok = False
 
 inn, an, no, inv, fl = (ward[k] for k in ("readings_in", "anomaly", "normal", "invalid", "in_flight"))
 books = (mon["unacknowledged"] == 0 and mon["aa"] == mon["readings"] == to_kafka == inn ==

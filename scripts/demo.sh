@@ -80,10 +80,10 @@ KAFKA_BROKERS=$(cat "$out/broker.addr")
 echo "bppipe demo: broker   pid $broker_pid, bootstrap $KAFKA_BROKERS (in memory)"
 
 # The ward is pipelines/ward.ini itself, the production pipeline, with the demo's edits on the
-# command line only: anomalies to files unless ES_URL is set, alerts to a file, the HTTP
+# command line only: anomalies to files unless ES_URL is set, alarm events to a file, the HTTP
 # listener on. Nothing is copied, so the demo always runs what is deployed.
 ward_edits=(-o "pipeline.http_listen=$listen" -o "pipeline.http_port_file=$out/http.addr"
-            -o "sink.alerts.path=$out/alerts.ndjson")
+            -o "sink.alarms.path=$out/alarms.ndjson")
 if [ -n "${ES_URL:-}" ]; then
     anomalies_to="Elasticsearch at $ES_URL (index bp-anomalies-YYYY.MM; disk buffer $out/spool/anomalies)"
 else
@@ -192,20 +192,16 @@ for label, sink, where, pattern in outputs:
         if sink == "sink.anomalies" and found:
             first_anomaly = found[0]
     print(line)
-# Alerts are FHIR DetectedIssue resources of their own, one per patient and reason every 15
-# minutes (sink-alert's cooldown), so fewer than the critical readings they stand for.
-critical = sinks.get("sink.alerts", {}).get("delivered", 0)
-counted = ward.get("counters", {}).get("sink.alerts", {})
-sent, suppressed = int(counted.get("alerts_sent", 0)), int(counted.get("alerts_suppressed", 0))
-alerts = len(docs("alerts.ndjson"))
-line = "  %-13s %6d  %s/alerts.ndjson (FHIR DetectedIssue)" % ("alerts", sent, out)
-if critical:
-    line += (" for %d critical reading(s), %d of them within the 15-minute cooldown of an alert"
-             " for the same patient and reason" % (critical, suppressed))
-else:
-    line += ": no critical reading this time"
-if alerts != sent or sent + suppressed != critical:
-    line += "  ** %d found there **" % alerts
+# Alarm events (docs/alarms.md) are FHIR DetectedIssue resources of their own: one per transition
+# of an alarm (raised, escalated, acknowledged, resolved), an alarm standing for all the readings
+# of its patient and condition until it resolves, so fewer than the critical readings.
+events = ward.get("alarm_events", 0)
+counted = ward.get("counters", {}).get("sink.alarms", {})
+sent = int(counted.get("alarm_events_sent", 0))
+found = len(docs("alarms.ndjson"))
+line = "  %-13s %6d  %s/alarms.ndjson (FHIR DetectedIssue)" % ("alarm events", sent, out)
+if found != sent or sent != events:
+    line += "  ** %d found there, %d counted by the ward **" % (found, events)
     ok = False
 print(line)
 spooled = sinks.get("sink.anomalies", {}).get("in_spool", 0)

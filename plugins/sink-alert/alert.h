@@ -65,6 +65,24 @@ int bp_cooldown_decode(const uint8_t *in, size_t len, bp_cooldown_entry *e);
  * deterministic, valid, and distinct for distinct readings. */
 char *bp_alert_detected_issue(const bp_alert_input *in, uint32_t since, size_t *len);
 
+/* An alarm event (route = alarm, docs/alarms.md): what sink_alert.c reads of it through the
+ * host's BP_F_ALARM_* fields. */
+typedef struct bp_alarm_issue_input {
+    const char *alarm_id, *event, *priority, *condition, *state, *patient_id, *by;
+    int tier;
+    int64_t raised_at_ms, event_ms;
+    double systolic, diastolic; /* NaN when the event came from no reading */
+} bp_alarm_issue_input;
+
+/* The DetectedIssue an alarm event becomes: one resource per alarm (its id from the alarm id,
+ * so each event updates the same resource), status following the alarm (raised and escalated:
+ * preliminary; acknowledged: final, with a mitigation naming who; resolved: amended, the
+ * identified period closed; withdrawn: entered-in-error), severity from the priority (high,
+ * moderate, low). One line, allocated; NULL only when memory ran out. */
+char *bp_alert_alarm_issue(const bp_alarm_issue_input *in, size_t *len);
+/* The FHIR status of an alarm event, as above ("preliminary" for an unknown one). */
+const char *bp_alert_alarm_status(const char *event);
+
 /* The alert id of a reading id into out (at least BP_ALERT_ID_SIZE bytes), as above. */
 #define BP_ALERT_ID_SIZE 65
 void bp_alert_id(const char *stable_id, char *out);

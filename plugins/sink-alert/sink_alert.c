@@ -262,6 +262,40 @@ static void store_entries(sink *s, bp_record *r, const bp_alert_input *in)
     }
 }
 
+/* An alarm event (route = alarm, docs/alarms.md): its DetectedIssue, delivered as an alert is.
+ * No cooldown: the alarm stage decided already, and every transition must reach the tier. */
+static int deliver_alarm(sink *s, bp_record *r)
+{
+    const bp_host *h = s->host;
+    bp_alarm_issue_input in = {
+        .alarm_id = h->text(r, BP_F_ALARM_ID),
+        .event = h->text(r, BP_F_ALARM_EVENT),
+        .priority = h->text(r, BP_F_ALARM_PRIORITY),
+        .condition = h->text(r, BP_F_ALARM_CONDITION),
+        .state = h->text(r, BP_F_ALARM_STATE),
+        .patient_id = h->text(r, BP_F_PATIENT_ID),
+        .by = h->text(r, BP_F_ALARM_BY),
+        .systolic = h->number(r, BP_F_SYSTOLIC),
+        .diastolic = h->number(r, BP_F_DIASTOLIC),
+    };
+    double tier = h->number(r, BP_F_ALARM_TIER), raised = h->number(r, BP_F_ALARM_RAISED_AT_MS),
+           at = h->number(r, BP_F_ALARM_EVENT_MS);
+    in.tier = isnan(tier) ? 0 : (int)tier;
+    in.raised_at_ms = isnan(raised) ? 0 : (int64_t)raised;
+    in.event_ms = isnan(at) ? 0 : (int64_t)at;
+    size_t len = 0;
+    char *issue = bp_alert_alarm_issue(&in, &len);
+    int rc = issue ? 0 : -1;
+    if (rc == 0 && s->webhook)
+        rc = post(s, issue, len);
+    if (rc == 0)
+        rc = write_line(s, issue, len);
+    free(issue);
+    if (rc == 0)
+        h->count(s->ctx, "alarm_events_sent", 1);
+    return rc;
+}
+
 static int alert_write(void *state, bp_batch *batch)
 {
     sink *s = state;
@@ -273,6 +307,12 @@ static int alert_write(void *state, bp_batch *batch)
             /* After a failed delivery the rest waits too: alerts go out in reading order, and
              * a later reading must not open a cooldown that silences an earlier one. */
             h->set_outcome(s->ctx, r, BP_AGAIN, NULL);
+            continue;
+        }
+        if (h->text(r, BP_F_ALARM_ID)) {
+            bool sent = deliver_alarm(s, r) == 0;
+            h->set_outcome(s->ctx, r, sent ? BP_DELIVERED : BP_AGAIN, NULL);
+            status = sent ? BP_OK : BP_RETRY;
             continue;
         }
         bp_alert_input in;
@@ -323,9 +363,10 @@ static const bp_plugin descriptor = {
     .abi_major = BP_ABI_MAJOR,
     .abi_minor = 5, /* keyed state */
     .name = "sink-alert",
-    .version = "1.1.0",
+    .version = "1.2.0",
     .kind = BP_KIND_SINK,
-    .description = "critical readings as FHIR DetectedIssue alerts: webhook, file or stdout",
+    .description = "alarm events (route = alarm) and critical readings as FHIR DetectedIssue: "
+                   "webhook, file or stdout",
     .options = options,
     .n_options = sizeof options / sizeof options[0],
     .open = alert_open,

@@ -181,7 +181,9 @@ static int append_event(bp_alarms *a, bp_batch *records, const cause *c, const b
     ev->condition = bp_arena_strdup(ar, c->cond);
     ev->patient_id = bp_arena_strdup(ar, c->patient);
     ev->tier = tier;
-    if (kind == BP_ALARM_EV_ACKNOWLEDGED) {
+    if (st->acked_at_ms > 0) {
+        /* who acknowledged: on that event, and on the later ones of the alarm (its resolution),
+         * so a sink that keeps one record per alarm (a FHIR DetectedIssue) keeps who it was */
         ev->by = bp_arena_strdup(ar, st->by);
         ev->from = *st->from ? bp_arena_strdup(ar, st->from) : NULL;
     }
@@ -194,6 +196,8 @@ static int append_event(bp_alarms *a, bp_batch *records, const cause *c, const b
     snprintf(sid, sizeof sid, "%s/%s/%d", st->alarm_id, bp_alarm_event_name(kind), tier);
     r->stable_id = bp_arena_strdup(ar, sid);
     r->patient_id = ev->patient_id;
+    r->systolic = ev->systolic; /* the host table's BP_F_SYSTOLIC/DIASTOLIC of the event */
+    r->diastolic = ev->diastolic;
     r->effective_ms = c->now_ms;
     r->alarm = ev;
     if (!ev->alarm_id || !ev->condition || !ev->patient_id || !r->stable_id ||

@@ -187,6 +187,12 @@ void bp_stats_print_summary(const bp_stats *st, const bp_pipeline *p)
             fprintf(stderr, "    %8llu  (other reasons)\n",
                     (unsigned long long)st->reasons_other);
     }
+    unsigned long long ae = st->by_route[BP_ROUTE_ALARM], ac = st->by_route[BP_ROUTE_COMMAND];
+    if (ae || ac)
+        /* Not readings either: the alarm stage's events (docs/alarms.md) and the commands
+         * (acknowledgements) it read from the input. */
+        fprintf(stderr, "  alarms         %llu event%s, %llu command%s (beside the books, not in "
+                "readings in)\n", ae, ae == 1 ? "" : "s", ac, ac == 1 ? "" : "s");
     unsigned long long sk = st->by_route[BP_ROUTE_SKIPPED];
     if (sk || st->n_skipped) {
         /* Beside the books, not inside them: a skipped resource is not a reading. */
@@ -286,6 +292,9 @@ static void render_json(const bp_stats *st, const bp_pipeline *p, bp_buf *out)
     json_u64(out, "sink_rejected", st->sink_rejected, true);
     json_u64(out, "source_polls", p->source ? p->source->calls : 0, true);
     json_u64(out, "skipped", st->by_route[BP_ROUTE_SKIPPED], true);
+    /* beside the books too: the alarm stage's events and the commands it read (docs/alarms.md) */
+    json_u64(out, "alarm_events", st->by_route[BP_ROUTE_ALARM], true);
+    json_u64(out, "alarm_commands", st->by_route[BP_ROUTE_COMMAND], true);
     bp_buf_puts(out, ",\"skipped_by_reason\":{");
     for (size_t i = 0; i < st->n_skipped; i++) {
         if (i)

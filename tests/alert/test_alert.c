@@ -6,7 +6,9 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define MIN 60000LL
 
@@ -128,8 +130,57 @@ static const char *member(const cJSON *j, const char *name)
     return v ? v : "";
 }
 
+/* An alarm event's DetectedIssue (alert_alarm.c): one resource per alarm, its status following
+ * the alarm, severity from the priority, the acknowledgement as a mitigation. */
+static void test_alarm_issue(void)
+{
+    bp_alarm_issue_input in = {.alarm_id = "bp~3~0123456789abcdef", .event = "raised",
+                               .priority = "medium", .condition = "stage2", .patient_id = "p7",
+                               .raised_at_ms = 1700000000000LL, .event_ms = 1700000000000LL,
+                               .systolic = 165, .diastolic = 101};
+    char *raised = bp_alert_alarm_issue(&in, NULL);
+    cJSON *j = cJSON_Parse(raised);
+    CHECK_STR(member(j, "resourceType"), "DetectedIssue");
+    CHECK_STR(member(j, "status"), "preliminary");
+    CHECK_STR(member(j, "severity"), "moderate");
+    CHECK_CONTAINS(member(j, "detail"), "165/101 mmHg");
+    const cJSON *ident = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "identifier"), 0);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(ident, "value")), in.alarm_id);
+    char id[80];
+    snprintf(id, sizeof id, "%s", member(j, "id"));
+    CHECK(strncmp(id, "bp-alarm-", 9) == 0 && strlen(id) == 9 + 40);
+    CHECK(!cJSON_GetObjectItem(j, "mitigation"));
+    cJSON_Delete(j);
+    free(raised);
+    in.event = "acknowledged";
+    in.by = "nurse.ana";
+    in.event_ms += 60000;
+    in.systolic = in.diastolic = NAN;
+    char *acked = bp_alert_alarm_issue(&in, NULL);
+    j = cJSON_Parse(acked);
+    CHECK_STR(member(j, "status"), "final");
+    CHECK_STR(member(j, "id"), id); /* the same resource, updated */
+    const cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "mitigation"), 0);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "author"),
+                                                       "display")), "nurse.ana");
+    cJSON_Delete(j);
+    free(acked);
+    CHECK_STR(bp_alert_alarm_status("escalated"), "preliminary");
+    CHECK_STR(bp_alert_alarm_status("resolved"), "amended");
+    CHECK_STR(bp_alert_alarm_status("withdrawn"), "entered-in-error");
+    in.event = "resolved";
+    in.priority = "high";
+    char *over = bp_alert_alarm_issue(&in, NULL);
+    j = cJSON_Parse(over);
+    CHECK_STR(member(j, "severity"), "high");
+    CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "identifiedPeriod"), "end") != NULL);
+    cJSON_Delete(j);
+    free(over);
+}
+
 int main(void)
 {
+    test_alarm_issue();
     static store c;
     c.period_ms = 15 * MIN;
     uint32_t since;

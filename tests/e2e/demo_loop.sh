@@ -129,16 +129,16 @@ ES_URL=http://127.0.0.1:$(cat "$t/es.port")
 export ES_URL
 demo es 60
 wait_page es
-# a few seconds of the ward: until its first alert is written (it was a fixed 4 s)
-wait_until 120 test -s "$t/es/alerts.ndjson"
+# a few seconds of the ward: until its first alarm event is written (it was a fixed 4 s)
+wait_until 120 test -s "$t/es/alarms.ndjson"
 kill -INT "$demo_pid"
 t0=$(date +%s)
 wait "$demo_pid"
 rc=$?
 verify es $rc
 check "es: Ctrl-C stopped it well before its 60 s" "[ \$((\$(date +%s) - t0)) -lt 40 ]"
-check "es: alerts were written, as many as the report says" \
-    "n=\$(sed -n 's/^  alerts *\([0-9]*\) .*/\1/p' $t/es.out) && [ -n \"\$n\" ] && [ \$(wc -l <$t/es/alerts.ndjson) = \$n ]"
+check "es: alarm events were written, as many as the report says" \
+    "n=\$(sed -n 's/^  alarm events *\([0-9]*\) .*/\1/p' $t/es.out) && [ -n \"\$n\" ] && [ \$(wc -l <$t/es/alarms.ndjson) = \$n ]"
 check "es: the report says where the anomalies went" "grep -q '^  anomalies .* Elasticsearch at $ES_URL' $t/es.out"
 curl -s -XPOST -H 'Content-Type: application/json' "$ES_URL/bp-anomalies*/_search?size=100000" \
     -d '{}' | "$py" -c 'import json, sys

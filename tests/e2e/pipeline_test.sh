@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bppipe test (issue 13, point 2): the shipped ward tested from a test file, with its Kafka
-# source replaced by the test's input and every sink (Elasticsearch, files, alerts) captured in
+# source replaced by the test's input and every sink (Elasticsearch, files, alarms) captured in
 # memory. A file with one true and one false test exits 1 naming the false one, with
 # "1 passed, 1 failed"; an all-true file exits 0; a broken file exits 2 with file:line and runs
 # nothing; -o/-u edit the pipeline under test; nothing is written and nothing is connected to.
@@ -45,10 +45,10 @@ bp() { timeout 60 "$BPPIPE" test "$@"; }
 
 # 1. One true and one false test.
 cat >"$t/mixed.ini" <<INI
-[test.crisis_alerts_once]
+[test.crisis_alarms_once]
 pipeline = $ward
 input = readings.ndjson              ; relative to this file
-expect.alerts.count = 1
+expect.alarms.count = 1
 
 [test.everything_is_a_crisis]
 pipeline = $ward
@@ -57,7 +57,7 @@ expect.anomalies.bp_category = hypertensive_crisis   ; false: the hypotension is
 INI
 bp "$t/mixed.ini" >"$t/out" 2>"$t/err"; rc=$?
 check "mixed file exits 1" "[ $rc = 1 ]" "$t/err"
-check "the true test passes" "grep -qx 'ok crisis_alerts_once' '$t/out'" "$t/out"
+check "the true test passes" "grep -qx 'ok crisis_alarms_once' '$t/out'" "$t/out"
 check "the false test is named with what was seen" \
     "grep -qx 'FAIL everything_is_a_crisis: expect.anomalies.bp_category = hypertensive_crisis, saw \"hypotension\" in 1 of 2 documents' '$t/out'" "$t/out"
 check "the first document that differs is shown, not its payload" \
@@ -74,7 +74,7 @@ pipeline = $ward
 input = readings.ndjson
 expect.anomalies.count = 2
 expect.normal.count = 1
-expect.alerts.count = 1
+expect.alarms.count = 1
 expect.dead-letter.count = 1
 expect.normal.bp_category = normal
 expect.normal.anomaly = false
@@ -110,51 +110,51 @@ check "still nothing written" "[ ! -e '$t/ward' ]"
 
 # Several files, and a false count names what it saw.
 cat >"$t/count.ini" <<INI
-[test.two_alerts]
+[test.two_alarms]
 pipeline = $ward
 input = readings.ndjson
-expect.alerts.count = 2
+expect.alarms.count = 2
 expect.normal.heart_rate = <present>
 INI
 bp "$t/good.ini" "$t/count.ini" >"$t/out" 2>"$t/err"; rc=$?
 check "two files: exit 1, 3 passed, 1 failed" \
     "[ $rc = 1 ] && [ \"\$(tail -n 1 '$t/out')\" = '3 passed, 1 failed' ]" "$t/out"
 check "a false count says what it saw, and the next failure follows" \
-    "grep -qx 'FAIL two_alerts: expect.alerts.count = 2, saw 1' '$t/out' && grep -qx '  also: expect.normal.heart_rate = <present>, saw <absent> in 1 of 1 documents' '$t/out'" "$t/out"
+    "grep -qx 'FAIL two_alarms: expect.alarms.count = 2, saw 1' '$t/out' && grep -qx '  also: expect.normal.heart_rate = <present>, saw <absent> in 1 of 1 documents' '$t/out'" "$t/out"
 
 # 3. Broken files: exit 2 with file:line, no test run.
 cat >"$t/broken.ini" <<INI
 [test.ok_but_never_run]
 pipeline = $ward
 input = readings.ndjson
-expect.alerts.count = 1
+expect.alarms.count = 1
 
 [test.broken]
 pipeline = $ward
 input = readings.ndjson
-expect.alerts.count = one
+expect.alarms.count = one
 expect.anomalies[patient_id].count = 1
-expcet.alerts.count = 1
+expcet.alarms.count = 1
 INI
 bp "$t/broken.ini" >"$t/out" 2>"$t/err"; rc=$?
 check "broken file exits 2" "[ $rc = 2 ]" "$t/err"
 check "bad count syntax at file:line" \
-    "grep -q '^error: $t/broken.ini:9: \[test.broken\] expect.alerts.count: count needs a whole number' '$t/err'" "$t/err"
+    "grep -q '^error: $t/broken.ini:9: \[test.broken\] expect.alarms.count: count needs a whole number' '$t/err'" "$t/err"
 check "bad selector at file:line" \
     "grep -q '^error: $t/broken.ini:10: .*a selector is \[FIELD=VALUE\]' '$t/err'" "$t/err"
 check "unknown key at file:line" \
-    "grep -q \"^error: $t/broken.ini:11: \[test.broken\] unknown key 'expcet.alerts.count'\" '$t/err'" "$t/err"
+    "grep -q \"^error: $t/broken.ini:11: \[test.broken\] unknown key 'expcet.alarms.count'\" '$t/err'" "$t/err"
 check "no test ran" "[ ! -s '$t/out' ]" "$t/out"
-printf '[test.x]\npipeline = nowhere.ini\nexpect.alerts.count = 1\n' >"$t/missing.ini"
+printf '[test.x]\npipeline = nowhere.ini\nexpect.alarms.count = 1\n' >"$t/missing.ini"
 bp "$t/missing.ini" >"$t/out" 2>"$t/err"; rc=$?
 check "missing pipeline and input: exit 2, file:line" \
     "[ $rc = 2 ] && grep -q '$t/missing.ini:2: \[test.x\] pipeline: no such file' '$t/err' && grep -q \"$t/missing.ini:1: \[test.x\] missing key 'input'\" '$t/err'" "$t/err"
 
-# -o and -u edit the pipeline under test, as for run: without its alert sink an expectation
+# -o and -u edit the pipeline under test, as for run: without its alarm sink an expectation
 # about it is broken; a lower plausibility limit turns the crisis into a dead letter.
-bp "$t/mixed.ini" -u sink.alerts >"$t/out" 2>"$t/err"; rc=$?
-check "-u sink.alerts: exit 2, the expectation named" \
-    "[ $rc = 2 ] && grep -q 'mixed.ini:4: \[test.crisis_alerts_once\] expect.alerts.count = 1: the pipeline has no \[sink.alerts\]' '$t/err'" "$t/err"
+bp "$t/mixed.ini" -u sink.alarms >"$t/out" 2>"$t/err"; rc=$?
+check "-u sink.alarms: exit 2, the expectation named" \
+    "[ $rc = 2 ] && grep -q 'mixed.ini:4: \[test.crisis_alarms_once\] expect.alarms.count = 1: the pipeline has no \[sink.alarms\]' '$t/err'" "$t/err"
 bp "$t/good.ini" -o pipeline.plausible_systolic_max=150 >"$t/out" 2>"$t/err"; rc=$?
 check "-o applies to the pipeline under test" \
     "[ $rc = 1 ] && grep -qx 'FAIL routes: expect.anomalies.count = 2, saw 1' '$t/out'" "$t/out"
@@ -165,7 +165,7 @@ cat >"$t/edits.ini" <<INI
 [test.own_edits]
 pipeline = $ward
 input = readings.ndjson
-unset = sink.alerts detector.ml
+unset = sink.alarms detector.ml
 set.pipeline.plausible_diastolic_min = 60
 expect.normal.ml_risk_score = <absent>
 expect.dead-letter.count = 2

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The shipped ward, made to run on a laptop by -o and -u alone (issue 13): the Kafka source
-# swapped to source-file, sink.anomalies swapped from sink-es to sink-file, sink.alerts removed.
+# swapped to source-file, sink.anomalies swapped from sink-es to sink-file, sink.alarms removed.
 # It runs with no Kafka and no Elasticsearch and its books balance against the files written;
 # the dropped keys are named in one info line, their values never shown; check agrees; -u of
 # what is not there is refused; an undefined ${VAR} in a dropped or removed key is no error.
@@ -56,7 +56,7 @@ readings=31 # 4 + 24 + 3 dead letters; the mean-pressure line is skipped
 # sink.anomalies.path comes before the plugin swap on purpose: the order of -o must not matter.
 swap=(-o "sink.anomalies.path=$t/anomalies" -o sink.anomalies.plugin=sink-file
       -o source.kafka.plugin=source-file -o "source.kafka.path=$t/readings.ndjson"
-      -u sink.alerts)
+      -u sink.alarms)
 
 timeout 60 "$BPPIPE" run "$ward" "${swap[@]}" --summary-json "$t/sum.json" >"$t/out" 2>"$t/err"
 st=$?
@@ -75,11 +75,12 @@ check "the mean-pressure Observation is skipped, not a reading" "[ $(j "d['skipp
 check "anomaly documents written = the summary's anomalies" "[ $an = $(j "d['anomaly']") ]"
 check "normal files written = the summary's normals" "[ $no = $(j "d['normal']") ]"
 check "dead letters written = the summary's invalid" "[ $dl = $(j "d['invalid']") ] && [ $dl = 3 ]"
-check "the ward found anomalies and normals" "[ $an -ge 12 ] && [ $no -ge 12 ]"
+# (detector-trend flags a rapid change of some patients, so a few readings in range are anomalies)
+check "the ward found anomalies and normals" "[ $an -ge 12 ] && [ $no -ge 10 ]"
 check "anomaly documents are JSON from sink-file" \
     "cat '$t/anomalies'/*.ndjson | python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]'"
-check "no alert was written (sink.alerts removed)" "! grep -q DetectedIssue '$t/out'"
-check "the sinks are the three file sinks; sink.alerts is gone" \
+check "no alarm event was written (sink.alarms removed)" "! grep -q DetectedIssue '$t/out'"
+check "the sinks are the three file sinks; sink.alarms is gone" \
     "[ \"$(j "' '.join(k + '=' + v['plugin'] for k, v in sorted(d['sinks'].items()))")\" = \
        'sink.anomalies=sink-file sink.dead-letter=sink-file sink.normal=sink-file' ]"
 check "nothing tried a broker or a cluster" \
@@ -95,12 +96,12 @@ check "no value of a dropped key is shown" "! grep -qE 'SWAPSECRET|swap-user' '$
 "$BPPIPE" check "$ward" "${swap[@]}" >"$t/log" 2>&1
 st=$?
 check "check with the same arguments exits 0" \
-    "[ $st = 0 ] && grep -q 'valid: source source-file, 2 detector(s), 3 sink(s)' '$t/log'"
+    "[ $st = 0 ] && grep -q 'valid: source source-file, 3 detector(s), 3 sink(s)' '$t/log'"
 check "check shows no secret either" "! grep -q SWAPSECRET '$t/log'"
 
 # -o adds a whole section: the Kafka source removed, a file source added under another name.
 "$BPPIPE" check "$ward" -u source.kafka -o source.file.plugin=source-file \
-    -o "source.file.path=$t/readings.ndjson" -u sink.alerts -o "sink.anomalies.path=$t/a2" \
+    -o "source.file.path=$t/readings.ndjson" -u sink.alarms -o "sink.anomalies.path=$t/a2" \
     -o sink.anomalies.plugin=sink-file >"$t/log" 2>&1
 check "-u source.kafka and a new [source.file] by -o" "[ $? = 0 ] && grep -q 'source source-file' '$t/log'"
 "$BPPIPE" check "$ward" -o source.file.plugin=source-file -o "source.file.path=$t/readings.ndjson" \
@@ -148,10 +149,10 @@ check "without the swap, each undefined variable is an error" \
     "[ $? = 2 ] && [ \$(grep -cE 'SWAP_UNSET_(BROKERS|KEY|TOKEN) is not set' '$t/log') = 3 ]"
 "$BPPIPE" check "$t/unset.ini" "${swap[@]}" >"$t/log" 2>&1
 check "dropped by the swap or removed by -u, they are no error" "[ $? = 0 ]" "$t/log"
-"$BPPIPE" check "$t/unset.ini" "${swap[@]:0:8}" -u sink.alerts.bearer_token >"$t/log" 2>&1
+"$BPPIPE" check "$t/unset.ini" "${swap[@]:0:8}" -u sink.alarms.bearer_token >"$t/log" 2>&1
 check "a key removed by -u is no error" "[ $? = 0 ]" "$t/log"
 line=$(grep -n '^brokers *=' "$t/unset.ini" | cut -d: -f1)
-"$BPPIPE" check "$t/unset.ini" "${swap[@]:0:4}" -u sink.alerts >"$t/log" 2>&1
+"$BPPIPE" check "$t/unset.ini" "${swap[@]:0:4}" -u sink.alarms >"$t/log" 2>&1
 check "one kept is still an error, at its line ($line)" \
     "[ $? = 2 ] && ! grep -q SWAP_UNSET_KEY '$t/log' &&
      grep -q 'unset.ini:$line: \[source.kafka\] key .brokers.: environment variable SWAP_UNSET_BROKERS' '$t/log'"
