@@ -370,7 +370,10 @@ static int on_command(bp_alarms *a, bp_batch *records, const bp_record *cmd, int
     if (rc == 0 && sc.n == 1) {
         found *f = &sc.items[0];
         bp_record stamp;
-        partition_stamp(&stamp, f, records->seq);
+        /* The batch is the command's own (its payload's stamp): `records` is the flight's list
+         * of records, which carries no poll order (seq 0), and a change put in no batch is
+         * never persisted with that batch's commit. */
+        partition_stamp(&stamp, f, cmd->state_seq ? cmd->state_seq : records->seq);
         stamp.source_ts_ms = cmd->source_ts_ms;
         const char *patient, *cname;
         split_key(f->key, &patient, &cname);
