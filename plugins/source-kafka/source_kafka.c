@@ -656,6 +656,30 @@ static bool in_assignment(const rd_kafka_topic_partition_list_t *assigned, const
     return false;
 }
 
+/* A state change of a partition the batch read nothing from (the host's alarm stage escalates
+ * on time, in a batch of no payload): the partition's committed position is acknowledged again,
+ * so the change is persisted with the tag of that position (the offset commit moves nothing).
+ * Restored at that position it is the value after the change, which is exact: the change's
+ * events were delivered before this commit, and a crash before it leaves the older record,
+ * after which the host makes the same change again. */
+typedef struct reack_ctx {
+    source *s;
+    int rc;
+} reack_ctx;
+
+static int reack_one(void *user, const bp_state_change *ch)
+{
+    reack_ctx *r = user;
+    if (!ch->topic || ch->partition < 0 || bp_kpos_find(&r->s->acked, ch->topic, ch->partition))
+        return 0;
+    const bp_kpos *c = bp_kpos_find(&r->s->committed, ch->topic, ch->partition);
+    if (c && c->next > 0 && bp_kpos_raise(&r->s->acked, ch->topic, ch->partition, c->next) != 0) {
+        r->rc = BP_FATAL;
+        return 1;
+    }
+    return 0;
+}
+
 /* The positions committed are those of `batch` itself, read from its payloads: the host polls
  * further batches while this one is delivered (BP_CAP_BATCH_COMMIT) and commits in poll order,
  * so what was polled since is never committed with it. Partitions given up since the batch was
@@ -678,6 +702,10 @@ static int src_commit(void *state, const bp_batch *batch)
     }
     if (assigned)
         rd_kafka_topic_partition_list_destroy(assigned);
+    reack_ctx ra = {s, BP_OK};
+    if (rc == BP_OK && BP_HOST_HAS(h, state_changes) &&
+        (h->state_changes(s->ctx, batch, reack_one, &ra) < 0 || ra.rc != BP_OK))
+        rc = BP_FATAL;
     /* the state changes of the same readings, for the same partitions */
     if (rc == BP_OK)
         rc = bp_kstate_merge(&s->ks, batch, &s->acked, &s->committed);

@@ -103,9 +103,14 @@ static void run_usage(FILE *out, bool check)
     fputs("\nStage sections: [source.NAME], [detector.NAME] (run in file order), [sink.NAME],\n"
           "each with plugin = NAME (a plugin's name, never a path; when two folders of the\n"
           "search path hold one, the first is used and the other is named in a warning).\n"
-          "Sinks also take route = anomaly|normal|all|critical|invalid|skipped (default all;\n"
-          "critical = severity critical; invalid = dead letters; skipped = valid FHIR that is\n"
-          "not blood pressure, never part of all).\n"
+          "Sinks also take route = anomaly|normal|all|critical|invalid|skipped|alarm (default\n"
+          "all; critical = severity critical; invalid = dead letters; skipped = valid FHIR\n"
+          "that is not blood pressure, never part of all; alarm = the alarm stage's events,\n"
+          "with alarm_min_tier = K for those of alarms escalated to tier K or more).\n"
+          "[alarms]: conditions that turn verdicts into alarms, CONDITION.match, .priority\n"
+          "(high|medium|low), .confirm_readings, .confirm_within_s, .clear_readings,\n"
+          ".cooldown_s, .escalate_after (seconds, per tier); and state_file, max_keys.\n"
+          "Set one with -o alarms.CONDITION.KEY=VALUE (docs/alarms.md).\n"
           "Values may use ${VAR} and ${VAR:-default}.\n"
           "Exit status: 0 ok, 1 runtime failure, 2 usage or configuration error.\n",
           out);

@@ -382,6 +382,8 @@ static bp_flight *flight_new(runner *r)
     }
     f->next = NULL;
     f->input.seq = ++r->next_seq;
+    /* the judged records are of the same batch (the alarm stage stamps its changes with it) */
+    f->records.seq = f->valid.seq = f->input.seq;
     bp_state_begin_poll(f->input.seq);
     f->remaining = 0;
     f->bytes = 0;

@@ -134,9 +134,8 @@ static void verdict_fields(doc_writer *w, const bp_record *r)
     }
 }
 
-static void time_field(doc_writer *w, const char *name, long long ms)
+static void time_value(doc_writer *w, long long ms)
 {
-    key(w, name);
     bp_buf_putc(w->out, '"');
     bp_buf_iso_time(w->out, ms);
     bp_buf_putc(w->out, '"');
@@ -148,7 +147,8 @@ static void alarm_document(doc_writer *w, const bp_record *r)
 {
     const bp_alarm_event *ev = r->alarm;
     open_obj(w);
-    time_field(w, "@timestamp", ev->event_ms);
+    key(w, "@timestamp");
+    time_value(w, ev->event_ms);
     text_field(w, "document_type", "alarm_event");
     text_field(w, "stable_id", r->stable_id);
     text_field(w, "alarm_id", ev->alarm_id);
@@ -160,8 +160,10 @@ static void alarm_document(doc_writer *w, const bp_record *r)
     number_field(w, "tier", ev->tier);
     text_field(w, "by", ev->by);
     text_field(w, "from", ev->from);
-    time_field(w, "event_time", ev->event_ms);
-    time_field(w, "raised_at", ev->raised_at_ms);
+    key(w, "event_time");
+    time_value(w, ev->event_ms);
+    key(w, "raised_at");
+    time_value(w, ev->raised_at_ms);
     text_field(w, "reading_id", ev->reading_id);
     number_field(w, "systolic_pressure", ev->systolic);
     number_field(w, "diastolic_pressure", ev->diastolic);

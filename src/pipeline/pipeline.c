@@ -381,6 +381,12 @@ static bp_ctx *build_stage(bp_pipeline *p, bp_section *s, bp_errors *errs)
         check_lane_bounds(s, errs);
         check_buffer(s, errs);
         min_tier = check_min_tier(s, routes, errs);
+        const bp_kv *buf = bp_section_get(s, "buffer");
+        if ((routes & BP_ROUTE_BIT(BP_ROUTE_ALARM)) && buf && strcmp(buf->value, "disk") == 0)
+            /* the spool's record codec keeps readings, not an event's fields */
+            bp_errors_add(errs, "%s: [%s] route = alarm does not take buffer = disk yet (the "
+                          "spool would lose the events' fields); remove buffer and its keys",
+                          bp_where(buf->file, buf->line, where, sizeof where), s->name);
     }
     bp_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx || !(ctx->name = strdup(s->name))) {
