@@ -111,6 +111,9 @@ static void run_usage(FILE *out, bool check)
           "(high|medium|low), .confirm_readings, .confirm_within_s, .clear_readings,\n"
           ".cooldown_s, .escalate_after (seconds, per tier); and state_file, max_keys.\n"
           "Set one with -o alarms.CONDITION.KEY=VALUE (docs/alarms.md).\n"
+          "users_file (NAME TOKEN lines, mode 0600) and audit_file: who may acknowledge an\n"
+          "alarm with POST /api/alarms/ALARM_ID/ack on http_listen, and where each request\n"
+          "is written down (docs/alarms.md, \"The API\").\n"
           "Values may use ${VAR} and ${VAR:-default}.\n"
           "Exit status: 0 ok, 1 runtime failure, 2 usage or configuration error.\n",
           out);
