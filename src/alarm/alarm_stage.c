@@ -485,7 +485,8 @@ char *bp_alarms_list_json(bp_alarms *a)
     }
     if (a)
         a->counts.active = sc.n;
-    qsort(sc.items, sc.n, sizeof *sc.items, by_priority_then_newest);
+    if (sc.n > 1)
+        qsort(sc.items, sc.n, sizeof *sc.items, by_priority_then_newest);
     bp_buf b = {0};
     bp_buf_puts(&b, "{\"alarms\":[");
     for (size_t i = 0; i < sc.n; i++) {
