@@ -33,9 +33,10 @@
  *     the services). 1.5: keyed state (bp_host.state_*, BP_CAP_KEYED_STATE): per-key state the
  *     host keeps per input partition, consistent with the source's commits. 1.6:
  *     bp_host.add_rejected, a payload the source itself found unusable, dead-lettered with the
- *     source's reason and never decoded. 1.7: bp_plugin.send_input, a source appends a message to
- *     its own input (an alarm acknowledgement for the partition that owns the alarm). Plugins
- *     built for 1.0 to 1.6 keep working: the host never calls one instance from two threads at once, a
+ *     source's reason and never decoded. 1.7: the BP_F_ALARM_* fields of alarm events
+ *     (route = alarm), and bp_plugin.send_input, a source appends a message to its own input
+ *     (an alarm acknowledgement, for the partition that owns the alarm). Plugins built for 1.0
+ *     to 1.6 keep working: the host never calls one instance from two threads at once, a
  *     source with commit() but without BP_CAP_BATCH_COMMIT gets one batch in flight at a time,
  *     as before, and members a plugin's header did not have are never read.
  *   - Growth. Every struct that crosses the boundary starts with struct_size. New members and
