@@ -109,6 +109,7 @@ typedef struct bp_alarm_counts {
     uint64_t commands, commands_applied, commands_ignored;
     uint64_t readings_delayed; /* matching readings that did not raise for want of confirmation */
     uint64_t active;           /* alarms raised, acknowledged or latched now */
+    uint64_t state_lost;       /* states the keyed state could not keep (max_keys, memory) */
 } bp_alarm_counts;
 void bp_alarms_get_counts(const bp_alarms *a, bp_alarm_counts *out);
 

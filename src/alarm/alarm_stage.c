@@ -136,11 +136,13 @@ static int store(bp_alarms *a, const bp_record *rec, const char *key, size_t key
     size_t len = step->gone ? 0 : bp_alarm_state_encode(st, buf, sizeof buf);
     int rc = bp_state_put(&a->owner, rec, key, key_len, buf, len, !step->gone);
     if (rc != BP_OK) {
+        /* The run goes on and the events are still emitted: an alarm raised twice (its state
+         * lost) is better than a ward that stops, or an alarm nobody hears. */
+        a->counts.state_lost++;
         bp_log("alarms", BP_LOG_ERROR,
-               "cannot keep an alarm state (status %d): raise max_keys "
-               "in [alarms] or free memory",
+               "cannot keep an alarm state (status %d): the alarm may be raised again; raise "
+               "max_keys in [alarms] or free memory",
                rc);
-        return -1;
     }
     return 0;
 }

@@ -17,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const route_names[BP_ROUTE_READING_COUNT] = {"normal", "anomaly", "invalid", "skipped"};
+static const char *const route_names[BP_ROUTE_READING_COUNT] = {"normal", "anomaly", "invalid",
+                                                                 "skipped"};
 
 const double bp_metrics_bounds[BP_METRICS_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                                       1,     2.5,  5,     10,   30,  60,   300};
@@ -57,9 +58,9 @@ static void committed(void *ctx, const bp_flight *f)
 static void histogram(bp_buf *b, const char *name, const char *help, const bp_histogram *h);
 
 /* A reading routed to one of these sinks is an alert on the live page: the sinks of
- * route = critical. That route is where a pipeline sends what must reach someone now (in the
- * shipped pipelines/ward.ini, the sink-alert sink and only it), so the page asks the routing
- * rather than a plugin's name; a sink-alert on another route, or another plugin on
+ * route = critical. That route is where a pipeline without [alarms] sends what must reach
+ * someone now (a sink-alert sink; pipelines/ward.ini has alarms instead), so the page asks the
+ * routing rather than a plugin's name; a sink-alert on another route, or another plugin on
  * route = critical, is judged by its route like the rest. Bit i: the sink whose index is i. */
 static uint64_t alerting_sinks(const bp_pipeline *p)
 {

@@ -369,8 +369,9 @@ static bp_ctx *build_stage(bp_pipeline *p, bp_section *s, bp_errors *errs)
         const bp_kv *route = bp_section_get(s, "route");
         if (parse_route(route ? route->value : NULL, &routes) != 0) {
             bp_errors_add(errs, "%s: [%s] key 'route': '%s' is not one of anomaly|normal|all|"
-                          "critical|invalid|skipped|alarm", bp_where(route->file, route->line, where, sizeof where),
-                          s->name, route->value);
+                          "critical|invalid|skipped|alarm",
+                          bp_where(route->file, route->line, where, sizeof where), s->name,
+                          route->value);
             return NULL;
         }
     }

@@ -3,7 +3,8 @@
 # holds open, so the run goes on with no reading:
 #   1. escalated on time with no new reading, twice; an acknowledgement read from the input
 #      stops the escalation of its alarm (another alarm, raised after it, escalates twice
-#      meanwhile), and a repeated acknowledgement changes nothing;
+#      meanwhile), and a repeated acknowledgement changes nothing; a sink with
+#      alarm_min_tier = 1 gets the escalations and what follows them, not the raises;
 #   2. kill -9 after an acknowledgement (the alarm state in the snapshot file, state_file): the
 #      restarted process neither raises again nor escalates the acknowledged alarm, and
 #      escalates the unacknowledged one at its next tier, on time, once.
@@ -62,6 +63,12 @@ plugin = sink-file
 route = alarm
 path = $1
 layout = ndjson
+[sink.pager]
+plugin = sink-file
+route = alarm
+alarm_min_tier = 1
+path = $1-pager
+layout = ndjson
 INI
     "$BPPIPE" run "$t/p.ini" <"$t/in" 2>>"$t/err" &
     pid=$!
@@ -93,6 +100,9 @@ wait_gone 30 "$pid"
 wait "$pid"
 check "the run ended cleanly" "[ $? = 0 ]"
 pid=
+# (after the end: each sink delivers on its own lane)
+check "the tier-1 sink (alarm_min_tier = 1) got the escalations and the acknowledgement after, not the raises" \
+    "[ \"\$(events '$t/one-pager' | sort | tr '\n' ,)\" = 'A acknowledged 1,A escalated 1,B escalated 1,B escalated 2,' ]"
 check "the summary counts the events and the commands apart from the readings" \
     "grep -q 'alarms  *6 events, 2 commands' '$t/err' && grep -q 'readings in    2 = ' '$t/err'"
 

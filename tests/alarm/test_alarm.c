@@ -336,6 +336,22 @@ static void test_restart(void)
     unlink(path);
 }
 
+/* A state the store cannot keep (max_keys): the run goes on, the alarm is raised all the same
+ * (never silenced), and the loss is counted. */
+static void test_max_keys(void)
+{
+    bp_alarms *a = build("[alarms]\nmax_keys = 1\n"
+                         "crisis.match = category=hypertensive_crisis\n");
+    char ev[256];
+    STEP(a, T0, ev, reading(&t_, "k1", "hypertensive_crisis", T0);
+         reading(&t_, "k2", "hypertensive_crisis", T0));
+    CHECK_STR(ev, "raised:0,raised:0");
+    bp_alarm_counts c;
+    bp_alarms_get_counts(a, &c);
+    CHECK(c.state_lost == 1);
+    bp_alarms_free(a);
+}
+
 /* The event document, and the host table's alarm fields. */
 static void test_document(void)
 {
@@ -452,5 +468,6 @@ int main(void)
     test_latch_and_cooldown();
     test_escalation();
     test_restart();
+    test_max_keys();
     return CHECK_DONE();
 }
