@@ -18,7 +18,9 @@
     if (text !== undefined) e.textContent = text;
     return e;
   }
-  function clock(iso) { return iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : "–"; }
+  function clock(iso) {
+    return iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : "–";
+  }
   function label(s) { return s ? s.replace(/_/g, " ") : "–"; }
   function listenerHeaders() {
     const t = sessionStorage.getItem("bppipe-token"); /* live.js keeps the listener's token */
@@ -59,8 +61,9 @@
   }
 
   function draw(alarms) {
-    alarms = alarms.slice().sort((a, b) => ((RANK[b.priority] || 0) - (RANK[a.priority] || 0)) ||
-                                           (a.raised_at < b.raised_at ? 1 : a.raised_at > b.raised_at ? -1 : 0));
+    const newer = (a, b) => (a.raised_at < b.raised_at ? 1 : a.raised_at > b.raised_at ? -1 : 0);
+    alarms = alarms.slice().sort((a, b) =>
+      ((RANK[b.priority] || 0) - (RANK[a.priority] || 0)) || newer(a, b));
     $("k-active-alarms").textContent = alarms.length;
     const rows = alarms.map((a) => {
       const tr = el("tr", { class: "prio-" + a.priority + " state-" + a.state,
@@ -70,9 +73,11 @@
       tr.appendChild(prio);
       tr.appendChild(el("td", { class: "id" }, a.patient_id));
       tr.appendChild(el("td", {}, label(a.condition)));
-      const state = el("td", { class: "state" }, label(a.state) + (a.tier ? " · tier " + a.tier : ""));
-      if (a.acknowledged_by) state.appendChild(el("span", { class: "muted" }, " by " + a.acknowledged_by));
-      else if (pending[a.alarm_id]) state.appendChild(el("span", { class: "muted" }, " · " + pending[a.alarm_id]));
+      const state = el("td", { class: "state" },
+                       label(a.state) + (a.tier ? " · tier " + a.tier : ""));
+      const after = a.acknowledged_by ? " by " + a.acknowledged_by
+                  : pending[a.alarm_id] ? " · " + pending[a.alarm_id] : "";
+      if (after) state.appendChild(el("span", { class: "muted" }, after));
       tr.appendChild(state);
       tr.appendChild(el("td", { class: "time" }, clock(a.raised_at)));
       const act = el("td", {});

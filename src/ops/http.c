@@ -312,9 +312,10 @@ bp_http *bp_http_start(const char *listen, const char *port_file, const char *to
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     char addr[96];
     snprintf(addr, sizeof addr, "%s:%u", host, info && info->port ? (unsigned)info->port : port);
-    bp_log("core", BP_LOG_INFO, "http listener on %s (live page /, /api/ward, /api/alarms, /metrics, /healthz, "
-           "/readyz%s)", addr,
-           token ? "; bearer token required" : "");
+    bp_log("core", BP_LOG_INFO,
+           "http listener on %s (live page /, /api/ward, /api/alarms, /metrics, /healthz, "
+           "/readyz%s)",
+           addr, token ? "; bearer token required" : "");
     if (port_file && write_port_file(port_file, addr) != 0) {
         bp_log("core", BP_LOG_ERROR,
                "could not write the listener's address to "
