@@ -2,6 +2,7 @@
 # src/ops/http.h), so bppipe serves them itself: no internet, no CDN, nothing installed beside it.
 set(files "index.html|/|text/html"
           "live.js|/live.js|text/javascript"
+          "alarms.js|/alarms.js|text/javascript"
           "live.css|/live.css|text/css")
 set(out "/* Generated from web/ by cmake/bppipe_embed_web.cmake: do not edit. */\n")
 string(APPEND out "#include \"ops/http.h\"\n\n")

@@ -33,7 +33,10 @@
  *     the services). 1.5: keyed state (bp_host.state_*, BP_CAP_KEYED_STATE): per-key state the
  *     host keeps per input partition, consistent with the source's commits. 1.6:
  *     bp_host.add_rejected, a payload the source itself found unusable, dead-lettered with the
- *     source's reason and never decoded. Plugins built for 1.0 to 1.5 keep working: the host never calls one instance from two threads at once, a
+ *     source's reason and never decoded. 1.7: the BP_F_ALARM_* fields of alarm events
+ *     (route = alarm), and bp_plugin.send_input, a source appends a message to its own input
+ *     (an alarm acknowledgement, for the partition that owns the alarm). Plugins built for 1.0
+ *     to 1.6 keep working: the host never calls one instance from two threads at once, a
  *     source with commit() but without BP_CAP_BATCH_COMMIT gets one batch in flight at a time,
  *     as before, and members a plugin's header did not have are never read.
  *   - Growth. Every struct that crosses the boundary starts with struct_size. New members and
@@ -55,7 +58,7 @@ extern "C" {
 #endif
 
 #define BP_ABI_MAJOR 1
-#define BP_ABI_MINOR 6
+#define BP_ABI_MINOR 7
 
 /* The one symbol every plugin exports. Its signature never changes across ABI majors, so the
  * loader can always read the descriptor and tell the user which ABI a plugin was built for. */
@@ -559,6 +562,20 @@ typedef struct bp_plugin {
      * error level, naming the address and what to check. `run` never calls it: a run waits
      * for a service that is down. Called on the main thread, never during a stage call. */
     int (*probe)(void *state, int timeout_ms);
+
+    /* --- ABI 1.7 (read only when struct_size covers it) --- */
+
+    /* SOURCE (may be NULL): appends one message to the source's own input, at `partition` of
+     * `topic` (a topic it reads), keyed by `key` (may be NULL), and returns once the message is
+     * durable there (Kafka: acknowledged by every in-sync replica) or after timeout_ms. The
+     * host sends what one process received for a partition another process may own (an alarm
+     * acknowledgement, docs/alarms.md); the owner reads it back through poll() in order with
+     * the rest. Return BP_OK (durable), BP_EINVAL (not a topic or partition of this input: the
+     * host answers "not found"), BP_RETRY (not durable in time; it may still arrive, so what is
+     * sent must be idempotent) or BP_FATAL. Called on the main thread, between stage calls,
+     * never during one; `data`, `topic` and `key` are the host's until the call returns. */
+    int (*send_input)(void *state, const char *topic, int32_t partition, const void *key,
+                      size_t key_len, const void *data, size_t len, int timeout_ms);
 } bp_plugin;
 
 /* bp_plugin.caps bits. */

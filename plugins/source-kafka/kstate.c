@@ -75,6 +75,12 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
     (void)rk;
     bp_kstate *ks = opaque;
+    if (m->_private) { /* send_input's message (input_send.c), not the changelog's */
+        bp_kstate_report *r = m->_private;
+        r->done = true;
+        r->err = m->err;
+        return;
+    }
     if (m->err) {
         ks->failed++;
         ks->h->log(ks->ctx, BP_LOG_WARN, "state: a changelog record to %s was not delivered: %s",
@@ -128,6 +134,11 @@ static rd_kafka_t *client(bp_kstate *ks, rd_kafka_type_t type)
     if (type == RD_KAFKA_CONSUMER)
         rd_kafka_poll_set_consumer(rk);
     return rk;
+}
+
+rd_kafka_t *bp_kstate_producer_new(bp_kstate *ks)
+{
+    return client(ks, RD_KAFKA_PRODUCER);
 }
 
 int bp_kstate_init(bp_kstate *ks, const bp_host *h, bp_ctx *ctx, rd_kafka_t *member,

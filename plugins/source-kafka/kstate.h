@@ -68,6 +68,15 @@ void bp_kstate_confirmed_partition(bp_kstate *ks, const char *topic, int32_t par
  * while closing), tells the host to drop their state. */
 void bp_kstate_revoke(bp_kstate *ks, const rd_kafka_topic_partition_list_t *parts, bool drop);
 
+/* Another producer like the changelog's (the member's brokers and security keys, acks=all,
+ * idempotent), for send_input (input_send.c): a message produced with a bp_kstate_report as its
+ * opaque gets its delivery report there, and is no changelog record. NULL after logging. */
+typedef struct bp_kstate_report {
+    bool done;               /* the report came */
+    rd_kafka_resp_err_t err; /* its outcome */
+} bp_kstate_report;
+rd_kafka_t *bp_kstate_producer_new(bp_kstate *ks);
+
 void bp_kstate_free(bp_kstate *ks);
 
 #endif

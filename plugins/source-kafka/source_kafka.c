@@ -7,6 +7,7 @@
 
 #include "kafka/kafka_conf.h"
 #include "kafka/kafka_talk.h"
+#include "input_send.h"
 #include "kstate.h"
 #include "positions.h"
 
@@ -50,6 +51,7 @@ typedef struct source {
     size_t batch_size;       /* 0: the host's capacity */
     int poll_timeout_ms;     /* 0: the host's timeout */
     bp_kstate ks;            /* the keyed state's changelog */
+    bp_input_sender send;    /* send_input's producer (input_send.c) */
     bp_kafka_talk talk;      /* what librdkafka says, in words (lib/kafka/kafka_talk.h) */
     bool closing;            /* in close(): partitions go, the host judges nothing more */
     bool state_failed;       /* a restore failed: the pipeline stops rather than judge without */
@@ -507,6 +509,7 @@ static void src_close(void *state)
                 s->h->log(s->ctx, BP_LOG_WARN, "closing the consumer: %s", rd_kafka_err2str(e));
         }
     }
+    bp_input_send_free(&s->send);
     bp_kstate_free(&s->ks);
     if (guard && !s->synced) {
         left_to_exit = s->rk;
@@ -721,6 +724,15 @@ static int src_probe(void *state, int timeout_ms)
                           timeout_ms);
 }
 
+/* ABI 1.7: an alarm acknowledgement for the process that owns its partition (input_send.c). */
+static int src_send_input(void *state, const char *topic, int32_t partition, const void *key,
+                          size_t key_len, const void *data, size_t len, int timeout_ms)
+{
+    source *s = state;
+    return bp_input_send(&s->send, &s->ks, s->topics, topic, partition, key, key_len, data, len,
+                         timeout_ms);
+}
+
 static const bp_plugin descriptor = {
     .struct_size = sizeof(bp_plugin),
     .abi_major = BP_ABI_MAJOR,
@@ -740,6 +752,7 @@ static const bp_plugin descriptor = {
      * positions, so batches are polled while earlier ones are still being delivered */
     .caps = BP_CAP_POLL_APPENDS | BP_CAP_BATCH_COMMIT | BP_CAP_KEYED_STATE,
     .probe = src_probe,
+    .send_input = src_send_input,
 };
 
 BP_PLUGIN(descriptor)

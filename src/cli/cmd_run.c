@@ -4,6 +4,7 @@
 
 #include "alarm/burden_feed.h"
 #include "alarm/burden_report.h"
+#include "alarm/ack_config.h"
 #include "base/log.h"
 #include "config/options.h"
 #include "engine/runner.h"
@@ -115,6 +116,9 @@ static void run_usage(FILE *out, bool check)
           "(high|medium|low), .confirm_readings, .confirm_within_s, .clear_readings,\n"
           ".cooldown_s, .escalate_after (seconds, per tier); and state_file, max_keys.\n"
           "Set one with -o alarms.CONDITION.KEY=VALUE (docs/alarms.md).\n"
+          "users_file (NAME TOKEN lines, mode 0600) and audit_file: who may acknowledge an\n"
+          "alarm with POST /api/alarms/ALARM_ID/ack on http_listen, and where each request\n"
+          "is written down (docs/alarms.md, \"The API\").\n"
           "Values may use ${VAR} and ${VAR:-default}.\n"
           "Exit status: 0 ok, 1 runtime failure, 2 usage or configuration error.\n",
           out);
@@ -202,6 +206,9 @@ static int prepare(bp_pipeline *p, run_args *a)
     int rc = bp_pipeline_build(p, a->file, a->edits, a->n_edits, &errs);
     if (bp_alarms_build(&a->opts.alarms, &p->cfg, &errs) != 0)
         rc = -1; /* [alarms] is checked with the rest, every mistake in one go */
+    /* [alarms] users_file and audit_file: refused by check as by run, before anything opens. */
+    if (rc == 0 && bp_alarm_ack_check(&p->cfg, &errs) != 0)
+        rc = -1;
     if (rc == 0)
         rc = bp_pipeline_open(p, &errs);
     if (rc == 0 && bp_alarms_open(a->opts.alarms) != BP_OK) {
@@ -309,6 +316,7 @@ static int run_or_check(int argc, char **argv, bool check)
     const bp_run_observer *observer = bp_metrics_observer(&metrics, &p);
     metrics.burden = burden;
     bp_sd_notify("READY=1"); /* every stage open: systemd's Type=notify */
+    metrics.alarms = a.opts.alarms; /* /api/alarms lists its active alarms */
     status = bp_run(&p, &a.opts, observer, &st);
     bp_sd_notify("STOPPING=1");
     bp_pipeline_close(&p); /* flush before the summary, so it reports what is durable */

@@ -5,6 +5,7 @@
 #include "common/clock.h"
 #include "delivery/lane.h"
 #include "engine/decode_pool.h"
+#include "engine/inject.h"
 #include "pipeline/document.h"
 #include "pipeline/state.h"
 
@@ -256,10 +257,15 @@ static void route_all(runner *r)
 static step_result commit_batch(runner *r, bp_flight *f)
 {
     bp_ctx *src = r->p->source;
-    if (!src->plugin->desc->commit)
+    /* The payloads the host added (src/engine/inject.h) are the last of the batch and none of
+     * the source's positions: commit() sees the source's own only. */
+    bp_batch own = f->input;
+    size_t added = bp_inject_count(f->input.seq);
+    own.count -= added < own.count ? added : own.count;
+    if (!src->plugin->desc->commit || (added && own.count == 0))
         return STEP_OK;
     for (unsigned attempt = 0;; attempt++) {
-        int rc = src->plugin->desc->commit(src->state, &f->input);
+        int rc = src->plugin->desc->commit(src->state, &own);
         if (rc == BP_OK)
             return STEP_OK;
         if (rc != BP_RETRY) {
@@ -528,6 +534,7 @@ static step_result commit_done(runner *r)
          * keep the state themselves) are written from it at these points only. */
         bp_state_commit(f->input.seq);
         bp_state_checkpoint(false);
+        bp_inject_committed(f->input.seq); /* an acknowledgement's answer waits for this */
         r->head = f->next;
         if (!r->head)
             r->tail = NULL;
@@ -734,6 +741,8 @@ static step_result poll_and_process(runner *r, bool *ended)
      * without a source timestamp arrived at polled_ms. */
     r->f->polled_s = bp_now_s();
     r->f->polled_ms = bp_wall_ms();
+    if (res == STEP_OK)
+        bp_inject_drain(&r->f->input, r->f->input.seq);
     if (res == STEP_OK && r->f->input.count)
         return process_batch(r);
     if (res == STEP_OK && r->opts->alarms) {
@@ -795,6 +804,7 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, const bp_run_observer *obser
         return 1;
     }
     observe_tick(&r, true);
+    bp_inject_run_begin();
     int status = 0;
     bool ended = false, bounded = false, failed = false;
     for (;;) {
@@ -813,6 +823,7 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, const bp_run_observer *obser
             bounded = limits_reached(opts, st);
             break;
         }
+        bp_inject_serve_sends(p->source); /* acknowledgements for another partition's owner */
         pthread_mutex_lock(&r.lanes.mu);
         int full = bp_lanes_first_full(&r.lanes);
         pthread_mutex_unlock(&r.lanes.mu);
@@ -856,6 +867,7 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, const bp_run_observer *obser
         status = drain(&r, bounded) || failed ? 1 : 0;
     else
         bp_lanes_stop(&r.lanes, true); /* a failure: nothing more is committed */
+    bp_inject_run_end(); /* what was not committed is answered as failed */
     if (bp_state_checkpoint(true) != 0)
         status = 1; /* logged: the snapshot files are one commit behind */
     if (r.obs && r.obs->stopped)

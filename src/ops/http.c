@@ -1,5 +1,6 @@
 #include "ops/http.h"
 
+#include "ops/alarm_api.h"
 #include "base/log.h"
 #include "common/clock.h"
 #include "common/json_buf.h"
@@ -28,6 +29,7 @@ struct bp_http {
     double heartbeat; /* bp_now_s() of the last publish; 0: none yet */
     char *live; /* the last /api/ward text; NULL: none yet */
     size_t live_len, live_cap;
+    bp_alarm_api *alarms; /* /api/alarms (alarm_api.c); NULL: not served */
 };
 
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const char *type,
@@ -125,6 +127,77 @@ static enum MHD_Result serve_live(bp_http *h, struct MHD_Connection *c)
     return ok;
 }
 
+/* The peer as IP:PORT, for the audit. */
+static void remote_of(struct MHD_Connection *c, char *out, size_t size)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    char ip[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (sa && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+        port = ntohs(in->sin_port);
+    }
+    snprintf(out, size, "%s:%u", ip, port);
+}
+
+static bp_alarm_api *alarms_of(bp_http *h)
+{
+    pthread_mutex_lock(&h->mu);
+    bp_alarm_api *a = h->alarms;
+    pthread_mutex_unlock(&h->mu);
+    return a;
+}
+
+/* POST /api/alarms/ALARM_ID/ack. The user's own token is the credential here (it names who
+ * acknowledged), so the listener's token is not asked for as well. */
+static enum MHD_Result serve_ack(bp_http *h, struct MHD_Connection *c, const char *url)
+{
+    bp_alarm_api *a = alarms_of(h);
+    if (!a)
+        return text(c, MHD_HTTP_NOT_FOUND, "no [alarms] in this pipeline\n");
+    const char *id = url + strlen("/api/alarms/");
+    size_t id_len = strlen(id) - strlen("/ack");
+    char alarm_id[256];
+    snprintf(alarm_id, sizeof alarm_id, "%.*s", (int)(id_len < 255 ? id_len : 255), id);
+    char remote[96];
+    remote_of(c, remote, sizeof remote);
+    bp_alarm_api_answer ans;
+    bp_alarm_api_ack(a,
+                     MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_AUTHORIZATION),
+                     alarm_id, remote, &ans);
+    return answer(c, ans.status, "application/json", ans.body, strlen(ans.body));
+}
+
+static enum MHD_Result serve_alarms(bp_http *h, struct MHD_Connection *c)
+{
+    bp_alarm_api *a = alarms_of(h);
+    size_t len = 0;
+    char *list = a ? bp_alarm_api_list(a, &len) : NULL;
+    if (!list)
+        return text(c, a ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_NOT_FOUND,
+                    a ? "no snapshot yet\n" : "no [alarms] in this pipeline\n");
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, list, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(list);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static bool is_ack_url(const char *url)
+{
+    size_t n = strlen(url), p = strlen("/api/alarms/"), s = strlen("/ack");
+    return n > p + s && strncmp(url, "/api/alarms/", p) == 0 && strcmp(url + n - s, "/ack") == 0;
+}
+
 /* The page's files hold no patient data, so a browser can load them without the token; the
  * page then sends it on its own requests (docs/live-page.md). */
 static const bp_web_asset *find_asset(const char *url)
@@ -143,6 +216,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     (void)upload_data;
     (void)con_cls;
+    if (strcmp(method, MHD_HTTP_METHOD_POST) == 0) {
+        /* Answered at the first call: an acknowledgement has no body (one sent is ignored). */
+        if (is_ack_url(url))
+            return serve_ack(h, c, url);
+        return text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST only to /api/alarms/ALARM_ID/ack\n");
+    }
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET only\n");
     if (*upload_data_size)
@@ -167,7 +246,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return serve_ready(h, c, age);
     if (strcmp(url, "/api/ward") == 0)
         return serve_live(h, c);
-    return text(c, MHD_HTTP_NOT_FOUND, "not found: /, /api/ward, /metrics, /healthz, /readyz\n");
+    if (strcmp(url, "/api/alarms") == 0)
+        return serve_alarms(h, c);
+    return text(c, MHD_HTTP_NOT_FOUND,
+                "not found: /, /api/ward, /api/alarms, /metrics, /healthz, /readyz\n");
 }
 
 static int write_port_file(const char *path, const char *addr)
@@ -214,7 +296,8 @@ bp_http *bp_http_start(const char *listen, const char *port_file, const char *to
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)port, NULL, NULL,
+    h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
+                                 (uint16_t)port, NULL, NULL,
                                  on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
@@ -229,8 +312,10 @@ bp_http *bp_http_start(const char *listen, const char *port_file, const char *to
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     char addr[96];
     snprintf(addr, sizeof addr, "%s:%u", host, info && info->port ? (unsigned)info->port : port);
-    bp_log("core", BP_LOG_INFO, "http listener on %s (live page /, /api/ward, /metrics, /healthz, /readyz%s)", addr,
-           token ? "; bearer token required" : "");
+    bp_log("core", BP_LOG_INFO,
+           "http listener on %s (live page /, /api/ward, /api/alarms, /metrics, /healthz, "
+           "/readyz%s)",
+           addr, token ? "; bearer token required" : "");
     if (port_file && write_port_file(port_file, addr) != 0) {
         bp_log("core", BP_LOG_ERROR,
                "could not write the listener's address to "
@@ -285,12 +370,20 @@ void bp_http_publish_live(bp_http *h, const char *json, size_t len)
     pthread_mutex_unlock(&h->mu);
 }
 
+void bp_http_set_alarms(bp_http *h, bp_alarm_api *api)
+{
+    pthread_mutex_lock(&h->mu);
+    h->alarms = api;
+    pthread_mutex_unlock(&h->mu);
+}
+
 void bp_http_stop(bp_http *h)
 {
     if (!h)
         return;
     if (h->daemon)
-        MHD_stop_daemon(h->daemon);
+        MHD_stop_daemon(h->daemon); /* every connection's thread is joined: none uses alarms */
+    bp_alarm_api_free(h->alarms);
     pthread_mutex_destroy(&h->mu);
     free(h->metrics);
     free(h->live);

@@ -1,9 +1,12 @@
 #include "ops/metrics.h"
 
+#include "alarm/ack_config.h"
+#include "alarm/alarm.h"
 #include "base/log.h"
 #include "common/clock.h"
 #include "delivery/lane.h"
 #include "delivery/lane_books.h"
+#include "ops/alarm_api.h"
 #include "ops/http.h"
 #include "ops/live.h"
 #include "ops/metrics_alarms.h"
@@ -69,6 +72,41 @@ static uint64_t alerting_sinks(const bp_pipeline *p)
     return sinks;
 }
 
+/* The alarm endpoints' state: who may acknowledge and the audit, from [alarms]. NULL (logged)
+ * when a file is refused; *api NULL without [alarms]. */
+static int alarm_api_start(const bp_pipeline *p, bp_alarm_api **api)
+{
+    *api = NULL;
+    if (!bp_config_find(&p->cfg, "alarms"))
+        return 0;
+    const char *users_file = bp_alarm_users_file(&p->cfg);
+    const char *audit_file = bp_alarm_audit_file(&p->cfg);
+    char err[1024];
+    bp_users *users = NULL;
+    bp_audit *audit = NULL;
+    if (users_file && !(users = bp_users_load(users_file, err, sizeof err))) {
+        bp_log("alarms", BP_LOG_ERROR, "%s", err);
+        return -1;
+    }
+    if (audit_file && !(audit = bp_audit_open(audit_file, err, sizeof err))) {
+        bp_log("alarms", BP_LOG_ERROR, "%s", err);
+        bp_users_free(users);
+        return -1;
+    }
+    const bp_plugin *d = p->source->plugin->desc;
+    bool can_forward = BP_DESC_HAS(d, send_input) && d->send_input;
+    if (!(*api = bp_alarm_api_new(users, audit, can_forward))) {
+        bp_log("alarms", BP_LOG_ERROR, "out of memory starting the alarm endpoints");
+        bp_users_free(users);
+        bp_audit_close(audit);
+        return -1;
+    }
+    if (users)
+        bp_log("alarms", BP_LOG_INFO, "%zu user(s) may acknowledge alarms (%s); audit: %s",
+               bp_users_count(users), users_file, audit_file);
+    return 0;
+}
+
 /* The observer's `started`: the token, the per-lane state, the live page's and the listener. */
 static int started(void *ctx, const bp_pipeline *p, const bp_lanes *ls)
 {
@@ -100,12 +138,19 @@ static int started(void *ctx, const bp_pipeline *p, const bp_lanes *ls)
         return -1;
     }
     bp_live_set_burden(m->live, m->burden);
-    if (!(m->http = bp_http_start(s->http_listen, s->http_port_file, token))) {
+    bp_alarm_api *api = NULL;
+    if (alarm_api_start(p, &api) != 0 ||
+        !(m->http = bp_http_start(s->http_listen, s->http_port_file, token))) {
+        bp_alarm_api_free(api);
         bp_live_free(m->live);
         m->live = NULL;
         free(m->failing_since);
         m->failing_since = NULL;
         return -1;
+    }
+    if (api) {
+        bp_http_set_alarms(m->http, api);
+        m->alarm_api = api;
     }
     return 0;
 }
@@ -362,6 +407,10 @@ static void tick(void *ctx, const bp_stats *st, const bp_pipeline *p, bp_lanes *
         else
             bp_http_publish_live(m->http, m->live_text.data, m->live_text.len);
         bp_buf_reset(&m->live_text);
+        char *list = m->alarms && m->alarm_api ? bp_alarms_list_json(m->alarms) : NULL;
+        if (list)
+            bp_alarm_api_publish(m->alarm_api, list, strlen(list));
+        free(list);
     }
 }
 
@@ -377,8 +426,9 @@ static void judged(void *ctx, const bp_batch *records)
 static void stopped(void *ctx)
 {
     bp_metrics *m = ctx;
-    bp_http_stop(m->http);
+    bp_http_stop(m->http); /* frees the alarm endpoints' state too */
     m->http = NULL;
+    m->alarm_api = NULL;
     bp_live_free(m->live);
     m->live = NULL;
     bp_buf_free(&m->live_text);

@@ -49,16 +49,22 @@ typedef struct bp_metrics {
     /* The alarms' burden (src/alarm/burden.h) served as bppipe_alarms_* and on the live page;
      * the caller's, set after bp_metrics_observer and before the run; NULL: no alarms. */
     struct bp_burden *burden;
+    /* The alarm stage (src/alarm/alarm.h) whose active alarms /api/alarms lists, published with
+     * the live page's snapshot; NULL: none. The caller sets it after bp_metrics_observer. */
+    struct bp_alarms *alarms;
+    struct bp_alarm_api *alarm_api; /* the listener's (freed with it); NULL without [alarms] */
 } bp_metrics;
 
 /* The observer that serves a run on [pipeline] http_listen, for bp_run (src/engine/runner.h):
  * fills `m` (the caller's storage, which must outlive the run; once the run returned it holds
  * nothing to free) and returns its observer, or NULL when `p` has no http_listen: such a run
  * has nothing to serve and goes unobserved. The callbacks, on the run's main thread:
- *   started   reads the token from the variable http_token_env names and starts the listener;
- *             -1 (logged) when it cannot, and the run must not start;
+ *   started   reads the token from the variable http_token_env names, [alarms] users_file
+ *             and audit_file (src/ops/alarm_api.h), and starts the listener; -1 (logged)
+ *             when it cannot, and the run must not start;
  *   tick      builds and publishes the snapshot when BP_METRICS_EVERY_S has passed (or
- *             `force`), the live page's every BP_LIVE_EVERY_S; takes the lanes' mu;
+ *             `force`), the live page's and the alarm list every BP_LIVE_EVERY_S; takes the
+ *             lanes' mu;
  *   judged    feeds the batch's readings to the live page's state;
  *   committed observes each reading's end-to-end latency and the batch's duration;
  *   stopped   stops the listener and frees everything `m` holds. */

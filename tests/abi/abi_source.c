@@ -107,6 +107,18 @@ static int src_commit(void *state, const bp_batch *batch)
     return BP_OK;
 }
 
+#if ABI_VERSION >= 17
+/* ABI 1.7: the member is there to be laid out and read; this source has no partitions of its
+ * own to append to, so it answers as one that does not read the topic. */
+static int src_send_input(void *state, const char *topic, int32_t partition, const void *key,
+                          size_t key_len, const void *data, size_t len, int timeout_ms)
+{
+    (void)state, (void)topic, (void)partition, (void)key, (void)key_len, (void)data, (void)len;
+    (void)timeout_ms;
+    return BP_EINVAL;
+}
+#endif
+
 static const bp_plugin descriptor = {
     .struct_size = sizeof(bp_plugin),
     .abi_major = BP_ABI_MAJOR,
@@ -125,6 +137,9 @@ static const bp_plugin descriptor = {
     .caps = BP_CAP_POLL_APPENDS | BP_CAP_BATCH_COMMIT, /* commit() reads the batch's own */
 #elif ABI_VERSION >= 12
     .caps = BP_CAP_POLL_APPENDS,
+#endif
+#if ABI_VERSION >= 17
+    .send_input = src_send_input,
 #endif
 };
 

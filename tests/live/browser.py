@@ -1,67 +1,20 @@
 #!/usr/bin/python3
-"""Opens the live page in headless Chromium, driven over the DevTools protocol on a pipe
-(--remote-debugging-pipe: NUL-terminated JSON on fds 3 and 4, so only the standard library is
-needed), and checks what is rendered once the page's script ran: every patient of the ward in
-the table with a blood pressure, a new reading without a reload, an alert in the events list,
-and the alarm burden panel: shown with the condition LIVE_EXPECT_BURDEN names, else hidden.
-Saves a screenshot. Usage: browser.py URL PATIENTS SCREENSHOT.png"""
+"""Opens the live page in headless Chromium (cdp.py: the DevTools protocol on a pipe, the
+standard library alone), and checks what is rendered once the page's script ran: every patient
+of the ward in the table with a blood pressure, a new reading without a reload, an alert in the
+events list, and the alarm burden panel: shown with the condition LIVE_EXPECT_BURDEN names, else
+hidden. Saves a screenshot. Usage: browser.py URL PATIENTS SCREENSHOT.png"""
 import base64
-import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cdp import Chromium  # noqa: E402
+
 url, n_patients, shot = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-profile = tempfile.mkdtemp(prefix="live-chromium-")
-to_chrome_r, to_chrome_w = os.pipe()
-from_chrome_r, from_chrome_w = os.pipe()
-
-
-def child_fds():
-    os.dup2(to_chrome_r, 3)
-    os.dup2(from_chrome_w, 4)
-
-
-args = [chromium, "--headless=new", "--remote-debugging-pipe", "--no-first-run",
-        "--disable-gpu", "--disable-dev-shm-usage", "--no-default-browser-check",
-        "--user-data-dir=" + profile, "--window-size=1400,1000", "about:blank"]
-if os.geteuid() == 0:
-    args.insert(1, "--no-sandbox")
-proc = subprocess.Popen(args, preexec_fn=child_fds, close_fds=False,
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-os.close(to_chrome_r)
-os.close(from_chrome_w)
-out = os.fdopen(to_chrome_w, "wb", buffering=0)
-inp = os.fdopen(from_chrome_r, "rb", buffering=0)
-buf = b""
-next_id = 0
+browser = Chromium()
 failures = 0
-
-
-def send(method, params=None, session=None, timeout=30):
-    global next_id, buf
-    next_id += 1
-    msg = {"id": next_id, "method": method, "params": params or {}}
-    if session:
-        msg["sessionId"] = session
-    out.write(json.dumps(msg).encode() + b"\0")
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        while b"\0" in buf:
-            raw, buf = buf.split(b"\0", 1)
-            reply = json.loads(raw)
-            if reply.get("id") == next_id:
-                if "error" in reply:
-                    raise RuntimeError("%s: %s" % (method, reply["error"]))
-                return reply.get("result", {})
-        chunk = inp.read(65536)
-        if not chunk:
-            raise RuntimeError("chromium closed the pipe")
-        buf += chunk
-    raise RuntimeError(method + ": no answer")
 
 
 def check(name, ok, detail=""):
@@ -71,18 +24,8 @@ def check(name, ok, detail=""):
 
 
 try:
-    targets = send("Target.getTargets")["targetInfos"]
-    page = next(t for t in targets if t["type"] == "page")
-    sid = send("Target.attachToTarget", {"targetId": page["targetId"], "flatten": True})["sessionId"]
-    send("Page.enable", session=sid)
-    send("Runtime.enable", session=sid)
-    send("Page.navigate", {"url": url}, session=sid)
-
-    def js(expr):
-        r = send("Runtime.evaluate", {"expression": expr, "returnByValue": True}, session=sid)
-        if "exceptionDetails" in r:
-            raise RuntimeError("evaluate: " + json.dumps(r["exceptionDetails"])[:300])
-        return r["result"].get("value")
+    sid = browser.open(url)
+    js = browser.js
 
     rows_js = ("Array.from(document.querySelectorAll('#patients tbody tr')).map(tr => "
                "[tr.dataset.patient, tr.querySelector('td.bp').textContent, "
@@ -152,7 +95,7 @@ try:
         check("the alarm burden panel stays hidden without [alarms]",
               js("document.getElementById('alarm-burden').hidden") is True)
     time.sleep(0.5)
-    png = send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True},
+    png = browser.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True},
                session=sid)["data"]
     with open(shot, "wb") as f:
         f.write(base64.b64decode(png))
@@ -160,14 +103,5 @@ try:
 except Exception as e:  # a broken page or browser is a failed test, with its reason
     check("the browser session", False, str(e))
 finally:
-    try:
-        send("Browser.close", timeout=5)
-    except Exception:
-        pass
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    subprocess.run(["rm", "-rf", profile])
+    browser.close()
 sys.exit(1 if failures else 0)
