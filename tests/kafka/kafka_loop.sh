@@ -33,7 +33,12 @@ check "the produced ids are unique" "[ \$(sort -u $t/produced | wc -l) = $N ]"
 
 export WARD_DIR=$t/ward KAFKA_GROUP=loop WARD_STATS_INTERVAL=0
 # The mock cluster makes a member joining after the previous one left wait session.timeout.ms.
-fast=(-o source.kafka.kafka.session.timeout.ms=6000)
+# Without detector-trend: a reading sent again at a new offset is judged against the patient's
+# history as it is then, so a trend flag of the first judgement may not hold the second time,
+# and the reading would move from the anomalies to the archive (found under load, when kcat's
+# first 100 messages held such a reading). That a re-sent or corrected reading replaces its
+# earlier documents everywhere is issue 26's; here the sinks' idempotency is what is checked.
+fast=(-o source.kafka.kafka.session.timeout.ms=6000 -u detector.trend)
 "$BPPIPE" run "$src/ward.ini" "${fast[@]}" --max-records $N --summary-json "$t/ward.json" 2>"$t/ward.err"
 check "ward.ini exits 0" "[ $? = 0 ]"
 check "ward read $N readings" "[ \$(j $t/ward.json \"d['readings_in']\") = $N ]"
