@@ -3,17 +3,22 @@
 #include "common/clock.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 /* How long the Kafka round trips of a restore and a checkpoint may take before they count as
- * failed: a restore that cannot finish stops the pipeline (judging without the state would be
- * wrong), a checkpoint that cannot finish is retried with the commit. */
+ * failed: a restore that the cluster does not answer is tried again later (its partitions are
+ * not read meanwhile), one that reads and does not finish in RESTORE_TIMEOUT_MS stops the
+ * pipeline (judging without the state would be wrong), a checkpoint that cannot finish is
+ * retried with the commit. A restore read that brings nothing for STALL_TIMEOUT_MS while
+ * records are left counts as the cluster not answering. */
 #define META_TIMEOUT_MS 10000
 #define FLUSH_TIMEOUT_MS 30000
 #define RESTORE_TIMEOUT_MS 300000
+#define STALL_TIMEOUT_MS 10000
 
 /* The settings a created changelog gets (docs/plugins/source-kafka.md says why). */
 static const char *const topic_configs[][2] = {
@@ -27,6 +32,49 @@ static const char *const topic_configs[][2] = {
 static int64_t now_ms(void)
 {
     return (int64_t)(bp_now_s() * 1000);
+}
+
+/* Whether trying again later may change the outcome of a Kafka call that failed with `e`. Not
+ * for a topic or partition the cluster does not know, refused authorization or a bad argument;
+ * yes for what an outage or a slow cluster answers (timeouts, transport errors, "All broker
+ * connections are down", a leader or coordinator moving or loading). */
+static bool retry_may_help(rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR__FATAL:
+    case RD_KAFKA_RESP_ERR_INVALID_GROUP_ID:
+        return false;
+    default:
+        return true;
+    }
+}
+
+/* A restore step failed with `e` (NO_ERROR: the cluster did not answer at all): when a retry
+ * may help, says why in ks->later for the caller's rate-limited line and answers
+ * BP_KSTATE_LATER; otherwise logs it as an error and answers BP_KSTATE_FAILED. */
+static int restore_failed(bp_kstate *ks, rd_kafka_resp_err_t e, const char *fmt, ...)
+{
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR || retry_may_help(e)) {
+        snprintf(ks->later, sizeof ks->later, "%s%s%s", what, e ? ": " : "",
+                 e ? rd_kafka_err2str(e) : "");
+        return BP_KSTATE_LATER;
+    }
+    ks->h->log(ks->ctx, BP_LOG_ERROR, "state: %s: %s", what, rd_kafka_err2str(e));
+    return BP_KSTATE_FAILED;
 }
 
 /* ---- configuration ----------------------------------------------------------------------- */
@@ -170,23 +218,25 @@ int bp_kstate_init(bp_kstate *ks, const bp_host *h, bp_ctx *ctx, rd_kafka_t *mem
 /* ---- the topic ----------------------------------------------------------------------------- */
 
 /* Partitions of `topic` as the cluster reports them: >0, 0 when the topic does not exist, -1
- * when the cluster did not answer. */
-static int topic_partitions(bp_kstate *ks, rd_kafka_t *rk, const char *topic)
+ * when the cluster did not answer (*e: why, when the caller wants it). */
+static int topic_partitions(rd_kafka_t *rk, const char *topic, rd_kafka_resp_err_t *e)
 {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, META_TIMEOUT_MS)
+                                  : rd_kafka_last_error();
     int n = -1;
-    if (rkt && rd_kafka_metadata(rk, 0, rkt, &md, META_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (!err) {
         n = 0;
         for (int i = 0; i < md->topic_cnt; i++)
             if (strcmp(md->topics[i].topic, topic) == 0 && !md->topics[i].err)
                 n = md->topics[i].partition_cnt;
         rd_kafka_metadata_destroy(md);
-    } else {
-        ks->h->log(ks->ctx, BP_LOG_WARN, "state: no metadata for topic %s", topic);
     }
     if (rkt)
         rd_kafka_topic_destroy(rkt);
+    if (e)
+        *e = err;
     return n;
 }
 
@@ -240,39 +290,45 @@ static int create_topic(bp_kstate *ks, int n)
     return rc;
 }
 
-/* The changelog exists and its partition count is known, and the producer is up. */
+/* The changelog exists and its partition count is known, and the producer is up. Returns a
+ * BP_KSTATE_* result. */
 static int ensure_ready(bp_kstate *ks)
 {
     if (ks->partitions > 0 && ks->producer)
-        return 0;
+        return BP_KSTATE_RESTORED;
     if (!ks->producer && !(ks->producer = client(ks, RD_KAFKA_PRODUCER)))
-        return -1;
+        return BP_KSTATE_FAILED;
     /* A cluster that creates topics on a metadata request (librdkafka's mock cluster does,
      * with its defaults; Kafka does not for a consumer) answers with what it created. */
-    int n = topic_partitions(ks, ks->member, ks->topic);
+    rd_kafka_resp_err_t e;
+    int n = topic_partitions(ks->member, ks->topic, &e);
+    if (n < 0)
+        return restore_failed(ks, e, "no metadata for the changelog topic %s", ks->topic);
     if (n == 0) {
         int want = ks->want_partitions;
         for (int i = 0; want == 0 && i < ks->subscription->cnt; i++) {
-            int p = topic_partitions(ks, ks->member, ks->subscription->elems[i].topic);
+            int p = topic_partitions(ks->member, ks->subscription->elems[i].topic, NULL);
             if (p > want)
                 want = p;
         }
         if (create_topic(ks, want > 0 ? want : 1) != 0)
-            n = topic_partitions(ks, ks->producer, ks->topic); /* the cluster's own creation */
+            n = topic_partitions(ks->producer, ks->topic, NULL); /* the cluster's own creation */
         for (int i = 0; n <= 0 && i < 50; i++) {
-            n = topic_partitions(ks, ks->member, ks->topic);
+            n = topic_partitions(ks->member, ks->topic, &e);
             if (n <= 0)
                 rd_kafka_poll(ks->producer, 100);
         }
     }
-    if (n <= 0) {
+    if (n < 0)
+        return restore_failed(ks, e, "no metadata for the changelog topic %s", ks->topic);
+    if (n == 0) {
         ks->h->log(ks->ctx, BP_LOG_ERROR, "state: the changelog topic %s cannot be found or "
-                   "created; check that the cluster answers and that this member may create "
-                   "topics (or create it compacted by hand)", ks->topic);
-        return -1;
+                   "created; check that this member may create topics (or create it compacted "
+                   "by hand)", ks->topic);
+        return BP_KSTATE_FAILED;
     }
     ks->partitions = n;
-    return 0;
+    return BP_KSTATE_RESTORED;
 }
 
 /* ---- restoring ----------------------------------------------------------------------------- */
@@ -326,61 +382,92 @@ static int restore_one(void *user, const bp_clog_entry *e)
     return 0;
 }
 
+/* The extent of changelog partitions `cparts`: each one's low watermark into its offset, its
+ * high watermark into end[i]. Asked with rd_kafka_offsets_for_times (the earliest, then the
+ * latest, of all of them at once), which keeps to its timeout: rd_kafka_query_watermark_offsets
+ * waits forever while a partition's leader is down before librdkafka 2.3.0 (its issue 2588).
+ * Returns a BP_KSTATE_* result. */
+static int extent(bp_kstate *ks, rd_kafka_topic_partition_list_t *cparts, int64_t *end)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_copy(cparts);
+    int rc = BP_KSTATE_RESTORED;
+    for (int pass = 0; rc == BP_KSTATE_RESTORED && pass < 2; pass++) {
+        for (int i = 0; i < l->cnt; i++)
+            l->elems[i].offset = pass == 0 ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+        rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(ks->reader, l, META_TIMEOUT_MS);
+        for (int i = 0; !e && i < l->cnt; i++)
+            if ((e = l->elems[i].err) == RD_KAFKA_RESP_ERR_NO_ERROR && l->elems[i].offset < 0)
+                e = RD_KAFKA_RESP_ERR__BAD_MSG; /* a partition without an answer: ask again */
+        if (e) {
+            rc = restore_failed(ks, e, "cannot read the extent of %s", ks->topic);
+            break;
+        }
+        for (int i = 0; i < l->cnt; i++) {
+            int32_t part = l->elems[i].partition;
+            for (int j = 0; j < cparts->cnt; j++)
+                if (cparts->elems[j].partition == part) {
+                    if (pass == 0)
+                        cparts->elems[j].offset = l->elems[i].offset;
+                    else
+                        end[j] = l->elems[i].offset;
+                }
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
 /* Reads changelog partitions `cparts` from the beginning to their high watermarks, offering
  * every record of an input partition of `parts` to `latest` and noting the highest epoch per
- * input partition in `epochs`. Returns 0 or -1 (logged). */
+ * input partition in `epochs`. Returns a BP_KSTATE_* result. */
 static int read_changelog(bp_kstate *ks, const rd_kafka_topic_partition_list_t *parts,
                           rd_kafka_topic_partition_list_t *cparts, bp_clog_map *latest,
                           bp_kpositions *epochs, uint64_t *skipped, uint64_t *records)
 {
     if (!ks->reader && !(ks->reader = client(ks, RD_KAFKA_CONSUMER)))
-        return -1;
+        return BP_KSTATE_FAILED;
     int64_t *end = calloc((size_t)cparts->cnt + 1, sizeof *end);
     if (!end)
-        return -1;
+        return BP_KSTATE_FAILED;
     int open = 0;
-    for (int i = 0; i < cparts->cnt; i++) {
-        int64_t lo = 0, hi = 0;
-        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-            ks->reader, ks->topic, cparts->elems[i].partition, &lo, &hi, META_TIMEOUT_MS);
-        if (e) {
-            ks->h->log(ks->ctx, BP_LOG_ERROR, "state: cannot read the extent of %s [%" PRId32
-                       "]: %s", ks->topic, cparts->elems[i].partition, rd_kafka_err2str(e));
-            free(end);
-            return -1;
-        }
-        cparts->elems[i].offset = lo;
-        end[i] = hi;
-        open += hi > lo;
+    int rc = extent(ks, cparts, end);
+    if (rc != BP_KSTATE_RESTORED) {
+        free(end);
+        return rc;
     }
-    int rc = 0;
+    for (int i = 0; i < cparts->cnt; i++)
+        open += end[i] > cparts->elems[i].offset;
     bool assigned = false;
     if (open) {
         rd_kafka_resp_err_t e = rd_kafka_assign(ks->reader, cparts);
-        if (e) {
-            ks->h->log(ks->ctx, BP_LOG_ERROR, "state: cannot read %s: %s", ks->topic,
-                       rd_kafka_err2str(e));
-            rc = -1;
-        }
+        if (e)
+            rc = restore_failed(ks, e, "cannot read %s", ks->topic);
         assigned = !e;
     }
-    int64_t deadline = now_ms() + RESTORE_TIMEOUT_MS;
-    while (rc == 0 && open > 0) {
+    int64_t deadline = now_ms() + RESTORE_TIMEOUT_MS, stalled = now_ms() + STALL_TIMEOUT_MS;
+    while (rc == BP_KSTATE_RESTORED && open > 0) {
         if (now_ms() > deadline) {
             ks->h->log(ks->ctx, BP_LOG_ERROR, "state: reading %s took longer than %d s",
                        ks->topic, RESTORE_TIMEOUT_MS / 1000);
-            rc = -1;
+            rc = BP_KSTATE_FAILED;
+            break;
+        }
+        if (now_ms() > stalled) {
+            rc = restore_failed(ks, RD_KAFKA_RESP_ERR_NO_ERROR, "reading %s brought nothing "
+                                "for %d s before its end", ks->topic, STALL_TIMEOUT_MS / 1000);
             break;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(ks->reader, 500);
         if (!m)
             continue;
         if (m->err) {
-            ks->h->log(ks->ctx, BP_LOG_WARN, "state: reading %s: %s", ks->topic,
+            /* the reader's librdkafka retries on its own; a lasting outage ends as a stall */
+            ks->h->log(ks->ctx, BP_LOG_DEBUG, "state: reading %s: %s", ks->topic,
                        rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
             continue;
         }
+        stalled = now_ms() + STALL_TIMEOUT_MS;
         int i = 0;
         while (i < cparts->cnt && cparts->elems[i].partition != m->partition)
             i++;
@@ -398,7 +485,7 @@ static int read_changelog(bp_kstate *ks, const rd_kafka_topic_partition_list_t *
                 topic[k.topic_len] = '\0';
                 if (bp_clog_latest_offer(latest, m->key, m->key_len, m->payload, m->len) < 0 ||
                     bp_kpos_raise(epochs, topic, k.partition, (int64_t)v.epoch) != 0)
-                    rc = -1; /* it parsed, so out of memory */
+                    rc = BP_KSTATE_FAILED; /* it parsed, so out of memory */
             }
         }
         if (i < cparts->cnt && end[i] > 0 && m->offset >= end[i] - 1) {
@@ -417,18 +504,20 @@ int bp_kstate_assign(bp_kstate *ks, const rd_kafka_topic_partition_list_t *parts
                      bp_kpositions *committed)
 {
     if (parts->cnt == 0)
-        return 0;
+        return BP_KSTATE_RESTORED;
     int64_t t0 = now_ms();
-    if (ensure_ready(ks) != 0)
-        return -1;
+    int rc = ensure_ready(ks);
+    if (rc != BP_KSTATE_RESTORED)
+        return rc;
     /* C: where the group resumes each partition, which the state must be as of */
     rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(parts);
     rd_kafka_resp_err_t e = rd_kafka_committed(ks->member, c, META_TIMEOUT_MS);
+    if (!e) /* a partition's own error (the coordinator loading, say) is the whole answer's */
+        for (int i = 0; !e && i < c->cnt; i++)
+            e = c->elems[i].err;
     if (e) {
-        ks->h->log(ks->ctx, BP_LOG_ERROR, "state: cannot read the group's committed offsets: %s",
-                   rd_kafka_err2str(e));
         rd_kafka_topic_partition_list_destroy(c);
-        return -1;
+        return restore_failed(ks, e, "cannot read the group's committed offsets");
     }
     for (int i = 0; i < c->cnt; i++)
         if (c->elems[i].offset >= 0)
@@ -442,19 +531,19 @@ int bp_kstate_assign(bp_kstate *ks, const rd_kafka_topic_partition_list_t *parts
     bp_clog_map latest = {0};
     bp_kpositions epochs = {0};
     uint64_t skipped = 0, records = 0;
-    int rc = read_changelog(ks, parts, cparts, &latest, &epochs, &skipped, &records);
+    rc = read_changelog(ks, parts, cparts, &latest, &epochs, &skipped, &records);
     restore_ctx r = {ks, c, 0, 0, 0};
-    if (rc == 0)
+    if (rc == BP_KSTATE_RESTORED)
         bp_clog_map_each(&latest, restore_one, &r);
     /* this owner writes with an epoch above every record it read of these partitions */
-    for (int i = 0; rc == 0 && i < parts->cnt; i++) {
+    for (int i = 0; rc == BP_KSTATE_RESTORED && i < parts->cnt; i++) {
         const bp_kpos *seen = bp_kpos_find(&epochs, parts->elems[i].topic, parts->elems[i].partition);
         bp_kpos_remove(&ks->epochs, parts->elems[i].topic, parts->elems[i].partition);
         if (bp_kpos_raise(&ks->epochs, parts->elems[i].topic, parts->elems[i].partition,
                           (seen ? seen->next : 0) + 1) != 0)
-            rc = -1;
+            rc = BP_KSTATE_FAILED;
     }
-    if (skipped) {
+    if (skipped && rc != BP_KSTATE_LATER) {
         ks->h->count(ks->ctx, "state_records_skipped", (double)skipped);
         ks->h->log(ks->ctx, BP_LOG_WARN, "state: skipped %" PRIu64 " changelog record(s) of %s "
                    "that do not parse (another writer, another version, or damage)", skipped,
@@ -472,10 +561,10 @@ int bp_kstate_assign(bp_kstate *ks, const rd_kafka_topic_partition_list_t *parts
     if (r.failed) {
         ks->h->log(ks->ctx, BP_LOG_ERROR, "state: the host refused %" PRIu64 " restored key(s)",
                    r.failed);
-        rc = -1;
+        rc = BP_KSTATE_FAILED;
     }
     ks->h->count(ks->ctx, "state_restored_keys", (double)r.restored);
-    if (rc == 0)
+    if (rc == BP_KSTATE_RESTORED)
         ks->h->log(ks->ctx, BP_LOG_INFO, "restored %" PRIu64 " keys of %d partition(s) in %"
                    PRId64 " ms (%" PRIu64 " changelog records read from %s)", r.restored,
                    parts->cnt, now_ms() - t0, records, ks->topic);

@@ -30,6 +30,7 @@ typedef struct bp_kstate {
     bp_kpositions epochs; /* per input partition: the epoch its records are written with */
     int failed;           /* delivery failures of the flush in progress */
     bool warned_rewound;
+    char later[320];      /* why the last restore must be tried again (BP_KSTATE_LATER) */
     bp_kafka_talk talk;   /* what the producer's and the reader's librdkafka say, in words */
 } bp_kstate;
 
@@ -38,11 +39,21 @@ typedef struct bp_kstate {
 int bp_kstate_init(bp_kstate *ks, const bp_host *h, bp_ctx *ctx, rd_kafka_t *member,
                    const rd_kafka_topic_partition_list_t *subscription);
 
+/* What a restore came to. */
+enum {
+    BP_KSTATE_FAILED = -1, /* logged; a retry cannot change it (an unknown topic or partition,
+                              authorization, the host refusing a key, out of memory) */
+    BP_KSTATE_RESTORED = 0,
+    BP_KSTATE_LATER = 1 /* the cluster could not be reached or did not answer in time: nothing
+                           was handed to the host; `later` says why, and the caller tries again */
+};
+
 /* Partitions `parts` are being assigned (inside the rebalance callback, before any of their
- * messages is polled): creates the changelog topic when missing and the producer (first time),
+ * messages is polled) or were assigned and are still paused because an earlier call answered
+ * BP_KSTATE_LATER: creates the changelog topic when missing and the producer (first time),
  * reads the group's committed offsets of `parts` into `committed`, and hands the host every
- * key's value as of them. Returns 0, or -1 after logging (the state could not be read: judging
- * the partitions without it would be wrong). */
+ * key's value as of them. Returns one of the above (judging the partitions without their state
+ * would be wrong, so nothing of them may be polled until it answers BP_KSTATE_RESTORED). */
 int bp_kstate_assign(bp_kstate *ks, const rd_kafka_topic_partition_list_t *parts,
                      bp_kpositions *committed);
 

@@ -55,6 +55,9 @@ typedef struct source {
     bp_kafka_talk talk;      /* what librdkafka says, in words (lib/kafka/kafka_talk.h) */
     bool closing;            /* in close(): partitions go, the host judges nothing more */
     bool state_failed;       /* a restore failed: the pipeline stops rather than judge without */
+    /* Assigned partitions whose state could not be restored yet (the cluster did not answer):
+     * paused, so none of their messages is judged, until a poll restores them. */
+    rd_kafka_topic_partition_list_t *unrestored;
     bool synced;             /* the group has sent an assignment (perhaps empty) */
     bool destroy_guard;      /* cooperative-sticky with a librdkafka that aborts: see src_close */
 } source;
@@ -134,6 +137,7 @@ static void release(source *s, const char *why)
         return;
     s->held = false;
     set_paused(s, NULL, false);
+    set_paused(s, s->unrestored, true); /* they stay paused until their state is back */
     s->h->log(s->ctx, BP_LOG_INFO, "%s; reading resumed", why);
 }
 
@@ -229,6 +233,104 @@ static int commit_acked(source *s)
     return BP_RETRY;
 }
 
+/* ---- partitions waiting for their state ------------------------------------------------- */
+
+static bool in_list(const rd_kafka_topic_partition_list_t *l, const char *topic, int32_t partition)
+{
+    for (int i = 0; l && i < l->cnt; i++)
+        if (l->elems[i].partition == partition && strcmp(l->elems[i].topic, topic) == 0)
+            return true;
+    return false;
+}
+
+/* "topic [0, 3], other [1]" of `l` (sorted) into out, cut short when it does not fit. */
+static void name_partitions(const rd_kafka_topic_partition_list_t *l, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (int i = 0; i < l->cnt && n < cap; i++) {
+        bool same = i > 0 && strcmp(l->elems[i - 1].topic, l->elems[i].topic) == 0;
+        int w = same ? snprintf(out + n, cap - n, ", %" PRId32, l->elems[i].partition)
+                     : snprintf(out + n, cap - n, "%s%s [%" PRId32, i ? "], " : "",
+                                l->elems[i].topic, l->elems[i].partition);
+        n += w > 0 ? (size_t)w : 0;
+    }
+    if (l->cnt && n + 1 < cap)
+        snprintf(out + n, cap - n, "]");
+}
+
+/* The restore of `parts` must wait for the cluster: they are kept paused. Said at warn; the
+ * same words each time, so the host's rate limit holds the retries to a line a while. */
+static void say_unrestored(source *s)
+{
+    char names[256];
+    name_partitions(s->unrestored, names, sizeof names);
+    s->h->log(s->ctx, BP_LOG_WARN, "state: the keyed state of %s cannot be restored yet (%s); "
+              "none of their readings is read until it is, and the restore is tried again. "
+              "Check that the brokers (%s) answer and that the leader of %s is up",
+              names, s->ks.later, s->h->opt_string(s->ctx, "brokers"), s->ks.topic);
+}
+
+static void keep_unrestored(source *s, const rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++)
+        if (!in_list(s->unrestored, parts->elems[i].topic, parts->elems[i].partition))
+            rd_kafka_topic_partition_list_add(s->unrestored, parts->elems[i].topic,
+                                              parts->elems[i].partition);
+    rd_kafka_topic_partition_list_sort(s->unrestored, NULL, NULL);
+    say_unrestored(s);
+}
+
+/* `parts` are given up: their state is their next owner's to restore. */
+static void drop_unrestored(source *s, const rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++)
+        rd_kafka_topic_partition_list_del(s->unrestored, parts->elems[i].topic,
+                                          parts->elems[i].partition);
+}
+
+/* A message of a partition still waiting for its state (librdkafka fetched it before the
+ * pause took): not judged; the partition is sent back to it, to be read after the restore. */
+static bool held_back(source *s, const rd_kafka_message_t *m)
+{
+    if (!s->unrestored->cnt || m->err || !m->rkt ||
+        !in_list(s->unrestored, rd_kafka_topic_name(m->rkt), m->partition))
+        return false;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)->offset =
+        m->offset;
+    rd_kafka_error_t *error = rd_kafka_seek_partitions(s->rk, l, 0);
+    if (error)
+        rd_kafka_error_destroy(error);
+    rd_kafka_topic_partition_list_destroy(l);
+    return true;
+}
+
+/* A new batch while partitions wait for their state: tries the restore again. BP_OK when it
+ * is done (they are read from now on), BP_RETRY while the cluster still does not answer (the
+ * host backs off and polls again), BP_FATAL when a retry cannot help. */
+static int restore_unrestored(source *s)
+{
+    int rc = bp_kstate_assign(&s->ks, s->unrestored, &s->committed);
+    if (rc == BP_KSTATE_FAILED) {
+        s->state_failed = true;
+        return BP_FATAL;
+    }
+    if (rc == BP_KSTATE_LATER) {
+        say_unrestored(s);
+        return BP_RETRY;
+    }
+    char names[256];
+    name_partitions(s->unrestored, names, sizeof names);
+    s->h->log(s->ctx, BP_LOG_INFO, "state: the keyed state of %s is restored; reading them",
+              names);
+    if (!s->held)
+        set_paused(s, s->unrestored, false);
+    rd_kafka_topic_partition_list_destroy(s->unrestored);
+    s->unrestored = rd_kafka_topic_partition_list_new(4);
+    return BP_OK;
+}
+
 /* ---- rebalancing (runs inside rd_kafka_consumer_poll or rd_kafka_consumer_close) -------- */
 
 /* What the next owner of `parts` reads again, counted before they are given up: per partition,
@@ -297,8 +399,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         s->h->log(s->ctx, BP_LOG_INFO, "assigned %d partition(s)%s", parts->cnt,
                   s->closing ? " while stopping: taken and given back unread" : "");
         /* Their state as of the committed offsets, before any of their messages is polled.
-         * While closing nothing more is judged, so nothing is restored. */
-        if (!s->closing && bp_kstate_assign(&s->ks, parts, &s->committed) != 0)
+         * While closing nothing more is judged, so nothing is restored. When the cluster does
+         * not answer, they are assigned paused and restored by a later poll. */
+        int restored = s->closing ? BP_KSTATE_RESTORED
+                                  : bp_kstate_assign(&s->ks, parts, &s->committed);
+        if (restored == BP_KSTATE_FAILED)
             s->state_failed = true;
         if (cooperative)
             error = rd_kafka_incremental_assign(rk, parts);
@@ -306,8 +411,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             e = rd_kafka_assign(rk, parts);
         if (!error && !e) {
             count_assigned(s, cooperative ? parts->cnt : parts->cnt - s->assigned);
+            if (restored == BP_KSTATE_LATER)
+                keep_unrestored(s, parts);
             /* A pause outlives a rebalance in librdkafka: say what these partitions are. */
-            set_paused(s, parts, s->held);
+            set_paused(s, parts, s->held || restored == BP_KSTATE_LATER);
         }
     } else {
         bool lost = rd_kafka_assignment_lost(rk);
@@ -329,6 +436,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             s->h->log(s->ctx, BP_LOG_INFO, "%s %d partition(s)", lost ? "lost" : "revoked",
                       parts->cnt);
         forget(s, parts);
+        drop_unrestored(s, parts);
         bp_kstate_revoke(&s->ks, parts, !s->closing);
         s->revoked_in_poll = true;
         if (cooperative)
@@ -448,6 +556,7 @@ static int src_open(const bp_host *h, bp_ctx *ctx, void **state)
     s->ctx = ctx;
     s->batch_size = (size_t)h->opt_int(ctx, "batch_size", 0);
     s->poll_timeout_ms = (int)h->opt_int(ctx, "poll_timeout_ms", 0);
+    s->unrestored = rd_kafka_topic_partition_list_new(4);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[512];
     if (parse_topics(s) != 0 || build_conf(s, conf) != 0) {
@@ -521,6 +630,8 @@ static void src_close(void *state)
     }
     if (s->topics)
         rd_kafka_topic_partition_list_destroy(s->topics);
+    if (s->unrestored)
+        rd_kafka_topic_partition_list_destroy(s->unrestored);
     bp_kpos_free(&s->acked);
     bp_kpos_free(&s->committed);
     free(s);
@@ -590,8 +701,10 @@ static int poll_held(source *s, bp_batch *batch, int timeout_ms)
         rd_kafka_consumer_poll(s->rk, timeout_ms < HOLD_POLL_MS ? timeout_ms : HOLD_POLL_MS);
     if (!m)
         return BP_OK;
-    rc = s->state_failed ? state_failure(s) : m->err ? message_error(s, m)
-                                                      : add_message(s, batch, m);
+    rc = s->state_failed ? state_failure(s)
+         : held_back(s, m) ? BP_OK
+         : m->err          ? message_error(s, m)
+                           : add_message(s, batch, m);
     rd_kafka_message_destroy(m);
     return rc;
 }
@@ -613,6 +726,11 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
     if (had == 0) {
         /* A new batch: a revocation during an earlier one closed that one, not this. */
         s->revoked_in_poll = false;
+        if (s->unrestored->cnt) {
+            int rc = restore_unrestored(s);
+            if (rc != BP_OK)
+                return rc == BP_FATAL ? state_failure(s) : rc;
+        }
         if (s->held)
             return poll_held(s, batch, timeout_ms);
     } else if (s->revoked_in_poll || s->held) {
@@ -635,6 +753,10 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
         }
         if (!m)
             break;
+        if (held_back(s, m)) {
+            rd_kafka_message_destroy(m);
+            continue;
+        }
         rc = m->err ? message_error(s, m) : add_message(s, batch, m);
         rd_kafka_message_destroy(m);
         /* After a revocation the rest of this batch may belong to another member now; close

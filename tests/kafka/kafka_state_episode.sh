@@ -11,12 +11,20 @@
 #      down, so EP-290 and EP-295 are judged and archived by sink-file but their batches stay
 #      in flight when the ward is killed. The restarted ward reads them again, judged from the
 #      state as of minute 285, as they were the first time.
+#   C. an outage at the restore (issue 23): the ward stopped cleanly after EP-295 was committed;
+#      the broker leading the changelog is down when the next ward is assigned the partitions, so
+#      its restore cannot read the changelog. It must wait (it stopped with "the keyed state of
+#      an assigned partition could not be restored"), read none of the partitions meanwhile, and
+#      restore them exactly once the broker is back.
 # Either way EP-300 is the first reading with sustained_hypertension, and every reading of the
 # 12 patients gets the same trend verdict as in the ward that was never killed (0 differ).
 # KAFKA_STATE_EMPTY=1 shows the test can fail: the restarted wards read an empty changelog.
 . "$(dirname "$0")/lib.sh"
-start_broker --topic bp-ref:6 --topic bp-a:6 --topic bp-b:6 --topic a-state:6 --topic b-state:6 \
-    --topic ref-state:6 --topic empty-state:6
+# Two brokers for C: its input and group on broker 1, its changelog on broker 2, which SIGUSR1
+# takes down and SIGUSR2 brings back.
+start_broker --brokers 2 --outage 2 --topic bp-ref:6 --topic bp-a:6 --topic bp-b:6 \
+    --topic a-state:6 --topic b-state:6 --topic ref-state:6 --topic empty-state:6 \
+    --topic bp-c:6@1 --topic c-state:6@2 --coordinator c@1 --coordinator c-state@1
 
 # The readings: 12 patients every 5 minutes from 00:00 to 09:55 (1 440 readings), seeded
 # noise; EP's stage-2 readings at 290-305; the others get an occasional spike. Written as
@@ -76,6 +84,8 @@ ward a1 bp-a a >"$t/a1.ini"
 ward a2 bp-a a $restart_state >"$t/a2.ini"
 ward b1 bp-b b >"$t/b1.ini"
 ward b2 bp-b b $restart_state >"$t/b2.ini"
+ward c1 bp-c c >"$t/c1.ini"
+ward c2 bp-c c $restart_state >"$t/c2.ini"
 
 start() { # NAME: starts ward NAME in the background, its pid in $pid
     rm -f "$t/$1.addr"
@@ -144,6 +154,33 @@ check "B: the restarted ward restored the 12 patients" "grep -q 'restored 12 key
 check "B: the restarted ward judged EP-290 and EP-295 again (they were not committed)" \
     "archived b2 EP-290 && archived b2 EP-295"
 
+# C. The restart's restore meets an outage of the changelog's broker.
+produce bp-c 1 2
+start c1
+wait_until "c1 committed phases 1 and 2 ($((N1 + N2)) readings)" \
+    '[ "$(committed c1)" = "$((N1 + N2)) 0" ] && archived c1 EP-295'
+kill -TERM $pid; wait $pid
+check "C: the first ward stopped cleanly" "[ $? = 0 ]"
+kill -USR1 "$broker_pid"
+wait_until "the changelog's broker went down" "grep -q 'broker 2 down' '$t/broker.err'"
+produce bp-c 3
+start c2
+# the restore failed, and was tried again after the host's back-off (not the old stop)
+wait_until "c2 says its restore waits for the cluster, and tries again" \
+    "(grep -q 'cannot be restored yet' '$t/c2.err' &&
+      grep -q 'source asked to retry.*attempt 2)' '$t/c2.err') || ! kill -0 $pid 2>/dev/null"
+check "C: the ward waits instead of stopping" "kill -0 $pid 2>/dev/null"
+check "C: and has judged nothing of its partitions meanwhile" \
+    "[ \$(lines_in '$t'/c2.out/*.ndjson) = 0 ] && [ \"\$(committed c2)\" = '0 0' ]"
+kill -USR2 "$broker_pid"
+wait_until "c2 committed the rest once the broker was back ($N3 readings)" \
+    '! kill -0 $pid 2>/dev/null || [ "$(committed c2)" = "$N3 0" ]'
+kill -TERM $pid; wait $pid
+check "C: the restarted ward stopped cleanly" "[ $? = 0 ]"
+check "C: the restarted ward restored the 12 patients" "grep -q 'restored 12 keys' '$t/c2.err'"
+check "C: the restarted ward read none of the committed readings again" \
+    "[ \$(lines_in '$t'/c2.out/*.ndjson) = $N3 ] && ! archived c2 EP-295"
+
 # Every reading's trend verdict (reasons, type, baseline count, z, baseline, late), by run.
 /usr/bin/python3 - "$t" >"$t/compare" <<'PY'
 import glob, json, sys
@@ -169,7 +206,7 @@ def first_sustained(v):
     ep = sorted((int(k.split("-")[1]), k) for k in v if k.startswith("EP-"))
     return next((k for _, k in ep if "sustained_hypertension" in v[k][0]), "none")
 ref, _ = verdicts("ref")
-for run in ("a", "b"):
+for run in ("a", "b", "c"):
     v, conflicts = verdicts(run + "1", run + "2")
     differ = sum(1 for k in ref if v.get(k) != ref[k])
     print(run, len(ref), len(v), differ, conflicts, first_sustained(ref), first_sustained(v))
@@ -183,6 +220,6 @@ while read -r run nref nrun differ conflicts ref_first run_first; do
     check "$R: the same trend verdict for every reading ($differ differ)" "[ $differ = 0 ]"
     check "$R: a reading judged twice was judged alike ($conflicts conflicts)" "[ $conflicts = 0 ]"
 done <"$t/compare"
-check "both kills were compared" "[ \$(wc -l <'$t/compare') = 2 ]"
+check "the three runs were compared" "[ \$(wc -l <'$t/compare') = 3 ]"
 [ $fail = 0 ] || grep -h 'restored\|error\|warn' "$t"/*.err | head -20
 exit $fail

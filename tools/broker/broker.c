@@ -27,12 +27,16 @@
 typedef struct broker_topic {
     char name[250];
     int partitions;
+    int leader; /* the broker leading every partition; 0: the mock's choice */
 } broker_topic;
 
 typedef struct broker_args {
     int brokers;
     broker_topic topics[MAX_TOPICS];
     int n_topics;
+    broker_topic coordinators[MAX_TOPICS]; /* a group (name) and its coordinator (leader) */
+    int n_coordinators;
+    int outage; /* the broker SIGUSR1 takes down and SIGUSR2 brings back; 0: none */
     const char *bootstrap_file;
     int quiet;
     int help;
@@ -40,7 +44,8 @@ typedef struct broker_args {
 
 static void broker_usage(FILE *out)
 {
-    fputs("usage: bppipe broker [--brokers N] [--topic NAME[:PARTITIONS]]...\n"
+    fputs("usage: bppipe broker [--brokers N] [--topic NAME[:PARTITIONS][@BROKER]]...\n"
+          "                     [--coordinator GROUP@BROKER]... [--outage BROKER]\n"
           "                     [--bootstrap-file PATH] [--quiet]\n\n"
           "Starts an in-memory Kafka cluster (librdkafka's mock cluster) listening on\n"
           "127.0.0.1, prints its bootstrap address and runs until SIGINT or SIGTERM.\n"
@@ -51,8 +56,15 @@ static void broker_usage(FILE *out)
           "about 20).\n\n"
           "options:\n"
           "  --brokers N               brokers in the cluster (1-16, default 1)\n"
-          "  --topic NAME[:PARTITIONS] create a topic (repeatable; default blood-pressure:3);\n"
-          "                            other topics are created on first use\n"
+          "  --topic NAME[:PARTITIONS][@BROKER]\n"
+          "                            create a topic (repeatable; default blood-pressure:3),\n"
+          "                            every partition led by BROKER when given; other topics\n"
+          "                            are created on first use\n"
+          "  --coordinator GROUP@BROKER\n"
+          "                            BROKER coordinates consumer group GROUP (repeatable)\n"
+          "  --outage BROKER           SIGUSR1 takes BROKER down (its connections closed, new\n"
+          "                            ones refused, its partitions keeping their leader) and\n"
+          "                            SIGUSR2 brings it back: a broker outage for tests\n"
           "  --bootstrap-file PATH     also write the bootstrap address to PATH (written\n"
           "                            atomically once the cluster is up, removed on exit)\n"
           "  --quiet                   print only the bootstrap address\n\n"
@@ -62,9 +74,33 @@ static void broker_usage(FILE *out)
           out);
 }
 
-/* Parses "name" or "name:partitions" into `t`. Returns 0, or -1 after printing why. */
-static int parse_topic(const char *text, broker_topic *t)
+/* A broker id 1..brokers from `text`, or 0 after printing why. */
+static int parse_broker_id(const char *text, int brokers, const char *what)
 {
+    char *end;
+    errno = 0;
+    long n = strtol(text, &end, 10);
+    if (errno || *end || end == text || n < 1 || n > brokers) {
+        fprintf(stderr, "error: %s needs a broker from 1 to %d (--brokers), got '%s'\n", what,
+                brokers, text);
+        return 0;
+    }
+    return (int)n;
+}
+
+/* Parses "name", "name:partitions", either with "@broker", into `t`. Returns 0, or -1 after
+ * printing why. */
+static int parse_topic(const char *arg, broker_topic *t, int brokers)
+{
+    char text[300];
+    snprintf(text, sizeof text, "%s", arg);
+    char *at = strrchr(text, '@');
+    t->leader = 0;
+    if (at) {
+        *at = '\0';
+        if (!(t->leader = parse_broker_id(at + 1, brokers, "--topic NAME@BROKER")))
+            return -1;
+    }
     const char *colon = strrchr(text, ':');
     size_t len = colon ? (size_t)(colon - text) : strlen(text);
     t->partitions = DEFAULT_PARTITIONS;
@@ -101,6 +137,13 @@ static int parse_broker_args(int argc, char **argv, broker_args *a)
 {
     memset(a, 0, sizeof *a);
     a->brokers = 1;
+    /* --brokers first: the other options name brokers by number */
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--brokers") == 0) {
+            char *end;
+            long n = strtol(argv[i + 1], &end, 10);
+            a->brokers = *end || n < 1 || n > 16 ? 1 : (int)n;
+        }
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -126,9 +169,29 @@ static int parse_broker_args(int argc, char **argv, broker_args *a)
                 fprintf(stderr, "error: at most %d --topic options\n", MAX_TOPICS);
                 return -1;
             }
-            if (parse_topic(next, &a->topics[a->n_topics]) != 0)
+            if (parse_topic(next, &a->topics[a->n_topics], a->brokers) != 0)
                 return -1;
             a->n_topics++;
+            i++;
+        } else if (strcmp(arg, "--coordinator") == 0) {
+            const char *at = next ? strrchr(next, '@') : NULL;
+            broker_topic *c = &a->coordinators[a->n_coordinators];
+            if (!at || at == next || (size_t)(at - next) >= sizeof c->name) {
+                fprintf(stderr, "error: --coordinator needs GROUP@BROKER\n");
+                return -1;
+            }
+            if (a->n_coordinators == MAX_TOPICS) {
+                fprintf(stderr, "error: at most %d --coordinator options\n", MAX_TOPICS);
+                return -1;
+            }
+            snprintf(c->name, sizeof c->name, "%.*s", (int)(at - next), next);
+            if (!(c->leader = parse_broker_id(at + 1, a->brokers, "--coordinator GROUP@BROKER")))
+                return -1;
+            a->n_coordinators++;
+            i++;
+        } else if (strcmp(arg, "--outage") == 0) {
+            if (!next || !(a->outage = parse_broker_id(next, a->brokers, "--outage")))
+                return -1;
             i++;
         } else if (strcmp(arg, "--bootstrap-file") == 0) {
             if (!next) {
@@ -275,6 +338,8 @@ int main(int argc, char **argv)
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGUSR1);
+    sigaddset(&stop, SIGUSR2);
     sigprocmask(SIG_BLOCK, &stop, NULL);
 
     int status = 1;
@@ -300,12 +365,17 @@ int main(int argc, char **argv)
     for (int i = 0; i < a.n_topics; i++) {
         rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, a.topics[i].name,
                                                            a.topics[i].partitions, 1);
+        for (int p = 0; !e && a.topics[i].leader && p < a.topics[i].partitions; p++)
+            e = rd_kafka_mock_partition_set_leader(mc, a.topics[i].name, p, a.topics[i].leader);
         if (e) {
             fprintf(stderr, "error: cannot create topic '%s': %s\n", a.topics[i].name,
                     rd_kafka_err2str(e));
             goto done;
         }
     }
+    for (int i = 0; i < a.n_coordinators; i++)
+        rd_kafka_mock_coordinator_set(mc, "group", a.coordinators[i].name,
+                                      a.coordinators[i].leader);
     const char *bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
     if (a.bootstrap_file) {
         if (write_bootstrap_file(a.bootstrap_file, bootstrap) != 0) {
@@ -331,12 +401,21 @@ int main(int argc, char **argv)
     watcher *w = calloc(1, sizeof *w);
     if (w && watcher_open(w, bootstrap) != 0)
         fprintf(stderr, "bppipe broker: warning: cannot watch for dropped messages\n");
-    int sig = -1;
+    int sig = -1, down = 0;
     const struct timespec every = {.tv_sec = WATCH_INTERVAL_S};
     while (sig != SIGINT && sig != SIGTERM) {
         sig = sigtimedwait(&stop, NULL, &every);
-        if (sig < 0 && w)
+        /* not while a broker is down: the watcher's rd_kafka_query_watermark_offsets would wait
+         * for it forever before librdkafka 2.3.0, and the signal that brings it back with it */
+        if (sig < 0 && w && !down)
             watcher_check(w);
+        if ((sig == SIGUSR1 || sig == SIGUSR2) && a.outage) {
+            down = sig == SIGUSR1;
+            (sig == SIGUSR1 ? rd_kafka_mock_broker_set_down
+                            : rd_kafka_mock_broker_set_up)(mc, a.outage);
+            fprintf(stderr, "bppipe broker: broker %d %s\n", a.outage,
+                    sig == SIGUSR1 ? "down (SIGUSR1)" : "up again (SIGUSR2)");
+        }
     }
     if (w && w->dropped)
         fprintf(stderr, "bppipe broker: %" PRId64 " message(s) were dropped in all (the "
