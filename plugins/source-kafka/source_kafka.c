@@ -709,6 +709,28 @@ static int poll_held(source *s, bp_batch *batch, int timeout_ms)
     return rc;
 }
 
+/* The restore must wait: the group's callbacks and librdkafka's words are still served (they
+ * come through the consumer queue), and the partitions already restored are read. BP_RETRY
+ * when nothing was read, so that the host backs off before the next attempt. */
+static int serve_while_unrestored(source *s, bp_batch *batch)
+{
+    size_t cap = s->h->batch_capacity(batch);
+    if (s->batch_size && s->batch_size < cap)
+        cap = s->batch_size;
+    int rc = BP_OK;
+    while (rc == BP_OK && !s->state_failed && s->h->batch_count(batch) < cap) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 0);
+        if (!m)
+            break;
+        if (!held_back(s, m))
+            rc = m->err ? message_error(s, m) : add_message(s, batch, m);
+        rd_kafka_message_destroy(m);
+    }
+    if (s->state_failed)
+        return state_failure(s);
+    return rc != BP_OK || s->h->batch_count(batch) ? rc : BP_RETRY;
+}
+
 static int src_poll(void *state, bp_batch *batch, int timeout_ms)
 {
     source *s = state;
@@ -728,8 +750,10 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
         s->revoked_in_poll = false;
         if (s->unrestored->cnt) {
             int rc = restore_unrestored(s);
-            if (rc != BP_OK)
-                return rc == BP_FATAL ? state_failure(s) : rc;
+            if (rc == BP_FATAL)
+                return state_failure(s);
+            if (rc == BP_RETRY)
+                return serve_while_unrestored(s, batch);
         }
         if (s->held)
             return poll_held(s, batch, timeout_ms);
