@@ -10,7 +10,6 @@
  * path = -             ndjson to standard output.
  */
 #include "file_names.h"
-#include "syncer.h"
 #include "temp_files.h"
 
 #include "common/clock.h"
@@ -34,11 +33,10 @@
 #define DIR_MODE 0750
 #define FILE_MODE 0640
 #define MAX_TOUCHED 64 /* hourly files one batch may touch before they are synced early */
-/* per-record: files of one group (a larger batch is written in groups of this many, a syncfs
- * each and one more at the end; measured: bench/durability, the sink's doc, "Durability"). Two
- * groups are open at once (one syncing while the next is written): together at most a quarter
- * of the process's open-file limit, within these bounds, so that the sockets and the other
- * sinks keep theirs (1 024, Debian's default limit, gives groups of 128) */
+/* per-record: files open at once (a larger batch is written in groups of this many, a syncfs
+ * each and one more at the end; measured: bench/durability, the sink's doc, "Durability"): a
+ * quarter of the process's open-file limit, within these bounds, so that the sockets and the
+ * other sinks keep theirs (1 024, Debian's default limit, gives 256) */
 #define GROUP_MIN 64
 #define GROUP_MAX 1024
 
@@ -66,12 +64,10 @@ typedef struct sink {
     size_t n_files;
     unsigned char *marks; /* per record of the batch being written: REFUSED, RENAMED or 0 */
     size_t marks_cap;
-    pending *group; /* per-record: the files written and not yet named: two groups of group_max */
+    pending *group; /* per-record: the files written and not yet named, group_max of each */
     size_t group_max;
     bp_temp *temps;
-    bp_temps made;     /* per-record: how this folder's files are made */
-    bp_syncer syncer;  /* per-record: a group's syncfs while the next group is written */
-    bool syncer_ready; /* bp_syncer_init was called */
+    bp_temps made; /* per-record: how this folder's files are made */
 } sink;
 
 static const bp_option options[] = {
@@ -140,13 +136,11 @@ static int sink_open(const bp_host *host, bp_ctx *ctx, void **state)
     }
     if (s->per_record) {
         struct rlimit lim;
-        rlim_t half = getrlimit(RLIMIT_NOFILE, &lim) == 0 ? lim.rlim_cur / 8 : GROUP_MIN;
-        s->group_max = half < GROUP_MIN ? GROUP_MIN : half > GROUP_MAX ? GROUP_MAX : half;
-        s->group = calloc(2 * s->group_max, sizeof *s->group);
-        s->temps = calloc(2 * s->group_max, sizeof *s->temps);
+        rlim_t quarter = getrlimit(RLIMIT_NOFILE, &lim) == 0 ? lim.rlim_cur / 4 : GROUP_MIN;
+        s->group_max = quarter < GROUP_MIN ? GROUP_MIN : quarter > GROUP_MAX ? GROUP_MAX : quarter;
+        s->group = calloc(s->group_max, sizeof *s->group);
+        s->temps = calloc(s->group_max, sizeof *s->temps);
         bp_temps_init(&s->made, s->dir_fd);
-        bp_syncer_init(&s->syncer, s->dir_fd);
-        s->syncer_ready = true;
         if (!s->group || !s->temps) {
             host->log(ctx, BP_LOG_ERROR, "out of memory");
             goto fail;
@@ -155,8 +149,6 @@ static int sink_open(const bp_host *host, bp_ctx *ctx, void **state)
     *state = s;
     return BP_OK;
 fail:
-    if (s->syncer_ready)
-        bp_syncer_free(&s->syncer);
     free(s->group);
     free(s->temps);
     if (s->dir_fd >= 0)
@@ -168,8 +160,6 @@ fail:
 static void sink_close(void *state)
 {
     sink *s = state;
-    if (s->syncer_ready)
-        bp_syncer_free(&s->syncer);
     if (s->dir_fd >= 0)
         close(s->dir_fd);
     free(s->marks);
@@ -401,23 +391,16 @@ static void refuse_for(sink *s, bp_batch *batch, size_t i, int err)
     refuse(s, batch, i, why);
 }
 
-/* One group of files written and not yet named: group_max slots of s->group and s->temps. */
-typedef struct group {
-    pending *files;
-    bp_temp *temps;
-    size_t k; /* files written */
-} group;
-
-/* Writes the temporary files of records [*next, n), at most group_max, into `g`. Stops at the
- * first failure that may pass (*err set: it and the records after it are retried). */
-static void write_group(sink *s, bp_batch *batch, group *g, size_t *next, size_t n, int *err)
+/* Writes the temporary files of records [*next, n), at most group_max, into s->group. Stops at
+ * the first failure that may pass (*err set: it and the records after it are retried). */
+static size_t write_group(sink *s, bp_batch *batch, size_t *next, size_t n, int *err)
 {
     const bp_host *h = s->host;
     size_t k = 0;
     for (; *next < n && k < s->group_max; ++*next) {
         size_t i = *next;
         bp_record *r = h->batch_at(batch, i);
-        pending *p = &g->files[k];
+        pending *p = &s->group[k];
         size_t len;
         const char *doc = h->document(s->ctx, r, BP_DOC_PRETTY, &len);
         if (doc && name_of(h, r, doc, len, p->name, sizeof p->name) != 0) {
@@ -426,7 +409,7 @@ static void write_group(sink *s, bp_batch *batch, group *g, size_t *next, size_t
         }
         if (!doc)
             errno = ENOMEM;
-        if (doc && bp_temp_write(&s->made, p->name, doc, len, &g->temps[k]) == 0) {
+        if (doc && bp_temp_write(&s->made, p->name, doc, len, &s->temps[k]) == 0) {
             p->record = i;
             k++;
         } else if (doc && permanent_errno(errno)) {
@@ -436,27 +419,24 @@ static void write_group(sink *s, bp_batch *batch, group *g, size_t *next, size_t
             break;
         }
     }
-    g->k = k;
+    return k;
 }
 
-/* Waits for the sync of the group's files (asked of the syncer once they were written), then
- * names each (marked RENAMED); after a failed sync the files are discarded instead (not known
- * durable: written anew on the retry, in new files). Returns the errno of the first failure
- * that may pass, or 0. */
-static int name_group(sink *s, bp_batch *batch, group *g)
+/* Makes the group's files durable together, then names each (marked RENAMED). Returns the
+ * errno of the first failure that may pass, or 0. */
+static int commit_group(sink *s, bp_batch *batch, size_t k)
 {
-    size_t k = g->k;
-    g->k = 0;
-    if (bp_syncer_wait(&s->syncer) != 0) {
+    if (k && bp_temps_sync(&s->made) != 0) {
+        /* Not known durable: written anew on the retry, in new files. */
         int err = errno;
         for (size_t j = 0; j < k; j++)
-            bp_temp_discard(&s->made, &g->temps[j], g->files[j].name);
+            bp_temp_discard(&s->made, &s->temps[j], s->group[j].name);
         return err;
     }
     int err = 0;
     for (size_t j = 0; j < k; j++) {
-        pending *p = &g->files[j];
-        if (bp_temp_commit(&s->made, &g->temps[j], p->name) == 0) {
+        pending *p = &s->group[j];
+        if (bp_temp_commit(&s->made, &s->temps[j], p->name) == 0) {
             s->marks[p->record] = RENAMED;
         } else if (permanent_errno(errno)) {
             refuse_for(s, batch, p->record, errno);
@@ -488,32 +468,11 @@ static int write_per_record(sink *s, bp_batch *batch)
                    left, s->dir);
         s->swept = true;
     }
-    /* Group after group: while one group's syncfs runs on the syncer's thread, the next group
-     * is written; then the first is named, and the next one's sync (which also makes those
-     * names durable) is asked. */
-    group groups[2] = {{s->group, s->temps, 0},
-                       {s->group + s->group_max, s->temps + s->group_max, 0}};
-    group *syncing = NULL;
-    for (int cur = 0; next < n && !err; cur ^= 1) {
-        group *g = &groups[cur];
-        write_group(s, batch, g, &next, n, &err);
-        int e = syncing ? name_group(s, batch, syncing) : 0;
-        syncing = NULL;
-        if (e) {
-            for (size_t j = 0; j < g->k; j++)
-                bp_temp_discard(&s->made, &g->temps[j], g->files[j].name);
-            err = err ? err : e;
-            break;
-        }
-        if (g->k) {
-            bp_syncer_start(&s->syncer);
-            syncing = g;
-            written = true;
-        }
-    }
-    if (syncing) {
-        int e = name_group(s, batch, syncing);
+    while (next < n && !err) {
+        size_t k = write_group(s, batch, &next, n, &err);
+        int e = commit_group(s, batch, k);
         err = err ? err : e;
+        written = written || k > 0;
     }
     if (written && bp_temps_sync(&s->made) != 0) {
         /* No name is known durable: the whole batch is written again. */
