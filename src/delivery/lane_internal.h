@@ -46,9 +46,10 @@ typedef struct bp_attempts {
  * (the first batch is always taken whole): a sink that is slower than the source then pays its
  * fixed costs per write (sink-file's syncfs, a _bulk request's round trip) once for several
  * batches instead of once for each, and catches up. Bounded so that one write stays a size a
- * sink handles well (4 096 files of sink-file are four syncfs groups; a _bulk of 4 096 documents
- * is a few MiB). */
-#define BP_LANE_MERGE_RECORDS 4096
+ * sink handles well (1 024 files are one syncfs group of sink-file; a _bulk of 1 024 documents
+ * is about a MiB); a larger bound (4 096) kept the lane full, and the source paused, long
+ * enough to put bench/latency.sh's p99 near 300 ms. */
+#define BP_LANE_MERGE_RECORDS 1024
 #define BP_LANE_MERGE_BYTES ((size_t)16 << 20)
 
 /* How often a retry that repeats through an outage is said at warn: the interval of the log's
