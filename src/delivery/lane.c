@@ -101,31 +101,96 @@ static void recount(bp_flight *f)
     }
 }
 
-/* Offers the lane's sink every record of `w` until each is delivered or rejected. A write that
- * made progress starts the back-off over; when it took at least half of what it was offered
- * the rest goes again at once (a 429 on some items is the cluster's pace, not an outage). A
- * write that took nothing backs off longer each time; with a disk spool (and room in it), the
- * records such a write left go to the spool instead, and count as done. */
-static bp_lane_result deliver(bp_lane *l, bp_work *w)
+/* Takes the batches of the write from memory into own->merged: the head batch, and behind it
+ * every queued batch while the write stays within BP_LANE_MERGE_RECORDS and _BYTES. They stay
+ * in the backlog (and count in its bounds) until each is done. Call under mu. Returns how many,
+ * 0 when out of memory. */
+static size_t take_merged(bp_lane *l)
+{
+    struct bp_lane_own *o = l->own;
+    size_t k = 0, records = 0, bytes = 0;
+    for (bp_work *w = l->head; w; w = w->next, k++) {
+        if (k && (records + w->n > BP_LANE_MERGE_RECORDS || bytes + w->bytes > BP_LANE_MERGE_BYTES))
+            break;
+        if (k == o->merged_cap) {
+            size_t cap = o->merged_cap ? 2 * o->merged_cap : 16;
+            bp_work **m = realloc(o->merged, cap * sizeof *m);
+            if (!m)
+                return k; /* what fits is written; the rest waits for the next write */
+            o->merged = m;
+            o->merged_cap = cap;
+        }
+        o->merged[k] = w;
+        records += w->n;
+        bytes += w->bytes;
+    }
+    return k;
+}
+
+/* Loads the records of the `n` merged batches into a->pending, each with its part. */
+static int load_merged(bp_lane *l, bp_attempts *a, size_t n)
+{
+    bp_work **ws = l->own->merged;
+    size_t total = 0;
+    for (size_t k = 0; k < n; k++)
+        total += ws[k]->n;
+    bp_batch_clear(&a->pending);
+    if (bp_attempts_reserve(l, a, total) != 0 || bp_attempts_parts(a, n) != 0)
+        return -1;
+    for (size_t k = 0; k < n; k++) {
+        a->parts[k] = ws[k]->flight;
+        a->left[k] = ws[k]->n;
+        for (size_t i = 0; i < ws[k]->n; i++) {
+            a->strikes[a->pending.count] = 0;
+            a->part[a->pending.count] = (unsigned)k;
+            if (bp_batch_push(&a->pending, ws[k]->recs[i]) != BP_OK)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* Pops, oldest first, the merged batches from `*done` on that have nothing left pending (or all
+ * of them: `all`), so that each is committed as soon as it and the ones before it are done,
+ * not when the whole write is. Takes mu. */
+static void pop_merged(bp_lane *l, const bp_attempts *a, size_t *done, size_t n, bool all)
+{
+    bp_lanes *ls = l->all;
+    size_t from = *done;
+    while (*done < n && (all || a->left[*done] == 0))
+        ++*done;
+    if (*done == from)
+        return;
+    pthread_mutex_lock(&ls->mu);
+    for (size_t k = from; k < *done; k++)
+        bp_lane_pop_done(l); /* the head is merged[k]: the lane pops only from its own loop */
+    pthread_cond_broadcast(&ls->changed);
+    pthread_mutex_unlock(&ls->mu);
+}
+
+/* Offers the lane's sink every record of the `n` merged batches until each is delivered or
+ * rejected, popping each batch once its records are. A write that made progress starts the
+ * back-off over; when it took at least half of what it was offered the rest goes again at once
+ * (a 429 on some items is the cluster's pace, not an outage). A write that took nothing backs
+ * off longer each time; with a disk spool (and room in it), the records such a write left go to
+ * the spool instead, and count as done. */
+static bp_lane_result deliver(bp_lane *l, size_t n)
 {
     bp_ctx *s = l->sink;
     bp_lanes *ls = l->all;
     bp_attempts *a = &l->own->mem;
-    bp_batch_clear(&a->pending);
-    for (size_t i = 0; i < w->n; i++)
-        if (bp_batch_push(&a->pending, w->recs[i]) != BP_OK)
-            return LANE_FATAL;
-    if (bp_attempts_reserve(l, a, a->pending.count) != 0)
+    bp_work **ws = l->own->merged;
+    size_t done = 0; /* merged batches popped */
+    if (load_merged(l, a, n) != 0)
         return LANE_FATAL;
-    if (a->pending.count)
-        memset(a->strikes, 0, a->pending.count * sizeof *a->strikes);
     unsigned attempt = 0; /* writes in a row that took nothing: the back-off's exponent */
     bool may_spill = l->own->spool != NULL;
     while (a->pending.count) {
         bp_write_tally t;
-        bp_lane_result res = bp_lane_write_once(l, a, w->flight, &t);
+        bp_lane_result res = bp_lane_write_once(l, a, &t);
         if (res != LANE_OK)
             return res;
+        pop_merged(l, a, &done, n, false);
         if (!a->pending.count)
             break;
         s->retries++;
@@ -143,6 +208,7 @@ static bp_lane_result deliver(bp_lane *l, bp_work *w)
         if (may_spill && t.done == 0) {
             int rc = bp_lane_spill(l, a->pending.items, a->strikes, a->pending.count);
             if (rc == 0) {
+                pop_merged(l, a, &done, n, true); /* durable in the spool: done for the commit */
                 bp_lane_note_over(l, &l->own->mem_note, NULL); /* the disk buffer's retries now */
                 return LANE_OK;
             }
@@ -150,7 +216,8 @@ static bp_lane_result deliver(bp_lane *l, bp_work *w)
         }
         pthread_mutex_lock(&ls->mu);
         l->failing = t.done > 0 ? 0 : attempt + 1;
-        recount(w->flight); /* the documents this write cached, while the batch waits here */
+        for (size_t k = done; k < n; k++)
+            recount(ws[k]->flight); /* the documents this write cached, while they wait here */
         pthread_mutex_unlock(&ls->mu);
         char what[160];
         snprintf(what, sizeof what, "%zu record(s) not yet durable", a->pending.count);
@@ -251,11 +318,12 @@ static void *lane_main(void *arg)
             continue;
         }
         bool from_memory = take && !spooling;
-        bp_work *w = l->head; /* stays in the backlog until delivered */
+        /* the batches stay in the backlog until delivered */
+        size_t merged = from_memory ? take_merged(l) : 0;
         pthread_mutex_unlock(&ls->mu);
         bp_lane_result res = LANE_OK;
         if (from_memory) {
-            res = deliver(l, w);
+            res = merged ? deliver(l, merged) : LANE_FATAL;
         } else {
             if (take)
                 bp_lane_absorb(l);
@@ -270,8 +338,7 @@ static void *lane_main(void *arg)
             break;
         }
         if (from_memory) {
-            bp_lane_pop_done(l);
-            l->failing = 0;
+            l->failing = 0; /* deliver() popped each batch as it was done */
             pthread_cond_broadcast(&ls->changed);
         }
     }
@@ -470,8 +537,13 @@ void bp_lanes_stop(bp_lanes *ls, bool abandon)
         bp_lane_close_spool(l);
         free(o->refused);
         free(o->refused_why);
+        free(o->refused_from);
+        free(o->merged);
         o->refused = NULL;
         o->refused_why = NULL;
+        o->refused_from = NULL;
+        o->merged = NULL;
+        o->merged_cap = o->refused_cap = 0;
     }
 }
 

@@ -28,12 +28,29 @@ typedef struct bp_write_tally {
 } bp_write_tally;
 
 /* Records offered to a sink until each is delivered or rejected, with the attempts each has used
- * towards max_record_attempts. `again` and `strikes_again` are the next round's. */
+ * towards max_record_attempts and the part (the polled batch) each belongs to: one write may
+ * carry the records of several batches queued on the lane (lane.c, "merged writes"), and each
+ * batch's dead letters, bytes and count of deliveries owed stay its own. `again`,
+ * `strikes_again` and `part_again` are the next round's. */
 typedef struct bp_attempts {
     bp_batch pending, again;
     unsigned *strikes, *strikes_again;
+    unsigned *part, *part_again; /* index into parts */
     size_t cap;
+    bp_flight **parts; /* the batch of each part: where its dead letters are made */
+    size_t *left;      /* per part: its records still in pending */
+    size_t n_parts, parts_cap;
 } bp_attempts;
+
+/* A write from memory takes every batch queued on the lane behind the first, up to these bounds
+ * (the first batch is always taken whole): a sink that is slower than the source then pays its
+ * fixed costs per write (sink-file's syncfs, a _bulk request's round trip) once for several
+ * batches instead of once for each, and catches up. Bounded so that one write stays a size a
+ * sink handles well (1 024 files are one syncfs group of sink-file; a _bulk of 1 024 documents
+ * is about a MiB); a larger bound (4 096) kept the lane full, and the source paused, long
+ * enough to put bench/latency.sh's p99 near 300 ms. */
+#define BP_LANE_MERGE_RECORDS 1024
+#define BP_LANE_MERGE_BYTES ((size_t)16 << 20)
 
 /* How often a retry that repeats through an outage is said at warn: the interval of the log's
  * own rate limit (src/base/log.c), so these lines keep the pace of the others. */
@@ -54,10 +71,13 @@ typedef struct bp_retry_note {
 /* What only the lane's thread touches once it runs (bp_lane.own). The spool is opened and
  * verified on the main thread before the thread starts, and closed after it was joined. */
 struct bp_lane_own {
-    uint64_t rng;        /* the back-off's jitter */
-    bp_attempts mem;     /* the batch being delivered from memory */
+    uint64_t rng;     /* the back-off's jitter */
+    bp_attempts mem;  /* the batch being delivered from memory */
+    bp_work **merged; /* the queued batches the write from memory carries, oldest first */
+    size_t merged_cap;
     bp_record **refused; /* judged readings refused by the last write */
     const char **refused_why;
+    bp_flight **refused_from; /* the batch each refused reading belongs to */
     size_t n_refused, refused_cap;
     /* buffer = disk */
     bp_spool *spool; /* NULL: buffer = memory, or the spool failed and is set aside */
@@ -78,10 +98,13 @@ struct bp_lane_own {
 /* lane_write.c */
 
 /* One write of a->pending to the lane's sink: delivered and rejected records leave it (refused
- * readings go to the dead-letter lanes as part of `f`), failed ones stay with their strikes. */
-bp_lane_result bp_lane_write_once(bp_lane *l, bp_attempts *a, bp_flight *f, bp_write_tally *t);
-/* Makes room for `n` strike counts in both of a's strike arrays and `n` refusals. 0 or -1. */
+ * readings go to the dead-letter lanes as part of their own batch, a->parts), failed ones stay
+ * with their strikes and parts, and a->left counts what each part still has pending. */
+bp_lane_result bp_lane_write_once(bp_lane *l, bp_attempts *a, bp_write_tally *t);
+/* Makes room for `n` strike and part counts in both of a's arrays and `n` refusals. 0 or -1. */
 int bp_attempts_reserve(bp_lane *l, bp_attempts *a, size_t n);
+/* Makes a->parts hold `n` parts, none with records yet. 0 or -1. */
+int bp_attempts_parts(bp_attempts *a, size_t n);
 /* Frees what `a` holds; it can be used again after bp_batch_init of its batches. */
 void bp_attempts_free(bp_attempts *a);
 

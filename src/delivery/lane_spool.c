@@ -256,8 +256,9 @@ static int load_chunk(bp_lane *l)
     uint64_t chunk = (uint64_t)ls->p->settings.batch_size;
     if (n > chunk)
         n = chunk;
-    if (bp_attempts_reserve(l, &o->back, (size_t)n) != 0)
+    if (bp_attempts_reserve(l, &o->back, (size_t)n) != 0 || bp_attempts_parts(&o->back, 1) != 0)
         return -1;
+    o->back.parts[0] = f; /* the chunk is one part: its dead letters are made in its arena */
     for (uint64_t i = 0; i < n; i++) {
         const void *data;
         size_t len;
@@ -275,8 +276,10 @@ static int load_chunk(bp_lane *l)
         }
         rec->doc_lock = &ls->mu; /* dead-letter copies share this arena with other lanes */
         o->back.strikes[o->back.pending.count] = attempts;
+        o->back.part[o->back.pending.count] = 0;
         if (bp_batch_push(&o->back.pending, rec) != BP_OK)
             return -1;
+        o->back.left[0]++;
     }
     f->bytes = 0; /* its dead letters count it when they are pushed (lane.c) */
     f->works = NULL;
@@ -294,7 +297,7 @@ bp_lane_result bp_lane_drain_step(bp_lane *l)
         return o->spool ? LANE_FATAL : LANE_OK;
     if (o->back.pending.count) {
         bp_write_tally t;
-        bp_lane_result res = bp_lane_write_once(l, &o->back, o->drained, &t);
+        bp_lane_result res = bp_lane_write_once(l, &o->back, &t);
         if (res != LANE_OK)
             return res;
         if (o->back.pending.count) {

@@ -24,31 +24,45 @@ static bp_outcome outcome_of(const bp_ctx *s, size_t i, int rc)
     return rc == BP_OK ? BP_DELIVERED : BP_AGAIN;
 }
 
+/* Grows the array `p` to `n` items, or returns -1 from the function using it (`p` kept, the
+ * caller's capacity not raised, so a later call grows it again). */
+#define GROW_OR_FAIL(p, n)                                                                         \
+    do {                                                                                           \
+        void *grown_ = realloc((p), (n) * sizeof *(p));                                            \
+        if (!grown_)                                                                               \
+            return -1;                                                                             \
+        (p) = grown_;                                                                              \
+    } while (0)
+
 int bp_attempts_reserve(bp_lane *l, bp_attempts *a, size_t n)
 {
     struct bp_lane_own *o = l->own;
     if (n > a->cap) {
-        unsigned *x = realloc(a->strikes, n * sizeof *x);
-        if (!x)
-            return -1;
-        a->strikes = x;
-        unsigned *y = realloc(a->strikes_again, n * sizeof *y);
-        if (!y)
-            return -1;
-        a->strikes_again = y;
+        GROW_OR_FAIL(a->strikes, n);
+        GROW_OR_FAIL(a->strikes_again, n);
+        GROW_OR_FAIL(a->part, n);
+        GROW_OR_FAIL(a->part_again, n);
         a->cap = n;
     }
     if (n > o->refused_cap) {
-        bp_record **r = realloc(o->refused, n * sizeof *r);
-        if (!r)
-            return -1;
-        o->refused = r;
-        const char **w = realloc(o->refused_why, n * sizeof *w);
-        if (!w)
-            return -1;
-        o->refused_why = w;
+        GROW_OR_FAIL(o->refused, n);
+        GROW_OR_FAIL(o->refused_why, n);
+        GROW_OR_FAIL(o->refused_from, n);
         o->refused_cap = n;
     }
+    return 0;
+}
+
+int bp_attempts_parts(bp_attempts *a, size_t n)
+{
+    if (n > a->parts_cap) {
+        GROW_OR_FAIL(a->parts, n);
+        GROW_OR_FAIL(a->left, n);
+        a->parts_cap = n;
+    }
+    if (n)
+        memset(a->left, 0, n * sizeof *a->left);
+    a->n_parts = n;
     return 0;
 }
 
@@ -58,8 +72,15 @@ void bp_attempts_free(bp_attempts *a)
     bp_batch_free(&a->again);
     free(a->strikes);
     free(a->strikes_again);
+    free(a->part);
+    free(a->part_again);
+    free(a->parts);
+    free(a->left);
     a->strikes = a->strikes_again = NULL;
-    a->cap = 0;
+    a->part = a->part_again = NULL;
+    a->parts = NULL;
+    a->left = NULL;
+    a->cap = a->parts_cap = a->n_parts = 0;
 }
 
 /* Whether the failed record `i` of a write counts an attempt towards max_record_attempts. Only
@@ -77,28 +98,27 @@ static bool counts_attempt(const bp_ctx *s, size_t i, const bp_write_tally *t, u
     return strikes > 0 && t->all_singled_out;
 }
 
-/* Hands the judged readings the last write refused to every route = invalid lane as dead
- * letters, before this lane's part of the batch counts as done. Each becomes a copy with the
- * reason (the original may still be in another lane's hands, unchanged), made in the batch's
- * arena under mu. The copies' deliveries are added to the batch's remaining count first, so
- * the batch cannot be committed before they are delivered. */
-static void hand_dead_letters(bp_lane *l, bp_flight *f)
+/* Hands `n` judged readings of the batch `f` that the last write refused to every route =
+ * invalid lane as dead letters, before this lane's part of the batch counts as done. Each
+ * becomes a copy with the reason (the original may still be in another lane's hands,
+ * unchanged), made in the batch's arena under mu. The copies' deliveries are added to the
+ * batch's remaining count first, so the batch cannot be committed before they are delivered.
+ * Returns whether any lane took them. */
+static bool hand_to_invalid(bp_lane *l, bp_flight *f, bp_record *const *refused,
+                            const char *const *why, size_t n)
 {
     bp_lanes *ls = l->all;
-    struct bp_lane_own *o = l->own;
-    if (!o->n_refused)
-        return;
     pthread_mutex_lock(&ls->mu);
-    ls->st->sink_rejected += o->n_refused;
-    bp_record **copies = bp_arena_alloc(&f->arena, o->n_refused * sizeof *copies);
+    ls->st->sink_rejected += n;
+    bp_record **copies = bp_arena_alloc(&f->arena, n * sizeof *copies);
     size_t made = 0;
-    for (size_t i = 0; copies && i < o->n_refused; i++) {
+    for (size_t i = 0; copies && i < n; i++) {
         bp_record *c = bp_arena_alloc(&f->arena, sizeof *c);
         char msg[512];
-        snprintf(msg, sizeof msg, "rejected by %s: %s", l->sink->name, o->refused_why[i]);
+        snprintf(msg, sizeof msg, "rejected by %s: %s", l->sink->name, why[i]);
         if (!c)
             break;
-        *c = *o->refused[i];
+        *c = *refused[i];
         c->invalid_reason = bp_arena_strdup(&f->arena, msg);
         c->docs[0] = c->docs[1] = NULL;
         if (!c->invalid_reason)
@@ -106,10 +126,9 @@ static void hand_dead_letters(bp_lane *l, bp_flight *f)
         bp_record_mark_input(c, c->invalid_reason); /* under mu: the commit reads it after */
         copies[made++] = c;
     }
-    if (made < o->n_refused)
+    if (made < n)
         bp_log("core", BP_LOG_ERROR,
-               "out of memory: %zu refused reading(s) counted but not dead-lettered",
-               o->n_refused - made);
+               "out of memory: %zu refused reading(s) counted but not dead-lettered", n - made);
     bool any = false;
     for (size_t d = 0; made && d < ls->n; d++) {
         bp_lane *dl = &ls->lanes[d];
@@ -133,6 +152,21 @@ static void hand_dead_letters(bp_lane *l, bp_flight *f)
         any = true;
     }
     pthread_mutex_unlock(&ls->mu);
+    return any;
+}
+
+/* Hands the judged readings the last write refused to the dead-letter lanes, each as part of
+ * its own batch: a merged write refuses readings of several batches, in batch order. */
+static void hand_dead_letters(bp_lane *l)
+{
+    struct bp_lane_own *o = l->own;
+    bool any = true;
+    for (size_t i = 0, j; i < o->n_refused; i = j) {
+        for (j = i + 1; j < o->n_refused && o->refused_from[j] == o->refused_from[i]; j++)
+            ;
+        if (!hand_to_invalid(l, o->refused_from[i], o->refused + i, o->refused_why + i, j - i))
+            any = false;
+    }
     if (!any)
         bp_log("core", BP_LOG_ERROR,
                "a sink rejected a reading and no sink has route = invalid: it is counted but "
@@ -168,6 +202,8 @@ static void sort_outcomes(bp_lane *l, bp_attempts *a, int rc, const bp_write_tal
     struct bp_lane_own *o = l->own;
     const int64_t max_attempts = l->all->p->settings.max_record_attempts;
     bp_batch_clear(&a->again);
+    if (a->n_parts)
+        memset(a->left, 0, a->n_parts * sizeof *a->left);
     size_t lost = 0, given_up = 0;
     char first_refused[256] = "", first_lost[256] = "";
     o->n_refused = 0;
@@ -179,6 +215,8 @@ static void sort_outcomes(bp_lane *l, bp_attempts *a, int rc, const bp_write_tal
             unsigned strikes = a->strikes[i] + (counts_attempt(s, i, t, a->strikes[i]));
             if (max_attempts <= 0 || strikes < (uint64_t)max_attempts) {
                 a->strikes_again[a->again.count] = strikes;
+                a->part_again[a->again.count] = a->part[i];
+                a->left[a->part[i]]++;
                 bp_batch_push(&a->again, rec);
                 continue;
             }
@@ -204,6 +242,7 @@ static void sort_outcomes(bp_lane *l, bp_attempts *a, int rc, const bp_write_tal
             if (!o->n_refused)
                 snprintf(first_refused, sizeof first_refused, "%s", why);
             o->refused[o->n_refused] = rec;
+            o->refused_from[o->n_refused] = a->parts[a->part[i]];
             o->refused_why[o->n_refused++] = why;
         } else if (!lost++) {
             snprintf(first_lost, sizeof first_lost, "%s", why);
@@ -226,7 +265,7 @@ static void sort_outcomes(bp_lane *l, bp_attempts *a, int rc, const bp_write_tal
                given_up, (long long)max_attempts);
 }
 
-bp_lane_result bp_lane_write_once(bp_lane *l, bp_attempts *a, bp_flight *f, bp_write_tally *tally)
+bp_lane_result bp_lane_write_once(bp_lane *l, bp_attempts *a, bp_write_tally *tally)
 {
     bp_ctx *s = l->sink;
     if (bp_ctx_begin_write(s, &a->pending) != 0)
@@ -245,7 +284,7 @@ bp_lane_result bp_lane_write_once(bp_lane *l, bp_attempts *a, bp_flight *f, bp_w
     }
     bp_write_tally t = tally_write(s, a, rc);
     sort_outcomes(l, a, rc, &t);
-    hand_dead_letters(l, f); /* the reasons live until the next begin_write */
+    hand_dead_letters(l); /* the reasons live until the next begin_write */
     bp_ctx_end_write(s);
     publish_books(l); /* what /metrics shows of this sink */
     bp_batch tmp = a->pending;
@@ -254,6 +293,9 @@ bp_lane_result bp_lane_write_once(bp_lane *l, bp_attempts *a, bp_flight *f, bp_w
     unsigned *st = a->strikes;
     a->strikes = a->strikes_again;
     a->strikes_again = st;
+    unsigned *pt = a->part;
+    a->part = a->part_again;
+    a->part_again = pt;
     *tally = t;
     return LANE_OK;
 }

@@ -4,7 +4,8 @@
  * readings, or fail permanently. Record failures are reported per record (BP_AGAIN). It can also
  * be slow (delay_ms per write) or stall (inside write() while block_file exists), to show what
  * a slow sink holds back and what it does not. While down_file exists, it is down: every write
- * answers BP_RETRY and takes nothing. */
+ * answers BP_RETRY and takes nothing. With writes_path, each write() appends how many records it
+ * was offered, one line per call, so a test sees how the lane grouped them. */
 #include "bppipe/plugin.h"
 
 #include <stdio.h>
@@ -22,6 +23,7 @@ typedef struct sink {
     const char *reject_patient, *again_patient;
     long long delay_ms;
     const char *block_file, *down_file;
+    FILE *writes; /* writes_path: one line per write(), the records offered */
 } sink;
 
 static const bp_option options[] = {
@@ -41,6 +43,8 @@ static const bp_option options[] = {
                      "while this file exists, write() waits inside (a stalled sink)"),
     BP_OPTION_STRING("down_file", NULL, 0,
                      "while this file exists, every write takes nothing (a sink that is down)"),
+    BP_OPTION_STRING("writes_path", NULL, 0,
+                     "file each write() appends the number of records it was offered to"),
 };
 
 static void sleep_ms(long long ms)
@@ -68,6 +72,12 @@ static int sink_open(const bp_host *host, bp_ctx *ctx, void **state)
     s->down_file = host->opt_string(ctx, "down_file");
     const char *path = host->opt_string(ctx, "path");
     s->out = fopen(path, "a");
+    const char *writes = host->opt_string(ctx, "writes_path");
+    if (s->out && writes && !(s->writes = fopen(writes, "a"))) {
+        fclose(s->out);
+        s->out = NULL;
+        path = writes;
+    }
     if (!s->out) {
         host->log(ctx, BP_LOG_ERROR, "cannot open %s", path);
         free(s);
@@ -81,6 +91,8 @@ static void sink_close(void *state)
 {
     sink *s = state;
     fclose(s->out);
+    if (s->writes)
+        fclose(s->writes);
     free(s);
 }
 
@@ -89,6 +101,10 @@ static int sink_write(void *state, bp_batch *batch)
     sink *s = state;
     const bp_host *h = s->host;
     s->calls++;
+    if (s->writes) {
+        fprintf(s->writes, "%zu\n", h->batch_count(batch));
+        fflush(s->writes);
+    }
     while (s->block_file && access(s->block_file, F_OK) == 0)
         sleep_ms(20);
     if (s->delay_ms)
