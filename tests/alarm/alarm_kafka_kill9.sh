@@ -5,11 +5,10 @@
 # alarms from the changelog as of the committed offset and neither raises again nor escalates
 # the acknowledged alarm, and escalates the open one at its next tier, on time, once.
 . "$(dirname "$0")/../kafka/lib.sh"
+. "$(dirname "$0")/../fhir_reading.sh"
 start_broker --topic blood-pressure:2
 
-reading() { # ID PATIENT
-    printf '{"resourceType":"Observation","id":"%s","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"subject":{"reference":"Patient/%s"},"effectiveDateTime":"2026-03-01T09:00:00Z","component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":190,"code":"mm[Hg]"}},{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":125,"code":"mm[Hg]"}}]}\n' "$1" "$2"
-}
+reading() { fhir_bp "$1" "$2" 190 125 2026-03-01T09:00:00Z; } # ID PATIENT: a crisis
 events() { # FOLDER: "patient event tier" per event written
     cat "$1"/*.ndjson 2>/dev/null | /usr/bin/python3 -c '
 import json, sys

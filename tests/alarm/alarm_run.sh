@@ -10,15 +10,14 @@
 #      escalates the unacknowledged one at its next tier, on time, once.
 set -u
 . "$(dirname "$0")/../wait.sh"
+. "$(dirname "$0")/../fhir_reading.sh"
 fail=0
 t=$(mktemp -d)
 pid=
 trap 'exec 3>&- 2>/dev/null; [ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$t"' EXIT
 check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1 ($2)"; fail=1; fi; }
 
-reading() { # ID PATIENT SYSTOLIC DIASTOLIC
-    printf '{"resourceType":"Observation","id":"%s","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"subject":{"reference":"Patient/%s"},"effectiveDateTime":"2026-03-01T09:00:00Z","component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":%s,"code":"mm[Hg]"}},{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":%s,"code":"mm[Hg]"}}]}\n' "$@"
-}
+reading() { fhir_bp "$1" "$2" "$3" "$4" 2026-03-01T09:00:00Z; } # ID PATIENT SYS DIA
 ack() { # ALARM_ID BY
     printf '{"bppipe":"alarm-ack","alarm_id":"%s","by":"%s","from":"127.0.0.1"}\n' "$1" "$2"
 }

@@ -6,6 +6,7 @@
 # with its time to acknowledge.
 set -u
 . "$(dirname "$0")/../wait.sh"
+. "$(dirname "$0")/../fhir_reading.sh"
 fail=0
 t=$(mktemp -d)
 ward=
@@ -86,9 +87,7 @@ check "the text summary has the burden table" \
 
 # An acknowledgement read from the input (the command payload of docs/alarms.md): counted,
 # with its time to acknowledge, in the summary.
-obs() { # ID PATIENT TIME SYSTOLIC DIASTOLIC
-    printf '{"resourceType":"Observation","id":"%s","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"subject":{"reference":"Patient/%s"},"effectiveDateTime":"2026-03-01T%s:00Z","component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":%s,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}},{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":%s,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}}]}\n' "$@"
-}
+obs() { fhir_bp "$1" "$2" "$4" "$5" "2026-03-01T$3:00Z"; } # ID PATIENT TIME SYS DIA
 { obs a1 p1 08:00 185 125; obs a2 p2 08:05 190 110; obs a3 p1 20:00 120 78; } >"$t/in.ndjson"
 cat >"$t/f.ini" <<INI
 [pipeline]

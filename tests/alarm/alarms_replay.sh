@@ -5,6 +5,7 @@
 # simulated ward) replays the same both times; and the usage errors exit 2 with what to do.
 set -u
 . "$(dirname "$0")/../wait.sh"
+. "$(dirname "$0")/../fhir_reading.sh"
 fail=0
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
@@ -12,9 +13,7 @@ ok() { echo "ok   $1"; }
 bad() { echo "FAIL $1"; fail=1; }
 check() { if eval "$2"; then ok "$1"; else bad "$1 ($2)"; fi; }
 
-obs() { # ID PATIENT TIME SYSTOLIC DIASTOLIC
-    printf '{"resourceType":"Observation","id":"%s","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"subject":{"reference":"Patient/%s"},"effectiveDateTime":"2026-03-01T%s:00Z","component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":%s,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}},{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":%s,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}}]}\n' "$@"
-}
+obs() { fhir_bp "$1" "$2" "$4" "$5" "2026-03-01T$3:00Z"; } # ID PATIENT TIME SYS DIA
 # p1: two crisis readings in a row, then normal; p2: one crisis reading, then normal;
 # p3: normal, 12 hours apart. Span 08:00-20:00 = 0.5 day, 3 patients: 1.5 patient-days.
 {

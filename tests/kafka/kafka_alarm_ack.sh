@@ -13,6 +13,7 @@
 # the kill. Event documents of a batch read again after a kill -9 are written again: counts are
 # of distinct stable ids (ALARM_ID/EVENT/TIER).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../fhir_reading.sh"
 E=60 # crisis.escalate_after, seconds
 start_broker --topic blood-pressure:3 --topic g-state:3
 TOKEN=anna-kafka-0a9f31c4d2
@@ -59,8 +60,7 @@ start() { # NAME
     track $!
 }
 reading() { # ID PATIENT SYS DIA PARTITION
-    printf '{"resourceType":"Observation","id":"%s","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"subject":{"reference":"Patient/%s"},"effectiveDateTime":"2026-03-01T08:00:00Z","component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":%s,"unit":"mmHg"}},{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":%s,"unit":"mmHg"}}]}\n' \
-        "$1" "$2" "$3" "$4" | kc -P -t blood-pressure -p "$5"
+    fhir_bp "$1" "$2" "$3" "$4" 2026-03-01T08:00:00Z | kc -P -t blood-pressure -p "$5"
 }
 # events EVENT PATIENT [BY]: distinct stable ids of EVENT for PATIENT in every ward's alarm sink
 events() {

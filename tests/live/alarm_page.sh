@@ -6,6 +6,7 @@
 # audit file has the line (anna, the alarm, acknowledged) and the alarm sink the event.
 set -u
 . "$BPPIPE_SOURCE_DIR/tests/wait.sh"
+. "$BPPIPE_SOURCE_DIR/tests/fhir_reading.sh"
 t=$(mktemp -d)
 pid=
 cleanup() {
@@ -44,9 +45,7 @@ route = alarm
 path = $t/alarms
 layout = ndjson
 INI
-reading() { # ID PATIENT SYS DIA
-    printf '{"resourceType":"Observation","id":"%s","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"subject":{"reference":"Patient/%s"},"effectiveDateTime":"2026-03-01T08:00:00Z","component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":%s,"unit":"mmHg"}},{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":%s,"unit":"mmHg"}}]}\n' "$@"
-}
+reading() { fhir_bp "$1" "$2" "$3" "$4" 2026-03-01T08:00:00Z; } # ID PATIENT SYS DIA
 mkfifo "$t/in"
 "$BPPIPE" run "$t/p.ini" <"$t/in" 2>"$t/err" &
 pid=$!
