@@ -1,6 +1,7 @@
 /* The tree models' feature vocabulary and the per-patient history behind it (history.h). */
 #include "clinical/history.h"
 
+#include "common/le_bytes.h"
 #include "common/sha256.h"
 
 #include <math.h>
@@ -122,48 +123,18 @@ bool bp_hist_fold(bp_history *h, int64_t at_ms, double s, double d)
     return true;
 }
 
-static uint8_t *put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        *p++ = (uint8_t)(v >> (8 * i));
-    return p;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint8_t *putf(uint8_t *p, double d)
-{
-    uint64_t v;
-    memcpy(&v, &d, sizeof v);
-    return put64(p, v);
-}
-
-static double getf(const uint8_t *p)
-{
-    uint64_t v = get64(p);
-    double d;
-    memcpy(&d, &v, sizeof d);
-    return d;
-}
-
 size_t bp_hist_encode(const bp_history *h, uint8_t *out)
 {
     uint8_t *p = out;
     *p++ = h->kept;
     for (int i = 0; i < 4; i++)
         *p++ = (uint8_t)(h->n >> (8 * i));
-    p = putf(p, h->base_sys);
-    p = putf(p, h->base_dia);
+    p = bp_le_put_f64(p, h->base_sys);
+    p = bp_le_put_f64(p, h->base_dia);
     for (size_t i = 0; i < h->kept; i++) {
-        p = put64(p, (uint64_t)h->at_ms[i]);
-        p = putf(p, h->sys[i]);
-        p = putf(p, h->dia[i]);
+        p = bp_le_put_u64(p, (uint64_t)h->at_ms[i]);
+        p = bp_le_put_f64(p, h->sys[i]);
+        p = bp_le_put_f64(p, h->dia[i]);
     }
     return (size_t)(p - out);
 }
@@ -176,13 +147,13 @@ int bp_hist_decode(const uint8_t *in, size_t len, bp_history *h)
     bp_history v = {.kept = in[0]};
     for (int i = 0; i < 4; i++)
         v.n |= (uint32_t)in[1 + i] << (8 * i);
-    v.base_sys = getf(in + 5);
-    v.base_dia = getf(in + 13);
+    v.base_sys = bp_le_get_f64(in + 5);
+    v.base_dia = bp_le_get_f64(in + 13);
     const uint8_t *p = in + 21;
     for (size_t i = 0; i < v.kept; i++, p += 24) {
-        v.at_ms[i] = (int64_t)get64(p);
-        v.sys[i] = getf(p + 8);
-        v.dia[i] = getf(p + 16);
+        v.at_ms[i] = (int64_t)bp_le_get_u64(p);
+        v.sys[i] = bp_le_get_f64(p + 8);
+        v.dia[i] = bp_le_get_f64(p + 16);
         if (!isfinite(v.sys[i]) || !isfinite(v.dia[i]) || (i && v.at_ms[i] >= v.at_ms[i - 1]))
             return -1;
     }

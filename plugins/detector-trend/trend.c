@@ -1,5 +1,6 @@
 #include "trend.h"
 
+#include "common/le_bytes.h"
 #include "common/sha256.h"
 
 #include <math.h>
@@ -266,36 +267,6 @@ int bp_trend_observe(bp_trend *t, const char *patient, int64_t at, double s, dou
 
 /* ---- the stored form ----------------------------------------------------------------------- */
 
-static uint8_t *put_u64(uint8_t *o, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        *o++ = (uint8_t)(v >> (8 * i));
-    return o;
-}
-
-static uint64_t get_u64(const uint8_t *in)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)in[i] << (8 * i);
-    return v;
-}
-
-static uint8_t *put_f64(uint8_t *o, double d)
-{
-    uint64_t v;
-    memcpy(&v, &d, sizeof v);
-    return put_u64(o, v);
-}
-
-static double get_f64(const uint8_t *in)
-{
-    uint64_t v = get_u64(in);
-    double d;
-    memcpy(&d, &v, sizeof d);
-    return d;
-}
-
 static int newest_first(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -327,19 +298,19 @@ size_t bp_trend_encode(const bp_trend_config *cfg, const bp_patient_state *p, ui
     *o++ = (uint8_t)n_high;
     *o++ = (uint8_t)n_low;
     if (p->latest_ms != INT64_MIN)
-        o = put_u64(o, (uint64_t)p->latest_ms);
+        o = bp_le_put_u64(o, (uint64_t)p->latest_ms);
     if (p->n > 0) {
         for (int i = 0; i < 4; i++)
             *o++ = (uint8_t)(p->n >> (8 * i));
-        o = put_u64(o, (uint64_t)p->prev_ms);
-        o = put_f64(o, p->prev_sys);
-        o = put_f64(o, p->mean);
-        o = put_f64(o, p->var);
+        o = bp_le_put_u64(o, (uint64_t)p->prev_ms);
+        o = bp_le_put_f64(o, p->prev_sys);
+        o = bp_le_put_f64(o, p->mean);
+        o = bp_le_put_f64(o, p->var);
     }
     for (int i = 0; i < n_high; i++)
-        o = put_u64(o, (uint64_t)high[i]);
+        o = bp_le_put_u64(o, (uint64_t)high[i]);
     for (int i = 0; i < n_low; i++)
-        o = put_u64(o, (uint64_t)low[i]);
+        o = bp_le_put_u64(o, (uint64_t)low[i]);
     return (size_t)(o - out);
 }
 
@@ -348,7 +319,7 @@ static bool read_times(const uint8_t **in, int count, int n, int64_t *ring)
 {
     int64_t prev = INT64_MAX;
     for (int i = 0; i < count; i++, *in += 8) {
-        int64_t t = (int64_t)get_u64(*in);
+        int64_t t = (int64_t)bp_le_get_u64(*in);
         if (t == INT64_MIN || t > prev)
             return false; /* no time, or not in the order written */
         prev = t;
@@ -377,7 +348,7 @@ int bp_trend_decode(const bp_trend_config *cfg, const uint8_t *in, size_t len, b
     bp_patient_state s;
     bp_patient_state_init(&s);
     if (flags & 1) {
-        s.latest_ms = (int64_t)get_u64(at);
+        s.latest_ms = (int64_t)bp_le_get_u64(at);
         at += 8;
         if (s.latest_ms == INT64_MIN)
             return -1;
@@ -385,10 +356,10 @@ int bp_trend_decode(const bp_trend_config *cfg, const uint8_t *in, size_t len, b
     if (flags & 2) {
         s.n =
             (uint32_t)at[0] | (uint32_t)at[1] << 8 | (uint32_t)at[2] << 16 | (uint32_t)at[3] << 24;
-        s.prev_ms = (int64_t)get_u64(at + 4);
-        s.prev_sys = get_f64(at + 12);
-        s.mean = get_f64(at + 20);
-        s.var = get_f64(at + 28);
+        s.prev_ms = (int64_t)bp_le_get_u64(at + 4);
+        s.prev_sys = bp_le_get_f64(at + 12);
+        s.mean = bp_le_get_f64(at + 20);
+        s.var = bp_le_get_f64(at + 28);
         at += 36;
         if (s.n == 0 || s.prev_ms == INT64_MIN || !isfinite(s.prev_sys) || !isfinite(s.mean) ||
             !isfinite(s.var) || s.var < 0)
