@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,37 @@ struct bp_alarm_api {
     pthread_mutex_t mu;
     char *list; /* under mu: the last published list; NULL: none yet */
     size_t len;
+    /* under mu: the refused requests' budget (a token bucket): each refused request that is
+     * audited takes one; BP_ALARM_API_REFUSALS_PER_S come back every second */
+    double refusal_tokens;
+    double refusal_at_s;
+    uint64_t refusals_unaudited; /* answered 429 since the last warning */
 };
+
+/* Whether one more refused request may be audited now; else it is answered 429, not written,
+ * so that a flood of wrong tokens cannot fill the audit file's disk with fsynced lines. */
+static bool refusal_budget(bp_alarm_api *a)
+{
+    double now = bp_now_s();
+    pthread_mutex_lock(&a->mu);
+    a->refusal_tokens += (now - a->refusal_at_s) * BP_ALARM_API_REFUSALS_PER_S;
+    if (a->refusal_tokens > BP_ALARM_API_REFUSALS_PER_S)
+        a->refusal_tokens = BP_ALARM_API_REFUSALS_PER_S;
+    a->refusal_at_s = now;
+    bool ok = a->refusal_tokens >= 1;
+    if (ok)
+        a->refusal_tokens -= 1;
+    else
+        a->refusals_unaudited++;
+    uint64_t unaudited = a->refusals_unaudited;
+    pthread_mutex_unlock(&a->mu);
+    if (!ok) /* the same words each time: the host's rate limit keeps it to a line a while */
+        bp_log("alarms", BP_LOG_WARN,
+               "acknowledgement requests with no or a wrong token come faster than %d a second: "
+               "those beyond are answered 429 and not audited (%llu so far); check who sends them",
+               BP_ALARM_API_REFUSALS_PER_S, (unsigned long long)unaudited);
+    return ok;
+}
 
 bp_alarm_api *bp_alarm_api_new(bp_users *users, bp_audit *audit, bool can_forward)
 {
@@ -30,6 +61,8 @@ bp_alarm_api *bp_alarm_api_new(bp_users *users, bp_audit *audit, bool can_forwar
     a->users = users;
     a->audit = audit;
     a->can_forward = can_forward;
+    a->refusal_tokens = BP_ALARM_API_REFUSALS_PER_S;
+    a->refusal_at_s = bp_now_s();
     pthread_mutex_init(&a->mu, NULL);
     return a;
 }
@@ -237,6 +270,11 @@ void bp_alarm_api_ack(bp_alarm_api *a, const char *authorization, const char *al
         status = 404;
     } else {
         status = deliver(a, alarm_id, user, remote, &outcome, &message);
+    }
+    if (status == 401 && !refusal_budget(a)) {
+        answer(out, 429, "too_many_refused", alarm_id, NULL,
+               "too many requests with no or a wrong token; try again in a second");
+        return;
     }
     bp_audit_entry e = {.time_ms = bp_wall_ms(),
                         .user = user,

@@ -18,6 +18,8 @@ typedef struct bp_alarm_api bp_alarm_api;
 /* How long an acknowledgement may wait for its batch's commit, or for the broker, before the
  * answer is 503 (it may still be applied: acknowledging is idempotent, so the user retries). */
 #define BP_ALARM_API_WAIT_MS 10000
+/* Refused requests (no or a wrong token) audited per second, at most; beyond, 429 unaudited. */
+#define BP_ALARM_API_REFUSALS_PER_S 20
 
 /* Takes over `users` and `audit` (either NULL: nobody can acknowledge; every POST answers
  * 401 and is audited when there is an audit). can_forward: the source has send_input, so an
@@ -33,14 +35,15 @@ void bp_alarm_api_publish(bp_alarm_api *a, const char *json, size_t len);
 char *bp_alarm_api_list(bp_alarm_api *a, size_t *len);
 
 typedef struct bp_alarm_api_answer {
-    unsigned status; /* 200, 202, 400, 401, 404, 500, 503 */
+    unsigned status; /* 200, 202, 400, 401, 404, 429, 500, 503 */
     char body[512];  /* JSON, one line */
 } bp_alarm_api_answer;
 
 /* POST /api/alarms/ALARM_ID/ack. authorization: the request's Authorization header (NULL:
  * none); remote: the peer as IP:PORT. Answers (every one audited, with the user when the
- * token named one; no token is ever written or logged):
+ * token named one, but for 429; no token is ever written or logged):
  *   401 no or an unknown token;  404 an id this process can neither own nor forward;
+ *   429 more than BP_ALARM_API_REFUSALS_PER_S refused requests a second: not audited;
  *   200 {"outcome":"acknowledged"}: applied here, its batch committed;
  *   200 {"outcome":"already_acknowledged"}: the list shows it acknowledged;
  *   202 {"outcome":"accepted"}: durable on the owner's partition, which applies it in order;

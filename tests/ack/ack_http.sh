@@ -102,6 +102,22 @@ check "the audit file is mode 0600" "[ \"\$(stat -c %a '$t/audit.jsonl')\" = 600
 check "no token in the audit nor the log" \
       "! grep -q -e '$TOKEN' -e 5f0c2a9d41e7b3c9 -e 77e1c0aa9f3d2b64 '$t/audit.jsonl' '$t/err'"
 
+# A flood of wrong tokens cannot fill the audit's disk: 300 refused requests on one connection
+# (a few seconds at most even under a sanitizer, against a budget of 20 plus 20 a second) get
+# 401s up to the budget, audited, and 429s beyond it, not audited.
+lines_before=$(wc -l <"$t/audit.jsonl")
+args=()
+for _ in $(seq 300); do args+=(-o /dev/null -H 'Authorization: Bearer wrong-token-0' -X POST "http://$addr/api/alarms/$id/ack"); done
+curl -s -m 120 -w '%{http_code}\n' "${args[@]}" >"$t/flood"
+n401=$(grep -c '^401$' "$t/flood"); n429=$(grep -c '^429$' "$t/flood")
+audited=$(( $(wc -l <"$t/audit.jsonl") - lines_before ))
+echo "flood: $n401 answered 401 (audited: $audited), $n429 answered 429"
+check "a flood of wrong tokens: the first are 401, the rest 429" \
+      "[ $n429 -gt 0 ] && [ $n401 -ge 20 ] && [ $((n401 + n429)) = 300 ]"
+check "only the 401s are audited" "[ $audited = $n401 ]"
+check "and one warning says so, without the token" \
+      "grep -q 'answered 429 and not audited' '$t/err' && ! grep -q wrong-token-0 '$t/err' '$t/audit.jsonl'"
+
 exec 7>&-
 wait_gone 60 "$pid"
 wait "$pid"
