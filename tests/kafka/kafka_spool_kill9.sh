@@ -43,7 +43,11 @@ all_placed() {
     [ -n "$s" ] && [ $((before + ${s:-0} + $(normal))) -ge $N ]
 }
 wait_until 200 all_placed
-sleep 2 # the last commits
+# The last commits: a status line (every second) written after that moment with nothing in
+# flight says every reading read so far is committed (it was a fixed 2 s).
+placed_at=$(wc -l <"$t/run1.err")
+all_committed() { tail -n +"$((placed_at + 1))" "$t/run1.err" | grep -q 'in-flight 0[ |]*'; }
+wait_until 60 all_committed
 kill -KILL $pid
 wait $pid 2>/dev/null
 in_spool=$(spooled "$t/run1.err")
