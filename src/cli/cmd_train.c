@@ -23,6 +23,7 @@ static void train_usage(FILE *f)
         "                    [--data FILE.csv] [--test-size 0.2] [--C 1.0] [--threshold 0.5]\n"
         "                    [--dump-data FILE.csv]\n"
         "       bppipe train --model gbtree --out FILE.json [--data FILE.csv] [--features a,b,..]\n"
+        "                    [--data ARCHIVE.ndjson --label FIELD]\n"
         "                    [--rounds 100] [--max-depth 4] [--eta 0.3] [--parallel-trees 1]\n"
         "                    [--subsample 1] [--colsample 1] [--name N] [--version V]\n\n"
         "Fits the logistic-regression model of detector-logreg and writes it to FILE (JSON,\n"
@@ -46,7 +47,10 @@ static void train_usage(FILE *f)
         "XGBoost's JSON model. Its --data CSV has a header of feature names from the\n"
         "vocabulary (docs/model.md: systolic, diastolic, pulse, ..., baseline_systolic, ...)\n"
         "and a column 'label'; an empty field is a missing value. --features picks columns\n"
-        "(default: every feature column). --parallel-trees N with --subsample below 1 and\n"
+        "(default: every feature column). --data ARCHIVE.ndjson --label FIELD reads archived\n"
+        "readings where detector-xgboost ran with annotate_features = true: their\n"
+        "xgb_feature.NAME fields are the inputs, FIELD (true/false or 0/1) the label.\n"
+        "--parallel-trees N with --subsample below 1 and\n"
         "--rounds 1 is a random forest.\n",
         f);
 }
@@ -83,6 +87,8 @@ static int parse_train_args(int argc, char **argv, train_args *a)
             a->out = v;
         } else if (strcmp(arg, "--data") == 0) {
             a->data = v;
+        } else if (strcmp(arg, "--label") == 0) {
+            a->label = v;
         } else if (strcmp(arg, "--dump-data") == 0) {
             a->dump = v;
         } else if (strcmp(arg, "--features") == 0) {
@@ -155,6 +161,11 @@ static int parse_train_args(int argc, char **argv, train_args *a)
     }
     if (a->ward && a->data) {
         fprintf(stderr, "error: --ward and --data are two sources of rows: give one\n");
+        return -1;
+    }
+    if (a->label && (!a->gbtree || !a->data)) {
+        fprintf(stderr, "error: --label names the label field of an archive: it goes with "
+                        "--model gbtree --data ARCHIVE.ndjson\n");
         return -1;
     }
     if (a->gbtree) {

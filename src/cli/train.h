@@ -20,6 +20,7 @@ typedef struct train_args {
     int64_t rounds, max_depth, parallel_trees;
     double eta, subsample, colsample;
     const char *name, *version; /* gbtree: attributes saved with the model */
+    const char *label;          /* gbtree, --data ARCHIVE.ndjson: the documents' label field */
     double test_size, c, threshold;
 } train_args;
 

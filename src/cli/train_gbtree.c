@@ -8,8 +8,10 @@
 #include "clinical/history.h"
 #include "gbtree/gbtree.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,6 +125,85 @@ static int from_ward(const train_args *a, table *t)
     return bp_train_ward(a->samples, a->ward, (uint64_t)a->seed, a->episode, ward_row, &w);
 }
 
+/* The label of an archived document: its field `name` as true/false or 0/1; -1 otherwise. */
+static int archive_label(const cJSON *doc, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, name);
+    if (cJSON_IsBool(v))
+        return cJSON_IsTrue(v);
+    if (cJSON_IsNumber(v) && (v->valuedouble == 0 || v->valuedouble == 1))
+        return (int)v->valuedouble;
+    return -1;
+}
+
+/* Readings of an archive (NDJSON documents, as sink-file writes them) where detector-xgboost
+ * ran with annotate_features = true: each document's `xgb_feature.NAME` fields are its model
+ * inputs (a missing one, such as a history feature of a patient's first reading, is a missing
+ * value), `--label FIELD` its label. The columns are every feature some document has, in the
+ * vocabulary's order (or those --features lists); every bad line is reported. */
+static int from_archive(const train_args *a, FILE *f, table *t)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    int bad = 0, lineno = 0, col_of[BP_FEAT_N];
+    bool seen[BP_FEAT_N] = {false};
+    while (getline(&line, &cap, f) >= 0) { /* first pass: which features the archive has */
+        cJSON *doc = cJSON_Parse(line);
+        for (const cJSON *it = doc ? doc->child : NULL; it; it = it->next) {
+            int feat = it->string && strncmp(it->string, "xgb_feature.", 12) == 0
+                           ? bp_feat_parse(it->string + 12)
+                           : -1;
+            if (feat >= 0)
+                seen[feat] = true;
+        }
+        cJSON_Delete(doc);
+    }
+    const char *names[BP_FEAT_N];
+    for (int c = 0; c < BP_FEAT_N; c++)
+        names[c] = seen[c] ? bp_feat_name((bp_feat)c) : "-";
+    if (pick(t, names, BP_FEAT_N, a->columns, col_of) != 0) {
+        fprintf(stderr,
+                "error: %s: no xgb_feature.NAME fields of the vocabulary%s: run "
+                "detector-xgboost with annotate_features = true\n",
+                a->data, a->columns ? " that --features names" : "");
+        free(line);
+        return -1;
+    }
+    rewind(f);
+    while (getline(&line, &cap, f) >= 0) {
+        lineno++;
+        if (line[strspn(line, " \t\r\n")] == '\0')
+            continue;
+        cJSON *doc = cJSON_Parse(line);
+        int label = doc ? archive_label(doc, a->label) : -1;
+        if (!doc || label < 0) {
+            if (bad++ < 20)
+                fprintf(stderr, "error: %s:%d: %s\n", a->data, lineno,
+                        !doc ? "not a JSON document"
+                             : "no label: the field --label names must be true/false or 0/1");
+            cJSON_Delete(doc);
+            continue;
+        }
+        float row[BP_FEAT_N];
+        for (size_t c = 0; c < t->k; c++) {
+            char key[64];
+            snprintf(key, sizeof key, "xgb_feature.%s", bp_feat_name(t->feat[c]));
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, key);
+            row[c] = cJSON_IsNumber(v) ? (float)v->valuedouble : NAN;
+        }
+        cJSON_Delete(doc);
+        if (table_push(t, row, label) != 0) {
+            bad++;
+            break;
+        }
+    }
+    free(line);
+    if (bad)
+        fprintf(stderr, "error: %s: %d malformed line%s; nothing was trained\n", a->data, bad,
+                bad == 1 ? "" : "s");
+    return bad || t->n == 0 ? -1 : 0;
+}
+
 /* A CSV whose header names vocabulary features and 'label'; every bad line is reported. */
 static int from_csv(const train_args *a, table *t)
 {
@@ -130,6 +211,11 @@ static int from_csv(const train_args *a, table *t)
     if (!f) {
         fprintf(stderr, "error: cannot read %s: %s\n", a->data, strerror(errno));
         return -1;
+    }
+    if (a->label) { /* an archive: documents, not a CSV */
+        int rc = from_archive(a, f, t);
+        fclose(f);
+        return rc;
     }
     char line[8192], header[8192];
     const char *names[64];
