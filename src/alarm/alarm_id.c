@@ -29,9 +29,12 @@ void bp_alarm_id_make(char *out, size_t out_len, const char *topic, int32_t part
     for (int i = 0; i < 8; i++)
         snprintf(hex + 2 * i, 3, "%02x", h[i]);
     /* Kafka topic names never hold '~': the first two of the id end the topic and partition. */
+    /* An id that would not fit whole (a topic name longer than Kafka allows) is the hash alone:
+     * it names no partition then, but it is never cut. */
+    int n = -1;
     if (topic && *topic && partition >= 0 && !strchr(topic, '~'))
-        snprintf(out, out_len, "%s~%d~%s", topic, (int)partition, hex);
-    else
+        n = snprintf(out, out_len, "%s~%d~%s", topic, (int)partition, hex);
+    if (n < 0 || (size_t)n >= out_len)
         snprintf(out, out_len, "%s", hex);
 }
 

@@ -10,8 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BP_ALARM_ID_MAX 160
-#define BP_ALARM_WHO_MAX 96
+/* Room for every id bp_alarm_id_make writes: a Kafka topic name (at most 249 characters), '~',
+ * a partition (10 digits), '~', 16 hex digits and the NUL; and for every `by`/`from` the
+ * acknowledgement payload may carry (src/decode/alarm_ack.c: at most 200 bytes). Nothing is cut. */
+#define BP_ALARM_ID_MAX 288
+#define BP_ALARM_WHO_MAX 208
 
 typedef struct bp_alarm_state {
     bp_alarm_phase phase;

@@ -128,11 +128,11 @@ static bool listed_state(bp_alarm_api *a, const char *id, char *state, size_t si
 }
 
 /* An id as alarm ids are written (bp_alarm_id_make): topic characters, '~', hex digits; at
- * most 200 bytes, as the acknowledgement payload takes. */
+ * most BP_ALARM_API_ID_MAX bytes, as the acknowledgement payload takes. */
 static bool id_ok(const char *id)
 {
     size_t n = id ? strlen(id) : 0;
-    if (n == 0 || n > 200)
+    if (n == 0 || n > BP_ALARM_API_ID_MAX)
         return false;
     for (const char *c = id; *c; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
@@ -278,7 +278,7 @@ void bp_alarm_api_ack(bp_alarm_api *a, const char *authorization, const char *al
     }
     bp_audit_entry e = {.time_ms = bp_wall_ms(),
                         .user = user,
-                        .alarm_id = alarm_id && strlen(alarm_id) <= 200 ? alarm_id : NULL,
+                        .alarm_id = id_ok(alarm_id) ? alarm_id : NULL,
                         .remote = remote,
                         .outcome = outcome};
     if (a->audit && bp_audit_append(a->audit, &e) != 0) {

@@ -18,6 +18,8 @@ typedef struct bp_alarm_api bp_alarm_api;
 /* How long an acknowledgement may wait for its batch's commit, or for the broker, before the
  * answer is 503 (it may still be applied: acknowledging is idempotent, so the user retries). */
 #define BP_ALARM_API_WAIT_MS 10000
+/* The longest alarm id (as bp_alarm_id_make writes them for any Kafka topic). */
+#define BP_ALARM_API_ID_MAX 287
 /* Refused requests (no or a wrong token) audited per second, at most; beyond, 429 unaudited. */
 #define BP_ALARM_API_REFUSALS_PER_S 20
 

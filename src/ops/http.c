@@ -1,10 +1,10 @@
 #include "ops/http.h"
 
-#include "ops/alarm_api.h"
 #include "base/log.h"
 #include "common/clock.h"
 #include "common/json_buf.h"
 #include "config/listen_addr.h"
+#include "ops/alarm_api.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,7 +27,7 @@ struct bp_http {
     int ready;
     char reason[256];
     double heartbeat; /* bp_now_s() of the last publish; 0: none yet */
-    char *live; /* the last /api/ward text; NULL: none yet */
+    char *live;       /* the last /api/ward text; NULL: none yet */
     size_t live_len, live_cap;
     bp_alarm_api *alarms; /* /api/alarms (alarm_api.c); NULL: not served */
 };
@@ -160,14 +160,15 @@ static enum MHD_Result serve_ack(bp_http *h, struct MHD_Connection *c, const cha
         return text(c, MHD_HTTP_NOT_FOUND, "no [alarms] in this pipeline\n");
     const char *id = url + strlen("/api/alarms/");
     size_t id_len = strlen(id) - strlen("/ack");
-    char alarm_id[256];
-    snprintf(alarm_id, sizeof alarm_id, "%.*s", (int)(id_len < 255 ? id_len : 255), id);
+    char alarm_id[BP_ALARM_API_ID_MAX + 1];
+    /* Longer than any alarm id: passed on empty, so it is answered (401 or 404) and audited as
+     * not an alarm id, never cut into one. */
+    snprintf(alarm_id, sizeof alarm_id, "%.*s", id_len > BP_ALARM_API_ID_MAX ? 0 : (int)id_len, id);
     char remote[96];
     remote_of(c, remote, sizeof remote);
     bp_alarm_api_answer ans;
     bp_alarm_api_ack(a,
-                     MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_AUTHORIZATION),
+                     MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
                      alarm_id, remote, &ans);
     return answer(c, ans.status, "application/json", ans.body, strlen(ans.body));
 }
@@ -296,11 +297,10 @@ bp_http *bp_http_start(const char *listen, const char *port_file, const char *to
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-                                 (uint16_t)port, NULL, NULL,
-                                 on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
+    h->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, (uint16_t)port, NULL, NULL,
+        on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
     int start_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!h->daemon) {

@@ -6,6 +6,7 @@
 #include "alarm/alarm.h"
 #include "alarm/alarm_machine.h"
 #include "check.h"
+#include "decode/alarm_ack.h"
 #include "decode/payload_decode.h"
 #include "pipeline/document.h"
 #include "pipeline/instance.h"
@@ -400,6 +401,22 @@ static void test_ids(void)
     CHECK(bp_alarm_id_location(id, topic, sizeof topic, &part) == -1 && part == -1);
     CHECK(bp_alarm_id_location("t~x~abc", topic, sizeof topic, &part) == -1);
     CHECK(bp_alarm_id_location("~1~abc", topic, sizeof topic, &part) == -1);
+    /* The longest topic name Kafka allows and the largest partition: the id is whole, names
+     * them back, and fits the alarm state and the acknowledgement payload (it was cut at 159). */
+    char long_topic[250], back[256];
+    memset(long_topic, 't', 249);
+    long_topic[249] = '\0';
+    bp_alarm_id_make(id, sizeof id, long_topic, 2147483647, "p1", "crisis", "Observation/1");
+    CHECK(strlen(id) == 249 + 1 + 10 + 1 + 16);
+    CHECK(strlen(id) <= BP_ALARM_ACK_ID_MAX);
+    CHECK(bp_alarm_id_location(id, back, sizeof back, &part) == 0);
+    CHECK_STR(back, long_topic);
+    CHECK(part == 2147483647);
+    /* An id that cannot fit whole is the hash alone, never a cut one. */
+    char small[40];
+    bp_alarm_id_make(small, sizeof small, "blood-pressure-of-a-long-named-ward", 3, "p1", "crisis",
+                     "Observation/1");
+    CHECK(strlen(small) == 16);
 }
 
 static int on_item(void *user, const bp_decoded *d)
