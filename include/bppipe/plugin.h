@@ -35,8 +35,10 @@
  *     bp_host.add_rejected, a payload the source itself found unusable, dead-lettered with the
  *     source's reason and never decoded. 1.7: the BP_F_ALARM_* fields of alarm events
  *     (route = alarm), and bp_plugin.send_input, a source appends a message to its own input
- *     (an alarm acknowledgement, for the partition that owns the alarm). Plugins built for 1.0
- *     to 1.6 keep working: the host never calls one instance from two threads at once, a
+ *     (an alarm acknowledgement, for the partition that owns the alarm). 1.8: revisions: the
+ *     BP_F_LOGICAL_ID, BP_F_VERSION, BP_F_REVISION and BP_F_STATUS fields and BP_CAP_REVISIONS
+ *     (a corrected or retracted reading taken back everywhere it went). Plugins built for 1.0
+ *     to 1.7 keep working: the host never calls one instance from two threads at once, a
  *     source with commit() but without BP_CAP_BATCH_COMMIT gets one batch in flight at a time,
  *     as before, and members a plugin's header did not have are never read.
  *   - Growth. Every struct that crosses the boundary starts with struct_size. New members and
@@ -58,7 +60,7 @@ extern "C" {
 #endif
 
 #define BP_ABI_MAJOR 1
-#define BP_ABI_MINOR 7
+#define BP_ABI_MINOR 8
 
 /* The one symbol every plugin exports. Its signature never changes across ABI majors, so the
  * loader can always read the descriptor and tell the user which ABI a plugin was built for. */
@@ -155,6 +157,27 @@ typedef enum bp_field {
     BP_F_SYSTOLIC = 7,       /* number, mmHg; NaN when absent */
     BP_F_DIASTOLIC = 8,      /* number, mmHg; NaN when absent */
     BP_F_HEART_RATE = 9,     /* number, beats/min; NaN when absent */
+    /* revisions (appended in ABI 1.8; docs/revisions.md): a result can be corrected or taken
+     * back after it was sent. A record is a version of a logical id; a newer version replaces
+     * the older ones everywhere, a retraction removes them. */
+    BP_F_LOGICAL_ID = 10, /* text: what the reading is a version of (FHIR: Observation.id, else
+                             the entry's fullUrl; HL7 v2: the observation's identity without
+                             its status); NULL when unknown: no later record can replace it */
+    BP_F_VERSION = 11,    /* number: the version's place among the logical id's versions
+                             (FHIR: meta.versionId when it is a whole number, else
+                             meta.lastUpdated in ms; HL7 v2: MSH-7 in ms); NaN when unknown */
+    BP_F_REVISION = 12,   /* text: NULL for a record that replaces nothing (a first version);
+                             "replace": this record replaces every earlier version of its
+                             logical id (amended, corrected: write it over the old one);
+                             "retract": no version of the logical id should exist any more
+                             (entered-in-error, or a correction moved it to another route: a
+                             sink of that route gets the "replace"); remove or tombstone what
+                             you hold under the logical id. A retraction has no values (NaN)
+                             and is never judged. Only a sink or detector with
+                             BP_CAP_REVISIONS ever receives a "retract". */
+    BP_F_STATUS = 13,     /* text: the status as FHIR names it (final, amended, corrected,
+                             preliminary, entered-in-error; HL7 v2 OBX-11 mapped the same way),
+                             NULL when absent */
     /* source position (set by the source through add_payload) */
     BP_F_SOURCE_TOPIC = 20,     /* text, NULL when the source has no topics */
     BP_F_SOURCE_PARTITION = 21, /* number, NaN when not applicable */
@@ -335,7 +358,8 @@ typedef struct bp_host {
      *     bp_category severity route invalid_reason skip_reason resource_type resource_code
      *     source payload effective_time mean_pressure hl7v2 (the last two since bppipe read
      *     HL7 v2, with no ABI change: an annotation of either name was refused from then on,
-     *     and none shipped used them). Change a verdict through flag/set_text instead.
+     *     and none shipped used them) logical_id version revision (since ABI 1.8, the same
+     *     way). Change a verdict through flag/set_text instead.
      *   - Values: annotate_number refuses NaN and ±Inf (JSON has neither): the key is left
      *     out of the document (or keeps the value set before). annotate_text needs a non-NULL
      *     value (any text; it is escaped as JSON). annotate_bool stores value != 0.
@@ -596,7 +620,16 @@ enum {
      * commit() it persists state_changes() before (or atomically with) the positions, on
      * assignment it restores with state_restore(), on revoke it calls state_drop(). The host
      * then writes no snapshot files. */
-    BP_CAP_KEYED_STATE = 1u << 3
+    BP_CAP_KEYED_STATE = 1u << 3,
+    /* SINK or DETECTOR (ABI 1.8, docs/revisions.md): the plugin honours BP_F_REVISION. A sink
+     * writes a "replace" over what it holds for the record's BP_F_LOGICAL_ID (never over a
+     * newer BP_F_VERSION: a replay must not undo a correction) and removes or tombstones the
+     * logical id on a "retract"; the same record delivered twice changes nothing. A detector
+     * that keeps history (a patient's readings) replaces or removes the logical id's entry, and
+     * receives "retract" records in detect() (verdict functions refuse them with BP_EINVAL).
+     * Without the bit a sink gets a correction as a new record beside the old one and never a
+     * retraction, a detector never a retraction; `bppipe check` says so for each such plugin. */
+    BP_CAP_REVISIONS = 1u << 4
 };
 
 /* The signature of the entry symbol. */

@@ -17,8 +17,11 @@
  *   annotations: count(u32), then key(string) type(u8) number(u64 bits) text(string)
  *   format 2 (HL7 v2, issue 24): mean_pressure (u64 bits), then 5 strings: hl7_control_id
  *               hl7_sending_app hl7_sending_facility hl7_code hl7_corrects
- * A string is its length (u32; 0xFFFFFFFF for none) and its bytes. Nothing may follow. Format 1
- * (the same without the format 2 tail) is still read: a spool written before stays readable. */
+ *   format 3 (revisions, issue 26): logical_id (string), version (u64, two's complement of
+ *               the i64), revision (u32)
+ * A string is its length (u32; 0xFFFFFFFF for none) and its bytes. Nothing may follow. Formats 1
+ * and 2 (the same without the later tails) are still read: a spool written before stays
+ * readable. */
 
 #define NO_STRING 0xFFFFFFFFu
 
@@ -105,6 +108,9 @@ int bp_record_encode(const bp_record *r, unsigned attempts, bp_buf *out)
                          r->hl7_code, r->hl7_corrects};
     for (size_t i = 0; i < sizeof hl7 / sizeof *hl7; i++)
         bad |= put_cstr(out, hl7[i]);
+    bad |= put_cstr(out, r->logical_id);
+    put_u64(out, (uint64_t)r->version);
+    put_u32(out, (uint32_t)r->revision);
     return bad || out->failed ? -1 : 0;
 }
 
@@ -177,7 +183,7 @@ int bp_record_decode(const void *data, size_t len, bp_arena *arena, bp_record **
         return -1;
     }
     unsigned format = b[3];
-    if (format != 1u && format != BP_RECORD_CODEC_VERSION) {
+    if (format < 1u || format > BP_RECORD_CODEC_VERSION) {
         snprintf(err, errlen, "a spooled record of format %u; this build reads format %u",
                  (unsigned)b[3], BP_RECORD_CODEC_VERSION);
         return -1;
@@ -260,6 +266,14 @@ int bp_record_decode(const void *data, size_t len, bp_arena *arena, bp_record **
                               &r->hl7_sending_facility, &r->hl7_code, &r->hl7_corrects};
         for (size_t i = 0; i < sizeof hl7 / sizeof *hl7; i++)
             *hl7[i] = get_str(&rd, arena, NULL, &ok);
+    }
+    if (format >= 3u && ok && !rd.short_read) {
+        r->logical_id = get_str(&rd, arena, NULL, &ok);
+        r->version = (int64_t)get_u64(&rd);
+        uint32_t revision = get_u32(&rd);
+        if (revision > BP_REVISION_RETRACT)
+            ok = false;
+        r->revision = (bp_revision)revision;
     }
     if (rd.short_read || !ok || rd.left != 0) {
         snprintf(err, errlen, "a spooled record of format %u is %s", format,

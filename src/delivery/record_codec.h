@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#define BP_RECORD_CODEC_VERSION 2u
+#define BP_RECORD_CODEC_VERSION 3u
 
 /* Appends the encoding of `r` and its `attempts` to `out`. Returns 0, or -1 when out of memory
  * or a string is longer than 4 GiB - 2. */

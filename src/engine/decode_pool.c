@@ -86,7 +86,8 @@ static int keep(void *user, const bp_decoded *d)
         !copy_text(&s->arena, &c->hl7_control_id) || !copy_text(&s->arena, &c->hl7_sending_app) ||
         !copy_text(&s->arena, &c->hl7_sending_facility) || !copy_text(&s->arena, &c->hl7_code) ||
         !copy_text(&s->arena, &c->hl7_corrects) || !copy_text(&s->arena, &c->ack_alarm_id) ||
-        !copy_text(&s->arena, &c->ack_by) || !copy_text(&s->arena, &c->ack_from))
+        !copy_text(&s->arena, &c->ack_by) || !copy_text(&s->arena, &c->ack_from) ||
+        !copy_text(&s->arena, &c->logical_id))
         return -1;
     s->n++;
     return 0;

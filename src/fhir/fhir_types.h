@@ -12,6 +12,18 @@
 #define BP_DEC_INVASIVE 0x2u   /* HL7 v2: an arterial line, not a cuff (never mixed with one) */
 #define BP_DEC_CORRECTION 0x4u /* HL7 v2: OBX-11 C, a correction of an earlier reading */
 
+/* What a decoded item does to the earlier versions of its logical id (issue 26,
+ * docs/revisions.md; bp_host's BP_F_REVISION). */
+typedef enum bp_revision {
+    BP_REVISION_NONE = 0,    /* a first version, or nothing says otherwise */
+    BP_REVISION_REPLACE = 1, /* amended, corrected: replaces every earlier version */
+    BP_REVISION_RETRACT = 2  /* entered-in-error (HL7 v2: OBX-11 W, D): no values, never judged */
+} bp_revision;
+
+/* bp_decoded.version and bp_record.version when nothing gives the order of a version. Versions
+ * the decoders hand out are >= 1 (a versionId of 0 or less is not used as one). */
+#define BP_VERSION_NONE 0
+
 typedef struct bp_decoded {
     /* NULL when the item is a reading; otherwise why the payload or resource is unusable,
      * precise enough for an operator: "not JSON at byte 512", "no systolic or diastolic value",
@@ -61,6 +73,14 @@ typedef struct bp_decoded {
      * set (and invalid_reason NULL). The other decoders leave them NULL. */
     const char *ack_alarm_id, *ack_by, *ack_from;
     int64_t ack_at_ms; /* the "at" time, INT64_MIN when absent or unreadable */
+
+    /* Appended for revisions (issue 26, docs/revisions.md): what the item is a version of, the
+     * version's order, and what it does to earlier versions. A retraction is an item with
+     * revision BP_REVISION_RETRACT, a logical id, NULL invalid_reason and skip_reason, and NaN
+     * values. */
+    const char *logical_id; /* NULL when nothing names the logical resource */
+    int64_t version;        /* BP_VERSION_NONE when unknown */
+    bp_revision revision;
 } bp_decoded;
 
 /* The reasons an item is skipped. */

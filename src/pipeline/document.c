@@ -187,6 +187,11 @@ void bp_document_write(bp_buf *out, const bp_record *r, bool pretty, long long n
     bp_buf_putc(out, '"');
     text_field(&w, "stable_id", r->stable_id);
     text_field(&w, "observation_id", r->observation_id);
+    /* revisions (docs/revisions.md): what this is a version of, and what it does */
+    text_field(&w, "logical_id", r->logical_id);
+    if (r->version != BP_VERSION_NONE)
+        number_field(&w, "version", (double)r->version);
+    text_field(&w, "revision", bp_revision_name(r->revision));
     text_field(&w, "patient_id", r->patient_id);
     text_field(&w, "practitioner_id", r->practitioner_id);
     text_field(&w, "device_id", r->device_id);

@@ -82,6 +82,9 @@ bp_record *bp_record_from_decoded(bp_arena *a, const bp_record *input, const bp_
     rec->hl7_sending_facility = bp_arena_strdup(a, d->hl7_sending_facility);
     rec->hl7_code = bp_arena_strdup(a, d->hl7_code);
     rec->hl7_corrects = bp_arena_strdup(a, d->hl7_corrects);
+    rec->logical_id = bp_arena_strdup(a, d->logical_id);
+    rec->version = d->version;
+    rec->revision = d->revision;
     rec->resource_index = d->resource_index;
     if ((d->invalid_reason && !rec->invalid_reason) || (d->stable_id && !rec->stable_id) ||
         (d->observation_id && !rec->observation_id) || (d->patient_id && !rec->patient_id) ||
@@ -89,7 +92,8 @@ bp_record *bp_record_from_decoded(bp_arena *a, const bp_record *input, const bp_
         (d->status && !rec->status) || (d->hl7_control_id && !rec->hl7_control_id) ||
         (d->hl7_sending_app && !rec->hl7_sending_app) ||
         (d->hl7_sending_facility && !rec->hl7_sending_facility) ||
-        (d->hl7_code && !rec->hl7_code) || (d->hl7_corrects && !rec->hl7_corrects))
+        (d->hl7_code && !rec->hl7_code) || (d->hl7_corrects && !rec->hl7_corrects) ||
+        (d->logical_id && !rec->logical_id))
         return NULL; /* out of memory: never a record with an id silently missing */
     return rec;
 }
@@ -164,6 +168,13 @@ int bp_batch_add_rejected(bp_batch *b, const void *data, size_t len, const bp_or
     return BP_OK;
 }
 
+const char *bp_revision_name(bp_revision revision)
+{
+    return revision == BP_REVISION_REPLACE   ? "replace"
+           : revision == BP_REVISION_RETRACT ? "retract"
+                                             : NULL;
+}
+
 const char *bp_record_text(const bp_record *r, bp_field f)
 {
     if (!r)
@@ -174,6 +185,9 @@ const char *bp_record_text(const bp_record *r, bp_field f)
     case BP_F_PATIENT_ID: return r->patient_id;
     case BP_F_PRACTITIONER_ID: return r->practitioner_id;
     case BP_F_DEVICE_ID: return r->device_id;
+    case BP_F_LOGICAL_ID: return r->logical_id;
+    case BP_F_REVISION: return bp_revision_name(r->revision);
+    case BP_F_STATUS: return r->status;
     case BP_F_SOURCE_TOPIC: return r->topic;
     case BP_F_SOURCE_KEY: return r->key;
     case BP_F_CATEGORY: return r->category;
@@ -203,6 +217,7 @@ double bp_record_number(const bp_record *r, bp_field f)
     case BP_F_SYSTOLIC: return r->systolic;
     case BP_F_DIASTOLIC: return r->diastolic;
     case BP_F_HEART_RATE: return r->heart_rate;
+    case BP_F_VERSION: return int_or_nan(r->version, BP_VERSION_NONE);
     case BP_F_SOURCE_PARTITION: return int_or_nan(r->partition, -1);
     case BP_F_SOURCE_OFFSET: return int_or_nan(r->offset, -1);
     case BP_F_SOURCE_TIMESTAMP_MS: return int_or_nan(r->source_ts_ms, -1);
@@ -320,7 +335,7 @@ static const char *const core_fields[] = {
     "status", "systolic_pressure", "diastolic_pressure", "heart_rate", "anomaly", "anomaly_type",
     "anomaly_details", "bp_category", "severity", "identified_by", "source", "invalid_reason",
     "payload", "route", "effective_time", "skip_reason", "resource_type", "resource_code",
-    "mean_pressure", "hl7v2"};
+    "mean_pressure", "hl7v2", "logical_id", "version", "revision"};
 
 /* A core name, or one followed by '.': Elasticsearch reads "source.offset" as the path into
  * the core's "source" object, so the annotation would collide with the core's own mapping. */

@@ -5,6 +5,7 @@
 
 #include "base/arena.h"
 #include "bppipe/plugin.h"
+#include "fhir/fhir_types.h"
 #include "pipeline/alarm_event.h"
 
 #include <pthread.h>
@@ -74,6 +75,10 @@ struct bp_record {
 
     /* reading */
     const char *stable_id, *observation_id, *patient_id, *practitioner_id, *device_id, *status;
+    /* revisions (issue 26, docs/revisions.md): bp_decoded's logical_id, version, revision */
+    const char *logical_id;
+    int64_t version; /* BP_VERSION_NONE when unknown */
+    bp_revision revision;
     int64_t effective_ms;
     double systolic, diastolic, heart_rate;
     double mean_pressure; /* NaN when absent (HL7 v2 only so far) */
@@ -151,6 +156,8 @@ int bp_record_set_text(bp_record *r, bp_field f, const char *value);
  * never "normal" (untyped or typed "normal", it takes "hypertension"/"hypotension" from its
  * reason codes, else "other"). NULL for an unflagged, untyped reading. */
 const char *bp_record_anomaly_type(const bp_record *r);
+/* BP_F_REVISION's text: NULL, "replace" or "retract". */
+const char *bp_revision_name(bp_revision revision);
 int bp_record_annotate(bp_record *r, const char *key, bp_value_type type,
                        double number, const char *text);
 /* True when `key` is a name the core's document already uses. */

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Binary compatibility (issue 13): a source, a detector and a sink built against frozen copies
-# of the ABI 1.0 to 1.6 headers (tests/abi/plugin_abi_1_*.h) run a pipeline in today's
+# of the ABI 1.0 to 1.7 headers (tests/abi/plugin_abi_1_*.h) run a pipeline in today's
 # host beside shipped plugins. For each ABI: the plugins load, the books balance, the detector
 # sees only the readings that passed decoding and plausibility (no dead letter, no skipped
 # resource), its flag, types and annotations reach the sink's documents, per-record rejections
 # are dead-lettered, every batch is committed in order, and the plugins' counters are in
 # --summary-json. The old detector answers BP_RETRY once: the host calls it again, its marks
-# kept. The same sources built against today's header (1.7, as C99 with -Wpedantic, with a send_input) run too;
+# kept. The same sources built against today's header (1.8, as C99 with -Wpedantic, with a send_input) run too;
 # that source hands the line that is not JSON to add_rejected, and its dead letter carries the
 # source's reason, not the decoder's, and is committed with it.
 set -u
@@ -47,7 +47,7 @@ with open(sys.argv[1], "w") as f:
     f.write(json.dumps(hr) + "\n")
 PY
 
-for v in 10 11 12 13 14 15 16 17; do
+for v in 10 11 12 13 14 15 16 17 18; do
     d="$t/$v"
     mkdir -p "$d"
     cat >"$d/p.ini" <<INI

@@ -142,9 +142,9 @@ int main(void)
     longer[buf.len] = 'x';
     CHECK(bp_record_decode(longer, buf.len + 1, &back, &out, &attempts, err, sizeof err) != 0);
     CHECK_CONTAINS(err, "stray bytes");
-    longer[3] = 3; /* a newer format */
+    longer[3] = 4; /* a newer format */
     CHECK(bp_record_decode(longer, buf.len, &back, &out, &attempts, err, sizeof err) != 0);
-    CHECK_CONTAINS(err, "format 3");
+    CHECK_CONTAINS(err, "format 4");
     /* format 1 (before HL7 v2): the same bytes without the tail still read, mean NaN, no hl7 */
     {
         bp_record *plain = bp_record_new(&a);
@@ -152,7 +152,13 @@ int main(void)
         bp_buf one;
         bp_buf_init(&one);
         CHECK(bp_record_encode(plain, 2, &one) == 0);
-        size_t tail = 8 + 5 * 4; /* mean_pressure and five absent strings */
+        size_t tail3 = 4 + 8 + 4; /* format 3: absent logical id, version, revision */
+        size_t tail = tail3 + 8 + 5 * 4; /* format 2: mean_pressure and five absent strings */
+        one.data[3] = 2;
+        CHECK(bp_record_decode(one.data, one.len - tail3, &back, &out, &attempts, err,
+                               sizeof err) == 0);
+        CHECK(out && out->logical_id == NULL && out->version == BP_VERSION_NONE &&
+              out->revision == BP_REVISION_NONE && isnan(out->mean_pressure));
         one.data[3] = 1;
         CHECK(bp_record_decode(one.data, one.len - tail, &back, &out, &attempts, err,
                                sizeof err) == 0);
