@@ -142,7 +142,10 @@ check "faults: no record rejected" 'grep -q "sink-es, route anomaly: delivered [
 es_start outage
 O=$ES_PORT_outage
 ward_ini "$t/outage.ini" "http://127.0.0.1:$O" "timeout_ms = 1000" "connect_timeout_ms = 500"
-( sleep 1; es_fault "$O" '{"refuse_s": 2.5}' ) &
+# the cluster goes away once it has taken documents: mid-run by a condition, not after a fixed
+# second a loaded machine may spend starting the ward
+_took_items() { [ "$(es_stats "$O" items 2>/dev/null || echo 0)" -gt 0 ]; }
+( wait_until 120 _took_items && es_fault "$O" '{"refuse_s": 2.5}' ) &
 WARD_RATE=25 WARD_COUNT=4000 run outage "$t/outage.ini"
 check "outage run succeeds" '[ $rc = 0 ]'
 check "outage: the outage was seen" 'grep -q "will retry" "$t/outage.log"'
@@ -212,8 +215,11 @@ check "the ingest pipeline is named on every request, its name URL-escaped" \
 # --- down when the run starts: waited for ---------------------------------------------------
 es_start late
 L=$ES_PORT_late
-es_fault "$L" '{"refuse_s": 2}'
-sleep 0.3
+# the emulator stops listening on its next check (every 0.5 s): waited for, then the ward starts
+# into an outage of 4 s
+es_fault "$L" '{"refuse_s": 4}'
+_refusing() { ! curl -s -m 1 -o /dev/null "http://127.0.0.1:$L/"; }
+wait_until 30 _refusing
 ward_ini "$t/late.ini" "http://127.0.0.1:$L" "connect_timeout_ms = 300"
 WARD_COUNT=500 run late "$t/late.ini"
 check "late cluster: run succeeds" '[ $rc = 0 ]'
