@@ -491,7 +491,6 @@ static void name_group(const ctx *c, const group *g, bp_hl7_span used, bool retr
     d->version = c->version;
     if (retract) {
         d->revision = BP_REVISION_RETRACT;
-        d->status = "entered-in-error"; /* HL7's v2-to-FHIR mapping of W */
         return;
     }
     if (corrected) {
@@ -524,7 +523,8 @@ static void flush(ctx *c)
         if (text_of(c, g->device, device) == 0 && device[0])
             d.device_id = device;
         d.patient_id = c->have_pid && !c->patient_why ? c->patient : NULL;
-        d.status = status_word(g->status);
+        /* HL7's v2-to-FHIR mapping of W; also on a dead letter, so it says what it was */
+        d.status = retract ? "entered-in-error" : status_word(g->status);
         int64_t ms;
         bp_hl7_span used;
         if (!c->have_pid || c->patient_why) {

@@ -301,6 +301,14 @@ static void test_sniffing_and_refusals(void)
                 "skipped: mean blood pressure only [- MDC 150023]\n");
 }
 
+static int first_status(void *user, const bp_decoded *d)
+{
+    char *out = user;
+    if (!out[0])
+        snprintf(out, 64, "%s", d->status ? d->status : "-");
+    return 0;
+}
+
 /* Issue 26: every version of one observation names the same logical id (the stable id its F,
  * R or P version has), MSH-7 orders the versions, A and C replace, W and D retract. */
 static void test_revisions(void)
@@ -382,10 +390,14 @@ static void test_revisions(void)
     expect_text("MSH|^~\\&|A|B|||20260101120000+0000||ORU^R01|1|P|2.6\rPID|||7\r"
                 "OBX|1|NM|150023||93|mmHg|||||W\r",
                 "skipped: mean blood pressure only [- MDC 150023]\n");
-    /* a retraction whose time cannot be read names nothing: a dead letter */
-    expect_text("MSH|^~\\&|A|B|||20260101120000+0000||ORU^R01|1|P|2.6\rPID|||7\r"
-                "OBR|1||O1||||2026013\rOBX|1|NM|150021||120|mmHg|||||W\r",
-                "invalid: OBR-7 \"2026013\" is not an HL7 time\n");
+    /* a retraction whose time cannot be read names nothing: a dead letter, whose status still
+     * says what it was */
+    const char *bad_time = "MSH|^~\\&|A|B|||20260101120000+0000||ORU^R01|1|P|2.6\rPID|||7\r"
+                           "OBR|1||O1||||2026013\rOBX|1|NM|150021||120|mmHg|||||W\r";
+    expect_text(bad_time, "invalid: OBR-7 \"2026013\" is not an HL7 time\n");
+    char status[64] = "";
+    CHECK(bp_payload_decode(bad_time, strlen(bad_time), NULL, first_status, status) == 0);
+    CHECK_STR(status, "entered-in-error");
     /* and without a patient */
     expect_text("MSH|^~\\&|A|B|||20260101120000+0000||ORU^R01|1|P|2.6\r"
                 "OBX|1|NM|150021||120|mmHg|||||W\r",
