@@ -122,8 +122,9 @@ static cf_status write_set(const cf_env *env, cf_set set, bool dead, cf_out *out
         goto done;
     }
     if (dead) {
-        /* Not JSON, cut short, a blood-pressure Observation without a value, one entered in
-         * error: what the decoder sends to route = invalid with a reason. */
+        /* Not JSON, cut short, a blood-pressure Observation without a value, one cancelled:
+         * what the decoder sends to route = invalid with a reason. (entered-in-error is a
+         * retraction since issue 26, not a dead letter.) */
         static const char *const junk[] = {
             "not json at all \x01\xff",
             "[{\"resourceType\":\"Observation\",",
@@ -132,7 +133,7 @@ static cf_status write_set(const cf_env *env, cf_set set, bool dead, cf_out *out
             "\"subject\":{\"reference\":\"Patient/cf-patient-1\"},"
             "\"effectiveDateTime\":\"2026-03-01T10:00:00Z\",\"component\":[]}",
             "{\"resourceType\":\"Observation\",\"id\":\"cf-dead-2\",\"status\":"
-            "\"entered-in-error\",\"code\":{\"coding\":[{\"system\":\"http://loinc.org\","
+            "\"cancelled\",\"code\":{\"coding\":[{\"system\":\"http://loinc.org\","
             "\"code\":\"85354-9\"}]},\"subject\":{\"reference\":\"Patient/cf-patient-1\"},"
             "\"effectiveDateTime\":\"2026-03-01T10:00:00Z\",\"component\":[{\"code\":"
             "{\"coding\":[{\"code\":\"8480-6\"}]},\"valueQuantity\":{\"value\":120}}]}",

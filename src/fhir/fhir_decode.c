@@ -237,6 +237,7 @@ static void add_skipped(walk *w, int index, const char *reason, const char *type
         return;
     memset(&r->d, 0, sizeof r->d);
     r->is_bp = r->has_sys = r->has_dia = r->paired_away = false;
+    r->code_sys_only = r->code_dia_only = false;
     r->d.systolic = r->d.diastolic = r->d.heart_rate = r->d.mean_pressure = NAN;
     r->d.effective_ms = INT64_MIN;
     r->d.resource_index = index;
@@ -343,6 +344,59 @@ static void visit(walk *w, const cJSON *node, int index, const char *full_url, b
     }
 }
 
+/* The revision fields of a reading paired from `a` and `b`, into `a`: the logical id joins
+ * both as the stable id does (no logical id when either half has none: the pair could never be
+ * named again); the version is the later of two known ones (the pair changed when either half
+ * did), else unknown; a correction of either half corrects the pair. */
+static void pair_revision(walk *w, bp_decoded *a, const bp_decoded *b)
+{
+    a->logical_id = a->logical_id && b->logical_id
+                        ? bp_obs_join_ids(&w->ctx, a->logical_id, b->logical_id)
+                        : NULL;
+    a->version = a->version != BP_VERSION_NONE && b->version != BP_VERSION_NONE
+                     ? (a->version > b->version ? a->version : b->version)
+                     : BP_VERSION_NONE;
+    if (b->revision > a->revision)
+        a->revision = b->revision;
+}
+
+/* Two entered-in-error halves of a split reading (one coded systolic alone, one diastolic alone,
+ * the same patient, the same known time) may have been one paired reading "<a>+<b>", or two
+ * single-value readings "<a>" and "<b>" when their originals came in different payloads: the
+ * decoder cannot know which, so it retracts all three. Both halves stay as they are; the pair's
+ * retraction is added after the payload's other items. A retraction of an id never held is a
+ * no-op for sinks and the engine. */
+static void pair_retractions(walk *w)
+{
+    size_t n = w->n;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = i + 1; j < n; j++) {
+            const bp_obs_result *a = &w->items[i], *b = &w->items[j];
+            bool half_a = a->code_sys_only != a->code_dia_only;
+            bool half_b = b->code_sys_only != b->code_dia_only;
+            if (a->d.invalid_reason || b->d.invalid_reason ||
+                a->d.revision != BP_REVISION_RETRACT || b->d.revision != BP_REVISION_RETRACT ||
+                !half_a || !half_b || a->code_sys_only == b->code_sys_only || !a->d.patient_id ||
+                !b->d.patient_id || strcmp(a->d.patient_id, b->d.patient_id) != 0 ||
+                a->d.effective_ms == INT64_MIN || a->d.effective_ms != b->d.effective_ms)
+                continue;
+            /* The same order as reading pairing: the earlier item's ids first. */
+            bp_obs_result *pair = next_slot(w);
+            if (!pair)
+                return;
+            a = &w->items[i]; /* next_slot may have moved the items */
+            b = &w->items[j];
+            *pair = *a;
+            pair->d.stable_id = bp_obs_join_ids(&w->ctx, a->d.stable_id, b->d.stable_id);
+            pair_revision(w, &pair->d, &b->d);
+            pair->code_sys_only = pair->code_dia_only = false; /* a pair is no half */
+            if (!pair->d.practitioner_id)
+                pair->d.practitioner_id = b->d.practitioner_id;
+            break;
+        }
+    }
+}
+
 /* A systolic-only and a diastolic-only reading of the same patient at the same time are one
  * reading (C-CDA conversions split the panel). Pairing never crosses patients or times. */
 static void pair_single_values(walk *w)
@@ -364,6 +418,7 @@ static void pair_single_values(walk *w)
             a->has_sys = a->has_dia = true;
             /* Both ids whole, so distinct pairs never share a stable id. */
             a->d.stable_id = bp_obs_join_ids(&w->ctx, a->d.stable_id, b->d.stable_id);
+            pair_revision(w, &a->d, &b->d);
             if (!a->d.practitioner_id)
                 a->d.practitioner_id = b->d.practitioner_id;
             b->paired_away = true;
@@ -594,7 +649,8 @@ int bp_fhir_decode(const char *data, size_t len, const bp_decode_opts *opts,
             if (!w.items[i].d.skip_reason) /* a skipped item's strings are the tree's or arena's */
                 bp_obs_rebase(&w.items[i]);
         pair_single_values(&w);
-        w.nomem = w.ctx.nomem;
+        pair_retractions(&w);
+        w.nomem = w.nomem || w.ctx.nomem;
     }
     if (w.nomem) {
         bp_decoded d = {.invalid_reason = "out of memory while decoding", .systolic = NAN,

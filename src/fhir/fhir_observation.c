@@ -2,6 +2,7 @@
 
 #include "common/sha256.h"
 #include "fhir/fhir_time.h"
+#include "fhir/fhir_version.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -476,11 +477,17 @@ static void stable_id(const cJSON *obs, const obs_members *m, const char *full_u
                       const char *raw, size_t raw_len, bp_obs_ctx *ctx, bp_obs_result *res)
 {
     const char *id = text_of(m->id);
+    const char *status = text_of(m->status);
+    /* A retraction sent without a version must not take the stable id of the reading it
+     * retracts (a sink that keeps one record per stable id would then see a duplicate). There
+     * is one retraction per logical id, so its own id needs no hash: a replay is the same. */
+    bool retract = status && strcmp(status, "entered-in-error") == 0;
     if (id && *id) {
         const char *version = str_of(m->meta, "versionId");
-        const char *status = text_of(m->status);
         if (version && *version) {
             res->d.stable_id = compose(ctx, id, ID_ESCAPES, "/_history/", version, ID_ESCAPES);
+        } else if (retract) {
+            res->d.stable_id = compose(ctx, id, ID_ESCAPES, "/_entered-in-error", "", "");
         } else if (status && (strcmp(status, "amended") == 0 || strcmp(status, "corrected") == 0)) {
             /* A correction sent without a version keeps the original's id; it must still be a new
              * document, not a 409 duplicate of the reading it corrects. Its content tells the
@@ -495,7 +502,8 @@ static void stable_id(const cJSON *obs, const obs_members *m, const char *full_u
             res->d.stable_id = compose(ctx, id, ID_ESCAPES, NULL, NULL, NULL);
         }
     } else if (full_url && *full_url) {
-        res->d.stable_id = compose(ctx, full_url, URL_ESCAPES, NULL, NULL, NULL);
+        res->d.stable_id = compose(ctx, full_url, URL_ESCAPES,
+                                   retract ? "/_entered-in-error" : NULL, retract ? "" : NULL, "");
     } else {
         res->d.stable_id = bp_obs_content_hash(ctx, obs, raw, raw_len);
     }
@@ -581,6 +589,70 @@ static bool refuse_long(const char *what, const char *id, const cJSON *obs, cons
     return true;
 }
 
+/* What the Observation is a version of: its id, else its Bundle entry's fullUrl, encoded as in
+ * its stable id; NULL when neither is there (a content hash names bytes, not a resource: such
+ * a reading can never be replaced or retracted). */
+static const char *logical_id(const obs_members *m, const char *full_url, bp_obs_ctx *ctx)
+{
+    const char *id = text_of(m->id);
+    if (id && *id)
+        return compose(ctx, id, ID_ESCAPES, NULL, NULL, NULL);
+    if (full_url && *full_url)
+        return compose(ctx, full_url, URL_ESCAPES, NULL, NULL, NULL);
+    return NULL;
+}
+
+/* The fields of a reading or retraction that say which version of what it is (issue 26). Set
+ * only on items that are not dead letters: a dead letter replaces nothing. */
+static void set_revision(const obs_members *m, const char *full_url, bp_obs_ctx *ctx,
+                         bp_obs_result *res)
+{
+    res->d.logical_id = logical_id(m, full_url, ctx);
+    res->d.version = bp_fhir_version(str_of(m->meta, "versionId"), str_of(m->meta, "lastUpdated"));
+    const char *status = res->d.status;
+    if (status && (strcmp(status, "amended") == 0 || strcmp(status, "corrected") == 0))
+        res->d.revision = BP_REVISION_REPLACE;
+}
+
+/* An entered-in-error blood-pressure Observation: it should never have existed, so whatever its
+ * values are (absent, broken) it carries none, and it takes back every version of its logical
+ * id. The patient, practitioner, device and time are kept when it has them (sinks and alarms
+ * find the reading by them), never required. Without an id or fullUrl there is nothing to name
+ * what it retracts: a dead letter. */
+static void retraction(const obs_members *m, const char *full_url, const cJSON *obs,
+                       const char *raw, size_t raw_len, bp_obs_ctx *ctx, bp_obs_result *res)
+{
+    res->d.invalid_reason = NULL;
+    res->d.systolic = res->d.diastolic = res->d.heart_rate = NAN;
+    res->d.flags = 0;
+    res->has_sys = res->has_dia = false;
+    set_revision(m, full_url, ctx, res);
+    if (!res->d.logical_id) {
+        set_reason(res, "entered-in-error Observation without an id or fullUrl: nothing to "
+                        "retract");
+        return;
+    }
+    res->d.revision = BP_REVISION_RETRACT;
+    if (!read_subject(m, ctx, res))
+        res->d.patient_id = NULL;
+    read_performer(m, ctx, res);
+    const char *device = str_of(m->device, "reference");
+    if (device)
+        res->d.device_id = strncmp(device, "Device/", 7) == 0 ? device + 7 : device;
+    if (refuse_long("patient id", res->d.patient_id, obs, raw, raw_len, ctx, res) ||
+        refuse_long("practitioner id", res->d.practitioner_id, obs, raw, raw_len, ctx, res) ||
+        refuse_long("device id", res->d.device_id, obs, raw, raw_len, ctx, res)) {
+        res->d.logical_id = NULL;
+        res->d.version = BP_VERSION_NONE;
+        res->d.revision = BP_REVISION_NONE;
+        return;
+    }
+    if (!read_time(m, res)) { /* a broken or missing time does not keep a retraction back */
+        res->d.invalid_reason = NULL;
+        res->d.effective_ms = INT64_MIN;
+    }
+}
+
 /* Values from components, or from the top level when Observation.code names exactly one of
  * systolic or diastolic (C-CDA conversions send them as two Observations). */
 static bool read_values(const obs_members *m, unsigned code_mask, bp_obs_result *res)
@@ -659,9 +731,18 @@ void bp_obs_extract(const cJSON *obs, const char *full_url, const char *raw, siz
     }
     stable_id(obs, &m, full_url, raw, raw_len, ctx, res);
     if (refuse_long("Observation.id", res->d.observation_id, obs, raw, raw_len, ctx, res) ||
-        refuse_long("stable id", res->d.stable_id, obs, raw, raw_len, ctx, res) || !values_ok)
+        refuse_long("stable id", res->d.stable_id, obs, raw, raw_len, ctx, res))
         return;
     const char *status = res->d.status;
+    if (status && strcmp(status, "entered-in-error") == 0) {
+        /* Which half of a split reading it retracts, for pairing (fhir_decode.c). */
+        res->code_sys_only = (code_mask & (1u << K_SYS)) && !(code_mask & ~(1u << K_SYS));
+        res->code_dia_only = (code_mask & (1u << K_DIA)) && !(code_mask & ~(1u << K_DIA));
+        retraction(&m, full_url, obs, raw, raw_len, ctx, res);
+        return;
+    }
+    if (!values_ok)
+        return;
     if (!status_is_reading(status)) {
         snprintf(res->reason, sizeof res->reason, status ? "status %s is not a reading"
                  : "no status", status ? quoted((char[64]){0}, 64, status, 40) : "");
@@ -686,7 +767,9 @@ void bp_obs_extract(const cJSON *obs, const char *full_url, const char *raw, siz
         set_reason(res, m.absent
                             ? "no systolic or diastolic value (dataAbsentReason)"
                             : "no systolic or diastolic value");
+        return;
     }
+    set_revision(&m, full_url, ctx, res);
 }
 
 void bp_obs_rebase(bp_obs_result *res)

@@ -41,6 +41,9 @@ typedef struct bp_obs_result {
     char reason[256]; /* storage for d.invalid_reason; values quoted in it are marked when
                          shortened ("status very-long-sta… is not a reading") */
     bool paired_away; /* merged into another result by pairing: not emitted */
+    /* A retraction's Observation.code names systolic alone or diastolic alone: it may take back
+     * one half of a reading that pairing made of two. */
+    bool code_sys_only, code_dia_only;
 } bp_obs_result;
 
 /* Extracts a reading from `obs`. `full_url` is the Bundle entry's fullUrl or NULL; `raw`,

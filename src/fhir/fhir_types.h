@@ -27,7 +27,7 @@ typedef enum bp_revision {
 typedef struct bp_decoded {
     /* NULL when the item is a reading; otherwise why the payload or resource is unusable,
      * precise enough for an operator: "not JSON at byte 512", "no systolic or diastolic value",
-     * "status entered-in-error is not a reading". */
+     * "status cancelled is not a reading". */
     const char *invalid_reason;
 
     const char *stable_id;       /* Observation id (+ "/_history/<versionId>"), else fullUrl, else
@@ -77,7 +77,8 @@ typedef struct bp_decoded {
     /* Appended for revisions (issue 26, docs/revisions.md): what the item is a version of, the
      * version's order, and what it does to earlier versions. A retraction is an item with
      * revision BP_REVISION_RETRACT, a logical id, NULL invalid_reason and skip_reason, and NaN
-     * values. */
+     * values. The decoders set them on readings and retractions only (docs/fhir.md "Versions",
+     * docs/hl7v2.md); dead letters and skipped items leave them NULL, NONE and NONE. */
     const char *logical_id; /* NULL when nothing names the logical resource */
     int64_t version;        /* BP_VERSION_NONE when unknown */
     bp_revision revision;
@@ -92,8 +93,6 @@ typedef struct bp_decoded {
 /* HL7 v2 (src/hl7v2) */
 #define BP_SKIP_OBX_NOT_BP "OBX is not blood pressure"
 #define BP_SKIP_OBX_STATUS_X "OBX-11 X: result cannot be obtained"
-#define BP_SKIP_OBX_STATUS_D "OBX-11 D: result deleted"
-#define BP_SKIP_OBX_STATUS_W "OBX-11 W: result was wrong"
 #define BP_SKIP_OBX_STATUS_OTHER "OBX-11 status is not a result (I, N, O)"
 #define BP_SKIP_PULSE_ONLY "pulse rate without a blood pressure"
 #define BP_SKIP_NO_OBSERVATION "ORU^R01 without observation values"

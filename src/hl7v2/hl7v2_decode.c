@@ -26,6 +26,9 @@ typedef struct group {
     int first_obx;             /* ordinal (from 1) of the group's first OBX */
     char code[40];             /* the code of the systolic, else of the first value */
     char status;               /* C when any OBX is C, else the first status */
+    int retract_obx;           /* the first OBX that is W or D (a retraction), 0 when none */
+    int result_obx;            /* the first OBX that is a result (F, C, ...), 0 when none */
+    unsigned retract_parts;    /* 1 << bp_bp_part of what the W and D OBX name */
     bp_hl7_span device;        /* OBX-18.1 of the group's OBX, else of a row above */
     bool bad;
     char why[240];
@@ -40,6 +43,7 @@ typedef struct ctx {
     int items;
     char control_id[TEXT], app[TEXT], fac[TEXT];
     bp_hl7_span msh_time;
+    int64_t version; /* MSH-7 in UTC ms, BP_VERSION_NONE when unreadable (docs/hl7v2.md) */
     /* PID */
     bool have_pid;
     char patient[2 * TEXT + 1];
@@ -273,6 +277,31 @@ static void skip_obx(ctx *c, bp_hl7_span seg, int obx, const char *reason, const
     put(c, &d);
 }
 
+/* A retraction and a result for one channel and time: which one holds is not for the decoder
+ * to guess. */
+static void mixed(group *g)
+{
+    group_bad(g,
+              "OBX %d retracts (OBX-11 W or D) the observation OBX %d reports: a channel and "
+              "time is either retracted or a result in one message",
+              g->retract_obx, g->result_obx);
+}
+
+/* A W (wrong) or D (deleted) OBX takes back the observation of its channel and time (issue 26):
+ * its value is the wrong one and is not read. */
+static void retract_obx(group *g, int obx, const bp_bp_code *code)
+{
+    if (!g->retract_obx)
+        g->retract_obx = obx;
+    g->retract_parts |= code->part == BP_PART_COMPOUND
+                            ? (1u << BP_PART_SYS) | (1u << BP_PART_DIA) | (1u << BP_PART_MEAN)
+                            : 1u << code->part;
+    if (code->part == BP_PART_SYS || code->part == BP_PART_COMPOUND || !g->code[0])
+        snprintf(g->code, sizeof g->code, "%s", code->text);
+    if (g->result_obx)
+        mixed(g);
+}
+
 static void on_obx(ctx *c, bp_hl7_span seg)
 {
     const bp_hl7_msg *m = c->m;
@@ -312,12 +341,8 @@ static void on_obx(ctx *c, bp_hl7_span seg)
         skip_obx(c, seg, obx, BP_SKIP_OBX_NOT_BP, id1, code.text);
         return;
     }
-    if (st == 'X' || st == 'D' || st == 'W') {
-        skip_obx(c, seg, obx,
-                 st == 'X'   ? BP_SKIP_OBX_STATUS_X
-                 : st == 'D' ? BP_SKIP_OBX_STATUS_D
-                             : BP_SKIP_OBX_STATUS_W,
-                 id1, code.text);
+    if (st == 'X') {
+        skip_obx(c, seg, obx, BP_SKIP_OBX_STATUS_X, id1, code.text);
         return;
     }
     if (st == 'I' || st == 'N' || st == 'O') {
@@ -333,6 +358,14 @@ static void on_obx(ctx *c, bp_hl7_span seg)
     }
     if (!g->device.n)
         g->device = device.n ? device : c->last_device;
+    if (st == 'W' || st == 'D') {
+        retract_obx(g, obx, &code);
+        return;
+    }
+    if (!g->result_obx)
+        g->result_obx = obx;
+    if (g->retract_obx)
+        mixed(g);
     if (st == 'C' || !g->status)
         g->status = st ? st : g->status;
     if (!st || !strchr("FRPCSUA", st)) {
@@ -400,18 +433,21 @@ static int group_time(ctx *c, const group *g, int64_t *ms, bp_hl7_span *used, ch
     return 0;
 }
 
-static void stable_id(const ctx *c, const group *g, bp_hl7_span time, bool corrected, char *out)
+/* `status` is hashed in after the identity: NULL for the identity itself (the logical id, and
+ * the stable id of F, R, P, S, U, A), "corrected" for a C, "retracted" for a W or D, so each
+ * has an id of its own. */
+static void stable_id(const ctx *c, const group *g, bp_hl7_span time, const char *status, char *out)
 {
     /* What identifies the observation (the HL7 Point-of-Care Device mapping: OBR-3 + OBX-3 +
      * OBX-4), with the facility, the patient and the time: a retransmit gives the same id, the
      * next measurement of the channel another. Never the control id, never the connection. */
     char buf[4 * TEXT + 160];
-    int n = snprintf(buf, sizeof buf, "hl7v2\n%s\n%s\n%.*s\n%s\n%.*s\n%.*s%s", c->fac, c->patient,
+    int n = snprintf(buf, sizeof buf, "hl7v2\n%s\n%s\n%.*s\n%s\n%.*s\n%.*s%s%s", c->fac, c->patient,
                      (int)(c->obr3.n < TEXT ? c->obr3.n : TEXT), c->obr3.p ? c->obr3.p : "",
                      g->invasive ? "arterial" : "cuff",
                      (int)(g->channel.n < TEXT ? g->channel.n : TEXT),
                      g->channel.p ? g->channel.p : "", (int)(time.n < TEXT ? time.n : TEXT),
-                     time.p ? time.p : "", corrected ? "\ncorrected" : "");
+                     time.p ? time.p : "", status ? "\n" : "", status ? status : "");
     bp_sha256_id(buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1), 40, out, 48);
 }
 
@@ -442,50 +478,74 @@ static void attach_pulses(ctx *c)
     }
 }
 
+/* What a readable group is: a reading (its own stable id, and the identity as its logical id),
+ * or a retraction of the identity (no values). */
+static void name_group(const ctx *c, const group *g, bp_hl7_span used, bool retract, bp_decoded *d,
+                       char *id, char *logical)
+{
+    bool corrected = !retract && g->status == 'C';
+    stable_id(c, g, used, retract ? "retracted" : corrected ? "corrected" : NULL, id);
+    stable_id(c, g, used, NULL, logical);
+    d->stable_id = id;
+    d->logical_id = logical;
+    d->version = c->version;
+    if (retract) {
+        d->revision = BP_REVISION_RETRACT;
+        return;
+    }
+    if (corrected) {
+        d->hl7_corrects = logical; /* the stable id the F, R or P version had */
+        d->flags |= BP_DEC_CORRECTION;
+    }
+    if (corrected || g->status == 'A')
+        d->revision = BP_REVISION_REPLACE;
+}
+
 static void flush(ctx *c)
 {
     attach_pulses(c);
     for (size_t i = 0; i < c->n_groups && !c->rc; i++) {
         group *g = &c->groups[i];
-        bool has_sys = !isnan(g->part[BP_PART_SYS]), has_dia = !isnan(g->part[BP_PART_DIA]);
-        bool has_mean = !isnan(g->part[BP_PART_MEAN]), has_pulse = !isnan(g->part[BP_PART_PULSE]);
+        /* W and D OBX give no values: what they name stands for them */
+        bool retract = g->retract_obx && !g->result_obx;
+        unsigned named = g->retract_parts;
+        bool has_sys = retract ? (named >> BP_PART_SYS) & 1u : !isnan(g->part[BP_PART_SYS]);
+        bool has_dia = retract ? (named >> BP_PART_DIA) & 1u : !isnan(g->part[BP_PART_DIA]);
+        bool has_mean = retract ? (named >> BP_PART_MEAN) & 1u : !isnan(g->part[BP_PART_MEAN]);
+        bool has_pulse = retract ? (named >> BP_PART_PULSE) & 1u : !isnan(g->part[BP_PART_PULSE]);
         if (!g->bad && !has_sys && !has_dia && !has_mean && !has_pulse)
             continue; /* its pulse went to a reading */
         bp_decoded d;
         base_item(c, &d);
         d.resource_index = g->first_obx - 1;
         d.hl7_code = g->code[0] ? g->code : NULL;
-        char device[TEXT], why[256], id[48], corrects[48];
+        char device[TEXT], why[256], id[48], logical[48];
         if (text_of(c, g->device, device) == 0 && device[0])
             d.device_id = device;
         d.patient_id = c->have_pid && !c->patient_why ? c->patient : NULL;
-        d.status = status_word(g->status);
+        /* HL7's v2-to-FHIR mapping of W; also on a dead letter, so it says what it was */
+        d.status = retract ? "entered-in-error" : status_word(g->status);
         int64_t ms;
         bp_hl7_span used;
-        bool corrected = g->status == 'C';
         if (!c->have_pid || c->patient_why) {
             d.invalid_reason = c->have_pid ? c->patient_why : "no PID segment before the OBR";
         } else if (g->bad) {
             d.invalid_reason = g->why;
         } else if (group_time(c, g, &ms, &used, why, sizeof why) != 0) {
-            d.invalid_reason = why;
+            d.invalid_reason = why; /* a retraction too: the time is part of what it names */
         } else {
             d.effective_ms = ms;
-            stable_id(c, g, used, corrected, id);
-            d.stable_id = id;
-            if (corrected) {
-                stable_id(c, g, used, false, corrects);
-                d.hl7_corrects = corrects;
-                d.flags |= BP_DEC_CORRECTION;
-            }
+            name_group(c, g, used, retract, &d, id, logical);
         }
         if (g->invasive)
             d.flags |= BP_DEC_INVASIVE;
-        d.systolic = g->part[BP_PART_SYS];
-        d.diastolic = g->part[BP_PART_DIA];
-        d.mean_pressure = g->part[BP_PART_MEAN];
-        d.heart_rate = g->part[BP_PART_PULSE];
-        if (!d.invalid_reason && (has_sys != has_dia)) {
+        if (!retract) {
+            d.systolic = g->part[BP_PART_SYS];
+            d.diastolic = g->part[BP_PART_DIA];
+            d.mean_pressure = g->part[BP_PART_MEAN];
+            d.heart_rate = g->part[BP_PART_PULSE];
+        }
+        if (!d.invalid_reason && !retract && (has_sys != has_dia)) {
             snprintf(why, sizeof why, "channel %.*s: %s without %s (OBX %d)",
                      (int)(g->channel.n > 40 ? 40 : g->channel.n), g->channel.p ? g->channel.p : "",
                      has_sys ? "systolic" : "diastolic", has_sys ? "diastolic" : "systolic",
@@ -493,11 +553,21 @@ static void flush(ctx *c)
             clean(why);
             d.invalid_reason = why;
         }
-        if (!d.invalid_reason && !has_sys && !has_dia) {
+        if (d.invalid_reason) {
+            /* a dead letter replaces nothing */
+            d.logical_id = NULL;
+            d.version = BP_VERSION_NONE;
+            d.revision = BP_REVISION_NONE;
+        } else if (!has_sys && !has_dia) {
+            /* a mean or pulse alone (or the retraction of one) is not a blood-pressure reading */
             d.skip_reason = has_mean ? BP_SKIP_MEAN_ONLY : BP_SKIP_PULSE_ONLY;
             d.resource_type = "OBX";
             d.resource_code = NULL;
             d.flags &= ~BP_DEC_CORRECTION;
+            d.hl7_corrects = NULL;
+            d.logical_id = NULL;
+            d.version = BP_VERSION_NONE;
+            d.revision = BP_REVISION_NONE;
         }
         put(c, &d);
     }
@@ -527,6 +597,19 @@ static void on_pid(ctx *c, bp_hl7_span seg)
         snprintf(c->patient, sizeof c->patient, "%s", id);
 }
 
+/* The order of a message's versions of an observation: MSH-7, the time the message was made,
+ * in UTC ms. Only a time with a zone (or a date alone, the start of that day in UTC) names an
+ * instant; otherwise, or before 1970, the version is unknown (BP_VERSION_NONE). */
+static int64_t message_version(bp_hl7_span msh7)
+{
+    bp_hl7_time t;
+    int64_t ms;
+    if (!msh7.n || msh7.n > 40 || bp_hl7_time_parse(msh7.p, (int)msh7.n, &t) != 0 ||
+        bp_hl7_time_utc(&t, false, 0, &ms) != 0 || ms < 1)
+        return BP_VERSION_NONE;
+    return ms;
+}
+
 int bp_hl7v2_decode(const char *data, size_t len, const bp_decode_opts *opts, bp_decode_emit emit,
                     void *user)
 {
@@ -549,6 +632,7 @@ int bp_hl7v2_decode(const char *data, size_t len, const bp_decode_opts *opts, bp
     text_of(&c, bp_hl7_comp(&m, h.sending_app, 1), c.app);
     text_of(&c, bp_hl7_comp(&m, h.sending_facility, 1), c.fac);
     c.msh_time = h.time;
+    c.version = message_version(h.time);
     if (!bp_hl7_span_eq(h.type, "ORU") || !bp_hl7_span_eq(h.trigger, "R01")) {
         char t[TEXT], e[TEXT];
         text_of(&c, h.type, t);

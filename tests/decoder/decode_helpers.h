@@ -14,6 +14,9 @@ typedef struct item {
     /* room for the longest ids the decoder gives (2 * BP_FHIR_ID_MAX + 1 for a pair) */
     char reason[256], id[4096], obs_id[4096], patient[4096], practitioner[4096], device[4096];
     char status[256];
+    char logical[4096]; /* bp_decoded.logical_id, "" when NULL */
+    int64_t version;
+    bp_revision revision;
     int64_t ms;
     double sys, dia, hr;
     unsigned flags;
@@ -73,6 +76,9 @@ static inline int collect(void *user, const bp_decoded *d)
     copy_str(x->practitioner, sizeof x->practitioner, d->practitioner_id);
     copy_str(x->device, sizeof x->device, d->device_id);
     copy_str(x->status, sizeof x->status, d->status);
+    copy_str(x->logical, sizeof x->logical, d->logical_id);
+    x->version = d->version;
+    x->revision = d->revision;
     x->ms = d->effective_ms;
     x->sys = d->systolic;
     x->dia = d->diastolic;

@@ -385,11 +385,11 @@ int main(void)
         CHECK(it->n == 1 && !it->v[0].valid);
         CHECK_CONTAINS(it->v[0].reason, rejects[i].reason);
     }
-    const char *statuses[][2] = {{"entered-in-error", "status entered-in-error is not a reading"},
-                                 {"cancelled", "status cancelled is not a reading"},
+    /* entered-in-error is a retraction (test_fhir_revisions.c); these stay dead letters */
+    const char *statuses[][2] = {{"cancelled", "status cancelled is not a reading"},
                                  {"registered", "status registered is not a reading"},
                                  {"unknown", "status unknown is not a reading"}};
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
         char json[4096];
         snprintf(json, sizeof json, "{\"resourceType\":\"Observation\",\"status\":\"%s\",%s,\"component\":[%s]}",
                  statuses[i][0], STD, SYS("120", MMHG));

@@ -1,6 +1,8 @@
 /* libFuzzer entry point for the payload decoder (FHIR and HL7 v2, as the host calls it): any
  * bytes in, never a crash, a leak, a hang, a
- * payload without at least one emitted item, an id over its limit or a marked NUL let out. */
+ * payload without at least one emitted item, an id over its limit or a marked NUL let out, a
+ * retraction with values or without a logical id, a dead letter or skipped item that claims to be
+ * a version of something. */
 #include "decode/payload_decode.h"
 #include "fhir/fhir_observation.h"
 #include "hl7v2/hl7v2_decode.h"
@@ -37,6 +39,20 @@ static int check_item(void *user, const bp_decoded *d)
     hl7 = d->hl7_control_id != NULL;
     if (hl7)
         check_clean(d->invalid_reason);
+    /* Only readings and retractions are versions (issue 26); a version is >= 1 or unknown. */
+    if ((d->invalid_reason || d->skip_reason) &&
+        (d->logical_id || d->version != BP_VERSION_NONE || d->revision != BP_REVISION_NONE))
+        abort();
+    if (d->version < BP_VERSION_NONE)
+        abort();
+    check_text(d->logical_id, 2 * BP_FHIR_ID_MAX + 1);
+    if (d->revision == BP_REVISION_RETRACT) {
+        /* A retraction names what it takes back and carries no values. */
+        if (!d->logical_id || !d->stable_id || !isnan(d->systolic) || !isnan(d->diastolic) ||
+            !isnan(d->heart_rate) || !isnan(d->mean_pressure))
+            abort();
+        return 0;
+    }
     if (d->skip_reason && !d->invalid_reason) {
         /* A skipped item (valid FHIR, not blood pressure) is named and carries no reading. */
         if (!isnan(d->systolic) || !isnan(d->diastolic))
