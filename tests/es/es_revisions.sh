@@ -6,10 +6,14 @@
 # changed; a retraction deletes it, a retraction of a reading never stored is delivered; a
 # correction that moves a reading from the anomaly index to the normal one leaves the anomaly
 # index; a retraction without an effective time is placed only where the index name is fixed.
-# Usage: es_revisions.sh HARNESS SINK_ES_SO
+# The same through bppipe's disk buffer: a spool seeded with such records (what a run that stopped
+# while the cluster was away leaves, tests/es/es_spool_seed.c) is delivered by `bppipe run` at
+# start with the revisions intact.
+# Usage: es_revisions.sh HARNESS SINK_ES_SO SPOOL_SEED
 set -u
 HARNESS=$1
 PLUGIN=$2
+SEED=$3
 fail=0
 t=$(mktemp -d)
 trap 'es_stop_all; [ -n "${ES_KEEP:-}" ] && echo "kept $t" || rm -rf "$t"' EXIT
@@ -104,7 +108,36 @@ run order bp-order "id=o/2,lid=o,v=2,rev=replace,sys=118,dia=78,eff=$MAR" "id=o/
 check "order and a 429: the newer version stands" \
     'line order "o/2 delivered" && line order "o/1 delivered" && [ "$(doc bp-order o systolic_pressure)" = 118 ] && [ "$(version bp-order o)" = 2 ]'
 
+# 9. the disk buffer: records with revisions spooled by an earlier run, delivered after a restart
+es_start spool
+S=$ES_PORT_spool
+"$SEED" "$t/spool" || { echo "cannot seed the spool"; exit 1; }
+: >"$t/empty.ndjson"
+cat >"$t/spool.ini" <<INI
+[pipeline]
+stats_interval = 0
+retry_initial_ms = 20
+retry_max_ms = 100
+[source.in]
+plugin = source-file
+path = $t/empty.ndjson
+[sink.es]
+plugin = sink-es
+route = anomaly
+url = http://127.0.0.1:$S
+buffer = disk
+buffer_path = $t/spool
+INI
+timeout 60 "$BPPIPE" run "$t/spool.ini" --summary-json "$t/spool.json" >"$t/spool.log" 2>&1
+check "the restarted run exits 0" "[ $? = 0 ]"
+check "spooled correction: one document with the corrected values" \
+    '[ "$(URL=http://127.0.0.1:$S count $IDX)" = 1 ] && [ "$(URL=http://127.0.0.1:$S doc $IDX obs-s systolic_pressure)" = 130 ] && [ "$(URL=http://127.0.0.1:$S doc $IDX obs-s revision)" = replace ] && [ "$(URL=http://127.0.0.1:$S version $IDX obs-s)" = 2 ]'
+check "spooled retraction: deleted" '[ "$(URL=http://127.0.0.1:$S doc $IDX obs-r systolic_pressure)" = missing ] && [ "$(es_stats $S deleted)" = 1 ]'
+check "all 4 came from the disk buffer, which is empty afterwards" \
+    'grep -q "4 record(s) in its disk buffer" "$t/spool.log" && /usr/bin/python3 -c "import json,sys; k=json.load(open(sys.argv[1]))[\"sinks\"][\"sink.es\"]; sys.exit(not (k[\"delivered\"] == 4 and k[\"in_spool\"] == 0))" "$t/spool.json"'
+
 if [ $fail -ne 0 ]; then
+    cat "$t/spool.log"
     for f in "$t"/*.log; do echo "== $f"; cat "$f"; done
 fi
 exit $fail
