@@ -4,11 +4,10 @@
  * as delivered and nothing is ever indexed twice. A reading with a logical id (ABI 1.8
  * revisions) has that as _id instead: a version is an `index` with external versioning (a
  * replayed older or equal version is a 409 and changes nothing), a retraction a `delete`.
- * Per-item answers become
- * per-record outcomes: only items Elasticsearch could not take now (429, 5xx) are retried,
- * documents it will never take (mapping errors) go to the dead letter with its reason. A cluster
- * that is down is waited for: write() answers BP_RETRY, and the host keeps its readings in the
- * sink's lane (or its disk buffer) meanwhile. */
+ * Per-item answers become per-record outcomes: only items Elasticsearch could not take now
+ * (429, 5xx) are retried, documents it will never take (mapping errors) go to the dead letter
+ * with its reason. A cluster that is down is waited for: write() answers BP_RETRY, and the host
+ * keeps its readings in the sink's lane (or its disk buffer) meanwhile. */
 #include "es_bulk.h"
 #include "es_tls.h"
 
@@ -763,9 +762,8 @@ static send_result send_range(sink *s, bp_batch *batch, size_t *idx, size_t n)
     }
     const char *why = NULL;
     if (bp_es_parse_bulk(s->answer.data, s->answer.len, s->items, n, &why) != 0) {
-        h->log(s->ctx, BP_LOG_WARN, "%s; retrying all %zu document(s) (creates, external versions and deletes make that "
-                 "safe)",
-               why, n);
+        h->log(s->ctx, BP_LOG_WARN, "%s; retrying all %zu document(s) (creates, external "
+               "versions and deletes make that safe)", why, n);
         for (size_t k = 0; k < n; k++)
             h->set_outcome(s->ctx, h->batch_at(batch, idx[k]), BP_AGAIN, NULL);
         return SEND_RETRY;
