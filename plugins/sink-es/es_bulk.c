@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,25 +77,91 @@ static void append_json_string(bp_buf *b, const char *s)
 
 int bp_es_bulk_add(bp_buf *body, const char *index, const char *id, const char *doc, size_t doc_len)
 {
-    static const char open[] = "{\"create\":{\"_index\":";
-    bp_buf_put(body, open, sizeof open - 1);
+    return bp_es_bulk_add_op(body, BP_ES_OP_CREATE, index, id, 0, doc, doc_len);
+}
+
+bp_es_op bp_es_op_for(const char *revision, int64_t version)
+{
+    if (revision && strcmp(revision, "retract") == 0)
+        return BP_ES_OP_DELETE;
+    if (version > 0 || (revision && strcmp(revision, "replace") == 0))
+        return BP_ES_OP_INDEX;
+    return BP_ES_OP_CREATE;
+}
+
+int64_t bp_es_version_of(double number)
+{
+    /* 2^53: above it a double skips whole numbers, and two versions could compare equal. */
+    if (!(number >= 1.0 && number <= 9007199254740992.0) || number != floor(number))
+        return 0;
+    return (int64_t)number;
+}
+
+int bp_es_bulk_add_op(bp_buf *body, bp_es_op op, const char *index, const char *id, int64_t version,
+                      const char *doc, size_t doc_len)
+{
+    static const char *const open[] = {
+        "{\"create\":{\"_index\":", "{\"index\":{\"_index\":", "{\"delete\":{\"_index\":"};
+    if (op > BP_ES_OP_DELETE)
+        return -1;
+    bp_buf_put(body, open[op], strlen(open[op]));
     append_json_string(body, index);
     if (id) {
         bp_buf_put(body, ",\"_id\":", 7);
         append_json_string(body, id);
     }
+    if (version > 0 && op != BP_ES_OP_CREATE) {
+        /* Elasticsearch refuses external versions on create; index and delete take them. */
+        char v[64];
+        int n = snprintf(v, sizeof v, ",\"version\":%lld,\"version_type\":\"external\"",
+                         (long long)version);
+        bp_buf_put(body, v, (size_t)n);
+    }
     bp_buf_put(body, "}}\n", 3);
-    bp_buf_put(body, doc, doc_len);
-    bp_buf_putc(body, '\n');
+    if (op != BP_ES_OP_DELETE) {
+        bp_buf_put(body, doc, doc_len);
+        bp_buf_putc(body, '\n');
+    }
     return body->failed ? -1 : 0;
+}
+
+int bp_es_index_is_dated(const char *pattern)
+{
+    for (const char *p = pattern; p && *p; p++) {
+        if (*p != '%')
+            continue;
+        if (p[1] != '%')
+            return 1;
+        p++; /* %% is a literal percent sign */
+    }
+    return 0;
+}
+
+static bp_es_op op_named(const char *action)
+{
+    if (!action)
+        return BP_ES_OP_OTHER;
+    if (strcmp(action, "create") == 0)
+        return BP_ES_OP_CREATE;
+    if (strcmp(action, "index") == 0)
+        return BP_ES_OP_INDEX;
+    if (strcmp(action, "delete") == 0)
+        return BP_ES_OP_DELETE;
+    return BP_ES_OP_OTHER;
 }
 
 bp_es_verdict bp_es_item_verdict(const char *action, int status)
 {
     if (status >= 200 && status < 300)
         return BP_ES_DELIVERED;
-    if (status == 409 && action && strcmp(action, "create") == 0)
-        return BP_ES_DELIVERED; /* that _id is already there: a replay, not a loss */
+    bp_es_op op = op_named(action);
+    /* create: that _id is already there (a replay, not a loss). index and delete: sink-es sends
+     * them versioned (external) or unversioned, and only a versioned one can conflict: the
+     * same or a newer version is stored, or its delete's tombstone is. */
+    if (status == 409 && op != BP_ES_OP_OTHER)
+        return BP_ES_DELIVERED;
+    if (status == 404 && op == BP_ES_OP_DELETE)
+        return BP_ES_DELIVERED; /* not_found, or no such index: nothing left to remove */
     if (status == 429 || status >= 500 || status == 408)
         return BP_ES_AGAIN;
     if (status >= 400)
@@ -242,12 +309,14 @@ int bp_es_parse_bulk(const char *body, size_t len, bp_es_item *items, size_t n,
         const cJSON *result = entry->child;
         bp_es_item *it = &items[i++];
         memset(it, 0, sizeof *it);
+        it->op = BP_ES_OP_OTHER;
         if (!cJSON_IsObject(result)) {
             it->verdict = BP_ES_AGAIN;
             continue;
         }
         const cJSON *status = cJSON_GetObjectItemCaseSensitive(result, "status");
         it->status = cJSON_IsNumber(status) ? status->valueint : 0;
+        it->op = op_named(result->string);
         it->verdict = bp_es_item_verdict(result->string, it->status);
         const cJSON *error = cJSON_GetObjectItemCaseSensitive(result, "error");
         if (error)

@@ -27,9 +27,40 @@ const char *bp_es_index_name_check(const char *name);
 int bp_es_bulk_add(bp_buf *body, const char *index, const char *id, const char *doc,
                    size_t doc_len);
 
+/* The bulk action for one record (docs/plugins/sink-es.md, "Corrections and retractions"). */
+typedef enum bp_es_op {
+    BP_ES_OP_CREATE = 0, /* a first version whose version is unknown: 409 = already there */
+    BP_ES_OP_INDEX = 1,  /* a known version (external versioning), or a replacement without one */
+    BP_ES_OP_DELETE = 2, /* a retraction: no document line follows */
+    BP_ES_OP_OTHER = 3   /* an answer for an action sink-es never sends (update) */
+} bp_es_op;
+
+/* The action for a record whose BP_F_REVISION is `revision` ("replace", "retract" or NULL) and
+ * whose version is `version` (0 when unknown): "retract" deletes; a known version is an `index`
+ * with external versioning, so an older or equal version never overwrites a newer one; a
+ * "replace" without a version is an `index` (the last one written wins); anything else is a
+ * `create`, as before revisions existed. */
+bp_es_op bp_es_op_for(const char *revision, int64_t version);
+
+/* The whole version from BP_F_VERSION's number: 1 to 2^53 (a double holds those exactly, and
+ * Elasticsearch takes external versions from 1 up), else 0 (unknown: NaN, fractions, 0 or
+ * less). */
+int64_t bp_es_version_of(double number);
+
+/* Appends one item for `op`: the action line, with "version":V,"version_type":"external" when
+ * `version` > 0 and `op` is index or delete, and, except for a delete, the document line.
+ * Returns 0, or -1 when memory has run out (body->failed). */
+int bp_es_bulk_add_op(bp_buf *body, bp_es_op op, const char *index, const char *id,
+                      int64_t version, const char *doc, size_t doc_len);
+
+/* 1 when `pattern` has a date conversion, so the index a document lives in depends on its
+ * reading's time; 0 for a fixed name. */
+int bp_es_index_is_dated(const char *pattern);
+
 /* What a bulk item's status means for the record. */
 typedef enum bp_es_verdict {
-    BP_ES_DELIVERED = 0, /* 200/201, or 409 on create: the document is there */
+    BP_ES_DELIVERED = 0, /* 200/201; 409 on create, index or delete (the same or a newer version
+                            is there, or gone); 404 on delete (nothing to delete) */
     BP_ES_AGAIN = 1,     /* 429 or 5xx: try this item again later */
     BP_ES_REJECTED = 2   /* any other 4xx: this document will never be taken */
 } bp_es_verdict;
@@ -40,6 +71,7 @@ bp_es_verdict bp_es_item_verdict(const char *action, int status);
 /* One item of a bulk response, in request order. */
 typedef struct bp_es_item {
     int status;            /* HTTP status of the item; 0 when the item was missing */
+    bp_es_op op;           /* the action the item answers, from its key */
     bp_es_verdict verdict; /* from bp_es_item_verdict */
     char reason[320];      /* "type: reason" from the item's error, empty without one */
 } bp_es_item;

@@ -1,11 +1,13 @@
 /* sink-es: judged readings into Elasticsearch (or OpenSearch) with _bulk.
  *
- * Every document is a `create` with the reading's stable id as _id, so a replayed reading is a
- * 409 that counts as delivered and nothing is ever indexed twice. Per-item answers become
- * per-record outcomes: only items Elasticsearch could not take now (429, 5xx) are retried,
- * documents it will never take (mapping errors) go to the dead letter with its reason. A cluster
- * that is down is waited for: write() answers BP_RETRY, and the host keeps its readings in the
- * sink's lane (or its disk buffer) meanwhile. */
+ * A reading is a `create` with its stable id as _id, so a replayed reading is a 409 that counts
+ * as delivered and nothing is ever indexed twice. A reading with a logical id (ABI 1.8
+ * revisions) has that as _id instead: a version is an `index` with external versioning (a
+ * replayed older or equal version is a 409 and changes nothing), a retraction a `delete`.
+ * Per-item answers become per-record outcomes: only items Elasticsearch could not take now
+ * (429, 5xx) are retried, documents it will never take (mapping errors) go to the dead letter
+ * with its reason. A cluster that is down is waited for: write() answers BP_RETRY, and the host
+ * keeps its readings in the sink's lane (or its disk buffer) meanwhile. */
 #include "es_bulk.h"
 #include "es_tls.h"
 
@@ -617,6 +619,71 @@ static int index_for(sink *s, const bp_record *r, char *out, size_t cap)
     return bp_es_index_name(s->index, (int64_t)ms, out, cap);
 }
 
+/* One record as a bulk item. */
+typedef struct item_plan {
+    bp_es_op op;
+    const char *id;  /* _id: the logical id when the record has one, else the stable id */
+    int64_t version; /* external version, 0 when unknown */
+    char index[256];
+    const char *doc; /* NULL for a delete */
+    size_t doc_len;
+} item_plan;
+
+typedef enum plan_result { PLAN_OK, PLAN_REFUSED, PLAN_NO_MEMORY } plan_result;
+
+/* What to send for `r` (docs/plugins/sink-es.md, "Corrections and retractions"); PLAN_REFUSED
+ * with the reason in `why`. */
+static plan_result plan_item(sink *s, const bp_record *r, item_plan *p, char *why, size_t cap)
+{
+    const bp_host *h = s->host;
+    const char *logical = h->text(r, BP_F_LOGICAL_ID);
+    p->id = logical && *logical ? logical : h->text(r, BP_F_STABLE_ID);
+    p->version = bp_es_version_of(h->number(r, BP_F_VERSION));
+    p->op = bp_es_op_for(h->text(r, BP_F_REVISION), p->version);
+    p->doc = NULL;
+    p->doc_len = 0;
+    size_t id_len = p->id ? strlen(p->id) : 0;
+    if (id_len > MAX_ID) {
+        /* Never cut: a shortened _id would be another reading's, and its create a 409 counted
+         * as delivered. */
+        snprintf(why, cap,
+                 "%s of %zu bytes is longer than the 512 bytes Elasticsearch allows for _id",
+                 p->id == logical ? "logical id" : "stable id", id_len);
+        return PLAN_REFUSED;
+    }
+    if (p->op == BP_ES_OP_DELETE) {
+        /* A retraction removes the document from the index its reading went to: the one its
+         * effective time names. Without that time only a fixed index name is certain; the
+         * clock or the source's timestamp would name another month's index and the delete
+         * would find nothing there (a 404, counted delivered) while the document stays. */
+        double ms = h->number(r, BP_F_EFFECTIVE_MS);
+        if (!p->id || (isnan(ms) && bp_es_index_is_dated(s->index))) {
+            if (p->id)
+                snprintf(why, cap,
+                         "retraction without an effective time: index = %s names indices by the "
+                         "reading's time, so the index holding the document is not known; "
+                         "delete _id %s by hand (POST <indices>/_delete_by_query, ids query)",
+                         s->index, p->id);
+            else
+                snprintf(why, cap, "retraction without a logical or stable id: nothing to delete");
+            return PLAN_REFUSED;
+        }
+        if (bp_es_index_name(s->index, isnan(ms) ? 0 : (int64_t)ms, p->index, sizeof p->index))
+            goto bad_index;
+        return PLAN_OK;
+    }
+    if (index_for(s, r, p->index, sizeof p->index) != 0)
+        goto bad_index;
+    p->doc = h->document(s->ctx, r, 0, &p->doc_len);
+    return p->doc ? PLAN_OK : PLAN_NO_MEMORY;
+bad_index:
+    /* A time whose name the pattern cannot make (a 5-digit year past 255 bytes). */
+    snprintf(why, cap,
+             "the index pattern makes no valid index name (at most 255 bytes) for this "
+             "reading's time");
+    return PLAN_REFUSED;
+}
+
 typedef enum send_result { SEND_OK, SEND_RETRY, SEND_FATAL } send_result;
 
 static send_result send_range(sink *s, bp_batch *batch, size_t *idx, size_t n);
@@ -628,12 +695,11 @@ static send_result send_range(sink *s, bp_batch *batch, size_t *idx, size_t n)
     bp_buf_reset(&s->body);
     for (size_t k = 0; k < n; k++) {
         bp_record *r = h->batch_at(batch, idx[k]);
-        char index[256];
-        size_t doc_len = 0;
-        const char *doc = h->document(s->ctx, r, 0, &doc_len);
-        if (!doc || index_for(s, r, index, sizeof index) != 0)
-            return SEND_FATAL; /* out of memory; the index pattern was checked in open() */
-        bp_es_bulk_add(&s->body, index, h->text(r, BP_F_STABLE_ID), doc, doc_len);
+        item_plan p;
+        char why[512];
+        if (plan_item(s, r, &p, why, sizeof why) != PLAN_OK)
+            return SEND_FATAL; /* out of memory; write() refused the others before */
+        bp_es_bulk_add_op(&s->body, p.op, p.index, p.id, p.version, p.doc, p.doc_len);
     }
     if (s->body.failed || (s->compress && gzip_body(s) != 0)) {
         h->log(s->ctx, BP_LOG_ERROR, "out of memory building a bulk request");
@@ -696,21 +762,28 @@ static send_result send_range(sink *s, bp_batch *batch, size_t *idx, size_t n)
     }
     const char *why = NULL;
     if (bp_es_parse_bulk(s->answer.data, s->answer.len, s->items, n, &why) != 0) {
-        h->log(s->ctx, BP_LOG_WARN, "%s; retrying all %zu document(s) (create makes that safe)",
-               why, n);
+        h->log(s->ctx, BP_LOG_WARN, "%s; retrying all %zu document(s) (creates, external "
+               "versions and deletes make that safe)", why, n);
         for (size_t k = 0; k < n; k++)
             h->set_outcome(s->ctx, h->batch_at(batch, idx[k]), BP_AGAIN, NULL);
         return SEND_RETRY;
     }
-    size_t again = 0, created = 0, dups = 0, rejected = 0;
+    /* What each answer did, counted apart: a correction replaced a document, a replay was
+     * refused as stale, a retraction deleted one or found nothing to delete. */
+    size_t again = 0, created = 0, dups = 0, rejected = 0, replaced = 0, stale = 0, deleted = 0;
+    size_t gone = 0;
     const char *again_reason = NULL;
     int again_status = 0;
     for (size_t k = 0; k < n; k++) {
         bp_record *r = h->batch_at(batch, idx[k]);
         const bp_es_item *it = &s->items[k];
         if (it->verdict == BP_ES_DELIVERED) {
-            if (it->status == 409)
-                dups++;
+            if (it->op == BP_ES_OP_DELETE)
+                *(it->status == 409 ? &stale : it->status == 404 ? &gone : &deleted) += 1;
+            else if (it->status == 409)
+                *(it->op == BP_ES_OP_CREATE ? &dups : &stale) += 1;
+            else if (it->op == BP_ES_OP_INDEX && it->status == 200)
+                replaced++;
             else
                 created++;
             h->set_outcome(s->ctx, r, BP_DELIVERED, NULL);
@@ -727,6 +800,14 @@ static send_result send_range(sink *s, bp_batch *batch, size_t *idx, size_t n)
     h->count(s->ctx, "es_created", (double)created);
     if (dups)
         h->count(s->ctx, "es_already_there", (double)dups);
+    if (replaced)
+        h->count(s->ctx, "es_replaced", (double)replaced);
+    if (stale)
+        h->count(s->ctx, "es_stale", (double)stale);
+    if (deleted)
+        h->count(s->ctx, "es_deleted", (double)deleted);
+    if (gone)
+        h->count(s->ctx, "es_already_gone", (double)gone);
     if (rejected)
         h->count(s->ctx, "es_rejected", (double)rejected);
     if (again) {
@@ -760,33 +841,22 @@ static int es_write(void *state, bp_batch *batch)
     size_t start = 0, n = 0, bytes = 0;
     for (size_t i = 0; i <= count; i++) {
         bp_record *r = i < count ? h->batch_at(batch, i) : NULL;
-        size_t doc_len = 0, item_len = 0;
+        size_t item_len = 0;
         if (r) {
-            const char *id = h->text(r, BP_F_STABLE_ID);
-            size_t id_len = id ? strlen(id) : 0;
-            if (id_len > MAX_ID) {
-                /* Never cut: a shortened _id would be another reading's, and its create a 409
-                 * counted as delivered. */
-                char why[128];
-                snprintf(why, sizeof why, "stable id of %zu bytes is longer than the 512 bytes "
-                         "Elasticsearch allows for _id", id_len);
+            item_plan p;
+            char why[512];
+            plan_result pr = plan_item(s, r, &p, why, sizeof why);
+            if (pr == PLAN_REFUSED) {
                 h->set_outcome(s->ctx, r, BP_REJECTED, why);
                 continue;
             }
-            char index[256];
-            if (index_for(s, r, index, sizeof index) != 0) {
-                /* A time whose name the pattern cannot make (a 5-digit year past 255 bytes). */
-                h->set_outcome(s->ctx, r, BP_REJECTED, "the index pattern makes no valid index "
-                               "name (at most 255 bytes) for this reading's time");
-                continue;
-            }
-            if (!h->document(s->ctx, r, 0, &doc_len)) {
+            if (pr == PLAN_NO_MEMORY) {
                 status = BP_RETRY;
                 h->set_outcome(s->ctx, r, BP_AGAIN, NULL);
                 continue;
             }
-            /* document, action line (index name at most 255 bytes), escapes, newlines */
-            item_len = doc_len + 2 * id_len + 300;
+            /* document, action line (index name at most 255 bytes, version), escapes, newlines */
+            item_len = p.doc_len + 2 * strlen(p.id ? p.id : "") + 360;
         }
         /* Flush when this record would overflow either limit, and at the end. */
         int full = n > 0 && (!r || n == s->batch_size || bytes + item_len > s->batch_bytes);
@@ -819,17 +889,20 @@ static int es_write(void *state, bp_batch *batch)
 static const bp_plugin descriptor = {
     .struct_size = sizeof(bp_plugin),
     .abi_major = BP_ABI_MAJOR,
-    .abi_minor = 0,
+    .abi_minor = 0, /* an older host answers NULL and NaN for the revision fields: all creates */
     .name = "sink-es",
-    .version = "1.0.0",
+    .version = "1.1.0",
     .kind = BP_KIND_SINK,
-    .description = "readings into Elasticsearch or OpenSearch with _bulk create, exactly once",
+    .description = "readings into Elasticsearch or OpenSearch with _bulk, exactly once; "
+                   "corrections replace (external versions), retractions delete",
     .options = options,
     .n_options = sizeof options / sizeof options[0],
     .open = es_open,
     .close = es_close,
     .write = es_write,
     .probe = es_probe,
+    /* Corrections replace the logical id's document, retractions delete it (ABI 1.8). */
+    .caps = BP_CAP_REVISIONS,
 };
 
 BP_PLUGIN(descriptor)

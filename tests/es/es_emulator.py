@@ -4,7 +4,9 @@
 It answers the part of the REST API that sink-es and the tests use, with the response shapes
 and error types of a real 8.x node (see the REST spec and samples the project keeps beside the
 repository): GET / (info, X-Elastic-Product header), _bulk (NDJSON with per-item results, 409 on
-a duplicate create, the request-level errors of a malformed body), _count, a minimal _search,
+a duplicate create, external versions on index and delete with their 409s, deletes with 404
+not_found and tombstones kept for index.gc_deletes, the request-level errors of a malformed
+body), _count, a minimal _search,
 _refresh, composable index templates (their mappings are applied to new indices, including
 "dynamic": "strict" and numeric/date/boolean type checks; under "dynamic": true new fields are
 mapped by the dynamic_templates or the default dynamic mapping, and GET <index>/_mapping shows
@@ -26,6 +28,8 @@ POST /_emulator/faults {"item_429": N, ...} (GET /_emulator/stats reads the coun
   slow_ms MS      every _bulk response is delayed by MS (the documents are still indexed)
   slow_next N     the next N _bulk responses are delayed by slow_next_ms (default 2000), after
                   indexing: a client that times out and retries must not duplicate anything
+  gc_deletes_s S  how long a delete's tombstone keeps its version (index.gc_deletes, 60 s;
+                  also --gc-deletes-s)
   refuse_s S      stop listening (and drop open connections) for S seconds, then come back
                   on the same port
 --opensearch answers like OpenSearch 2.x (no product header, distribution "opensearch").
@@ -77,7 +81,21 @@ class Index:
         self.uuid = base64.urlsafe_b64encode(uuid.uuid4().bytes)[:22].decode()
         self.mappings = mappings or {}
         self.docs = {}  # _id -> (version, seq_no, source)
+        # _id -> (version, monotonic time of the delete): what a delete leaves, as Elasticsearch
+        # keeps it for index.gc_deletes, so an older external version is still refused
+        self.tombstones = {}
         self.seq_no = 0
+
+    def current_version(self, doc_id, gc_deletes_s):
+        """The version an external version is compared with: the document's, else that of its
+        delete while the tombstone lasts, else None."""
+        if doc_id in self.docs:
+            return self.docs[doc_id][0]
+        stone = self.tombstones.get(doc_id)
+        if stone and time.monotonic() - stone[1] < gc_deletes_s:
+            return stone[0]
+        self.tombstones.pop(doc_id, None)
+        return None
 
 
 class State:
@@ -92,10 +110,11 @@ class State:
         self.faults = {"item_429": args.item_429, "request_503": args.request_503,
                        "request_429": args.request_429, "request_413": args.request_413,
                        "slow_ms": args.slow_ms, "item_429_every": args.item_429_every,
-                       "proxy_413": 0}
+                       "proxy_413": 0, "gc_deletes_s": args.gc_deletes_s}
         self.items_seen = 0  # create/index items, for item_429_every
         self.stats = {"requests": 0, "bulk_requests": 0, "connections": 0, "items": 0,
                       "created": 0, "updated": 0, "conflicts": 0, "item_errors": 0,
+                      "deleted": 0, "not_found": 0, "version_conflicts": 0,
                       "injected_item_429": 0, "injected_503": 0, "injected_429": 0,
                       "injected_413": 0, "expect_100": 0, "gzip_requests": 0, "bytes_in": 0,
                       "busy_s": 0.0, "content_types": [], "auth_failures": 0,
@@ -571,6 +590,25 @@ class Handler(BaseHTTPRequestHandler):
                     return None, error_body(400, "illegal_argument_exception",
                                             "Action/metadata line [%d] contains an unknown "
                                             "parameter [%s]" % (lineno, key))
+            vtype = meta.get("version_type", "internal")
+            if vtype not in ("internal", "external", "external_gte"):
+                return None, error_body(400, "illegal_argument_exception",
+                                        "No version type match [%s]" % vtype)
+            if "version" in meta and vtype == "internal":
+                return None, error_body(400, "action_request_validation_exception",
+                                        "Validation Failed: 1: internal versioning can not be "
+                                        "used for optimistic concurrency control. Please use "
+                                        "`if_seq_no` and `if_primary_term` instead;")
+            if vtype != "internal" and action == "create":
+                return None, error_body(400, "action_request_validation_exception",
+                                        "Validation Failed: 1: create operations only support "
+                                        "internal versioning. use index instead;")
+            if vtype != "internal" and not (isinstance(meta.get("version"), int) and
+                                            meta["version"] >= 0):
+                return None, error_body(400, "action_request_validation_exception",
+                                        "Validation Failed: 1: illegal version value [%s] for "
+                                        "version type [%s];" % (meta.get("version", -3),
+                                                                vtype.upper()))
             meta = dict(meta)
             meta.setdefault("_index", default_index)
             if meta["_index"] is None:
@@ -614,6 +652,16 @@ class Handler(BaseHTTPRequestHandler):
                                         "and_primary_bytes=0, replica_bytes=0, all_bytes=0, "
                                         "primary_operation_bytes=%d, max_coordinating_and_"
                                         "primary_bytes=0]" % len(raw or b"")}}
+        vtype = meta.get("version_type", "internal")
+        if action == "delete" and name not in st.indices and vtype == "internal":
+            # Elasticsearch does not create an index for a delete (it does for one with an
+            # external version, to keep its tombstone)
+            st.stats["item_errors"] += 1
+            return {"_index": name, "_id": doc_id, "status": 404,
+                    "error": {"type": "index_not_found_exception",
+                              "reason": "no such index [%s]" % name,
+                              "resource.type": "index_expression", "resource.id": name,
+                              "index_uuid": "_na_", "index": name}}
         idx = st.index_for(name)
         if doc_id is None:
             doc_id = base64.urlsafe_b64encode(uuid.uuid4().bytes)[:20].decode()
@@ -627,13 +675,34 @@ class Handler(BaseHTTPRequestHandler):
                             "shard": "0", "index": name}
             return out
 
+        current = idx.current_version(doc_id, st.faults.get("gc_deletes_s", 60))
+        given = meta.get("version")
+        if vtype != "internal" and current is not None and (
+                given < current if vtype == "external_gte" else given <= current):
+            # the reason Elasticsearch's VersionType gives for an external version
+            st.stats["conflicts"] += 1
+            st.stats["version_conflicts"] += 1
+            return item_error(409, "version_conflict_engine_exception",
+                              "[%s]: version conflict, current version [%d] is higher or equal "
+                              "to the one provided [%d]" % (doc_id, current, given)
+                              if vtype == "external" else
+                              "[%s]: version conflict, current version [%d] is higher than the "
+                              "one provided [%d]" % (doc_id, current, given))
+        if vtype != "internal":
+            version = given
+        else:
+            version = (current or 0) + 1
+
         if action == "delete":
             existed = idx.docs.pop(doc_id, None)
             idx.seq_no += 1
+            if existed or vtype != "internal":
+                idx.tombstones[doc_id] = (version, time.monotonic())
+            st.stats["deleted" if existed else "not_found"] += 1
             out = dict(base)
-            out.update({"_version": (existed[0] + 1) if existed else 1,
+            out.update({"_version": version if (existed or vtype != "internal") else 1,
                         "result": "deleted" if existed else "not_found",
-                        "_shards": {"total": 1, "successful": 1, "failed": 0},
+                        "_shards": {"total": 2, "successful": 1, "failed": 0},
                         "_seq_no": idx.seq_no - 1, "_primary_term": 1,
                         "status": 200 if existed else 404})
             return out
@@ -659,8 +728,8 @@ class Handler(BaseHTTPRequestHandler):
         if idx.mappings:
             map_new_fields(idx.mappings, idx.mappings, source)
         old = idx.docs.get(doc_id)
-        version = old[0] + 1 if old else 1
         idx.docs[doc_id] = (version, idx.seq_no, source)
+        idx.tombstones.pop(doc_id, None)
         idx.seq_no += 1
         st.stats["updated" if old else "created"] += 1
         out = dict(base)
@@ -876,6 +945,8 @@ def main():
     ap.add_argument("--port-file", help="write the port here once listening")
     ap.add_argument("--opensearch", action="store_true")
     ap.add_argument("--version", default=ES_VERSION, help="version number GET / reports")
+    ap.add_argument("--gc-deletes-s", type=float, default=60.0,
+                    help="how long a delete's tombstone keeps its version (index.gc_deletes)")
     ap.add_argument("--api-key")
     ap.add_argument("--basic", help="USER:PASS")
     ap.add_argument("--item-429", type=int, default=0)

@@ -131,6 +131,90 @@ class EmulatorTest(unittest.TestCase):
         self.assertEqual(resp["items"][1]["delete"]["result"], "not_found")
         self.assertFalse(resp["errors"])  # a delete of nothing is not an error, as in ES
 
+    def item(self, resp, k=0):
+        return next(iter(resp["items"][k].values()))
+
+    def test_external_versions_on_index(self):
+        v = lambda n: {"index": {"_index": "t", "_id": "obs", "version": n,
+                                 "version_type": "external"}}
+        _, _, resp = self.es.bulk(ndjson(v(2), {"sys": 150}))
+        self.assertEqual((self.item(resp)["status"], self.item(resp)["result"],
+                          self.item(resp)["_version"]), (201, "created", 2))
+        # an older and an equal version are refused the way Elasticsearch refuses them
+        _, _, resp = self.es.bulk(ndjson(v(1), {"sys": 1}, v(2), {"sys": 2}))
+        self.assertTrue(resp["errors"])
+        real = sample("go-elasticsearch_bulk-response_create-409.json")["items"][1]["create"]
+        for k, given in ((0, 1), (1, 2)):
+            item = self.item(resp, k)
+            self.assertEqual(item["status"], 409)
+            self.assertEqual(shape(item), shape(real))
+            self.assertEqual(item["error"]["type"], "version_conflict_engine_exception")
+            self.assertEqual(item["error"]["reason"], "[obs]: version conflict, current version "
+                             "[2] is higher or equal to the one provided [%d]" % given)
+        _, _, resp = self.es.bulk(ndjson(v(3), {"sys": 120}))
+        self.assertEqual((self.item(resp)["status"], self.item(resp)["result"],
+                          self.item(resp)["_version"]), (200, "updated", 3))
+        status, _, doc = self.es.request("GET", "/t/_doc/obs")
+        self.assertEqual((doc["_version"], doc["_source"]), (3, {"sys": 120}))
+        # an index without a version replaces whatever is there (internal: version + 1)
+        _, _, resp = self.es.bulk(ndjson({"index": {"_index": "t", "_id": "obs"}}, {"sys": 9}))
+        self.assertEqual((self.item(resp)["status"], self.item(resp)["_version"]), (200, 4))
+        self.assertEqual(self.es.stats()["documents"], 1)
+
+    def test_delete_leaves_a_tombstone_with_its_version(self):
+        ext = lambda action, n, i="obs": {action: {"_index": "t", "_id": i, "version": n,
+                                                   "version_type": "external"}}
+        self.es.bulk(ndjson(ext("index", 2), {"sys": 150}))
+        _, _, resp = self.es.bulk(ndjson(ext("delete", 4)))
+        item = self.item(resp)
+        self.assertEqual((item["status"], item["result"], item["_version"]), (200, "deleted", 4))
+        self.assertNotIn("error", item)
+        # the same delete again, and an older index inside gc_deletes: 409
+        _, _, resp = self.es.bulk(ndjson(ext("delete", 4), ext("index", 3), {"sys": 1}))
+        self.assertEqual([self.item(resp, k)["status"] for k in (0, 1)], [409, 409])
+        self.assertIn("current version [4] is higher or equal to the one provided [3]",
+                      self.item(resp, 1)["error"]["reason"])
+        status, _, _ = self.es.request("GET", "/t/_doc/obs")
+        self.assertEqual(status, 404)
+        # create (internal versions) on a deleted id works
+        _, _, resp = self.es.bulk(ndjson({"create": {"_index": "t", "_id": "obs"}}, {"sys": 7}))
+        self.assertEqual(self.item(resp)["status"], 201)
+        # a delete of an id never stored: 404 not_found, not an error; with an external version
+        # it still leaves the tombstone, so the older reading arriving late is refused
+        _, _, resp = self.es.bulk(ndjson(ext("delete", 5, "never"), ext("index", 1, "never"),
+                                         {"sys": 1}))
+        self.assertEqual((self.item(resp)["status"], self.item(resp)["result"]),
+                         (404, "not_found"))
+        self.assertNotIn("error", self.item(resp))
+        self.assertEqual(self.item(resp, 1)["status"], 409)
+        # a plain delete in an index that does not exist: index_not_found, no index created
+        _, _, resp = self.es.bulk(ndjson({"delete": {"_index": "none", "_id": "x"}}))
+        self.assertEqual((self.item(resp)["status"], self.item(resp)["error"]["type"]),
+                         (404, "index_not_found_exception"))
+        self.assertNotIn("none", self.es.stats()["indices"])
+        stats = self.es.stats()
+        self.assertEqual((stats["deleted"], stats["not_found"]), (1, 1))
+
+    def test_tombstones_end_after_gc_deletes(self):
+        ext = lambda action, n: {action: {"_index": "t", "_id": "obs", "version": n,
+                                          "version_type": "external"}}
+        self.es.request("POST", "/_emulator/faults", {"gc_deletes_s": 0})
+        self.es.bulk(ndjson(ext("index", 2), {"sys": 150}, ext("delete", 4)))
+        _, _, resp = self.es.bulk(ndjson(ext("index", 1), {"sys": 150}))
+        self.assertEqual(self.item(resp)["status"], 201)  # what bppipe's own ledger is for
+
+    def test_version_parameters_validated_like_elasticsearch(self):
+        status, _, resp = self.es.bulk(ndjson({"create": {"_index": "t", "_id": "1", "version": 2,
+                                                          "version_type": "external"}}, {"a": 1}))
+        self.assertEqual(status, 400)
+        self.assertIn("create operations only support internal versioning",
+                      resp["error"]["reason"])
+        status, _, resp = self.es.bulk(ndjson({"index": {"_index": "t", "_id": "1",
+                                                         "version": 2}}, {"a": 1}))
+        self.assertEqual(status, 400)
+        self.assertIn("internal versioning can not be used", resp["error"]["reason"])
+        self.assertEqual(self.es.stats()["documents"], 0)
+
     def test_default_index_from_path(self):
         _, _, resp = self.es.bulk(ndjson({"create": {"_id": "a"}}, {"x": 1}), "/idx-1/_bulk")
         self.assertEqual(resp["items"][0]["create"]["_index"], "idx-1")

@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 
 static char *slurp(const char *name, size_t *len)
@@ -89,12 +90,63 @@ static void bulk_body(void)
     bp_buf_free(&b);
 }
 
+/* Which action a record becomes, and the lines it adds. */
+static void revision_actions(void)
+{
+    CHECK(bp_es_op_for(NULL, 0) == BP_ES_OP_CREATE);
+    CHECK(bp_es_op_for(NULL, 3) == BP_ES_OP_INDEX);
+    CHECK(bp_es_op_for("replace", 0) == BP_ES_OP_INDEX);
+    CHECK(bp_es_op_for("replace", 2) == BP_ES_OP_INDEX);
+    CHECK(bp_es_op_for("retract", 0) == BP_ES_OP_DELETE);
+    CHECK(bp_es_op_for("retract", 5) == BP_ES_OP_DELETE);
+    CHECK(bp_es_version_of(NAN) == 0);
+    CHECK(bp_es_version_of(0) == 0);
+    CHECK(bp_es_version_of(-3) == 0);
+    CHECK(bp_es_version_of(2.5) == 0);
+    CHECK(bp_es_version_of(1) == 1);
+    CHECK(bp_es_version_of(1772359200000.0) == 1772359200000LL); /* lastUpdated in ms */
+    CHECK(bp_es_version_of(9007199254740992.0) == 9007199254740992LL);
+    CHECK(bp_es_version_of(1e19) == 0);
+    CHECK(bp_es_index_is_dated("bp-anomalies-%Y.%m"));
+    CHECK(!bp_es_index_is_dated("bp-anomalies"));
+    CHECK(!bp_es_index_is_dated("bp-100%%"));
+    CHECK(bp_es_index_is_dated("bp-%%-%d"));
+
+    bp_buf b;
+    bp_buf_init(&b);
+    const char *doc = "{\"a\":1}";
+    CHECK(bp_es_bulk_add_op(&b, BP_ES_OP_INDEX, "bp-1", "obs/1", 2, doc, strlen(doc)) == 0);
+    CHECK(bp_es_bulk_add_op(&b, BP_ES_OP_INDEX, "bp-1", "obs/2", 0, doc, strlen(doc)) == 0);
+    CHECK(bp_es_bulk_add_op(&b, BP_ES_OP_DELETE, "bp-1", "obs/1", 3, NULL, 0) == 0);
+    CHECK(bp_es_bulk_add_op(&b, BP_ES_OP_DELETE, "bp-1", "obs/3", 0, NULL, 0) == 0);
+    /* create never carries a version: Elasticsearch refuses external versions on create */
+    CHECK(bp_es_bulk_add_op(&b, BP_ES_OP_CREATE, "bp-1", "obs/4", 7, doc, strlen(doc)) == 0);
+    CHECK_STR(b.data, "{\"index\":{\"_index\":\"bp-1\",\"_id\":\"obs/1\",\"version\":2,"
+                      "\"version_type\":\"external\"}}\n{\"a\":1}\n"
+                      "{\"index\":{\"_index\":\"bp-1\",\"_id\":\"obs/2\"}}\n{\"a\":1}\n"
+                      "{\"delete\":{\"_index\":\"bp-1\",\"_id\":\"obs/1\",\"version\":3,"
+                      "\"version_type\":\"external\"}}\n"
+                      "{\"delete\":{\"_index\":\"bp-1\",\"_id\":\"obs/3\"}}\n"
+                      "{\"create\":{\"_index\":\"bp-1\",\"_id\":\"obs/4\"}}\n{\"a\":1}\n");
+    CHECK(bp_es_bulk_add_op(&b, BP_ES_OP_OTHER, "bp-1", "x", 0, doc, strlen(doc)) != 0);
+    bp_buf_free(&b);
+}
+
 static void item_verdicts(void)
 {
     CHECK(bp_es_item_verdict("create", 201) == BP_ES_DELIVERED);
     CHECK(bp_es_item_verdict("index", 200) == BP_ES_DELIVERED);
     CHECK(bp_es_item_verdict("create", 409) == BP_ES_DELIVERED);
-    CHECK(bp_es_item_verdict("index", 409) == BP_ES_REJECTED); /* only create makes 409 safe */
+    /* index and delete are sent versioned (external) or unversioned: a 409 is the same or a
+     * newer version (or its delete) already there */
+    CHECK(bp_es_item_verdict("index", 409) == BP_ES_DELIVERED);
+    CHECK(bp_es_item_verdict("delete", 409) == BP_ES_DELIVERED);
+    CHECK(bp_es_item_verdict("delete", 404) == BP_ES_DELIVERED); /* nothing left to remove */
+    CHECK(bp_es_item_verdict("delete", 200) == BP_ES_DELIVERED);
+    CHECK(bp_es_item_verdict("index", 404) == BP_ES_REJECTED);
+    CHECK(bp_es_item_verdict("update", 409) == BP_ES_REJECTED); /* never sent */
+    CHECK(bp_es_item_verdict("update", 404) == BP_ES_REJECTED);
+    CHECK(bp_es_item_verdict("delete", 429) == BP_ES_AGAIN);
     CHECK(bp_es_item_verdict("create", 429) == BP_ES_AGAIN);
     CHECK(bp_es_item_verdict("create", 503) == BP_ES_AGAIN);
     CHECK(bp_es_item_verdict("create", 500) == BP_ES_AGAIN);
@@ -129,6 +181,11 @@ static void real_responses(void)
     body = slurp("spec-example_bulk-response_mixed-success.json", &len);
     CHECK(bp_es_parse_bulk(body, len, items, 4, &why) == 0);
     CHECK(items[0].verdict == BP_ES_DELIVERED && items[2].verdict == BP_ES_DELIVERED);
+    /* the real delete of nothing: 404 not_found, a retraction with nothing left to remove */
+    CHECK(items[1].op == BP_ES_OP_DELETE && items[1].status == 404);
+    CHECK(items[1].verdict == BP_ES_DELIVERED && items[1].reason[0] == '\0');
+    CHECK(items[0].op == BP_ES_OP_INDEX && items[2].op == BP_ES_OP_CREATE);
+    CHECK(items[3].op == BP_ES_OP_OTHER);
     free(body);
 
     body = slurp("spec-example_count-response.json", &len);
@@ -273,6 +330,7 @@ int main(void)
 {
     index_names();
     bulk_body();
+    revision_actions();
     item_verdicts();
     real_responses();
     error_reasons();
