@@ -109,16 +109,18 @@ void bp_revisions_get_counts(const bp_revisions *lg, bp_revision_counts *out)
         *out = lg->counts;
 }
 
-/* The key of a logical id: the id itself, or its hash when it is longer than a key may be. */
+/* The key of a logical id: the id itself, or, when it is longer than a key may be, its hash
+ * after a 0x01 byte no id starts with (so it never passes for an id). */
 static size_t make_key(const char *logical_id, char *key, size_t cap)
 {
     size_t n = strlen(logical_id);
-    if (n >= 1 && n <= BP_STATE_MAX_KEY && n <= cap) {
+    if (n >= 1 && n <= BP_STATE_MAX_KEY && n <= cap && logical_id[0] != '\x01') {
         memcpy(key, logical_id, n);
         return n;
     }
-    bp_sha256_id(logical_id, n, 64, key, cap);
-    return strlen(key);
+    key[0] = '\x01';
+    bp_sha256_id(logical_id, n, 64, key + 1, cap - 1);
+    return 1 + strlen(key + 1);
 }
 
 /* ---- the bound: every max_keys/16 new keys, each partition over max_keys loses its oldest --- */
