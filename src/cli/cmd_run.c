@@ -2,9 +2,9 @@
  * or only each plugin's open/close. */
 #include "cli/commands.h"
 
+#include "alarm/ack_config.h"
 #include "alarm/burden_feed.h"
 #include "alarm/burden_report.h"
-#include "alarm/ack_config.h"
 #include "base/log.h"
 #include "config/options.h"
 #include "engine/runner.h"
@@ -284,17 +284,21 @@ static void report_revisions(const bp_pipeline *p)
         if (!(s->routes & (BP_ROUTES_ALL | BP_ROUTE_CRITICAL)) ||
             bp_desc_takes_revisions(s->plugin->desc))
             continue;
-        bp_log(s->name, BP_LOG_INFO, "%s does not honour revisions: a corrected reading reaches "
+        bp_log(s->name, BP_LOG_INFO,
+               "%s does not honour revisions: a corrected reading reaches "
                "it as a new record beside the old one, a retraction (entered-in-error) never "
-               "(docs/revisions.md)", s->plugin->desc->name);
+               "(docs/revisions.md)",
+               s->plugin->desc->name);
     }
     for (size_t i = 0; i < p->n_detectors; i++) {
         const bp_ctx *d = p->detectors[i];
         if (bp_desc_takes_revisions(d->plugin->desc))
             continue;
-        bp_log(d->name, BP_LOG_INFO, "%s does not honour revisions: it judges a corrected "
+        bp_log(d->name, BP_LOG_INFO,
+               "%s does not honour revisions: it judges a corrected "
                "reading as a new one beside the old, and never sees a retraction "
-               "(docs/revisions.md)", d->plugin->desc->name);
+               "(docs/revisions.md)",
+               d->plugin->desc->name);
     }
 }
 

@@ -115,14 +115,14 @@ void bp_stats_print_status(const bp_stats *st, const bp_pipeline *p, double rate
         snprintf(revised, sizeof revised, " corrected %llu retracted %llu",
                  (unsigned long long)st->corrected, retracted);
     char line[2048];
-    snprintf(line, sizeof line,
-             "bppipe: in %llu (%.0f/s) anomaly %llu normal %llu invalid %llu in-flight %llu%s%s%s%s",
-             (unsigned long long)st->readings_in, rate,
-             (unsigned long long)st->by_route[BP_ROUTE_ANOMALY],
-             (unsigned long long)st->by_route[BP_ROUTE_NORMAL],
-             (unsigned long long)st->by_route[BP_ROUTE_INVALID],
-             (unsigned long long)st->in_flight, revised, note ? note : "", used ? " |" : "",
-             extra);
+    snprintf(
+        line, sizeof line,
+        "bppipe: in %llu (%.0f/s) anomaly %llu normal %llu invalid %llu in-flight %llu%s%s%s%s",
+        (unsigned long long)st->readings_in, rate,
+        (unsigned long long)st->by_route[BP_ROUTE_ANOMALY],
+        (unsigned long long)st->by_route[BP_ROUTE_NORMAL],
+        (unsigned long long)st->by_route[BP_ROUTE_INVALID], (unsigned long long)st->in_flight,
+        revised, note ? note : "", used ? " |" : "", extra);
     bp_buf f;
     bp_buf_init(&f);
     if (bp_log_get_format() == BP_LOG_JSON) {
@@ -205,13 +205,16 @@ void bp_stats_print_summary(const bp_stats *st, const bp_pipeline *p)
     unsigned long long rt = st->by_route[BP_ROUTE_RETRACT];
     if (st->corrected || rt)
         /* docs/revisions.md: a correction is one of the readings above, a retraction is not */
-        fprintf(stderr, "  revisions      corrected %llu (readings above that replaced an earlier "
+        fprintf(stderr,
+                "  revisions      corrected %llu (readings above that replaced an earlier "
                 "version), retracted %llu (beside the books, not in readings in)\n",
                 (unsigned long long)st->corrected, rt);
     if (st->revisions_evicted || st->revisions_lost)
-        fprintf(stderr, "  revision ledger: %llu entr%s forgotten for revisions_max_keys, %llu not "
-                "kept (out of memory)\n", (unsigned long long)st->revisions_evicted,
-                st->revisions_evicted == 1 ? "y" : "ies", (unsigned long long)st->revisions_lost);
+        fprintf(stderr,
+                "  revision ledger: %llu entr%s forgotten for revisions_max_keys, %llu not "
+                "kept (out of memory)\n",
+                (unsigned long long)st->revisions_evicted, st->revisions_evicted == 1 ? "y" : "ies",
+                (unsigned long long)st->revisions_lost);
     unsigned long long sk = st->by_route[BP_ROUTE_SKIPPED];
     if (sk || st->n_skipped) {
         /* Beside the books, not inside them: a skipped resource is not a reading. */
