@@ -4,6 +4,7 @@
 #include "base/log.h"
 #include "common/clock.h"
 #include "delivery/lane.h"
+#include "engine/classify.h"
 #include "engine/decode_pool.h"
 #include "engine/inject.h"
 #include "engine/revision_route.h"
@@ -110,77 +111,11 @@ static void back_off(runner *r, unsigned attempt, const char *who, const char *w
     bp_backoff_sleep(ms, in_flight ? wake_abandoned : wake_stopped, NULL);
 }
 
-/* A decoded retraction (entered-in-error): no values, so no plausibility gate and no verdict.
- * Through the ledger; accepted, it is in `valid` too (only the detectors that honour revisions
- * get it, run_detectors). */
-static int on_retraction(runner *r, bp_record *rec)
-{
-    bp_arena *a = &r->f->arena;
-    if (!rec->logical_id) {
-        /* The decoders dead-letter such a resource themselves; never a retraction of nothing. */
-        if (!(rec->invalid_reason = bp_arena_strdup(a, "a retraction without a logical id: "
-                                                       "nothing to retract")))
-            return -1;
-        bp_record_mark_input(rec, rec->invalid_reason);
-        return bp_batch_push(&r->f->records, rec) == BP_OK ? 0 : -1;
-    }
-    if (bp_batch_push(&r->f->records, rec) != BP_OK)
-        return -1;
-    int rc = bp_revisions_apply(r->ledger, rec, bp_wall_ms());
-    if (rc != 0)
-        return rc < 0 ? -1 : 0;
-    return bp_batch_push(&r->f->valid, rec) == BP_OK ? 0 : -1;
-}
-
 static int on_decoded(void *user, const bp_decoded *d)
 {
     runner *r = user;
-    bp_record *in = r->current_input;
-    bp_arena *a = &r->f->arena;
-    bp_record *rec = bp_record_from_decoded(a, in, d); /* shares its payload's payload and origin */
-    if (!rec)
-        return -1;
-    if (!d->invalid_reason && d->ack_alarm_id) {
-        /* An acknowledgement (src/decode/alarm_ack.c): a command for the alarm stage, in batch
-         * order with the readings; not a reading, never judged. */
-        bp_alarm_command *c = bp_arena_alloc(a, sizeof *c);
-        if (!c || !(c->alarm_id = bp_arena_strdup(a, d->ack_alarm_id)) ||
-            !(c->by = bp_arena_strdup(a, d->ack_by)) ||
-            (d->ack_from && !(c->from = bp_arena_strdup(a, d->ack_from))))
-            return -1;
-        c->at_ms = d->ack_at_ms;
-        rec->command = c;
-        return bp_batch_push(&r->f->records, rec) == BP_OK ? 0 : -1;
-    }
-    if (!d->invalid_reason && d->skip_reason) {
-        /* Valid FHIR that is not ours: no plausibility gate, no detector, only route = skipped
-         * sinks (and the skipped counts). */
-        if (!(rec->skip_reason = bp_arena_strdup(a, d->skip_reason)) ||
-            (d->resource_type && !(rec->resource_type = bp_arena_strdup(a, d->resource_type))) ||
-            (d->resource_code && !(rec->resource_code = bp_arena_strdup(a, d->resource_code))))
-            return -1;
-        return bp_batch_push(&r->f->records, rec) == BP_OK ? 0 : -1;
-    }
-    if (!d->invalid_reason && d->revision == BP_REVISION_RETRACT)
-        return on_retraction(r, rec);
-    char why[160];
-    if (!rec->invalid_reason &&
-        bp_plausibility_check(&r->p->settings.plausible, rec->systolic, rec->diastolic, why,
-                              sizeof why) != 0 &&
-        !(rec->invalid_reason = bp_arena_strdup(a, why))) /* a measurement error, not an alarm */
-        return -1;
-    if ((d->invalid_reason && !rec->invalid_reason) || bp_batch_push(&r->f->records, rec) != BP_OK)
-        return -1;
-    bp_record_mark_input(rec, rec->invalid_reason); /* the payload was dead-lettered */
-    if (rec->invalid_reason)
-        return 0;
-    /* A valid reading meets the revision ledger in batch order: a version older than what was
-     * applied, or one of a retracted logical id, is skipped, never judged. A dead letter does
-     * not: it replaces nothing. */
-    int rc = bp_revisions_apply(r->ledger, rec, bp_wall_ms());
-    if (rc != 0)
-        return rc < 0 ? -1 : 0;
-    return bp_batch_push(&r->f->valid, rec) == BP_OK ? 0 : -1;
+    bp_classify c = {&r->p->settings.plausible, r->ledger, &r->f->records, &r->f->valid};
+    return bp_classify_decoded(&c, r->current_input, d); /* classify.c */
 }
 
 /* An item the decode pool decoded, replayed on the main thread in payload order. */
