@@ -627,7 +627,10 @@ enum {
      * logical id on a "retract"; the same record delivered twice changes nothing. A detector
      * that keeps history (a patient's readings) replaces or removes the logical id's entry, and
      * receives "retract" records in detect() (verdict functions refuse them with BP_EINVAL).
-     * Without the bit a sink gets a correction as a new record beside the old one and never a
+     * A sink answers a "retract" of a logical id it never held as delivered: the host sends
+     * one to every capable sink of route normal, anomaly, all or critical that does not get a
+     * correction, since the old version may be there (docs/revisions.md, "Routing"). Honoured
+     * only from a plugin built for ABI 1.8 or later. Without the bit a sink gets a correction as a new record beside the old one and never a
      * retraction, a detector never a retraction; `bppipe check` says so for each such plugin. */
     BP_CAP_REVISIONS = 1u << 4
 };

@@ -2,14 +2,15 @@
  * or only each plugin's open/close. */
 #include "cli/commands.h"
 
+#include "alarm/ack_config.h"
 #include "alarm/burden_feed.h"
 #include "alarm/burden_report.h"
-#include "alarm/ack_config.h"
 #include "base/log.h"
 #include "config/options.h"
 #include "engine/runner.h"
 #include "ops/metrics.h"
 #include "ops/sd_notify.h"
+#include "pipeline/instance.h"
 #include "pipeline/pipeline.h"
 
 #include <stddef.h>
@@ -273,6 +274,34 @@ static int probe_services(bp_pipeline *p, const run_args *a)
     return -1;
 }
 
+/* check: one line per sink or detector that does not honour revisions (BP_CAP_REVISIONS,
+ * docs/revisions.md) and so misses part of them. Said, never refused: such a pipeline runs as
+ * it always did. A sink of route = invalid, skipped or alarm misses nothing. */
+static void report_revisions(const bp_pipeline *p)
+{
+    for (size_t i = 0; i < p->n_sinks; i++) {
+        const bp_ctx *s = p->sinks[i];
+        if (!(s->routes & (BP_ROUTES_ALL | BP_ROUTE_CRITICAL)) ||
+            bp_desc_takes_revisions(s->plugin->desc))
+            continue;
+        bp_log(s->name, BP_LOG_INFO,
+               "%s does not honour revisions: a corrected reading reaches "
+               "it as a new record beside the old one, a retraction (entered-in-error) never "
+               "(docs/revisions.md)",
+               s->plugin->desc->name);
+    }
+    for (size_t i = 0; i < p->n_detectors; i++) {
+        const bp_ctx *d = p->detectors[i];
+        if (bp_desc_takes_revisions(d->plugin->desc))
+            continue;
+        bp_log(d->name, BP_LOG_INFO,
+               "%s does not honour revisions: it judges a corrected "
+               "reading as a new one beside the old, and never sees a retraction "
+               "(docs/revisions.md)",
+               d->plugin->desc->name);
+    }
+}
+
 static int run_or_check(int argc, char **argv, bool check)
 {
     run_args a;
@@ -296,6 +325,7 @@ static int run_or_check(int argc, char **argv, bool check)
         goto done;
     }
     if (check) {
+        report_revisions(&p);
         if (bp_log_get_format() == BP_LOG_JSON)
             bp_log("config", BP_LOG_INFO, "%s is valid: source %s, %zu detector(s), %zu sink(s)",
                    a.file, p.source->plugin->desc->name, p.n_detectors, p.n_sinks);

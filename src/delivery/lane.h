@@ -42,6 +42,7 @@ typedef struct bp_flight {
     struct bp_work *works;
     uint64_t readings;               /* readings in it (skipped resources are not readings) */
     uint64_t routes[BP_ROUTE_COUNT]; /* judged routes, booked when the batch is committed */
+    uint64_t corrected; /* accepted corrections among its readings (docs/revisions.md), likewise */
     double polled_s;                 /* when its poll returned (bp_now_s), for the batch duration */
     int64_t polled_ms; /* the same on the wall clock: a reading's arrival (both set by the
                           runner when its poll returns) */

@@ -4,9 +4,12 @@
 #include "base/log.h"
 #include "common/clock.h"
 #include "delivery/lane.h"
+#include "engine/classify.h"
 #include "engine/decode_pool.h"
 #include "engine/inject.h"
+#include "engine/revision_route.h"
 #include "pipeline/document.h"
+#include "pipeline/revisions.h"
 #include "pipeline/state.h"
 
 #include <math.h>
@@ -70,6 +73,7 @@ typedef struct runner {
     bp_flight *f;           /* the batch being polled and judged */
     bp_record *current_input; /* the payload being decoded */
     bp_decode_pool *decode;   /* NULL: the main thread decodes alone (decode_threads = 1) */
+    bp_revisions *ledger;     /* the revision ledger (src/pipeline/revisions.h) */
     uint64_t rng;
     double last_status;
     uint64_t last_in;
@@ -110,44 +114,8 @@ static void back_off(runner *r, unsigned attempt, const char *who, const char *w
 static int on_decoded(void *user, const bp_decoded *d)
 {
     runner *r = user;
-    bp_record *in = r->current_input;
-    bp_arena *a = &r->f->arena;
-    bp_record *rec = bp_record_from_decoded(a, in, d); /* shares its payload's payload and origin */
-    if (!rec)
-        return -1;
-    if (!d->invalid_reason && d->ack_alarm_id) {
-        /* An acknowledgement (src/decode/alarm_ack.c): a command for the alarm stage, in batch
-         * order with the readings; not a reading, never judged. */
-        bp_alarm_command *c = bp_arena_alloc(a, sizeof *c);
-        if (!c || !(c->alarm_id = bp_arena_strdup(a, d->ack_alarm_id)) ||
-            !(c->by = bp_arena_strdup(a, d->ack_by)) ||
-            (d->ack_from && !(c->from = bp_arena_strdup(a, d->ack_from))))
-            return -1;
-        c->at_ms = d->ack_at_ms;
-        rec->command = c;
-        return bp_batch_push(&r->f->records, rec) == BP_OK ? 0 : -1;
-    }
-    if (!d->invalid_reason && d->skip_reason) {
-        /* Valid FHIR that is not ours: no plausibility gate, no detector, only route = skipped
-         * sinks (and the skipped counts). */
-        if (!(rec->skip_reason = bp_arena_strdup(a, d->skip_reason)) ||
-            (d->resource_type && !(rec->resource_type = bp_arena_strdup(a, d->resource_type))) ||
-            (d->resource_code && !(rec->resource_code = bp_arena_strdup(a, d->resource_code))))
-            return -1;
-        return bp_batch_push(&r->f->records, rec) == BP_OK ? 0 : -1;
-    }
-    char why[160];
-    if (!rec->invalid_reason &&
-        bp_plausibility_check(&r->p->settings.plausible, rec->systolic, rec->diastolic, why,
-                              sizeof why) != 0 &&
-        !(rec->invalid_reason = bp_arena_strdup(a, why))) /* a measurement error, not an alarm */
-        return -1;
-    if ((d->invalid_reason && !rec->invalid_reason) || bp_batch_push(&r->f->records, rec) != BP_OK)
-        return -1;
-    bp_record_mark_input(rec, rec->invalid_reason); /* the payload was dead-lettered */
-    if (!rec->invalid_reason && bp_batch_push(&r->f->valid, rec) != BP_OK)
-        return -1;
-    return 0;
+    bp_classify c = {&r->p->settings.plausible, r->ledger, &r->f->records, &r->f->valid};
+    return bp_classify_decoded(&c, r->current_input, d); /* classify.c */
 }
 
 /* An item the decode pool decoded, replayed on the main thread in payload order. */
@@ -182,12 +150,13 @@ static step_result decode_all(runner *r)
         }
     }
     /* Skipped resources ride in `records` to reach their sinks, but are not readings; nor are
-     * alarm commands. */
+     * alarm commands, nor retractions. */
     size_t skipped = 0;
     for (size_t i = 0; i < r->f->records.count; i++) {
         bp_route route = bp_record_route(r->f->records.items[i]);
         skipped += route == BP_ROUTE_SKIPPED || route == BP_ROUTE_COMMAND ||
-                   route == BP_ROUTE_ALARM; /* events a tick appended before the decode */
+                   route == BP_ROUTE_ALARM || /* events a tick appended before the decode */
+                   route == BP_ROUTE_RETRACT;
     }
     r->f->readings = r->f->records.count - skipped;
     r->st->payloads += r->f->input.count;
@@ -196,30 +165,70 @@ static step_result decode_all(runner *r)
     return STEP_OK;
 }
 
+/* One detector's detect() on `batch`, retried while it asks to. */
+static step_result run_detector(runner *r, bp_ctx *d, bp_batch *batch)
+{
+    for (unsigned attempt = 0;; attempt++) {
+        double t0 = bp_now_s();
+        int rc = d->plugin->desc->detect(d->state, batch);
+        d->busy_s += bp_now_s() - t0;
+        d->calls++;
+        if (rc == BP_OK)
+            return STEP_OK;
+        if (rc != BP_RETRY) {
+            bp_log(d->name, BP_LOG_ERROR, "detector failed permanently (status %d); stopping", rc);
+            return STEP_FATAL;
+        }
+        if (abandon())
+            return STEP_ABANDONED;
+        back_off(r, attempt, d->name, "detector asked to retry", true);
+    }
+}
+
+/* The batch a detector that does not honour revisions sees: `valid` without its retractions.
+ * Its items array is the caller's to free. */
+static int readings_only(const bp_batch *valid, bp_batch *out)
+{
+    bp_batch_init(out, valid->arena, 0);
+    out->seq = valid->seq;
+    for (size_t i = 0; i < valid->count; i++)
+        if (valid->items[i]->revision != BP_REVISION_RETRACT &&
+            bp_batch_push(out, valid->items[i]) != BP_OK)
+            return -1;
+    return 0;
+}
+
+/* Every detector in file order on the batch's valid records; the retractions among them only
+ * to the detectors that honour revisions (BP_CAP_REVISIONS, docs/revisions.md). */
 static step_result run_detectors(runner *r)
 {
-    if (r->f->valid.count == 0)
+    bp_batch *valid = &r->f->valid;
+    if (valid->count == 0)
         return STEP_OK;
-    for (size_t i = 0; i < r->p->n_detectors; i++) {
+    size_t retractions = 0;
+    for (size_t i = 0; i < valid->count; i++)
+        retractions += valid->items[i]->revision == BP_REVISION_RETRACT;
+    bp_batch plain;
+    bp_batch_init(&plain, valid->arena, 0);
+    bool built = false;
+    step_result res = STEP_OK;
+    for (size_t i = 0; i < r->p->n_detectors && res == STEP_OK; i++) {
         bp_ctx *d = r->p->detectors[i];
-        for (unsigned attempt = 0;; attempt++) {
-            double t0 = bp_now_s();
-            int rc = d->plugin->desc->detect(d->state, &r->f->valid);
-            d->busy_s += bp_now_s() - t0;
-            d->calls++;
-            if (rc == BP_OK)
+        bp_batch *batch = valid;
+        if (retractions && !bp_desc_takes_revisions(d->plugin->desc)) {
+            if (!built && readings_only(valid, &plain) != 0) {
+                bp_log("core", BP_LOG_ERROR, "out of memory judging a batch");
+                res = STEP_FATAL;
                 break;
-            if (rc != BP_RETRY) {
-                bp_log(d->name, BP_LOG_ERROR, "detector failed permanently (status %d); stopping",
-                       rc);
-                return STEP_FATAL;
             }
-            if (abandon())
-                return STEP_ABANDONED;
-            back_off(r, attempt, d->name, "detector asked to retry", true);
+            built = true;
+            batch = &plain;
         }
+        if (batch->count)
+            res = run_detector(r, d, batch);
     }
-    return STEP_OK;
+    bp_batch_free(&plain);
+    return res;
 }
 
 /* Marks which sinks each record must reach. */
@@ -229,14 +238,7 @@ static void route_all(runner *r)
     for (size_t i = 0; i < r->f->records.count; i++) {
         bp_record *rec = r->f->records.items[i];
         bp_route route = bp_record_route(rec);
-        rec->sinks_pending = 0;
-        bool critical = (route == BP_ROUTE_NORMAL || route == BP_ROUTE_ANOMALY) &&
-                        rec->severity == BP_SEV_CRITICAL;
-        for (size_t s = 0; s < p->n_sinks; s++)
-            if (((p->sinks[s]->routes & BP_ROUTE_BIT(route)) &&
-                 (route != BP_ROUTE_ALARM || rec->alarm->tier >= p->sinks[s]->alarm_min_tier)) ||
-                (critical && (p->sinks[s]->routes & BP_ROUTE_CRITICAL)))
-                rec->sinks_pending |= 1ull << s;
+        rec->sinks_pending = bp_route_sinks(p, rec); /* revision_route.c */
         if (route == BP_ROUTE_SKIPPED)
             bp_stats_count_skipped(r->st, rec->skip_reason);
         if (route == BP_ROUTE_INVALID) {
@@ -389,6 +391,7 @@ static bp_flight *flight_new(runner *r)
     f->bytes = 0;
     f->works = NULL;
     f->readings = 0;
+    f->corrected = 0;
     memset(f->routes, 0, sizeof f->routes);
     return f;
 }
@@ -508,11 +511,23 @@ static step_result process_batch(runner *r)
         res = run_alarms(r);
     if (res != STEP_OK)
         return res;
-    /* Judged routes are booked at commit, as judged: a refused reading stays under its route. */
-    for (size_t i = 0; i < r->f->records.count; i++)
-        r->f->routes[bp_record_route(r->f->records.items[i])]++;
+    /* Judged routes are booked at commit, as judged: a refused reading stays under its route.
+     * An accepted correction is a reading of its route and, beside the books, corrected. */
+    for (size_t i = 0; i < r->f->records.count; i++) {
+        const bp_record *rec = r->f->records.items[i];
+        bp_route route = bp_record_route(rec);
+        r->f->routes[route]++;
+        r->f->corrected += rec->revision == BP_REVISION_REPLACE &&
+                           (route == BP_ROUTE_NORMAL || route == BP_ROUTE_ANOMALY);
+    }
     route_all(r);
     observe_judged(r, &r->f->records);
+    /* After the observer (the live page shows the correction, not its companion): what the
+     * sinks that held the old version and do not get the new one must remove. */
+    if (bp_add_companions(r->p, &r->f->records) < 0) {
+        bp_log("core", BP_LOG_ERROR, "out of memory routing a batch");
+        return STEP_FATAL;
+    }
     return hand_off(r);
 }
 
@@ -540,6 +555,11 @@ static step_result commit_done(runner *r)
             r->tail = NULL;
         for (int i = 0; i < BP_ROUTE_COUNT; i++)
             r->st->by_route[i] += f->routes[i];
+        r->st->corrected += f->corrected;
+        bp_revision_counts rc;
+        bp_revisions_get_counts(r->ledger, &rc);
+        r->st->revisions_evicted = rc.evicted;
+        r->st->revisions_lost = rc.lost;
         r->st->in_flight -= f->readings;
         observe_committed(r, f);
         flight_done(r, f);
@@ -695,6 +715,8 @@ static void runner_free(runner *r)
     }
     r->head = r->tail = r->spare = r->f = NULL;
     bp_lanes_free(&r->lanes);
+    bp_revisions_close(r->ledger); /* after the final checkpoint: its keys are written */
+    r->ledger = NULL;
     bp_decode_pool_stop(r->decode);
     r->decode = NULL;
     bp_fhir_decode_thread_done();
@@ -789,7 +811,17 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, const bp_run_observer *obser
         !(r.decode = bp_decode_pool_start((unsigned)p->settings.decode_threads)))
         bp_log("core", BP_LOG_WARN, "could not start %lld decode threads; the main thread "
                "decodes alone", (long long)p->settings.decode_threads);
+    /* The revision ledger's keyed state, before the first poll (a source's restore on
+     * assignment finds its owner). */
+    const char *ledger_file = p->settings.revisions_state_file;
+    if (!(r.ledger = bp_revisions_open(ledger_file && *ledger_file ? ledger_file : NULL,
+                                       (uint64_t)p->settings.revisions_max_keys))) {
+        bp_decode_pool_stop(r.decode);
+        st->ended_s = bp_now_s();
+        return 1;
+    }
     if (bp_lanes_start(&r.lanes, p, st) != 0) {
+        bp_revisions_close(r.ledger);
         bp_decode_pool_stop(r.decode);
         bp_lanes_free(&r.lanes);
         st->ended_s = bp_now_s();

@@ -96,5 +96,9 @@ typedef struct bp_decoded {
 #define BP_SKIP_OBX_STATUS_OTHER "OBX-11 status is not a result (I, N, O)"
 #define BP_SKIP_PULSE_ONLY "pulse rate without a blood pressure"
 #define BP_SKIP_NO_OBSERVATION "ORU^R01 without observation values"
+/* the revision ledger (src/pipeline/revisions.c, docs/revisions.md): a version that must not be
+ * delivered because of what was applied before it */
+#define BP_SKIP_RETRACTED "retracted: the Observation was entered in error"
+#define BP_SKIP_SUPERSEDED "superseded: a newer version was already applied"
 
 #endif

@@ -259,6 +259,17 @@ void bp_metrics_render(bp_buf *b, const bp_metrics *m, const bp_stats *st, const
            "Readings by route, counted once every sink has them and the batch is committed.");
     for (int r = 0; r < BP_ROUTE_READING_COUNT; r++) /* alarm events and commands: not readings */
         sample(b, "bppipe_readings_total", "route", route_names[r], (double)st->by_route[r]);
+    /* revisions (docs/revisions.md) */
+    family(b, "bppipe_corrected_total", "counter",
+           "Readings that replaced an earlier version of their logical id (also in "
+           "bppipe_readings_total).");
+    sample(b, "bppipe_corrected_total", NULL, NULL, (double)st->corrected);
+    family(b, "bppipe_retracted_total", "counter",
+           "Retractions (entered-in-error) applied: not readings.");
+    sample(b, "bppipe_retracted_total", NULL, NULL, (double)st->by_route[BP_ROUTE_RETRACT]);
+    family(b, "bppipe_revisions_evicted_total", "counter",
+           "Revision ledger entries forgotten to stay within revisions_max_keys.");
+    sample(b, "bppipe_revisions_evicted_total", NULL, NULL, (double)st->revisions_evicted);
     family(b, "bppipe_readings_in_flight", "gauge", "Readings decoded, not yet committed.");
     sample(b, "bppipe_readings_in_flight", NULL, NULL, (double)st->in_flight);
     family(b, "bppipe_source_polls_total", "counter", "Calls of the source's poll().");

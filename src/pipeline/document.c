@@ -170,6 +170,27 @@ static void alarm_document(doc_writer *w, const bp_record *r)
     close_obj(w);
 }
 
+/* A retraction (route retract, docs/revisions.md): which logical id and version no longer
+ * stand, and whose; no values and no verdict, nothing was judged. */
+static void retract_document(doc_writer *w, const bp_record *r, long long stamp)
+{
+    open_obj(w);
+    key(w, "@timestamp");
+    bp_buf_putc(w->out, '"');
+    bp_buf_iso_time(w->out, stamp);
+    bp_buf_putc(w->out, '"');
+    text_field(w, "stable_id", r->stable_id);
+    text_field(w, "logical_id", r->logical_id);
+    if (r->version != BP_VERSION_NONE)
+        number_field(w, "version", (double)r->version);
+    text_field(w, "revision", bp_revision_name(r->revision));
+    text_field(w, "status", r->status);
+    text_field(w, "patient_id", r->patient_id);
+    text_field(w, "route", "retract");
+    source_object(w, r);
+    close_obj(w);
+}
+
 void bp_document_write(bp_buf *out, const bp_record *r, bool pretty, long long now_ms)
 {
     doc_writer w = {out, pretty, 0, true};
@@ -179,6 +200,10 @@ void bp_document_write(bp_buf *out, const bp_record *r, bool pretty, long long n
     }
     bool invalid = r->invalid_reason != NULL;
     long long stamp = r->effective_ms != INT64_MIN ? r->effective_ms : now_ms;
+    if (!invalid && !r->skip_reason && r->revision == BP_REVISION_RETRACT) {
+        retract_document(&w, r, stamp);
+        return;
+    }
 
     open_obj(&w);
     key(&w, "@timestamp");

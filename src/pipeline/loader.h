@@ -21,6 +21,15 @@ static inline uint32_t bp_desc_caps(const bp_plugin *d)
     return d && BP_DESC_HAS(d, caps) ? d->caps : 0;
 }
 
+/* Whether the plugin honours revisions (BP_CAP_REVISIONS, docs/revisions.md): a sink or
+ * detector built for ABI 1.8 or later that declares it. An older one never gets a retraction,
+ * whatever bits its caps hold. */
+static inline bool bp_desc_takes_revisions(const bp_plugin *d)
+{
+    return d && (d->abi_major > 1 || d->abi_minor >= 8) &&
+           (bp_desc_caps(d) & BP_CAP_REVISIONS) != 0;
+}
+
 typedef struct bp_loaded {
     char *path;             /* the file */
     void *handle;           /* dlopen handle */

@@ -65,6 +65,14 @@ static const bp_option pipeline_options[] = {
                   "with a source that does not keep state itself (not source-kafka): the "
                   "shortest time between two writes of the state snapshot files, always after "
                   "a commit (0: after every commit)"),
+    BP_OPTION_INT("revisions_max_keys", "100000", 0, 100000000, 0,
+                  "the revision ledger (docs/revisions.md) remembers this many corrected or "
+                  "retracted logical ids per input partition, the least recently revised "
+                  "forgotten first (0: no bound)"),
+    BP_OPTION_STRING("revisions_state_file", NULL, 0,
+                     "with a source that does not keep state itself (not source-kafka): the "
+                     "revision ledger's snapshot file, so a restart still recognises a replayed "
+                     "old version; unset: in memory only"),
     BP_OPTION_INT("ready_grace_ms", "10000", 0, 86400000, 0,
                   "/readyz answers 503 once a sink has failed to deliver for this long"),
     BP_OPTION_INT("live_patients", "500", 1, 100000, 0,
@@ -160,6 +168,8 @@ static void read_settings(bp_pipeline *p, const bp_section *s)
     st->http_port_file = s ? bp_section_value(s, "http_port_file") : NULL;
     st->http_token_env = s ? bp_section_value(s, "http_token_env") : NULL;
     st->ready_grace_ms = setting(s, "ready_grace_ms");
+    st->revisions_max_keys = setting(s, "revisions_max_keys");
+    st->revisions_state_file = s ? bp_section_value(s, "revisions_state_file") : NULL;
     st->live_patients = setting(s, "live_patients");
     st->live_history = setting(s, "live_history");
     st->live_events = setting(s, "live_events");

@@ -25,6 +25,8 @@ typedef struct bp_settings {
     int64_t lane_max_bytes;      /* the memory of the batches a sink's backlog holds, likewise */
     int64_t drain_timeout_ms;    /* after --duration/--max-records: how long lanes may drain */
     int64_t state_interval_ms;   /* snapshot files at most this often (src/pipeline/state.c) */
+    int64_t revisions_max_keys;  /* the revision ledger's bound per partition (0: none) */
+    const char *revisions_state_file; /* its snapshot file (the config's text); NULL: none */
     /* the operations listener (src/ops/http.c); the texts are the config's, NULL when unset */
     const char *http_listen, *http_port_file, *http_token_env;
     int64_t ready_grace_ms; /* /readyz turns 503 once a sink has been failing this long */

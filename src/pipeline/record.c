@@ -114,6 +114,8 @@ bp_route bp_record_route(const bp_record *r)
         return BP_ROUTE_INVALID;
     if (r->skip_reason)
         return BP_ROUTE_SKIPPED;
+    if (r->revision == BP_REVISION_RETRACT)
+        return BP_ROUTE_RETRACT;
     return r->anomaly ? BP_ROUTE_ANOMALY : BP_ROUTE_NORMAL;
 }
 
@@ -245,6 +247,12 @@ static bool is_code(const char *s, bool allow_dot)
     return true;
 }
 
+/* A retraction carries no reading: nothing to judge (plugin.h, BP_F_REVISION). */
+static bool retraction(const bp_record *r)
+{
+    return r->revision == BP_REVISION_RETRACT;
+}
+
 static void invalidate_docs(bp_record *r)
 {
     r->docs[0] = r->docs[1] = NULL;
@@ -252,7 +260,8 @@ static void invalidate_docs(bp_record *r)
 
 int bp_record_flag(bp_record *r, const char *reason, bp_severity sev)
 {
-    if (!r || !is_code(reason, false) || sev < BP_SEV_NORMAL || sev > BP_SEV_CRITICAL)
+    if (!r || !is_code(reason, false) || sev < BP_SEV_NORMAL || sev > BP_SEV_CRITICAL ||
+        retraction(r))
         return BP_EINVAL;
     for (const bp_reason *it = r->reasons; it; it = it->next)
         if (strcmp(it->code, reason) == 0)
@@ -275,7 +284,7 @@ raise:
 
 int bp_record_raise_severity(bp_record *r, bp_severity sev)
 {
-    if (!r || sev < BP_SEV_NORMAL || sev > BP_SEV_CRITICAL)
+    if (!r || sev < BP_SEV_NORMAL || sev > BP_SEV_CRITICAL || retraction(r))
         return BP_EINVAL;
     if (sev > r->severity)
         r->severity = sev;
@@ -310,7 +319,7 @@ const char *bp_record_anomaly_type(const bp_record *r)
 
 int bp_record_set_text(bp_record *r, bp_field f, const char *value)
 {
-    if (!r || !is_code(value, false))
+    if (!r || !is_code(value, false) || retraction(r))
         return BP_EINVAL;
     /* A detector that found nothing says "normal"; on a reading another detector flagged (and
      * maybe typed) that is not a verdict on its kind, so it changes nothing. */
@@ -351,7 +360,7 @@ bool bp_is_core_field(const char *key)
 int bp_record_annotate(bp_record *r, const char *key, bp_value_type type, double number,
                        const char *text)
 {
-    if (!r || !is_code(key, true) || bp_is_core_field(key))
+    if (!r || !is_code(key, true) || bp_is_core_field(key) || retraction(r))
         return BP_EINVAL;
     if (type == BP_VAL_TEXT && !text)
         return BP_EINVAL;

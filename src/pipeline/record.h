@@ -23,11 +23,15 @@ typedef enum bp_route {
     /* an alarm command (an acknowledgement) read from the input: applied by the alarm stage,
      * delivered to no sink, counted apart (alarm_commands) */
     BP_ROUTE_COMMAND = 5,
-    BP_ROUTE_COUNT = 6
+    /* a retraction (issue 26, docs/revisions.md): revision BP_REVISION_RETRACT, not a reading,
+     * never judged, counted apart (retracted); delivered to the BP_CAP_REVISIONS sinks of the
+     * reading routes. A retract companion (bp_record.companion) rides on it too. */
+    BP_ROUTE_RETRACT = 6,
+    BP_ROUTE_COUNT = 7
 } bp_route;
 
 /* The routes whose records are readings (judged, dead-lettered) or skipped resources: the
- * books' routes. BP_ROUTE_ALARM and BP_ROUTE_COMMAND come after them. */
+ * books' routes. BP_ROUTE_ALARM, BP_ROUTE_COMMAND and BP_ROUTE_RETRACT come after them. */
 #define BP_ROUTE_READING_COUNT 4
 
 typedef enum bp_value_type { BP_VAL_NUMBER, BP_VAL_TEXT, BP_VAL_BOOL } bp_value_type;
@@ -79,6 +83,10 @@ struct bp_record {
     const char *logical_id;
     int64_t version; /* BP_VERSION_NONE when unknown */
     bp_revision revision;
+    /* A retract companion (src/engine/revision_route.c): the engine's retraction of the
+     * logical id of the accepted REPLACE just before it in the batch, for the sinks that do not
+     * get that replacement. Not counted as retracted, never seen by detectors or alarms. */
+    bool companion;
     int64_t effective_ms;
     double systolic, diastolic, heart_rate;
     double mean_pressure; /* NaN when absent (HL7 v2 only so far) */

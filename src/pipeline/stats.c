@@ -108,14 +108,21 @@ void bp_stats_print_status(const bp_stats *st, const bp_pipeline *p, double rate
         if (n > 0)
             used += (size_t)n < sizeof extra - used ? (size_t)n : sizeof extra - used - 1;
     }
+    /* corrections and retractions once there are any (docs/revisions.md) */
+    char revised[96] = "";
+    unsigned long long retracted = st->by_route[BP_ROUTE_RETRACT];
+    if (st->corrected || retracted)
+        snprintf(revised, sizeof revised, " corrected %llu retracted %llu",
+                 (unsigned long long)st->corrected, retracted);
     char line[2048];
-    snprintf(line, sizeof line,
-             "bppipe: in %llu (%.0f/s) anomaly %llu normal %llu invalid %llu in-flight %llu%s%s%s",
-             (unsigned long long)st->readings_in, rate,
-             (unsigned long long)st->by_route[BP_ROUTE_ANOMALY],
-             (unsigned long long)st->by_route[BP_ROUTE_NORMAL],
-             (unsigned long long)st->by_route[BP_ROUTE_INVALID],
-             (unsigned long long)st->in_flight, note ? note : "", used ? " |" : "", extra);
+    snprintf(
+        line, sizeof line,
+        "bppipe: in %llu (%.0f/s) anomaly %llu normal %llu invalid %llu in-flight %llu%s%s%s%s",
+        (unsigned long long)st->readings_in, rate,
+        (unsigned long long)st->by_route[BP_ROUTE_ANOMALY],
+        (unsigned long long)st->by_route[BP_ROUTE_NORMAL],
+        (unsigned long long)st->by_route[BP_ROUTE_INVALID], (unsigned long long)st->in_flight,
+        revised, note ? note : "", used ? " |" : "", extra);
     bp_buf f;
     bp_buf_init(&f);
     if (bp_log_get_format() == BP_LOG_JSON) {
@@ -127,6 +134,8 @@ void bp_stats_print_status(const bp_stats *st, const bp_pipeline *p, double rate
         json_u64(&f, "normal", st->by_route[BP_ROUTE_NORMAL], true);
         json_u64(&f, "invalid", st->by_route[BP_ROUTE_INVALID], true);
         json_u64(&f, "in_flight", st->in_flight, true);
+        json_u64(&f, "corrected", st->corrected, true);
+        json_u64(&f, "retracted", retracted, true);
         const char *n = note ? note : "";
         while (*n == ' ' || *n == '|')
             n++;
@@ -193,6 +202,19 @@ void bp_stats_print_summary(const bp_stats *st, const bp_pipeline *p)
          * (acknowledgements) it read from the input. */
         fprintf(stderr, "  alarms         %llu event%s, %llu command%s (beside the books, not in "
                 "readings in)\n", ae, ae == 1 ? "" : "s", ac, ac == 1 ? "" : "s");
+    unsigned long long rt = st->by_route[BP_ROUTE_RETRACT];
+    if (st->corrected || rt)
+        /* docs/revisions.md: a correction is one of the readings above, a retraction is not */
+        fprintf(stderr,
+                "  revisions      corrected %llu (readings above that replaced an earlier "
+                "version), retracted %llu (beside the books, not in readings in)\n",
+                (unsigned long long)st->corrected, rt);
+    if (st->revisions_evicted || st->revisions_lost)
+        fprintf(stderr,
+                "  revision ledger: %llu entr%s forgotten for revisions_max_keys, %llu not "
+                "kept (out of memory)\n",
+                (unsigned long long)st->revisions_evicted, st->revisions_evicted == 1 ? "y" : "ies",
+                (unsigned long long)st->revisions_lost);
     unsigned long long sk = st->by_route[BP_ROUTE_SKIPPED];
     if (sk || st->n_skipped) {
         /* Beside the books, not inside them: a skipped resource is not a reading. */
@@ -295,6 +317,12 @@ static void render_json(const bp_stats *st, const bp_pipeline *p, bp_buf *out)
     /* beside the books too: the alarm stage's events and the commands it read (docs/alarms.md) */
     json_u64(out, "alarm_events", st->by_route[BP_ROUTE_ALARM], true);
     json_u64(out, "alarm_commands", st->by_route[BP_ROUTE_COMMAND], true);
+    /* revisions (docs/revisions.md): corrected readings are among anomaly and normal,
+     * retractions beside the books */
+    json_u64(out, "corrected", st->corrected, true);
+    json_u64(out, "retracted", st->by_route[BP_ROUTE_RETRACT], true);
+    json_u64(out, "revisions_evicted", st->revisions_evicted, true);
+    json_u64(out, "revisions_lost", st->revisions_lost, true);
     bp_buf_puts(out, ",\"skipped_by_reason\":{");
     for (size_t i = 0; i < st->n_skipped; i++) {
         if (i)

@@ -13,7 +13,7 @@
 struct bp_pipeline;
 
 #define BP_MAX_REASON_KINDS 32
-#define BP_MAX_SKIP_REASONS 8
+#define BP_MAX_SKIP_REASONS 16
 
 typedef struct bp_stats {
     uint64_t payloads;
@@ -23,6 +23,11 @@ typedef struct bp_stats {
     uint64_t in_flight;   /* decoded but not yet delivered everywhere */
     uint64_t invalid_unrouted; /* invalid with no invalid-route sink: counted and logged */
     uint64_t sink_rejected;    /* judged readings a sink refused, sent to the dead letter */
+    /* revisions (docs/revisions.md), beside the books: corrections among the readings of
+     * anomaly and normal; accepted retractions are by_route[BP_ROUTE_RETRACT] (not readings). The
+     * revision ledger's entries forgotten for its bound, and those it could not keep. */
+    uint64_t corrected;
+    uint64_t revisions_evicted, revisions_lost;
     struct {
         char kind[96]; /* the reason with digits folded to N: "not JSON at byte N" */
         uint64_t count;
@@ -35,7 +40,7 @@ typedef struct bp_stats {
         uint64_t count;
     } skipped[BP_MAX_SKIP_REASONS];
     size_t n_skipped;
-    uint64_t skipped_other; /* beyond BP_MAX_SKIP_REASONS distinct reasons (never, today) */
+    uint64_t skipped_other; /* beyond BP_MAX_SKIP_REASONS distinct reasons */
     double started_s, ended_s;
     /* The alarms' burden as a JSON object (src/alarm/burden_report.h), written as the summary's
      * `alarms`; the caller's text, set after the run (bp_run clears it). NULL: left out. */

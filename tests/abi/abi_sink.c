@@ -1,5 +1,6 @@
 /* A sink written against a frozen ABI header (abi_version.h): it appends each record's host
- * document as one line to `path`, refuses the readings of patient `reject_patient` one by one
+ * document as one line to `path` (built against today's header it honours revisions, ABI 1.8:
+ * a retraction is one more document), refuses the readings of patient `reject_patient` one by one
  * (BP_REJECTED with a reason, so the host dead-letters them), and counts what it wrote. */
 #include "abi_version.h"
 
@@ -84,6 +85,9 @@ static const bp_plugin descriptor = {
     .close = snk_close,
     .write = snk_write,
     .flush = snk_flush,
+#if ABI_VERSION >= 18
+    .caps = BP_CAP_REVISIONS, /* today's: it writes a retraction's document like any other */
+#endif
 };
 
 BP_PLUGIN(descriptor)
