@@ -629,9 +629,11 @@ enum {
      * receives "retract" records in detect() (verdict functions refuse them with BP_EINVAL).
      * A sink answers a "retract" of a logical id it never held as delivered: the host sends
      * one to every capable sink of route normal, anomaly, all or critical that does not get a
-     * correction, since the old version may be there (docs/revisions.md, "Routing"). Honoured
-     * only from a plugin built for ABI 1.8 or later. Without the bit a sink gets a correction as a new record beside the old one and never a
-     * retraction, a detector never a retraction; `bppipe check` says so for each such plugin. */
+     * correction, since the old version may be there (docs/revisions.md, "Routing"). The bit
+     * alone decides, whatever abi_minor a plugin asks for (a plugin needing only a 1.0 host may
+     * set it; an older host ignores it). Without the bit a sink gets a correction as a new
+     * record beside the old one and never a retraction, a detector never a retraction;
+     * `bppipe check` says so for each such plugin. */
     BP_CAP_REVISIONS = 1u << 4
 };
 

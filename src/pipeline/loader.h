@@ -22,12 +22,13 @@ static inline uint32_t bp_desc_caps(const bp_plugin *d)
 }
 
 /* Whether the plugin honours revisions (BP_CAP_REVISIONS, docs/revisions.md): a sink or
- * detector built for ABI 1.8 or later that declares it. An older one never gets a retraction,
- * whatever bits its caps hold. */
+ * detector that declares it. Only a plugin built against the 1.8 header or later can: the bit
+ * did not exist before (`bppipe conform` fails a plugin that sets bits it cannot know).
+ * abi_minor is not looked at: it is the lowest host a plugin needs (sink-es says 0, to load in
+ * older hosts too), not the header it was built with. */
 static inline bool bp_desc_takes_revisions(const bp_plugin *d)
 {
-    return d && (d->abi_major > 1 || d->abi_minor >= 8) &&
-           (bp_desc_caps(d) & BP_CAP_REVISIONS) != 0;
+    return d && (bp_desc_caps(d) & BP_CAP_REVISIONS) != 0;
 }
 
 typedef struct bp_loaded {

@@ -1,6 +1,6 @@
 /* Routing with revisions (src/engine/revision_route.c, docs/revisions.md "Routing"): a
  * retraction reaches the sinks that honour revisions (BP_CAP_REVISIONS, ABI 1.8) and take
- * readings, never the others (a plugin built for 1.7 whatever its caps say), nor route =
+ * readings, never the others (a plugin built for 1.7 cannot declare it), nor route =
  * invalid, skipped or alarm; an accepted correction goes to its route's sinks and leaves a
  * retract companion, right after it, for the capable sinks that do not get it; a retraction's
  * document carries no values and no verdict, and no detector can judge it. */
@@ -27,12 +27,24 @@ static const bp_plugin plain = {
     .name = "plain-sink",
     .kind = BP_KIND_SINK,
 };
-/* built for ABI 1.7, when bit 4 meant nothing: never a retraction */
+/* built for ABI 1.7, whose header has no BP_CAP_REVISIONS: its caps never hold the bit, so
+ * never a retraction */
 static const bp_plugin old = {
     .struct_size = sizeof(bp_plugin),
     .abi_major = 1,
     .abi_minor = 7,
     .name = "old-sink",
+    .kind = BP_KIND_SINK,
+    .caps = BP_CAP_BATCH_COMMIT,
+};
+/* built against today's header, declaring the cap, but asking only for a 1.0 host (sink-es
+ * does, so that it loads in older hosts): abi_minor is what it needs, not what it knows, so it
+ * takes revisions */
+static const bp_plugin needs_1_0 = {
+    .struct_size = sizeof(bp_plugin),
+    .abi_major = 1,
+    .abi_minor = 0,
+    .name = "lenient-sink",
     .kind = BP_KIND_SINK,
     .caps = BP_CAP_REVISIONS,
 };
@@ -116,6 +128,9 @@ int main(void)
     bp_arena a;
     bp_arena_init_growing(&a, 4096);
     const uint64_t capable_readers = BIT(C_NORMAL) | BIT(C_ANOMALY) | BIT(C_ALL) | BIT(C_CRITICAL);
+
+    CHECK(bp_desc_takes_revisions(&needs_1_0) && !bp_desc_takes_revisions(&old) &&
+          !bp_desc_takes_revisions(&plain) && bp_desc_takes_revisions(&capable));
 
     /* a retraction: its route, and the capable sinks of readings only */
     bp_record *gone = reading(&a, "Observation/x", BP_REVISION_RETRACT, false, BP_SEV_NORMAL);
