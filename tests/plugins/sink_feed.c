@@ -9,6 +9,8 @@
  *
  * FEED, one record a line: ID PATIENT SYS DIA MINUTE CRITICAL LOGICAL_ID VERSION REVISION
  * ("-" for a value, a logical id or a revision that is absent, VERSION 0 for unknown;
+ * REVISION replace, retract (status entered-in-error) or companion (a retract whose status is
+ * "corrected", as the engine's companion of a correction routed elsewhere);
  * CRITICAL 1 flags it critical as a detector would). A line "write" hands the records read
  * since the last one to one write(); the end of the input does too. Prints one line per record:
  * "ID delivered" or "ID rejected REASON". Exits 0 when every record ended delivered or
@@ -78,9 +80,16 @@ static void revise(cf_batch *cb, size_t from, const char *logical, long long ver
         bp_record *r = cb->b.items[i];
         r->logical_id = strcmp(logical, "-") ? bp_arena_strdup(&cb->arena, logical) : NULL;
         r->version = version > 0 ? version : BP_VERSION_NONE;
-        r->revision = strcmp(revision, "replace") == 0   ? BP_REVISION_REPLACE
-                      : strcmp(revision, "retract") == 0 ? BP_REVISION_RETRACT
-                                                         : BP_REVISION_NONE;
+        /* "companion": the engine's retraction of a correction routed elsewhere, which keeps
+         * the corrected reading's payload and status */
+        bool companion = strcmp(revision, "companion") == 0;
+        r->revision = strcmp(revision, "replace") == 0                ? BP_REVISION_REPLACE
+                      : strcmp(revision, "retract") == 0 || companion ? BP_REVISION_RETRACT
+                                                                      : BP_REVISION_NONE;
+        if (r->revision == BP_REVISION_REPLACE || companion)
+            r->status = "corrected";
+        else if (r->revision == BP_REVISION_RETRACT)
+            r->status = "entered-in-error";
         if (r->revision == BP_REVISION_RETRACT) {
             r->systolic = r->diastolic = r->heart_rate = NAN;
             r->anomaly = false;
@@ -152,7 +161,7 @@ int main(int argc, char **argv)
             break;
         }
         spec sp = {id, patient, value(sys), value(dia), NAN, minute, critical != 0};
-        if (strcmp(revision, "retract") == 0)
+        if (strcmp(revision, "retract") == 0 || strcmp(revision, "companion") == 0)
             sp.sys = 100, sp.dia = 60; /* decoded as a reading, then its values are taken */
         size_t from = cb.b.count;
         if (cf_add_reading(&cb, &sp, offset++, err, sizeof err) != 0) {
