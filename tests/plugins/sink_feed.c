@@ -6,6 +6,7 @@
  * verdict, as the design's retraction item has none.
  *
  *   sink_feed PLUGIN.so [-o KEY=VALUE]... < FEED
+ *   sink_feed PLUGIN.so --caps      prints "revisions" when it sets BP_CAP_REVISIONS, else "none"
  *
  * FEED, one record a line: ID PATIENT SYS DIA MINUTE CRITICAL LOGICAL_ID VERSION REVISION
  * ("-" for a value, a logical id or a revision that is absent, VERSION 0 for unknown;
@@ -114,6 +115,11 @@ int main(int argc, char **argv)
         bp_loader_open_file(&ld, argv[1], &env.plugin, err, sizeof err) != 0) {
         fprintf(stderr, "sink_feed: %s\n", err);
         return 2;
+    }
+    if (argc == 3 && strcmp(argv[2], "--caps") == 0) {
+        /* What `bppipe check` reads of the descriptor: does it honour revisions? */
+        printf("%s\n", env.plugin->desc->caps & BP_CAP_REVISIONS ? "revisions" : "none");
+        return 0;
     }
     size_t cap = 64;
     for (int i = 2; i < argc; i++)
