@@ -66,36 +66,40 @@ assert [x.get(\"revision\") for x in d]==[None,\"replace\",\"retract\"], d
 assert [x.get(\"version\") for x in d]==[1,2,3] and d[2].get(\"systolic_pressure\") is None
 ' '$nd'"
 
-# kill -9 in the middle of replacements: 200 logical ids at version k, killed once a first
-# trail of this round is there (between the trails and the renames), then written again to the
+# kill -9 in the middle of replacements: 2000 logical ids at version k, written in groups of 64
+# files (ulimit -n 256: a quarter of it), killed once a first trail of this round is there
+# (between the trails and the renames of a group, or between groups), then written again to the
 # end as a replay would. At every kill each name holds a whole document of version k-1 or k.
 kf="$t/kill"
 mkdir -p "$kf"
-gen() { for i in $(seq 1 200); do echo "k$i-$1 PK 1$((i % 90 + 10)) 80 4 0 K$i $1 $2"; done; }
-gen 1 - | "$feed" "$so" -o "path=$kf" -o layout=per-record >/dev/null 2>&1
+N=2000
+gen() { for i in $(seq 1 $N); do echo "k$i-$1 PK 1$((i % 90 + 10)) 80 4 0 K$i $1 $2"; done; }
+kfeed() { (ulimit -n 256 && exec "$feed" "$so" -o "path=$kf" -o layout=per-record); }
+gen 1 - | kfeed >/dev/null 2>&1
 killed=0
 for k in 2 3 4 5 6; do
     gen "$k" replace >"$t/gen"
-    "$feed" "$so" -o "path=$kf" -o layout=per-record <"$t/gen" >/dev/null 2>&1 &
+    kfeed <"$t/gen" >/dev/null 2>&1 &
     feed_pid=$!
     wait_until 30 eval "ls '$kf' | grep -q '~v$((k - 1))\\.json\$' || ! kill -0 $feed_pid 2>/dev/null"
     kill -9 "$feed_pid" 2>/dev/null && killed=$((killed + 1))
     wait "$feed_pid" 2>/dev/null
     feed_pid=
-    check "kill -9 at round $k: every name whole, version $((k - 1)) or $k" "\"$py\" - '$kf' $k <<'PY'
+    check "kill -9 at round $k: every name whole, version $((k - 1)) or $k" "\"$py\" - '$kf' $k $N <<'PY'
 import json, os, sys
-d, k = sys.argv[1], int(sys.argv[2])
-for i in range(1, 201):
+d, k, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for i in range(1, n + 1):
     doc = json.load(open(os.path.join(d, 'obs_K%d.json' % i)))
     assert doc['version'] in (k - 1, k), (i, doc['version'])
 PY"
-    "$feed" "$so" -o "path=$kf" -o layout=per-record <"$t/gen" >/dev/null 2>&1
+    kfeed <"$t/gen" >/dev/null 2>&1
 done
+echo "kills that hit a running write: $killed of 5"
 check "the kills hit a running write (at least one)" "[ $killed -ge 1 ]"
-check "after the replays: every name at version 6, every trail of 1 to 5 kept" "\"$py\" - '$kf' <<'PY'
+check "after the replays: every name at version 6, every trail of 1 to 5 kept" "\"$py\" - '$kf' $N <<'PY'
 import json, os, sys
-d = sys.argv[1]
-for i in range(1, 201):
+d, n = sys.argv[1], int(sys.argv[2])
+for i in range(1, n + 1):
     assert json.load(open(os.path.join(d, 'obs_K%d.json' % i)))['version'] == 6
     for v in range(1, 6):
         assert json.load(open(os.path.join(d, 'obs_K%d~v%d.json' % (i, v))))['version'] == v, (i, v)
