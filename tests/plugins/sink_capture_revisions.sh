@@ -20,7 +20,7 @@ assert [x.get('revision') for x in d] == [None, 'replace', 'retract'], d
 assert [x.get('version') for x in d] == [1, 2, 3] and {x['logical_id'] for x in d} == {'L1'}
 assert 'systolic_pressure' not in d[2]
 PY"
-for p in sink-capture sink-file sink-kafka; do
+for p in sink-capture sink-file sink-kafka sink-alert; do
     check "$p declares BP_CAP_REVISIONS" "[ \"\$('$feed' '$BPPIPE_BUILD_DIR/plugins/$p.so' --caps)\" = revisions ]"
 done
 exit $fail
