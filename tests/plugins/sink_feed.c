@@ -119,6 +119,7 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[2], "--caps") == 0) {
         /* What `bppipe check` reads of the descriptor: does it honour revisions? */
         printf("%s\n", env.plugin->desc->caps & BP_CAP_REVISIONS ? "revisions" : "none");
+        bp_loader_free(&ld);
         return 0;
     }
     size_t cap = 64;
