@@ -168,6 +168,8 @@ char *bp_alert_detected_issue(const bp_alert_input *in, uint32_t since, size_t *
     if (since)
         bp_buf_printf(&detail, "; %u further reading%s since the last alert", since,
                       since == 1 ? "" : "s");
+    if (in->note)
+        bp_buf_printf(&detail, "%s%s", detail.len ? "; " : "", in->note);
     bp_buf_puts(&detail, ""); /* a string even when empty */
     iso(in->effective_ms, when, sizeof when);
     patient_reference(&ref, in->patient_id ? in->patient_id : "unknown");
@@ -180,7 +182,7 @@ char *bp_alert_detected_issue(const bp_alert_input *in, uint32_t since, size_t *
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "resourceType", "DetectedIssue");
     cJSON_AddStringToObject(o, "id", id);
-    cJSON_AddStringToObject(o, "status", "final");
+    cJSON_AddStringToObject(o, "status", in->status ? in->status : "final");
     cJSON_AddStringToObject(o, "severity", "high");
     cJSON *code = cJSON_AddObjectToObject(o, "code");
     cJSON_AddStringToObject(code, "text", "Critical blood pressure reading");
@@ -203,4 +205,114 @@ done:
     if (text && len)
         *len = strlen(text);
     return text;
+}
+
+size_t bp_alerted_key(const char *logical_id, uint8_t *out)
+{
+    size_t n = strlen(logical_id);
+    if (n + 1 <= BP_ALERT_KEY_MAX) {
+        out[0] = 2;
+        memcpy(out + 1, logical_id, n);
+        return n + 1;
+    }
+    out[0] = 3;
+    bp_sha256(logical_id, n, out + 1);
+    return 33;
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int b = 0; b < 8; b++)
+        p[b] = (uint8_t)(v >> (8 * b));
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int b = 0; b < 8; b++)
+        v |= (uint64_t)p[b] << (8 * b);
+    return v;
+}
+
+static uint64_t double_bits(double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, sizeof v);
+    return v;
+}
+
+#define ALERTED_HEAD 36 /* tag, version, time, systolic, diastolic, severity, reason count */
+
+size_t bp_alerted_encode(const bp_alerted *a, uint8_t *out, size_t out_size)
+{
+    const char *texts[4] = {a->stable_id, a->patient_id, a->observation_id, a->category};
+    size_t n_reasons =
+        a->n_reasons < BP_ALERTED_MAX_REASONS ? a->n_reasons : BP_ALERTED_MAX_REASONS;
+    size_t len = ALERTED_HEAD;
+    if (out_size < len)
+        return 0;
+    out[0] = 0xA1;
+    put_u64(out + 1, (uint64_t)a->version);
+    put_u64(out + 9, (uint64_t)a->effective_ms);
+    put_u64(out + 17, double_bits(a->systolic));
+    put_u64(out + 25, double_bits(a->diastolic));
+    out[33] = (uint8_t)a->severity;
+    out[34] = (uint8_t)(n_reasons & 0xff);
+    out[35] = (uint8_t)(n_reasons >> 8);
+    for (size_t i = 0; i < 4 + n_reasons; i++) {
+        const char *s = i < 4 ? texts[i] : a->reasons[i - 4];
+        size_t n = s ? strlen(s) : 0;
+        if (out_size - len < n + 1)
+            return 0;
+        if (n)
+            memcpy(out + len, s, n);
+        out[len + n] = 0;
+        len += n + 1;
+    }
+    return len;
+}
+
+int bp_alerted_decode(const uint8_t *in, size_t len, bp_alerted *a, const char **reasons)
+{
+    memset(a, 0, sizeof *a);
+    if (!in || len < ALERTED_HEAD + 4 || in[0] != 0xA1 || in[len - 1] != 0)
+        return -1;
+    a->version = (int64_t)get_u64(in + 1);
+    a->effective_ms = (int64_t)get_u64(in + 9);
+    uint64_t sys = get_u64(in + 17), dia = get_u64(in + 25);
+    memcpy(&a->systolic, &sys, sizeof sys);
+    memcpy(&a->diastolic, &dia, sizeof dia);
+    a->severity = in[33];
+    size_t n_reasons = (size_t)in[34] | (size_t)in[35] << 8;
+    const char **texts[4] = {&a->stable_id, &a->patient_id, &a->observation_id, &a->category};
+    size_t at = ALERTED_HEAD;
+    for (size_t i = 0; i < 4 + n_reasons; i++) {
+        if (at >= len)
+            return -1;
+        const char *s = (const char *)in + at;
+        at += strlen(s) + 1; /* in[len - 1] is a NUL: never beyond it */
+        if (i < 4)
+            *texts[i] = *s ? s : NULL;
+        else if (i - 4 < BP_ALERTED_MAX_REASONS)
+            reasons[a->n_reasons++] = s;
+    }
+    a->reasons = reasons;
+    return at == len ? 0 : -1;
+}
+
+void bp_alerted_input(const bp_alerted *a, const char *status, const char *note, bp_alert_input *in)
+{
+    memset(in, 0, sizeof *in);
+    in->stable_id = a->stable_id;
+    in->observation_id = a->observation_id;
+    in->patient_id = a->patient_id;
+    in->category = a->category;
+    in->reasons = a->reasons;
+    in->n_reasons = a->n_reasons;
+    in->severity = a->severity;
+    in->effective_ms = a->effective_ms;
+    in->systolic = a->systolic;
+    in->diastolic = a->diastolic;
+    in->status = status;
+    in->note = note;
 }

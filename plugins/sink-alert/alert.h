@@ -18,6 +18,11 @@ typedef struct bp_alert_input {
     int severity; /* 0 normal, 1 warning, 2 critical */
     int64_t effective_ms;
     double systolic, diastolic; /* NaN when absent */
+    /* A revision of an alert already sent (issue 26), with the first alert's stable_id so it
+     * keeps its id: "amended" (the reading was corrected and is still critical) or
+     * "entered-in-error" (withdrawn: the reading was retracted, or corrected to a value no
+     * longer critical); NULL: "final", a new alert. `note` is added to the detail. */
+    const char *status, *note;
 } bp_alert_input;
 
 /* The cooldown of one key (a patient and a reason), as sink_alert.c keeps it in the host's
@@ -64,6 +69,37 @@ int bp_cooldown_decode(const uint8_t *in, size_t len, bp_cooldown_entry *e);
  * at most 64 characters in all), else "bp-alert-sha256.<40 hex digits of the reading id>":
  * deterministic, valid, and distinct for distinct readings. */
 char *bp_alert_detected_issue(const bp_alert_input *in, uint32_t since, size_t *len);
+
+/* A reading this sink alerted on, remembered under its logical id in the same keyed state as
+ * the cooldowns (issue 26, docs/plugins/sink-alert.md, "Corrections and retractions"), so that
+ * a correction updates that alert and a retraction withdraws it. Its key: a 0x02 byte and the
+ * logical id, or a 0x03 byte and SHA-256 of it when that exceeds BP_ALERT_KEY_MAX (the cooldown
+ * keys start with 0x00 or 0x01). Its value: a 0xA1 byte; i64 version (0: unknown), i64
+ * effective_ms, f64 systolic and diastolic (their bits), u8 severity, u16 number of reasons,
+ * all little-endian; then stable_id, patient_id, observation_id, category and each reason, each
+ * ended by a NUL byte (an absent one empty). At least 34 bytes: never a 13-byte cooldown, and a
+ * cooldown is never taken for one, so the state format stays alert-cooldown.1 (a version that
+ * does not know these keys never asks for them). */
+typedef struct bp_alerted {
+    int64_t version, effective_ms;
+    double systolic, diastolic;
+    int severity;
+    const char *stable_id, *patient_id, *observation_id, *category;
+    const char *const *reasons;
+    size_t n_reasons;
+} bp_alerted;
+#define BP_ALERTED_MAX_REASONS 32
+size_t bp_alerted_key(const char *logical_id, uint8_t *out);
+/* Writes the value of `a` into out (out_size bytes); returns its length, or 0 when it does not
+ * fit. */
+size_t bp_alerted_encode(const bp_alerted *a, uint8_t *out, size_t out_size);
+/* Reads a value; strings and reasons point into `in` (`reasons`: room for
+ * BP_ALERTED_MAX_REASONS, the rest are left out). 0, or -1 when it is no such value. */
+int bp_alerted_decode(const uint8_t *in, size_t len, bp_alerted *a, const char **reasons);
+/* The alert input of the alert `a` remembers, its status `status` and note `note`: the
+ * withdrawal or the amendment of that alert (same id). `reasons` as for decode. */
+void bp_alerted_input(const bp_alerted *a, const char *status, const char *note,
+                      bp_alert_input *in);
 
 /* An alarm event (route = alarm, docs/alarms.md): what sink_alert.c reads of it through the
  * host's BP_F_ALARM_* fields. */

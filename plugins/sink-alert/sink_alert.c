@@ -31,6 +31,7 @@ typedef struct sink {
     bp_cooldown_entry *entries; /* the cooldown of each of the reading's keys */
     size_t entries_cap;
     bool warned_state;
+    uint8_t *held; /* BP_STATE_MAX_VALUE bytes: a remembered alert (bp_alerted, alert.h) */
 } sink;
 
 static const bp_option options[] = {
@@ -56,6 +57,7 @@ static void free_sink(sink *s)
         close(s->fd);
     free(s->reasons);
     free(s->entries);
+    free(s->held);
     free(s);
 }
 
@@ -103,6 +105,8 @@ static int alert_open(const bp_host *host, bp_ctx *ctx, void **state)
     if (s->webhook && !*s->webhook)
         s->webhook = NULL; /* ${ALERT_WEBHOOK:-} left empty: no webhook */
     s->period_ms = (int64_t)(host->opt_double(ctx, "cooldown", 900) * 1000);
+    if (!(s->held = malloc(BP_STATE_MAX_VALUE)))
+        goto fail;
     if (!s->webhook && !s->path) {
         host->log(ctx, BP_LOG_ERROR, "set webhook = URL and/or path = FILE (or - for stdout)");
         goto fail;
@@ -296,6 +300,112 @@ static int deliver_alarm(sink *s, bp_record *r)
     return rc;
 }
 
+/* Sends one DetectedIssue to the webhook and the file. 0, or -1 (retried). */
+static int send_issue(sink *s, const bp_alert_input *in, uint32_t since)
+{
+    size_t len = 0;
+    char *alert = bp_alert_detected_issue(in, since, &len);
+    int rc = alert ? 0 : -1;
+    if (rc == 0 && s->webhook)
+        rc = post(s, alert, len);
+    if (rc == 0)
+        rc = write_line(s, alert, len);
+    free(alert);
+    return rc;
+}
+
+static int64_t version_of(const bp_host *h, const bp_record *r)
+{
+    double v = h->number(r, BP_F_VERSION);
+    return isnan(v) || v < 1 ? 0 : (int64_t)v;
+}
+
+/* Remembers, under the reading's logical id, the alert just sent for it (`in`), so that a
+ * correction updates it and a retraction withdraws it. A reading without a logical id can never
+ * be revised: nothing is kept. */
+static void remember(sink *s, bp_record *r, const bp_alert_input *in)
+{
+    const bp_host *h = s->host;
+    const char *logical = h->text(r, BP_F_LOGICAL_ID);
+    if (!logical)
+        return;
+    bp_alerted a = {.version = version_of(h, r),
+                    .effective_ms = in->effective_ms,
+                    .systolic = in->systolic,
+                    .diastolic = in->diastolic,
+                    .severity = in->severity,
+                    .stable_id = in->stable_id,
+                    .patient_id = in->patient_id,
+                    .observation_id = in->observation_id,
+                    .category = in->category,
+                    .reasons = in->reasons,
+                    .n_reasons = in->n_reasons};
+    uint8_t key[BP_ALERT_KEY_MAX];
+    size_t key_len = bp_alerted_key(logical, key);
+    size_t len = bp_alerted_encode(&a, s->held, BP_STATE_MAX_VALUE);
+    if (!len || h->state_put(s->ctx, r, key, key_len, s->held, len) != BP_OK)
+        h->count(s->ctx, "state_put_failed", 1); /* that alert cannot be withdrawn */
+}
+
+/* A correction or a retraction of logical id `logical` (issue 26): when this sink alerted on a
+ * version of it, the alert is withdrawn (status entered-in-error: retracted, or corrected to a
+ * value no longer critical) or amended (corrected and still critical), under the same id, and
+ * delivered as any alert; a withdrawal also ends the cooldowns that alert started, so the next
+ * critical reading of that patient is announced at once. *handled false: this sink never alerted
+ * on it (or the alert is newer), and a correction is then judged as a new reading. 0, or -1 when
+ * the delivery failed (retried). */
+static int revise(sink *s, bp_record *r, const char *logical, bool retract, bool *handled)
+{
+    const bp_host *h = s->host;
+    uint8_t key[BP_ALERT_KEY_MAX];
+    size_t key_len = bp_alerted_key(logical, key), len = 0;
+    const char *reasons[BP_ALERTED_MAX_REASONS];
+    bp_alerted a;
+    *handled = false;
+    if (h->state_get(s->ctx, r, key, key_len, s->held, BP_STATE_MAX_VALUE, &len) != BP_OK ||
+        bp_alerted_decode(s->held, len, &a, reasons) != 0)
+        return 0;
+    int64_t version = version_of(h, r);
+    *handled = true;
+    if (version && a.version && (version < a.version || (version == a.version && !retract)))
+        return 0; /* a replay of what was already announced */
+    bool critical = h->number(r, BP_F_SEVERITY) >= BP_SEV_CRITICAL;
+    bp_alert_input in;
+    if (retract || !critical) {
+        const char *status = h->text(r, BP_F_STATUS);
+        bp_alerted_input(&a, "entered-in-error",
+                         retract && status && strcmp(status, "entered-in-error") == 0
+                             ? "withdrawn: the reading was entered in error"
+                             : "withdrawn: the reading was corrected to a value that is not "
+                               "critical",
+                         &in);
+        if (send_issue(s, &in, 0) != 0)
+            return -1;
+        h->state_delete(s->ctx, r, key, key_len);
+        for (size_t k = 0; k < bp_alert_n_keys(&in); k++) {
+            uint8_t ck[BP_ALERT_KEY_MAX];
+            h->state_delete(s->ctx, r, ck, bp_alert_key(&in, k, ck));
+        }
+        h->count(s->ctx, "alerts_withdrawn", 1);
+        return 0;
+    }
+    cJSON *doc;
+    if (read_input(s, r, &in, &doc) != 0) {
+        cJSON_Delete(doc);
+        return -1;
+    }
+    in.stable_id = a.stable_id; /* the alert it amends keeps its id */
+    in.status = "amended";
+    in.note = "amended: the reading was corrected";
+    int rc = send_issue(s, &in, 0);
+    if (rc == 0) {
+        remember(s, r, &in);
+        h->count(s->ctx, "alerts_amended", 1);
+    }
+    cJSON_Delete(doc);
+    return rc;
+}
+
 static int alert_write(void *state, bp_batch *batch)
 {
     sink *s = state;
@@ -315,6 +425,21 @@ static int alert_write(void *state, bp_batch *batch)
             status = sent ? BP_OK : BP_RETRY;
             continue;
         }
+        const char *revision = h->text(r, BP_F_REVISION), *logical = h->text(r, BP_F_LOGICAL_ID);
+        bool retract = revision && strcmp(revision, "retract") == 0;
+        if (revision) {
+            bool handled = false;
+            if (logical && revise(s, r, logical, retract, &handled) != 0) {
+                h->set_outcome(s->ctx, r, BP_AGAIN, NULL);
+                status = BP_RETRY;
+                continue;
+            }
+            if (handled || retract) {
+                /* A retraction of a reading this sink never alerted on changes nothing. */
+                h->set_outcome(s->ctx, r, BP_DELIVERED, NULL);
+                continue;
+            }
+        }
         bp_alert_input in;
         cJSON *doc;
         if (read_input(s, r, &in, &doc) != 0 || load_entries(s, r, &in) != 0) {
@@ -333,18 +458,12 @@ static int alert_write(void *state, bp_batch *batch)
             cJSON_Delete(doc);
             continue;
         }
-        size_t len = 0;
-        char *alert = bp_alert_detected_issue(&in, since, &len);
-        int rc = alert ? 0 : -1;
-        if (rc == 0 && s->webhook)
-            rc = post(s, alert, len);
-        if (rc == 0)
-            rc = write_line(s, alert, len);
-        free(alert);
+        int rc = send_issue(s, &in, since);
         if (rc == 0) {
             for (size_t k = 0; k < bp_alert_n_keys(&in); k++)
                 bp_cooldown_sent(&s->entries[k], &in);
             store_entries(s, r, &in);
+            remember(s, r, &in);
             h->count(s->ctx, "alerts_sent", 1);
             h->set_outcome(s->ctx, r, BP_DELIVERED, NULL);
         } else {
@@ -372,6 +491,7 @@ static const bp_plugin descriptor = {
     .open = alert_open,
     .close = alert_close,
     .write = alert_write,
+    .caps = BP_CAP_REVISIONS,
 };
 
 BP_PLUGIN(descriptor)

@@ -93,6 +93,9 @@ static const bp_plugin descriptor = {
     .open = capture_open,
     .close = capture_close,
     .write = capture_write,
+    /* Every record as it comes: a capture holds the corrections and retractions (their
+     * documents say so) that the sink it stands for would be handed. */
+    .caps = BP_CAP_REVISIONS,
 };
 
 BP_PLUGIN(descriptor)

@@ -6,10 +6,13 @@
  * layout = per-record  one pretty document per file (the original archive): a batch's files
  *                      are written without their names, made durable together (syncfs),
  *                      named, and synced once more before any reading of the batch is
- *                      acknowledged.
+ *                      acknowledged. A reading with a logical id is named by it, and
+ *                      its later versions and its retraction replace that file, keeping a
+ *                      trail (file_revision.c).
  * path = -             ndjson to standard output.
  */
 #include "file_names.h"
+#include "file_revision.h"
 #include "temp_files.h"
 
 #include "common/clock.h"
@@ -50,6 +53,7 @@ typedef struct touched {
 
 typedef struct pending {
     size_t record; /* its index in the batch */
+    bool logical;  /* named by its logical id: a version (file_revision.h) */
     char name[BP_RECORD_NAME_MAX + 1];
 } pending;
 
@@ -68,6 +72,9 @@ typedef struct sink {
     size_t group_max;
     bp_temp *temps;
     bp_temps made; /* per-record: how this folder's files are made */
+    /* per-record: the versions among the group's files, and which files get their name */
+    bp_revisions revs;
+    bool *named;
 } sink;
 
 static const bp_option options[] = {
@@ -140,8 +147,10 @@ static int sink_open(const bp_host *host, bp_ctx *ctx, void **state)
         s->group_max = quarter < GROUP_MIN ? GROUP_MIN : quarter > GROUP_MAX ? GROUP_MAX : quarter;
         s->group = calloc(s->group_max, sizeof *s->group);
         s->temps = calloc(s->group_max, sizeof *s->temps);
+        s->named = calloc(s->group_max, sizeof *s->named);
         bp_temps_init(&s->made, s->dir_fd);
-        if (!s->group || !s->temps) {
+        if (!s->group || !s->temps || !s->named ||
+            bp_revisions_init(&s->revs, s->dir_fd, s->group_max) != 0) {
             host->log(ctx, BP_LOG_ERROR, "out of memory");
             goto fail;
         }
@@ -151,6 +160,8 @@ static int sink_open(const bp_host *host, bp_ctx *ctx, void **state)
 fail:
     free(s->group);
     free(s->temps);
+    free(s->named);
+    bp_revisions_free(&s->revs);
     if (s->dir_fd >= 0)
         close(s->dir_fd);
     free(s);
@@ -165,6 +176,8 @@ static void sink_close(void *state)
     free(s->marks);
     free(s->group);
     free(s->temps);
+    free(s->named);
+    bp_revisions_free(&s->revs);
     free(s);
 }
 
@@ -365,10 +378,15 @@ fail:
 }
 
 /* The file name of one reading, `doc` its document; 0, or -1 when it has none (a time with no
- * calendar date). */
+ * calendar date). A reading with a logical id is named by it alone (*logical set), so that its
+ * later versions and its retraction, whatever time or patient they say, find its file. */
 static int name_of(const bp_host *h, const bp_record *r, const char *doc, size_t doc_len,
-                   char *name, size_t len)
+                   char *name, size_t len, bool *logical)
 {
+    const char *logical_id = h->text(r, BP_F_LOGICAL_ID);
+    *logical = logical_id && !h->text(r, BP_F_INVALID_REASON);
+    if (*logical)
+        return bp_logical_file_name(logical_id, name, len);
     if (h->text(r, BP_F_INVALID_REASON) && !h->text(r, BP_F_PATIENT_ID)) {
         size_t plen;
         const void *payload = h->payload(r, &plen);
@@ -403,7 +421,7 @@ static size_t write_group(sink *s, bp_batch *batch, size_t *next, size_t n, int 
         pending *p = &s->group[k];
         size_t len;
         const char *doc = h->document(s->ctx, r, BP_DOC_PRETTY, &len);
-        if (doc && name_of(h, r, doc, len, p->name, sizeof p->name) != 0) {
+        if (doc && name_of(h, r, doc, len, p->name, sizeof p->name, &p->logical) != 0) {
             refuse(s, batch, i, "its time has no calendar date to name a file");
             continue;
         }
@@ -422,6 +440,55 @@ static size_t write_group(sink *s, bp_batch *batch, size_t *next, size_t n, int 
     return k;
 }
 
+/* The versions among the group's files (file_revision.h): each is kept (named[j] true) or,
+ * older than or the same as what its name holds, discarded and delivered, as it changes
+ * nothing. Every file a version replaces got its trail name first; those names are made durable
+ * before any rename, so the replaced file is under some name at every moment. A file that
+ * cannot be decided is discarded and *err set (it and the rest are retried, or refused). */
+static bool *decide_versions(sink *s, bp_batch *batch, size_t k, int *err)
+{
+    const bp_host *h = s->host;
+    bool *named = s->named;
+    bp_revisions_begin(&s->revs);
+    for (size_t j = 0; j < k; j++) {
+        pending *p = &s->group[j];
+        named[j] = true;
+        if (!p->logical)
+            continue;
+        bp_record *r = h->batch_at(batch, p->record);
+        size_t len;
+        const char *doc = h->document(s->ctx, r, BP_DOC_PRETTY, &len);
+        double v = h->number(r, BP_F_VERSION);
+        bool apply = true;
+        int rc = doc ? bp_revisions_decide(&s->revs, j, p->name, doc, len,
+                                           isnan(v) || v < 1 ? 0 : (int64_t)v,
+                                           h->text(r, BP_F_REVISION), &apply)
+                     : (errno = ENOMEM, -1);
+        if (rc != 0 || !apply) {
+            named[j] = false;
+            bp_temp_discard(&s->made, &s->temps[j], p->name);
+        }
+        if (rc != 0 && permanent_errno(errno))
+            refuse_for(s, batch, p->record, errno);
+        else if (rc != 0)
+            *err = *err ? *err : errno;
+        else if (!apply) {
+            s->marks[p->record] = RENAMED; /* nothing to change: delivered */
+            h->count(s->ctx, "versions_unchanged", 1);
+        }
+    }
+    if (s->revs.trails && bp_temps_sync(&s->made) != 0) {
+        /* The trails are not known durable: nothing is renamed, the group is retried. */
+        *err = *err ? *err : errno;
+        for (size_t j = 0; j < k; j++)
+            if (named[j]) {
+                bp_temp_discard(&s->made, &s->temps[j], s->group[j].name);
+                named[j] = false;
+            }
+    }
+    return named;
+}
+
 /* Makes the group's files durable together, then names each (marked RENAMED). Returns the
  * errno of the first failure that may pass, or 0. */
 static int commit_group(sink *s, bp_batch *batch, size_t k)
@@ -434,8 +501,11 @@ static int commit_group(sink *s, bp_batch *batch, size_t k)
         return err;
     }
     int err = 0;
+    bool *named = decide_versions(s, batch, k, &err);
     for (size_t j = 0; j < k; j++) {
         pending *p = &s->group[j];
+        if (!named[j])
+            continue;
         if (bp_temp_commit(&s->made, &s->temps[j], p->name) == 0) {
             s->marks[p->record] = RENAMED;
         } else if (permanent_errno(errno)) {
@@ -527,6 +597,7 @@ static const bp_plugin descriptor = {
     .open = sink_open,
     .close = sink_close,
     .write = sink_write,
+    .caps = BP_CAP_REVISIONS,
 };
 
 BP_PLUGIN(descriptor)

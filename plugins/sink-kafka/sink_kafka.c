@@ -222,6 +222,18 @@ static rd_kafka_resp_err_t produce(sink *s, const void *key, size_t key_len, con
     }
 }
 
+/* Whether record `r` goes as its document even with value = payload: a retraction whose
+ * payload is not itself the retraction. The engine's companion of a correction routed elsewhere
+ * (docs/revisions.md) carries the corrected reading's payload, which a consumer would decode as
+ * the reading; a retraction decoded from an entered-in-error resource carries that resource, and
+ * is forwarded as it came. */
+static bool document_instead(const bp_host *h, const bp_record *r)
+{
+    const char *revision = h->text(r, BP_F_REVISION), *status = h->text(r, BP_F_STATUS);
+    return revision && strcmp(revision, "retract") == 0 &&
+           !(status && strcmp(status, "entered-in-error") == 0);
+}
+
 /* The message value for record i: the original payload or the judged document. A Bundle's
  * readings share one payload; with value = fhir it is sent once per batch, and every reading
  * it carries takes that message's outcome. Returns 1 when record i reuses an earlier slot. */
@@ -229,7 +241,7 @@ static int value_of(sink *s, bp_batch *batch, size_t i, const void **v, size_t *
 {
     const bp_host *h = s->h;
     bp_record *r = h->batch_at(batch, i);
-    if (s->value_document) {
+    if (s->value_document || document_instead(h, r)) {
         *v = h->document(s->ctx, r, 0, len);
         return 0;
     }
@@ -237,7 +249,8 @@ static int value_of(sink *s, bp_batch *batch, size_t i, const void **v, size_t *
     /* Readings of one payload are adjacent in a batch (decoded in payload order). */
     if (i > 0) {
         size_t plen;
-        if (h->payload(h->batch_at(batch, i - 1), &plen) == *v && *v)
+        const bp_record *prev = h->batch_at(batch, i - 1);
+        if (h->payload(prev, &plen) == *v && *v && !document_instead(h, prev))
             return 1;
     }
     return 0;
@@ -266,13 +279,17 @@ static int sink_write(void *state, bp_batch *batch)
             continue;
         }
         /* Keyed by patient; without one (a dead letter, a skipped resource) by the source's
-         * own key, all of it: a Kafka key is bytes and may hold NULs. */
+         * own key, all of it: a Kafka key is bytes and may hold NULs; without either (a
+         * retraction of a resource with no subject) by its logical id, so that all its
+         * versions share a partition. */
         const char *key = h->text(r, BP_F_PATIENT_ID);
         size_t key_len = key ? strlen(key) : 0;
         if (!key && (key = h->text(r, BP_F_SOURCE_KEY))) {
             double bytes = h->number(r, BP_F_SOURCE_KEY_LEN);
             key_len = isnan(bytes) ? strlen(key) : (size_t)bytes;
         }
+        if (!key && (key = h->text(r, BP_F_LOGICAL_ID)))
+            key_len = strlen(key);
         slot *sl = &s->slots[n_slots];
         *sl = (slot){.first = i};
         s->slot_of[i] = n_slots;
@@ -352,6 +369,7 @@ static const bp_plugin descriptor = {
     .write = sink_write,
     .flush = sink_flush,
     .probe = sink_probe,
+    .caps = BP_CAP_REVISIONS,
 };
 
 BP_PLUGIN(descriptor)

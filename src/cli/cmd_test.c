@@ -547,8 +547,9 @@ static bool doc_passes(const cJSON *doc, const expectation *e)
 /* What identifies a document in a failure: its ids and values, those that it has. */
 static void identify(const cJSON *doc, char *out, size_t len)
 {
-    static const char *const keys[] = {"stable_id", "patient_id", "systolic_pressure",
-                                       "diastolic_pressure", "route"};
+    static const char *const keys[] = {"stable_id",  "logical_id",        "revision",
+                                       "patient_id", "systolic_pressure", "diastolic_pressure",
+                                       "route"};
     size_t used = 0;
     out[0] = '\0';
     for (size_t i = 0; i < sizeof keys / sizeof keys[0] && used < len; i++) {

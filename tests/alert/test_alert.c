@@ -178,6 +178,55 @@ static void test_alarm_issue(void)
     free(over);
 }
 
+/* A remembered alert (issue 26): its value reads back whole, is never a cooldown, and a
+ * cooldown is never one; the logical id's key never collides with a cooldown key; the withdrawal
+ * keeps the alert's id. */
+static void remembered_alert(void)
+{
+    const char *rs[] = {"hypertension_systolic", "crisis"};
+    bp_alerted a = {.version = 3,
+                    .effective_ms = 7 * MIN,
+                    .systolic = 190,
+                    .diastolic = NAN,
+                    .severity = 2,
+                    .stable_id = "obs-9/_history/3",
+                    .patient_id = "p9",
+                    .category = "hypertensive_crisis",
+                    .reasons = rs,
+                    .n_reasons = 2};
+    uint8_t v[512], key[BP_ALERT_KEY_MAX];
+    size_t n = bp_alerted_encode(&a, v, sizeof v);
+    const char *back_r[BP_ALERTED_MAX_REASONS];
+    bp_alerted back;
+    CHECK(n > BP_COOLDOWN_VALUE_LEN && bp_alerted_decode(v, n, &back, back_r) == 0);
+    CHECK(back.version == 3 && back.effective_ms == 7 * MIN && back.systolic == 190 &&
+          isnan(back.diastolic) && back.severity == 2 && back.n_reasons == 2);
+    CHECK_STR(back.stable_id, "obs-9/_history/3");
+    CHECK_STR(back.patient_id, "p9");
+    CHECK(back.observation_id == NULL);
+    CHECK_STR(back.reasons[1], "crisis");
+    bp_cooldown_entry e;
+    CHECK(bp_cooldown_decode(v, n, &e) != 0);
+    CHECK(bp_alerted_decode(v, n - 1, &back, back_r) != 0);
+    CHECK(bp_alerted_encode(&a, v, 40) == 0);
+    uint8_t cd[BP_COOLDOWN_VALUE_LEN] = {0};
+    CHECK(bp_alerted_decode(cd, sizeof cd, &back, back_r) != 0);
+    CHECK(bp_alerted_key("L1", key) == 3 && key[0] == 2 && memcmp(key + 1, "L1", 2) == 0);
+    static char long_id[2000];
+    memset(long_id, 'x', sizeof long_id - 1);
+    CHECK(bp_alerted_key(long_id, key) == 33 && key[0] == 3);
+    bp_alert_input in;
+    CHECK(bp_alerted_decode(v, n, &back, back_r) == 0);
+    bp_alerted_input(&back, "entered-in-error", "withdrawn: test", &in);
+    size_t len;
+    char *w = bp_alert_detected_issue(&in, 0, &len);
+    char id[BP_ALERT_ID_SIZE];
+    bp_alert_id("obs-9/_history/3", id);
+    CHECK(w && strstr(w, "\"status\":\"entered-in-error\"") && strstr(w, id) &&
+          strstr(w, "withdrawn: test"));
+    free(w);
+}
+
 int main(void)
 {
     test_alarm_issue();
@@ -362,5 +411,6 @@ int main(void)
     CHECK(bp_alert_n_keys(&ka) == 1);
     n1 = bp_alert_key(&ka, 0, k1);
     CHECK(n1 == 5 + 1 + strlen("hypertensive_crisis")); /* keyed by its category */
+    remembered_alert();
     return CHECK_DONE();
 }
