@@ -22,8 +22,9 @@
 #include <unistd.h>
 
 #define MIN_OPTION_SIZE (offsetof(bp_option, help) + sizeof(const char *))
-#define KNOWN_CAPS \
+#define SOURCE_CAPS \
     (BP_CAP_POLL_APPENDS | BP_CAP_WHOLE_FILES | BP_CAP_BATCH_COMMIT | BP_CAP_KEYED_STATE)
+#define KNOWN_CAPS (SOURCE_CAPS | BP_CAP_REVISIONS)
 
 static bool covers(const bp_plugin *d, size_t end)
 {
@@ -90,8 +91,11 @@ cf_status cf_check_descriptor(const cf_env *env, cf_out *out)
         if (d->caps & ~(uint32_t)KNOWN_CAPS)
             return cf_say(out, CF_FAIL, "caps 0x%x holds bits this ABI does not define (known: "
                           "0x%x)", d->caps, KNOWN_CAPS);
-        if (d->caps && d->kind != BP_KIND_SOURCE)
-            return cf_say(out, CF_FAIL, "caps 0x%x: every BP_CAP_* bit is for sources", d->caps);
+        if ((d->caps & SOURCE_CAPS) && d->kind != BP_KIND_SOURCE)
+            return cf_say(out, CF_FAIL, "caps 0x%x: a bit for sources on a %s", d->caps,
+                          bp_kind_name(d->kind));
+        if ((d->caps & BP_CAP_REVISIONS) && d->kind == BP_KIND_SOURCE)
+            return cf_say(out, CF_FAIL, "BP_CAP_REVISIONS is for sinks and detectors, not sources");
         if ((d->caps & BP_CAP_BATCH_COMMIT) && !d->commit)
             return cf_say(out, CF_FAIL, "BP_CAP_BATCH_COMMIT without a commit() to honour it");
         if ((d->caps & BP_CAP_KEYED_STATE) && !d->commit)
