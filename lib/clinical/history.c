@@ -174,3 +174,139 @@ size_t bp_hist_key(const char *patient, uint8_t *out)
     bp_sha256(patient, len, out + 1);
     return 33;
 }
+
+/* ---- revisions (issue 26) ------------------------------------------------------------------- */
+
+uint64_t bp_hist_reading_id(const char *logical_id)
+{
+    uint8_t d[32];
+    bp_sha256(logical_id, strlen(logical_id), d);
+    uint64_t id = bp_le_get_u64(d);
+    return id ? id : 1;
+}
+
+void bp_hist_log_init(bp_hist_log *h)
+{
+    memset(h, 0, sizeof *h);
+}
+
+/* Folds the oldest entries into `base` while more than `keep` are kept, or while the oldest has
+ * no id (nothing can revise it, nor what is before it). */
+static void fold_old(bp_hist_log *h, int keep)
+{
+    int k = 0;
+    for (; k < h->n && (h->n - k > keep || h->entries[k].id == 0); k++)
+        bp_hist_fold(&h->base, h->entries[k].at_ms, h->entries[k].sys, h->entries[k].dia);
+    memmove(h->entries, h->entries + k, (size_t)(h->n - k) * sizeof *h->entries);
+    h->n -= k;
+}
+
+void bp_hist_log_add(bp_hist_log *h, int keep, uint64_t id, int64_t at, double s, double d)
+{
+    bp_hist_fold(&h->now, at, s, d);
+    if (h->n == 0 && (id == 0 || keep == 0)) {
+        h->base = h->now; /* the same fold: nothing to keep apart */
+        return;
+    }
+    h->entries[h->n++] = (bp_hist_entry){id, at, s, d};
+    fold_old(h, keep);
+}
+
+int bp_hist_log_revise(bp_hist_log *h, int keep, bool retract, uint64_t id, int64_t at, double s,
+                       double d, bp_history *before)
+{
+    int i = 0;
+    while (i < h->n && h->entries[i].id != id)
+        i++;
+    bool found = i < h->n;
+    if (!found && (retract || keep == 0 || h->n == 0)) {
+        if (!retract) {
+            if (before)
+                *before = h->now;
+            bp_hist_log_add(h, keep, id, at, s, d);
+        }
+        return 0;
+    }
+    if (retract) {
+        memmove(h->entries + i, h->entries + i + 1, (size_t)(h->n - i - 1) * sizeof *h->entries);
+        h->n--;
+    } else if (!found) { /* after the last kept reading not later than it */
+        if (h->n == BP_HIST_MAX_REVISABLE) {
+            bp_hist_fold(&h->base, h->entries[0].at_ms, h->entries[0].sys, h->entries[0].dia);
+            memmove(h->entries, h->entries + 1, (size_t)(h->n - 1) * sizeof *h->entries);
+            h->n--;
+        }
+        for (i = h->n; i > 0 && h->entries[i - 1].at_ms > at; i--)
+            ;
+        memmove(h->entries + i + 1, h->entries + i, (size_t)(h->n - i) * sizeof *h->entries);
+        h->n++;
+    }
+    if (!retract)
+        h->entries[i] = (bp_hist_entry){id, at, s, d};
+    h->now = h->base;
+    for (int k = 0; k < h->n; k++) {
+        if (k == i && before && !retract)
+            *before = h->now;
+        bp_hist_fold(&h->now, h->entries[k].at_ms, h->entries[k].sys, h->entries[k].dia);
+    }
+    fold_old(h, keep);
+    return found;
+}
+
+size_t bp_hist_log_encode(const bp_hist_log *h, uint8_t *out)
+{
+    if (h->n == 0)
+        return bp_hist_encode(&h->now, out);
+    uint8_t *p = out;
+    *p++ = BP_HIST_LAYOUT_REVISABLE;
+    *p++ = (uint8_t)h->n;
+    size_t len = bp_hist_encode(&h->now, p + 1);
+    *p = (uint8_t)len;
+    p += 1 + len;
+    len = bp_hist_encode(&h->base, p + 1);
+    *p = (uint8_t)len;
+    p += 1 + len;
+    for (int i = 0; i < h->n; i++) {
+        p = bp_le_put_u64(p, h->entries[i].id);
+        p = bp_le_put_u64(p, (uint64_t)h->entries[i].at_ms);
+        p = bp_le_put_f64(p, h->entries[i].sys);
+        p = bp_le_put_f64(p, h->entries[i].dia);
+    }
+    return (size_t)(p - out);
+}
+
+int bp_hist_log_decode(const uint8_t *in, size_t len, bp_hist_log *h)
+{
+    bp_hist_log_init(h);
+    if (len >= 1 && in[0] != BP_HIST_LAYOUT_REVISABLE) {
+        if (bp_hist_decode(in, len, &h->now) != 0)
+            return -1;
+        h->base = h->now;
+        return 0;
+    }
+    bp_hist_log v;
+    bp_hist_log_init(&v);
+    if (len < 3 || in[1] < 1 || in[1] > BP_HIST_MAX_REVISABLE)
+        return -1;
+    v.n = in[1];
+    size_t at = 2, now_len = in[2];
+    if (at + 1 + now_len + 1 > len || bp_hist_decode(in + at + 1, now_len, &v.now) != 0)
+        return -1;
+    at += 1 + now_len;
+    size_t base_len = in[at];
+    if (at + 1 + base_len + (size_t)v.n * 32 != len ||
+        bp_hist_decode(in + at + 1, base_len, &v.base) != 0)
+        return -1;
+    at += 1 + base_len;
+    for (int i = 0; i < v.n; i++, at += 32) {
+        bp_hist_entry *e = &v.entries[i];
+        e->id = bp_le_get_u64(in + at);
+        e->at_ms = (int64_t)bp_le_get_u64(in + at + 8);
+        e->sys = bp_le_get_f64(in + at + 16);
+        e->dia = bp_le_get_f64(in + at + 24);
+        if (isinf(e->sys) || isinf(e->dia))
+            return -1;
+    }
+    *h = v;
+    return 0;
+}

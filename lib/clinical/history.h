@@ -83,6 +83,54 @@ size_t bp_hist_encode(const bp_history *h, uint8_t *out);
 /* Returns 0, or -1 (and `h` initialised) when the bytes are not a whole value of this layout. */
 int bp_hist_decode(const uint8_t *in, size_t len, bp_history *h);
 
+/* ---- revisions (issue 26): a history that corrections and retractions can rewrite ---------
+ * bp_history folds readings in the order they came and cannot forget one (the baseline is a
+ * running mean). So the latest readings with a logical id (and those after them) are kept apart
+ * as they came: `base` holds every reading before entries[] folded in, `now` is `base` with
+ * entries[] folded in again (what the next reading is judged against). A correction rewrites
+ * its entry in place, a retraction removes it, and `now` is folded again: exactly the history of
+ * a run that got the corrected reading, or never the retracted one. A reading without an id
+ * goes straight into `base` while no kept reading is before it, so without logical ids the log
+ * is a bp_history as before (and stored as "xgbhist.1"). */
+#define BP_HIST_MAX_REVISABLE 16
+
+typedef struct bp_hist_entry {
+    uint64_t id; /* bp_hist_reading_id of the logical id; 0: none */
+    int64_t at_ms;
+    double sys, dia;
+} bp_hist_entry;
+
+typedef struct bp_hist_log {
+    bp_history base, now;
+    int n; /* entries in use, oldest first */
+    bp_hist_entry entries[BP_HIST_MAX_REVISABLE];
+} bp_hist_log;
+
+/* A 64-bit digest of a logical id, never 0. */
+uint64_t bp_hist_reading_id(const char *logical_id);
+void bp_hist_log_init(bp_hist_log *h);
+/* bp_hist_fold of a new reading into h->now; kept apart when it has an id (`id` 0: none) or
+ * follows a kept one, at most `keep` (0 to BP_HIST_MAX_REVISABLE) of them. */
+void bp_hist_log_add(bp_hist_log *h, int keep, uint64_t id, int64_t at_ms, double systolic,
+                     double diastolic);
+/* A correction (`retract` false: the entry of `id` takes the new time and values; an id not kept
+ * is put after the last kept reading not later than it) or a retraction (the entry goes), then
+ * h->now folded again. `before` (may be NULL) gets the history just before the corrected
+ * reading's place: what its features are computed against. Returns 1 when the entry was kept
+ * (the history is now exactly the other run's), else 0: a retraction then changes nothing, a
+ * correction is added as a new reading (and `before` is h->now before it). */
+int bp_hist_log_revise(bp_hist_log *h, int keep, bool retract, uint64_t id, int64_t at_ms,
+                       double systolic, double diastolic, bp_history *before);
+/* Stored: with no entry, exactly "xgbhist.1" (bp_hist_encode of `now`); with entries, a first
+ * byte 0x80 (never a kept count), u8 n, u8 length + xgbhist.1 of `now`, u8 length + xgbhist.1 of
+ * `base`, n x (u64 id, i64 at_ms, f64 sys, f64 dia). Kept under the keyed-state format
+ * BP_HIST_FORMAT: a value stored before revisions is read as a log without entries. */
+#define BP_HIST_LAYOUT_REVISABLE 0x80
+#define BP_HIST_LOG_MAX (4 + 2 * BP_HIST_STATE_MAX + BP_HIST_MAX_REVISABLE * 32)
+size_t bp_hist_log_encode(const bp_hist_log *h, uint8_t *out);
+/* 0, or -1 (and `h` initialised) when the bytes are neither layout. */
+int bp_hist_log_decode(const uint8_t *in, size_t len, bp_hist_log *h);
+
 /* The key of a patient: the id's bytes when 1 to BP_HIST_KEY_MAX of them, else a NUL byte and
  * the id's SHA-256 (no id holds a NUL, so the two never meet). Returns the length. */
 #define BP_HIST_KEY_MAX 1024

@@ -1,7 +1,8 @@
 /* detector-trend: the plugin shell around trend.c. It keeps no patient of its own: each
  * patient's history lives in the host's keyed state (ABI 1.5), read, judged and written back
  * per reading, so the host can keep it per input partition, checkpoint it with the source's
- * commits and restore it where the partition goes. */
+ * commits and restore it where the partition goes. With BP_CAP_REVISIONS (ABI 1.8) a correction
+ * rewrites its reading in the history and a retraction removes it (trend.h, "revisions"). */
 #include "trend.h"
 
 #include <bppipe/plugin.h>
@@ -12,12 +13,13 @@
 #include <string.h>
 
 _Static_assert(BP_TREND_KEY_MAX == BP_STATE_MAX_KEY, "a patient's key fits the host's bound");
-_Static_assert(BP_TREND_STATE_MAX <= BP_STATE_MAX_VALUE, "a history fits the host's bound");
+_Static_assert(BP_TREND_HISTORY_MAX <= BP_STATE_MAX_VALUE, "a history fits the host's bound");
 
 typedef struct det {
     const bp_host *host;
     bp_ctx *ctx;
     bp_trend_config cfg;
+    int keep; /* revisable readings kept per patient */
     bool warned_limit, warned_refused, warned_put;
 } det;
 
@@ -33,6 +35,9 @@ static const bp_option options[] = {
     BP_OPTION_DOUBLE("z_threshold", "3", 0.5, 20, 0, "|z| from the personal baseline that flags"),
     BP_OPTION_INT("max_patients", "100000", 1, 100000000, 0,
                   "patients kept per input partition; a new one beyond is judged without history"),
+    BP_OPTION_INT("revisable", "8", 0, BP_TREND_MAX_REVISABLE, 0,
+                  "a patient's latest readings with a logical id that a correction or retraction "
+                  "still takes back exactly (32 bytes each in the state; 0: none)"),
     BP_OPTION_STRING("state_file", NULL, 0,
                      "history snapshot the host writes after commits and reads at start, unless "
                      "the source keeps the state (source-kafka); unset: none"),
@@ -58,6 +63,7 @@ static int trend_open(const bp_host *host, bp_ctx *ctx, void **state)
     c.z_threshold = host->opt_double(ctx, "z_threshold", c.z_threshold);
     c.max_patients = (size_t)host->opt_int(ctx, "max_patients", (int64_t)c.max_patients);
     d->cfg = c;
+    d->keep = (int)host->opt_int(ctx, "revisable", 8);
     /* The host reads the snapshot here (unless the source keeps the state), writes it after
      * commits, and logs what it restored or why it ignored a file. */
     int rc = host->state_open(ctx, BP_TREND_STATE_FORMAT, (uint64_t)c.max_patients,
@@ -79,17 +85,17 @@ static void trend_close(void *state)
 /* The history of the patient keyed `key`, as the host holds it for `r`'s partition (a value
  * that is not this layout counts as none, warned once). *had says whether the host holds the
  * key at all; *raw_len is 0 unless `raw` holds the value `p` was decoded from. */
-static void load(det *d, bp_record *r, const uint8_t *key, size_t key_len, bp_patient_state *p,
+static void load(det *d, bp_record *r, const uint8_t *key, size_t key_len, bp_trend_history *p,
                  uint8_t *raw, size_t *raw_len, bool *had)
 {
     const bp_host *h = d->host;
     *had = false;
     *raw_len = 0;
-    int rc = h->state_get(d->ctx, r, key, key_len, raw, BP_TREND_STATE_MAX, raw_len);
+    int rc = h->state_get(d->ctx, r, key, key_len, raw, BP_TREND_HISTORY_MAX, raw_len);
     *had = rc == BP_OK || rc == BP_ENOMEM;
-    if (rc == BP_OK && bp_trend_decode(&d->cfg, raw, *raw_len, p) == 0)
+    if (rc == BP_OK && bp_trend_history_decode(&d->cfg, raw, *raw_len, p) == 0)
         return;
-    bp_patient_state_init(p);
+    bp_trend_history_init(p);
     *raw_len = 0;
     if (rc == BP_END)
         return;
@@ -105,11 +111,11 @@ static void load(det *d, bp_record *r, const uint8_t *key, size_t key_len, bp_pa
 
 /* Stores the new history unless it is what was read. */
 static void store(det *d, bp_record *r, const uint8_t *key, size_t key_len,
-                  const bp_patient_state *p, const uint8_t *raw, size_t raw_len, bool had)
+                  const bp_trend_history *p, const uint8_t *raw, size_t raw_len, bool had)
 {
     const bp_host *h = d->host;
-    uint8_t value[BP_TREND_STATE_MAX];
-    size_t len = bp_trend_encode(&d->cfg, p, value);
+    uint8_t value[BP_TREND_HISTORY_MAX];
+    size_t len = bp_trend_history_encode(&d->cfg, p, value);
     if (len == raw_len && memcmp(value, raw, len) == 0)
         return;
     int rc = h->state_put(d->ctx, r, key, key_len, value, len);
@@ -137,6 +143,27 @@ static void store(det *d, bp_record *r, const uint8_t *key, size_t key_len,
     }
 }
 
+/* A retraction (revision "retract", no values): the reading leaves the patient's history. */
+static void retract(det *d, bp_record *r, const char *patient, const char *logical_id)
+{
+    const bp_host *h = d->host;
+    if (!patient || !logical_id) {
+        h->count(d->ctx, "retractions_without_patient", 1); /* no history to look in */
+        return;
+    }
+    uint8_t key[BP_TREND_KEY_MAX], raw[BP_TREND_HISTORY_MAX];
+    size_t key_len = bp_trend_key(patient, key), raw_len;
+    bp_trend_history p;
+    bool had;
+    load(d, r, key, key_len, &p, raw, &raw_len, &had);
+    bp_trend_verdict unused;
+    int found = bp_trend_history_revise(&d->cfg, d->keep, &p, BP_TREND_RETRACT,
+                                        bp_trend_reading_id(logical_id), 0, NAN, NAN, &unused);
+    h->count(d->ctx, found ? "revisions_applied" : "revisions_not_in_history", 1);
+    if (found)
+        store(d, r, key, key_len, &p, raw, raw_len, had);
+}
+
 static int trend_detect(void *state, bp_batch *batch)
 {
     det *d = state;
@@ -152,18 +179,31 @@ static int trend_detect(void *state, bp_batch *batch)
                    {BP_TREND_BASELINE, "baseline_deviation", "baseline_deviation"}};
     for (size_t i = 0; i < h->batch_count(batch); i++) {
         bp_record *r = h->batch_at(batch, i);
-        double at = h->number(r, BP_F_EFFECTIVE_MS);
         const char *patient = h->text(r, BP_F_PATIENT_ID);
+        const char *logical_id = h->text(r, BP_F_LOGICAL_ID);
+        const char *revision = h->text(r, BP_F_REVISION);
+        if (revision && strcmp(revision, "retract") == 0) {
+            retract(d, r, patient, logical_id);
+            continue;
+        }
+        double at = h->number(r, BP_F_EFFECTIVE_MS);
         if (!patient || isnan(at))
             continue;
-        uint8_t key[BP_TREND_KEY_MAX], raw[BP_TREND_STATE_MAX];
+        uint8_t key[BP_TREND_KEY_MAX], raw[BP_TREND_HISTORY_MAX];
         size_t key_len = bp_trend_key(patient, key), raw_len;
-        bp_patient_state p;
+        bp_trend_history p;
         bool had;
         load(d, r, key, key_len, &p, raw, &raw_len, &had);
         bp_trend_verdict v;
-        bp_trend_judge(&d->cfg, &p, (int64_t)at, h->number(r, BP_F_SYSTOLIC),
-                       h->number(r, BP_F_DIASTOLIC), &v);
+        uint64_t id = logical_id ? bp_trend_reading_id(logical_id) : 0;
+        double s = h->number(r, BP_F_SYSTOLIC), dia = h->number(r, BP_F_DIASTOLIC);
+        if (id && revision && strcmp(revision, "replace") == 0) {
+            int found = bp_trend_history_revise(&d->cfg, d->keep, &p, BP_TREND_REPLACE, id,
+                                                (int64_t)at, s, dia, &v);
+            h->count(d->ctx, found ? "revisions_applied" : "revisions_not_in_history", 1);
+        } else {
+            bp_trend_history_judge(&d->cfg, d->keep, &p, id, (int64_t)at, s, dia, &v);
+        }
         store(d, r, key, key_len, &p, raw, raw_len, had);
         /* A type an earlier detector gave (detector-rules' clinical one) is kept; a reading
          * only trend flags gets trend's own, never "normal". */
@@ -193,9 +233,10 @@ static int trend_detect(void *state, bp_batch *batch)
 static const bp_plugin descriptor = {
     .struct_size = sizeof(bp_plugin),
     .abi_major = BP_ABI_MAJOR,
-    .abi_minor = 5, /* keyed state */
+    .abi_minor = 8, /* keyed state (1.5), revisions (1.8) */
     .name = "detector-trend",
-    .version = "2.0.0",
+    .version = "2.1.0",
+    .caps = BP_CAP_REVISIONS,
     .kind = BP_KIND_DETECTOR,
     .description = "per-patient history: sustained, rapid-change and baseline-deviation flags",
     .options = options,

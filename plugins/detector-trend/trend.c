@@ -382,3 +382,168 @@ size_t bp_trend_key(const char *patient, uint8_t *out)
     bp_sha256(patient ? patient : "", n, out + 1);
     return 33;
 }
+
+/* ---- revisions (issue 26) ------------------------------------------------------------------- */
+
+uint64_t bp_trend_reading_id(const char *logical_id)
+{
+    uint8_t d[32];
+    bp_sha256(logical_id, strlen(logical_id), d);
+    uint64_t id = 0;
+    for (int i = 0; i < 8; i++)
+        id |= (uint64_t)d[i] << (8 * i);
+    return id ? id : 1;
+}
+
+void bp_trend_history_init(bp_trend_history *h)
+{
+    memset(h, 0, sizeof *h);
+    bp_patient_state_init(&h->base);
+    bp_patient_state_init(&h->now);
+}
+
+/* Folds the oldest entries into `base` while there are more than `keep`, or while the oldest
+ * has no id (nothing can revise it, nor anything before it). */
+static void fold_old(const bp_trend_config *c, int keep, bp_trend_history *h)
+{
+    int k = 0;
+    while (k < h->n && (h->n - k > keep || h->entries[k].id == 0)) {
+        bp_trend_verdict ignored;
+        const bp_trend_entry *e = &h->entries[k++];
+        bp_trend_judge(c, &h->base, e->at_ms, e->sys, e->dia, &ignored);
+    }
+    if (k == 0)
+        return;
+    memmove(h->entries, h->entries + k, (size_t)(h->n - k) * sizeof *h->entries);
+    h->n -= k;
+}
+
+void bp_trend_history_judge(const bp_trend_config *c, int keep, bp_trend_history *h, uint64_t id,
+                            int64_t at, double s, double d, bp_trend_verdict *out)
+{
+    bp_trend_judge(c, &h->now, at, s, d, out);
+    if (h->n == 0 && (id == 0 || keep == 0)) {
+        h->base = h->now; /* the same fold: nothing to keep apart */
+        return;
+    }
+    h->entries[h->n++] = (bp_trend_entry){id, at, s, d};
+    fold_old(c, keep, h);
+}
+
+/* `now` = `base` with every entry folded in; *out gets entry `want`'s verdict (-1: none). */
+static void refold(const bp_trend_config *c, bp_trend_history *h, int want, bp_trend_verdict *out)
+{
+    h->now = h->base;
+    for (int i = 0; i < h->n; i++) {
+        bp_trend_verdict v;
+        const bp_trend_entry *e = &h->entries[i];
+        bp_trend_judge(c, &h->now, e->at_ms, e->sys, e->dia, &v);
+        if (i == want)
+            *out = v;
+    }
+}
+
+int bp_trend_history_revise(const bp_trend_config *c, int keep, bp_trend_history *h,
+                            bp_trend_revision rev, uint64_t id, int64_t at, double s, double d,
+                            bp_trend_verdict *out)
+{
+    int i = 0;
+    while (i < h->n && h->entries[i].id != id)
+        i++;
+    bool found = i < h->n;
+    if (rev == BP_TREND_RETRACT) {
+        if (!found)
+            return 0;
+        memmove(h->entries + i, h->entries + i + 1, (size_t)(h->n - i - 1) * sizeof *h->entries);
+        h->n--;
+        refold(c, h, -1, out);
+        fold_old(c, keep, h);
+        return 1;
+    }
+    if (!found) {
+        if (keep == 0 || h->n == 0) { /* nothing kept to place it among: a reading like any */
+            bp_trend_history_judge(c, keep, h, id, at, s, d, out);
+            return 0;
+        }
+        /* after the last entry not later than it: where it would have come in time */
+        i = h->n;
+        while (i > 0 && h->entries[i - 1].at_ms > at)
+            i--;
+        if (h->n == BP_TREND_MAX_REVISABLE) { /* room: the oldest goes into `base` first */
+            bp_trend_verdict ignored;
+            bp_trend_judge(c, &h->base, h->entries[0].at_ms, h->entries[0].sys, h->entries[0].dia,
+                           &ignored);
+            memmove(h->entries, h->entries + 1, (size_t)(h->n - 1) * sizeof *h->entries);
+            h->n--;
+            i = i > 0 ? i - 1 : 0;
+        }
+        memmove(h->entries + i + 1, h->entries + i, (size_t)(h->n - i) * sizeof *h->entries);
+        h->n++;
+    }
+    h->entries[i] = (bp_trend_entry){id, at, s, d};
+    refold(c, h, i, out);
+    fold_old(c, keep, h);
+    return found;
+}
+
+size_t bp_trend_history_encode(const bp_trend_config *c, const bp_trend_history *h, uint8_t *out)
+{
+    if (h->n == 0)
+        return bp_trend_encode(c, &h->now, out);
+    uint8_t *o = out;
+    *o++ = BP_TREND_LAYOUT_REVISABLE;
+    *o++ = (uint8_t)h->n;
+    size_t len = bp_trend_encode(c, &h->now, o + 1);
+    *o = (uint8_t)len;
+    o += 1 + len;
+    len = bp_trend_encode(c, &h->base, o + 1);
+    *o = (uint8_t)len;
+    o += 1 + len;
+    for (int i = 0; i < h->n; i++) {
+        const bp_trend_entry *e = &h->entries[i];
+        o = bp_le_put_u64(o, e->id);
+        o = bp_le_put_u64(o, (uint64_t)e->at_ms);
+        o = bp_le_put_f64(o, e->sys);
+        o = bp_le_put_f64(o, e->dia);
+    }
+    return (size_t)(o - out);
+}
+
+int bp_trend_history_decode(const bp_trend_config *c, const uint8_t *in, size_t len,
+                            bp_trend_history *h)
+{
+    bp_trend_history_init(h);
+    if (!in || len < 1)
+        return -1;
+    if (in[0] != BP_TREND_LAYOUT_REVISABLE) { /* trend.1: a history without entries */
+        if (bp_trend_decode(c, in, len, &h->now) != 0)
+            return -1;
+        h->base = h->now;
+        return 0;
+    }
+    bp_trend_history v;
+    bp_trend_history_init(&v);
+    if (len < 3 || in[1] < 1 || in[1] > BP_TREND_MAX_REVISABLE)
+        return -1;
+    v.n = in[1];
+    size_t at = 2, now_len = in[2];
+    if (at + 1 + now_len + 1 > len || bp_trend_decode(c, in + at + 1, now_len, &v.now) != 0)
+        return -1;
+    at += 1 + now_len;
+    size_t base_len = in[at];
+    if (at + 1 + base_len + (size_t)v.n * 32 != len ||
+        bp_trend_decode(c, in + at + 1, base_len, &v.base) != 0)
+        return -1;
+    at += 1 + base_len;
+    for (int i = 0; i < v.n; i++, at += 32) {
+        bp_trend_entry *e = &v.entries[i];
+        e->id = bp_le_get_u64(in + at);
+        e->at_ms = (int64_t)bp_le_get_u64(in + at + 8);
+        e->sys = bp_le_get_f64(in + at + 16);
+        e->dia = bp_le_get_f64(in + at + 24);
+        if (e->at_ms == INT64_MIN || isinf(e->sys) || isinf(e->dia))
+            return -1;
+    }
+    *h = v;
+    return 0;
+}

@@ -79,8 +79,9 @@ void bp_trend_judge(const bp_trend_config *cfg, bp_patient_state *p, int64_t eff
  *   n_high x i64, then n_low x i64, newest first
  * Only the times that can still count are written: at most sustained_count of each, none at or
  * before latest_ms - window (the window of a later reading never reaches them). 3 bytes for a
- * patient never seen, 47 with a baseline and no recent episode, at most 175. Change the format
- * name whenever this layout changes: the host never hands back a value of another format. */
+ * patient never seen, 47 with a baseline and no recent episode, at most 175. The host never
+ * hands back a value of another format, so the keyed-state format keeps this name and a later
+ * layout must tell itself apart by its first byte (trend.2 below: 0x80). */
 #define BP_TREND_STATE_FORMAT "trend.1"
 #define BP_TREND_STATE_MAX (3 + 8 + 36 + 2 * BP_TREND_MAX_SUSTAINED * 8)
 
@@ -91,6 +92,71 @@ size_t bp_trend_encode(const bp_trend_config *cfg, const bp_patient_state *p, ui
  * beyond the bound, a time that is no time, a baseline that is not finite. Keeps the newest
  * sustained_count times of each kind when the value was written with a larger count. */
 int bp_trend_decode(const bp_trend_config *cfg, const uint8_t *in, size_t len, bp_patient_state *p);
+
+/* ---- revisions (issue 26): a history that corrections and retractions can rewrite ---------
+ *
+ * A patient's state is folded from its readings in the order they came, so it cannot forget
+ * one. To take a reading back exactly, the latest readings stay unfolded: `base` holds every
+ * reading before entries[] folded in, entries[] the latest ones as they came (a correction
+ * rewrites its entry in place, a retraction removes it), and `now` is `base` with entries[]
+ * folded in again, the state the next reading is judged against. Folding is deterministic, so
+ * after a correction or retraction `now` is exactly the state of a run that got the corrected
+ * reading (or never got the retracted one) in the first place, and so are the verdicts that
+ * follow. A reading without a logical id can never be revised: while no revisable reading is
+ * before it, it goes straight into `base`, so a history without logical ids is a
+ * bp_patient_state as before (and stored as layout trend.1). A revision of a reading that has
+ * left entries[] (more than `keep` readings ago) cannot be undone: the correction is then
+ * judged as a late reading and the retraction changes nothing (the caller counts both). */
+#define BP_TREND_MAX_REVISABLE 32
+
+typedef struct bp_trend_entry {
+    uint64_t id;   /* bp_trend_reading_id of the logical id; 0: none (never revised) */
+    int64_t at_ms; /* effective time */
+    double sys, dia;
+} bp_trend_entry;
+
+typedef struct bp_trend_history {
+    bp_patient_state base, now;
+    int n; /* entries in use, oldest first */
+    bp_trend_entry entries[BP_TREND_MAX_REVISABLE];
+} bp_trend_history;
+
+typedef enum bp_trend_revision {
+    BP_TREND_REPLACE = 1, /* the reading of this logical id, corrected */
+    BP_TREND_RETRACT = 2  /* the reading of this logical id never existed */
+} bp_trend_revision;
+
+/* A 64-bit digest of a logical id (SHA-256's first bytes), never 0. */
+uint64_t bp_trend_reading_id(const char *logical_id);
+void bp_trend_history_init(bp_trend_history *h);
+/* bp_trend_judge() of a new reading against h->now, which it is folded into; kept in entries[]
+ * when it has an id (`id` 0: none) or follows one, at most `keep` of them (the oldest are folded
+ * into `base`; 0 <= keep <= BP_TREND_MAX_REVISABLE). */
+void bp_trend_history_judge(const bp_trend_config *cfg, int keep, bp_trend_history *h, uint64_t id,
+                            int64_t effective_ms, double systolic, double diastolic,
+                            bp_trend_verdict *out);
+/* A revision of reading `id`. REPLACE: its entry takes the new time and values (an id not in
+ * entries[] is inserted after the last entry not later than it), the history is folded again,
+ * and *out is the verdict the corrected reading gets at its place. RETRACT: its entry is removed
+ * and the history folded again (*out untouched). Returns 1 when the entry was in entries[] (the
+ * history is now exactly a run that never saw the old version), 0 otherwise. */
+int bp_trend_history_revise(const bp_trend_config *cfg, int keep, bp_trend_history *h,
+                            bp_trend_revision rev, uint64_t id, int64_t effective_ms,
+                            double systolic, double diastolic, bp_trend_verdict *out);
+
+/* The stored form of a history: with no entries, exactly layout trend.1 (bp_trend_encode of
+ * `now`); with entries, layout trend.2:
+ *   u8 0x80 (a first byte trend.1 never has), u8 n (1 to BP_TREND_MAX_REVISABLE),
+ *   u8 length, then trend.1 of `now`; u8 length, then trend.1 of `base`;
+ *   n x (u64 id, i64 at_ms, f64 sys, f64 dia), oldest first (values may be NaN).
+ * Both layouts are kept under the keyed-state format BP_TREND_STATE_FORMAT: a value written
+ * before revisions (trend.1) is read as a history without entries. */
+#define BP_TREND_LAYOUT_REVISABLE 0x80
+#define BP_TREND_HISTORY_MAX (3 + 2 * BP_TREND_STATE_MAX + 1 + BP_TREND_MAX_REVISABLE * 32)
+size_t bp_trend_history_encode(const bp_trend_config *cfg, const bp_trend_history *h, uint8_t *out);
+/* 0, or -1 (and `h` as bp_trend_history_init leaves it) when the bytes are neither layout. */
+int bp_trend_history_decode(const bp_trend_config *cfg, const uint8_t *in, size_t len,
+                            bp_trend_history *h);
 
 /* The key a patient's state is kept under: the id's bytes, whole, when it has 1 to
  * BP_TREND_KEY_MAX bytes; otherwise a NUL byte and the id's SHA-256 (no id holds a NUL, so no

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 _Static_assert(BP_HIST_KEY_MAX <= BP_STATE_MAX_KEY, "a patient's key fits the host's bound");
-_Static_assert(BP_HIST_STATE_MAX <= BP_STATE_MAX_VALUE, "a history fits the host's bound");
+_Static_assert(BP_HIST_LOG_MAX <= BP_STATE_MAX_VALUE, "a history fits the host's bound");
 
 typedef struct det {
     const bp_host *host;
@@ -26,6 +26,7 @@ typedef struct det {
     bp_gbt model;
     bool have_model, vote, keep_history, warned_state, annotate_features;
     double threshold;
+    int keep; /* revisable readings kept per patient (issue 26) */
     char *path;
     const char *features; /* the `features` option, or NULL: the model's own names */
     unsigned reloads;
@@ -55,6 +56,9 @@ static const bp_option options[] = {
                    "out): the archive then holds the rows the model saw, for retraining"),
     BP_OPTION_INT("max_patients", "100000", 1, 100000000, 0,
                   "patients whose history is kept per input partition"),
+    BP_OPTION_INT("revisable", "8", 0, BP_HIST_MAX_REVISABLE, 0,
+                  "a patient's latest readings with a logical id that a correction or retraction "
+                  "still takes back exactly (32 bytes each in the stored history; 0: none)"),
     BP_OPTION_STRING("state_file", NULL, 0,
                      "history snapshot the host writes after commits and reads at start, unless "
                      "the source keeps the state; unset: none"),
@@ -116,6 +120,7 @@ static int xgb_open(const bp_host *host, bp_ctx *ctx, void **state)
     /* The history is kept whatever the model needs now: a model that needs it may come with
      * a reload, and it then finds the patients' courses already there. */
     d->keep_history = BP_HOST_HAS(host, state_open);
+    d->keep = (int)host->opt_int(ctx, "revisable", 8);
     if (d->keep_history &&
         host->state_open(ctx, BP_HIST_FORMAT, (uint64_t)host->opt_int(ctx, "max_patients", 100000),
                          host->opt_string(ctx, "state_file")) != BP_OK) {
@@ -187,26 +192,45 @@ static int grow(det *d, size_t n)
     return 0;
 }
 
-/* The patient's history before `r`, and the history with `r` folded in stored back. */
+/* The patient's history before `r` (for a correction: before the corrected reading's place),
+ * and the history with `r` folded in (a retraction: taken out) stored back. */
 static void history(det *d, bp_record *r, double at, double s, double dia, bp_history *h)
 {
     const bp_host *host = d->host;
     bp_hist_init(h);
     const char *patient = host->text(r, BP_F_PATIENT_ID);
-    if (!d->keep_history || !patient || isnan(at))
+    const char *logical_id = host->text(r, BP_F_LOGICAL_ID);
+    const char *revision = host->text(r, BP_F_REVISION);
+    bool retract = revision && strcmp(revision, "retract") == 0;
+    bool replace = revision && strcmp(revision, "replace") == 0 && logical_id;
+    if (!d->keep_history || !patient || (isnan(at) && !retract) || (retract && !logical_id))
         return;
-    uint8_t key[BP_HIST_KEY_MAX], raw[BP_HIST_STATE_MAX];
+    uint8_t key[BP_HIST_KEY_MAX], raw[BP_HIST_LOG_MAX];
     size_t key_len = bp_hist_key(patient, key), len = 0;
     int rc = host->state_get(d->ctx, r, key, key_len, raw, sizeof raw, &len);
-    if (rc == BP_OK && bp_hist_decode(raw, len, h) != 0) {
+    bp_hist_log log;
+    bp_hist_log_init(&log);
+    if (rc == BP_OK && bp_hist_log_decode(raw, len, &log) != 0) {
         host->count(d->ctx, "state_refused", 1);
-        bp_hist_init(h);
+        bp_hist_log_init(&log);
     }
-    bp_history next = *h;
-    if (!bp_hist_fold(&next, (int64_t)at, s, dia))
-        return;
-    len = bp_hist_encode(&next, raw);
-    rc = host->state_put(d->ctx, r, key, key_len, raw, len);
+    size_t old_len = rc == BP_OK ? len : 0;
+    uint64_t id = logical_id ? bp_hist_reading_id(logical_id) : 0;
+    int64_t at_ms = isnan(at) ? 0 : (int64_t)at; /* a retraction has no time */
+    if (retract || replace) {
+        int found = bp_hist_log_revise(&log, d->keep, retract, id, at_ms, s, dia, h);
+        host->count(d->ctx, found ? "revisions_applied" : "revisions_not_in_history", 1);
+    } else {
+        *h = log.now;
+        bp_hist_log_add(&log, d->keep, id, at_ms, s, dia);
+    }
+    if (rc != BP_OK && log.n == 0 && log.now.n == 0)
+        return; /* a new patient's reading that could not be folded: nothing to keep yet */
+    uint8_t value[BP_HIST_LOG_MAX];
+    len = bp_hist_log_encode(&log, value);
+    if (len == old_len && memcmp(value, raw, len) == 0)
+        return; /* unchanged (a late reading, a retraction of nothing) */
+    rc = host->state_put(d->ctx, r, key, key_len, value, len);
     if (rc != BP_OK) {
         host->count(d->ctx, "state_put_failed", 1);
         if (!d->warned_state) {
@@ -272,9 +296,10 @@ static int xgb_detect(void *state, bp_batch *batch)
 static const bp_plugin descriptor = {
     .struct_size = sizeof(bp_plugin),
     .abi_major = BP_ABI_MAJOR,
-    .abi_minor = 5, /* keyed state */
+    .abi_minor = 8, /* keyed state (1.5), revisions (1.8) */
     .name = "detector-xgboost",
-    .version = "1.0.0",
+    .version = "1.1.0",
+    .caps = BP_CAP_REVISIONS,
     .kind = BP_KIND_DETECTOR,
     .description = "gradient-boosted trees / random forests (XGBoost) on the reading and the "
                    "patient's history (xgb_risk_score)",

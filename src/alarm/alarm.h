@@ -92,8 +92,9 @@ typedef void (*bp_alarm_reading_hook)(void *user, const bp_record *r,
 
 /* Builds the stage from [alarms] of `cfg` (none: *out NULL, 0). Errors as bp_alarm_config_read. */
 int bp_alarms_build(bp_alarms **out, const bp_config *cfg, bp_errors *errs);
-/* Declares the keyed state (format alarm.1) and restores its snapshot file, if any. Call after
- * bp_pipeline_open (the store is configured there). BP_OK or a BP_E* status (logged). */
+/* Declares the keyed state (namespace alarm.1, values of version 2) and restores its snapshot file,
+ * if any. Call after bp_pipeline_open (the store is configured there). BP_OK or a BP_E* status
+ * (logged). */
 int bp_alarms_open(bp_alarms *a);
 void bp_alarms_free(bp_alarms *a);
 void bp_alarms_set_hook(bp_alarms *a, bp_alarm_hook hook, void *user);
@@ -124,6 +125,9 @@ typedef struct bp_alarm_counts {
     uint64_t readings_delayed; /* matching readings that did not raise for want of confirmation */
     uint64_t active;           /* alarms raised, acknowledged or latched now */
     uint64_t state_lost;       /* states the keyed state could not keep (max_keys, memory) */
+    /* readings an alarm or a confirmation stood on that were retracted or corrected out of
+     * its condition (each (reading, condition) once; a withdrawal is events[WITHDRAWN]) */
+    uint64_t readings_taken_back;
 } bp_alarm_counts;
 void bp_alarms_get_counts(const bp_alarms *a, bp_alarm_counts *out);
 

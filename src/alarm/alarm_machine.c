@@ -1,6 +1,8 @@
 /* The transitions of one alarm (alarm_machine.h, docs/alarms.md "States"). */
 #include "alarm/alarm_machine.h"
 
+#include "common/sha256.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -44,6 +46,7 @@ static void confirm(bp_alarm_state *st, const bp_alarm_condition *c, int64_t rea
     if (restart) {
         st->phase = BP_ALARM_CONFIRMING;
         st->confirm_n = 0;
+        st->n_evidence = 0; /* a new confirmation stands on its own readings */
         st->confirm_first_ms = reading_ms;
     }
     st->confirm_n++;
@@ -146,6 +149,77 @@ void bp_alarm_on_tick(bp_alarm_state *st, const bp_alarm_condition *c, int64_t n
     }
 }
 
+/* ---- readings taken back (issue 26) ---------------------------------------------------------- */
+
+uint64_t bp_alarm_reading_key(const char *id)
+{
+    uint8_t d[32];
+    bp_sha256(id, strlen(id), d);
+    uint64_t k = 0;
+    for (int i = 0; i < 8; i++)
+        k |= (uint64_t)d[i] << (8 * i);
+    return k ? k : 1;
+}
+
+static int evidence_at(const bp_alarm_state *st, uint64_t key)
+{
+    for (int i = 0; i < st->n_evidence; i++)
+        if (st->evidence[i].reading == key)
+            return i;
+    return -1;
+}
+
+bool bp_alarm_holds_reading(const bp_alarm_state *st, uint64_t key)
+{
+    return evidence_at(st, key) >= 0;
+}
+
+void bp_alarm_note_reading(bp_alarm_state *st, uint64_t key, int64_t at_ms, bp_alarm_step *out)
+{
+    int i = evidence_at(st, key);
+    if (i < 0 && st->n_evidence == BP_ALARM_MAX_EVIDENCE) {
+        memmove(st->evidence, st->evidence + 1, (BP_ALARM_MAX_EVIDENCE - 1) * sizeof *st->evidence);
+        st->n_evidence--;
+    }
+    if (i < 0)
+        i = st->n_evidence++;
+    st->evidence[i] = (bp_alarm_evidence){key, at_ms};
+    out->changed = true;
+}
+
+void bp_alarm_on_taken_back(bp_alarm_state *st, uint64_t key, int64_t now_ms, bp_alarm_step *out)
+{
+    memset(out, 0, sizeof *out);
+    int i = evidence_at(st, key);
+    if (i < 0)
+        return;
+    memmove(st->evidence + i, st->evidence + i + 1,
+            (size_t)(st->n_evidence - i - 1) * sizeof *st->evidence);
+    st->n_evidence--;
+    out->changed = true;
+    if (st->phase == BP_ALARM_CONFIRMING) {
+        /* The confirmation counts the readings it still has; its window starts at the oldest. */
+        if (--st->confirm_n <= 0 || st->n_evidence == 0) {
+            out->gone = true;
+            return;
+        }
+        st->confirm_first_ms = st->evidence[0].at_ms;
+        for (int k = 1; k < st->n_evidence; k++)
+            if (st->evidence[k].at_ms < st->confirm_first_ms)
+                st->confirm_first_ms = st->evidence[k].at_ms;
+        return;
+    }
+    if (st->n_evidence > 0 || st->phase == BP_ALARM_IDLE)
+        return; /* another reading still holds it up */
+    /* It should never have been raised: withdrawn and forgotten, so neither an escalation nor
+     * a cooldown follows, and the next genuine reading raises a new alarm. */
+    st->phase = BP_ALARM_RESOLVED;
+    st->resolved_at_ms = now_ms;
+    st->next_escalation_ms = 0;
+    emit(out, BP_ALARM_EV_WITHDRAWN);
+    out->gone = true;
+}
+
 /* ---- encoding ----------------------------------------------------------------------------- */
 
 typedef struct enc {
@@ -198,7 +272,7 @@ static void get_str(enc *e, char *out, size_t cap)
     e->at += (size_t)n;
 }
 
-#define ALARM_STATE_VERSION 1
+#define ALARM_STATE_VERSION 2 /* 1: without the readings (still read) */
 
 size_t bp_alarm_state_encode(const bp_alarm_state *st, unsigned char *buf, size_t len)
 {
@@ -217,6 +291,11 @@ size_t bp_alarm_state_encode(const bp_alarm_state *st, unsigned char *buf, size_
     put_str(&e, st->alarm_id);
     put_str(&e, st->by);
     put_str(&e, st->from);
+    put_u64(&e, (uint64_t)st->n_evidence);
+    for (int i = 0; i < st->n_evidence; i++) {
+        put_u64(&e, st->evidence[i].reading);
+        put_u64(&e, (uint64_t)st->evidence[i].at_ms);
+    }
     return e.at <= len ? e.at : 0;
 }
 
@@ -224,7 +303,8 @@ int bp_alarm_state_decode(bp_alarm_state *st, const unsigned char *buf, size_t l
 {
     enc e = {(unsigned char *)buf, len, 0, false};
     memset(st, 0, sizeof *st);
-    if (get_u64(&e) != ALARM_STATE_VERSION)
+    uint64_t version = get_u64(&e);
+    if (version != 1 && version != ALARM_STATE_VERSION)
         return -1;
     uint64_t phase = get_u64(&e), prio = get_u64(&e);
     st->confirm_n = (int)get_u64(&e);
@@ -238,7 +318,17 @@ int bp_alarm_state_decode(bp_alarm_state *st, const unsigned char *buf, size_t l
     get_str(&e, st->alarm_id, sizeof st->alarm_id);
     get_str(&e, st->by, sizeof st->by);
     get_str(&e, st->from, sizeof st->from);
-    if (e.bad || phase > BP_ALARM_RESOLVED || prio > BP_ALARM_HIGH)
+    if (version >= 2) {
+        uint64_t n = get_u64(&e);
+        if (n > BP_ALARM_MAX_EVIDENCE)
+            return -1;
+        st->n_evidence = (int)n;
+        for (int i = 0; i < st->n_evidence; i++) {
+            st->evidence[i].reading = get_u64(&e);
+            st->evidence[i].at_ms = (int64_t)get_u64(&e);
+        }
+    }
+    if (e.bad || e.at != len || phase > BP_ALARM_RESOLVED || prio > BP_ALARM_HIGH)
         return -1;
     st->phase = (bp_alarm_phase)phase;
     st->priority = (bp_alarm_priority)prio;

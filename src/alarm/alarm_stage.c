@@ -271,6 +271,12 @@ static int replay_ack(bp_alarms *a, bp_batch *records, const bp_record *rec, con
                : 0;
 }
 
+/* What a reading is remembered by: its logical id, else its stable id (docs/alarms.md). */
+static const char *reading_name(const bp_record *rec)
+{
+    return rec->logical_id ? rec->logical_id : rec->stable_id ? rec->stable_id : "";
+}
+
 static int on_reading(bp_alarms *a, bp_batch *records, const bp_record *rec, int64_t now_ms)
 {
     char key[BP_STATE_MAX_KEY];
@@ -294,10 +300,22 @@ static int on_reading(bp_alarms *a, bp_batch *records, const bp_record *rec, int
             if (replay_ack(a, records, rec, key, klen, c, &st, at) != 0)
                 return -1;
         }
-        bp_alarm_on_reading(&st, c, matches, at, now_ms, &step);
-        if (step.raised)
-            bp_alarm_id_make(st.alarm_id, sizeof st.alarm_id, rec->topic, rec->partition,
-                             rec->patient_id, c->name, rec->stable_id);
+        uint64_t rk = bp_alarm_reading_key(reading_name(rec));
+        if (rec->revision == BP_REVISION_REPLACE && bp_alarm_holds_reading(&st, rk)) {
+            /* A correction of a reading the alarm stands on is that reading again, not a new
+             * one: still matching, nothing changes; no longer matching, it is taken back. */
+            if (matches)
+                continue;
+            bp_alarm_on_taken_back(&st, rk, now_ms, &step);
+            a->counts.readings_taken_back++;
+        } else {
+            bp_alarm_on_reading(&st, c, matches, at, now_ms, &step);
+            if (step.raised)
+                bp_alarm_id_make(st.alarm_id, sizeof st.alarm_id, rec->topic, rec->partition,
+                                 rec->patient_id, c->name, rec->stable_id);
+            if (matches && !step.gone && st.phase != BP_ALARM_RESOLVED && st.phase != BP_ALARM_IDLE)
+                bp_alarm_note_reading(&st, rk, at, &step);
+        }
         a->counts.readings_delayed += step.delayed;
         if (step.delayed)
             delayed_by[n_delayed++] = c;
@@ -327,6 +345,8 @@ typedef struct scan {
     found *items;
     size_t n, cap;
     const char *want_id; /* only the alarm of this id */
+    uint64_t want_reading;    /* only the states that stand on this reading (0: any) */
+    const char *want_patient; /* with want_reading: only this patient's (NULL: any) */
     bool escalating;     /* only alarms with an escalation to come */
     bool failed;
 } scan;
@@ -338,10 +358,17 @@ static int collect(void *user, const char *topic, int32_t partition, const void 
     bp_alarm_state st;
     if (bp_alarm_state_decode(&st, value, len) != 0)
         return 0;
-    if (sc->want_id && strcmp(st.alarm_id, sc->want_id) != 0)
+    if (sc->want_reading) {
+        size_t pl = sc->want_patient ? strlen(sc->want_patient) : 0;
+        if (!bp_alarm_holds_reading(&st, sc->want_reading) ||
+            (sc->want_patient && (key_len <= pl || memcmp(key, sc->want_patient, pl) != 0 ||
+                                  ((const char *)key)[pl] != '\x1f')))
+            return 0;
+    } else if (sc->want_id && strcmp(st.alarm_id, sc->want_id) != 0) {
         return 0;
-    if (!sc->want_id && !bp_alarm_is_active(&st))
+    } else if (!sc->want_id && !bp_alarm_is_active(&st)) {
         return 0;
+    }
     if (sc->escalating && st.next_escalation_ms <= 0)
         return 0;
     if (sc->n == sc->cap) {
@@ -445,6 +472,49 @@ static int on_command(bp_alarms *a, bp_batch *records, const bp_record *cmd, int
     return rc;
 }
 
+/* A retraction (revision RETRACT): every alarm and confirmation that stands on its reading is
+ * taken back from (bp_alarm_on_taken_back). A retraction names its patient when the resource
+ * did; without one every patient's states are looked at (retractions are rare). */
+static int on_retract(bp_alarms *a, bp_batch *records, const bp_record *rec, int64_t now_ms)
+{
+    if (!rec->logical_id || !a->opened)
+        return 0; /* nothing names the reading: nothing can stand on it */
+    scan sc = {.want_reading = bp_alarm_reading_key(rec->logical_id),
+               .want_patient = rec->patient_id};
+    bp_state_each(&a->owner, collect, &sc);
+    int rc = sc.failed ? -1 : 0;
+    for (size_t i = 0; i < sc.n && rc == 0; i++) {
+        found *f = &sc.items[i];
+        bp_record stamp;
+        /* changed with the retraction's batch, in the partition that holds the state */
+        partition_stamp(&stamp, f, rec->state_seq ? rec->state_seq : records->seq);
+        stamp.source_ts_ms = rec->source_ts_ms;
+        char key[BP_STATE_MAX_KEY];
+        size_t klen = f->key_len;
+        memcpy(key, f->key, klen);
+        const char *patient, *cname;
+        split_key(f->key, &patient, &cname);
+        bp_alarm_step step;
+        bp_alarm_on_taken_back(&f->st, sc.want_reading, now_ms, &step);
+        a->counts.readings_taken_back++;
+        cause cs = {rec, &stamp, patient, cname, now_ms};
+        if (store(a, &stamp, key, klen, &f->st, &step) != 0 ||
+            emit_step(a, records, &cs, &f->st, &step) != 0)
+            rc = -1;
+    }
+    scan_free(&sc);
+    return rc;
+}
+
+/* Whether retraction `r` is the engine's companion of replacement `prev` (docs/revisions.md:
+ * it follows the accepted replacement of its logical id, for the sinks that do not get that
+ * replacement): the replacement already said what became of the reading. */
+static bool companion_of(const bp_record *prev, const bp_record *r)
+{
+    return prev && prev->revision == BP_REVISION_REPLACE && prev->logical_id && r->logical_id &&
+           strcmp(prev->logical_id, r->logical_id) == 0 && prev->version == r->version;
+}
+
 int bp_alarms_process(bp_alarms *a, bp_batch *records, int64_t now_ms)
 {
     if (!a)
@@ -454,7 +524,10 @@ int bp_alarms_process(bp_alarms *a, bp_batch *records, int64_t now_ms)
         const bp_record *r = records->items[i];
         bp_route route = bp_record_route(r);
         int rc = 0;
-        if (route == BP_ROUTE_COMMAND)
+        if (r->revision == BP_REVISION_RETRACT && !r->invalid_reason && !r->skip_reason) {
+            if (!companion_of(i ? records->items[i - 1] : NULL, r))
+                rc = on_retract(a, records, r, now_ms);
+        } else if (route == BP_ROUTE_COMMAND)
             rc = on_command(a, records, r, now_ms);
         else if ((route == BP_ROUTE_NORMAL || route == BP_ROUTE_ANOMALY) && r->patient_id)
             rc = on_reading(a, records, r, now_ms);

@@ -124,6 +124,7 @@ void bp_burden_print(bp_burden *b, FILE *out)
             t.patients_capped ? " (more not tracked)" : "",
             t.first_ms >= 0 ? (double)(t.last_ms - t.first_ms) / 86400000.0 : 0.0, t.patient_days,
             (unsigned long long)t.delayed_readings);
+    uint64_t withdrawn = 0;
     fprintf(out, "  %-34s %7s %9s %6s %8s %8s %6s %8s %6s\n", "condition (priority)", "alarms",
             "/pt-day", "acked", "ack p50", "ack p90", "escal", "delayed", "top10%");
     for (int g = BP_BURDEN_PIPELINE; g <= BP_BURDEN_CONDITION; g++)
@@ -132,7 +133,15 @@ void bp_burden_print(bp_burden *b, FILE *out)
             bp_burden_row(b, i, &f);
             if ((int)f.kind == g && (g != BP_BURDEN_PRIORITY || f.alarms || f.delayed_readings))
                 print_row(&f, out);
+            if ((int)f.kind == g && g == BP_BURDEN_PIPELINE)
+                withdrawn = f.withdrawn;
         }
+    /* A line of its own, only when it happened: the table stays as operators know it. */
+    if (withdrawn)
+        fprintf(out,
+                "  %llu alarm(s) withdrawn: the readings they stood on were retracted or "
+                "corrected (docs/alarms.md)\n",
+                (unsigned long long)withdrawn);
 }
 
 /* Row `name` of kind `kind` in `b`, zeroed (NaN rates) when it has none. */

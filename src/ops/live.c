@@ -12,6 +12,7 @@
 
 /* One reading as the page shows it; strings copied (the batch's arena goes away). */
 typedef struct reading {
+    uint64_t lid; /* digest of its logical id (a correction or retraction finds it); 0: none */
     int64_t t_ms; /* the reading's effective time (its arrival when it has none) */
     float systolic, diastolic;
     float risk; /* ml_risk_score; NaN: none */
@@ -195,10 +196,81 @@ static double risk_of(const bp_record *r)
     return NAN;
 }
 
+/* ---- revisions (issue 26): a corrected reading shows its new values, a retracted one goes -- */
+
+static uint64_t lid_of(const char *logical_id)
+{
+    return logical_id && *logical_id ? hash_id(logical_id) | 1 : 0; /* never 0 */
+}
+
+/* Position in `p`'s ring of its k-th kept reading, oldest first. */
+static size_t ring_at(const bp_live *l, const patient *p, size_t k)
+{
+    return (p->head + l->b.history - p->n + k) % l->b.history;
+}
+
+/* The kept reading of `p` with logical id `lid`, or NULL. */
+static reading *find_kept(const bp_live *l, patient *p, uint64_t lid)
+{
+    for (size_t k = 0; k < p->n; k++)
+        if (p->ring[ring_at(l, p, k)].lid == lid)
+            return &p->ring[ring_at(l, p, k)];
+    return NULL;
+}
+
+/* Drops `p`'s readings of `lid`, the newer ones moving back a place. */
+static void drop_kept(const bp_live *l, patient *p, uint64_t lid)
+{
+    size_t w = 0;
+    for (size_t k = 0; k < p->n; k++) {
+        reading rd = p->ring[ring_at(l, p, k)];
+        if (rd.lid != lid)
+            p->ring[(p->head + l->b.history - p->n + w++) % l->b.history] = rd;
+    }
+    p->head = (p->head + l->b.history - (p->n - w)) % l->b.history;
+    p->n = w;
+}
+
+/* The recent events of patient `who` (NULL: any) about `lid`: dropped, or given `with` when it
+ * is not NULL (the alert mark of each stays). */
+static void revise_events(bp_live *l, const char *who, uint64_t lid, const reading *with)
+{
+    size_t w = 0, start = (l->ev_head + l->b.events - l->n_ev) % l->b.events;
+    for (size_t k = 0; k < l->n_ev; k++) {
+        event e = l->ev[(start + k) % l->b.events];
+        if (e.r.lid == lid && (!who || strcmp(e.patient, who) == 0)) {
+            if (!with)
+                continue;
+            e.r = *with;
+        }
+        l->ev[(start + w++) % l->b.events] = e;
+    }
+    l->ev_head = (start + w) % l->b.events;
+    l->n_ev = w;
+}
+
+/* A retraction: the reading of its logical id leaves its patient's readings and the events;
+ * one that names no patient is looked for in every patient's. The totals and the series keep
+ * counting it: they say what came, as the books do. */
+static void retract(bp_live *l, const bp_record *r)
+{
+    uint64_t lid = lid_of(r->logical_id);
+    if (!lid)
+        return;
+    char id[LIVE_ID_MAX + 1];
+    if (r->patient_id && *r->patient_id)
+        live_id(r->patient_id, id);
+    for (size_t i = 0; i < l->n_pat; i++)
+        if (!r->patient_id || !*r->patient_id || strcmp(l->pat[i].id, id) == 0)
+            drop_kept(l, &l->pat[i], lid);
+    revise_events(l, r->patient_id && *r->patient_id ? id : NULL, lid, NULL);
+}
+
 static void take(bp_live *l, const bp_record *r, int64_t now_ms)
 {
     reading rd;
     memset(&rd, 0, sizeof rd);
+    rd.lid = lid_of(r->logical_id);
     rd.t_ms = r->effective_ms > 0 ? r->effective_ms : now_ms;
     rd.systolic = (float)r->systolic;
     rd.diastolic = (float)r->diastolic;
@@ -211,6 +283,15 @@ static void take(bp_live *l, const bp_record *r, int64_t now_ms)
     bool alert = (r->sinks_pending & l->alert_sinks) != 0;
 
     patient *p = find_patient(l, r->patient_id && *r->patient_id ? r->patient_id : "(none)");
+    reading *kept = r->revision == BP_REVISION_REPLACE && rd.lid ? find_kept(l, p, rd.lid) : NULL;
+    if (kept) {
+        /* A correction of a reading still shown: shown in its place with the new values; an
+         * event about it takes them too, and goes when the reading is no anomaly or alert any
+         * more (a correction of an anomaly to a normal value). */
+        *kept = rd;
+        revise_events(l, p->id, rd.lid, r->anomaly || alert ? &rd : NULL);
+        return;
+    }
     p->seen = ++l->seq;
     p->ring[p->head] = rd;
     p->head = (p->head + 1) % l->b.history;
@@ -251,6 +332,15 @@ static void take(bp_live *l, const bp_record *r, int64_t now_ms)
         l->n_ev++;
 }
 
+/* Whether retraction `r` is the engine's companion of replacement `prev` (docs/revisions.md:
+ * it follows the accepted replacement of its logical id, for the sinks that do not get that
+ * replacement): the page shows the replacement, so the companion must not take it away. */
+static bool companion_of(const bp_record *prev, const bp_record *r)
+{
+    return prev && prev->revision == BP_REVISION_REPLACE && prev->logical_id && r->logical_id &&
+           strcmp(prev->logical_id, r->logical_id) == 0 && prev->version == r->version;
+}
+
 void bp_live_feed(bp_live *l, const bp_batch *records, int64_t now_ms)
 {
     if (!l)
@@ -260,8 +350,12 @@ void bp_live_feed(bp_live *l, const bp_batch *records, int64_t now_ms)
     for (size_t i = 0; i < records->count; i++) {
         const bp_record *r = records->items[i];
         bp_route route = bp_record_route(r);
-        if (route == BP_ROUTE_NORMAL || route == BP_ROUTE_ANOMALY)
+        if (r->revision == BP_REVISION_RETRACT && !r->invalid_reason && !r->skip_reason) {
+            if (!companion_of(i ? records->items[i - 1] : NULL, r))
+                retract(l, r);
+        } else if (route == BP_ROUTE_NORMAL || route == BP_ROUTE_ANOMALY) {
             take(l, r, now_ms);
+        }
     }
 }
 
@@ -346,10 +440,13 @@ static void put_patients(const bp_live *l, bp_buf *b)
     qsort(order, l->n_pat, sizeof *order, by_id);
     key(b, "patients");
     bp_buf_putc(b, '[');
+    size_t shown = 0;
     for (size_t i = 0; i < l->n_pat; i++) {
         const patient *p = order[i];
+        if (p->n == 0)
+            continue; /* every reading of it was retracted */
         size_t last = (p->head + l->b.history - 1) % l->b.history;
-        bp_buf_puts(b, i ? ",{" : "{");
+        bp_buf_puts(b, shown++ ? ",{" : "{");
         str_field(b, "id", p->id);
         bp_buf_puts(b, ",\"latest\":");
         put_reading(b, &p->ring[last]);

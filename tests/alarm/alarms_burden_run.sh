@@ -58,6 +58,7 @@ check "promtool check metrics accepts /metrics with the alarm families" \
       "promtool check metrics <'$t/m.txt' >'$t/lint' 2>&1"
 check "the families are there, with condition and priority" \
       "grep -q '^bppipe_alarms_raised_total{condition=\"warn\",priority=\"low\"}' '$t/m.txt' &&
+       grep -q '^bppipe_alarms_withdrawn_total{condition=\"warn\",priority=\"low\"} 0' '$t/m.txt' &&
        grep -q '^bppipe_alarms_per_patient_day{condition=\"all\",priority=\"all\"}' '$t/m.txt' &&
        grep -q '^bppipe_alarms_time_to_acknowledge_seconds{condition=\"all\",priority=\"all\",quantile=\"0.5\"}' '$t/m.txt' &&
        grep -q '^bppipe_alarms_top10_patients_ratio' '$t/m.txt' && grep -q '^bppipe_alarms_patient_day_exposure ' '$t/m.txt'"

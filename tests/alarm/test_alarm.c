@@ -2,7 +2,8 @@
  * within T), acknowledged (once: a repeat and an unknown id change nothing), latched, resolved,
  * re-raised (and not within the cooldown), escalated on time with no reading, twice, and not
  * after an acknowledgement; the state kept in a snapshot file across a restart; the ack
- * payload's decoding; the alarm ids; the configuration's errors. */
+ * payload's decoding; the alarm ids; the configuration's errors; withdrawal (issue 26): a
+ * retracted or corrected raising reading, a confirmation that forgets one, across a restart. */
 #include "alarm/alarm.h"
 #include "alarm/alarm_machine.h"
 #include "check.h"
@@ -76,6 +77,31 @@ static void reading(batch *t, const char *patient, const char *category, int64_t
     r->systolic = r->anomaly ? 190 : 120;
     r->diastolic = 80;
     r->effective_ms = at_ms;
+    CHECK(bp_batch_push(&t->b, r) == BP_OK);
+}
+
+/* reading() with a logical id and a revision (NONE: a first version; REPLACE: a correction). */
+static void version_of(batch *t, const char *patient, const char *category, int64_t at_ms,
+                       const char *logical_id, bp_revision revision)
+{
+    reading(t, patient, category, at_ms);
+    bp_record *r = t->b.items[t->b.count - 1];
+    r->logical_id = logical_id;
+    r->revision = revision;
+    r->version = revision == BP_REVISION_REPLACE ? 2 : 1;
+}
+
+/* A retraction of `logical_id` (entered-in-error): no values, the patient when known. */
+static void retract(batch *t, const char *patient, const char *logical_id)
+{
+    bp_record *r = bp_arena_alloc(&t->arena, sizeof *r);
+    *r = *payload(t);
+    r->stable_id = bp_arena_strdup(&t->arena, logical_id);
+    r->patient_id = patient;
+    r->logical_id = logical_id;
+    r->revision = BP_REVISION_RETRACT;
+    r->version = 3;
+    r->systolic = r->diastolic = NAN;
     CHECK(bp_batch_push(&t->b, r) == BP_OK);
 }
 
@@ -474,6 +500,188 @@ static void test_config(void)
     config_errors("[alarms]\nx.match = severity=high\n", "a severity is warning or critical");
 }
 
+/* Issue 26: a retraction of the reading that raised an alarm withdraws it, once; no escalation
+ * and no cooldown follow, and a later genuine reading raises a new alarm. */
+static void test_withdraw_retracted(void)
+{
+    bp_alarms *a = build("[alarms]\n"
+                         "crisis.match = category=hypertensive_crisis\n"
+                         "crisis.priority = high\n"
+                         "crisis.cooldown_s = 900\n"
+                         "crisis.escalate_after = 60\n");
+    char ev[256];
+    const char *hc = "hypertensive_crisis";
+    STEP(a, T0, ev, version_of(&t_, "p1", hc, T0, "Observation/w", BP_REVISION_NONE));
+    CHECK_STR(ev, "raised:0");
+    char id[BP_ALARM_ID_MAX];
+    snprintf(id, sizeof id, "%s", last_id);
+    /* a retraction of another reading, or of this one for another patient, changes nothing */
+    STEP(a, T0 + 1000, ev, retract(&t_, "p1", "Observation/other");
+         retract(&t_, "p2", "Observation/w"));
+    CHECK_STR(ev, "");
+    STEP(a, T0 + 2000, ev, retract(&t_, "p1", "Observation/w"));
+    CHECK_STR(ev, "withdrawn:0");
+    CHECK_STR(last_id, id);
+    char *list = bp_alarms_list_json(a);
+    CHECK_STR(list, "{\"alarms\":[]}");
+    free(list);
+    /* the same retraction again (a replay) and the escalation time: nothing */
+    STEP(a, T0 + 3000, ev, retract(&t_, "p1", "Observation/w"));
+    CHECK_STR(ev, "");
+    STEP(a, T0 + 61000, ev, (void)0);
+    CHECK_STR(ev, "");
+    bp_alarm_counts c;
+    bp_alarms_get_counts(a, &c);
+    CHECK(c.events[BP_ALARM_EV_WITHDRAWN] == 1 && c.readings_taken_back == 1);
+    /* no cooldown after a withdrawal: a genuine crisis raises a new alarm at once */
+    STEP(a, T0 + 70000, ev, version_of(&t_, "p1", hc, T0 + 70000, "Observation/g", 0));
+    CHECK_STR(ev, "raised:0");
+    CHECK(strcmp(last_id, id) != 0);
+    /* a retraction that names no patient still finds the alarm */
+    STEP(a, T0 + 80000, ev, retract(&t_, NULL, "Observation/g"));
+    CHECK_STR(ev, "withdrawn:0");
+    /* the withdrawn event's document: state resolved, the retraction as its reading */
+    batch t;
+    batch_begin(&t);
+    version_of(&t, "p3", hc, T0, "Observation/d", BP_REVISION_NONE);
+    retract(&t, "p3", "Observation/d");
+    CHECK(bp_alarms_process(a, &t.b, T0 + 5) == 0);
+    CHECK(t.b.count == 4);
+    bp_buf b = {0};
+    bp_document_write(&b, t.b.items[3], false, T0);
+    CHECK_CONTAINS(b.data, "\"event\":\"withdrawn\"");
+    CHECK_CONTAINS(b.data, "\"state\":\"resolved\"");
+    CHECK_CONTAINS(b.data, "\"reading_id\":\"Observation/d\"");
+    CHECK_CONTAINS(b.data, "/withdrawn/0\"");
+    bp_buf_free(&b);
+    batch_end(&t);
+    bp_alarms_free(a);
+}
+
+/* A correction of the raising reading: to a normal value it withdraws the alarm; to a value that
+ * still matches it changes nothing (it is the same reading, not a second one). An alarm that a
+ * later matching reading also stands on stays until that one is taken back too. */
+static void test_withdraw_corrected(void)
+{
+    bp_alarms *a = build("[alarms]\n"
+                         "crisis.match = category=hypertensive_crisis\n"
+                         "crisis.priority = high\n");
+    char ev[256];
+    const char *hc = "hypertensive_crisis";
+    STEP(a, T0, ev, version_of(&t_, "p1", hc, T0, "Observation/1", BP_REVISION_NONE));
+    CHECK_STR(ev, "raised:0");
+    /* still matching: nothing, and the engine's retract companion that follows it (for the
+     * sinks that do not get the replacement) withdraws nothing either */
+    STEP(a, T0 + 1000, ev, version_of(&t_, "p1", hc, T0, "Observation/1", BP_REVISION_REPLACE);
+         retract(&t_, "p1", "Observation/1"); t_.b.items[t_.b.count - 1]->version = 2);
+    CHECK_STR(ev, "");
+    char *list = bp_alarms_list_json(a);
+    CHECK_CONTAINS(list, "\"state\":\"raised\"");
+    free(list);
+    STEP(a, T0 + 2000, ev,
+         version_of(&t_, "p1", "normal", T0, "Observation/1", BP_REVISION_REPLACE));
+    CHECK_STR(ev, "withdrawn:0");
+    list = bp_alarms_list_json(a);
+    CHECK_STR(list, "{\"alarms\":[]}");
+    free(list);
+    /* two readings behind it: the first retracted, the alarm stands; both, it is withdrawn */
+    STEP(a, T0 + 3000, ev, version_of(&t_, "p2", hc, T0 + 3000, "Observation/a", 0));
+    CHECK_STR(ev, "raised:0");
+    STEP(a, T0 + 4000, ev, version_of(&t_, "p2", hc, T0 + 4000, "Observation/b", 0));
+    STEP(a, T0 + 5000, ev, retract(&t_, "p2", "Observation/a"));
+    CHECK_STR(ev, "");
+    STEP(a, T0 + 6000, ev,
+         version_of(&t_, "p2", "normal", T0 + 4000, "Observation/b", BP_REVISION_REPLACE));
+    CHECK_STR(ev, "withdrawn:0");
+    /* a correction from normal to a crisis is a reading like any: it raises */
+    STEP(a, T0 + 7000, ev, version_of(&t_, "p4", "normal", T0 + 7000, "Observation/n", 0));
+    STEP(a, T0 + 8000, ev,
+         version_of(&t_, "p4", hc, T0 + 7000, "Observation/n", BP_REVISION_REPLACE));
+    CHECK_STR(ev, "raised:0");
+    bp_alarms_free(a);
+}
+
+/* A confirmation forgets a retracted reading: the next matching one is the first again. */
+static void test_confirmation_forgets(void)
+{
+    bp_alarms *a = build("[alarms]\n"
+                         "stage2.match = category=hypertension_stage_2\n"
+                         "stage2.confirm_readings = 2\n");
+    char ev[256];
+    const char *s2 = "hypertension_stage_2";
+    STEP(a, T0, ev, version_of(&t_, "p1", s2, T0, "Observation/1", 0));
+    CHECK_STR(ev, "");
+    STEP(a, T0 + MIN, ev, retract(&t_, "p1", "Observation/1"));
+    CHECK_STR(ev, "");
+    STEP(a, T0 + 2 * MIN, ev, version_of(&t_, "p1", s2, T0 + 2 * MIN, "Observation/2", 0));
+    CHECK_STR(ev, ""); /* it would have raised had the retracted reading still counted */
+    STEP(a, T0 + 3 * MIN, ev, version_of(&t_, "p1", s2, T0 + 3 * MIN, "Observation/3", 0));
+    CHECK_STR(ev, "raised:0");
+    bp_alarms_free(a);
+}
+
+/* The readings an alarm stands on survive a restart (the value's version 2), and a version 1
+ * value (written before issue 26) is still read: its alarm goes on, only never withdrawn. */
+static void test_withdraw_after_restart(void)
+{
+    char path[] = "/tmp/bppipe-alarm-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    unlink(path);
+    bp_state_configure(false, 0);
+    char ini[512];
+    snprintf(ini, sizeof ini,
+             "[alarms]\nstate_file = %s\n"
+             "crisis.match = category=hypertensive_crisis\n",
+             path);
+    bp_alarms *a = build(ini);
+    char ev[256];
+    STEP(a, T0, ev, version_of(&t_, "p1", "hypertensive_crisis", T0, "Observation/k", 0));
+    CHECK_STR(ev, "raised:0");
+    CHECK(bp_state_checkpoint(true) == 0);
+    bp_alarms_free(a);
+    bp_state_reset();
+    a = build(ini);
+    STEP(a, T0 + 1000, ev, retract(&t_, "p1", "Observation/k"));
+    CHECK_STR(ev, "withdrawn:0");
+    bp_alarms_free(a);
+    bp_state_reset();
+    unlink(path);
+
+    /* version 1: the fields up to `from`, as 4ee8540 wrote them */
+    unsigned char v1[256];
+    size_t n = 0;
+    const uint64_t head[] = {1, BP_ALARM_ACTIVE, BP_ALARM_HIGH, 0, 0, 0, 0, (uint64_t)T0, 0, 0, 0};
+    for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
+        for (int k = 0; k < 8; k++)
+            v1[n++] = (unsigned char)(head[i] >> (8 * k));
+    const char *strs[] = {"bp~0~0123456789abcdef", "", ""};
+    for (int i = 0; i < 3; i++) {
+        uint64_t len = strlen(strs[i]);
+        for (int k = 0; k < 8; k++)
+            v1[n++] = (unsigned char)(len >> (8 * k));
+        memcpy(v1 + n, strs[i], len);
+        n += len;
+    }
+    bp_alarm_state st;
+    CHECK(bp_alarm_state_decode(&st, v1, n) == 0);
+    CHECK(st.phase == BP_ALARM_ACTIVE && st.n_evidence == 0 && st.raised_at_ms == T0);
+    CHECK_STR(st.alarm_id, "bp~0~0123456789abcdef");
+    CHECK(bp_alarm_state_decode(&st, v1, n - 1) == -1);
+    /* version 2 round trip, and a count beyond the bound refused */
+    bp_alarm_step step = {0};
+    bp_alarm_note_reading(&st, bp_alarm_reading_key("Observation/x"), T0, &step);
+    unsigned char v2[1024];
+    size_t n2 = bp_alarm_state_encode(&st, v2, sizeof v2);
+    bp_alarm_state back;
+    CHECK(n2 > n && bp_alarm_state_decode(&back, v2, n2) == 0);
+    CHECK(back.n_evidence == 1 &&
+          bp_alarm_holds_reading(&back, bp_alarm_reading_key("Observation/x")));
+    v2[n2 - 24] = BP_ALARM_MAX_EVIDENCE + 1;
+    CHECK(bp_alarm_state_decode(&back, v2, n2) == -1);
+}
+
 int main(void)
 {
     test_ids();
@@ -486,5 +694,9 @@ int main(void)
     test_escalation();
     test_restart();
     test_max_keys();
+    test_withdraw_retracted();
+    test_withdraw_corrected();
+    test_confirmation_forgets();
+    test_withdraw_after_restart();
     return CHECK_DONE();
 }

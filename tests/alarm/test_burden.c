@@ -2,11 +2,14 @@
  * hand (the comments show the sums), then the quantile's error bound, the top 10 % selection
  * against a sort, and the memory bounds. */
 #include "alarm/burden.h"
+#include "alarm/burden_report.h"
 
 #include "../check.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define DAY_MS 86400000LL
 #define T0 1000000LL
@@ -278,8 +281,36 @@ static void bounds(void)
     bp_burden_free(b);
 }
 
+/* Issue 26: a withdrawn alarm is counted apart (it still counts as raised), and the text
+ * summary says how many only when there were any. */
+static void withdrawals(void)
+{
+    bp_burden *b = bp_burden_new();
+    bp_burden_add_reading(b, "p0", T0, false);
+    event(b, "a", "raised", "high", "crisis", "p0", 0, 0, 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    CHECK(out);
+    bp_burden_print(b, out);
+    fclose(out);
+    CHECK(strstr(text, "withdrawn") == NULL);
+    free(text);
+    event(b, "a", "withdrawn", "high", "crisis", "p0", 0, 10, 0);
+    bp_burden_figures f;
+    CHECK(row_named(b, "crisis", &f) && f.withdrawn == 1 && f.alarms == 1);
+    out = open_memstream(&text, &len);
+    CHECK(out);
+    bp_burden_print(b, out);
+    fclose(out);
+    CHECK_CONTAINS(text, "  1 alarm(s) withdrawn: the readings they stood on were retracted");
+    free(text);
+    bp_burden_free(b);
+}
+
 int main(void)
 {
+    withdrawals();
     small_ward();
     undefined();
     quantile_bound();

@@ -95,6 +95,73 @@ int main(void)
     CHECK(strstr(json, "\"P-19\"") != NULL && strstr(json, "\"P-12\"") != NULL);
     CHECK(strstr(json, "\"P-11\"") == NULL && strstr(json, "\"PAT-1\"") == NULL);
 
+    /* Issue 26: a correction shows its values in place of the wrong ones (in the readings and
+     * the events: an anomaly corrected to normal leaves them), its companion retraction changes
+     * nothing, a retraction takes the reading away, and a patient left with none is not shown. */
+    bp_batch_clear(&b);
+    bp_record *wrong = reading(&a, "REV-1", "hypertensive_crisis");
+    wrong->logical_id = "Observation/o1";
+    wrong->systolic = 191;
+    wrong->diastolic = 126;
+    wrong->anomaly = true;
+    bp_batch_push(&b, wrong);
+    bp_record *other = reading(&a, "REV-1", "normal");
+    other->logical_id = "Observation/o2";
+    other->systolic = 117;
+    bp_batch_push(&b, other);
+    bp_live_feed(l, &b, 1700000004000);
+    bp_buf_reset(&out);
+    bp_live_render(l, &out, 1700000004000);
+    json = bp_buf_cstr(&out);
+    CHECK(count(json, "\"systolic\":191") == 2); /* its readings and the events */
+    bp_batch_clear(&b);
+    bp_record *fix = reading(&a, "REV-1", "hypertension_stage_1");
+    fix->logical_id = "Observation/o1";
+    fix->revision = BP_REVISION_REPLACE;
+    fix->version = 2;
+    fix->systolic = 131;
+    bp_batch_push(&b, fix);
+    bp_record *companion = reading(&a, "REV-1", NULL);
+    companion->logical_id = "Observation/o1";
+    companion->revision = BP_REVISION_RETRACT;
+    companion->version = 2;
+    bp_batch_push(&b, companion);
+    bp_live_feed(l, &b, 1700000005000);
+    bp_buf_reset(&out);
+    bp_live_render(l, &out, 1700000005000);
+    json = bp_buf_cstr(&out);
+    CHECK(count(json, "\"systolic\":191") == 0);
+    CHECK(count(json, "\"systolic\":131") == 1); /* in its place; no event any more */
+    CHECK(strstr(json, "\"patient_id\":\"REV-1\"") == NULL);
+    const char *rev = strstr(json, "\"id\":\"REV-1\"");
+    CHECK(rev && strstr(rev, "\"latest\":{\"time\":\"2023-11-14T22:13:20.000Z\",\"systolic\":117"));
+    /* retracted: o2 goes (the latest is the corrected o1), then o1 (no patient named) */
+    bp_batch_clear(&b);
+    bp_record *gone = reading(&a, "REV-1", NULL);
+    gone->logical_id = "Observation/o2";
+    gone->revision = BP_REVISION_RETRACT;
+    gone->version = 3;
+    bp_batch_push(&b, gone);
+    bp_live_feed(l, &b, 1700000006000);
+    bp_buf_reset(&out);
+    bp_live_render(l, &out, 1700000006000);
+    json = bp_buf_cstr(&out);
+    rev = strstr(json, "\"id\":\"REV-1\"");
+    CHECK(rev && strstr(rev, "\"latest\":{\"time\":\"2023-11-14T22:13:20.000Z\",\"systolic\":131"));
+    CHECK(count(json, "\"systolic\":117") == 0);
+    bp_batch_clear(&b);
+    gone = reading(&a, "REV-1", NULL);
+    gone->patient_id = NULL;
+    gone->logical_id = "Observation/o1";
+    gone->revision = BP_REVISION_RETRACT;
+    bp_batch_push(&b, gone);
+    bp_live_feed(l, &b, 1700000007000);
+    bp_buf_reset(&out);
+    bp_live_render(l, &out, 1700000007000);
+    json = bp_buf_cstr(&out);
+    CHECK(strstr(json, "REV-1") == NULL);
+    CHECK(count(json, "\"id\":") == 7); /* P-13 to P-19 (REV-1 took P-12's place) */
+
     bp_buf_free(&out);
     bp_live_free(l);
     bp_batch_free(&b);
