@@ -8,6 +8,7 @@ packages=(
     libcurl4-openssl-dev zlib1g-dev       # sink-alert webhooks, sink-es (gzip bodies)
     libssl-dev                            # source-mllp's TLS (only that plugin links OpenSSL)
     curl openssl                          # Elasticsearch tests: emulator control, TLS certs
+    strace                                # tests/alert/alert_sync_batch.sh counts fsyncs with it
     clang libclang-rt-14-dev              # libFuzzer harness for the decoder
     python3 python3-sklearn python3-yaml  # test scripts; scikit-learn cross-checks bppipe train
     python3-hl7                           # HL7 v2 parser, MLLP client (mllp_send): not ours
