@@ -17,7 +17,6 @@
 # STANDIN=PATH runs another es_standin binary (an ASan build, say). DECODE_THREADS=N sets
 # [pipeline] decode_threads (default: bppipe's, the online processors up to 4; 1 decodes on
 # the main thread alone). WRAP=CMD runs bppipe under CMD (e.g. "strace -c -f -o FILE").
-# The work folder is marked a top of hierarchy for ext4 (chattr +T; why: below).
 set -euo pipefail
 N=${1:-200000}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,14 +30,6 @@ route=${ES_ROUTE:-anomaly}
 layout=${NORMAL_LAYOUT:-ndjson}
 compress=${COMPRESS:-false}
 t=$(mktemp -d)
-# The archive's inodes: ext4 (without a journal, as on the development machine) skips, one by one
-# for each new file, every inode freed in the last 60 s near the folder's; right after the
-# previous run's clean-up of 100 000 files, or beside a test suite deleting its own in /tmp,
-# that scan took about half the per-record run (perf: recently_deleted). A ward's archive grows
-# in its own WARD_DIR and deletes nothing, so the work folder is marked a top of hierarchy
-# (chattr +T): ext4's Orlov allocator then places the ward/ folder below it in a block group
-# chosen for its free inodes, not next to /tmp's. No effect elsewhere (not ext4, no chattr).
-chattr +T "$t" 2>/dev/null || true
 es=
 cleanup() {
     [ -n "$es" ] && kill -TERM "$es" 2>/dev/null && wait "$es" 2>/dev/null
@@ -100,8 +91,8 @@ run() {
     local label=$1 cpu0 cpu1
     stats >"$t/before.json"
     cpu0=$(es_cpu)
-    /usr/bin/time -f '%e %U %S %M' -o "$t/time" ${WRAP:-} "$bppipe" run "$t/bench.ini" 2>"$t/$label.err" ||
-        { tail -n 20 "$t/$label.err"; exit 1; }
+    /usr/bin/time -f '%e %U %S %M' -o "$t/time" ${WRAP:-} "$bppipe" run "$t/bench.ini" \
+        2>"$t/$label.err" || { tail -n 20 "$t/$label.err"; exit 1; }
     cpu1=$(es_cpu)
     stats >"$t/after.json"
     python3 - "$label" "$N" "$t/time" "$t/before.json" "$t/after.json" "$cpu0" "$cpu1" \
