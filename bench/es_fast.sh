@@ -16,7 +16,7 @@
 # file per normal reading: a disk benchmark), the default ndjson measures the pipeline.
 # STANDIN=PATH runs another es_standin binary (an ASan build, say). DECODE_THREADS=N sets
 # [pipeline] decode_threads (default: bppipe's, the online processors up to 4; 1 decodes on
-# the main thread alone).
+# the main thread alone). WRAP=CMD runs bppipe under CMD (e.g. "strace -c -f -o FILE").
 set -euo pipefail
 N=${1:-200000}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -91,8 +91,8 @@ run() {
     local label=$1 cpu0 cpu1
     stats >"$t/before.json"
     cpu0=$(es_cpu)
-    /usr/bin/time -f '%e %U %S %M' -o "$t/time" "$bppipe" run "$t/bench.ini" 2>"$t/$label.err" ||
-        { tail -n 20 "$t/$label.err"; exit 1; }
+    /usr/bin/time -f '%e %U %S %M' -o "$t/time" ${WRAP:-} "$bppipe" run "$t/bench.ini" \
+        2>"$t/$label.err" || { tail -n 20 "$t/$label.err"; exit 1; }
     cpu1=$(es_cpu)
     stats >"$t/after.json"
     python3 - "$label" "$N" "$t/time" "$t/before.json" "$t/after.json" "$cpu0" "$cpu1" \

@@ -64,6 +64,7 @@ typedef struct sink {
     int dir_fd;
     bool to_stdout, per_record;
     bool swept; /* per-record: the temporary files of an earlier run are removed */
+    bool kept;  /* per-record: this write found files that already held their document */
     touched files[MAX_TOUCHED];
     size_t n_files;
     unsigned char *marks; /* per record of the batch being written: REFUSED, RENAMED or 0 */
@@ -427,7 +428,10 @@ static size_t write_group(sink *s, bp_batch *batch, size_t *next, size_t n, int 
         }
         if (!doc)
             errno = ENOMEM;
-        if (doc && bp_temp_write(&s->made, p->name, doc, len, &s->temps[k]) == 0) {
+        if (doc && bp_temp_same(&s->made, p->name, doc, len)) {
+            s->marks[i] = RENAMED; /* already archived, these very bytes: synced at the end */
+            s->kept = true;
+        } else if (doc && bp_temp_write(&s->made, p->name, doc, len, &s->temps[k]) == 0) {
             p->record = i;
             k++;
         } else if (doc && permanent_errno(errno)) {
@@ -538,12 +542,14 @@ static int write_per_record(sink *s, bp_batch *batch)
                    left, s->dir);
         s->swept = true;
     }
+    s->kept = false;
     while (next < n && !err) {
         size_t k = write_group(s, batch, &next, n, &err);
         int e = commit_group(s, batch, k);
         err = err ? err : e;
         written = written || k > 0;
     }
+    written = written || s->kept;
     if (written && bp_temps_sync(&s->made) != 0) {
         /* No name is known durable: the whole batch is written again. */
         h->log(s->ctx, BP_LOG_ERROR, "cannot sync the files written in %s: %s; will retry", s->dir,

@@ -101,6 +101,35 @@ int bp_temp_write(bp_temps *ts, const char *name, const char *doc, size_t len, b
     return 0;
 }
 
+/* Whether the `len` bytes of `f` from its start are `want`. */
+static bool holds(int f, const char *want, size_t len)
+{
+    char buf[4096];
+    while (len) {
+        ssize_t n = read(f, buf, len < sizeof buf ? len : sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || memcmp(buf, want, (size_t)n) != 0)
+            return false;
+        want += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+bool bp_temp_same(const bp_temps *ts, const char *name, const char *doc, size_t len)
+{
+    int f = openat(ts->dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+    if (f < 0)
+        return false; /* the usual case: a new reading's name is free */
+    struct stat st;
+    bool same = fstat(f, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+                (st.st_mode & 07777) == FILE_MODE && (size_t)st.st_size == len + 1 &&
+                holds(f, doc, len) && holds(f, "\n", 1);
+    close(f);
+    return same;
+}
+
 int bp_temps_sync(bp_temps *ts)
 {
     /* One syncfs() for the whole group: the data, inodes and folder blocks of every file go

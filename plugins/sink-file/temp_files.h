@@ -34,6 +34,14 @@ void bp_temps_init(bp_temps *ts, int dir_fd);
  * left behind then). */
 int bp_temp_write(bp_temps *ts, const char *name, const char *doc, size_t len, bp_temp *t);
 
+/* Whether NAME already holds exactly `doc` and its newline (a replay of a reading already
+ * archived, the same bytes: golden documents are byte-stable): a regular file, mode 0640, one
+ * link. Then nothing is written: replacing it would free an inode and its block for nothing
+ * (a synchronous discard each on a filesystem mounted with `discard`, and an inode the allocator
+ * skips for the next minute). The caller still syncs before it acknowledges, so a name a killed
+ * run linked and never synced is made durable too. */
+bool bp_temp_same(const bp_temps *ts, const char *name, const char *doc, size_t len);
+
 /* Makes every file written since the last call, and every name given, durable: one syncfs() of
  * the folder's filesystem, which reports (Linux 5.8 and later) any write error there since the
  * last call. 0, or -1 with errno set. */

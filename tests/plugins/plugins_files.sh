@@ -41,8 +41,18 @@ check "pretty-printed" "head -n 2 \$(ls '$t'/rec/a/b/* | head -n1) | tail -n1 | 
 check "folders created 0750" "[ \$(stat -c %a '$t/rec/a') = 750 ] && [ \$(stat -c %a '$t/rec/a/b') = 750 ]"
 check "files 0640" "[ -z \"\$(find '$t/rec/a/b' -type f ! -perm 640)\" ]"
 check "no temporary files left" "! ls -a '$t/rec/a/b' | grep -q tmp"
+# a replay: a file that already holds its reading's document is left as it is (same inode:
+# nothing freed, nothing rewritten); one that does not (cut short here) is replaced whole
+first=$(ls "$t/rec/a/b" | head -n1)
+cp "$t/rec/a/b/$first" "$t/first.json"
+truncate -s 10 "$t/rec/a/b/$first"
+(cd "$t/rec/a/b" && ls -i | grep -v " $first\$" | sort) >"$t/inodes"
 "$BPPIPE" run "$t/p.ini" 2>"$t/err"
 check "a replay overwrites, it does not duplicate" "[ \$(ls '$t/rec/a/b' | wc -l) = 50 ]"
+check "a replay leaves the files that hold their document as they are" \
+    "(cd '$t/rec/a/b' && ls -i | grep -v ' $first\$' | sort) | cmp -s - '$t/inodes'"
+check "a file cut short is written again whole" "cmp -s '$t/rec/a/b/$first' '$t/first.json'"
+check "no temporary files left after the replay" "! ls -a '$t/rec/a/b' | grep -q tmp"
 
 # ndjson: hourly files from the readings' own time; 2000 readings of 5 patients every 5 s = 2000 s
 ward 2000 ndjson "$t/nd" >"$t/p.ini"
