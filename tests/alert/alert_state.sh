@@ -33,7 +33,7 @@ run() { "$BPPIPE" run "$t/p.ini" -o source.in.path="$t/$1.ndjson" "${@:2}" 2>"$t
 run run1
 check "run 1 alerts and the host writes the cooldowns" "[ $? = 0 ] && [ \$(wc -l <'$t/alerts.ndjson') = 1 ] && [ -s '$t/cooldown.state' ]"
 run run2
-check "run 2 restores the cooldowns (two reasons, two keys) and suppresses the repeat" "[ $? = 0 ] && grep -q 'restored 2 keys from' '$t/err.run2' && [ \$(wc -l <'$t/alerts.ndjson') = 1 ] && grep -q 'alerts_suppressed 1' '$t/err.run2'"
+check "run 2 restores the cooldowns (two reasons, two keys, and the alert remembered under its logical id) and suppresses the repeat" "[ $? = 0 ] && grep -q 'restored 3 keys from' '$t/err.run2' && [ \$(wc -l <'$t/alerts.ndjson') = 1 ] && grep -q 'alerts_suppressed 1' '$t/err.run2'"
 run run3
 check "run 3 alerts after the cooldown, counting the reading run 2 suppressed" "[ $? = 0 ] && [ \$(wc -l <'$t/alerts.ndjson') = 2 ] && tail -n1 '$t/alerts.ndjson' | grep -q 'bp-alert-a3' && tail -n1 '$t/alerts.ndjson' | grep -q '1 further reading since the last alert'"
 rm -f "$t/alerts.ndjson"

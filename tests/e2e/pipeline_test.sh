@@ -61,7 +61,7 @@ check "the true test passes" "grep -qx 'ok crisis_alarms_once' '$t/out'" "$t/out
 check "the false test is named with what was seen" \
     "grep -qx 'FAIL everything_is_a_crisis: expect.anomalies.bp_category = hypertensive_crisis, saw \"hypotension\" in 1 of 2 documents' '$t/out'" "$t/out"
 check "the first document that differs is shown, not its payload" \
-    "grep -q '^  first that differs: document 2 of 2 (stable_id \"ptest-3\", patient_id \"low\", systolic_pressure 85, diastolic_pressure 55): bp_category = \"hypotension\"$' '$t/out' && ! grep -q component '$t/out'" "$t/out"
+    "grep -q '^  first that differs: document 2 of 2 (stable_id \"ptest-3\", logical_id \"ptest-3\", patient_id \"low\", systolic_pressure 85, diastolic_pressure 55): bp_category = \"hypotension\"$' '$t/out' && ! grep -q component '$t/out'" "$t/out"
 check "closing line 1 passed, 1 failed" "[ \"\$(tail -n 1 '$t/out')\" = '1 passed, 1 failed' ]" "$t/out"
 check "nothing written, nothing connected" \
     "[ ! -e '$t/ward' ] && ! grep -qi 'kafka\|elasticsearch\|127.0.0.1:1' '$t/err'" "$t/err"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Nothing cut on the way to Elasticsearch: readings whose ids share their first 500 bytes are two
 # documents (ids were cut to 255 bytes, and the second create answered 409, counted as
-# delivered: lost); a stable id over Elasticsearch's 512-byte _id limit is a dead letter with the
+# delivered: lost); a logical id (the Observation id) over Elasticsearch's 512-byte _id limit is a dead letter with the
 # reason, never a cut _id; an ingest pipeline name of 2 100 bytes and an API key of 3 000 reach
 # the cluster whole (fixed URL and header buffers cut them).
 set -u
@@ -57,7 +57,7 @@ check "ids sharing their first 500 bytes are two documents" \
 check "the short one is indexed, the 600-byte one is not" \
     "grep -qx short $t/ids && [ \$(wc -l <$t/ids) = 3 ]"
 check "the 600-byte id is a dead letter with the reason" \
-    'grep -q "rejected by sink.es: stable id of 600 bytes is longer than the 512 bytes Elasticsearch allows for _id" $t/dead/*.ndjson && grep -q "\"stable_id\":\"$a600\"" $t/dead/*.ndjson'
+    'grep -q "rejected by sink.es: logical id of 600 bytes is longer than the 512 bytes Elasticsearch allows for _id" $t/dead/*.ndjson && grep -q "\"stable_id\":\"$a600\"" $t/dead/*.ndjson'
 check "the books count it once" \
     "python3 -c \"import json,sys; s=json.load(open('$t/sum.json')); sys.exit(not (s['readings_in'] == 4 and s['sink_rejected'] == 1))\""
 es_stats "$P" pipelines >"$t/pipelines"

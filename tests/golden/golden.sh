@@ -262,16 +262,27 @@ raw = read(os.path.join(t, "es-bulk.raw")) if os.path.exists(os.path.join(t, "es
 lines = raw.split(b"\n")
 if lines and lines[-1] == b"":
     lines.pop()
-if len(lines) % 2:
-    sys.exit("FAIL the bulk bodies hold an odd number of lines")
-pairs = sorted((lines[i], stamps(lines[i + 1])) for i in range(0, len(lines), 2))
+# A delete (a retraction) is an action line alone; every other action is followed by its
+# document.
+pairs, i = [], 0
+while i < len(lines):
+    (verb, _), = json.loads(lines[i]).items()
+    if verb == "delete":
+        pairs.append((lines[i], None))
+        i += 1
+    elif i + 1 < len(lines):
+        pairs.append((lines[i], stamps(lines[i + 1])))
+        i += 2
+    else:
+        sys.exit("FAIL a bulk body ends with an action and no document")
+pairs.sort(key=lambda p: (p[0], p[1] or b""))
 ids = set()
 for action, _ in pairs:
     meta = json.loads(action)
     (verb, m), = meta.items()
     ids.add((m["_index"], m["_id"]))
 with open(os.path.join(out, "es-bulk.ndjson"), "wb") as f:
-    f.write(b"".join(a + b"\n" + d + b"\n" for a, d in pairs))
+    f.write(b"".join(a + b"\n" + (d + b"\n" if d is not None else b"") for a, d in pairs))
 
 s = json.load(open(os.path.join(t, "summary.json")))
 # The books (not the times, polls, retries or request counts, which depend on the run).

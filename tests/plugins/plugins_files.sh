@@ -30,27 +30,32 @@ path = $3
 INI
 }
 
-# per-record: the original archive's names, pretty JSON, modes 0750/0640
+# per-record: a reading with a logical id (the faker's Observation id) is named obs_<id>.json
+# (docs/revisions.md: its corrections find it by that name alone), pretty JSON, modes 0750/0640
 ward 50 per-record "$t/rec/a/b" >"$t/p.ini"
 "$BPPIPE" run "$t/p.ini" 2>"$t/err"
 check "per-record run exits 0" "[ $? = 0 ]"
 check "one file per reading" "[ \$(ls '$t/rec/a/b' | wc -l) = 50 ]"
-check "names: patient_practitioner_time_id.json" "ls '$t/rec/a/b' | grep -qE '^PAT-00[1-5]_PRAC-0[12]_20260101_[0-9]{6}_[0-9a-f-]{36}\.json$'"
-check "first reading's name" "[ -f '$t/rec/a/b/PAT-001_PRAC-01_20260101_000000_'*.json ]"
-check "pretty-printed" "head -n 2 \$(ls '$t'/rec/a/b/* | head -n1) | tail -n1 | grep -q '^  \"@timestamp\": \"2026-01-01T00:00:00.000Z\",$'"
+check "names: obs_<logical id>.json" "[ -z \"\$(ls '$t/rec/a/b' | grep -vE '^obs_[0-9a-f-]{36}\.json$')\" ]"
+check "each file holds the reading its name says" \
+    "(for f in '$t'/rec/a/b/obs_*.json; do n=\${f##*/obs_}; grep -q \"^  \\\"logical_id\\\": \\\"\${n%.json}\\\",\$\" \"\$f\" || exit 1; done)"
+check "pretty-printed" "head -n 2 \$(ls '$t'/rec/a/b/* | head -n1) | tail -n1 | grep -q '^  \"@timestamp\": \"2026-01-01T[0-9:.]*Z\",$'"
 check "folders created 0750" "[ \$(stat -c %a '$t/rec/a') = 750 ] && [ \$(stat -c %a '$t/rec/a/b') = 750 ]"
 check "files 0640" "[ -z \"\$(find '$t/rec/a/b' -type f ! -perm 640)\" ]"
 check "no temporary files left" "! ls -a '$t/rec/a/b' | grep -q tmp"
 # a replay: a file that already holds its reading's document is left as it is (same inode:
-# nothing freed, nothing rewritten); one that does not (cut short here) is replaced whole
+# nothing freed, nothing rewritten); one that does not (cut short here) is replaced whole, the
+# damaged bytes kept as a trail file (obs_<id>~h<hash>.json: a version that cannot be read)
 first=$(ls "$t/rec/a/b" | head -n1)
 cp "$t/rec/a/b/$first" "$t/first.json"
 truncate -s 10 "$t/rec/a/b/$first"
 (cd "$t/rec/a/b" && ls -i | grep -v " $first\$" | sort) >"$t/inodes"
 "$BPPIPE" run "$t/p.ini" 2>"$t/err"
-check "a replay overwrites, it does not duplicate" "[ \$(ls '$t/rec/a/b' | wc -l) = 50 ]"
+check "a replay overwrites, it does not duplicate" "[ \$(ls '$t/rec/a/b' | grep -vc '~') = 50 ]"
+check "the damaged file is kept as the one trail file" \
+    "[ \$(ls '$t/rec/a/b' | grep -c '~h') = 1 ] && [ \$(stat -c %s '$t'/rec/a/b/*~h*.json) = 10 ]"
 check "a replay leaves the files that hold their document as they are" \
-    "(cd '$t/rec/a/b' && ls -i | grep -v ' $first\$' | sort) | cmp -s - '$t/inodes'"
+    "(cd '$t/rec/a/b' && ls -i | grep -v ' $first\$' | grep -v '~h' | sort) | cmp -s - '$t/inodes'"
 check "a file cut short is written again whole" "cmp -s '$t/rec/a/b/$first' '$t/first.json'"
 check "no temporary files left after the replay" "! ls -a '$t/rec/a/b' | grep -q tmp"
 
