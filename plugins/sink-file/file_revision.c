@@ -186,7 +186,11 @@ int bp_revisions_decide(bp_revisions *rv, size_t slot, const char *name, const c
         held = &on_disk;
     }
     *apply = bp_revision_applies(held, &next);
-    if (*apply && held == &on_disk && on_disk.present) {
+    /* A trail only where a version gives way to another: a correction, a retraction, a newer
+     * version. The same version sent again (a replay with another offset or verdict, or a file
+     * found damaged) is written over, as every per-record replay is, and leaves no trail. */
+    bool gives_way = next.revised || held->version != next.version;
+    if (*apply && held == &on_disk && on_disk.present && gives_way) {
         /* The file it replaces keeps a name of its own, made before the rename, so that some
          * name holds it at every moment. A trail a replay already made is the same file. */
         char trail[BP_RECORD_NAME_MAX + 48];

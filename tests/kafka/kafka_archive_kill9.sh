@@ -62,10 +62,13 @@ with open(out, "w") as ids:
             with open(os.path.join(folder, name)) as f:
                 doc = json.load(f)
             when = datetime.datetime.strptime(doc["@timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ")
-            want = "%s_%s_%s_%s.json" % (part(doc.get("patient_id"), "unknown"),
-                                         part(doc.get("practitioner_id"), "none"),
-                                         when.strftime("%Y%m%d_%H%M%S"),
-                                         part(doc.get("stable_id"), "noid"))
+            if doc.get("logical_id"):  # named by what it is a version of (docs/revisions.md)
+                want = "obs_%s.json" % part(doc["logical_id"], "noid")
+            else:
+                want = "%s_%s_%s_%s.json" % (part(doc.get("patient_id"), "unknown"),
+                                             part(doc.get("practitioner_id"), "none"),
+                                             when.strftime("%Y%m%d_%H%M%S"),
+                                             part(doc.get("stable_id"), "noid"))
             if want != name:
                 raise ValueError("holds the document of " + want)
             ids.write(doc["observation_id"] + "\n")
