@@ -506,15 +506,6 @@ static int on_retract(bp_alarms *a, bp_batch *records, const bp_record *rec, int
     return rc;
 }
 
-/* Whether retraction `r` is the engine's companion of replacement `prev` (docs/revisions.md:
- * it follows the accepted replacement of its logical id, for the sinks that do not get that
- * replacement): the replacement already said what became of the reading. */
-static bool companion_of(const bp_record *prev, const bp_record *r)
-{
-    return prev && prev->revision == BP_REVISION_REPLACE && prev->logical_id && r->logical_id &&
-           strcmp(prev->logical_id, r->logical_id) == 0 && prev->version == r->version;
-}
-
 int bp_alarms_process(bp_alarms *a, bp_batch *records, int64_t now_ms)
 {
     if (!a)
@@ -525,7 +516,7 @@ int bp_alarms_process(bp_alarms *a, bp_batch *records, int64_t now_ms)
         bp_route route = bp_record_route(r);
         int rc = 0;
         if (r->revision == BP_REVISION_RETRACT && !r->invalid_reason && !r->skip_reason) {
-            if (!companion_of(i ? records->items[i - 1] : NULL, r))
+            if (!r->companion) /* a correction's, for the sinks: it said already */
                 rc = on_retract(a, records, r, now_ms);
         } else if (route == BP_ROUTE_COMMAND)
             rc = on_command(a, records, r, now_ms);

@@ -332,15 +332,6 @@ static void take(bp_live *l, const bp_record *r, int64_t now_ms)
         l->n_ev++;
 }
 
-/* Whether retraction `r` is the engine's companion of replacement `prev` (docs/revisions.md:
- * it follows the accepted replacement of its logical id, for the sinks that do not get that
- * replacement): the page shows the replacement, so the companion must not take it away. */
-static bool companion_of(const bp_record *prev, const bp_record *r)
-{
-    return prev && prev->revision == BP_REVISION_REPLACE && prev->logical_id && r->logical_id &&
-           strcmp(prev->logical_id, r->logical_id) == 0 && prev->version == r->version;
-}
-
 void bp_live_feed(bp_live *l, const bp_batch *records, int64_t now_ms)
 {
     if (!l)
@@ -351,7 +342,7 @@ void bp_live_feed(bp_live *l, const bp_batch *records, int64_t now_ms)
         const bp_record *r = records->items[i];
         bp_route route = bp_record_route(r);
         if (r->revision == BP_REVISION_RETRACT && !r->invalid_reason && !r->skip_reason) {
-            if (!companion_of(i ? records->items[i - 1] : NULL, r))
+            if (!r->companion) /* a correction's, for the sinks: it said already */
                 retract(l, r);
         } else if (route == BP_ROUTE_NORMAL || route == BP_ROUTE_ANOMALY) {
             take(l, r, now_ms);

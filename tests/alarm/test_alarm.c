@@ -573,7 +573,8 @@ static void test_withdraw_corrected(void)
     /* still matching: nothing, and the engine's retract companion that follows it (for the
      * sinks that do not get the replacement) withdraws nothing either */
     STEP(a, T0 + 1000, ev, version_of(&t_, "p1", hc, T0, "Observation/1", BP_REVISION_REPLACE);
-         retract(&t_, "p1", "Observation/1"); t_.b.items[t_.b.count - 1]->version = 2);
+         retract(&t_, "p1", "Observation/1"); t_.b.items[t_.b.count - 1]->version = 2;
+         t_.b.items[t_.b.count - 1]->companion = true);
     CHECK_STR(ev, "");
     char *list = bp_alarms_list_json(a);
     CHECK_CONTAINS(list, "\"state\":\"raised\"");

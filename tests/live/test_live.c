@@ -125,6 +125,7 @@ int main(void)
     companion->logical_id = "Observation/o1";
     companion->revision = BP_REVISION_RETRACT;
     companion->version = 2;
+    companion->companion = true; /* the engine marks it (src/engine/revision_route.c) */
     bp_batch_push(&b, companion);
     bp_live_feed(l, &b, 1700000005000);
     bp_buf_reset(&out);
