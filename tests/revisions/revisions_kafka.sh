@@ -168,6 +168,9 @@ wait_until 120 es_has ward x1 130
 check "the correction replaced x1 in Elasticsearch" "es_has ward x1 130 && ! es_has ward x1 190"
 wait_until 60 has_event "$t/w" "P crisis withdrawn"
 check "the crisis alarm was withdrawn" "has_event '$t/w' 'P crisis withdrawn'"
+corrected_1() { [ "$(metric "$t/w" bppipe_corrected_total)" = 1 ]; } # booked at its commit
+wait_until 60 corrected_1
+check "/metrics counts the correction" "corrected_1"
 wait_until 120 committed_past ward blood-pressure 5
 check "the group committed past the correction (offset 5)" "committed_past ward blood-pressure 5"
 kill -KILL $pid
