@@ -69,7 +69,15 @@ check "the run ends, exit 0" "[ $st = 0 ]"
 cat "$t/err" | grep -v '^$' | tail -n 5 >&2
 most=$(sort -n "$t/writes" | tail -n 1)
 echo "writes of the stalled sink (records offered): $(tr '\n' ' ' <"$t/writes")"
-check "a write carried queued batches together (at least 4 batches of 10)" "[ '$most' -ge 40 ]"
+# The stalled write may itself have taken several batches (a slow lane thread, under
+# ThreadSanitizer: 30 records); whatever it did not take of the 50 the fast sink had was queued
+# behind it, and a later write carries all of that together (retries of its failed records may
+# come first, in writes of their own).
+first=$(head -n 1 "$t/writes")
+after=$(tail -n +2 "$t/writes" | sort -n | tail -n 1)
+check "a write carried queued batches together (2 batches of 10 at least)" "[ '$most' -ge 20 ]"
+check "the batches queued during the stall went out together ($after >= 50 - $first)" \
+    "[ '$after' -ge $((50 - first)) ]"
 check "no write held more than the lane's bound and one batch" "[ '$most' -le 70 ]"
 # 300 readings, patient P-<i mod 7>: 43 of P-3, refused by the slow sink.
 check "every reading the slow sink took arrived once (257)" \
