@@ -2,6 +2,7 @@
 #include "clinical/history.h"
 
 #include "common/le_bytes.h"
+#include "common/revisable.h"
 #include "common/sha256.h"
 
 #include <math.h>
@@ -179,10 +180,7 @@ size_t bp_hist_key(const char *patient, uint8_t *out)
 
 uint64_t bp_hist_reading_id(const char *logical_id)
 {
-    uint8_t d[32];
-    bp_sha256(logical_id, strlen(logical_id), d);
-    uint64_t id = bp_le_get_u64(d);
-    return id ? id : 1;
+    return bp_revisable_id(logical_id);
 }
 
 void bp_hist_log_init(bp_hist_log *h)
@@ -190,15 +188,11 @@ void bp_hist_log_init(bp_hist_log *h)
     memset(h, 0, sizeof *h);
 }
 
-/* Folds the oldest entries into `base` while more than `keep` are kept, or while the oldest has
- * no id (nothing can revise it, nor what is before it). */
-static void fold_old(bp_hist_log *h, int keep)
+/* The window's fold (common/revisable.h). */
+static void fold_into(void *ctx, void *base, const bp_revisable_entry *e)
 {
-    int k = 0;
-    for (; k < h->n && (h->n - k > keep || h->entries[k].id == 0); k++)
-        bp_hist_fold(&h->base, h->entries[k].at_ms, h->entries[k].sys, h->entries[k].dia);
-    memmove(h->entries, h->entries + k, (size_t)(h->n - k) * sizeof *h->entries);
-    h->n -= k;
+    (void)ctx;
+    bp_hist_fold(base, e->at_ms, e->sys, e->dia);
 }
 
 void bp_hist_log_add(bp_hist_log *h, int keep, uint64_t id, int64_t at, double s, double d)
@@ -209,16 +203,14 @@ void bp_hist_log_add(bp_hist_log *h, int keep, uint64_t id, int64_t at, double s
         return;
     }
     h->entries[h->n++] = (bp_hist_entry){id, at, s, d};
-    fold_old(h, keep);
+    bp_revisable_trim(h->entries, &h->n, keep, fold_into, NULL, &h->base);
 }
 
 int bp_hist_log_revise(bp_hist_log *h, int keep, bool retract, uint64_t id, int64_t at, double s,
                        double d, bp_history *before)
 {
-    int i = 0;
-    while (i < h->n && h->entries[i].id != id)
-        i++;
-    bool found = i < h->n;
+    int i = bp_revisable_find(h->entries, h->n, id);
+    bool found = i >= 0;
     if (!found && (retract || keep == 0 || h->n == 0)) {
         if (!retract) {
             if (before)
@@ -227,20 +219,11 @@ int bp_hist_log_revise(bp_hist_log *h, int keep, bool retract, uint64_t id, int6
         }
         return 0;
     }
-    if (retract) {
-        memmove(h->entries + i, h->entries + i + 1, (size_t)(h->n - i - 1) * sizeof *h->entries);
-        h->n--;
-    } else if (!found) { /* after the last kept reading not later than it */
-        if (h->n == BP_HIST_MAX_REVISABLE) {
-            bp_hist_fold(&h->base, h->entries[0].at_ms, h->entries[0].sys, h->entries[0].dia);
-            memmove(h->entries, h->entries + 1, (size_t)(h->n - 1) * sizeof *h->entries);
-            h->n--;
-        }
-        for (i = h->n; i > 0 && h->entries[i - 1].at_ms > at; i--)
-            ;
-        memmove(h->entries + i + 1, h->entries + i, (size_t)(h->n - i) * sizeof *h->entries);
-        h->n++;
-    }
+    if (retract)
+        bp_revisable_remove(h->entries, &h->n, i);
+    else if (!found)
+        i = bp_revisable_insert_at(h->entries, &h->n, BP_HIST_MAX_REVISABLE, at, fold_into, NULL,
+                                   &h->base);
     if (!retract)
         h->entries[i] = (bp_hist_entry){id, at, s, d};
     h->now = h->base;
@@ -249,7 +232,7 @@ int bp_hist_log_revise(bp_hist_log *h, int keep, bool retract, uint64_t id, int6
             *before = h->now;
         bp_hist_fold(&h->now, h->entries[k].at_ms, h->entries[k].sys, h->entries[k].dia);
     }
-    fold_old(h, keep);
+    bp_revisable_trim(h->entries, &h->n, keep, fold_into, NULL, &h->base);
     return found;
 }
 
@@ -257,22 +240,10 @@ size_t bp_hist_log_encode(const bp_hist_log *h, uint8_t *out)
 {
     if (h->n == 0)
         return bp_hist_encode(&h->now, out);
-    uint8_t *p = out;
-    *p++ = BP_HIST_LAYOUT_REVISABLE;
-    *p++ = (uint8_t)h->n;
-    size_t len = bp_hist_encode(&h->now, p + 1);
-    *p = (uint8_t)len;
-    p += 1 + len;
-    len = bp_hist_encode(&h->base, p + 1);
-    *p = (uint8_t)len;
-    p += 1 + len;
-    for (int i = 0; i < h->n; i++) {
-        p = bp_le_put_u64(p, h->entries[i].id);
-        p = bp_le_put_u64(p, (uint64_t)h->entries[i].at_ms);
-        p = bp_le_put_f64(p, h->entries[i].sys);
-        p = bp_le_put_f64(p, h->entries[i].dia);
-    }
-    return (size_t)(p - out);
+    uint8_t now[BP_HIST_STATE_MAX], base[BP_HIST_STATE_MAX];
+    size_t now_len = bp_hist_encode(&h->now, now);
+    size_t base_len = bp_hist_encode(&h->base, base);
+    return bp_revisable_encode(out, now, now_len, base, base_len, h->entries, h->n);
 }
 
 int bp_hist_log_decode(const uint8_t *in, size_t len, bp_hist_log *h)
@@ -286,27 +257,12 @@ int bp_hist_log_decode(const uint8_t *in, size_t len, bp_hist_log *h)
     }
     bp_hist_log v;
     bp_hist_log_init(&v);
-    if (len < 3 || in[1] < 1 || in[1] > BP_HIST_MAX_REVISABLE)
+    bp_revisable_parts parts;
+    if (bp_revisable_decode(in, len, BP_HIST_MAX_REVISABLE, &parts, v.entries) != 0 ||
+        bp_hist_decode(parts.now, parts.now_len, &v.now) != 0 ||
+        bp_hist_decode(parts.base, parts.base_len, &v.base) != 0)
         return -1;
-    v.n = in[1];
-    size_t at = 2, now_len = in[2];
-    if (at + 1 + now_len + 1 > len || bp_hist_decode(in + at + 1, now_len, &v.now) != 0)
-        return -1;
-    at += 1 + now_len;
-    size_t base_len = in[at];
-    if (at + 1 + base_len + (size_t)v.n * 32 != len ||
-        bp_hist_decode(in + at + 1, base_len, &v.base) != 0)
-        return -1;
-    at += 1 + base_len;
-    for (int i = 0; i < v.n; i++, at += 32) {
-        bp_hist_entry *e = &v.entries[i];
-        e->id = bp_le_get_u64(in + at);
-        e->at_ms = (int64_t)bp_le_get_u64(in + at + 8);
-        e->sys = bp_le_get_f64(in + at + 16);
-        e->dia = bp_le_get_f64(in + at + 24);
-        if (isinf(e->sys) || isinf(e->dia))
-            return -1;
-    }
+    v.n = parts.n;
     *h = v;
     return 0;
 }

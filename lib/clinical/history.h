@@ -11,6 +11,8 @@
 #ifndef BPPIPE_HISTORY_H
 #define BPPIPE_HISTORY_H
 
+#include "common/revisable.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -94,11 +96,8 @@ int bp_hist_decode(const uint8_t *in, size_t len, bp_history *h);
  * is a bp_history as before (and stored as "xgbhist.1"). */
 #define BP_HIST_MAX_REVISABLE 16
 
-typedef struct bp_hist_entry {
-    uint64_t id; /* bp_hist_reading_id of the logical id; 0: none */
-    int64_t at_ms;
-    double sys, dia;
-} bp_hist_entry;
+/* A kept reading: id (bp_hist_reading_id of the logical id; 0: none), time, values. */
+typedef bp_revisable_entry bp_hist_entry;
 
 typedef struct bp_hist_log {
     bp_history base, now;
@@ -125,7 +124,7 @@ int bp_hist_log_revise(bp_hist_log *h, int keep, bool retract, uint64_t id, int6
  * byte 0x80 (never a kept count), u8 n, u8 length + xgbhist.1 of `now`, u8 length + xgbhist.1 of
  * `base`, n x (u64 id, i64 at_ms, f64 sys, f64 dia). Kept under the keyed-state format
  * BP_HIST_FORMAT: a value stored before revisions is read as a log without entries. */
-#define BP_HIST_LAYOUT_REVISABLE 0x80
+#define BP_HIST_LAYOUT_REVISABLE BP_REVISABLE_LAYOUT
 #define BP_HIST_LOG_MAX (4 + 2 * BP_HIST_STATE_MAX + BP_HIST_MAX_REVISABLE * 32)
 size_t bp_hist_log_encode(const bp_hist_log *h, uint8_t *out);
 /* 0, or -1 (and `h` initialised) when the bytes are neither layout. */

@@ -1,6 +1,7 @@
 #include "trend.h"
 
 #include "common/le_bytes.h"
+#include "common/revisable.h"
 #include "common/sha256.h"
 
 #include <math.h>
@@ -387,12 +388,7 @@ size_t bp_trend_key(const char *patient, uint8_t *out)
 
 uint64_t bp_trend_reading_id(const char *logical_id)
 {
-    uint8_t d[32];
-    bp_sha256(logical_id, strlen(logical_id), d);
-    uint64_t id = 0;
-    for (int i = 0; i < 8; i++)
-        id |= (uint64_t)d[i] << (8 * i);
-    return id ? id : 1;
+    return bp_revisable_id(logical_id);
 }
 
 void bp_trend_history_init(bp_trend_history *h)
@@ -402,20 +398,16 @@ void bp_trend_history_init(bp_trend_history *h)
     bp_patient_state_init(&h->now);
 }
 
-/* Folds the oldest entries into `base` while there are more than `keep`, or while the oldest
- * has no id (nothing can revise it, nor anything before it). */
+/* The window's fold (revisable.h): a reading judged into `base`, its verdict not needed. */
+static void fold_into(void *cfg, void *base, const bp_revisable_entry *e)
+{
+    bp_trend_verdict ignored;
+    bp_trend_judge(cfg, base, e->at_ms, e->sys, e->dia, &ignored);
+}
+
 static void fold_old(const bp_trend_config *c, int keep, bp_trend_history *h)
 {
-    int k = 0;
-    while (k < h->n && (h->n - k > keep || h->entries[k].id == 0)) {
-        bp_trend_verdict ignored;
-        const bp_trend_entry *e = &h->entries[k++];
-        bp_trend_judge(c, &h->base, e->at_ms, e->sys, e->dia, &ignored);
-    }
-    if (k == 0)
-        return;
-    memmove(h->entries, h->entries + k, (size_t)(h->n - k) * sizeof *h->entries);
-    h->n -= k;
+    bp_revisable_trim(h->entries, &h->n, keep, fold_into, (void *)c, &h->base);
 }
 
 void bp_trend_history_judge(const bp_trend_config *c, int keep, bp_trend_history *h, uint64_t id,
@@ -447,15 +439,12 @@ int bp_trend_history_revise(const bp_trend_config *c, int keep, bp_trend_history
                             bp_trend_revision rev, uint64_t id, int64_t at, double s, double d,
                             bp_trend_verdict *out)
 {
-    int i = 0;
-    while (i < h->n && h->entries[i].id != id)
-        i++;
-    bool found = i < h->n;
+    int i = bp_revisable_find(h->entries, h->n, id);
+    bool found = i >= 0;
     if (rev == BP_TREND_RETRACT) {
         if (!found)
             return 0;
-        memmove(h->entries + i, h->entries + i + 1, (size_t)(h->n - i - 1) * sizeof *h->entries);
-        h->n--;
+        bp_revisable_remove(h->entries, &h->n, i);
         refold(c, h, -1, out);
         fold_old(c, keep, h);
         return 1;
@@ -465,20 +454,8 @@ int bp_trend_history_revise(const bp_trend_config *c, int keep, bp_trend_history
             bp_trend_history_judge(c, keep, h, id, at, s, d, out);
             return 0;
         }
-        /* after the last entry not later than it: where it would have come in time */
-        i = h->n;
-        while (i > 0 && h->entries[i - 1].at_ms > at)
-            i--;
-        if (h->n == BP_TREND_MAX_REVISABLE) { /* room: the oldest goes into `base` first */
-            bp_trend_verdict ignored;
-            bp_trend_judge(c, &h->base, h->entries[0].at_ms, h->entries[0].sys, h->entries[0].dia,
-                           &ignored);
-            memmove(h->entries, h->entries + 1, (size_t)(h->n - 1) * sizeof *h->entries);
-            h->n--;
-            i = i > 0 ? i - 1 : 0;
-        }
-        memmove(h->entries + i + 1, h->entries + i, (size_t)(h->n - i) * sizeof *h->entries);
-        h->n++;
+        i = bp_revisable_insert_at(h->entries, &h->n, BP_TREND_MAX_REVISABLE, at, fold_into,
+                                   (void *)c, &h->base);
     }
     h->entries[i] = (bp_trend_entry){id, at, s, d};
     refold(c, h, i, out);
@@ -490,23 +467,10 @@ size_t bp_trend_history_encode(const bp_trend_config *c, const bp_trend_history 
 {
     if (h->n == 0)
         return bp_trend_encode(c, &h->now, out);
-    uint8_t *o = out;
-    *o++ = BP_TREND_LAYOUT_REVISABLE;
-    *o++ = (uint8_t)h->n;
-    size_t len = bp_trend_encode(c, &h->now, o + 1);
-    *o = (uint8_t)len;
-    o += 1 + len;
-    len = bp_trend_encode(c, &h->base, o + 1);
-    *o = (uint8_t)len;
-    o += 1 + len;
-    for (int i = 0; i < h->n; i++) {
-        const bp_trend_entry *e = &h->entries[i];
-        o = bp_le_put_u64(o, e->id);
-        o = bp_le_put_u64(o, (uint64_t)e->at_ms);
-        o = bp_le_put_f64(o, e->sys);
-        o = bp_le_put_f64(o, e->dia);
-    }
-    return (size_t)(o - out);
+    uint8_t now[BP_TREND_STATE_MAX], base[BP_TREND_STATE_MAX];
+    size_t now_len = bp_trend_encode(c, &h->now, now);
+    size_t base_len = bp_trend_encode(c, &h->base, base);
+    return bp_revisable_encode(out, now, now_len, base, base_len, h->entries, h->n);
 }
 
 int bp_trend_history_decode(const bp_trend_config *c, const uint8_t *in, size_t len,
@@ -523,27 +487,15 @@ int bp_trend_history_decode(const bp_trend_config *c, const uint8_t *in, size_t 
     }
     bp_trend_history v;
     bp_trend_history_init(&v);
-    if (len < 3 || in[1] < 1 || in[1] > BP_TREND_MAX_REVISABLE)
+    bp_revisable_parts parts;
+    if (bp_revisable_decode(in, len, BP_TREND_MAX_REVISABLE, &parts, v.entries) != 0 ||
+        bp_trend_decode(c, parts.now, parts.now_len, &v.now) != 0 ||
+        bp_trend_decode(c, parts.base, parts.base_len, &v.base) != 0)
         return -1;
-    v.n = in[1];
-    size_t at = 2, now_len = in[2];
-    if (at + 1 + now_len + 1 > len || bp_trend_decode(c, in + at + 1, now_len, &v.now) != 0)
-        return -1;
-    at += 1 + now_len;
-    size_t base_len = in[at];
-    if (at + 1 + base_len + (size_t)v.n * 32 != len ||
-        bp_trend_decode(c, in + at + 1, base_len, &v.base) != 0)
-        return -1;
-    at += 1 + base_len;
-    for (int i = 0; i < v.n; i++, at += 32) {
-        bp_trend_entry *e = &v.entries[i];
-        e->id = bp_le_get_u64(in + at);
-        e->at_ms = (int64_t)bp_le_get_u64(in + at + 8);
-        e->sys = bp_le_get_f64(in + at + 16);
-        e->dia = bp_le_get_f64(in + at + 24);
-        if (e->at_ms == INT64_MIN || isinf(e->sys) || isinf(e->dia))
+    v.n = parts.n;
+    for (int i = 0; i < v.n; i++)
+        if (v.entries[i].at_ms == INT64_MIN) /* the "no time" mark: never a kept reading's */
             return -1;
-    }
     *h = v;
     return 0;
 }

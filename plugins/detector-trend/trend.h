@@ -10,6 +10,8 @@
 #ifndef BPPIPE_TREND_H
 #define BPPIPE_TREND_H
 
+#include "common/revisable.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -109,11 +111,8 @@ int bp_trend_decode(const bp_trend_config *cfg, const uint8_t *in, size_t len, b
  * judged as a late reading and the retraction changes nothing (the caller counts both). */
 #define BP_TREND_MAX_REVISABLE 32
 
-typedef struct bp_trend_entry {
-    uint64_t id;   /* bp_trend_reading_id of the logical id; 0: none (never revised) */
-    int64_t at_ms; /* effective time */
-    double sys, dia;
-} bp_trend_entry;
+/* A kept reading: id (bp_trend_reading_id of the logical id; 0: none), time, values. */
+typedef bp_revisable_entry bp_trend_entry;
 
 typedef struct bp_trend_history {
     bp_patient_state base, now;
@@ -151,7 +150,7 @@ int bp_trend_history_revise(const bp_trend_config *cfg, int keep, bp_trend_histo
  *   n x (u64 id, i64 at_ms, f64 sys, f64 dia), oldest first (values may be NaN).
  * Both layouts are kept under the keyed-state format BP_TREND_STATE_FORMAT: a value written
  * before revisions (trend.1) is read as a history without entries. */
-#define BP_TREND_LAYOUT_REVISABLE 0x80
+#define BP_TREND_LAYOUT_REVISABLE BP_REVISABLE_LAYOUT
 #define BP_TREND_HISTORY_MAX (3 + 2 * BP_TREND_STATE_MAX + 1 + BP_TREND_MAX_REVISABLE * 32)
 size_t bp_trend_history_encode(const bp_trend_config *cfg, const bp_trend_history *h, uint8_t *out);
 /* 0, or -1 (and `h` as bp_trend_history_init leaves it) when the bytes are neither layout. */
