@@ -17,6 +17,13 @@
 # STANDIN=PATH runs another es_standin binary (an ASan build, say). DECODE_THREADS=N sets
 # [pipeline] decode_threads (default: bppipe's, the online processors up to 4; 1 decodes on
 # the main thread alone). WRAP=CMD runs bppipe under CMD (e.g. "strace -c -f -o FILE").
+#
+# The per-record first pass creates a file per normal reading; on ext4 without a journal each
+# new inode skips, one by one, the inodes its folder's block groups freed in the last 60 s (360 s
+# while their inode-table block is not yet written back): the clean-up of a previous per-record
+# run (tens of thousands of files), or of other work's temporary folders beside it, then costs
+# several times the archive itself (docs/plugins/sink-file.md, "Durability"). The script says
+# so when its own previous per-record clean-up is less than 360 s old.
 set -euo pipefail
 N=${1:-200000}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +36,13 @@ done
 route=${ES_ROUTE:-anomaly}
 layout=${NORMAL_LAYOUT:-ndjson}
 compress=${COMPRESS:-false}
+freed_stamp=${TMPDIR:-/tmp}/bppipe-es_fast.freed
+if [ "$layout" = per-record ] && [ -f "$freed_stamp" ]; then
+    age=$(( $(date +%s) - $(stat -c %Y "$freed_stamp") ))
+    [ "$age" -ge 360 ] || echo "es_fast: note: a previous per-record run's clean-up freed its" \
+        "archive's inodes ${age} s ago; until 360 s have passed, ext4 without a journal makes" \
+        "every new file skip them and the first pass measures that" >&2
+fi
 t=$(mktemp -d)
 es=
 cleanup() {
@@ -36,6 +50,7 @@ cleanup() {
     # what the stand-in said besides its closing line (a sanitizer's report, say)
     grep -v '^es_standin: stopping' "$t/standin.err" >&2 || true
     rm -rf "$t"
+    [ "$layout" != per-record ] || touch "$freed_stamp"
 }
 trap cleanup EXIT
 

@@ -16,9 +16,13 @@
 #define HELD_READ_MAX (256 * 1024)
 
 typedef struct bp_rev_slot {
-    const char *name; /* NULL: not a file under a logical name */
+    const char *name;   /* NULL: not a file under a logical name */
+    uint64_t name_hash; /* compared before the names: a group holds up to 1 024 slots */
     bool applied;
-    bp_held after; /* what the name holds once this slot is renamed */
+    bp_held after;   /* what the name holds once this slot is renamed */
+    const char *doc; /* its document, hashed into after.hash only when a later slot needs it */
+    size_t len;
+    bool hashed;
 } bp_rev_slot;
 
 int bp_logical_file_name(const char *logical_id, char *out, size_t out_len)
@@ -161,30 +165,47 @@ static int read_held(int dir_fd, const char *name, bp_held *h)
     return 0;
 }
 
+/* The hash of slot `sl`'s document, computed at its first use. */
+static uint64_t slot_hash(bp_rev_slot *sl)
+{
+    if (!sl->hashed) {
+        sl->after.hash = bp_fnv1a64(sl->doc, sl->len, 0);
+        sl->hashed = true;
+    }
+    return sl->after.hash;
+}
+
 int bp_revisions_decide(bp_revisions *rv, size_t slot, const char *name, const char *doc,
                         size_t len, int64_t version, const char *revision, bool *apply)
 {
-    bp_held next;
-    bp_held_parse(doc, len, &next); /* presence; the host's fields below decide */
+    /* What this version is comes from the host's fields alone; its document is hashed only
+     * when it is compared with another one (a first version, the usual case, never is). */
+    bp_held next = {.present = true};
     next.version = version > 0 ? version : 0;
     next.retracted = revision && strcmp(revision, "retract") == 0;
     next.revised = next.retracted || (revision && strcmp(revision, "replace") == 0);
-    next.hash = bp_fnv1a64(doc, len, 0);
+    uint64_t name_hash = bp_fnv1a64(name, strlen(name), 0);
 
     /* The latest earlier file of this group under the same name stands for the disk: it will
      * be there when this one is renamed. */
     const bp_held *held = NULL;
-    for (size_t i = slot < rv->n ? slot : rv->n; i-- > 0;)
-        if (rv->slots[i].name && rv->slots[i].applied && strcmp(rv->slots[i].name, name) == 0) {
-            held = &rv->slots[i].after;
+    for (size_t i = slot < rv->n ? slot : rv->n; i-- > 0;) {
+        bp_rev_slot *sl = &rv->slots[i];
+        if (sl->name && sl->applied && sl->name_hash == name_hash && strcmp(sl->name, name) == 0) {
+            slot_hash(sl);
+            held = &sl->after;
             break;
         }
+    }
     bp_held on_disk;
     if (!held) {
         if (read_held(rv->dir_fd, name, &on_disk) != 0)
             return -1;
         held = &on_disk;
     }
+    bool hashed = held->present;
+    if (hashed)
+        next.hash = bp_fnv1a64(doc, len, 0);
     *apply = bp_revision_applies(held, &next);
     /* A trail only where a version gives way to another: a correction, a retraction, a newer
      * version. The same version sent again (a replay with another offset or verdict, or a file
@@ -205,7 +226,7 @@ int bp_revisions_decide(bp_revisions *rv, size_t slot, const char *name, const c
     if (slot < rv->cap) {
         for (size_t i = rv->n; i < slot; i++)
             rv->slots[i].name = NULL;
-        rv->slots[slot] = (bp_rev_slot){name, *apply, next};
+        rv->slots[slot] = (bp_rev_slot){name, name_hash, *apply, next, doc, len, hashed};
         if (slot >= rv->n)
             rv->n = slot + 1;
     }

@@ -13,6 +13,7 @@
  */
 #include "file_names.h"
 #include "file_revision.h"
+#include "group_sync.h"
 #include "temp_files.h"
 
 #include "common/clock.h"
@@ -36,11 +37,12 @@
 #define DIR_MODE 0750
 #define FILE_MODE 0640
 #define MAX_TOUCHED 64 /* hourly files one batch may touch before they are synced early */
-/* per-record: files open at once (a larger batch is written in groups of this many, a syncfs
- * each and one more at the end; measured: bench/durability, the sink's doc, "Durability"): a
- * quarter of the process's open-file limit, within these bounds, so that the sockets and the
- * other sinks keep theirs (1 024, Debian's default limit, gives 256) */
-#define GROUP_MIN 64
+/* per-record: files of one group (a larger batch is written in groups of this many, a syncfs
+ * each and one more at the end; measured: bench/durability, the sink's doc, "Durability"). Two
+ * groups are open at once (one written while the other's syncfs runs): an eighth of the
+ * process's open-file limit each, within these bounds, so that the sockets and the other sinks
+ * keep theirs (1 024, Debian's default limit, gives two of 128) */
+#define GROUP_MIN 32
 #define GROUP_MAX 1024
 
 enum { REFUSED = 1, RENAMED = 2 };
@@ -69,9 +71,13 @@ typedef struct sink {
     size_t n_files;
     unsigned char *marks; /* per record of the batch being written: REFUSED, RENAMED or 0 */
     size_t marks_cap;
-    pending *group; /* per-record: the files written and not yet named, group_max of each */
+    /* per-record: the files written and not yet named, two groups of group_max: one written
+     * while the other's syncfs() runs on `syncer` */
+    pending *group[2];
     size_t group_max;
-    bp_temp *temps;
+    bp_temp *temps[2];
+    bp_group_sync syncer;
+    bool syncing;  /* syncer started (at the first write) */
     bp_temps made; /* per-record: how this folder's files are made */
     /* per-record: the versions among the group's files, and which files get their name */
     bp_revisions revs;
@@ -144,13 +150,15 @@ static int sink_open(const bp_host *host, bp_ctx *ctx, void **state)
     }
     if (s->per_record) {
         struct rlimit lim;
-        rlim_t quarter = getrlimit(RLIMIT_NOFILE, &lim) == 0 ? lim.rlim_cur / 4 : GROUP_MIN;
-        s->group_max = quarter < GROUP_MIN ? GROUP_MIN : quarter > GROUP_MAX ? GROUP_MAX : quarter;
-        s->group = calloc(s->group_max, sizeof *s->group);
-        s->temps = calloc(s->group_max, sizeof *s->temps);
+        rlim_t eighth = getrlimit(RLIMIT_NOFILE, &lim) == 0 ? lim.rlim_cur / 8 : GROUP_MIN;
+        s->group_max = eighth < GROUP_MIN ? GROUP_MIN : eighth > GROUP_MAX ? GROUP_MAX : eighth;
+        for (int b = 0; b < 2; b++) {
+            s->group[b] = calloc(s->group_max, sizeof *s->group[b]);
+            s->temps[b] = calloc(s->group_max, sizeof *s->temps[b]);
+        }
         s->named = calloc(s->group_max, sizeof *s->named);
         bp_temps_init(&s->made, s->dir_fd);
-        if (!s->group || !s->temps || !s->named ||
+        if (!s->group[0] || !s->group[1] || !s->temps[0] || !s->temps[1] || !s->named ||
             bp_revisions_init(&s->revs, s->dir_fd, s->group_max) != 0) {
             host->log(ctx, BP_LOG_ERROR, "out of memory");
             goto fail;
@@ -159,8 +167,10 @@ static int sink_open(const bp_host *host, bp_ctx *ctx, void **state)
     *state = s;
     return BP_OK;
 fail:
-    free(s->group);
-    free(s->temps);
+    for (int b = 0; b < 2; b++) {
+        free(s->group[b]);
+        free(s->temps[b]);
+    }
     free(s->named);
     bp_revisions_free(&s->revs);
     if (s->dir_fd >= 0)
@@ -174,9 +184,13 @@ static void sink_close(void *state)
     sink *s = state;
     if (s->dir_fd >= 0)
         close(s->dir_fd);
+    if (s->syncing)
+        bp_group_sync_stop(&s->syncer);
     free(s->marks);
-    free(s->group);
-    free(s->temps);
+    for (int b = 0; b < 2; b++) {
+        free(s->group[b]);
+        free(s->temps[b]);
+    }
     free(s->named);
     bp_revisions_free(&s->revs);
     free(s);
@@ -194,10 +208,8 @@ static bool permanent_errno(int e)
     case EISDIR:
     case EFBIG:
     case ELOOP:
-    case EILSEQ:
-        return true;
-    default:
-        return false;
+    case EILSEQ: return true;
+    default: return false;
     }
 }
 
@@ -373,8 +385,7 @@ fail:
     delivered_before(s, batch, durable);
     /* Every failure here concerns an hourly file many readings share (a folder in its place,
      * a full disk): it is the folder's to fix, and retried, never a reading's refusal. */
-    h->log(s->ctx, BP_LOG_ERROR, "cannot %s in %s: %s; will retry", what, s->dir,
-           strerror(err));
+    h->log(s->ctx, BP_LOG_ERROR, "cannot %s in %s: %s; will retry", what, s->dir, strerror(err));
     return BP_RETRY;
 }
 
@@ -410,16 +421,16 @@ static void refuse_for(sink *s, bp_batch *batch, size_t i, int err)
     refuse(s, batch, i, why);
 }
 
-/* Writes the temporary files of records [*next, n), at most group_max, into s->group. Stops at
- * the first failure that may pass (*err set: it and the records after it are retried). */
-static size_t write_group(sink *s, bp_batch *batch, size_t *next, size_t n, int *err)
+/* Writes the temporary files of records [*next, n), at most group_max, into group `b`. Stops
+ * at the first failure that may pass (*err set: it and the records after it are retried). */
+static size_t write_group(sink *s, bp_batch *batch, int b, size_t *next, size_t n, int *err)
 {
     const bp_host *h = s->host;
     size_t k = 0;
     for (; *next < n && k < s->group_max; ++*next) {
         size_t i = *next;
         bp_record *r = h->batch_at(batch, i);
-        pending *p = &s->group[k];
+        pending *p = &s->group[b][k];
         size_t len;
         const char *doc = h->document(s->ctx, r, BP_DOC_PRETTY, &len);
         if (doc && name_of(h, r, doc, len, p->name, sizeof p->name, &p->logical) != 0) {
@@ -431,7 +442,7 @@ static size_t write_group(sink *s, bp_batch *batch, size_t *next, size_t n, int 
         if (doc && bp_temp_same(&s->made, p->name, doc, len)) {
             s->marks[i] = RENAMED; /* already archived, these very bytes: synced at the end */
             s->kept = true;
-        } else if (doc && bp_temp_write(&s->made, p->name, doc, len, &s->temps[k]) == 0) {
+        } else if (doc && bp_temp_write(&s->made, p->name, doc, len, &s->temps[b][k]) == 0) {
             p->record = i;
             k++;
         } else if (doc && permanent_errno(errno)) {
@@ -449,13 +460,13 @@ static size_t write_group(sink *s, bp_batch *batch, size_t *next, size_t n, int 
  * nothing. Every file a version replaces got its trail name first; those names are made durable
  * before any rename, so the replaced file is under some name at every moment. A file that
  * cannot be decided is discarded and *err set (it and the rest are retried, or refused). */
-static bool *decide_versions(sink *s, bp_batch *batch, size_t k, int *err)
+static bool *decide_versions(sink *s, bp_batch *batch, int b, size_t k, int *err)
 {
     const bp_host *h = s->host;
     bool *named = s->named;
     bp_revisions_begin(&s->revs);
     for (size_t j = 0; j < k; j++) {
-        pending *p = &s->group[j];
+        pending *p = &s->group[b][j];
         named[j] = true;
         if (!p->logical)
             continue;
@@ -470,7 +481,7 @@ static bool *decide_versions(sink *s, bp_batch *batch, size_t k, int *err)
                      : (errno = ENOMEM, -1);
         if (rc != 0 || !apply) {
             named[j] = false;
-            bp_temp_discard(&s->made, &s->temps[j], p->name);
+            bp_temp_discard(&s->made, &s->temps[b][j], p->name);
         }
         if (rc != 0 && permanent_errno(errno))
             refuse_for(s, batch, p->record, errno);
@@ -486,31 +497,32 @@ static bool *decide_versions(sink *s, bp_batch *batch, size_t k, int *err)
         *err = *err ? *err : errno;
         for (size_t j = 0; j < k; j++)
             if (named[j]) {
-                bp_temp_discard(&s->made, &s->temps[j], s->group[j].name);
+                bp_temp_discard(&s->made, &s->temps[b][j], s->group[b][j].name);
                 named[j] = false;
             }
     }
     return named;
 }
 
-/* Makes the group's files durable together, then names each (marked RENAMED). Returns the
- * errno of the first failure that may pass, or 0. */
-static int commit_group(sink *s, bp_batch *batch, size_t k)
+/* Names each of the k files of group `b` (marked RENAMED) once the syncfs() begun after they
+ * were written has returned `synced` (0, or -1 with errno set). Returns the errno of the first
+ * failure that may pass, or 0. */
+static int commit_group(sink *s, bp_batch *batch, int b, size_t k, int synced)
 {
-    if (k && bp_temps_sync(&s->made) != 0) {
+    if (synced != 0) {
         /* Not known durable: written anew on the retry, in new files. */
         int err = errno;
         for (size_t j = 0; j < k; j++)
-            bp_temp_discard(&s->made, &s->temps[j], s->group[j].name);
+            bp_temp_discard(&s->made, &s->temps[b][j], s->group[b][j].name);
         return err;
     }
     int err = 0;
-    bool *named = decide_versions(s, batch, k, &err);
+    bool *named = decide_versions(s, batch, b, k, &err);
     for (size_t j = 0; j < k; j++) {
-        pending *p = &s->group[j];
+        pending *p = &s->group[b][j];
         if (!named[j])
             continue;
-        if (bp_temp_commit(&s->made, &s->temps[j], p->name) == 0) {
+        if (bp_temp_commit(&s->made, &s->temps[b][j], p->name) == 0) {
             s->marks[p->record] = RENAMED;
         } else if (permanent_errno(errno)) {
             refuse_for(s, batch, p->record, errno);
@@ -523,8 +535,10 @@ static int commit_group(sink *s, bp_batch *batch, size_t k)
 
 /* One file per reading, durable a batch at a time: every file written without its name, all of
  * them synced together, named, synced once more, and only then is any reading reported
- * delivered. A reading whose file will never be taken is refused; after a
- * failure that may pass, what was renamed before it is delivered and the rest retried. */
+ * delivered. The groups overlap: while one group's syncfs() runs on the syncer's thread the
+ * next group is written, and a group is named only once its own syncfs() has returned. A
+ * reading whose file will never be taken is refused; after a failure that may pass, what was
+ * renamed before it is delivered and the rest retried. */
 static int write_per_record(sink *s, bp_batch *batch)
 {
     const bp_host *h = s->host;
@@ -542,12 +556,33 @@ static int write_per_record(sink *s, bp_batch *batch)
                    left, s->dir);
         s->swept = true;
     }
+    if (!s->syncing) {
+        bp_group_sync_start(&s->syncer, s->dir_fd); /* without a thread: syncs in turn */
+        s->syncing = true;
+    }
     s->kept = false;
+    int b = 0;         /* the group being written */
+    size_t behind = 0; /* files of the other group, whose syncfs() runs meanwhile */
     while (next < n && !err) {
-        size_t k = write_group(s, batch, &next, n, &err);
-        int e = commit_group(s, batch, k);
-        err = err ? err : e;
+        size_t k = write_group(s, batch, b, &next, n, &err);
+        if (behind) {
+            int synced = bp_group_sync_wait(&s->syncer);
+            int e = commit_group(s, batch, !b, behind, synced);
+            err = err ? err : e;
+            behind = 0;
+        }
+        if (k) {
+            /* This group's data, and the names just given, are made durable meanwhile. */
+            bp_group_sync_begin(&s->syncer);
+            behind = k;
+            b = !b;
+        }
         written = written || k > 0;
+    }
+    if (behind) {
+        int synced = bp_group_sync_wait(&s->syncer);
+        int e = commit_group(s, batch, !b, behind, synced);
+        err = err ? err : e;
     }
     written = written || s->kept;
     if (written && bp_temps_sync(&s->made) != 0) {

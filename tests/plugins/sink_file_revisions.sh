@@ -67,14 +67,14 @@ assert [x.get(\"version\") for x in d]==[1,2,3] and d[2].get(\"systolic_pressure
 ' '$nd'"
 
 # kill -9 in the middle of replacements: 2000 logical ids at version k, written in groups of 64
-# files (ulimit -n 256: a quarter of it), killed once a first trail of this round is there
+# files (ulimit -n 512: an eighth of it), killed once a first trail of this round is there
 # (between the trails and the renames of a group, or between groups), then written again to the
 # end as a replay would. At every kill each name holds a whole document of version k-1 or k.
 kf="$t/kill"
 mkdir -p "$kf"
 N=2000
 gen() { for i in $(seq 1 $N); do echo "k$i-$1 PK 1$((i % 90 + 10)) 80 4 0 K$i $1 $2"; done; }
-kfeed() { (ulimit -n 256 && exec "$feed" "$so" -o "path=$kf" -o layout=per-record); }
+kfeed() { (ulimit -n 512 && exec "$feed" "$so" -o "path=$kf" -o layout=per-record); }
 gen 1 - | kfeed >/dev/null 2>&1
 killed=0
 for k in 2 3 4 5 6; do

@@ -4,7 +4,10 @@
 #include "file_names.h"
 #include "file_revision.h"
 
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 static bp_held held(int64_t version, const char *revision, uint64_t hash)
 {
@@ -70,5 +73,27 @@ int main(void)
     CHECK(bp_trail_name("obs_x.json", &hashed, out, sizeof out) == 0);
     CHECK_STR(out, "obs_x~h0000000000abcdef.json");
     CHECK(bp_trail_name("obs_x.json", &v2, out, 8) == -1);
+
+    /* Versions of one logical id in one group, decided against each other, not the disk (an
+     * empty folder): the same document again, version unknown, changes nothing; another
+     * document of it does. Their documents are hashed only when compared (file_revision.c). */
+    char dir[] = "/tmp/test_file_revision.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    bp_revisions rv;
+    CHECK(dfd >= 0 && bp_revisions_init(&rv, dfd, 8) == 0);
+    bp_revisions_begin(&rv);
+    const char *a = "{\n  \"value\": 1\n}", *b = "{\n  \"value\": 2\n}";
+    bool apply = false;
+    CHECK(bp_revisions_decide(&rv, 0, "obs_x.json", a, strlen(a), 0, NULL, &apply) == 0 && apply);
+    CHECK(bp_revisions_decide(&rv, 1, "obs_y.json", b, strlen(b), 0, NULL, &apply) == 0 && apply);
+    CHECK(bp_revisions_decide(&rv, 2, "obs_x.json", a, strlen(a), 0, NULL, &apply) == 0);
+    CHECK(!apply);
+    CHECK(bp_revisions_decide(&rv, 3, "obs_x.json", b, strlen(b), 0, "replace", &apply) == 0);
+    CHECK(apply);
+    CHECK(rv.trails == 0); /* nothing on disk gave way */
+    bp_revisions_free(&rv);
+    close(dfd);
+    rmdir(dir);
     return CHECK_DONE();
 }
