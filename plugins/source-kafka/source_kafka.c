@@ -1,10 +1,14 @@
-/* source-kafka: a librdkafka consumer-group member. Offsets are committed only in commit(),
- * which the host calls once every reading of the batch is durable in all its sinks or
- * dead-lettered, so the committed position never passes an unacknowledged reading. The
- * pipeline's keyed state goes to a compacted changelog topic before the offsets it goes with
- * are committed, and is restored from it when a partition is assigned (kstate.c). */
+/* source-kafka: a librdkafka consumer-group member. Offsets are committed only for batches the
+ * host passed to commit(), which it calls once every reading of the batch is durable in all its
+ * sinks or dead-lettered, so the committed position never passes an unacknowledged reading.
+ * Batches acknowledged within commit_interval_ms of the last commit are committed together
+ * (from a later commit() or poll(), on revoke and on close): each commit is two round trips on
+ * the main thread. The pipeline's keyed state goes to a compacted changelog topic before the
+ * offsets it goes with are committed, and is restored from it when a partition is assigned
+ * (kstate.c). */
 #include "bppipe/plugin.h"
 
+#include "common/clock.h"
 #include "kafka/kafka_conf.h"
 #include "kafka/kafka_talk.h"
 #include "input_send.h"
@@ -47,8 +51,15 @@ typedef struct source {
     int assigned;         /* partitions assigned now (the partitions_assigned counter) */
     bp_kpositions acked;     /* acknowledged by the host, not yet committed */
     bp_kpositions committed; /* last committed position per partition (for the lag) */
+    /* The partitions assigned now, kept by the rebalance callback (`next` unused): commit()
+     * asks it for every batch, and rd_kafka_assignment() would wait for librdkafka's thread. */
+    bp_kpositions owned;
     double lag_reported;     /* the consumer_lag counter's current value */
     size_t batch_size;       /* 0: the host's capacity */
+    /* Acknowledged batches wait for the next commit, made once commit_interval_ms has passed
+     * since the last one (bp_now_s; 0: none yet). */
+    double commit_interval_s;
+    double last_commit_s;
     int poll_timeout_ms;     /* 0: the host's timeout */
     bp_kstate ks;            /* the keyed state's changelog */
     bp_input_sender send;    /* send_input's producer (input_send.c) */
@@ -73,6 +84,9 @@ static const bp_option options[] = {
                   "most messages per batch; 0 = [pipeline] batch_size"),
     BP_OPTION_INT("poll_timeout_ms", "0", 0, 60000, 0,
                   "longest wait for the first message of a batch; 0 = [pipeline] poll_timeout_ms"),
+    BP_OPTION_INT("commit_interval_ms", "500", 0, 60000, 0,
+                  "shortest time between two commits (changelog write, then offset commit); "
+                  "batches acknowledged meanwhile are committed together; 0 = every batch"),
     BP_OPTION_STRING("state_topic", NULL, 0,
                      "compacted changelog topic of the pipeline's keyed state; default GROUP-state"),
     BP_OPTION_INT("state_partitions", "0", 0, 10000, 0,
@@ -206,6 +220,7 @@ static int commit_acked(source *s)
     rd_kafka_topic_partition_list_destroy(l);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR__NO_OFFSET) {
         s->h->count(s->ctx, "commits", 1);
+        s->last_commit_s = bp_now_s();
         bp_kstate_confirmed(&s->ks);
         if (bp_kpos_merge(&s->committed, &s->acked) != 0)
             return BP_FATAL;
@@ -231,6 +246,27 @@ static int commit_acked(source *s)
     s->h->log(s->ctx, BP_LOG_WARN, "offset commit failed (%s); will retry",
               rd_kafka_err2str(e));
     return BP_RETRY;
+}
+
+/* Whether the acknowledged positions are to be committed now: commit_interval_ms has passed
+ * since the last commit. Between two commits the batches' positions and state changes gather
+ * in `acked` and the pending map, so that one changelog write and one offset commit take them
+ * all. */
+static bool commit_due(const source *s)
+{
+    return bp_now_s() - s->last_commit_s >= s->commit_interval_s;
+}
+
+/* Milliseconds until the acknowledged positions are due (0: now), or `limit` when nothing
+ * waits or it is sooner: a poll waits no longer, so that a quiet stream commits on time. */
+static int ms_until_due(const source *s, int limit)
+{
+    if (s->acked.n == 0 || s->held)
+        return limit;
+    double left = (s->last_commit_s + s->commit_interval_s - bp_now_s()) * 1000.0;
+    if (left <= 0)
+        return 0;
+    return left < (double)limit ? (int)ceil(left) : limit;
 }
 
 /* ---- partitions waiting for their state ------------------------------------------------- */
@@ -386,6 +422,24 @@ static void forget(source *s, const rd_kafka_topic_partition_list_t *parts)
         release(s, "nothing left to commit for the partitions still assigned");
 }
 
+/* `parts` were assigned: added to `owned` (incremental), or all of it (eager). */
+static void own(source *s, const rd_kafka_topic_partition_list_t *parts, bool incremental)
+{
+    if (!incremental)
+        bp_kpos_clear(&s->owned);
+    for (int i = 0; i < parts->cnt; i++)
+        if (bp_kpos_raise(&s->owned, parts->elems[i].topic, parts->elems[i].partition, 0) != 0)
+            s->state_failed = true; /* out of memory: the next poll stops the pipeline */
+}
+
+static void disown(source *s, const rd_kafka_topic_partition_list_t *parts, bool incremental)
+{
+    if (!incremental)
+        bp_kpos_clear(&s->owned);
+    for (int i = 0; incremental && i < parts->cnt; i++)
+        bp_kpos_remove(&s->owned, parts->elems[i].topic, parts->elems[i].partition);
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -411,6 +465,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             e = rd_kafka_assign(rk, parts);
         if (!error && !e) {
             count_assigned(s, cooperative ? parts->cnt : parts->cnt - s->assigned);
+            own(s, parts, cooperative);
             if (restored == BP_KSTATE_LATER)
                 keep_unrestored(s, parts);
             /* A pause outlives a rebalance in librdkafka: say what these partitions are. */
@@ -443,8 +498,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             error = rd_kafka_incremental_unassign(rk, parts);
         else
             e = rd_kafka_assign(rk, NULL);
-        if (!error && !e)
+        if (!error && !e) {
             count_assigned(s, cooperative ? -parts->cnt : -s->assigned);
+            disown(s, parts, cooperative);
+        }
     }
     if (error) {
         s->h->log(s->ctx, BP_LOG_ERROR, "rebalance: %s", rd_kafka_error_string(error));
@@ -555,6 +612,7 @@ static int src_open(const bp_host *h, bp_ctx *ctx, void **state)
     s->h = h;
     s->ctx = ctx;
     s->batch_size = (size_t)h->opt_int(ctx, "batch_size", 0);
+    s->commit_interval_s = (double)h->opt_int(ctx, "commit_interval_ms", 0) / 1000.0;
     s->poll_timeout_ms = (int)h->opt_int(ctx, "poll_timeout_ms", 0);
     s->unrestored = rd_kafka_topic_partition_list_new(4);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -611,8 +669,14 @@ static void src_close(void *state)
         s->closing = true;
         if (guard)
             wait_first_assignment(s);
+        /* What was acknowledged and waits for its interval is committed now (the revoke
+         * callback below would too, but a member without an assignment gets none). */
+        if (s->subscribed && s->acked.n && !s->held && commit_acked(s) != BP_OK)
+            s->h->log(s->ctx, BP_LOG_WARN, "stopping: the acknowledged offsets could not be "
+                      "committed; their readings are read again at the next start "
+                      "(at-least-once)");
         if (s->subscribed) {
-            /* Leaves the group; the revoke callback commits what was acknowledged. */
+            /* Leaves the group; the revoke callback commits what was acknowledged since. */
             rd_kafka_resp_err_t e = rd_kafka_consumer_close(s->rk);
             if (e)
                 s->h->log(s->ctx, BP_LOG_WARN, "closing the consumer: %s", rd_kafka_err2str(e));
@@ -634,6 +698,7 @@ static void src_close(void *state)
         rd_kafka_topic_partition_list_destroy(s->unrestored);
     bp_kpos_free(&s->acked);
     bp_kpos_free(&s->committed);
+    bp_kpos_free(&s->owned);
     free(s);
 }
 
@@ -757,6 +822,13 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
         }
         if (s->held)
             return poll_held(s, batch, timeout_ms);
+        /* Batches acknowledged since the last commit, due now (nothing new came to commit()
+         * them): committed before anything more is read. */
+        if (s->acked.n && commit_due(s)) {
+            int rc = commit_acked(s);
+            if (rc != BP_OK || s->held)
+                return rc; /* BP_RETRY: the host backs off and polls again, which retries */
+        }
     } else if (s->revoked_in_poll || s->held) {
         return BP_OK; /* appending (linger_ms): a revocation closes the batch early, see below */
     }
@@ -765,6 +837,8 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
         cap = s->batch_size;
     if (s->poll_timeout_ms && had == 0)
         timeout_ms = s->poll_timeout_ms; /* appending, the host's time left is the limit */
+    if (had == 0)
+        timeout_ms = ms_until_due(s, timeout_ms);
     int rc = BP_OK;
     while (s->h->batch_count(batch) < cap) {
         /* Wait only for the first message of this call; then take what is already fetched. */
@@ -789,17 +863,6 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
             break;
     }
     return rc;
-}
-
-/* Whether (topic, partition) is in `assigned` (NULL: the assignment could not be read). */
-static bool in_assignment(const rd_kafka_topic_partition_list_t *assigned, const char *topic,
-                          int32_t partition)
-{
-    for (int i = 0; assigned && i < assigned->cnt; i++)
-        if (assigned->elems[i].partition == partition &&
-            strcmp(assigned->elems[i].topic, topic) == 0)
-            return true;
-    return false;
 }
 
 /* A state change of a partition the batch read nothing from (the host's alarm stage escalates
@@ -834,20 +897,37 @@ static int src_commit(void *state, const bp_batch *batch)
 {
     source *s = state;
     const bp_host *h = s->h;
-    rd_kafka_topic_partition_list_t *assigned = NULL;
-    if (rd_kafka_assignment(s->rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        assigned = NULL;
     int rc = BP_OK;
-    for (size_t i = 0; rc == BP_OK && i < h->batch_count(batch); i++) {
-        const bp_record *r = h->batch_at(batch, i);
-        const char *topic = h->text(r, BP_F_SOURCE_TOPIC);
-        double part = h->number(r, BP_F_SOURCE_PARTITION), off = h->number(r, BP_F_SOURCE_OFFSET);
-        if (topic && !isnan(part) && !isnan(off) && in_assignment(assigned, topic, (int32_t)part) &&
-            bp_kpos_note(&s->acked, topic, (int32_t)part, (int64_t)off) != 0)
+    /* librdkafka hands out a partition's messages in runs: each run's last offset is noted
+     * once (the lookups compare topic names), not every record's. */
+    const char *run_topic = NULL;
+    int32_t run_part = -1;
+    int64_t run_last = -1;
+    for (size_t i = 0; rc == BP_OK && i <= h->batch_count(batch); i++) {
+        const char *topic = NULL;
+        double part = NAN, off = NAN;
+        if (i < h->batch_count(batch)) {
+            const bp_record *r = h->batch_at(batch, i);
+            topic = h->text(r, BP_F_SOURCE_TOPIC);
+            part = h->number(r, BP_F_SOURCE_PARTITION);
+            off = h->number(r, BP_F_SOURCE_OFFSET);
+            if (!topic || isnan(part) || isnan(off))
+                continue;
+            if (run_topic && (int32_t)part == run_part && strcmp(topic, run_topic) == 0) {
+                run_last = (int64_t)off > run_last ? (int64_t)off : run_last;
+                continue;
+            }
+        }
+        /* the run ends (a record of another partition, or the batch's end) */
+        if (run_topic && bp_kpos_find(&s->owned, run_topic, run_part) &&
+            bp_kpos_note(&s->acked, run_topic, run_part, run_last) != 0)
             rc = BP_FATAL;
+        if (!topic)
+            break;
+        run_topic = topic;
+        run_part = (int32_t)part;
+        run_last = (int64_t)off;
     }
-    if (assigned)
-        rd_kafka_topic_partition_list_destroy(assigned);
     reack_ctx ra = {s, BP_OK};
     if (rc == BP_OK && BP_HOST_HAS(h, state_changes) &&
         (h->state_changes(s->ctx, batch, reack_one, &ra) < 0 || ra.rc != BP_OK))
@@ -855,7 +935,12 @@ static int src_commit(void *state, const bp_batch *batch)
     /* the state changes of the same readings, for the same partitions */
     if (rc == BP_OK)
         rc = bp_kstate_merge(&s->ks, batch, &s->acked, &s->committed);
-    return rc == BP_OK ? commit_acked(s) : rc;
+    if (rc != BP_OK)
+        return rc;
+    h->count(s->ctx, "batches_acknowledged", 1);
+    /* Within commit_interval_ms of the last commit the batch waits for the next one, made by a
+     * later commit() or poll(), the revoke callback or close(). */
+    return s->held || commit_due(s) ? commit_acked(s) : BP_OK;
 }
 
 /* `bppipe check`: the cluster answers, and the topics exist (without joining the group). */

@@ -99,6 +99,12 @@ committed() { # NAME: readings counted under a route (committed), and readings i
         $1 == "bppipe_readings_in_flight" {f = $2}
         END {print c + 0, f + 0}'
 }
+# GROUP TOPIC: the sum of the group's committed offsets. The books count a batch when the source's
+# commit() returned, which source-kafka makes at most every commit_interval_ms: a kill meant to
+# come after a commit waits for the group to have it.
+in_group() {
+    "$KAFKA_OFFSETS" "$BROKERS" "$1" "$2" 2>/dev/null | awk '{c += $2 > 0 ? $2 : 0} END {print c + 0}'
+}
 archived() { # NAME ID: 0 when reading ID is in ward NAME's archive
     cat "$t/$1.out"/*.ndjson 2>/dev/null | grep -q "\"observation_id\":\"$2\""
 }
@@ -121,6 +127,7 @@ produce bp-a 1 2
 start a1
 wait_until "a1 committed phases 1 and 2 ($((N1 + N2)) readings)" \
     '[ "$(committed a1)" = "$((N1 + N2)) 0" ] && archived a1 EP-295'
+wait_until "group a has the offsets of phases 1 and 2" '[ "$(in_group a bp-a)" = $((N1 + N2)) ]'
 kill -KILL $pid; wait $pid 2>/dev/null
 produce bp-a 3
 start a2
@@ -135,6 +142,7 @@ check "A: the restarted ward read none of the committed readings again" \
 produce bp-b 1
 start b1
 wait_until "b1 committed phase 1 ($N1 readings)" '[ "$(committed b1)" = "$N1 0" ]'
+wait_until "group b has the offsets of phase 1" '[ "$(in_group b bp-b)" = $N1 ]'
 touch "$t/down"
 produce bp-b 2
 in_flight() { read -r _ f <<<"$(committed b1)"; [ "$f" -gt 0 ]; }
