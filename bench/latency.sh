@@ -21,7 +21,12 @@
 # file per normal reading. PARTITIONS (default 12) sizes the topic. BASELINE=1 also runs kcat
 # on the topic during the run and reports its own latency from Kafka timestamp to output: the
 # floor the broker and a bare consumer set (BASELINE_KCAT adds kcat options, e.g.
-# "-X fetch.wait.max.ms=10").
+# "-X fetch.wait.max.ms=10"). STAGES=1 runs the ward at log_level = debug and prints where the
+# time went, from its per-batch lines (docs/operations.md, "Where the latency goes"): how long each
+# batch's oldest reading waited from its Kafka timestamp to the poll's return, the poll, decoding
+# and judging, each sink's writes and how long after the poll they began, the commits, and the
+# pauses behind a full lane. KEEP=DIR keeps the run's logs (the ward's, the stand-in's latency
+# log, the producer's positions) in DIR.
 set -euo pipefail
 rate=${1:-5000}
 seconds=${2:-60}
@@ -52,6 +57,9 @@ cleanup() {
     stop "$ward"
     stop "$es"
     stop "$broker"
+    if [ -n "${KEEP:-}" ]; then
+        mkdir -p "$KEEP" && find "$t" -maxdepth 1 -type f -exec cp {} "$KEEP/" \;
+    fi
     rm -rf "$t"
 }
 trap cleanup EXIT
@@ -73,7 +81,8 @@ env KAFKA_BROKERS="$brokers" ES_URL="$url" WARD_DIR="$t/ward" KAFKA_GROUP=latenc
     WARD_STATS_INTERVAL=1 \
     BPPIPE_MODEL="$root/models/bp_logreg.json" \
     "$bppipe" run "$root/pipelines/ward.ini" -o sink.anomalies.route="$route" \
-    -o sink.normal.layout="$layout" -o sink.alarms.path="$t/alarms.ndjson" ${WARD_OPTS:-} \
+    -o sink.normal.layout="$layout" -o sink.alarms.path="$t/alarms.ndjson" \
+    ${STAGES:+-o pipeline.log_level=debug} ${WARD_OPTS:-} \
     >"$t/ward.out" 2>"$t/ward.err" &
 ward=$!
 sleep 1
@@ -197,4 +206,51 @@ if baseline_path:
         print(f"baseline, kcat reading the same topic at the same time: {len(base)} messages, "
               f"ms from Kafka timestamp to kcat's output: p50 {b(0.5):.1f}  p99 {b(0.99):.1f}  "
               f"max {base[-1]:.1f}")
+PY
+[ -z "${STAGES:-}" ] || /usr/bin/python3 - "$t/ward.err" "$window_from" "$window_to" <<'PY'
+# Where the time went, from the ward's debug lines (src/engine/runner.c, src/delivery/lane.c),
+# for the batches polled in the measured window (the poll's wall-clock stamp in the line's time
+# is whole seconds: the window is taken to the second).
+import re, sys, collections
+from datetime import datetime, timezone
+lo, hi = int(sys.argv[2]) // 1000000, int(sys.argv[3]) // 1000000 + 1
+stamp = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) debug +\[([^]]+)\] (.*)$")
+batch = re.compile(r"batch (\d+): (\d+) payload\(s\), (?:the oldest waited (-?\d+) ms)?.*"
+                   r"the poll took ([\d.]+) ms, decoding, judging and routing ([\d.]+) ms")
+wrote = re.compile(r"wrote (\d+) record\(s\) of batch\(es\) (\d+)-(\d+) in ([\d.]+) ms, "
+                   r"begun ([\d.]+) ms after")
+commit = re.compile(r"batch (\d+) committed ([\d.]+) ms after its poll returned "
+                    r"\(commit\(\) took ([\d.]+) ms\)")
+paused = re.compile(r"source paused ([\d.]+) ms: the backlog of (\S+) was full")
+v = collections.defaultdict(list)
+for line in open(sys.argv[1], errors="replace"):
+    m = stamp.match(line)
+    if not m:
+        continue
+    t = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    if not lo <= t.timestamp() <= hi:
+        continue
+    who, text = m.group(2), m.group(3)
+    if (b := batch.match(text)):
+        v["payloads per batch"].append(int(b.group(2)))
+        if b.group(3) is not None:
+            v["oldest reading: Kafka timestamp -> poll returned"].append(int(b.group(3)))
+        v["poll"].append(float(b.group(4)))
+        v["decode, judge, route"].append(float(b.group(5)))
+    elif (w := wrote.match(text)):
+        v[f"{who}: write"].append(float(w.group(4)))
+        v[f"{who}: poll returned -> write begun"].append(float(w.group(5)))
+    elif (c := commit.match(text)):
+        v["poll returned -> committed"].append(float(c.group(2)))
+        v["commit() on the main thread"].append(float(c.group(3)))
+    elif (p := paused.match(text)):
+        v[f"source paused, {p.group(2)} full"].append(float(p.group(1)))
+if not v:
+    sys.exit("latency: STAGES: no debug line of the ward in the measured window")
+print("stages (ward debug lines, batches in the measured window), ms unless counted:")
+for k, xs in v.items():
+    xs.sort()
+    q = lambda p: xs[min(len(xs) - 1, int(p * len(xs)))]
+    print(f"  {k:48s} n {len(xs):6d}  p50 {q(0.5):8.1f}  p99 {q(0.99):8.1f}  "
+          f"max {xs[-1]:8.1f}  sum {sum(xs):9.1f}")
 PY

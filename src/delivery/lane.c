@@ -168,6 +168,21 @@ static void pop_merged(bp_lane *l, const bp_attempts *a, size_t *done, size_t n,
     pthread_mutex_unlock(&ls->mu);
 }
 
+/* At log_level = debug, one line per write (docs/operations.md, "Where the latency goes"): which
+ * batches it carried, how long it took, and how long after the first batch's poll returned it
+ * began (the time its records waited for the lane). */
+static void log_write(const bp_lane *l, size_t n, size_t offered, double began_s)
+{
+    bp_work *const *ws = l->own->merged;
+    const bp_flight *first = ws[0]->flight, *last = ws[n - 1]->flight;
+    bp_log(l->sink->name, BP_LOG_DEBUG,
+           "wrote %zu record(s) of batch(es) %llu-%llu in %.1f ms, "
+           "begun %.1f ms after batch %llu's poll returned",
+           offered, (unsigned long long)first->input.seq, (unsigned long long)last->input.seq,
+           (bp_now_s() - began_s) * 1000.0, (began_s - first->polled_s) * 1000.0,
+           (unsigned long long)first->input.seq);
+}
+
 /* Offers the lane's sink every record of the `n` merged batches until each is delivered or
  * rejected, popping each batch once its records are. A write that made progress starts the
  * back-off over; when it took at least half of what it was offered the rest goes again at once
@@ -187,9 +202,13 @@ static bp_lane_result deliver(bp_lane *l, size_t n)
     bool may_spill = l->own->spool != NULL;
     while (a->pending.count) {
         bp_write_tally t;
+        double t0 = bp_now_s();
+        size_t offered = a->pending.count;
         bp_lane_result res = bp_lane_write_once(l, a, &t);
         if (res != LANE_OK)
             return res;
+        if (bp_log_get_level() >= BP_LOG_DEBUG)
+            log_write(l, n, offered, t0);
         pop_merged(l, a, &done, n, false);
         if (!a->pending.count)
             break;

@@ -80,7 +80,15 @@ typedef struct runner {
     uint64_t next_seq;        /* the last batch's poll order (keyed state) */
     bool warned_stop;
     bool warned_stop_waiting; /* told that a stop waits for a sink that cannot deliver */
+    double paused_s;          /* when a full lane paused the source (bp_now_s), 0: not paused */
+    int paused_by;            /* the full lane's index while paused */
 } runner;
+
+/* The per-batch stage lines below cost a pass over the batch: only at log_level = debug. */
+static bool tracing(void)
+{
+    return bp_log_get_level() >= BP_LOG_DEBUG;
+}
 
 static bool abandon(void)
 {
@@ -267,7 +275,14 @@ static step_result commit_batch(runner *r, bp_flight *f)
     if (!src->plugin->desc->commit || (added && own.count == 0))
         return STEP_OK;
     for (unsigned attempt = 0;; attempt++) {
+        double t0 = bp_now_s();
         int rc = src->plugin->desc->commit(src->state, &own);
+        double t1 = bp_now_s();
+        if (rc == BP_OK && tracing())
+            bp_log("core", BP_LOG_DEBUG,
+                   "batch %llu committed %.1f ms after its poll returned (commit() took %.1f ms)",
+                   (unsigned long long)f->input.seq, (t1 - f->polled_s) * 1000.0,
+                   (t1 - t0) * 1000.0);
         if (rc == BP_OK)
             return STEP_OK;
         if (rc != BP_RETRY) {
@@ -747,6 +762,30 @@ static void reload_all(runner *r)
     bp_lanes_request_reload(&r->lanes);
 }
 
+/* At log_level = debug, where a batch's time went before the lanes got it (docs/operations.md,
+ * "Where the latency goes"): how long its oldest payload waited from the source's timestamp
+ * (Kafka's CreateTime or LogAppendTime) to the poll's return, the poll itself, and decoding,
+ * judging and routing. Call once the batch is handed off (r->f is then NULL: `f` is still the
+ * main thread's to read, only its arena is shared). */
+static void log_batch_stages(const bp_flight *f, double poll_began_s)
+{
+    int64_t oldest = -1;
+    for (size_t i = 0; i < f->input.count; i++) {
+        int64_t ts = f->input.items[i]->source_ts_ms;
+        if (ts >= 0 && (oldest < 0 || ts < oldest))
+            oldest = ts;
+    }
+    char waited[96] = "no source timestamp";
+    if (oldest >= 0)
+        snprintf(waited, sizeof waited, "the oldest waited %lld ms from its source timestamp",
+                 (long long)(f->polled_ms - oldest));
+    bp_log("core", BP_LOG_DEBUG,
+           "batch %llu: %zu payload(s), %s to the poll's return; the poll "
+           "took %.1f ms, decoding, judging and routing %.1f ms",
+           (unsigned long long)f->input.seq, f->input.count, waited,
+           (f->polled_s - poll_began_s) * 1000.0, (bp_now_s() - f->polled_s) * 1000.0);
+}
+
 /* Polls one batch into a new flight and sends it down the lanes. */
 static step_result poll_and_process(runner *r, bool *ended)
 {
@@ -758,6 +797,7 @@ static step_result poll_and_process(runner *r, bool *ended)
         bp_log("core", BP_LOG_ERROR, "out of memory for a new batch");
         return STEP_FATAL;
     }
+    double poll_began = bp_now_s();
     step_result res = poll_source(r, capacity, ended);
     /* When the poll returned: a batch's duration runs from here to its commit, and a reading
      * without a source timestamp arrived at polled_ms. */
@@ -765,8 +805,13 @@ static step_result poll_and_process(runner *r, bool *ended)
     r->f->polled_ms = bp_wall_ms();
     if (res == STEP_OK)
         bp_inject_drain(&r->f->input, r->f->input.seq);
-    if (res == STEP_OK && r->f->input.count)
-        return process_batch(r);
+    if (res == STEP_OK && r->f->input.count) {
+        bp_flight *f = r->f;
+        res = process_batch(r);
+        if (res == STEP_OK && tracing())
+            log_batch_stages(f, poll_began); /* handed off: still in r->head's list */
+        return res;
+    }
     if (res == STEP_OK && r->opts->alarms) {
         /* Nothing polled: escalations still fire on time. A batch of events alone is routed
          * and committed like any (its source commit() gets a batch with no payloads). */
@@ -868,9 +913,19 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, const bp_run_observer *obser
         }
         if (full >= 0) {
             /* Backpressure: a sink's backlog is at its bound, so the source waits. */
+            if (r.paused_s == 0) {
+                r.paused_s = bp_now_s();
+                r.paused_by = full;
+            }
             status_tick(&r, full);
             wait_for_lanes(&r);
             continue;
+        }
+        if (r.paused_s > 0) {
+            /* each pause once, when it ends: every reading behind it waited this long more */
+            bp_log("core", BP_LOG_DEBUG, "source paused %.1f ms: the backlog of %s was full",
+                   (bp_now_s() - r.paused_s) * 1000.0, r.lanes.lanes[r.paused_by].sink->name);
+            r.paused_s = 0;
         }
         res = poll_and_process(&r, &ended);
         if (res == STEP_FATAL) {

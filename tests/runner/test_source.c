@@ -3,7 +3,8 @@
  * `count` = N it hands out N blood-pressure Observations (offsets 0 to N-1, patient P-<i mod 7>,
  * every third one high), a batch per poll, and commits batch by batch (BP_CAP_BATCH_COMMIT):
  * each commit() appends "FIRST-LAST" of the batch's offsets to `commit_path`, so a test sees
- * which batches were committed, and in which order. */
+ * which batches were committed, and in which order. With `timestamp_ms` = T, the payload of
+ * offset k carries the source timestamp T + k * `timestamp_step_ms` (else none). */
 #include "bppipe/plugin.h"
 
 #include <math.h>
@@ -14,6 +15,7 @@
 typedef struct source {
     const bp_host *host;
     long long count, next;
+    long long timestamp, step; /* the source timestamp of offset 0 and its step; 0: none */
     FILE *commits;
 } source;
 
@@ -21,6 +23,9 @@ static const bp_option options[] = {
     BP_OPTION_INT("count", "0", 0, 10000000, 0,
                   "readings to hand out, then the end (0: none, every poll asks for a retry)"),
     BP_OPTION_STRING("commit_path", NULL, 0, "file each commit() appends its offsets to"),
+    BP_OPTION_INT("timestamp_ms", "0", 0, 9e15, 0,
+                  "source timestamp of offset 0, ms since the epoch (0: payloads carry none)"),
+    BP_OPTION_INT("timestamp_step_ms", "0", -1e9, 1e9, 0, "added for each later offset"),
 };
 
 static int src_open(const bp_host *host, bp_ctx *ctx, void **state)
@@ -30,6 +35,8 @@ static int src_open(const bp_host *host, bp_ctx *ctx, void **state)
         return BP_FATAL;
     s->host = host;
     s->count = host->opt_int(ctx, "count", 0);
+    s->timestamp = host->opt_int(ctx, "timestamp_ms", 0);
+    s->step = host->opt_int(ctx, "timestamp_step_ms", 0);
     const char *path = host->opt_string(ctx, "commit_path");
     if (path && !(s->commits = fopen(path, "a"))) {
         host->log(ctx, BP_LOG_ERROR, "cannot open %s", path);
@@ -68,8 +75,10 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
             "\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"8462-4\"}]},"
             "\"valueQuantity\":{\"value\":%d,\"unit\":\"mmHg\"}}]}",
             s->next, s->next % 7, high ? 170 : 120, high ? 95 : 80);
-        bp_origin o = {
-            .struct_size = sizeof o, .partition = 0, .offset = s->next, .timestamp_ms = -1};
+        bp_origin o = {.struct_size = sizeof o,
+                       .partition = 0,
+                       .offset = s->next,
+                       .timestamp_ms = s->timestamp ? s->timestamp + s->next * s->step : -1};
         if (s->host->add_payload(batch, obs, (size_t)len, &o) != BP_OK)
             return BP_FATAL;
     }
