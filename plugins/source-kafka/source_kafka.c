@@ -34,8 +34,9 @@
  * assignment (2.3.0), and how long close() waits for that assignment with an older one. */
 #define FIXED_DESTROY_BEFORE_SYNC 0x020300ff
 #define SYNC_WAIT_MS 10000
-/* Longest a batch waits for the round trip that wakes the fetcher (fetch_wake.h). */
-#define FETCH_WAKE_TIMEOUT_MS 100
+/* Longest a batch waits for the query that wakes the fetcher (fetch_wake.h): the request is
+ * handed to the broker's thread at once, and its answer may wait behind a fetch in flight. */
+#define FETCH_WAKE_TIMEOUT_MS 1
 /* A consumer handle close() could not destroy (above), kept reachable until the exit. */
 static rd_kafka_t *left_to_exit;
 
