@@ -4,20 +4,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Whether messages (or other events) wait in the consumer queue. */
-static bool queued(rd_kafka_t *rk)
+/* Whether some messages (or other events), fewer than `below`, wait in the consumer queue. */
+static bool queued(rd_kafka_t *rk, size_t below)
 {
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
     if (!q)
         return false;
     size_t n = rd_kafka_queue_length(q);
     rd_kafka_queue_destroy(q);
-    return n > 0;
+    return n > 0 && n < below;
 }
 
-int bp_fetch_wake_poke(bp_fetch_wake *w, rd_kafka_t *rk, int timeout_ms)
+int bp_fetch_wake_poke(bp_fetch_wake *w, rd_kafka_t *rk, size_t below, int timeout_ms)
 {
-    if (rd_kafka_version() >= BP_FETCH_WAKES_ITSELF || !queued(rk))
+    if (rd_kafka_version() >= BP_FETCH_WAKES_ITSELF || !queued(rk, below))
         return 0;
     rd_kafka_topic_partition_list_t *parts = NULL;
     int sent = 0;

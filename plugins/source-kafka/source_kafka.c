@@ -778,7 +778,7 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
         timeout_ms = s->poll_timeout_ms; /* appending, the host's time left is the limit */
     int rc = BP_OK;
     if (had == 0)
-        bp_fetch_wake_poke(&s->wake, s->rk, FETCH_WAKE_TIMEOUT_MS);
+        bp_fetch_wake_poke(&s->wake, s->rk, cap, FETCH_WAKE_TIMEOUT_MS);
     while (s->h->batch_count(batch) < cap) {
         /* Wait only for the first message of this call; then take what is already fetched. */
         int wait = s->h->batch_count(batch) > had ? 0 : timeout_ms;
