@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "kafka/kafka_conf.h"
 #include "kafka/kafka_talk.h"
+#include "fetch_wake.h"
 #include "input_send.h"
 #include "kstate.h"
 #include "positions.h"
@@ -37,6 +38,9 @@
  * assignment (2.3.0), and how long close() waits for that assignment with an older one. */
 #define FIXED_DESTROY_BEFORE_SYNC 0x020300ff
 #define SYNC_WAIT_MS 10000
+/* Longest a batch waits for the query that wakes the fetcher (fetch_wake.h): the request is
+ * handed to the broker's thread at once, and its answer may wait behind a fetch in flight. */
+#define FETCH_WAKE_TIMEOUT_MS 1
 /* A consumer handle close() could not destroy (above), kept reachable until the exit. */
 static rd_kafka_t *left_to_exit;
 
@@ -71,6 +75,7 @@ typedef struct source {
     rd_kafka_topic_partition_list_t *unrestored;
     bool synced;             /* the group has sent an assignment (perhaps empty) */
     bool destroy_guard;      /* cooperative-sticky with a librdkafka that aborts: see src_close */
+    bp_fetch_wake wake;      /* librdkafka < 2.2 and a small prefetch queue: fetch_wake.h */
 } source;
 
 static const bp_option options[] = {
@@ -550,6 +555,12 @@ static int build_conf(source *s, rd_kafka_conf_t *conf)
         return -1;
     if (bp_kafka_apply_passthrough(h, ctx, conf) != 0)
         return -1;
+    /* A small prefetch queue (ward.ini) refilled soon after it drains: fetch_wake.h. */
+    if (rd_kafka_version() >= BP_FETCH_WAKES_ITSELF &&
+        !bp_kafka_user_value(h, ctx, "fetch.queue.backoff.ms") &&
+        bp_kafka_set(h, ctx, conf, "(default)", "fetch.queue.backoff.ms",
+                     BP_FETCH_QUEUE_BACKOFF_MS))
+        return -1;
     const char *auto_commit = bp_kafka_user_value(h, ctx, "enable.auto.commit");
     if (auto_commit && bp_kafka_bool(auto_commit) != 0)
         h->log(ctx, BP_LOG_WARN, "kafka.enable.auto.commit = %s ignored: offsets are committed "
@@ -840,6 +851,8 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
     if (had == 0)
         timeout_ms = ms_until_due(s, timeout_ms);
     int rc = BP_OK;
+    if (had == 0)
+        bp_fetch_wake_poke(&s->wake, s->rk, cap, FETCH_WAKE_TIMEOUT_MS);
     while (s->h->batch_count(batch) < cap) {
         /* Wait only for the first message of this call; then take what is already fetched. */
         int wait = s->h->batch_count(batch) > had ? 0 : timeout_ms;
