@@ -14,6 +14,7 @@
 #include "file_names.h"
 #include "file_revision.h"
 #include "group_sync.h"
+#include "second_hand.h"
 #include "temp_files.h"
 
 #include "common/clock.h"
@@ -53,10 +54,16 @@ typedef struct touched {
     off_t start; /* size before this batch: where to truncate back to on failure */
 } touched;
 
+/* What making a reading's file came to (make_file) */
+enum { MADE, KEPT, FAILED };
+
 typedef struct pending {
     size_t record; /* its index in the batch */
     bool logical;  /* named by its logical id: a version (file_revision.h) */
     char name[BP_RECORD_NAME_MAX + 1];
+    const char *doc; /* its document (the record's: valid through the write) */
+    size_t len;
+    int made, err; /* MADE, KEPT or FAILED with its errno */
 } pending;
 
 typedef struct sink {
@@ -77,8 +84,10 @@ typedef struct sink {
     size_t group_max;
     bp_temp *temps[2];
     bp_group_sync syncer;
-    bool syncing;  /* syncer started (at the first write) */
-    bp_temps made; /* per-record: how this folder's files are made */
+    bool syncing;        /* syncer and hand started (at the first write) */
+    bp_second_hand hand; /* makes half of each group's files */
+    int making;          /* the group whose files are being made */
+    bp_temps made;       /* per-record: how this folder's files are made */
     /* per-record: the versions among the group's files, and which files get their name */
     bp_revisions revs;
     bool *named;
@@ -184,8 +193,10 @@ static void sink_close(void *state)
     sink *s = state;
     if (s->dir_fd >= 0)
         close(s->dir_fd);
-    if (s->syncing)
+    if (s->syncing) {
         bp_group_sync_stop(&s->syncer);
+        bp_second_hand_stop(&s->hand);
+    }
     free(s->marks);
     for (int b = 0; b < 2; b++) {
         free(s->group[b]);
@@ -421,35 +432,70 @@ static void refuse_for(sink *s, bp_batch *batch, size_t i, int err)
     refuse(s, batch, i, why);
 }
 
-/* Writes the temporary files of records [*next, n), at most group_max, into group `b`. Stops
- * at the first failure that may pass (*err set: it and the records after it are retried). */
+/* Makes the file of the group's j-th reading, unnamed, on either of two threads: system calls
+ * only, on the bytes and the name the lane's thread prepared (no host function here). */
+static void make_file(void *arg, size_t j)
+{
+    sink *s = arg;
+    pending *p = &s->group[s->making][j];
+    if (bp_temp_same(&s->made, p->name, p->doc, p->len))
+        p->made = KEPT;
+    else if (bp_temp_write_unnamed(&s->made, p->doc, p->len, &s->temps[s->making][j]) == 0)
+        p->made = MADE;
+    else
+        p->made = FAILED, p->err = errno;
+}
+
+/* Writes the temporary files of records [*next, n), at most group_max, into group `b`: the
+ * documents and names are taken on this thread, the files made from two (make_file), and what
+ * they came to is taken in order here. A failure that may pass sets *err (that reading and the
+ * records after this group are retried). */
 static size_t write_group(sink *s, bp_batch *batch, int b, size_t *next, size_t n, int *err)
 {
     const bp_host *h = s->host;
-    size_t k = 0;
-    for (; *next < n && k < s->group_max; ++*next) {
+    size_t m = 0;
+    for (; *next < n && m < s->group_max; ++*next) {
         size_t i = *next;
-        bp_record *r = h->batch_at(batch, i);
-        pending *p = &s->group[b][k];
-        size_t len;
-        const char *doc = h->document(s->ctx, r, BP_DOC_PRETTY, &len);
-        if (doc && name_of(h, r, doc, len, p->name, sizeof p->name, &p->logical) != 0) {
+        pending *p = &s->group[b][m];
+        p->doc = h->document(s->ctx, h->batch_at(batch, i), BP_DOC_PRETTY, &p->len);
+        if (!p->doc) {
+            *err = ENOMEM;
+            break;
+        }
+        if (name_of(h, h->batch_at(batch, i), p->doc, p->len, p->name, sizeof p->name,
+                    &p->logical) != 0) {
             refuse(s, batch, i, "its time has no calendar date to name a file");
             continue;
         }
-        if (!doc)
-            errno = ENOMEM;
-        if (doc && bp_temp_same(&s->made, p->name, doc, len)) {
-            s->marks[i] = RENAMED; /* already archived, these very bytes: synced at the end */
+        p->record = i;
+        m++;
+    }
+    s->making = b;
+    bp_second_hand_run(&s->hand, make_file, s, m);
+    size_t k = 0;
+    for (size_t j = 0; j < m; j++) {
+        pending *p = &s->group[b][j];
+        if (p->made == FAILED && p->err == EOPNOTSUPP) {
+            /* No unnamed files here: a hidden temporary name, made on this thread alone. */
+            if (bp_temp_write(&s->made, p->name, p->doc, p->len, &s->temps[b][j]) == 0)
+                p->made = MADE;
+            else
+                p->err = errno;
+        }
+        if (p->made == KEPT) {
+            s->marks[p->record] =
+                RENAMED; /* already archived, these very bytes: synced at the end */
             s->kept = true;
-        } else if (doc && bp_temp_write(&s->made, p->name, doc, len, &s->temps[b][k]) == 0) {
-            p->record = i;
+        } else if (p->made == MADE) {
+            if (k != j) {
+                s->group[b][k] = *p;
+                s->temps[b][k] = s->temps[b][j];
+            }
             k++;
-        } else if (doc && permanent_errno(errno)) {
-            refuse_for(s, batch, i, errno);
-        } else {
-            *err = errno;
-            break;
+        } else if (permanent_errno(p->err)) {
+            refuse_for(s, batch, p->record, p->err);
+        } else if (!*err) {
+            *err = p->err;
         }
     }
     return k;
@@ -558,6 +604,7 @@ static int write_per_record(sink *s, bp_batch *batch)
     }
     if (!s->syncing) {
         bp_group_sync_start(&s->syncer, s->dir_fd); /* without a thread: syncs in turn */
+        bp_second_hand_start(&s->hand); /* without it: files made on this thread alone */
         s->syncing = true;
     }
     s->kept = false;
