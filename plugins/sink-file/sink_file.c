@@ -45,6 +45,8 @@
  * keep theirs (1 024, Debian's default limit, gives two of 128) */
 #define GROUP_MIN 32
 #define GROUP_MAX 1024
+#define SPLIT_MIN                                                                                  \
+    64 /* a write of fewer than twice this is one group: a syncfs() costs a file's worth */
 
 enum { REFUSED = 1, RENAMED = 2 };
 
@@ -82,6 +84,7 @@ typedef struct sink {
      * while the other's syncfs() runs on `syncer` */
     pending *group[2];
     size_t group_max;
+    size_t group_cap; /* files per group in this write: group_max, or half of a smaller write */
     bp_temp *temps[2];
     bp_group_sync syncer;
     bool syncing;        /* syncer and hand started (at the first write) */
@@ -454,7 +457,7 @@ static size_t write_group(sink *s, bp_batch *batch, int b, size_t *next, size_t 
 {
     const bp_host *h = s->host;
     size_t m = 0;
-    for (; *next < n && m < s->group_max; ++*next) {
+    for (; *next < n && m < s->group_cap; ++*next) {
         size_t i = *next;
         pending *p = &s->group[b][m];
         p->doc = h->document(s->ctx, h->batch_at(batch, i), BP_DOC_PRETTY, &p->len);
@@ -550,23 +553,35 @@ static bool *decide_versions(sink *s, bp_batch *batch, int b, size_t k, int *err
     return named;
 }
 
-/* Names each of the k files of group `b` (marked RENAMED) once the syncfs() begun after they
- * were written has returned `synced` (0, or -1 with errno set). Returns the errno of the first
- * failure that may pass, or 0. */
-static int commit_group(sink *s, bp_batch *batch, int b, size_t k, int synced)
+/* Decides which of the k files of group `b` get their name, once the syncfs() begun after
+ * they were written has returned `synced` (0, or -1 with errno set): none when it failed, else
+ * decide_versions() (whose own syncfs() of the trails runs here, with no other in flight).
+ * Returns the errno of the first failure that may pass, or 0. */
+static int settle_group(sink *s, bp_batch *batch, int b, size_t k, int synced)
 {
+    int err = 0;
     if (synced != 0) {
         /* Not known durable: written anew on the retry, in new files. */
-        int err = errno;
-        for (size_t j = 0; j < k; j++)
+        err = errno;
+        for (size_t j = 0; j < k; j++) {
             bp_temp_discard(&s->made, &s->temps[b][j], s->group[b][j].name);
+            s->named[j] = false;
+        }
         return err;
     }
+    decide_versions(s, batch, b, k, &err);
+    return err;
+}
+
+/* Names each file settle_group() kept (marked RENAMED); the names are made durable by the next
+ * syncfs(), which may already be running, or by the last one of the write. Returns the errno of
+ * the first failure that may pass, or 0. */
+static int name_group(sink *s, bp_batch *batch, int b, size_t k)
+{
     int err = 0;
-    bool *named = decide_versions(s, batch, b, k, &err);
     for (size_t j = 0; j < k; j++) {
         pending *p = &s->group[b][j];
-        if (!named[j])
+        if (!s->named[j])
             continue;
         if (bp_temp_commit(&s->made, &s->temps[b][j], p->name) == 0) {
             s->marks[p->record] = RENAMED;
@@ -608,28 +623,32 @@ static int write_per_record(sink *s, bp_batch *batch)
         s->syncing = true;
     }
     s->kept = false;
+    /* A write of two groups' worth or more is split into groups of half of it at least, so that
+     * its first group's syncfs() runs while the second is written, and the first is named while
+     * the second's runs. */
+    s->group_cap = n >= 2 * SPLIT_MIN && n < 2 * s->group_max ? (n + 1) / 2 : s->group_max;
     int b = 0;         /* the group being written */
     size_t behind = 0; /* files of the other group, whose syncfs() runs meanwhile */
     while (next < n && !err) {
         size_t k = write_group(s, batch, b, &next, n, &err);
+        int e = 0;
+        if (behind)
+            e = settle_group(s, batch, !b, behind, bp_group_sync_wait(&s->syncer));
+        if (k)
+            bp_group_sync_begin(&s->syncer); /* this group's data, while the other is named */
         if (behind) {
-            int synced = bp_group_sync_wait(&s->syncer);
-            int e = commit_group(s, batch, !b, behind, synced);
-            err = err ? err : e;
-            behind = 0;
+            int named = name_group(s, batch, !b, behind);
+            e = e ? e : named;
         }
-        if (k) {
-            /* This group's data, and the names just given, are made durable meanwhile. */
-            bp_group_sync_begin(&s->syncer);
-            behind = k;
-            b = !b;
-        }
+        err = err ? err : e;
+        behind = k;
+        b = k ? !b : b;
         written = written || k > 0;
     }
     if (behind) {
-        int synced = bp_group_sync_wait(&s->syncer);
-        int e = commit_group(s, batch, !b, behind, synced);
-        err = err ? err : e;
+        int e = settle_group(s, batch, !b, behind, bp_group_sync_wait(&s->syncer));
+        int named = name_group(s, batch, !b, behind);
+        err = err ? err : e ? e : named;
     }
     written = written || s->kept;
     if (written && bp_temps_sync(&s->made) != 0) {
