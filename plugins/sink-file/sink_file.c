@@ -14,7 +14,6 @@
 #include "file_names.h"
 #include "file_revision.h"
 #include "group_sync.h"
-#include "second_hand.h"
 #include "temp_files.h"
 
 #include "common/clock.h"
@@ -45,8 +44,6 @@
  * keep theirs (1 024, Debian's default limit, gives two of 128) */
 #define GROUP_MIN 32
 #define GROUP_MAX 1024
-#define SPLIT_MIN                                                                                  \
-    64 /* a write of fewer than twice this is one group: a syncfs() costs a file's worth */
 
 enum { REFUSED = 1, RENAMED = 2 };
 
@@ -56,16 +53,10 @@ typedef struct touched {
     off_t start; /* size before this batch: where to truncate back to on failure */
 } touched;
 
-/* What making a reading's file came to (make_file) */
-enum { MADE, KEPT, FAILED };
-
 typedef struct pending {
     size_t record; /* its index in the batch */
     bool logical;  /* named by its logical id: a version (file_revision.h) */
     char name[BP_RECORD_NAME_MAX + 1];
-    const char *doc; /* its document (the record's: valid through the write) */
-    size_t len;
-    int made, err; /* MADE, KEPT or FAILED with its errno */
 } pending;
 
 typedef struct sink {
@@ -84,13 +75,10 @@ typedef struct sink {
      * while the other's syncfs() runs on `syncer` */
     pending *group[2];
     size_t group_max;
-    size_t group_cap; /* files per group in this write: group_max, or half of a smaller write */
     bp_temp *temps[2];
     bp_group_sync syncer;
-    bool syncing;        /* syncer and hand started (at the first write) */
-    bp_second_hand hand; /* makes half of each group's files */
-    int making;          /* the group whose files are being made */
-    bp_temps made;       /* per-record: how this folder's files are made */
+    bool syncing;  /* syncer started (at the first write) */
+    bp_temps made; /* per-record: how this folder's files are made */
     /* per-record: the versions among the group's files, and which files get their name */
     bp_revisions revs;
     bool *named;
@@ -196,10 +184,8 @@ static void sink_close(void *state)
     sink *s = state;
     if (s->dir_fd >= 0)
         close(s->dir_fd);
-    if (s->syncing) {
+    if (s->syncing)
         bp_group_sync_stop(&s->syncer);
-        bp_second_hand_stop(&s->hand);
-    }
     free(s->marks);
     for (int b = 0; b < 2; b++) {
         free(s->group[b]);
@@ -435,70 +421,35 @@ static void refuse_for(sink *s, bp_batch *batch, size_t i, int err)
     refuse(s, batch, i, why);
 }
 
-/* Makes the file of the group's j-th reading, unnamed, on either of two threads: system calls
- * only, on the bytes and the name the lane's thread prepared (no host function here). */
-static void make_file(void *arg, size_t j)
-{
-    sink *s = arg;
-    pending *p = &s->group[s->making][j];
-    if (bp_temp_same(&s->made, p->name, p->doc, p->len))
-        p->made = KEPT;
-    else if (bp_temp_write_unnamed(&s->made, p->doc, p->len, &s->temps[s->making][j]) == 0)
-        p->made = MADE;
-    else
-        p->made = FAILED, p->err = errno;
-}
-
-/* Writes the temporary files of records [*next, n), at most group_max, into group `b`: the
- * documents and names are taken on this thread, the files made from two (make_file), and what
- * they came to is taken in order here. A failure that may pass sets *err (that reading and the
- * records after this group are retried). */
+/* Writes the temporary files of records [*next, n), at most group_max, into group `b`. Stops
+ * at the first failure that may pass (*err set: it and the records after it are retried). */
 static size_t write_group(sink *s, bp_batch *batch, int b, size_t *next, size_t n, int *err)
 {
     const bp_host *h = s->host;
-    size_t m = 0;
-    for (; *next < n && m < s->group_cap; ++*next) {
+    size_t k = 0;
+    for (; *next < n && k < s->group_max; ++*next) {
         size_t i = *next;
-        pending *p = &s->group[b][m];
-        p->doc = h->document(s->ctx, h->batch_at(batch, i), BP_DOC_PRETTY, &p->len);
-        if (!p->doc) {
-            *err = ENOMEM;
-            break;
-        }
-        if (name_of(h, h->batch_at(batch, i), p->doc, p->len, p->name, sizeof p->name,
-                    &p->logical) != 0) {
+        bp_record *r = h->batch_at(batch, i);
+        pending *p = &s->group[b][k];
+        size_t len;
+        const char *doc = h->document(s->ctx, r, BP_DOC_PRETTY, &len);
+        if (doc && name_of(h, r, doc, len, p->name, sizeof p->name, &p->logical) != 0) {
             refuse(s, batch, i, "its time has no calendar date to name a file");
             continue;
         }
-        p->record = i;
-        m++;
-    }
-    s->making = b;
-    bp_second_hand_run(&s->hand, make_file, s, m);
-    size_t k = 0;
-    for (size_t j = 0; j < m; j++) {
-        pending *p = &s->group[b][j];
-        if (p->made == FAILED && p->err == EOPNOTSUPP) {
-            /* No unnamed files here: a hidden temporary name, made on this thread alone. */
-            if (bp_temp_write(&s->made, p->name, p->doc, p->len, &s->temps[b][j]) == 0)
-                p->made = MADE;
-            else
-                p->err = errno;
-        }
-        if (p->made == KEPT) {
-            s->marks[p->record] =
-                RENAMED; /* already archived, these very bytes: synced at the end */
+        if (!doc)
+            errno = ENOMEM;
+        if (doc && bp_temp_same(&s->made, p->name, doc, len)) {
+            s->marks[i] = RENAMED; /* already archived, these very bytes: synced at the end */
             s->kept = true;
-        } else if (p->made == MADE) {
-            if (k != j) {
-                s->group[b][k] = *p;
-                s->temps[b][k] = s->temps[b][j];
-            }
+        } else if (doc && bp_temp_write(&s->made, p->name, doc, len, &s->temps[b][k]) == 0) {
+            p->record = i;
             k++;
-        } else if (permanent_errno(p->err)) {
-            refuse_for(s, batch, p->record, p->err);
-        } else if (!*err) {
-            *err = p->err;
+        } else if (doc && permanent_errno(errno)) {
+            refuse_for(s, batch, i, errno);
+        } else {
+            *err = errno;
+            break;
         }
     }
     return k;
@@ -553,35 +504,23 @@ static bool *decide_versions(sink *s, bp_batch *batch, int b, size_t k, int *err
     return named;
 }
 
-/* Decides which of the k files of group `b` get their name, once the syncfs() begun after
- * they were written has returned `synced` (0, or -1 with errno set): none when it failed, else
- * decide_versions() (whose own syncfs() of the trails runs here, with no other in flight).
- * Returns the errno of the first failure that may pass, or 0. */
-static int settle_group(sink *s, bp_batch *batch, int b, size_t k, int synced)
+/* Names each of the k files of group `b` (marked RENAMED) once the syncfs() begun after they
+ * were written has returned `synced` (0, or -1 with errno set). Returns the errno of the first
+ * failure that may pass, or 0. */
+static int commit_group(sink *s, bp_batch *batch, int b, size_t k, int synced)
 {
-    int err = 0;
     if (synced != 0) {
         /* Not known durable: written anew on the retry, in new files. */
-        err = errno;
-        for (size_t j = 0; j < k; j++) {
+        int err = errno;
+        for (size_t j = 0; j < k; j++)
             bp_temp_discard(&s->made, &s->temps[b][j], s->group[b][j].name);
-            s->named[j] = false;
-        }
         return err;
     }
-    decide_versions(s, batch, b, k, &err);
-    return err;
-}
-
-/* Names each file settle_group() kept (marked RENAMED); the names are made durable by the next
- * syncfs(), which may already be running, or by the last one of the write. Returns the errno of
- * the first failure that may pass, or 0. */
-static int name_group(sink *s, bp_batch *batch, int b, size_t k)
-{
     int err = 0;
+    bool *named = decide_versions(s, batch, b, k, &err);
     for (size_t j = 0; j < k; j++) {
         pending *p = &s->group[b][j];
-        if (!s->named[j])
+        if (!named[j])
             continue;
         if (bp_temp_commit(&s->made, &s->temps[b][j], p->name) == 0) {
             s->marks[p->record] = RENAMED;
@@ -619,36 +558,31 @@ static int write_per_record(sink *s, bp_batch *batch)
     }
     if (!s->syncing) {
         bp_group_sync_start(&s->syncer, s->dir_fd); /* without a thread: syncs in turn */
-        bp_second_hand_start(&s->hand); /* without it: files made on this thread alone */
         s->syncing = true;
     }
     s->kept = false;
-    /* A write of two groups' worth or more is split into groups of half of it at least, so that
-     * its first group's syncfs() runs while the second is written, and the first is named while
-     * the second's runs. */
-    s->group_cap = n >= 2 * SPLIT_MIN && n < 2 * s->group_max ? (n + 1) / 2 : s->group_max;
     int b = 0;         /* the group being written */
     size_t behind = 0; /* files of the other group, whose syncfs() runs meanwhile */
     while (next < n && !err) {
         size_t k = write_group(s, batch, b, &next, n, &err);
-        int e = 0;
-        if (behind)
-            e = settle_group(s, batch, !b, behind, bp_group_sync_wait(&s->syncer));
-        if (k)
-            bp_group_sync_begin(&s->syncer); /* this group's data, while the other is named */
         if (behind) {
-            int named = name_group(s, batch, !b, behind);
-            e = e ? e : named;
+            int synced = bp_group_sync_wait(&s->syncer);
+            int e = commit_group(s, batch, !b, behind, synced);
+            err = err ? err : e;
+            behind = 0;
         }
-        err = err ? err : e;
-        behind = k;
-        b = k ? !b : b;
+        if (k) {
+            /* This group's data, and the names just given, are made durable meanwhile. */
+            bp_group_sync_begin(&s->syncer);
+            behind = k;
+            b = !b;
+        }
         written = written || k > 0;
     }
     if (behind) {
-        int e = settle_group(s, batch, !b, behind, bp_group_sync_wait(&s->syncer));
-        int named = name_group(s, batch, !b, behind);
-        err = err ? err : e ? e : named;
+        int synced = bp_group_sync_wait(&s->syncer);
+        int e = commit_group(s, batch, !b, behind, synced);
+        err = err ? err : e;
     }
     written = written || s->kept;
     if (written && bp_temps_sync(&s->made) != 0) {

@@ -62,49 +62,18 @@ void bp_temps_init(bp_temps *ts, int dir_fd)
     fclose(f);
 }
 
-/* An unnamed file in the folder, or -1 with errno set (EOPNOTSUPP: the folder's filesystem has
- * none, or EISDIR: a kernel that does not know the flag). */
-static int try_unnamed(const bp_temps *ts)
+/* An unnamed file in the folder, or -1 with errno set; a filesystem without O_TMPFILE turns
+ * them off for good (EISDIR: a kernel that does not know the flag). */
+static int open_unnamed(bp_temps *ts)
 {
 #ifdef O_TMPFILE
     int f = openat(ts->dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, FILE_MODE);
     if (f >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
         return f;
 #endif
+    ts->unnamed = false;
     errno = EOPNOTSUPP;
     return -1;
-}
-
-/* As try_unnamed(); a filesystem without O_TMPFILE turns them off for good. */
-static int open_unnamed(bp_temps *ts)
-{
-    int f = try_unnamed(ts);
-    if (f < 0 && errno == EOPNOTSUPP)
-        ts->unnamed = false;
-    return f;
-}
-
-/* Fills the new file `f` with the document: 0, or -1 with errno set and `f` closed. */
-static int fill(const bp_temps *ts, int f, const char *doc, size_t len)
-{
-    if (ts->chmod)
-        fchmod(f, FILE_MODE); /* whatever the umask: archives hold patient data */
-    if (write_doc(f, doc, len) == 0)
-        return 0;
-    int err = errno;
-    close(f);
-    errno = err;
-    return -1;
-}
-
-int bp_temp_write_unnamed(const bp_temps *ts, const char *doc, size_t len, bp_temp *t)
-{
-    int f = ts->unnamed ? try_unnamed(ts) : (errno = EOPNOTSUPP, -1);
-    if (f < 0 || fill(ts, f, doc, len) != 0)
-        return -1;
-    t->named = false;
-    t->fd = f;
-    return 0;
 }
 
 int bp_temp_write(bp_temps *ts, const char *name, const char *doc, size_t len, bp_temp *t)
@@ -118,8 +87,11 @@ int bp_temp_write(bp_temps *ts, const char *name, const char *doc, size_t len, b
         f = openat(ts->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, FILE_MODE);
     if (f < 0)
         return -1;
-    if (fill(ts, f, doc, len) != 0) {
+    if (ts->chmod)
+        fchmod(f, FILE_MODE); /* whatever the umask: archives hold patient data */
+    if (write_doc(f, doc, len) != 0) {
         int err = errno;
+        close(f);
         if (t->named)
             unlinkat(ts->dir_fd, tmp, 0);
         errno = err;

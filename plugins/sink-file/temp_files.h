@@ -34,11 +34,6 @@ void bp_temps_init(bp_temps *ts, int dir_fd);
  * left behind then). */
 int bp_temp_write(bp_temps *ts, const char *name, const char *doc, size_t len, bp_temp *t);
 
-/* As bp_temp_write(), an unnamed file only, changing nothing of `ts`: what two threads may call
- * at once (the hidden temporary names may not: two readings of one name would write one file).
- * -1 with errno EOPNOTSUPP when the folder takes no unnamed files: bp_temp_write() then. */
-int bp_temp_write_unnamed(const bp_temps *ts, const char *doc, size_t len, bp_temp *t);
-
 /* Whether NAME already holds exactly `doc` and its newline (a replay of a reading already
  * archived, the same bytes: golden documents are byte-stable): a regular file, mode 0640, one
  * link. Then nothing is written: replacing it would free an inode and its block for nothing
