@@ -23,7 +23,9 @@
 # while their inode-table block is not yet written back): the clean-up of a previous per-record
 # run (tens of thousands of files), or of other work's temporary folders beside it, then costs
 # several times the archive itself (docs/plugins/sink-file.md, "Durability"). The script says
-# so when its own previous per-record clean-up is less than 360 s old.
+# so when its own previous per-record clean-up is less than 360 s old. KEEP_ARCHIVE=1 leaves the
+# work folder (the archive and the logs) in place and prints it, for back-to-back runs that must
+# not free inodes in front of each other: remove the folders once the runs are over.
 set -euo pipefail
 N=${1:-200000}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,6 +51,10 @@ cleanup() {
     [ -n "$es" ] && kill -TERM "$es" 2>/dev/null && wait "$es" 2>/dev/null
     # what the stand-in said besides its closing line (a sanitizer's report, say)
     grep -v '^es_standin: stopping' "$t/standin.err" >&2 || true
+    if [ -n "${KEEP_ARCHIVE:-}" ]; then
+        echo "es_fast: kept $t (KEEP_ARCHIVE); remove it when done" >&2
+        return
+    fi
     rm -rf "$t"
     [ "$layout" != per-record ] || touch "$freed_stamp"
 }
