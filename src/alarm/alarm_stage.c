@@ -278,8 +278,8 @@ static const char *reading_name(const bp_record *rec)
 }
 
 /* What one reading's pass over the conditions computes once: the key's patient part, and the
- * reading's key in the evidence (a SHA-256, wanted only by conditions that match or hold a
- * state). */
+ * reading's key in the evidence (a SHA-256, wanted only by a condition that notes the reading
+ * or a correction that may stand under an alarm). */
 typedef struct reading_keys {
     char key[BP_STATE_MAX_KEY];
     size_t prefix; /* PATIENT 0x1f (0: a patient id too long to be a key) */
@@ -338,13 +338,13 @@ static int on_reading(bp_alarms *a, bp_batch *records, const bp_record *rec, int
         bp_alarm_step step;
         if (a->replay && replay_ack(a, records, rec, key, klen, c, &st, at) != 0)
             return -1;
-        uint64_t rk = keys_reading(&keys, rec);
-        if (rec->revision == BP_REVISION_REPLACE && bp_alarm_holds_reading(&st, rk)) {
+        if (rec->revision == BP_REVISION_REPLACE &&
+            bp_alarm_holds_reading(&st, keys_reading(&keys, rec))) {
             /* A correction of a reading the alarm stands on is that reading again, not a new
              * one: still matching, nothing changes; no longer matching, it is taken back. */
             if (matches)
                 continue;
-            bp_alarm_on_taken_back(&st, rk, now_ms, &step);
+            bp_alarm_on_taken_back(&st, keys_reading(&keys, rec), now_ms, &step);
             a->counts.readings_taken_back++;
         } else {
             bp_alarm_on_reading(&st, c, matches, at, now_ms, &step);
@@ -352,7 +352,7 @@ static int on_reading(bp_alarms *a, bp_batch *records, const bp_record *rec, int
                 bp_alarm_id_make(st.alarm_id, sizeof st.alarm_id, rec->topic, rec->partition,
                                  rec->patient_id, c->name, rec->stable_id);
             if (matches && !step.gone && st.phase != BP_ALARM_RESOLVED && st.phase != BP_ALARM_IDLE)
-                bp_alarm_note_reading(&st, rk, at, &step);
+                bp_alarm_note_reading(&st, keys_reading(&keys, rec), at, &step);
         }
         a->counts.readings_delayed += step.delayed;
         if (step.delayed)
