@@ -3,6 +3,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,6 +308,127 @@ static void put_integer(bp_buf *b, double v)
     bp_buf_put(b, p, (size_t)(end - p));
 }
 
+/* ---- exact shortest digits, without printf or strtod ------------------------------------------
+ * For a non-integer 1e-4 <= |v| < 1e6 (every probability, z-score, baseline and mean a detector
+ * computes), v = m * 2^-sh with sh in 32..66, and m * 10^k (k <= 20) fits in 128 bits: the
+ * rounding of v to P significant digits and whether that decimal reads back as v are exact
+ * integer comparisons. The printf of digits_of and the strtod of round_trips were most of a
+ * document's number cost. Compilers without a 128-bit integer take the general path. */
+#ifdef __SIZEOF_INT128__
+__extension__ typedef unsigned __int128 bp_u128;
+
+static const unsigned long long pow10_u64[] = {1ULL,
+                                               10ULL,
+                                               100ULL,
+                                               1000ULL,
+                                               10000ULL,
+                                               100000ULL,
+                                               1000000ULL,
+                                               10000000ULL,
+                                               100000000ULL,
+                                               1000000000ULL,
+                                               10000000000ULL,
+                                               100000000000ULL,
+                                               1000000000000ULL,
+                                               10000000000000ULL,
+                                               100000000000000ULL,
+                                               1000000000000000ULL,
+                                               10000000000000000ULL,
+                                               100000000000000000ULL,
+                                               1000000000000000000ULL,
+                                               10000000000000000000ULL};
+
+static bp_u128 pow10_u128(int k)
+{
+    return k < 20 ? (bp_u128)pow10_u64[k] : (bp_u128)pow10_u64[19] * pow10_u64[k - 19];
+}
+
+/* m * 10^k / 2^sh rounded to nearest, ties to even (as printf rounds v's exact value). */
+static unsigned long long scaled_round(unsigned long long m, int k, int sh)
+{
+    bp_u128 num = (bp_u128)m * pow10_u128(k);
+    bp_u128 q = num >> sh, r = num - (q << sh), half = (bp_u128)1 << (sh - 1);
+    if (r > half || (r == half && (q & 1)))
+        q++;
+    return (unsigned long long)q;
+}
+
+/* "%.*g" of v at the shortest P in 6..17 that reads back, when v is in the range above and that
+ * text has no exponent; false otherwise (the caller takes the general path). */
+static bool shortest_exact(double v, char *out)
+{
+    double a = fabs(v);
+    if (!(a >= 1e-4 && a < 1e6))
+        return false;
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    unsigned long long frac = bits & ((1ULL << 52) - 1);
+    if (frac == 0)
+        return false; /* a power of two: the gap below it is half the one above */
+    unsigned long long m = frac | (1ULL << 52);
+    int sh = 1075 - (int)((bits >> 52) & 0x7ff); /* v = m / 2^sh */
+    /* the exponent of v's first digit, from 10^x <= a exactly (powers of ten below 1 are not
+     * doubles: compared as integers, m * 10^-x >= 2^sh) */
+    int x = 5;
+    while (x > -4 && a < (double)pow10_u64[x > 0 ? x : 0] &&
+           !(x <= 0 && ((bp_u128)m * pow10_u128(-x)) >> sh != 0))
+        x--;
+    for (int prec = 6; prec <= 17; prec++) {
+        int k = prec - 1 - x;
+        unsigned long long q = scaled_round(m, k, sh);
+        int xp = x;
+        if (q >= pow10_u64[prec])
+            xp++; /* 9.99.. rounded up to 10.0 */
+        if (xp >= prec || xp < -4)
+            return false; /* "%g" writes it with an exponent */
+        /* q / 10^k reads back as v when it lies in v's rounding interval, (2m -+ 1) / 2^(sh+1),
+         * the borders included when m is even (strtod's ties go to even) */
+        bp_u128 d = (bp_u128)q << (sh + 1), p = pow10_u128(k);
+        bp_u128 lo = (bp_u128)(2 * m - 1) * p, hi = (bp_u128)(2 * m + 1) * p;
+        bool reads_back = (d > lo && d < hi) || ((m & 1) == 0 && (d == lo || d == hi));
+        if (!reads_back)
+            continue;
+        char digits[20];
+        int n = prec;
+        if (xp != x)
+            q /= 10; /* 10^prec: the same prec digits, one place up */
+        for (int i = n - 1; i >= 0; i--, q /= 10)
+            digits[i] = (char)('0' + q % 10);
+        while (n > 1 && digits[n - 1] == '0')
+            n--;
+        char *o = out;
+        if (v < 0)
+            *o++ = '-';
+        if (xp >= 0) {
+            memcpy(o, digits, (size_t)xp + 1);
+            o += xp + 1;
+            if (n > xp + 1) {
+                *o++ = '.';
+                memcpy(o, digits + xp + 1, (size_t)(n - xp - 1));
+                o += n - xp - 1;
+            }
+        } else {
+            *o++ = '0';
+            *o++ = '.';
+            for (int i = -1; i > xp; i--)
+                *o++ = '0';
+            memcpy(o, digits, (size_t)n);
+            o += n;
+        }
+        *o = '\0';
+        return true;
+    }
+    return false;
+}
+#else
+static bool shortest_exact(double v, char *out)
+{
+    (void)v;
+    (void)out;
+    return false;
+}
+#endif
+
 void bp_buf_json_number(bp_buf *b, double v)
 {
     char num[40];
@@ -318,6 +440,8 @@ void bp_buf_json_number(bp_buf *b, double v)
         put_integer(b, v);
         return;
     }
+    if (shortest_exact(v, num))
+        goto done;
     /* The shortest of 6..16 significant digits that reads back as v, else 17. Each try is a
      * printf and a strtod, so the search is ordered: 6 digits (short values), then 15. When 15
      * digits do not read back, no fewer do: the nearest p-digit decimal is never nearer to v

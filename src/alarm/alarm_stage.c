@@ -277,16 +277,58 @@ static const char *reading_name(const bp_record *rec)
     return rec->logical_id ? rec->logical_id : rec->stable_id ? rec->stable_id : "";
 }
 
+/* What one reading's pass over the conditions computes once: the key's patient part, and the
+ * reading's key in the evidence (a SHA-256, wanted only by a condition that notes the reading
+ * or a correction that may stand under an alarm). */
+typedef struct reading_keys {
+    char key[BP_STATE_MAX_KEY];
+    size_t prefix; /* PATIENT 0x1f (0: a patient id too long to be a key) */
+    uint64_t rk;   /* 0: not computed yet */
+} reading_keys;
+
+static void keys_begin(reading_keys *k, const char *patient)
+{
+    size_t n = strlen(patient);
+    k->prefix = n + 1 < sizeof k->key ? n + 1 : 0;
+    if (k->prefix) {
+        memcpy(k->key, patient, n);
+        k->key[n] = '\x1f';
+    }
+    k->rk = 0;
+}
+
+/* The key of (the reading's patient, `cond`), as make_key writes it; 0 when it does not fit. */
+static size_t keys_for(reading_keys *k, const char *cond)
+{
+    size_t n = strlen(cond);
+    if (!k->prefix || k->prefix + n >= sizeof k->key)
+        return 0;
+    memcpy(k->key + k->prefix, cond, n + 1);
+    return k->prefix + n;
+}
+
+static uint64_t keys_reading(reading_keys *k, const bp_record *rec)
+{
+    if (!k->rk)
+        k->rk = bp_alarm_reading_key(reading_name(rec));
+    return k->rk;
+}
+
 static int on_reading(bp_alarms *a, bp_batch *records, const bp_record *rec, int64_t now_ms)
 {
-    char key[BP_STATE_MAX_KEY];
+    reading_keys keys;
+    keys_begin(&keys, rec->patient_id);
     const bp_alarm_condition *delayed_by[BP_ALARM_MAX_CONDITIONS];
     int n_delayed = 0;
+    int64_t at = rec->effective_ms != INT64_MIN ? rec->effective_ms : now_ms;
+    if (a->replay)
+        now_ms = at; /* a replay runs on the readings' clock */
     for (int i = 0; i < a->cfg.n_conds; i++) {
         const bp_alarm_condition *c = &a->cfg.conds[i];
-        size_t klen = make_key(key, sizeof key, rec->patient_id, c->name);
+        size_t klen = keys_for(&keys, c->name);
         if (!klen)
             continue; /* a patient id too long to be a key: never an alarm (documented) */
+        const char *key = keys.key;
         bp_alarm_state st;
         if (load(a, rec, key, klen, &st) != 0)
             return -1;
@@ -294,19 +336,15 @@ static int on_reading(bp_alarms *a, bp_batch *records, const bp_record *rec, int
         if (!matches && st.phase == BP_ALARM_IDLE)
             continue;
         bp_alarm_step step;
-        int64_t at = rec->effective_ms != INT64_MIN ? rec->effective_ms : now_ms;
-        if (a->replay) {
-            now_ms = at; /* a replay runs on the readings' clock */
-            if (replay_ack(a, records, rec, key, klen, c, &st, at) != 0)
-                return -1;
-        }
-        uint64_t rk = bp_alarm_reading_key(reading_name(rec));
-        if (rec->revision == BP_REVISION_REPLACE && bp_alarm_holds_reading(&st, rk)) {
+        if (a->replay && replay_ack(a, records, rec, key, klen, c, &st, at) != 0)
+            return -1;
+        if (rec->revision == BP_REVISION_REPLACE &&
+            bp_alarm_holds_reading(&st, keys_reading(&keys, rec))) {
             /* A correction of a reading the alarm stands on is that reading again, not a new
              * one: still matching, nothing changes; no longer matching, it is taken back. */
             if (matches)
                 continue;
-            bp_alarm_on_taken_back(&st, rk, now_ms, &step);
+            bp_alarm_on_taken_back(&st, keys_reading(&keys, rec), now_ms, &step);
             a->counts.readings_taken_back++;
         } else {
             bp_alarm_on_reading(&st, c, matches, at, now_ms, &step);
@@ -314,7 +352,7 @@ static int on_reading(bp_alarms *a, bp_batch *records, const bp_record *rec, int
                 bp_alarm_id_make(st.alarm_id, sizeof st.alarm_id, rec->topic, rec->partition,
                                  rec->patient_id, c->name, rec->stable_id);
             if (matches && !step.gone && st.phase != BP_ALARM_RESOLVED && st.phase != BP_ALARM_IDLE)
-                bp_alarm_note_reading(&st, rk, at, &step);
+                bp_alarm_note_reading(&st, keys_reading(&keys, rec), at, &step);
         }
         a->counts.readings_delayed += step.delayed;
         if (step.delayed)

@@ -27,11 +27,36 @@ static void newline(doc_writer *w)
 
 static void key(doc_writer *w, const char *name)
 {
+    size_t n = strlen(name);
+    if (!w->pretty) {
+        /* Compact, a name with nothing to escape (every field's): `,"name":` in one copy, not
+         * four appends (a document has about twenty-five keys). */
+        size_t plain = 0;
+        while (plain < n && (unsigned char)name[plain] >= 0x20 &&
+               (unsigned char)name[plain] < 0x80 && name[plain] != '"' && name[plain] != '\\')
+            plain++;
+        if (plain == n) {
+            if (!bp_buf_reserve(w->out, n + 4))
+                return;
+            char *d = w->out->data + w->out->len, *o = d;
+            if (!w->first)
+                *o++ = ',';
+            *o++ = '"';
+            memcpy(o, name, n);
+            o += n;
+            *o++ = '"';
+            *o++ = ':';
+            *o = '\0';
+            w->out->len += (size_t)(o - d);
+            w->first = false;
+            return;
+        }
+    }
     if (!w->first)
         bp_buf_putc(w->out, ',');
     w->first = false;
     newline(w);
-    bp_buf_json_string(w->out, name, strlen(name));
+    bp_buf_json_string(w->out, name, n);
     bp_buf_puts(w->out, w->pretty ? ": " : ":");
 }
 

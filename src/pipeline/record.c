@@ -352,7 +352,7 @@ bool bp_is_core_field(const char *key)
 {
     size_t n = strcspn(key, ".");
     for (size_t i = 0; i < sizeof core_fields / sizeof core_fields[0]; i++)
-        if (strlen(core_fields[i]) == n && strncmp(core_fields[i], key, n) == 0)
+        if (strncmp(core_fields[i], key, n) == 0 && core_fields[i][n] == '\0')
             return true;
     return false;
 }

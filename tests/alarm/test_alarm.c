@@ -379,6 +379,50 @@ static void test_max_keys(void)
     bp_alarms_free(a);
 }
 
+static int count_of(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, what)) != NULL; p += strlen(what))
+        n++;
+    return n;
+}
+
+/* A reading's conditions share the key's patient part (built once per reading): each keeps its
+ * own state under PATIENT 0x1f CONDITION (the list splits it back), and a key of at most
+ * BP_STATE_MAX_KEY - 1 bytes keeps an alarm while a longer one never raises (docs/alarms.md). */
+static void test_keys(void)
+{
+    bp_alarms *a = build("[alarms]\n"
+                         "stage2.match = category=hypertension_stage_2\n"
+                         "crisis.match = category=hypertensive_crisis\n"
+                         "any.match = severity=warning\n");
+    char ev[256];
+    STEP(a, T0, ev, reading(&t_, "p1", "hypertensive_crisis", T0));
+    CHECK_STR(ev, "raised:0,raised:0");
+    char *list = bp_alarms_list_json(a);
+    CHECK(list && strstr(list, "\"patient_id\":\"p1\",\"condition\":\"crisis\""));
+    CHECK(list && strstr(list, "\"patient_id\":\"p1\",\"condition\":\"any\""));
+    CHECK(list && count_of(list, "\"patient_id\"") == 2);
+    free(list);
+    /* "crisis" needs 7 bytes after the patient, "any" 4: the longest id that still raises a
+     * crisis, then one byte more (only "any" raises) */
+    static char fits[BP_STATE_MAX_KEY], longer[BP_STATE_MAX_KEY + 1];
+    size_t n = BP_STATE_MAX_KEY - 1 -
+               strlen("\x1f"
+                      "crisis");
+    memset(fits, 'f', n);
+    memset(longer, 'l', n + 1);
+    STEP(a, T0 + MIN, ev, reading(&t_, fits, "hypertensive_crisis", T0 + MIN));
+    CHECK_STR(ev, "raised:0,raised:0");
+    STEP(a, T0 + 2 * MIN, ev, reading(&t_, longer, "hypertensive_crisis", T0 + 2 * MIN));
+    CHECK_STR(ev, "raised:0");
+    list = bp_alarms_list_json(a);
+    CHECK(list && count_of(list, "\"condition\":\"crisis\"") == 2);
+    CHECK(list && count_of(list, "\"condition\":\"any\"") == 3);
+    free(list);
+    bp_alarms_free(a);
+}
+
 /* The event document, and the host table's alarm fields. */
 static void test_document(void)
 {
@@ -695,6 +739,7 @@ int main(void)
     test_escalation();
     test_restart();
     test_max_keys();
+    test_keys();
     test_withdraw_retracted();
     test_withdraw_corrected();
     test_confirmation_forgets();

@@ -153,6 +153,34 @@ int main(void)
         memcpy(&any, &bits, sizeof any);
         compare(&b, any);
     }
+    /* The exact path (non-integers 1e-4 <= |v| < 1e6): log-uniform values as detectors
+     * compute them, the neighbours of every power of ten and of its half-way points (where the
+     * first digit's exponent and "%g"'s exponent form change), dyadic fractions (exact ties of
+     * a shorter rounding: printf rounds them to even), and short decimals. */
+    for (int x = -5; x <= 6; x++)
+        for (int mant = 1; mant <= 9; mant++) {
+            double p = mant * pow(10.0, x), half = 9.5 * pow(10.0, x);
+            const double around[] = {p, half, 0.5 * p, 999999.5 * pow(10.0, x - 5)};
+            for (size_t j = 0; j < sizeof around / sizeof around[0]; j++) {
+                double w = around[j];
+                for (int step = 0; step < 40; step++) {
+                    compare(&b, w);
+                    compare(&b, -w);
+                    w = nextafter(w, INFINITY);
+                }
+                w = around[j];
+                for (int step = 0; step < 40; step++)
+                    compare(&b, w = nextafter(w, 0));
+            }
+        }
+    for (int i = 0; i < 60000; i++) {
+        double u = (double)(next() >> 11) / 9007199254740992.0;
+        double w = pow(10.0, -4.5 + u * 11);
+        compare(&b, i % 2 ? w : -w);
+        compare(&b, ldexp((double)(next() >> (11 + next() % 40)), -(int)(next() % 60)));
+        compare(&b, (double)(next() % 100000000) / pow(10.0, (double)(next() % 12)));
+        compare(&b, 120.0 + (u - 0.5) * 0.0000001);
+    }
     CHECK(mismatches == 0);
 
     /* Times: the epoch's neighbours, every reading's range, and years strftime prints as they

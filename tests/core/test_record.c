@@ -67,6 +67,10 @@ int main(void)
     CHECK(h->annotate_number(NULL, r, "ml_risk", NAN) == BP_EINVAL);
     CHECK(h->annotate_text(NULL, r, "severity", "x") == BP_EINVAL);
     CHECK(h->annotate_text(NULL, r, "systolic_pressure", "x") == BP_EINVAL);
+    /* a core field is refused whole or before a dot, never as a prefix or with more after it */
+    CHECK(h->annotate_text(NULL, r, "severity.note", "x") == BP_EINVAL);
+    CHECK(h->annotate_text(NULL, r, "sever", "x") == BP_OK);
+    CHECK(h->annotate_text(NULL, r, "severity_note", "x") == BP_OK);
     CHECK(h->annotate_text(NULL, r, "note", NULL) == BP_EINVAL);
     CHECK(h->annotate_bool(NULL, r, "", 1) == BP_EINVAL);
     CHECK(h->set_outcome(NULL, r, BP_DELIVERED, NULL) == BP_EINVAL);
