@@ -1,6 +1,7 @@
 /* What the two trainers of `bppipe train` share: the arguments, the original data set, the
- * date stamp and the metrics report. cmd_train.c parses and fits the logistic model;
- * train_gbtree.c fits gradient-boosted trees through libxgboost. */
+ * date stamp and the metrics report (train_common.c). cmd_train.c parses and fits the logistic
+ * model; train_gbtree.c fits gradient-boosted trees through libxgboost, in the module
+ * bppipe-gbtree.so that train_gbtree_load.c loads. */
 #ifndef BPPIPE_CLI_TRAIN_H
 #define BPPIPE_CLI_TRAIN_H
 
@@ -39,7 +40,11 @@ void bp_train_print_metrics(const bp_lr_metrics *r);
 typedef int (*bp_train_row_fn)(void *user, const double *features, int label);
 int bp_train_ward(int64_t samples, int64_t patients, uint64_t seed, bool episode,
                   bp_train_row_fn emit, void *user);
-/* `bppipe train --model gbtree`: 0, 1 (could not write) or 2 (bad data or arguments). */
+/* `bppipe train --model gbtree`: 0, 1 (could not write) or 2 (bad data or arguments, or no
+ * module). Loads bppipe-gbtree.so and calls its one exported function, bp_gbtree_train_entry
+ * (`args_size` is sizeof(train_args): a module of another build refuses). */
 int bp_train_gbtree(const train_args *a);
+typedef int bp_gbtree_train_entry_fn(const train_args *a, size_t args_size);
+bp_gbtree_train_entry_fn bp_gbtree_train_entry;
 
 #endif

@@ -1,9 +1,12 @@
 /* `bppipe train --model gbtree`: gradient-boosted trees through libxgboost on the data the
  * logistic trainer uses (the original set, or a CSV whose header names vocabulary features),
- * with the same stratified split and the same report; writes XGBoost's JSON model. */
+ * with the same stratified split and the same report; writes XGBoost's JSON model.
+ *
+ * This file is the module bppipe-gbtree.so (with train_common.c and train_ward.c), built where
+ * libxgboost is found, and not part of the executable: bppipe links no libxgboost, libstdc++ or
+ * libgomp (about 6 MiB mapped in every process, a pipeline's too), and train_gbtree_load.c
+ * loads this module only for `bppipe train --model gbtree`. */
 #include "cli/train.h"
-
-#ifdef BPPIPE_HAVE_XGBOOST
 
 #include "clinical/history.h"
 #include "gbtree/gbtree.h"
@@ -323,8 +326,14 @@ static void set_attrs(bp_gbt *m, const train_args *a, size_t n)
     bp_gbt_set_attr(m, "training_data", text);
 }
 
-int bp_train_gbtree(const train_args *a)
+__attribute__((visibility("default"))) int bp_gbtree_train_entry(const train_args *a,
+                                                                 size_t args_size)
 {
+    if (args_size != sizeof *a) { /* a module of another build beside this bppipe */
+        fprintf(stderr, "error: bppipe-gbtree.so is not of this bppipe's build: install the "
+                        "bppipe package of the same version (in a build tree: build again)\n");
+        return 2;
+    }
     table t = {0};
     bool *is_test = NULL, *train = NULL;
     float *score = NULL;
@@ -398,15 +407,3 @@ done:
     free(p);
     return status;
 }
-
-#else
-
-int bp_train_gbtree(const train_args *a)
-{
-    (void)a;
-    fprintf(stderr, "error: this bppipe was built without libxgboost, so it cannot train "
-                    "gradient-boosted trees: install libxgboost-dev and build again\n");
-    return 2;
-}
-
-#endif
