@@ -9,9 +9,10 @@
 #            temporary folder, in the foreground; never the system's rsyslog)
 #   bppipe   pipelines/ward.ini (rules + model; anomalies to sink-es, normal readings to an
 #            NDJSON archive, alarm events to a file)
-# For each: steady readings/s (the time between 10 % and 90 % of all readings stored, counting
-# the stand-in's documents and the lines of the normal and dead-letter NDJSON files, sampled
-# every 0.1 s and interpolated between samples), CPU µs per reading (utime + stime from
+# For each: steady readings/s (the time between 10 % and 90 % of the documents the stand-in
+# received, sampled every 0.1 s and interpolated between samples, scaled to all readings; the
+# NDJSON files are no measure: rsyslog's async omfile grows in one step a second), CPU µs per
+# reading (utime + stime from
 # /proc/PID/stat, the whole run), peak RSS (VmHWM), and the stand-in's own CPU, to show when it
 # is the bottleneck.
 #
@@ -164,10 +165,9 @@ label, n, samples = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 cpu, hz, hwm, cpu_es, docs, normal, dead = (int(x) for x in sys.argv[4:11])
 rows = [tuple(float(x) for x in line.split()) for line in open(samples)]
 t0 = rows[0][0]
-# Readings stored at each sample: documents, and the files' lines estimated from their bytes
-# (the files' final bytes over their final lines).
-per_line = rows[-1][2] / (normal + dead) if normal + dead else 0
-stored = [(t, d + (b / per_line if per_line else 0)) for t, d, b in rows]
+# The stand-in's documents at each sample: the files are no measure (rsyslog's async omfile
+# grows its file in one step a second).
+stored = [(t, d) for t, d, _ in rows]
 def first(at):
     """When `at` readings were stored, interpolated between the two samples around it."""
     prev = None
