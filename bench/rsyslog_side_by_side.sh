@@ -9,11 +9,20 @@
 #            temporary folder, in the foreground; never the system's rsyslog)
 #   bppipe   pipelines/ward.ini (rules + model; anomalies to sink-es, normal readings to an
 #            NDJSON archive, alarm events to a file)
-# For each: steady readings/s (between 10 % and 90 % of the documents the stand-in received,
-# scaled to all readings), CPU µs per reading (utime + stime from /proc/PID/stat, the whole
-# run), peak RSS (VmHWM), and the stand-in's own CPU, to show when it is the bottleneck.
+# For each: steady readings/s (the time between 10 % and 90 % of the documents the stand-in
+# received, sampled every 0.1 s and interpolated between samples, scaled to all readings; the
+# NDJSON files are no measure: rsyslog's async omfile grows in one step a second), CPU µs per
+# reading (utime + stime from
+# /proc/PID/stat, the whole run), peak RSS (VmHWM), and the stand-in's own CPU, to show when it
+# is the bottleneck.
 #
 #   bash bench/rsyslog_side_by_side.sh [N] [BUILD_DIR]      (defaults: 100000, build)
+#
+# RUNS=K runs each side K times over the same preloaded topic (each run a consumer group of its
+# own, so each reads all N readings, and a fresh stand-in), alternating the sides, prints every
+# run and then each side's median. At 100 000 readings the steady window is about one second,
+# and the ward's figure varies by up to half between runs on a shared 2-core machine: report
+# several runs (docs/kafka.md, "Memory and speed").
 #
 # Installs rsyslog, rsyslog-kafka and rsyslog-elasticsearch with apt-get when they are missing
 # (root; Debian 12 has them), with invoke-rc.d told not to start the system's rsyslog service.
@@ -27,6 +36,9 @@ build=${2:-$root/build}
 bppipe=$build/bppipe
 standin=${STANDIN:-$build/bench/es_standin/es_standin}
 only=${ONLY:-}
+runs=${RUNS:-1}
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "rsyslog_side_by_side: RUNS must be a whole number" \
+                                        "of at least 1" >&2; exit 2; }
 for f in "$bppipe" "$standin"; do
     [ -x "$f" ] || { echo "rsyslog_side_by_side: no $f; build bppipe, the plugins and" \
                           "es_standin first" >&2; exit 2; }
@@ -104,6 +116,13 @@ start_es() {
     es_url=http://127.0.0.1:$(cat "$t/es.port")
 }
 
+# stored_bytes DIR: the bytes of the normal and dead-letter NDJSON files under DIR (not the
+# alert file: its readings are also in the stand-in).
+stored_bytes() {
+    find "$1" -type f -name '*.ndjson' \( -path '*normal*' -o -path '*dead-letter*' \) \
+        -printf '%s\n' 2>/dev/null | awk '{s += $1} END {print s + 0}'
+}
+
 # watch LABEL DIR: follows the running $proc until the stand-in's documents and the files under
 # DIR stop growing for 3 s, then prints the side's figures and stops it. Readings that did not
 # go to Elasticsearch are counted as lines of DIR's files (normal and dead-letter).
@@ -111,17 +130,16 @@ watch() {
     local label=$1 dir=$2 now docs bytes last= same=0 cpu0_es cpu_es cpu hwm began=$SECONDS
     cpu0_es=$(cpu_ticks "$es")
     : >"$t/samples"
-    while sleep 0.2; do
+    while sleep 0.1; do
         kill -0 "$proc" 2>/dev/null ||
             { echo "$label exited early" >&2; tail "$t/$label.err" >&2; exit 1; }
         now=$(date +%s.%N)
         docs=$(es_docs || echo 0)
-        bytes=$(find "$dir" -type f -name '*.ndjson' -printf '%s\n' 2>/dev/null |
-            awk '{s += $1} END {print s + 0}')
+        bytes=$(stored_bytes "$dir")
         echo "$now $docs $bytes" >>"$t/samples"
         if [ "$docs $bytes" = "$last" ] && [ "$docs" -gt 0 ]; then
             same=$((same + 1))
-            [ "$same" -ge 15 ] && break
+            [ "$same" -ge 30 ] && break
         else
             same=0
         fi
@@ -147,70 +165,98 @@ label, n, samples = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 cpu, hz, hwm, cpu_es, docs, normal, dead = (int(x) for x in sys.argv[4:11])
 rows = [tuple(float(x) for x in line.split()) for line in open(samples)]
 t0 = rows[0][0]
+# The stand-in's documents at each sample: the files are no measure (rsyslog's async omfile
+# grows its file in one step a second).
+stored = [(t, d) for t, d, _ in rows]
 def first(at):
-    return next(t for t, d, _ in rows if d >= at)
-t10, t90 = first(0.1 * docs), first(0.9 * docs)
+    """When `at` readings were stored, interpolated between the two samples around it."""
+    prev = None
+    for t, s in stored:
+        if s >= at:
+            if prev is None or s == prev[1]:
+                return t
+            return prev[0] + (t - prev[0]) * (at - prev[1]) / (s - prev[1])
+        prev = (t, s)
+    return stored[-1][0]
+total = stored[-1][1]
+t10, t90 = first(0.1 * total), first(0.9 * total)
 steady = 0.8 * n / (t90 - t10) if t90 > t10 else float("nan")
 end = next(t for t, d, _ in rows if d >= docs)
 books = "books balance" if docs + normal + dead == n else \
         f"MISMATCH: {docs} + {normal} + {dead} != {n}"
 print(f"{label:<8} {steady:>8.0f} readings/s steady  {cpu / hz * 1e6 / n:6.1f} CPU µs/reading "
-      f"({cpu / hz:.2f} s)  peak RSS {hwm / 1024:6.1f} MiB  |  stand-in CPU {cpu_es / hz:.2f} s "
+      f"({cpu / hz:.2f} s)  peak RSS {hwm / 1024:6.1f} MiB  |  window {t90 - t10:.2f} s  |  "
+      f"stand-in CPU {cpu_es / hz:.2f} s "
       f"({cpu_es / hz / (t90 - t10) * 100 if t90 > t10 else 0:.0f} % of a core while steady, "
       f"{cpu_es / hz / (end - t0) * 100:.0f} % over {end - t0:.1f} s)")
 print(f"         {docs} documents in Elasticsearch, {normal} normal, {dead} dead letters: {books}")
 PY
 }
 
-if [ "$only" != bppipe ]; then
-    echo "rsyslog $(rsyslogd -v | head -n 1 | awk '{print $2}' | tr -d ,): imkafka ->" \
-         "mmjsonparse -> 4 rules -> omelasticsearch _bulk / omfile (bench/rsyslog_ward.conf)"
+# run_rsyslog RUN: one rsyslog run, consumer group rsyslog-bench-RUN, in folders of its own.
+run_rsyslog() {
+    local d=$t/rsyslog$1
     start_es
-    mkdir -p "$t/rsyslog/work" "$t/rsyslog/out"
-    sed -e "s|@WORK@|$t/rsyslog/work|g; s|@OUT@|$t/rsyslog/out|g" \
+    mkdir -p "$d/work" "$d/out"
+    sed -e "s|@WORK@|$d/work|g; s|@OUT@|$d/out|g; s|@GROUP@|rsyslog-bench-$1|g" \
         -e "s|@ES_PORT@|${es_url##*:}|g; s|@BROKERS@|$brokers|g" \
-        "$root/bench/rsyslog_ward.conf" >"$t/rsyslog/rsyslog.conf"
-    rsyslogd -n -f "$t/rsyslog/rsyslog.conf" -i "$t/rsyslog/rsyslog.pid" \
-        >"$t/rsyslog.out" 2>"$t/rsyslog.err" &
+        "$root/bench/rsyslog_ward.conf" >"$d/rsyslog.conf"
+    rsyslogd -n -f "$d/rsyslog.conf" -i "$d/rsyslog.pid" >"$t/rsyslog.out" 2>"$t/rsyslog.err" &
     proc=$!
-    watch rsyslog "$t/rsyslog/out"
-    [ ! -s "$t/rsyslog/out/es-errors.json" ] ||
-        echo "         rsyslog's Elasticsearch errors:" \
-             "$(head -c 300 "$t/rsyslog/out/es-errors.json")"
+    watch rsyslog "$d/out"
+    [ ! -s "$d/out/es-errors.json" ] ||
+        echo "         rsyslog's Elasticsearch errors: $(head -c 300 "$d/out/es-errors.json")"
     stop "$es"
     es=
-fi
+}
 
-if [ "$only" != rsyslog ]; then
-    echo "bppipe $("$bppipe" --version 2>/dev/null | head -n 1): ${WARD_INI:-pipelines/ward.ini}" \
-         "(rules + model; sink-es, NDJSON archive, alert file)"
+# run_bppipe RUN: one run of the ward, consumer group bppipe-bench-RUN, in a folder of its own.
+run_bppipe() {
+    local d=$t/bppipe$1
     start_es
     # shellcheck disable=SC2086 # WARD_OPTS is a list of words on purpose
-    env KAFKA_BROKERS="$brokers" ES_URL="$es_url" WARD_DIR="$t/bppipe" KAFKA_GROUP=bppipe-bench \
+    env KAFKA_BROKERS="$brokers" ES_URL="$es_url" WARD_DIR="$d" KAFKA_GROUP="bppipe-bench-$1" \
         WARD_STATS_INTERVAL=0 BPPIPE_MODEL="$root/models/bp_logreg.json" \
         "$bppipe" run "${WARD_INI:-$root/pipelines/ward.ini}" -o sink.normal.layout=ndjson \
-        -o sink.alarms.path="$t/bppipe/alarms.ndjson" ${WARD_OPTS:-} \
+        -o sink.alarms.path="$d/alarms.ndjson" ${WARD_OPTS:-} \
         >"$t/bppipe.out" 2>"$t/bppipe.err" &
     proc=$!
-    watch bppipe "$t/bppipe"
+    watch bppipe "$d"
     stop "$es"
     es=
-fi
+}
 
-if [ -z "$only" ]; then
-    /usr/bin/python3 - "$t/results" <<'PY'
-import re, sys
+[ "$only" = bppipe ] ||
+    echo "rsyslog $(rsyslogd -v | head -n 1 | awk '{print $2}' | tr -d ,): imkafka ->" \
+         "mmjsonparse -> 4 rules -> omelasticsearch _bulk / omfile (bench/rsyslog_ward.conf)"
+[ "$only" = rsyslog ] ||
+    echo "bppipe $("$bppipe" --version 2>/dev/null | head -n 1): ${WARD_INI:-pipelines/ward.ini}" \
+         "(rules + model; sink-es, NDJSON archive, alert file)"
+for run in $(seq "$runs"); do
+    [ "$runs" = 1 ] || echo "run $run of $runs (load$(uptime | sed 's/.*load average//'))"
+    [ "$only" = bppipe ] || run_rsyslog "$run"
+    [ "$only" = rsyslog ] || run_bppipe "$run"
+done
+
+# Each side's median over the runs (the one run when RUNS=1), and the ratio of the medians.
+/usr/bin/python3 - "$t/results" "$runs" <<'PY'
+import re, statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
     m = re.match(r"(\w+)\s+([\d.]+) readings/s steady\s+([\d.]+) CPU µs/reading"
                  r".*peak RSS\s+([\d.]+)", line)
     if m:
-        rows[m.group(1)] = tuple(float(x) for x in m.groups()[1:])
-if "rsyslog" in rows and "bppipe" in rows:
-    r, b = rows["rsyslog"], rows["bppipe"]
+        rows.setdefault(m.group(1), []).append(tuple(float(x) for x in m.groups()[1:]))
+med = {k: tuple(statistics.median(r[i] for r in v) for i in range(3)) for k, v in rows.items()}
+if int(sys.argv[2]) > 1:
+    for k, (rate, cpu, rss) in med.items():
+        each = ", ".join(f"{r[0]:.0f}" for r in rows[k])
+        print(f"{k:<8} median of {len(rows[k])}: {rate:8.0f} readings/s steady  {cpu:6.1f} CPU "
+              f"µs/reading  peak RSS {rss:6.1f} MiB  (readings/s of each run: {each})")
+if "rsyslog" in med and "bppipe" in med:
+    r, b = med["rsyslog"], med["bppipe"]
     print(f"bppipe / rsyslog: {b[0] / r[0]:.2f}x the steady throughput (target >= 4), "
           f"{b[1] / r[1]:.2f} of the CPU per reading (target <= 0.2); "
           f"bppipe peak RSS {b[2]:.1f} MiB (target <= 48)")
 PY
-fi
 echo "note: each side's wall time includes joining its consumer group (about 3 s with this broker)"

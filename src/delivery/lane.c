@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 static bool abandoned(const bp_lanes *ls)
@@ -310,6 +311,11 @@ static void *lane_main(void *arg)
     bp_lanes *ls = l->all;
     const struct bp_lane_own *o = l->own;
     double quit_by = -1; /* after the quit: the spool is delivered until then, while it can be */
+    /* "lane:SINK" in top -H and perf --sort comm (15 bytes: the kernel's limit) */
+    char name[16];
+    const char *sink = l->sink->name;
+    snprintf(name, sizeof name, "lane:%s", sink + (strncmp(sink, "sink.", 5) ? 0 : 5));
+    prctl(PR_SET_NAME, name, 0, 0, 0);
     pthread_mutex_lock(&ls->mu);
     for (;;) {
         if (abandoned(ls))

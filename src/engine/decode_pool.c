@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 /* Payloads per block: small enough that two threads share a 500-payload batch evenly, large
  * enough that taking a block (one atomic add) costs nothing beside decoding it. */
@@ -135,6 +136,7 @@ static void *helper_main(void *arg)
     bp_decode_pool *p = s->pool;
     size_t k = (size_t)(s - p->slots);
     uint64_t seen = 0;
+    prctl(PR_SET_NAME, "decode", 0, 0, 0); /* in top -H and perf --sort comm */
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (!p->stopping && p->generation == seen)
