@@ -1,7 +1,14 @@
 #include "common/sha256.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define BP_SHA256_NI 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -18,7 +25,7 @@ static uint32_t rotr(uint32_t x, int n)
     return (x >> n) | (x << (32 - n));
 }
 
-static void block(uint32_t h[8], const uint8_t *p)
+static void block_portable(uint32_t h[8], const uint8_t *p)
 {
     uint32_t w[64];
     for (int i = 0; i < 16; i++)
@@ -53,14 +60,89 @@ static void block(uint32_t h[8], const uint8_t *p)
     h[7] += k;
 }
 
-void bp_sha256(const void *data, size_t len, uint8_t out[32])
+#ifdef BP_SHA256_NI
+/* One block with the x86 SHA extensions (Intel's SHA-NI: the two 4-round halves of each group
+ * of 4 rounds, and the message schedule, in hardware): the same function as block_portable, an
+ * order of magnitude fewer cycles. The state is kept as the instructions want it, ABEF and CDGH.
+ * w[i & 3] holds the schedule's words 4i..4i+3 of the group in use and those being built. */
+__attribute__((target("sha,sse4.1,ssse3"))) static void block_ni(uint32_t h[8], const uint8_t *p)
+{
+    const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    __m128i cdab = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1);
+    __m128i efgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B);
+    __m128i abef = _mm_alignr_epi8(cdab, efgh, 8);
+    __m128i cdgh = _mm_blend_epi16(efgh, cdab, 0xF0);
+    __m128i abef0 = abef, cdgh0 = cdgh, w[4];
+    for (int i = 0; i < 16; i++) {
+        if (i < 4)
+            w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), swap);
+        __m128i m = _mm_add_epi32(w[i & 3], _mm_loadu_si128((const __m128i *)&K[4 * i]));
+        cdgh = _mm_sha256rnds2_epu32(cdgh, abef, m);
+        abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(m, 0x0E));
+        /* the group after next: it needs words 4i-3..4i of the schedule before w[(i-1)&3] is
+         * overwritten below */
+        if (i >= 3 && i < 15)
+            w[(i + 1) & 3] = _mm_sha256msg2_epu32(
+                _mm_add_epi32(w[(i + 1) & 3], _mm_alignr_epi8(w[i & 3], w[(i - 1) & 3], 4)),
+                w[i & 3]);
+        if (i >= 1 && i < 13)
+            w[(i - 1) & 3] = _mm_sha256msg1_epu32(w[(i - 1) & 3], w[i & 3]);
+    }
+    abef = _mm_add_epi32(abef, abef0);
+    cdgh = _mm_add_epi32(cdgh, cdgh0);
+    __m128i feba = _mm_shuffle_epi32(abef, 0x1B);
+    __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+    _mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(feba, dchg, 0xF0));
+    _mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(dchg, feba, 8));
+}
+
+/* 1: the CPU has the SHA extensions (and SSSE3, SSE4.1), 0: not, -1: not asked yet. */
+static atomic_int have_ni = -1;
+
+static bool cpu_has_ni(void)
+{
+    int v = atomic_load_explicit(&have_ni, memory_order_relaxed);
+    if (v < 0) {
+        unsigned a, b, c, d;
+        bool sse = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSSE3) && (c & bit_SSE4_1);
+        v = sse && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA);
+        atomic_store_explicit(&have_ni, v, memory_order_relaxed);
+    }
+    return v;
+}
+#endif
+
+bool bp_sha256_accelerated(void)
+{
+#ifdef BP_SHA256_NI
+    return cpu_has_ni();
+#else
+    return false;
+#endif
+}
+
+static void blocks(uint32_t h[8], const uint8_t *p, size_t n, bool portable)
+{
+#ifdef BP_SHA256_NI
+    if (!portable && cpu_has_ni()) {
+        for (size_t i = 0; i < n; i++)
+            block_ni(h, p + 64 * i);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++)
+        block_portable(h, p + 64 * i);
+}
+
+static void sha256(const void *data, size_t len, uint8_t out[32], bool portable)
 {
     uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                      0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
     const uint8_t *p = data;
     size_t left = len;
-    for (; left >= 64; left -= 64, p += 64)
-        block(h, p);
+    blocks(h, p, left / 64, portable);
+    p += left / 64 * 64;
+    left %= 64;
     uint8_t tail[128] = {0};
     memcpy(tail, p, left);
     tail[left] = 0x80;
@@ -68,15 +150,23 @@ void bp_sha256(const void *data, size_t len, uint8_t out[32])
     uint64_t bits = (uint64_t)len * 8;
     for (int i = 0; i < 8; i++)
         tail[tail_len - 1 - i] = (uint8_t)(bits >> (8 * i));
-    block(h, tail);
-    if (tail_len == 128)
-        block(h, tail + 64);
+    blocks(h, tail, tail_len / 64, portable);
     for (int i = 0; i < 8; i++) {
         out[4 * i] = (uint8_t)(h[i] >> 24);
         out[4 * i + 1] = (uint8_t)(h[i] >> 16);
         out[4 * i + 2] = (uint8_t)(h[i] >> 8);
         out[4 * i + 3] = (uint8_t)h[i];
     }
+}
+
+void bp_sha256(const void *data, size_t len, uint8_t out[32])
+{
+    sha256(data, len, out, false);
+}
+
+void bp_sha256_portable(const void *data, size_t len, uint8_t out[32])
+{
+    sha256(data, len, out, true);
 }
 
 void bp_sha256_id(const void *data, size_t len, int hex_chars, char *out, size_t out_len)

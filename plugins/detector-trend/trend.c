@@ -268,21 +268,21 @@ int bp_trend_observe(bp_trend *t, const char *patient, int64_t at, double s, dou
 
 /* ---- the stored form ----------------------------------------------------------------------- */
 
-static int newest_first(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
 /* The times of `ring` (its first `n` slots) that a later reading can still count, newest
- * first, into `out`; returns how many. */
+ * first, into `out`; returns how many. At most BP_TREND_MAX_SUSTAINED of them, sorted as they
+ * are taken (qsort's call per comparison cost more than the sort, twice per state written). */
 static int live_times(const int64_t *ring, int n, int64_t latest, int64_t window, int64_t *out)
 {
     int k = 0;
-    for (int i = 0; i < n; i++)
-        if (ring[i] != INT64_MIN && (latest == INT64_MIN || ring[i] > latest - window))
-            out[k++] = ring[i];
-    qsort(out, (size_t)k, sizeof *out, newest_first);
+    for (int i = 0; i < n; i++) {
+        int64_t t = ring[i];
+        if (t == INT64_MIN || (latest != INT64_MIN && t <= latest - window))
+            continue;
+        int j = k++;
+        for (; j > 0 && out[j - 1] < t; j--)
+            out[j] = out[j - 1];
+        out[j] = t;
+    }
     return k;
 }
 
@@ -485,17 +485,18 @@ int bp_trend_history_decode(const bp_trend_config *c, const uint8_t *in, size_t 
         h->base = h->now;
         return 0;
     }
-    bp_trend_history v;
-    bp_trend_history_init(&v);
+    /* straight into `h` (no second history copied over it: this runs for every reading), put
+     * back as bp_trend_history_init leaves it when any part is not right */
     bp_revisable_parts parts;
-    if (bp_revisable_decode(in, len, BP_TREND_MAX_REVISABLE, &parts, v.entries) != 0 ||
-        bp_trend_decode(c, parts.now, parts.now_len, &v.now) != 0 ||
-        bp_trend_decode(c, parts.base, parts.base_len, &v.base) != 0)
+    bool ok = bp_revisable_decode(in, len, BP_TREND_MAX_REVISABLE, &parts, h->entries) == 0 &&
+              bp_trend_decode(c, parts.now, parts.now_len, &h->now) == 0 &&
+              bp_trend_decode(c, parts.base, parts.base_len, &h->base) == 0;
+    for (int i = 0; ok && i < parts.n; i++)
+        ok = h->entries[i].at_ms != INT64_MIN; /* the "no time" mark: never a kept reading's */
+    if (!ok) {
+        bp_trend_history_init(h);
         return -1;
-    v.n = parts.n;
-    for (int i = 0; i < v.n; i++)
-        if (v.entries[i].at_ms == INT64_MIN) /* the "no time" mark: never a kept reading's */
-            return -1;
-    *h = v;
+    }
+    h->n = parts.n;
     return 0;
 }

@@ -57,16 +57,23 @@ static const void *get_bytes(rbuf *r, size_t len)
 
 /* ---- keys and values ------------------------------------------------------------------ */
 
-int bp_clog_key_encode(const bp_clog_key *k, uint8_t **out, size_t *out_len)
+/* The longest key bp_clog_key_encode writes. */
+#define KEY_MAX_BYTES (1 + 2 + BP_CLOG_MAX_TOPIC + 4 + 2 + BP_CLOG_MAX_NS + 4 + BP_CLOG_MAX_KEY)
+
+/* The length of `k`'s encoding, or 0 when it is not a key. */
+static size_t key_size(const bp_clog_key *k)
 {
-    if (!k || !out || !out_len || !k->topic || !k->ns || (!k->key && k->key_len) ||
-        k->topic_len == 0 || k->topic_len > BP_CLOG_MAX_TOPIC || k->ns_len > BP_CLOG_MAX_NS ||
+    if (!k || !k->topic || !k->ns || (!k->key && k->key_len) || k->topic_len == 0 ||
+        k->topic_len > BP_CLOG_MAX_TOPIC || k->ns_len > BP_CLOG_MAX_NS ||
         k->key_len > BP_CLOG_MAX_KEY)
-        return -1;
-    size_t len = 1 + 2 + k->topic_len + 4 + 2 + k->ns_len + 4 + k->key_len;
-    wbuf w = {malloc(len), 0};
-    if (!w.p)
-        return -1;
+        return 0;
+    return 1 + 2 + k->topic_len + 4 + 2 + k->ns_len + 4 + k->key_len;
+}
+
+/* Writes `k` (key_size bytes) at `out`. */
+static void key_write(const bp_clog_key *k, uint8_t *out)
+{
+    wbuf w = {out, 0};
     put_u8(&w, BP_CLOG_VERSION);
     put_le(&w, k->topic_len, 2);
     put_bytes(&w, k->topic, k->topic_len);
@@ -75,8 +82,17 @@ int bp_clog_key_encode(const bp_clog_key *k, uint8_t **out, size_t *out_len)
     put_bytes(&w, k->ns, k->ns_len);
     put_le(&w, k->key_len, 4);
     put_bytes(&w, k->key, k->key_len);
-    *out = w.p;
-    *out_len = w.n;
+}
+
+int bp_clog_key_encode(const bp_clog_key *k, uint8_t **out, size_t *out_len)
+{
+    size_t len = key_size(k);
+    uint8_t *p = len && out && out_len ? malloc(len) : NULL;
+    if (!p)
+        return -1;
+    key_write(k, p);
+    *out = p;
+    *out_len = len;
     return 0;
 }
 
@@ -267,9 +283,15 @@ static void insert(bp_clog_map *m, bp_clog_entry *e)
     m->n++;
 }
 
-/* Replaces *dst (length *dst_len) by a copy of `src`; -1 leaves it as it was. */
+/* Replaces *dst (length *dst_len) by a copy of `src`; -1 leaves it as it was. A value of the
+ * same length is copied over the old one: a patient's history changes every batch, its length
+ * seldom. */
 static int set_copy(uint8_t **dst, size_t *dst_len, const void *src, size_t len)
 {
+    if (*dst && len && *dst_len == len) {
+        memcpy(*dst, src, len);
+        return 0;
+    }
     uint8_t *c = malloc(len ? len : 1);
     if (!c)
         return -1;
@@ -291,13 +313,14 @@ int bp_clog_pending_merge(bp_clog_map *m, const char *topic, int32_t partition, 
         after_len > BP_CLOG_MAX_VALUE)
         return -1;
     bp_clog_key k = {topic, strlen(topic), partition, ns, strlen(ns), key, key_len};
-    uint8_t *ekey;
-    size_t ekey_len;
-    if (bp_clog_key_encode(&k, &ekey, &ekey_len) != 0)
+    /* looked up from the stack: only a key new to the map is copied to the heap */
+    uint8_t kb[KEY_MAX_BYTES];
+    size_t ekey_len = key_size(&k);
+    if (!ekey_len)
         return -1;
-    bp_clog_entry *e = bp_clog_map_find(m, ekey, ekey_len);
+    key_write(&k, kb);
+    bp_clog_entry *e = bp_clog_map_find(m, kb, ekey_len);
     if (e) {
-        free(ekey);
         if (has_after && set_copy(&e->after, &e->after_len, after, after_len) != 0)
             return -1;
         e->has_after = has_after;
@@ -308,7 +331,10 @@ int bp_clog_pending_merge(bp_clog_map *m, const char *topic, int32_t partition, 
         }
         return 0;
     }
-    if (grow(m) != 0 || !(e = entry_new(ekey, ekey_len))) {
+    uint8_t *ekey = malloc(ekey_len);
+    if (ekey)
+        memcpy(ekey, kb, ekey_len);
+    if (!ekey || grow(m) != 0 || !(e = entry_new(ekey, ekey_len))) {
         free(ekey);
         return -1;
     }

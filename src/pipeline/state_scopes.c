@@ -47,6 +47,7 @@ bp_state_scope *bp_state_scopes_live(bp_state_scopes *ss, const char *topic, int
     }
     s->next = ss->list;
     ss->list = s;
+    ss->by_id[s->id % BP_STATE_SCOPES_BY_ID] = s;
     return ss->last_hit = s;
 }
 
@@ -54,6 +55,9 @@ bp_state_scope *bp_state_scopes_by_id(const bp_state_scopes *ss, uint64_t id)
 {
     if (ss->last_hit && ss->last_hit->id == id)
         return ss->last_hit;
+    bp_state_scope *slot = ss->by_id[id % BP_STATE_SCOPES_BY_ID];
+    if (slot && slot->id == id)
+        return slot;
     for (bp_state_scope *s = ss->list; s; s = s->next)
         if (s->id == id)
             return s;
@@ -80,6 +84,8 @@ void bp_state_scopes_free_dropped(bp_state_scopes *ss, uint64_t committed_seq,
             *sp = s->next;
             if (ss->last_hit == s)
                 ss->last_hit = NULL;
+            if (ss->by_id[s->id % BP_STATE_SCOPES_BY_ID] == s)
+                ss->by_id[s->id % BP_STATE_SCOPES_BY_ID] = NULL;
             forget(user, s);
             free_scope(s);
         } else {
@@ -110,4 +116,5 @@ void bp_state_scopes_free(bp_state_scopes *ss)
         free_scope(s);
     }
     ss->list = ss->last_hit = NULL;
+    memset(ss->by_id, 0, sizeof ss->by_id);
 }

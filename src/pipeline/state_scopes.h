@@ -24,11 +24,17 @@ typedef struct bp_state_scope {
     bp_state_table table;
 } bp_state_scope;
 
+/* Scopes found by id without walking the list: every get and put of a record asks for its
+ * scope, and a batch from Kafka mixes records of many partitions (one scope each). Ids are
+ * handed out in order, so the scopes of the partitions held sit in distinct slots. */
+#define BP_STATE_SCOPES_BY_ID 64
+
 /* Every scope of the process. Zero-initialized it is empty. */
 typedef struct bp_state_scopes {
     bp_state_scope *list;     /* newest first */
     bp_state_scope *last_hit; /* the scope found last (most lookups ask for it again) */
     uint64_t next_id;         /* kept across bp_state_scopes_free: ids are never reused */
+    bp_state_scope *by_id[BP_STATE_SCOPES_BY_ID]; /* slot id % 64: the newest scope of it */
 } bp_state_scopes;
 
 /* The live scope of (topic, partition), created when missing. A partition below 0 means a

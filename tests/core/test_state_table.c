@@ -168,6 +168,37 @@ static void test_scopes(void)
     bp_state_scopes_free(&ss);
 }
 
+/* More partitions than slots of the index by id: every id still finds its own scope, also
+ * after a scope sharing its slot is freed, and a freed one is never found. */
+static void test_scopes_many(void)
+{
+    bp_state_scopes ss = {0};
+    bp_state_scope *by_part[100];
+    for (int i = 0; i < 100; i++)
+        by_part[i] = bp_state_scopes_live(&ss, "bp", i);
+    int wrong = 0;
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 100; i++) {
+            int k = (i * 37 + round) % 100; /* records of many partitions interleaved */
+            wrong += bp_state_scopes_by_id(&ss, (uint64_t)k + 1) != by_part[k];
+        }
+    CHECK(wrong == 0);
+    bp_state_pending pd = {0};
+    bp_state_scopes_drop(&ss, "bp", 64, 1); /* id 65: the slot of id 1 */
+    bp_state_scopes_drop(&ss, "bp", 2, 1);  /* id 3: the slot of id 67 */
+    bp_state_scopes_free_dropped(&ss, 1, forget, &pd);
+    CHECK(bp_state_scopes_by_id(&ss, 65) == NULL);
+    CHECK(bp_state_scopes_by_id(&ss, 3) == NULL);
+    CHECK(bp_state_scopes_by_id(&ss, 1) == by_part[0]);
+    CHECK(bp_state_scopes_by_id(&ss, 67) == by_part[66]);
+    bp_state_scope *again = bp_state_scopes_live(&ss, "bp", 64);
+    CHECK(again && again->id == 101 && bp_state_scopes_by_id(&ss, 101) == again);
+    CHECK(bp_state_scopes_by_id(&ss, 37) == by_part[36]);
+    bp_state_pending_free(&pd);
+    bp_state_scopes_free(&ss);
+    CHECK(bp_state_scopes_by_id(&ss, 37) == NULL);
+}
+
 static void test_pending(void)
 {
     bp_state_scopes ss = {0};
@@ -233,6 +264,7 @@ int main(void)
 {
     test_table();
     test_scopes();
+    test_scopes_many();
     test_pending();
     return CHECK_DONE();
 }

@@ -130,6 +130,18 @@ static void pending(void)
           0);
     e = bp_clog_map_find(&m, kb, kn);
     CHECK(e && !e->has_after && e->after == NULL && memcmp(e->before, "v0", 2) == 0);
+    /* put again, then values of other lengths and of the same (copied over the last one) */
+    static const char *const afters[] = {"v3", "v44", "v5", "v6", "v777", "v8"};
+    for (size_t i = 0; i < sizeof afters / sizeof afters[0]; i++) {
+        size_t len = strlen(afters[i]);
+        CHECK(bp_clog_pending_merge(&m, "bp", 0, "t/1", "p1", 2, true, "zz", 2, 70, true,
+                                    afters[i], len) == 0);
+        e = bp_clog_map_find(&m, kb, kn);
+        CHECK(e && e->has_after && e->after_len == len && memcmp(e->after, afters[i], len) == 0);
+        CHECK(e && e->before_len == 2 && memcmp(e->before, "v0", 2) == 0 && e->before_from == 40);
+    }
+    CHECK(bp_clog_pending_merge(&m, "bp", 0, "t/1", "p1", 2, true, "v8", 2, 80, false, NULL, 0) ==
+          0);
     free(kb);
     /* the same key of another owner or partition is another entry */
     CHECK(bp_clog_pending_merge(&m, "bp", 1, "t/1", "p1", 2, false, NULL, 0, -1, true, "x", 1) ==

@@ -193,6 +193,16 @@ static void same_as_plain(const bp_trend_config *c)
     CHECK(bp_trend_history_decode(c, a, li - 1, &back) == -1 && back.n == 0);
     a[1] = BP_TREND_MAX_REVISABLE + 1;
     CHECK(bp_trend_history_decode(c, a, li, &back) == -1);
+    /* refused after its parts were read (the bytes are decoded straight into the history): none
+     * of them is left in it, as after any refusal */
+    a[1] = KEEP;
+    CHECK(bp_trend_history_decode(c, a, li, &back) == 0 && back.n == KEEP);
+    memset(a + li - 32 + 8, 0, 7);
+    a[li - 32 + 15] = 0x80; /* the last entry's time: INT64_MIN, the "no time" mark */
+    bp_trend_history fresh;
+    bp_trend_history_init(&fresh);
+    CHECK(bp_trend_history_decode(c, a, li, &back) == -1);
+    CHECK(memcmp(&back, &fresh, sizeof back) == 0);
 }
 
 /* A revision of a reading that has left the kept ones cannot be undone: reported, and a
