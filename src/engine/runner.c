@@ -544,20 +544,35 @@ static bool commits_ahead(const bp_ctx *src)
     return bp_desc_caps(d) & BP_CAP_BATCH_COMMIT;
 }
 
+/* Whether every lane is still below its bounds once it holds the judged batch `f` too, counted
+ * as if all of it went to every lane (its routes are not marked yet): what the loop checks
+ * before a poll, as it will stand after the hand-off. */
+static bool lanes_take(runner *r, const bp_flight *f)
+{
+    size_t slots = f->input.cap + f->records.cap + f->valid.cap;
+    size_t bytes = sizeof *f + slots * sizeof(bp_record *) + bp_arena_used(&f->arena);
+    bool room = true;
+    pthread_mutex_lock(&r->lanes.mu);
+    for (size_t i = 0; i < r->lanes.n && room; i++) {
+        const bp_lane *l = &r->lanes.lanes[i];
+        room = l->records + f->records.count < l->max_records && l->bytes + bytes < l->max_bytes;
+    }
+    pthread_mutex_unlock(&r->lanes.mu);
+    return room;
+}
+
 /* [pipeline] decode_ahead: whether the next batch may be polled now, before the judged batch
  * in r->f is handed off. Only when the loop would poll right after the hand-off anyway (no stop,
- * no end, no limit, no full lane, a source that may be polled with batches uncommitted), with a
- * pool to decode on and no linger_ms (a poll ahead never waits: the judged batch waits for it). */
+ * no end, no limit, no lane full once it holds this batch, a source that may be polled with
+ * batches uncommitted), with a pool to decode on and no linger_ms (a poll ahead never waits:
+ * the judged batch waits for it). A source paused behind a full lane is so polled no sooner. */
 static bool may_poll_ahead(runner *r, bool ended)
 {
     const bp_settings *s = &r->p->settings;
     if (!r->decode || !s->decode_ahead || s->linger_ms > 0 || ended || stop_requests ||
         r->f->input.count == 0 || limits_reached(r->opts, r->st) || !commits_ahead(r->p->source))
         return false;
-    pthread_mutex_lock(&r->lanes.mu);
-    int full = bp_lanes_first_full(&r->lanes);
-    pthread_mutex_unlock(&r->lanes.mu);
-    return full < 0;
+    return lanes_take(r, r->f);
 }
 
 /* Polls the next batch without waiting and submits its payloads to the decode pool, whose
@@ -852,10 +867,11 @@ static void reload_all(runner *r)
 
 /* At log_level = debug, where a batch's time went before the lanes got it (docs/operations.md,
  * "Where the latency goes"): how long its oldest payload waited from the source's timestamp
- * (Kafka's CreateTime or LogAppendTime) to the poll's return, the poll itself, how long a batch
- * polled ahead waited for the hand-off of the one before it, and decoding, judging and routing.
- * Call once the batch is handed off (r->f is then NULL: `f` is still the main thread's to read,
- * only its arena is shared). */
+ * (Kafka's CreateTime or LogAppendTime) to the poll's return, the poll itself, and decoding,
+ * judging and routing (from the poll's return: for a batch polled ahead, the part of it spent
+ * waiting for the hand-off of the batch before it, `began_s` the end of that wait, is said
+ * too). Call once the batch is handed off (r->f is then NULL: `f` is still the main thread's
+ * to read, only its arena is shared). */
 static void log_batch_stages(const bp_flight *f, double poll_began_s, double began_s, bool ahead)
 {
     int64_t oldest = -1;
@@ -870,13 +886,13 @@ static void log_batch_stages(const bp_flight *f, double poll_began_s, double beg
                  (long long)(f->polled_ms - oldest));
     char behind[96] = "";
     if (ahead)
-        snprintf(behind, sizeof behind, " (polled ahead: %.1f ms behind the batch before it)",
+        snprintf(behind, sizeof behind, " (polled ahead: %.1f ms of it behind the batch before it)",
                  (began_s - f->polled_s) * 1000.0);
     bp_log("core", BP_LOG_DEBUG,
            "batch %llu: %zu payload(s), %s to the poll's return; the poll "
-           "took %.1f ms%s, decoding, judging and routing %.1f ms",
+           "took %.1f ms, decoding, judging and routing %.1f ms%s",
            (unsigned long long)f->input.seq, f->input.count, waited,
-           (f->polled_s - poll_began_s) * 1000.0, behind, (bp_now_s() - began_s) * 1000.0);
+           (f->polled_s - poll_began_s) * 1000.0, (bp_now_s() - f->polled_s) * 1000.0, behind);
 }
 
 /* Polls one batch into a new flight, or takes the one polled ahead, and sends it down the
@@ -1013,8 +1029,11 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, const bp_run_observer *obser
             wait_for_lanes(&r);
             continue;
         }
-        if (full >= 0) {
-            /* Backpressure: a sink's backlog is at its bound, so the source waits. */
+        if (full >= 0 && !(r.ahead && stop_requests)) {
+            /* Backpressure: a sink's backlog is at its bound, so the source waits (and a batch
+             * polled ahead, unjudged, with it). After a first signal that batch is handed off
+             * at once: the drain below waits for the lanes, says what it waits for, and a
+             * second signal abandons what they hold. */
             if (r.paused_s == 0) {
                 r.paused_s = bp_now_s();
                 r.paused_by = full;
