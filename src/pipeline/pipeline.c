@@ -30,10 +30,10 @@ static const bp_option pipeline_options[] = {
     BP_OPTION_INT("decode_threads", NULL, 1, 64, 0,
                   "threads that decode a batch's payloads together, the main thread included "
                   "(1: the main thread alone); unset: the online processors, at most 4"),
-    BP_OPTION_BOOL("decode_ahead", "true",
+    BP_OPTION_BOOL("decode_ahead", "false",
                    "with decode threads: poll the next batch once this one is judged and "
-                   "decode it on them while this one is handed to the sinks (false: poll "
-                   "only after the hand-off)"),
+                   "decode it on them while this one is handed to the sinks (less work on the "
+                   "main thread, one batch more in memory; false: poll after the hand-off)"),
     BP_OPTION_INT("max_payload_bytes", NULL, 1, 1073741824, 0,
                   "larger payloads go to the invalid route unparsed; unset: 1048576 (1 MiB, "
                   "Kafka's message.max.bytes), 67108864 (64 MiB) from a source of whole files "

@@ -6,8 +6,8 @@
 # readings out of order change its verdicts), routed to test-sink files. The documents of every
 # route, their order, and the books must equal the decode_threads = 1 run, for 2 and 4 threads
 # and batches that do not divide into the pool's blocks; with the next batch decoded while the
-# one before it is handed off ([pipeline] decode_ahead, the default with decode threads) and
-# without (decode_threads = 1 never overlaps).
+# one before it is handed off ([pipeline] decode_ahead = true) and without (the default;
+# decode_threads = 1 never overlaps).
 set -u
 fail=0
 t=$(mktemp -d)
