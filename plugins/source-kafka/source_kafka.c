@@ -846,8 +846,10 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
     size_t cap = s->h->batch_capacity(batch);
     if (s->batch_size && s->batch_size < cap)
         cap = s->batch_size;
-    if (s->poll_timeout_ms && had == 0)
-        timeout_ms = s->poll_timeout_ms; /* appending, the host's time left is the limit */
+    /* Appending, the host's time left is the limit; a host that asks for no wait (a poll ahead
+     * of a judged batch, [pipeline] decode_ahead) gets none. */
+    if (s->poll_timeout_ms && had == 0 && timeout_ms > 0)
+        timeout_ms = s->poll_timeout_ms;
     if (had == 0)
         timeout_ms = ms_until_due(s, timeout_ms);
     int rc = BP_OK;

@@ -48,6 +48,7 @@ struct bp_decode_pool {
     uint64_t generation;
     unsigned finished_count;
     bool stopping;
+    bool shared; /* the helpers were woken on the current run: complete() waits for them */
     /* The run: written by the caller before the generation advances, read by the helpers. */
     const bp_batch *input;
     bp_decode_opts opts;
@@ -222,6 +223,8 @@ void bp_decode_pool_stop(bp_decode_pool *p)
 {
     if (!p)
         return;
+    /* The helpers finish the blocks they took before they see `stopping`; the blocks no one
+     * took are skipped, and the output is dropped with the pool. */
     stop_helpers(p, p->threads - 1);
     pool_free(p);
 }
@@ -254,11 +257,9 @@ static int replay_block(bp_decode_pool *p, size_t b, bp_decode_pool_emit emit, v
     return 0;
 }
 
-int bp_decode_pool_run(bp_decode_pool *p, const bp_batch *input, const bp_decode_opts *opts,
-                       bp_decode_pool_emit emit, void *user)
+/* Makes `input` the pool's run: blocks sized, slots emptied. 0, or -1 when memory ran out. */
+static int prepare(bp_decode_pool *p, const bp_batch *input, const bp_decode_opts *opts)
 {
-    if (input->count == 0)
-        return 0;
     size_t n_blocks = (input->count + BLOCK_PAYLOADS - 1) / BLOCK_PAYLOADS;
     if (n_blocks > p->blocks_cap) {
         block *blocks = realloc(p->blocks, n_blocks * sizeof *blocks);
@@ -278,30 +279,68 @@ int bp_decode_pool_run(bp_decode_pool *p, const bp_batch *input, const bp_decode
         p->opts = *opts;
     p->n_blocks = n_blocks;
     atomic_store_explicit(&p->next_block, 0, memory_order_relaxed);
-    /* One block is not worth waking anyone for. The mutex orders everything above before the
-     * helpers read it, and their blocks and slots before the replay below. */
-    bool shared = n_blocks > 1;
-    if (shared) {
-        pthread_mutex_lock(&p->mu);
-        p->finished_count = 0;
-        p->generation++;
-        pthread_cond_broadcast(&p->start);
-        pthread_mutex_unlock(&p->mu);
-    }
+    return 0;
+}
+
+/* Wakes the helpers on the prepared run. The mutex orders everything prepare() wrote before
+ * the helpers read it. */
+static void wake_helpers(bp_decode_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->finished_count = 0;
+    p->generation++;
+    p->shared = true;
+    pthread_cond_broadcast(&p->start);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Takes the blocks left, waits for the helpers woken on this run (their blocks and slots are
+ * then ordered before the replay by the mutex), and replays. */
+static int complete(bp_decode_pool *p, bp_decode_pool_emit emit, void *user)
+{
     take_blocks(p, 0);
-    if (shared) {
+    if (p->shared) {
         pthread_mutex_lock(&p->mu);
         while (p->finished_count < p->threads - 1)
             pthread_cond_wait(&p->finished, &p->mu);
+        p->shared = false;
         pthread_mutex_unlock(&p->mu);
     }
     for (unsigned i = 0; i < p->threads; i++)
         if (p->slots[i].nomem)
             return -1;
-    for (size_t b = 0; b < n_blocks; b++) {
+    for (size_t b = 0; b < p->n_blocks; b++) {
         int rc = replay_block(p, b, emit, user);
         if (rc != 0)
             return rc;
     }
     return 0;
+}
+
+int bp_decode_pool_run(bp_decode_pool *p, const bp_batch *input, const bp_decode_opts *opts,
+                       bp_decode_pool_emit emit, void *user)
+{
+    if (input->count == 0)
+        return 0;
+    if (prepare(p, input, opts) != 0)
+        return -1;
+    /* One block is not worth waking anyone for: the calling thread decodes it meanwhile. */
+    if (p->n_blocks > 1)
+        wake_helpers(p);
+    return complete(p, emit, user);
+}
+
+int bp_decode_pool_submit(bp_decode_pool *p, const bp_batch *input, const bp_decode_opts *opts)
+{
+    if (prepare(p, input, opts) != 0)
+        return -1;
+    /* Even one block: the calling thread has other work now. */
+    if (p->n_blocks > 0)
+        wake_helpers(p);
+    return 0;
+}
+
+int bp_decode_pool_finish(bp_decode_pool *p, bp_decode_pool_emit emit, void *user)
+{
+    return complete(p, emit, user);
 }

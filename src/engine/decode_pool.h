@@ -47,7 +47,19 @@ bp_decode_pool *bp_decode_pool_start(unsigned threads);
 int bp_decode_pool_run(bp_decode_pool *pool, const bp_batch *input, const bp_decode_opts *opts,
                        bp_decode_pool_emit emit, void *user);
 
-/* Stops and joins the helpers and frees the pool. NULL is fine. */
+/* The same in two steps, so that the caller does other work while the helpers decode
+ * ([pipeline] decode_ahead: the next batch decoded while the main thread hands off the
+ * current one). bp_decode_pool_submit starts the helpers on the payloads of `input`, which
+ * must stay as they are until bp_decode_pool_finish returns; it returns 0, or -1 when memory
+ * ran out (nothing was started: decode with bp_decode_pool_run). bp_decode_pool_finish has the
+ * calling thread take the blocks no helper has taken yet, waits for the helpers, and replays
+ * as bp_decode_pool_run does (same return values). One submitted run at a time; run, submit
+ * and finish are called from one thread. */
+int bp_decode_pool_submit(bp_decode_pool *pool, const bp_batch *input, const bp_decode_opts *opts);
+int bp_decode_pool_finish(bp_decode_pool *pool, bp_decode_pool_emit emit, void *user);
+
+/* Stops and joins the helpers and frees the pool; helpers busy on a run submitted and not
+ * finished decode its blocks left first (the run's output is dropped). NULL is fine. */
 void bp_decode_pool_stop(bp_decode_pool *pool);
 
 #endif

@@ -71,6 +71,12 @@ typedef struct runner {
     bp_flight *spare;       /* up to SPARE_FLIGHTS for reuse */
     size_t n_spare;
     bp_flight *f;           /* the batch being polled and judged */
+    /* [pipeline] decode_ahead: the batch polled once the one before it was judged, its payloads
+     * on the decode pool while the main thread handed that one off; judged next. */
+    bp_flight *ahead;
+    bool ahead_decoding;      /* its payloads were submitted to the pool */
+    bool ahead_failed;        /* the poll ahead failed for good: the run stops after the hand-off */
+    double ahead_poll_began;  /* when its poll began (bp_now_s), for the stage line */
     bp_record *current_input; /* the payload being decoded */
     bp_decode_pool *decode;   /* NULL: the main thread decodes alone (decode_threads = 1) */
     bp_revisions *ledger;     /* the revision ledger (src/pipeline/revisions.h) */
@@ -137,7 +143,12 @@ static int on_pooled(void *user, size_t payload, const bp_decoded *d)
 static step_result decode_all(runner *r)
 {
     bp_decode_opts opts = {.max_payload_bytes = (size_t)r->p->settings.max_payload_bytes};
-    if (r->decode && bp_decode_pool_run(r->decode, &r->f->input, &opts, on_pooled, r) != 0) {
+    /* A batch polled ahead was submitted to the pool then: its decoding is finished here. */
+    bool submitted = r->ahead_decoding;
+    r->ahead_decoding = false;
+    if (r->decode &&
+        (submitted ? bp_decode_pool_finish(r->decode, on_pooled, r)
+                   : bp_decode_pool_run(r->decode, &r->f->input, &opts, on_pooled, r)) != 0) {
         bp_log("core", BP_LOG_ERROR, "out of memory while decoding a batch");
         return STEP_FATAL;
     }
@@ -516,8 +527,105 @@ static step_result run_alarms(runner *r)
     return STEP_OK;
 }
 
-/* Decodes, judges and routes the polled batch, then hands it to the lanes. */
-static step_result process_batch(runner *r)
+static bool limits_reached(const bp_run_opts *o, const bp_stats *st)
+{
+    if (o->max_records && st->readings_in >= o->max_records)
+        return true;
+    return o->duration_s > 0 && bp_now_s() - st->started_s >= o->duration_s;
+}
+
+/* Whether the source may be polled while earlier batches wait for their commit: it has no
+ * commit(), or it declared (ABI 1.3) that commit() takes the batch's own positions. */
+static bool commits_ahead(const bp_ctx *src)
+{
+    const bp_plugin *d = src->plugin->desc;
+    if (!d->commit)
+        return true;
+    return bp_desc_caps(d) & BP_CAP_BATCH_COMMIT;
+}
+
+/* Whether every lane is still below its bounds once it holds the judged batch `f` too, counted
+ * as if all of it went to every lane (its routes are not marked yet): what the loop checks
+ * before a poll, as it will stand after the hand-off. */
+static bool lanes_take(runner *r, const bp_flight *f)
+{
+    size_t slots = f->input.cap + f->records.cap + f->valid.cap;
+    size_t bytes = sizeof *f + slots * sizeof(bp_record *) + bp_arena_used(&f->arena);
+    bool room = true;
+    pthread_mutex_lock(&r->lanes.mu);
+    for (size_t i = 0; i < r->lanes.n && room; i++) {
+        const bp_lane *l = &r->lanes.lanes[i];
+        room = l->records + f->records.count < l->max_records && l->bytes + bytes < l->max_bytes;
+    }
+    pthread_mutex_unlock(&r->lanes.mu);
+    return room;
+}
+
+/* [pipeline] decode_ahead: whether the next batch may be polled now, before the judged batch
+ * in r->f is handed off. Only when the loop would poll right after the hand-off anyway (no stop,
+ * no end, no limit, no lane full once it holds this batch, a source that may be polled with
+ * batches uncommitted), with a pool to decode on and no linger_ms (a poll ahead never waits:
+ * the judged batch waits for it). A source paused behind a full lane is so polled no sooner. */
+static bool may_poll_ahead(runner *r, bool ended)
+{
+    const bp_settings *s = &r->p->settings;
+    if (!r->decode || !s->decode_ahead || s->linger_ms > 0 || ended || stop_requests ||
+        r->f->input.count == 0 || limits_reached(r->opts, r->st) || !commits_ahead(r->p->source))
+        return false;
+    return lanes_take(r, r->f);
+}
+
+/* Polls the next batch without waiting and submits its payloads to the decode pool, whose
+ * helpers decode them while the main thread routes, hands off and commits the batch in r->f
+ * (judged already, so a rebalance inside this poll finds it as it finds every judged batch not
+ * yet committed). The next turn of the loop judges it (poll_and_process). What this poll brings
+ * is processed whatever happens meanwhile (a stop, the source's end, a limit, a full lane): it
+ * is never dropped. A poll that fails for good is reported after the hand-off. */
+static void poll_ahead(runner *r, bool *ended)
+{
+    if (!may_poll_ahead(r, *ended))
+        return;
+    size_t capacity = (size_t)r->p->settings.batch_size;
+    if (r->opts->max_records && r->opts->max_records - r->st->readings_in < capacity)
+        capacity = (size_t)(r->opts->max_records - r->st->readings_in);
+    bp_flight *judged = r->f, *next = flight_new(r);
+    if (!next)
+        return; /* polled after the hand-off instead, which says what failed */
+    r->f = next;
+    double began = bp_now_s();
+    bp_batch_clear(&next->input);
+    next->input.capacity = capacity;
+    int rc;
+    bool fits = poll_into(r, capacity, 0, &rc);
+    next->polled_s = bp_now_s();
+    next->polled_ms = bp_wall_ms();
+    r->f = judged;
+    if (fits && rc != BP_OK && rc != BP_END && rc != BP_RETRY)
+        bp_log(r->p->source->name, BP_LOG_ERROR, "source failed permanently (status %d); stopping",
+               rc);
+    if (!fits || (rc != BP_OK && rc != BP_END && rc != BP_RETRY)) {
+        r->ahead_failed = true;
+        flight_done(r, next);
+        return;
+    }
+    if (rc == BP_END)
+        *ended = true;
+    if (rc == BP_RETRY)
+        bp_batch_clear(&next->input); /* as poll_source: what it holds is polled again */
+    bp_inject_drain(&next->input, next->input.seq);
+    if (next->input.count == 0) {
+        flight_done(r, next); /* the next turn polls as usual (and ticks the alarm stage) */
+        return;
+    }
+    bp_decode_opts opts = {.max_payload_bytes = (size_t)r->p->settings.max_payload_bytes};
+    r->ahead = next;
+    r->ahead_poll_began = began;
+    r->ahead_decoding = bp_decode_pool_submit(r->decode, &next->input, &opts) == 0;
+}
+
+/* Decodes, judges and routes the polled batch, then hands it to the lanes; polls the next one
+ * once this one is judged when it may (poll_ahead). */
+static step_result process_batch(runner *r, bool *ended)
 {
     step_result res = decode_all(r);
     if (res == STEP_OK)
@@ -526,6 +634,7 @@ static step_result process_batch(runner *r)
         res = run_alarms(r);
     if (res != STEP_OK)
         return res;
+    poll_ahead(r, ended);
     /* Judged routes are booked at commit, as judged: a refused reading stays under its route.
      * An accepted correction is a reading of its route and, beside the books, corrected. */
     for (size_t i = 0; i < r->f->records.count; i++) {
@@ -579,13 +688,6 @@ static step_result commit_done(runner *r)
         observe_committed(r, f);
         flight_done(r, f);
     }
-}
-
-static bool limits_reached(const bp_run_opts *o, const bp_stats *st)
-{
-    if (o->max_records && st->readings_in >= o->max_records)
-        return true;
-    return o->duration_s > 0 && bp_now_s() - st->started_s >= o->duration_s;
 }
 
 /* The status line every stats_interval, also while the source is paused behind a full lane or
@@ -720,20 +822,21 @@ static int drain(runner *r, bool bounded)
 /* Call once the lanes stopped. */
 static void runner_free(runner *r)
 {
-    bp_flight *lists[] = {r->head, r->spare, r->f};
-    for (size_t i = 0; i < 3; i++) {
+    /* The pool first: a batch polled ahead may still be decoded by its helpers. */
+    bp_decode_pool_stop(r->decode);
+    r->decode = NULL;
+    bp_flight *lists[] = {r->head, r->spare, r->f, r->ahead};
+    for (size_t i = 0; i < 4; i++) {
         for (bp_flight *f = lists[i]; f;) {
-            bp_flight *next = f == r->f ? NULL : f->next;
+            bp_flight *next = f == r->f || f == r->ahead ? NULL : f->next;
             flight_free(f);
             f = next;
         }
     }
-    r->head = r->tail = r->spare = r->f = NULL;
+    r->head = r->tail = r->spare = r->f = r->ahead = NULL;
     bp_lanes_free(&r->lanes);
     bp_revisions_close(r->ledger); /* after the final checkpoint: its keys are written */
     r->ledger = NULL;
-    bp_decode_pool_stop(r->decode);
-    r->decode = NULL;
     bp_fhir_decode_thread_done();
     bp_document_thread_done();
 }
@@ -765,9 +868,11 @@ static void reload_all(runner *r)
 /* At log_level = debug, where a batch's time went before the lanes got it (docs/operations.md,
  * "Where the latency goes"): how long its oldest payload waited from the source's timestamp
  * (Kafka's CreateTime or LogAppendTime) to the poll's return, the poll itself, and decoding,
- * judging and routing. Call once the batch is handed off (r->f is then NULL: `f` is still the
- * main thread's to read, only its arena is shared). */
-static void log_batch_stages(const bp_flight *f, double poll_began_s)
+ * judging and routing (from the poll's return: for a batch polled ahead, the part of it spent
+ * waiting for the hand-off of the batch before it, `began_s` the end of that wait, is said
+ * too). Call once the batch is handed off (r->f is then NULL: `f` is still the main thread's
+ * to read, only its arena is shared). */
+static void log_batch_stages(const bp_flight *f, double poll_began_s, double began_s, bool ahead)
 {
     int64_t oldest = -1;
     for (size_t i = 0; i < f->input.count; i++) {
@@ -779,37 +884,52 @@ static void log_batch_stages(const bp_flight *f, double poll_began_s)
     if (oldest >= 0)
         snprintf(waited, sizeof waited, "the oldest waited %lld ms from its source timestamp",
                  (long long)(f->polled_ms - oldest));
+    char behind[96] = "";
+    if (ahead)
+        snprintf(behind, sizeof behind, " (polled ahead: %.1f ms of it behind the batch before it)",
+                 (began_s - f->polled_s) * 1000.0);
     bp_log("core", BP_LOG_DEBUG,
            "batch %llu: %zu payload(s), %s to the poll's return; the poll "
-           "took %.1f ms, decoding, judging and routing %.1f ms",
+           "took %.1f ms, decoding, judging and routing %.1f ms%s",
            (unsigned long long)f->input.seq, f->input.count, waited,
-           (f->polled_s - poll_began_s) * 1000.0, (bp_now_s() - f->polled_s) * 1000.0);
+           (f->polled_s - poll_began_s) * 1000.0, (bp_now_s() - f->polled_s) * 1000.0, behind);
 }
 
-/* Polls one batch into a new flight and sends it down the lanes. */
+/* Polls one batch into a new flight, or takes the one polled ahead, and sends it down the
+ * lanes. */
 static step_result poll_and_process(runner *r, bool *ended)
 {
     const bp_run_opts *opts = r->opts;
-    size_t capacity = (size_t)r->p->settings.batch_size;
-    if (opts->max_records && opts->max_records - r->st->readings_in < capacity)
-        capacity = (size_t)(opts->max_records - r->st->readings_in);
-    if (!(r->f = flight_new(r))) {
-        bp_log("core", BP_LOG_ERROR, "out of memory for a new batch");
-        return STEP_FATAL;
+    step_result res = STEP_OK;
+    double poll_began;
+    bool ahead = r->ahead != NULL;
+    if (ahead) {
+        r->f = r->ahead;
+        r->ahead = NULL;
+        poll_began = r->ahead_poll_began;
+    } else {
+        size_t capacity = (size_t)r->p->settings.batch_size;
+        if (opts->max_records && opts->max_records - r->st->readings_in < capacity)
+            capacity = (size_t)(opts->max_records - r->st->readings_in);
+        if (!(r->f = flight_new(r))) {
+            bp_log("core", BP_LOG_ERROR, "out of memory for a new batch");
+            return STEP_FATAL;
+        }
+        poll_began = bp_now_s();
+        res = poll_source(r, capacity, ended);
+        /* When the poll returned: a batch's duration runs from here to its commit, and a
+         * reading without a source timestamp arrived at polled_ms. */
+        r->f->polled_s = bp_now_s();
+        r->f->polled_ms = bp_wall_ms();
+        if (res == STEP_OK)
+            bp_inject_drain(&r->f->input, r->f->input.seq);
     }
-    double poll_began = bp_now_s();
-    step_result res = poll_source(r, capacity, ended);
-    /* When the poll returned: a batch's duration runs from here to its commit, and a reading
-     * without a source timestamp arrived at polled_ms. */
-    r->f->polled_s = bp_now_s();
-    r->f->polled_ms = bp_wall_ms();
-    if (res == STEP_OK)
-        bp_inject_drain(&r->f->input, r->f->input.seq);
     if (res == STEP_OK && r->f->input.count) {
         bp_flight *f = r->f;
-        res = process_batch(r);
+        double began = bp_now_s();
+        res = process_batch(r, ended);
         if (res == STEP_OK && tracing())
-            log_batch_stages(f, poll_began); /* handed off: still in r->head's list */
+            log_batch_stages(f, poll_began, began, ahead); /* handed off: still in r->head's list */
         return res;
     }
     if (res == STEP_OK && r->opts->alarms) {
@@ -819,23 +939,13 @@ static step_result poll_and_process(runner *r, bool *ended)
         if (n < 0)
             return STEP_FATAL;
         if (n > 0)
-            return process_batch(r);
+            return process_batch(r, ended);
     }
     if (res == STEP_OK) {
         flight_done(r, r->f);
         r->f = NULL;
     }
     return res;
-}
-
-/* Whether the source may be polled while earlier batches wait for their commit: it has no
- * commit(), or it declared (ABI 1.3) that commit() takes the batch's own positions. */
-static bool commits_ahead(const bp_ctx *src)
-{
-    const bp_plugin *d = src->plugin->desc;
-    if (!d->commit)
-        return true;
-    return bp_desc_caps(d) & BP_CAP_BATCH_COMMIT;
 }
 
 int bp_run(bp_pipeline *p, const bp_run_opts *opts, const bp_run_observer *observer, bp_stats *st)
@@ -895,8 +1005,16 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, const bp_run_observer *obser
             status = 1;
             break;
         }
-        if (ended || stop_requests || limits_reached(opts, st)) {
-            /* A limit ends the run even when a sink is blocked: the drain is bounded. */
+        if (r.ahead_failed) {
+            /* The poll ahead failed for good: the batch before it was handed off, and what the
+             * lanes hold is delivered, as when the source ends (exit 1 after). */
+            failed = true;
+            break;
+        }
+        if ((ended || stop_requests || limits_reached(opts, st)) && (!r.ahead || abandon())) {
+            /* A limit ends the run even when a sink is blocked: the drain is bounded. A batch
+             * polled ahead is judged and handed off first (below), unless a second signal
+             * abandons it: never dropped by a first signal, the source's end or a limit. */
             bounded = limits_reached(opts, st);
             break;
         }
@@ -911,8 +1029,11 @@ int bp_run(bp_pipeline *p, const bp_run_opts *opts, const bp_run_observer *obser
             wait_for_lanes(&r);
             continue;
         }
-        if (full >= 0) {
-            /* Backpressure: a sink's backlog is at its bound, so the source waits. */
+        if (full >= 0 && !(r.ahead && stop_requests)) {
+            /* Backpressure: a sink's backlog is at its bound, so the source waits (and a batch
+             * polled ahead, unjudged, with it). After a first signal that batch is handed off
+             * at once: the drain below waits for the lanes, says what it waits for, and a
+             * second signal abandons what they hold. */
             if (r.paused_s == 0) {
                 r.paused_s = bp_now_s();
                 r.paused_by = full;

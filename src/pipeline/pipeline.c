@@ -30,6 +30,10 @@ static const bp_option pipeline_options[] = {
     BP_OPTION_INT("decode_threads", NULL, 1, 64, 0,
                   "threads that decode a batch's payloads together, the main thread included "
                   "(1: the main thread alone); unset: the online processors, at most 4"),
+    BP_OPTION_BOOL("decode_ahead", "false",
+                   "with decode threads: poll the next batch once this one is judged and "
+                   "decode it on them while this one is handed to the sinks (less work on the "
+                   "main thread, one batch more in memory; false: poll after the hand-off)"),
     BP_OPTION_INT("max_payload_bytes", NULL, 1, 1073741824, 0,
                   "larger payloads go to the invalid route unparsed; unset: 1048576 (1 MiB, "
                   "Kafka's message.max.bytes), 67108864 (64 MiB) from a source of whole files "
@@ -118,6 +122,15 @@ static int64_t setting(const bp_section *s, const char *key)
     return v;
 }
 
+static bool setting_bool(const bp_section *s, const char *key)
+{
+    bool v = false;
+    const char *text = setting_text(s, key);
+    if (text)
+        bp_parse_bool(text, &v);
+    return v;
+}
+
 static double setting_double(const bp_section *s, const char *key)
 {
     double v = 0;
@@ -156,6 +169,7 @@ static void read_settings(bp_pipeline *p, const bp_section *s)
     st->decode_threads = setting(s, "decode_threads");
     if (st->decode_threads < 1)
         st->decode_threads = default_decode_threads();
+    st->decode_ahead = setting_bool(s, "decode_ahead");
     st->max_payload_bytes = setting(s, "max_payload_bytes");
     st->retry_initial_ms = setting(s, "retry_initial_ms");
     st->retry_max_ms = setting(s, "retry_max_ms");

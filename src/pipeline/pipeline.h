@@ -17,6 +17,7 @@ typedef struct bp_settings {
     int64_t commit_wait_ms; /* a poll's longest wait while batches wait for their commit */
     int64_t linger_ms; /* gather a batch this long after its first payload (0: take what is there) */
     int64_t decode_threads; /* threads decoding a batch, the main thread included (1: inline) */
+    bool decode_ahead; /* poll the next batch once one is judged, decode it during the hand-off */
     int64_t max_payload_bytes;
     int64_t retry_initial_ms;
     int64_t retry_max_ms;

@@ -5,7 +5,9 @@
 # implausible values), judged by detector-rules and detector-trend (a per-patient history:
 # readings out of order change its verdicts), routed to test-sink files. The documents of every
 # route, their order, and the books must equal the decode_threads = 1 run, for 2 and 4 threads
-# and batches that do not divide into the pool's blocks.
+# and batches that do not divide into the pool's blocks; with the next batch decoded while the
+# one before it is handed off ([pipeline] decode_ahead = true) and without (the default;
+# decode_threads = 1 never overlaps).
 set -u
 fail=0
 t=$(mktemp -d)
@@ -60,7 +62,8 @@ for i in range(6000):
 open(sys.argv[1], "w").write("\n".join(lines) + "\n")
 PY
 
-# run NAME THREADS BATCH
+# run NAME THREADS BATCH [DECODE_AHEAD]: with DECODE_AHEAD, at log_level = debug (whose stage
+# lines say which batches were polled ahead)
 run() {
     mkdir -p "$t/$1"
     cat >"$t/$1.ini" <<INI
@@ -69,6 +72,8 @@ plugin_path = $RUNNER_PLUGIN_DIR
 batch_size = $3
 decode_threads = $2
 stats_interval = 0
+${4:+decode_ahead = $4}
+${4:+log_level = debug}
 [source.in]
 plugin = source-file
 path = $t/in.ndjson
@@ -128,11 +133,11 @@ check "one thread: the books balance" \
     "grep -Eq 'readings in +[0-9]+ = anomaly [0-9]+ \+ normal [0-9]+ \+ invalid [0-9]+ \+ in flight 0' $t/one/err"
 check "one thread: readings paired from Bundles" "grep -q '+urn:uuid\|\"o[0-9]*-s' $t/one/anomaly $t/one/normal"
 
-for cfg in "two 2 500" "four 4 500" "odd 4 137" "tiny 3 5"; do
+for cfg in "two 2 500" "four 4 500" "odd 4 137" "tiny 3 5" "ahead 2 50 true" "sync 2 50 false"; do
     set -- $cfg
-    run "$1" "$2" "$3"
+    run "$1" "$2" "$3" "${4:-}"
     base=one
-    [ "$3" != 500 ] && { run "one-$3" 1 "$3"; base=one-$3; }
+    [ "$3" != 500 ] && { [ -d "$t/one-$3" ] || run "one-$3" 1 "$3"; base=one-$3; }
     for r in anomaly normal critical invalid skipped; do
         check "$1 ($2 threads, batches of $3): route $r as with one thread" \
             "cmp -s $t/$base/$r $t/$1/$r"
@@ -141,6 +146,8 @@ for cfg in "two 2 500" "four 4 500" "odd 4 137" "tiny 3 5"; do
     check "$1: the summary line as with one thread" \
         "[ \"\$(grep 'readings in' $t/$base/err)\" = \"\$(grep 'readings in' $t/$1/err)\" ]"
 done
+check "decode_ahead = true: batches were polled ahead" "grep -q 'polled ahead' $t/ahead/err"
+check "decode_ahead = false: no batch was" "! grep -q 'polled ahead' $t/sync/err"
 # The default (the online processors, at most 4) is the pool as well.
 sed '/^decode_threads/d' "$t/four.ini" | sed "s|$t/four/|$t/default/|" >"$t/default.ini"
 mkdir -p "$t/default"

@@ -4,10 +4,14 @@
  * every third one high), a batch per poll, and commits batch by batch (BP_CAP_BATCH_COMMIT):
  * each commit() appends "FIRST-LAST" of the batch's offsets to `commit_path`, so a test sees
  * which batches were committed, and in which order. With `timestamp_ms` = T, the payload of
- * offset k carries the source timestamp T + k * `timestamp_step_ms` (else none). */
+ * offset k carries the source timestamp T + k * `timestamp_step_ms` (else none). With
+ * `stop_at_poll` = K, its K-th poll() raises SIGTERM once it has added its payloads, as an
+ * operator's stop arriving during that poll: a test sees what the runner does with a batch
+ * polled when the stop came (a poll ahead, [pipeline] decode_ahead, included). */
 #include "bppipe/plugin.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +20,7 @@ typedef struct source {
     const bp_host *host;
     long long count, next;
     long long timestamp, step; /* the source timestamp of offset 0 and its step; 0: none */
+    long long polls, stop_at_poll;
     FILE *commits;
 } source;
 
@@ -26,6 +31,8 @@ static const bp_option options[] = {
     BP_OPTION_INT("timestamp_ms", "0", 0, 9e15, 0,
                   "source timestamp of offset 0, ms since the epoch (0: payloads carry none)"),
     BP_OPTION_INT("timestamp_step_ms", "0", -1e9, 1e9, 0, "added for each later offset"),
+    BP_OPTION_INT("stop_at_poll", "0", 0, 10000000, 0,
+                  "raise SIGTERM in this poll, after adding its payloads (0: never)"),
 };
 
 static int src_open(const bp_host *host, bp_ctx *ctx, void **state)
@@ -37,6 +44,7 @@ static int src_open(const bp_host *host, bp_ctx *ctx, void **state)
     s->count = host->opt_int(ctx, "count", 0);
     s->timestamp = host->opt_int(ctx, "timestamp_ms", 0);
     s->step = host->opt_int(ctx, "timestamp_step_ms", 0);
+    s->stop_at_poll = host->opt_int(ctx, "stop_at_poll", 0);
     const char *path = host->opt_string(ctx, "commit_path");
     if (path && !(s->commits = fopen(path, "a"))) {
         host->log(ctx, BP_LOG_ERROR, "cannot open %s", path);
@@ -82,6 +90,8 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
         if (s->host->add_payload(batch, obs, (size_t)len, &o) != BP_OK)
             return BP_FATAL;
     }
+    if (++s->polls == s->stop_at_poll)
+        raise(SIGTERM);
     return s->next < s->count ? BP_OK : BP_END;
 }
 
