@@ -27,11 +27,9 @@ static void free_entry(bp_state_entry *e)
 {
     for (bp_state_version *v = e->versions, *next; v; v = next) {
         next = v->next;
-        free(v->value);
         free(v);
     }
-    free(e->base);
-    free(e->key);
+    free(e->base_block);
     free(e);
 }
 
@@ -79,11 +77,10 @@ static void grow(bp_state_table *t)
 bp_state_entry *bp_state_table_add(bp_state_table *t, uint32_t owner, const void *key, size_t len,
                                    uint64_t h)
 {
-    bp_state_entry *e = calloc(1, sizeof *e);
-    if (!e || !(e->key = malloc(len ? len : 1))) {
-        free(e);
+    bp_state_entry *e = malloc(sizeof *e + len);
+    if (!e)
         return NULL;
-    }
+    memset(e, 0, sizeof *e);
     memcpy(e->key, key, len);
     e->key_len = len;
     e->owner = owner;
@@ -134,12 +131,34 @@ bool bp_state_entry_current(const bp_state_entry *e, const unsigned char **value
     return true;
 }
 
+bp_state_version *bp_state_version_new(uint64_t seq, const void *value, size_t len, bool present)
+{
+    size_t n = present ? len : 0;
+    bp_state_version *v = malloc(sizeof *v + n);
+    if (!v)
+        return NULL;
+    *v = (bp_state_version){.seq = seq, .present = present, .len = n, .value = n ? v->data : NULL};
+    if (n)
+        memcpy(v->data, value, n);
+    return v;
+}
+
 void bp_state_entry_set_base(bp_state_entry *e, unsigned char *value, size_t len)
 {
-    free(e->base);
+    free(e->base_block);
+    e->base_block = value;
     e->base = value;
     e->base_len = len;
     e->base_present = true;
+}
+
+void bp_state_entry_replace_last(bp_state_entry *e, bp_state_version *v)
+{
+    bp_state_version **at = &e->versions;
+    while (*at != e->last)
+        at = &(*at)->next;
+    free(e->last);
+    *at = e->last = v;
 }
 
 void bp_state_entry_push(bp_state_entry *e, bp_state_version *v)
@@ -156,14 +175,14 @@ bool bp_state_entry_fold(bp_state_entry *e)
     bp_state_version *v = e->versions;
     if (!v)
         return false;
-    free(e->base);
+    free(e->base_block);
+    e->base_block = v; /* its bytes are the base now */
     e->base = v->value;
     e->base_len = v->len;
     e->base_present = v->present;
     e->versions = v->next;
     if (!e->versions)
         e->last = NULL;
-    free(v);
     return true;
 }
 
