@@ -42,6 +42,10 @@ typedef struct bp_state_entry {
 
 typedef struct bp_state_table {
     bp_state_entry **buckets; /* a power of two of them */
+    /* per bucket, a bit for each entry in its chain (bp_state_sig_bit of its hash), in the
+     * buckets' block: most lookups of a key that is not there (the alarm stage asks for each
+     * condition of each reading) end here, without reading an entry */
+    uint64_t *sigs;
     size_t n_buckets, n_entries;
     uint64_t keys[BP_STATE_MAX_OWNERS]; /* entries per owner slot (for max_keys) */
 } bp_state_table;

@@ -120,6 +120,23 @@ static void test_table(void)
     CHECK(find_key(&t, 1, "pat-1") == NULL && find_key(&t, 1, "k1") == NULL);
     CHECK(find_key(&t, 0, "k0") != NULL);
 
+    /* removing keys leaves every other key of their buckets found (each bucket's signature is
+     * its chain's), and a removed key is gone, also once added again */
+    for (int i = 0; i < 1000; i += 6) {
+        snprintf(key, sizeof key, "k%d", i);
+        bp_state_table_remove(&t, find_key(&t, 0, key));
+    }
+    found = 0;
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        bool want = i % 3 != 1 && i % 6 != 0;
+        found += (find_key(&t, (uint32_t)(i % 3), key) != NULL) == want;
+    }
+    CHECK(found == 1000);
+    CHECK(t.n_entries == 667 - 167);
+    bp_state_entry *again = put_key(&t, 0, "k0");
+    CHECK(again && find_key(&t, 0, "k0") == again);
+
     bp_state_table_free(&t); /* frees the versions too (checked by the sanitizer run) */
     CHECK(t.buckets == NULL && t.n_entries == 0);
 }
