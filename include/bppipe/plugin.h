@@ -416,9 +416,11 @@ typedef struct bp_host {
      *   - Who may call: a detector in detect(), a sink in write() (on its delivery lane); the
      *     record passed is one of the batch being judged or written. Each instance has its own
      *     state: two instances never see each other's keys.
-     *   - Cost: a hash lookup and a copy of the value per call. Memory: about 150 bytes per key
-     *     plus key and value, per partition held (detector-trend measured 213 to 218 bytes per
-     *     patient in all), and the values changed by batches not yet committed. */
+     *   - Cost: a hash lookup and a copy of the value per call. Memory: about 190 bytes per key
+     *     plus key and value, per partition held (the entry, its bucket, and the block that
+     *     holds the committed value, as laid out; detector-trend measured 213 to 218 bytes per
+     *     patient in all when that was about 150), and the values changed by batches not yet
+     *     committed. */
     /* Declares in open() that the instance keeps keyed state of `format` (1 to 64 of
      * [a-z0-9_.-], e.g. "trend.1"; change it when the value's layout changes), at most
      * `max_keys` keys per input partition (0: no limit; a put of a new key beyond it answers

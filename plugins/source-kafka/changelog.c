@@ -202,7 +202,7 @@ bp_clog_entry *bp_clog_map_find(const bp_clog_map *m, const void *ekey, size_t e
     if (!m || !m->n_buckets || !ekey)
         return NULL;
     uint64_t h = hash_bytes(ekey, ekey_len);
-    for (bp_clog_entry *e = m->buckets[h % m->n_buckets]; e; e = e->next)
+    for (bp_clog_entry *e = m->buckets[h & (m->n_buckets - 1)]; e; e = e->next)
         if (e->hash == h && e->ekey_len == ekey_len && memcmp(e->ekey, ekey, ekey_len) == 0)
             return e;
     return NULL;
@@ -210,7 +210,6 @@ bp_clog_entry *bp_clog_map_find(const bp_clog_map *m, const void *ekey, size_t e
 
 static void entry_free(bp_clog_entry *e)
 {
-    free(e->ekey);
     free(e->topic);
     free(e->ns);
     free(e->before);
@@ -229,8 +228,8 @@ static int grow(bp_clog_map *m)
     for (size_t i = 0; i < m->n_buckets; i++) {
         for (bp_clog_entry *e = m->buckets[i], *next; e; e = next) {
             next = e->next;
-            e->next = b[e->hash % nb];
-            b[e->hash % nb] = e;
+            e->next = b[e->hash & (nb - 1)];
+            b[e->hash & (nb - 1)] = e;
         }
     }
     free(m->buckets);
@@ -249,15 +248,19 @@ static char *copy_text(const char *s, size_t len)
     return c;
 }
 
-/* A new entry owning `ekey` (on success only), decoded into its parts; not yet in the map. */
-static bp_clog_entry *entry_new(uint8_t *ekey, size_t ekey_len)
+/* A new entry holding a copy of `ekey` in its own block (a lookup compares it without reading
+ * another allocation), decoded into its parts; not yet in the map. */
+static bp_clog_entry *entry_new(const uint8_t *ekey, size_t ekey_len)
 {
-    bp_clog_key k;
-    if (bp_clog_key_decode(ekey, ekey_len, &k) != 0)
-        return NULL;
-    bp_clog_entry *e = calloc(1, sizeof *e);
+    bp_clog_entry *e = calloc(1, sizeof *e + ekey_len);
     if (!e)
         return NULL;
+    memcpy(e->ekey_bytes, ekey, ekey_len);
+    bp_clog_key k;
+    if (bp_clog_key_decode(e->ekey_bytes, ekey_len, &k) != 0) {
+        free(e);
+        return NULL;
+    }
     e->topic = copy_text(k.topic, k.topic_len);
     e->ns = copy_text(k.ns, k.ns_len);
     if (!e->topic || !e->ns) {
@@ -266,7 +269,7 @@ static bp_clog_entry *entry_new(uint8_t *ekey, size_t ekey_len)
         free(e);
         return NULL;
     }
-    e->ekey = ekey;
+    e->ekey = e->ekey_bytes;
     e->ekey_len = ekey_len;
     e->partition = k.partition;
     e->key = k.key;
@@ -277,7 +280,7 @@ static bp_clog_entry *entry_new(uint8_t *ekey, size_t ekey_len)
 
 static void insert(bp_clog_map *m, bp_clog_entry *e)
 {
-    size_t b = e->hash % m->n_buckets;
+    size_t b = e->hash & (m->n_buckets - 1);
     e->next = m->buckets[b];
     m->buckets[b] = e;
     m->n++;
@@ -331,13 +334,8 @@ int bp_clog_pending_merge(bp_clog_map *m, const char *topic, int32_t partition, 
         }
         return 0;
     }
-    uint8_t *ekey = malloc(ekey_len);
-    if (ekey)
-        memcpy(ekey, kb, ekey_len);
-    if (!ekey || grow(m) != 0 || !(e = entry_new(ekey, ekey_len))) {
-        free(ekey);
+    if (grow(m) != 0 || !(e = entry_new(kb, ekey_len)))
         return -1;
-    }
     if ((had_before && set_copy(&e->before, &e->before_len, before, before_len) != 0) ||
         (has_after && set_copy(&e->after, &e->after_len, after, after_len) != 0)) {
         entry_free(e);
@@ -369,11 +367,7 @@ int bp_clog_latest_offer(bp_clog_map *m, const void *key, size_t key_len, const 
         return -1;
     }
     if (!e) {
-        uint8_t *ekey = NULL;
-        size_t ekey_len = 0;
-        if (set_copy(&ekey, &ekey_len, key, key_len) != 0 || grow(m) != 0 ||
-            !(e = entry_new(ekey, ekey_len))) {
-            free(ekey);
+        if (grow(m) != 0 || !(e = entry_new(key, key_len))) {
             free(before);
             free(after);
             return -1;

@@ -78,7 +78,7 @@ bp_clog_choice bp_clog_pick(const bp_clog_value *v, int64_t committed, const voi
 
 /* One key's record, as either map keeps it. */
 typedef struct bp_clog_entry {
-    uint8_t *ekey; /* the encoded record key (owned) */
+    const uint8_t *ekey; /* the encoded record key: ekey_bytes */
     size_t ekey_len;
     char *topic;   /* NUL-terminated copies of the key's parts (owned) */
     char *ns;
@@ -92,10 +92,11 @@ typedef struct bp_clog_entry {
     size_t before_len, after_len;
     uint64_t hash;
     struct bp_clog_entry *next; /* bucket chain */
+    uint8_t ekey_bytes[];       /* in the entry's own block */
 } bp_clog_entry;
 
 typedef struct bp_clog_map {
-    bp_clog_entry **buckets;
+    bp_clog_entry **buckets; /* a power of two of them (64, doubling) */
     size_t n_buckets, n;
 } bp_clog_map;
 

@@ -581,17 +581,32 @@ typedef struct merge_ctx {
     bp_kstate *ks;
     const bp_kpositions *acked, *committed;
     int rc;
+    /* the last change's partition (a batch's changes come in runs of one partition): whether
+     * it was acknowledged, and its committed position. The host's topic pointer names it: it
+     * stays the same string through one state_changes call, and neither list changes meanwhile. */
+    const char *topic;
+    int32_t partition;
+    bool acked_here;
+    int64_t from;
 } merge_ctx;
 
 static int merge_one(void *user, const bp_state_change *ch)
 {
     merge_ctx *m = user;
-    if (!ch->topic || ch->partition < 0 || !bp_kpos_find(m->acked, ch->topic, ch->partition))
+    if (!ch->topic || ch->partition < 0)
+        return 0;
+    if (ch->topic != m->topic || ch->partition != m->partition) {
+        const bp_kpos *c = bp_kpos_find(m->committed, ch->topic, ch->partition);
+        m->topic = ch->topic;
+        m->partition = ch->partition;
+        m->acked_here = bp_kpos_find(m->acked, ch->topic, ch->partition) != NULL;
+        m->from = c ? c->next : -1;
+    }
+    if (!m->acked_here)
         return 0; /* a partition given up: its next owner restores it as of the commit */
-    const bp_kpos *c = bp_kpos_find(m->committed, ch->topic, ch->partition);
     if (bp_clog_pending_merge(&m->ks->pending, ch->topic, ch->partition, ch->ns, ch->key,
-                              ch->key_len, ch->had_before, ch->before, ch->before_len,
-                              c ? c->next : -1, ch->has_after, ch->after, ch->after_len) != 0) {
+                              ch->key_len, ch->had_before, ch->before, ch->before_len, m->from,
+                              ch->has_after, ch->after, ch->after_len) != 0) {
         m->rc = BP_FATAL;
         return 1;
     }
@@ -602,7 +617,7 @@ static int merge_one(void *user, const bp_state_change *ch)
 int bp_kstate_merge(bp_kstate *ks, const bp_batch *batch, const bp_kpositions *acked,
                     const bp_kpositions *committed)
 {
-    merge_ctx m = {ks, acked, committed, BP_OK};
+    merge_ctx m = {ks, acked, committed, BP_OK, NULL, -1, false, -1};
     int rc = ks->h->state_changes(ks->ctx, batch, merge_one, &m);
     if (m.rc != BP_OK || (rc != BP_OK && rc != 1)) {
         ks->h->log(ks->ctx, BP_LOG_ERROR, "state: cannot keep the batch's state changes "

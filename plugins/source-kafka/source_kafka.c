@@ -889,13 +889,23 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
 typedef struct reack_ctx {
     source *s;
     int rc;
+    /* the last partition found acknowledged (a batch's changes come in runs of one partition;
+     * the host's topic pointer stays the same string through one state_changes call) */
+    const char *acked_topic;
+    int32_t acked_partition;
 } reack_ctx;
 
 static int reack_one(void *user, const bp_state_change *ch)
 {
     reack_ctx *r = user;
-    if (!ch->topic || ch->partition < 0 || bp_kpos_find(&r->s->acked, ch->topic, ch->partition))
+    if (!ch->topic || ch->partition < 0 ||
+        (ch->topic == r->acked_topic && ch->partition == r->acked_partition))
         return 0;
+    if (bp_kpos_find(&r->s->acked, ch->topic, ch->partition)) {
+        r->acked_topic = ch->topic;
+        r->acked_partition = ch->partition;
+        return 0;
+    }
     const bp_kpos *c = bp_kpos_find(&r->s->committed, ch->topic, ch->partition);
     if (c && c->next > 0 && bp_kpos_raise(&r->s->acked, ch->topic, ch->partition, c->next) != 0) {
         r->rc = BP_FATAL;
@@ -943,7 +953,7 @@ static int src_commit(void *state, const bp_batch *batch)
         run_part = (int32_t)part;
         run_last = (int64_t)off;
     }
-    reack_ctx ra = {s, BP_OK};
+    reack_ctx ra = {s, BP_OK, NULL, -1};
     if (rc == BP_OK && BP_HOST_HAS(h, state_changes) &&
         (h->state_changes(s->ctx, batch, reack_one, &ra) < 0 || ra.rc != BP_OK))
         rc = BP_FATAL;

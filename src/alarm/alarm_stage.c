@@ -107,11 +107,33 @@ void bp_alarms_get_counts(const bp_alarms *a, bp_alarm_counts *out)
 
 /* ---- keys and values ------------------------------------------------------------------------ */
 
-/* PATIENT 0x1f CONDITION: a unit separator no id or condition name holds. */
-static size_t make_key(char *key, size_t cap, const char *patient, const char *cond)
+/* A state's key is PATIENT 0x1f CONDITION (a unit separator no id or condition name holds),
+ * written in two steps so that a reading's pass over the conditions writes its patient once:
+ * key_patient writes PATIENT 0x1f and returns that prefix's length, key_condition appends the
+ * condition and returns the key's length. Either returns 0 when the key would not fit
+ * BP_STATE_MAX_KEY - 1 bytes: such a patient never has an alarm (docs/alarms.md). */
+static size_t key_patient(char key[BP_STATE_MAX_KEY], const char *patient)
 {
-    int n = snprintf(key, cap, "%s\x1f%s", patient, cond);
-    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+    size_t n = strlen(patient);
+    if (n + 1 >= BP_STATE_MAX_KEY)
+        return 0;
+    memcpy(key, patient, n);
+    key[n] = '\x1f';
+    return n + 1;
+}
+
+static size_t key_condition(char key[BP_STATE_MAX_KEY], size_t prefix, const char *cond)
+{
+    size_t n = strlen(cond);
+    if (!prefix || prefix + n >= BP_STATE_MAX_KEY)
+        return 0;
+    memcpy(key + prefix, cond, n + 1);
+    return prefix + n;
+}
+
+static size_t make_key(char key[BP_STATE_MAX_KEY], const char *patient, const char *cond)
+{
+    return key_condition(key, key_patient(key, patient), cond);
 }
 
 static const bp_alarm_condition *cond_named(const bp_alarms *a, const char *name)
@@ -288,23 +310,14 @@ typedef struct reading_keys {
 
 static void keys_begin(reading_keys *k, const char *patient)
 {
-    size_t n = strlen(patient);
-    k->prefix = n + 1 < sizeof k->key ? n + 1 : 0;
-    if (k->prefix) {
-        memcpy(k->key, patient, n);
-        k->key[n] = '\x1f';
-    }
+    k->prefix = key_patient(k->key, patient);
     k->rk = 0;
 }
 
-/* The key of (the reading's patient, `cond`), as make_key writes it; 0 when it does not fit. */
+/* The key of (the reading's patient, `cond`) in k->key; 0 when it does not fit. */
 static size_t keys_for(reading_keys *k, const char *cond)
 {
-    size_t n = strlen(cond);
-    if (!k->prefix || k->prefix + n >= sizeof k->key)
-        return 0;
-    memcpy(k->key + k->prefix, cond, n + 1);
-    return k->prefix + n;
+    return key_condition(k->key, k->prefix, cond);
 }
 
 static uint64_t keys_reading(reading_keys *k, const bp_record *rec)
@@ -493,7 +506,7 @@ static int on_command(bp_alarms *a, bp_batch *records, const bp_record *cmd, int
         bp_alarm_step step;
         bp_alarm_on_ack(&f->st, c ? c : &gone, ack->by, ack->from, now_ms, &applied, &step);
         char key[BP_STATE_MAX_KEY];
-        size_t klen = make_key(key, sizeof key, patient, cname);
+        size_t klen = make_key(key, patient, cname);
         cause cs = {NULL, &stamp, patient, cname, now_ms};
         if (applied && (store(a, &stamp, key, klen, &f->st, &step) != 0 ||
                         emit_step(a, records, &cs, &f->st, &step) != 0))

@@ -3,6 +3,8 @@
 #include "fhir/fhir_decode.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -359,10 +361,76 @@ bool bp_is_core_field(const char *key)
     return false;
 }
 
+/* ---- annotation keys, checked once per name -------------------------------------------------
+ * Every detector annotates every reading with the same few keys, passed as the same pointers
+ * (string literals): checking each key (is_code, not a core name), copying it into the batch's
+ * arena and comparing it with every annotation already set was a tenth of the main thread's
+ * time in the ward. A key that passed is kept for the process as one copy (`names`), so its
+ * annotations share that copy and are told apart by the pointer. A thread finds a key again by
+ * the caller's pointer in a table of its own, confirmed by the bytes (a plugin may pass a buffer
+ * it rewrites). Past NAMES_MAX names (a plugin making keys up per reading, which plugin.h
+ * advises against) a key is checked and copied into the arena each time, as before. */
+#define NAMES_MAX 256
+#define SLOTS 128 /* per thread; at most SLOTS_MAX used, so a probe always ends */
+#define SLOTS_MAX 96
+
+static pthread_mutex_t names_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *names[NAMES_MAX];
+static size_t n_names;
+
+typedef struct key_slot {
+    const char *from; /* the caller's pointer */
+    const char *name; /* its kept copy */
+} key_slot;
+static _Thread_local key_slot slots[SLOTS];
+static _Thread_local size_t n_slots;
+
+/* The kept copy of a checked key: the one already kept, or a new one. NULL when NAMES_MAX
+ * names are kept (or on ENOMEM): the caller copies the key itself. */
+static const char *keep_name(const char *key)
+{
+    const char *kept = NULL;
+    pthread_mutex_lock(&names_mu);
+    for (size_t i = 0; i < n_names && !kept; i++)
+        if (strcmp(names[i], key) == 0)
+            kept = names[i];
+    if (!kept && n_names < NAMES_MAX && (names[n_names] = strdup(key)))
+        kept = names[n_names++];
+    pthread_mutex_unlock(&names_mu);
+    return kept;
+}
+
+/* 1: `key` is a valid annotation key, *name its kept copy (NULL: not kept, copy it); 0: it is
+ * refused. */
+static int annotation_key(const char *key, const char **name)
+{
+    if (!key)
+        return 0;
+    size_t i = (size_t)(((uintptr_t)key >> 3) * 0x9E3779B97F4A7C15u >> 57) & (SLOTS - 1);
+    for (; slots[i].from; i = (i + 1) & (SLOTS - 1)) {
+        if (slots[i].from != key)
+            continue;
+        if (strcmp(slots[i].name, key) == 0) {
+            *name = slots[i].name;
+            return 1;
+        }
+        break; /* the same buffer with another key in it now */
+    }
+    if (!is_code(key, true) || bp_is_core_field(key))
+        return 0;
+    *name = keep_name(key);
+    if (*name && (slots[i].from || n_slots < SLOTS_MAX)) {
+        n_slots += !slots[i].from;
+        slots[i] = (key_slot){key, *name};
+    }
+    return 1;
+}
+
 int bp_record_annotate(bp_record *r, const char *key, bp_value_type type, double number,
                        const char *text)
 {
-    if (!r || !is_code(key, true) || bp_is_core_field(key) || retraction(r))
+    const char *name = NULL;
+    if (!r || !annotation_key(key, &name) || retraction(r))
         return BP_EINVAL;
     if (type == BP_VAL_TEXT && !text)
         return BP_EINVAL;
@@ -372,13 +440,15 @@ int bp_record_annotate(bp_record *r, const char *key, bp_value_type type, double
     if (type == BP_VAL_TEXT && !(copy = bp_arena_strdup(r->arena, text)))
         return BP_ENOMEM;
     bp_annotation *a = NULL;
-    for (bp_annotation *it = r->annotations; it; it = it->next)
-        if (strcmp(it->key, key) == 0)
+    /* two kept keys are the same key only as the same copy */
+    for (bp_annotation *it = r->annotations; it && !a; it = it->next)
+        if (it->key == name || ((!name || !it->kept) && strcmp(it->key, key) == 0))
             a = it;
     if (!a) {
         a = bp_arena_alloc(r->arena, sizeof *a);
-        if (!a || !(a->key = bp_arena_strdup(r->arena, key)))
+        if (!a || !(a->key = name ? name : bp_arena_strdup(r->arena, key)))
             return BP_ENOMEM;
+        a->kept = name != NULL;
         if (r->annotations_tail)
             r->annotations_tail->next = a;
         else

@@ -290,28 +290,20 @@ static uint64_t batch_of_change(const bp_record *rec, const bp_state_entry *e)
     return seq;
 }
 
-/* Makes `copy` (len bytes, NULL when empty; `present` false: a delete) the value batch `seq`
- * gives `e` of scope `s`: the batch's version when it has one already, else a new version noted
- * in the batch. BP_OK, or BP_ENOMEM with `copy` freed. */
-static int set_version(bp_state_scope *s, bp_state_entry *e, uint64_t seq, unsigned char *copy,
-                       size_t len, bool present)
+/* Makes `v` the value batch `seq` gives `e` of scope `s`: in the place of the batch's version
+ * when it has one already, else a new version noted in the batch. BP_OK, or BP_ENOMEM with `v`
+ * freed. */
+static int set_version(bp_state_scope *s, bp_state_entry *e, uint64_t seq, bp_state_version *v)
 {
     if (e->last && e->last->seq == seq) {
-        free(e->last->value);
-        e->last->value = copy;
-        e->last->len = present ? len : 0;
-        e->last->present = present;
+        bp_state_entry_replace_last(e, v);
         return BP_OK;
     }
     bp_state_batch *b = bp_state_pending_add(&S.pending, seq);
-    bp_state_version *v = b ? calloc(1, sizeof *v) : NULL;
-    if (!v || bp_state_batch_note(b, s, e) != 0) {
+    if (!b || bp_state_batch_note(b, s, e) != 0) {
         free(v);
-        free(copy);
         return BP_ENOMEM;
     }
-    *v =
-        (bp_state_version){.seq = seq, .present = present, .len = present ? len : 0, .value = copy};
     bp_state_entry_push(e, v);
     return BP_OK;
 }
@@ -326,14 +318,8 @@ int bp_state_put(bp_ctx *ctx, const bp_record *rec, const void *key, size_t key_
     bp_state_scope *s = o >= 0 ? scope_of(rec) : NULL;
     bp_state_entry *e = o >= 0 ? entry_to_change(s, o, key, key_len, present, &rc) : NULL;
     if (e) {
-        unsigned char *copy = present && len ? malloc(len) : NULL;
-        if (present && len && !copy) {
-            rc = BP_ENOMEM;
-        } else {
-            if (copy)
-                memcpy(copy, value, len);
-            rc = set_version(s, e, batch_of_change(rec, e), copy, len, present);
-        }
+        bp_state_version *v = bp_state_version_new(batch_of_change(rec, e), value, len, present);
+        rc = v ? set_version(s, e, v->seq, v) : BP_ENOMEM;
     }
     pthread_mutex_unlock(&S.mu);
     return rc;

@@ -414,6 +414,16 @@ static void test_keys(void)
     memset(longer, 'l', n + 1);
     STEP(a, T0 + MIN, ev, reading(&t_, fits, "hypertensive_crisis", T0 + MIN));
     CHECK_STR(ev, "raised:0,raised:0");
+    /* an acknowledgement finds the longest key again (the key rebuilt from the list's split) */
+    char crisis_id[BP_ALARM_ID_MAX];
+    snprintf(crisis_id, sizeof crisis_id, "%s", last_id);
+    STEP(a, T0 + MIN + 1, ev, ack(&t_, crisis_id, "nurse.k"));
+    CHECK_STR(ev, "acknowledged:0");
+    bp_alarm_counts counts;
+    bp_alarms_get_counts(a, &counts);
+    CHECK(counts.commands_applied == 1 && counts.state_lost == 0);
+    STEP(a, T0 + MIN + 2, ev, ack(&t_, crisis_id, "nurse.k"));
+    CHECK_STR(ev, ""); /* stored acknowledged: a repeat changes nothing */
     STEP(a, T0 + 2 * MIN, ev, reading(&t_, longer, "hypertensive_crisis", T0 + 2 * MIN));
     CHECK_STR(ev, "raised:0");
     list = bp_alarms_list_json(a);

@@ -4,6 +4,29 @@
 #include "pipeline/record.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static size_t count_annotations(const bp_record *r)
+{
+    size_t n = 0;
+    for (const bp_annotation *a = r->annotations; a; a = a->next)
+        n++;
+    return n;
+}
+
+/* The value of the one annotation named `key` (NAN: none, -1: more than one). */
+static double annotation_number(const bp_record *r, const char *key)
+{
+    double v = NAN;
+    int n = 0;
+    for (const bp_annotation *a = r->annotations; a; a = a->next)
+        if (strcmp(a->key, key) == 0) {
+            v = a->number;
+            n++;
+        }
+    return n == 1 ? v : n ? -1 : NAN;
+}
 
 int main(void)
 {
@@ -73,6 +96,38 @@ int main(void)
     CHECK(h->annotate_text(NULL, r, "severity_note", "x") == BP_OK);
     CHECK(h->annotate_text(NULL, r, "note", NULL) == BP_EINVAL);
     CHECK(h->annotate_bool(NULL, r, "", 1) == BP_EINVAL);
+
+    /* A key is found again by its pointer only while the bytes there are the same: a buffer
+     * rewritten with a core name is refused, with another key it is another annotation, and
+     * the same key from another pointer replaces the value. */
+    char buf[80];
+    size_t before = count_annotations(r);
+    strcpy(buf, "buf_key");
+    CHECK(h->annotate_number(NULL, r, buf, 1) == BP_OK);
+    strcpy(buf, "severity");
+    CHECK(h->annotate_number(NULL, r, buf, 2) == BP_EINVAL);
+    strcpy(buf, "Bad");
+    CHECK(h->annotate_number(NULL, r, buf, 2) == BP_EINVAL);
+    strcpy(buf, "buf_other");
+    CHECK(h->annotate_number(NULL, r, buf, 3) == BP_OK);
+    CHECK(h->annotate_number(NULL, r, "buf_key", 4) == BP_OK);
+    CHECK(count_annotations(r) == before + 2);
+    CHECK(annotation_number(r, "buf_key") == 4 && annotation_number(r, "buf_other") == 3);
+    memset(buf, 'a', 65);
+    buf[65] = '\0';
+    CHECK(h->annotate_number(NULL, r, buf, 1) == BP_EINVAL); /* longer than 64 */
+
+    /* More keys than the process keeps copies of: each still one annotation, replaced on
+     * repeat, whichever pointer passes it. */
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < 400; i++) {
+            snprintf(buf, sizeof buf, "many_%d", i);
+            CHECK(h->annotate_number(NULL, r, buf, round * 1000 + i) == BP_OK);
+        }
+    CHECK(count_annotations(r) == before + 2 + 400);
+    CHECK(annotation_number(r, "many_0") == 1000 && annotation_number(r, "many_399") == 1399);
+    CHECK(h->annotate_number(NULL, r, "many_399", 7) == BP_OK);
+    CHECK(annotation_number(r, "many_399") == 7 && count_annotations(r) == before + 402);
     CHECK(h->set_outcome(NULL, r, BP_DELIVERED, NULL) == BP_EINVAL);
 
     bp_batch_free(&b);

@@ -25,12 +25,7 @@ static bp_state_entry *find_key(const bp_state_table *t, uint32_t owner, const c
 /* A new version of `e` for batch `seq` (NULL value: a delete). */
 static bp_state_version *version(uint64_t seq, const char *value)
 {
-    bp_state_version *v = calloc(1, sizeof *v);
-    v->seq = seq;
-    v->present = value != NULL;
-    v->len = value ? strlen(value) : 0;
-    v->value = value && *value ? (unsigned char *)strdup(value) : NULL;
-    return v;
+    return bp_state_version_new(seq, value, value ? strlen(value) : 0, value != NULL);
 }
 
 static const char *current(const bp_state_entry *e, char *buf, size_t size)
@@ -77,6 +72,23 @@ static void test_table(void)
     CHECK(!a->base_present && a->versions == NULL && a->last == NULL);
     CHECK(bp_state_entry_empty(a));
 
+    /* the same batch again: its version is replaced in place, the older ones stay in order */
+    bp_state_entry_push(a, version(4, "v4"));
+    bp_state_entry_push(a, version(5, "v5"));
+    bp_state_entry_replace_last(a, version(5, "v5-again"));
+    CHECK_STR(current(a, buf, sizeof buf), "v5-again");
+    bp_state_entry_replace_last(a, version(5, NULL)); /* deleted by that batch after all */
+    CHECK_STR(current(a, buf, sizeof buf), "(none)");
+    bp_state_entry_replace_last(a, version(5, "v5"));
+    CHECK(bp_state_entry_fold(a) && a->base_present && memcmp(a->base, "v4", 2) == 0);
+    CHECK(a->versions == a->last && a->last->seq == 5);
+    bp_state_entry_replace_last(a, version(5, "")); /* the only version: present and empty */
+    CHECK(a->versions == a->last && a->last->present && a->last->len == 0);
+    CHECK(bp_state_entry_fold(a) && a->base_present && a->base_len == 0);
+    CHECK(!a->versions && !a->last && !bp_state_entry_empty(a));
+    bp_state_entry_push(a, version(6, NULL));
+    CHECK(bp_state_entry_fold(a) && bp_state_entry_empty(a));
+
     /* delete: the entry goes, the others stay */
     bp_state_table_remove(&t, a);
     CHECK(find_key(&t, 0, "pat-1") == NULL);
@@ -107,6 +119,23 @@ static void test_table(void)
     CHECK(t.n_entries == 667);
     CHECK(find_key(&t, 1, "pat-1") == NULL && find_key(&t, 1, "k1") == NULL);
     CHECK(find_key(&t, 0, "k0") != NULL);
+
+    /* removing keys leaves every other key of their buckets found (each bucket's signature is
+     * its chain's), and a removed key is gone, also once added again */
+    for (int i = 0; i < 1000; i += 6) {
+        snprintf(key, sizeof key, "k%d", i);
+        bp_state_table_remove(&t, find_key(&t, 0, key));
+    }
+    found = 0;
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        bool want = i % 3 != 1 && i % 6 != 0;
+        found += (find_key(&t, (uint32_t)(i % 3), key) != NULL) == want;
+    }
+    CHECK(found == 1000);
+    CHECK(t.n_entries == 667 - 167);
+    bp_state_entry *again = put_key(&t, 0, "k0");
+    CHECK(again && find_key(&t, 0, "k0") == again);
 
     bp_state_table_free(&t); /* frees the versions too (checked by the sanitizer run) */
     CHECK(t.buckets == NULL && t.n_entries == 0);
