@@ -3,6 +3,7 @@
 #include "fhir/fhir_decode.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,7 +136,11 @@ int bp_batch_add_payload(bp_batch *b, const void *data, size_t len, const bp_ori
     if (!r->payload)
         return BP_ENOMEM;
     if (origin) {
-        r->topic = bp_arena_strdup(b->arena, origin->topic);
+        /* A batch's payloads mostly come from one topic: the previous payload's copy serves. */
+        const bp_record *prev = b->count ? b->items[b->count - 1] : NULL;
+        r->topic = origin->topic && prev && prev->topic && strcmp(prev->topic, origin->topic) == 0
+                       ? prev->topic
+                       : bp_arena_strdup(b->arena, origin->topic);
         r->partition = origin->partition;
         r->offset = origin->offset;
         r->source_ts_ms = origin->timestamp_ms;
@@ -359,6 +364,41 @@ bool bp_is_core_field(const char *key)
     return false;
 }
 
+/* Annotation keys, kept once for the run: every reading gets the same few keys from each
+ * detector (nine in ward.ini), and a copy of each in every batch's arena cost about 150 bytes a
+ * reading until the commit. Bounded: past KEY_SLOTS / 2 distinct keys a key is copied into the
+ * arena as before. Lock-free (detectors of several runs may annotate at once): a slot, once
+ * set, never changes. Never freed: the table holds them until the process exits. */
+#define KEY_SLOTS 512
+static _Atomic(const char *) key_slots[KEY_SLOTS];
+static atomic_uint keys_kept;
+
+static const char *kept_key(bp_arena *a, const char *key)
+{
+    size_t n = strlen(key);
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)key[i]) * 16777619u;
+    for (unsigned probe = 0; probe < KEY_SLOTS; probe++) {
+        _Atomic(const char *) *slot = &key_slots[(h + probe) & (KEY_SLOTS - 1)];
+        const char *k = atomic_load_explicit(slot, memory_order_acquire);
+        if (!k) {
+            char *copy = atomic_load(&keys_kept) < KEY_SLOTS / 2 ? malloc(n + 1) : NULL;
+            if (!copy)
+                break;
+            memcpy(copy, key, n + 1);
+            if (atomic_compare_exchange_strong(slot, &k, copy)) {
+                atomic_fetch_add(&keys_kept, 1);
+                return copy;
+            }
+            free(copy); /* another thread kept a key here meanwhile: k is it */
+        }
+        if (strcmp(k, key) == 0)
+            return k;
+    }
+    return bp_arena_strndup(a, key, n);
+}
+
 int bp_record_annotate(bp_record *r, const char *key, bp_value_type type, double number,
                        const char *text)
 {
@@ -377,7 +417,7 @@ int bp_record_annotate(bp_record *r, const char *key, bp_value_type type, double
             a = it;
     if (!a) {
         a = bp_arena_alloc(r->arena, sizeof *a);
-        if (!a || !(a->key = bp_arena_strdup(r->arena, key)))
+        if (!a || !(a->key = kept_key(r->arena, key)))
             return BP_ENOMEM;
         if (r->annotations_tail)
             r->annotations_tail->next = a;
