@@ -94,7 +94,8 @@ static int help(int argc, char **argv)
 
 /* glibc's malloc, bounded for a pipeline's memory (docs/kafka.md, "The ward's memory"):
  * - each thread that allocates gets an arena of its own, up to 8 per core (the main thread, the
- *   decode thread, each lane, librdkafka's threads): at most BP_MALLOC_ARENAS here;
+ *   decode thread, each lane, librdkafka's threads): one here, shared by every thread (2 held
+ *   the ward's peak 1-5 MiB higher, at the same speed: docs/kafka.md);
  * - a block of at least BP_MALLOC_MMAP_THRESHOLD is mapped on its own and unmapped when freed.
  *   glibc raises that threshold to the size of any mapped block freed (up to 32 MiB), after
  *   which the batches' arena chunks and librdkafka's fetch buffers (256 KiB to 4 MiB) are
@@ -103,7 +104,7 @@ static int help(int argc, char **argv)
  *   a reading: one mapping per such block).
  * A site that sets MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_ or the same glibc.malloc tunables
  * in GLIBC_TUNABLES keeps its own. */
-#define BP_MALLOC_ARENAS 2
+#define BP_MALLOC_ARENAS 1
 #define BP_MALLOC_MMAP_THRESHOLD (256 * 1024)
 
 static void bound_malloc(void)

@@ -289,7 +289,31 @@ void bp_document_thread_done(void)
     memset(&scratch, 0, sizeof scratch);
 }
 
+bool bp_document_unshared(const bp_record *r)
+{
+    return r->effective_ms != INT64_MIN && (r->sinks_pending & (r->sinks_pending - 1)) == 0;
+}
+
 const char *bp_document_get(bp_record *r, bool pretty, size_t *len)
+{
+    return bp_document_get_in(r, pretty, NULL, len);
+}
+
+void bp_document_forget_in(bp_record *r, const bp_arena *from)
+{
+    if (r->doc_lock)
+        pthread_mutex_lock(r->doc_lock);
+    for (int slot = 0; slot < 2; slot++) {
+        if (r->docs[slot] && bp_arena_owns(from, r->docs[slot])) {
+            r->docs[slot] = NULL;
+            r->doc_lens[slot] = 0;
+        }
+    }
+    if (r->doc_lock)
+        pthread_mutex_unlock(r->doc_lock);
+}
+
+const char *bp_document_get_in(bp_record *r, bool pretty, bp_arena *into, size_t *len)
 {
     int slot = pretty ? 1 : 0;
     if (r->doc_lock)
@@ -306,7 +330,7 @@ const char *bp_document_get(bp_record *r, bool pretty, size_t *len)
         if (r->doc_lock)
             pthread_mutex_lock(r->doc_lock);
         if (!r->docs[slot]) { /* else another lane cached it meanwhile: the same bytes */
-            r->docs[slot] = bp_arena_strndup(r->arena, scratch.data, scratch.len);
+            r->docs[slot] = bp_arena_strndup(into ? into : r->arena, scratch.data, scratch.len);
             r->doc_lens[slot] = scratch.len;
         }
         doc = r->docs[slot];

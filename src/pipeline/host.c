@@ -92,11 +92,16 @@ static const void *host_payload(const bp_record *r, size_t *len)
 
 static const char *host_document(bp_ctx *ctx, const bp_record *r, unsigned flags, size_t *len)
 {
-    (void)ctx;
     if (!r)
         return NULL;
+    bool pretty = (flags & BP_DOC_PRETTY) != 0;
+    /* In a sink's write(), a document only this sink gets is made in the instance's arena and
+     * forgotten after the write: in the batch's arena it stayed until the batch was committed
+     * (docs/kafka.md, "The ward's memory"). */
+    if (ctx && ctx->writing && bp_document_unshared(r))
+        return bp_document_get_in((bp_record *)r, pretty, &ctx->docs, len);
     /* The cache lives in the record; documents are a derived view, not a change of verdict. */
-    return bp_document_get((bp_record *)r, (flags & BP_DOC_PRETTY) != 0, len);
+    return bp_document_get((bp_record *)r, pretty, len);
 }
 
 /* Verdicts are the detectors' (on the main thread, before the batch is shared): a sink, whose
@@ -169,13 +174,22 @@ int bp_ctx_begin_write(bp_ctx *ctx, bp_batch *batch)
     if (!ctx->scratch.chunk_size)
         bp_arena_init(&ctx->scratch, 16 * 1024);
     bp_arena_reset(&ctx->scratch);
+    if (!ctx->docs.chunk_size)
+        bp_arena_init_growing(&ctx->docs, 16 * 1024);
     ctx->writing = batch;
     return 0;
 }
 
 void bp_ctx_end_write(bp_ctx *ctx)
 {
+    if (ctx->docs.head && ctx->writing)
+        for (size_t i = 0; i < ctx->writing->count; i++)
+            bp_document_forget_in(ctx->writing->items[i], &ctx->docs);
     ctx->writing = NULL;
+    if (bp_arena_bytes(&ctx->docs) > BP_CTX_DOCS_KEEP)
+        bp_arena_free(&ctx->docs);
+    else
+        bp_arena_reset(&ctx->docs);
 }
 
 static int host_set_outcome(bp_ctx *ctx, bp_record *r, bp_outcome outcome, const char *reason)
@@ -313,6 +327,7 @@ void bp_ctx_free(bp_ctx *ctx)
     free(ctx->outcomes);
     free(ctx->outcome_reasons);
     bp_arena_free(&ctx->scratch);
+    bp_arena_free(&ctx->docs);
     free(ctx->name);
     free(ctx);
 }

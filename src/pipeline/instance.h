@@ -40,6 +40,10 @@ struct bp_ctx {
     const char **outcome_reasons;
     size_t outcomes_cap;
     bp_arena scratch; /* the reasons of the current write (reset by bp_ctx_begin_write) */
+    /* The documents of the current write that no other sink asks for (bp_document_unshared):
+     * emptied by bp_ctx_end_write, its chunks given back when they were more than
+     * BP_CTX_DOCS_KEEP. */
+    bp_arena docs;
 
     /* statistics */
     uint64_t delivered, rejected, retries, calls;
@@ -56,6 +60,9 @@ const bp_host *bp_host_table(void);
 /* Prepares per-write outcome slots for `batch`. Returns 0 or -1 on ENOMEM. */
 int bp_ctx_begin_write(bp_ctx *ctx, bp_batch *batch);
 void bp_ctx_end_write(bp_ctx *ctx);
+/* What an instance's document arena keeps between writes: a paced ward's writes reuse it, a
+ * backlog's batch of documents (1.5 MiB for 2 000 readings) is given back after each write. */
+#define BP_CTX_DOCS_KEEP (256 * 1024)
 
 void bp_ctx_free(bp_ctx *ctx);
 

@@ -137,7 +137,11 @@ int bp_batch_add_payload(bp_batch *b, const void *data, size_t len, const bp_ori
     if (!r->payload)
         return BP_ENOMEM;
     if (origin) {
-        r->topic = bp_arena_strdup(b->arena, origin->topic);
+        /* A batch's payloads mostly come from one topic: the previous payload's copy serves. */
+        const bp_record *prev = b->count ? b->items[b->count - 1] : NULL;
+        r->topic = origin->topic && prev && prev->topic && strcmp(prev->topic, origin->topic) == 0
+                       ? prev->topic
+                       : bp_arena_strdup(b->arena, origin->topic);
         r->partition = origin->partition;
         r->offset = origin->offset;
         r->source_ts_ms = origin->timestamp_ms;
