@@ -18,9 +18,9 @@
 #   bash bench/latency.sh [RATE] [SECONDS] [BUILD_DIR]      (defaults: 5000, 60, build)
 #
 # WARMUP (seconds, default 10) is produced first and left out: the consumer group joins in it.
-# PRODUCER_LINGER_MS (default 20) sets the producer's linger.ms (1 puts CreateTime within about
-# a millisecond of the append, at the price of a produce request per millisecond: the broker's
-# CPU grows about fourfold on the 2-core machine, README). FETCH_WAIT_MS
+# PRODUCER_LINGER_MS (default 20) sets the producer's linger.ms. Not 1: `bppipe broker` serves
+# one message set per partition per fetch (librdkafka 2.0.2's mock), and with a produce request
+# a millisecond the sets are so small that the ward fell behind (p50 11.8 s; README). FETCH_WAIT_MS
 # (default 10) sets the ward's kafka.fetch.wait.max.ms: `bppipe broker` (librdkafka's mock
 # cluster) holds a fetch that finds nothing for that whole wait, even when data arrives meanwhile,
 # where a real broker answers as soon as it has data; ward.ini leaves librdkafka's 500 ms, which
