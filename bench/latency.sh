@@ -8,13 +8,23 @@
 # every _bulk item, the Kafka partition and offset the document carries and the wall-clock time
 # its answer was ready (--latency-log); the producer logs each message's partition and offset
 # (from its delivery report) and the instant it was produced, which librdkafka stamps as the
-# message's CreateTime (linger.ms = 1: within about a millisecond of the broker's append). Per
-# reading: latency = acknowledgement - produced (one host, one clock). Prints
+# message's CreateTime (the instant it is handed to librdkafka: the producer's linger.ms, 20 ms
+# here, and the produce request's trip come before the broker's append, so this line counts
+# time the reading spent in the producer, not yet in Kafka; the second line starts at the
+# broker's acknowledgement, just after the append). Per reading: latency = acknowledgement -
+# produced (one host, one clock). Prints
 # p50/p90/p99/p99.9/max over the readings produced after the warm-up, the ward's CPU and RSS.
 #
 #   bash bench/latency.sh [RATE] [SECONDS] [BUILD_DIR]      (defaults: 5000, 60, build)
 #
 # WARMUP (seconds, default 10) is produced first and left out: the consumer group joins in it.
+# PRODUCER_LINGER_MS (default 20) sets the producer's linger.ms. Not 1: `bppipe broker` serves
+# one message set per partition per fetch (librdkafka 2.0.2's mock), and with a produce request
+# a millisecond the sets are so small that the ward fell behind (p50 11.8 s; README). FETCH_WAIT_MS
+# (default 10) sets the ward's kafka.fetch.wait.max.ms: `bppipe broker` (librdkafka's mock
+# cluster) holds a fetch that finds nothing for that whole wait, even when data arrives meanwhile,
+# where a real broker answers as soon as it has data; ward.ini leaves librdkafka's 500 ms, which
+# a real Kafka only waits when the topic is idle (README, "latency"). FETCH_WAIT_MS= leaves it.
 # ES_ROUTE=all sends every reading to the stand-in, so every reading is measured, not only the
 # anomalies. WARD_OPTS adds -o overrides to the ward, e.g. WARD_OPTS="-o pipeline.linger_ms=50".
 # NORMAL_LAYOUT=ndjson writes the archive as one NDJSON file instead of ward.ini's one fsync'd
@@ -47,6 +57,7 @@ done
 total=$(python3 -c "print(round($rate * ($warmup + $seconds)))")
 partitions=${PARTITIONS:-12}
 linger=${PRODUCER_LINGER_MS:-20}
+fetch_wait=${FETCH_WAIT_MS-10}
 t=$(mktemp -d)
 broker= es= ward= baseline=
 stop() { # stop PID: SIGTERM, then wait for it
@@ -82,6 +93,7 @@ env KAFKA_BROKERS="$brokers" ES_URL="$url" WARD_DIR="$t/ward" KAFKA_GROUP=latenc
     BPPIPE_MODEL="$root/models/bp_logreg.json" \
     "$bppipe" run "$root/pipelines/ward.ini" -o sink.anomalies.route="$route" \
     -o sink.normal.layout="$layout" -o sink.alarms.path="$t/alarms.ndjson" \
+    ${fetch_wait:+-o source.kafka.kafka.fetch.wait.max.ms=$fetch_wait} \
     ${STAGES:+-o pipeline.log_level=debug} ${WARD_OPTS:-} \
     >"$t/ward.out" 2>"$t/ward.err" &
 ward=$!
@@ -93,7 +105,9 @@ echo "latency: $rate readings/s for ${warmup} s of warm-up + ${seconds} s measur
 echo "ward.ini [pipeline] and sink-es settings as shipped:" \
      "$(grep -E '^(batch_size|linger_ms|poll_timeout_ms) *=' "$root/pipelines/ward.ini" |
         tr '\n' ' ')" \
-     "(unset: defaults, see bppipe run --help / docs)${WARD_OPTS:+; overrides: $WARD_OPTS}"
+     "(unset: defaults, see bppipe run --help / docs); for the mock broker:" \
+     "kafka.fetch.wait.max.ms = ${fetch_wait:-not set}," \
+     "producer linger.ms = $linger${WARD_OPTS:+; overrides: $WARD_OPTS}"
 if [ -n "${BASELINE:-}" ]; then
     # shellcheck disable=SC2086 # BASELINE_KCAT is a list of words on purpose
     kcat -b "$brokers" -q -u -C -t blood-pressure -o end -f '%T\n' ${BASELINE_KCAT:-} \

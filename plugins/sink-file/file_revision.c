@@ -175,8 +175,9 @@ static uint64_t slot_hash(bp_rev_slot *sl)
     return sl->after.hash;
 }
 
-int bp_revisions_decide(bp_revisions *rv, size_t slot, const char *name, const char *doc,
-                        size_t len, int64_t version, const char *revision, bool *apply)
+int bp_revisions_decide(bp_revisions *rv, size_t slot, const char *name, bool absent,
+                        const char *doc, size_t len, int64_t version, const char *revision,
+                        bool *apply)
 {
     /* What this version is comes from the host's fields alone; its document is hashed only
      * when it is compared with another one (a first version, the usual case, never is). */
@@ -197,9 +198,9 @@ int bp_revisions_decide(bp_revisions *rv, size_t slot, const char *name, const c
             break;
         }
     }
-    bp_held on_disk;
+    bp_held on_disk = {.present = false};
     if (!held) {
-        if (read_held(rv->dir_fd, name, &on_disk) != 0)
+        if (!absent && read_held(rv->dir_fd, name, &on_disk) != 0)
             return -1;
         held = &on_disk;
     }

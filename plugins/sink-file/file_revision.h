@@ -57,12 +57,14 @@ void bp_revisions_free(bp_revisions *rv);
 void bp_revisions_begin(bp_revisions *rv);
 
 /* Decides for file `slot` of the group (slots in the order they are renamed), a version under
- * the logical name `name`, its document `doc` (what its file holds, without the newline), its
- * version (0: unknown) and revision ("replace", "retract" or NULL). *apply: rename it over the
- * name (the file there, if any, first got its trail link); else it is discarded and changes
- * nothing. 0, or -1 with errno set (the file there cannot be read, the trail cannot be
- * linked). */
-int bp_revisions_decide(bp_revisions *rv, size_t slot, const char *name, const char *doc,
-                        size_t len, int64_t version, const char *revision, bool *apply);
+ * the logical name `name` (`absent`: the caller knows the folder holds no file under it, which
+ * is then not read; an earlier slot of the group under it still counts), its document `doc` (what
+ * its file holds, without the newline), its version (0: unknown) and revision ("replace", "retract"
+ * or NULL). *apply: rename it over the name (the file there, if any, first got its trail link);
+ * else it is discarded and changes nothing. 0, or -1 with errno set (the file there cannot be read,
+ * the trail cannot be linked). */
+int bp_revisions_decide(bp_revisions *rv, size_t slot, const char *name, bool absent,
+                        const char *doc, size_t len, int64_t version, const char *revision,
+                        bool *apply);
 
 #endif

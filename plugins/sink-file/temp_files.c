@@ -79,12 +79,13 @@ static int open_unnamed(bp_temps *ts)
 int bp_temp_write(bp_temps *ts, const char *name, const char *doc, size_t len, bp_temp *t)
 {
     char tmp[NAME_MAX + 1];
-    if (temp_name(name, tmp, sizeof tmp) != 0)
-        return -1;
     int f = ts->unnamed ? open_unnamed(ts) : -1;
     t->named = f < 0;
-    if (f < 0 && !ts->unnamed)
+    if (f < 0 && !ts->unnamed) {
+        if (temp_name(name, tmp, sizeof tmp) != 0)
+            return -1;
         f = openat(ts->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, FILE_MODE);
+    }
     if (f < 0)
         return -1;
     if (ts->chmod)
@@ -160,7 +161,7 @@ static int link_unnamed(bp_temps *ts, int fd, const char *to)
 /* Gives the unnamed file `fd` the name `name`: linked to it when it is free, else linked to
  * its temporary name and renamed over the previous copy (a replay), which stays whole until
  * the rename replaces it. */
-static int name_unnamed(bp_temps *ts, int fd, const char *name, const char *tmp)
+static int name_unnamed(bp_temps *ts, int fd, const char *name)
 {
     if (link_unnamed(ts, fd, name) == 0)
         return 0;
@@ -169,6 +170,9 @@ static int name_unnamed(bp_temps *ts, int fd, const char *name, const char *tmp)
             ts->unnamed = false; /* no way to name it here (no /proc): named files from now */
         return -1;
     }
+    char tmp[NAME_MAX + 1]; /* formatted only here: a new name, the usual case, needs none */
+    if (temp_name(name, tmp, sizeof tmp) != 0)
+        return -1;
     /* Something already at the temporary name is not removed here: a killed run's is swept at
      * the next start, anything else is not this sink's (EEXIST: retried until it is gone). */
     if (link_unnamed(ts, fd, tmp) != 0)
@@ -184,10 +188,11 @@ static int name_unnamed(bp_temps *ts, int fd, const char *name, const char *tmp)
 int bp_temp_commit(bp_temps *ts, bp_temp *t, const char *name)
 {
     char tmp[NAME_MAX + 1];
-    int rc = temp_name(name, tmp, sizeof tmp);
-    if (rc == 0)
-        rc = t->named ? renameat(ts->dir_fd, tmp, ts->dir_fd, name)
-                      : name_unnamed(ts, t->fd, name, tmp);
+    int rc = 0;
+    if (t->named && (rc = temp_name(name, tmp, sizeof tmp)) == 0)
+        rc = renameat(ts->dir_fd, tmp, ts->dir_fd, name);
+    else if (!t->named)
+        rc = name_unnamed(ts, t->fd, name);
     int err = errno;
     close(t->fd);
     if (rc != 0 && t->named)
@@ -206,27 +211,33 @@ void bp_temp_discard(bp_temps *ts, bp_temp *t, const char *name)
     errno = err;
 }
 
-size_t bp_temp_remove_leftovers(int dir_fd)
+size_t bp_temp_remove_leftovers(int dir_fd, bp_name_filter *names)
 {
     int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    DIR *d = fdopendir(fd);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
     if (!d) {
-        close(fd);
+        if (fd >= 0)
+            close(fd);
+        bp_name_filter_free(names); /* not known: every name is looked up */
         return 0;
     }
     size_t removed = 0;
-    for (struct dirent *e; (e = readdir(d));) {
+    errno = 0;
+    for (struct dirent *e; (e = readdir(d)); errno = 0) {
         size_t len = strlen(e->d_name);
         struct stat st;
-        if (e->d_name[0] != '.' || len < 6 || strcmp(e->d_name + len - 4, ".tmp") != 0)
+        if (e->d_name[0] != '.' || len < 6 || strcmp(e->d_name + len - 4, ".tmp") != 0 ||
+            fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            unlinkat(dir_fd, e->d_name, 0) != 0) {
+            /* Only what this sink makes is removed: a regular file, never a folder or a link
+             * someone put. Whatever stays is a name the folder holds. */
+            bp_name_filter_add(names, e->d_name);
             continue;
-        /* Only what this sink makes: a regular file, never a folder or a link someone put. */
-        if (fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
-            continue;
-        removed += unlinkat(dir_fd, e->d_name, 0) == 0;
+        }
+        removed++;
     }
+    if (errno)
+        bp_name_filter_free(names); /* the listing broke off: names may be missing from it */
     closedir(d);
     return removed;
 }

@@ -9,6 +9,8 @@
 #ifndef BPPIPE_TEMP_FILES_H
 #define BPPIPE_TEMP_FILES_H
 
+#include "name_filter.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -56,7 +58,9 @@ void bp_temp_discard(bp_temps *ts, bp_temp *t, const char *name);
 
 /* Removes the temporary files a killed run left in `dir_fd` (regular files named ".*.tmp":
  * readings whose batch was never acknowledged, so they are read and written again; unnamed
- * files leave nothing). Returns how many were removed. */
-size_t bp_temp_remove_leftovers(int dir_fd);
+ * files leave nothing), and adds every other name the folder holds to `names` (freed, so that
+ * every name is looked up, when the folder cannot be listed to its end). Returns how many were
+ * removed. */
+size_t bp_temp_remove_leftovers(int dir_fd, bp_name_filter *names);
 
 #endif

@@ -41,6 +41,18 @@ check "a retraction of what the folder never held writes nothing, delivered" "[ 
 # Two versions of one logical id in one write, the newer first: the newer stays.
 printf 'b5 P2 150 95 1 0 L2 5 replace\nb4 P2 140 90 1 0 L2 4 replace\n' | rec
 check "within one write the newer version wins whatever the order" "[ \$(field '$t/rec/obs_L2.json' version) = 5 ]"
+# The same across two groups of one write (ulimit -n 256: groups of 32 files), and across two
+# writes of one run: the newer version was named after the older one's group was written, and
+# the name it took (not in the folder at the first write, so not looked up then: the name filter)
+# is looked up when the older one is decided.
+{
+    echo "e9 P5 150 95 1 0 L5 9 replace"
+    for i in $(seq 1 40); do echo "f$i P5 120 80 1 0 F$i 1 -"; done
+    echo "e8 P5 140 90 1 0 L5 8 replace"
+    echo write
+    echo "e7 P5 130 85 1 0 L5 7 replace"
+} | (ulimit -n 256 && exec "$feed" "$so" -o "path=$t/rec" -o layout=per-record) >>"$t/rec.out" 2>>"$t/rec.err"
+check "across groups and writes of one run the newer version stays" "[ \$(field '$t/rec/obs_L5.json' version) = 9 ] && [ ! -e '$t/rec/obs_L5~v9.json' ] && grep -q '^e8 delivered' '$t/rec.out' && grep -q '^e7 delivered' '$t/rec.out'"
 # Versions unknown: the last wins, with a trail named by the replaced document's hash; the
 # original never undoes its correction.
 printf 'c1 P3 180 110 2 0 L3 0 -\n' | rec

@@ -85,13 +85,33 @@ int main(void)
     bp_revisions_begin(&rv);
     const char *a = "{\n  \"value\": 1\n}", *b = "{\n  \"value\": 2\n}";
     bool apply = false;
-    CHECK(bp_revisions_decide(&rv, 0, "obs_x.json", a, strlen(a), 0, NULL, &apply) == 0 && apply);
-    CHECK(bp_revisions_decide(&rv, 1, "obs_y.json", b, strlen(b), 0, NULL, &apply) == 0 && apply);
-    CHECK(bp_revisions_decide(&rv, 2, "obs_x.json", a, strlen(a), 0, NULL, &apply) == 0);
+    CHECK(bp_revisions_decide(&rv, 0, "obs_x.json", false, a, strlen(a), 0, NULL, &apply) == 0 &&
+          apply);
+    CHECK(bp_revisions_decide(&rv, 1, "obs_y.json", false, b, strlen(b), 0, NULL, &apply) == 0 &&
+          apply);
+    CHECK(bp_revisions_decide(&rv, 2, "obs_x.json", true, a, strlen(a), 0, NULL, &apply) == 0);
     CHECK(!apply);
-    CHECK(bp_revisions_decide(&rv, 3, "obs_x.json", b, strlen(b), 0, "replace", &apply) == 0);
+    CHECK(bp_revisions_decide(&rv, 3, "obs_x.json", true, b, strlen(b), 0, "replace", &apply) == 0);
     CHECK(apply);
     CHECK(rv.trails == 0); /* nothing on disk gave way */
+
+    /* A name the caller says is absent is not read (sink-file's name filter); one it does not
+     * is, and a file there holding a newer version keeps its place. */
+    char path[64];
+    snprintf(path, sizeof path, "%s/obs_z.json", dir);
+    FILE *held_file = fopen(path, "w");
+    CHECK(held_file && fputs("{\n  \"version\": 3\n}\n", held_file) >= 0);
+    CHECK(held_file && fclose(held_file) == 0);
+    const char *doc2 = "{\n  \"version\": 2\n}";
+    bp_revisions_begin(&rv);
+    CHECK(bp_revisions_decide(&rv, 0, "obs_z.json", false, doc2, strlen(doc2), 2, "replace",
+                              &apply) == 0);
+    CHECK(!apply);
+    bp_revisions_begin(&rv);
+    CHECK(bp_revisions_decide(&rv, 0, "obs_z.json", true, doc2, strlen(doc2), 2, "replace",
+                              &apply) == 0);
+    CHECK(apply && rv.trails == 0);
+    unlink(path);
     bp_revisions_free(&rv);
     close(dfd);
     rmdir(dir);
