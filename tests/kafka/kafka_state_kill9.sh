@@ -42,10 +42,15 @@ run_until_all() { # NAME [INI]: runs the ward until every reading is written, th
 run_until_all ref 2>"$t/ref.err"
 check "the reference ward judged every reading" "[ \$(distinct ref) = $N ]"
 
-(exec "$BPPIPE" run "$t/k9.ini") 2>"$t/k9a.err" &
+# The kill must come after a commit, whatever the machine's speed, or the restart has nothing to
+# restore: each batch is committed as soon as it is acknowledged (commit() writes the changelog,
+# then commits the offsets, and returns), and the runner's debug line says when a commit returned.
+(exec "$BPPIPE" run "$t/k9.ini" -o source.k.commit_interval_ms=0 -o pipeline.log_level=debug) \
+    2>"$t/k9a.err" &
 pid=$!
 track $pid
-wait_until 120 at_least lines $((N / 3)) k9
+committed() { grep -q 'committed .* after its poll returned' "$t/k9a.err" 2>/dev/null; }
+wait_until 120 committed && wait_until 120 at_least lines $((N / 3)) k9
 kill -KILL $pid
 wait $pid 2>/dev/null
 first=$(lines k9)
