@@ -544,6 +544,15 @@ static bool commits_ahead(const bp_ctx *src)
     return bp_desc_caps(d) & BP_CAP_BATCH_COMMIT;
 }
 
+/* How many payloads the next poll may bring: a batch, or what is left of max_records. */
+static size_t poll_capacity(const runner *r)
+{
+    size_t capacity = (size_t)r->p->settings.batch_size;
+    if (r->opts->max_records && r->opts->max_records - r->st->readings_in < capacity)
+        capacity = (size_t)(r->opts->max_records - r->st->readings_in);
+    return capacity;
+}
+
 /* Whether every lane is still below its bounds once it holds the judged batch `f` too, counted
  * as if all of it went to every lane (its routes are not marked yet): what the loop checks
  * before a poll, as it will stand after the hand-off. */
@@ -585,9 +594,7 @@ static void poll_ahead(runner *r, bool *ended)
 {
     if (!may_poll_ahead(r, *ended))
         return;
-    size_t capacity = (size_t)r->p->settings.batch_size;
-    if (r->opts->max_records && r->opts->max_records - r->st->readings_in < capacity)
-        capacity = (size_t)(r->opts->max_records - r->st->readings_in);
+    size_t capacity = poll_capacity(r);
     bp_flight *judged = r->f, *next = flight_new(r);
     if (!next)
         return; /* polled after the hand-off instead, which says what failed */
@@ -899,7 +906,6 @@ static void log_batch_stages(const bp_flight *f, double poll_began_s, double beg
  * lanes. */
 static step_result poll_and_process(runner *r, bool *ended)
 {
-    const bp_run_opts *opts = r->opts;
     step_result res = STEP_OK;
     double poll_began;
     bool ahead = r->ahead != NULL;
@@ -908,9 +914,7 @@ static step_result poll_and_process(runner *r, bool *ended)
         r->ahead = NULL;
         poll_began = r->ahead_poll_began;
     } else {
-        size_t capacity = (size_t)r->p->settings.batch_size;
-        if (opts->max_records && opts->max_records - r->st->readings_in < capacity)
-            capacity = (size_t)(opts->max_records - r->st->readings_in);
+        size_t capacity = poll_capacity(r);
         if (!(r->f = flight_new(r))) {
             bp_log("core", BP_LOG_ERROR, "out of memory for a new batch");
             return STEP_FATAL;

@@ -353,14 +353,12 @@ static const char *const core_fields[] = {
     "mean_pressure", "hl7v2", "logical_id", "version", "revision"};
 
 /* A core name, or one followed by '.': Elasticsearch reads "source.offset" as the path into
- * the core's "source" object, so the annotation would collide with the core's own mapping.
- * Every annotation of every detector asks: the first byte rules out most names without a call. */
+ * the core's "source" object, so the annotation would collide with the core's own mapping. */
 bool bp_is_core_field(const char *key)
 {
     size_t n = strcspn(key, ".");
     for (size_t i = 0; i < sizeof core_fields / sizeof core_fields[0]; i++)
-        if (core_fields[i][0] == key[0] && strncmp(core_fields[i], key, n) == 0 &&
-            core_fields[i][n] == '\0')
+        if (strncmp(core_fields[i], key, n) == 0 && core_fields[i][n] == '\0')
             return true;
     return false;
 }
