@@ -10,9 +10,10 @@
 #   bppipe   pipelines/ward.ini (rules + model; anomalies to sink-es, normal readings to an
 #            NDJSON archive, alarm events to a file)
 # For each: steady readings/s (the time between 10 % and 90 % of the documents the stand-in
-# received, sampled every 0.1 s and interpolated between samples, scaled to all readings; the
-# NDJSON files are no measure: rsyslog's async omfile grows in one step a second), CPU µs per
-# reading (utime + stime from
+# received, from the stand-in's own timeline: the wall clock of every _bulk request it answered
+# and the documents it held then, interpolated between two requests; scaled to all readings;
+# the NDJSON files are no measure: rsyslog's async omfile grows in one step a second), CPU µs
+# per reading (utime + stime from
 # /proc/PID/stat, the whole run), peak RSS (VmHWM), and the stand-in's own CPU, to show when it
 # is the bottleneck.
 #
@@ -109,7 +110,7 @@ lines() { { cat "$@" 2>/dev/null || true; } | wc -l; }
 # start_es: a fresh stand-in for one side.
 start_es() {
     rm -f "$t/es.port"
-    "$standin" --port-file "$t/es.port" >/dev/null 2>"$t/es.err" &
+    "$standin" --port-file "$t/es.port" --timeline "$t/timeline" >/dev/null 2>"$t/es.err" &
     es=$!
     for _ in $(seq 100); do [ -s "$t/es.port" ] && break; sleep 0.05; done
     [ -s "$t/es.port" ] || { cat "$t/es.err"; exit 1; }
@@ -159,15 +160,16 @@ watch() {
     dead=$(lines "$dir"/dead-letter*/*.ndjson "$dir"/dead-letter.ndjson)
     docs=$(es_docs)
     /usr/bin/python3 - "$label" "$N" "$t/samples" "$cpu" "$ticks" "$hwm" "$cpu_es" "$docs" "$normal" \
-        "$dead" <<'PY' | tee -a "$t/results"
+        "$dead" "$t/timeline" <<'PY' | tee -a "$t/results"
 import sys
 label, n, samples = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 cpu, hz, hwm, cpu_es, docs, normal, dead = (int(x) for x in sys.argv[4:11])
 rows = [tuple(float(x) for x in line.split()) for line in open(samples)]
 t0 = rows[0][0]
-# The stand-in's documents at each sample: the files are no measure (rsyslog's async omfile
-# grows its file in one step a second).
-stored = [(t, d) for t, d, _ in rows]
+# The stand-in's documents after each _bulk request it answered (its --timeline): the files are
+# no measure (rsyslog's async omfile grows its file in one step a second).
+stored = [tuple(float(x) for x in line.split()) for line in open(sys.argv[11])]
+stored = stored or [(t, d) for t, d, _ in rows]
 def first(at):
     """When `at` readings were stored, interpolated between the two samples around it."""
     prev = None

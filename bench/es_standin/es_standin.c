@@ -30,7 +30,8 @@
  * templates and policies 256 names each, connections 1 024, a request body 100 MiB (also
  * decompressed; Elasticsearch's http.max_content_length), a request head 64 KiB.
  *
- *   es_standin [--port N] [--port-file FILE] [--max-ids N] [--latency-log FILE] [--quiet]
+ *   es_standin [--port N] [--port-file FILE] [--max-ids N] [--latency-log FILE]
+ *              [--timeline FILE] [--quiet]
  *
  * --port 0 (the default) takes any free port; it is printed as "port N" and written to
  * --port-file (whole, by rename) once listening.
@@ -41,7 +42,13 @@
  * microseconds since the epoch) at which the answer to its _bulk request was ready to send, and
  * STATUS the item's HTTP status. Joined with the messages' Kafka timestamps (same host, same
  * clock) it gives each reading's latency from Kafka to the acknowledgement of its write. The
- * file is written through a large stdio buffer and flushed when the stand-in stops. */
+ * file is written through a large stdio buffer and flushed when the stand-in stops.
+ *
+ * --timeline FILE (for bench/rsyslog_side_by_side.sh) appends one line per answered _bulk
+ * request, `WALL_S DOCUMENTS`: the wall clock (CLOCK_REALTIME, seconds) and the documents held
+ * after it. A benchmark reads when each share of its documents arrived from it, to the request,
+ * instead of sampling the counters (a sample every 0.1 s cut a half-second window into five
+ * steps). Flushed after every line, so it can be read while the stand-in runs. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -212,6 +219,7 @@ static struct {
     uint64_t autoid;
     int quiet, warned_full;
     FILE *latency_log; /* --latency-log, or NULL */
+    FILE *timeline;    /* --timeline, or NULL */
     /* scratch, reused by every request (one thread) */
     buf inflated, arena, items, answer, key;
     struct op *ops;
@@ -872,6 +880,19 @@ static void log_latency(size_t n_ops, const int *status)
     }
 }
 
+/* Appends the --timeline line of one answered _bulk request. */
+static void log_timeline(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t documents = 0;
+    for (size_t i = 0; i < g.n_indices; i++)
+        documents += g.indices[i]->docs;
+    fprintf(g.timeline, "%lld.%06ld %" PRIu64 "\n", (long long)ts.tv_sec, ts.tv_nsec / 1000,
+            documents);
+    fflush(g.timeline);
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -1117,6 +1138,8 @@ static void bulk(conn *c, const char *default_index, size_t body_len_in)
     BUF_LIT(a, "]}");
     if (g.latency_log)
         log_latency(n_ops, g.item_status);
+    if (g.timeline)
+        log_timeline();
     respond_buf(c, 200, a);
 }
 
@@ -1824,13 +1847,16 @@ static int write_port_file(const char *path, int port)
 static void usage(FILE *to)
 {
     fputs("usage: es_standin [--port N] [--port-file FILE] [--max-ids N] [--latency-log FILE]\n"
-          "                  [--quiet]\n"
+          "                  [--timeline FILE] [--quiet]\n"
           "A fast Elasticsearch 8 stand-in for benchmarks: answers GET /, _bulk (per-item\n"
           "results, 409 on a repeated create), templates and ILM policies without storing\n"
           "documents; GET /_emulator/stats reads its counters. Listens on 127.0.0.1 only.\n"
           "--latency-log FILE: one line per _bulk item with a Kafka position in its document,\n"
           "`PARTITION OFFSET ACK_US STATUS` (ACK_US: wall clock, microseconds, when the answer\n"
-          "was ready), flushed on exit (bench/latency.sh).\n",
+          "was ready), flushed on exit (bench/latency.sh).\n"
+          "--timeline FILE: one line per answered _bulk request, `WALL_S DOCUMENTS` (wall\n"
+          "clock in seconds, documents held after it), flushed at once\n"
+          "(bench/rsyslog_side_by_side.sh).\n",
           to);
 }
 
@@ -1870,6 +1896,13 @@ int main(int argc, char **argv)
                 return 1;
             }
             setvbuf(g.latency_log, NULL, _IOFBF, 1 << 20);
+            i++;
+        } else if (strcmp(a, "--timeline") == 0 && v) {
+            g.timeline = fopen(v, "w");
+            if (!g.timeline) {
+                fprintf(stderr, "es_standin: cannot write %s: %s\n", v, strerror(errno));
+                return 1;
+            }
             i++;
         } else if (strcmp(a, "--quiet") == 0) {
             g.quiet = 1;
@@ -1960,6 +1993,10 @@ int main(int argc, char **argv)
     free(g.item_status);
     if (g.latency_log && fclose(g.latency_log) != 0) {
         fprintf(stderr, "es_standin: cannot write the latency log: %s\n", strerror(errno));
+        return 1;
+    }
+    if (g.timeline && fclose(g.timeline) != 0) {
+        fprintf(stderr, "es_standin: cannot write the timeline: %s\n", strerror(errno));
         return 1;
     }
     close(lfd);
