@@ -877,6 +877,7 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
         if (rc != BP_OK || s->revoked_in_poll)
             break;
     }
+    bp_fetch_wake_note_batch(&s->wake, s->h->batch_count(batch) - had, cap - had);
     return rc;
 }
 
