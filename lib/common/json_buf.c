@@ -9,6 +9,10 @@
 #include <string.h>
 #include <time.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 void bp_buf_init(bp_buf *b)
 {
     memset(b, 0, sizeof *b);
@@ -117,14 +121,82 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
+static bool plain_byte(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/* Whether any of the eight bytes of x needs escaping: one is below 0x20, has its high bit, or is
+ * a quote or a backslash. (x - 0x20..) & ~x & 0x80.. is set exactly when some byte is below
+ * 0x20, and likewise for a zero byte of x ^ '"'.. and x ^ '\\'.. (the classic "has less"). */
+static bool word_needs_escape(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
+    uint64_t t = ((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) |
+                 ((backslash - ones) & ~backslash) | x;
+    return (t & highs) != 0;
+}
+
+/* The first byte of s[0..n) that needs escaping, or n; byte by byte. */
+static size_t plain_bytes(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && plain_byte(p[i]))
+        i++;
+    return i;
+}
+
+#ifdef __SSE2__
+/* Where in the 16 bytes at p the first one needing escaping is, or 16: as signed bytes, the
+ * control characters and every byte from 0x80 are below 0x20. */
+static unsigned first_escape16(const unsigned char *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                               _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                            _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    unsigned mask = (unsigned)_mm_movemask_epi8(bad);
+    return mask ? (unsigned)__builtin_ctz(mask) : 16;
+}
+#endif
+
+size_t bp_json_plain_prefix(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+#ifdef __SSE2__
+    if (n >= 16) {
+        /* sixteen bytes at a time (a document's ids are 36), the last sixteen overlapping what
+         * was checked already */
+        for (size_t i = 0; i + 16 <= n; i += 16) {
+            unsigned at = first_escape16(p + i);
+            if (at < 16)
+                return i + at;
+        }
+        return n - 16 + first_escape16(p + n - 16);
+    }
+#endif
+    /* eight bytes at a time, the last eight overlapping what was checked already; the bytes
+     * locate a hit */
+    size_t i = 0;
+    uint64_t x;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&x, p + i, 8);
+        if (word_needs_escape(x))
+            return i + plain_bytes(p + i, 8);
+    }
+    if (i < n && n >= 8) {
+        memcpy(&x, p + n - 8, 8);
+        if (!word_needs_escape(x))
+            return n;
+    }
+    return i + plain_bytes(p + i, n - i);
+}
+
 void bp_buf_json_string(bp_buf *b, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t plain = 0;
-    while (plain < n && p[plain] >= 0x20 && p[plain] < 0x80 && p[plain] != '"' &&
-           p[plain] != '\\')
-        plain++;
-    if (plain == n) {
+    if (bp_json_plain_prefix(s, n) == n) {
         /* Nothing to escape, as nearly every key and value: one copy with its quotes. */
         if (!bp_buf_reserve(b, n + 2))
             return;
@@ -139,10 +211,8 @@ void bp_buf_json_string(bp_buf *b, const char *s, size_t n)
     bp_buf_putc(b, '"');
     size_t i = 0;
     while (i < n) {
-        size_t run = i;
         /* copy plain runs in one go */
-        while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\')
-            run++;
+        size_t run = i + bp_json_plain_prefix(s + i, n - i);
         if (run > i)
             bp_buf_put(b, s + i, run - i);
         i = run;
@@ -353,6 +423,57 @@ static unsigned long long scaled_round(unsigned long long m, int k, int sh)
     return (unsigned long long)q;
 }
 
+/* v = m / 2^sh (first digit's exponent x) rounded to `prec` significant digits: the digits in *q,
+ * the first digit's exponent after rounding in *xp (x + 1 when 9.99.. rounded up to 10.0), and
+ * whether that decimal reads back as v: it lies in v's rounding interval, (2m -+ 1) / 2^(sh+1),
+ * the borders included when m is even (strtod's ties go to even). */
+static bool rounds_back(unsigned long long m, int sh, int x, int prec, unsigned long long *q,
+                        int *xp)
+{
+    int k = prec - 1 - x;
+    *q = scaled_round(m, k, sh);
+    *xp = x;
+    if (*q >= pow10_u64[prec])
+        (*xp)++;
+    bp_u128 d = (bp_u128)*q << (sh + 1), p = pow10_u128(k);
+    bp_u128 lo = (bp_u128)(2 * m - 1) * p, hi = (bp_u128)(2 * m + 1) * p;
+    return (d > lo && d < hi) || ((m & 1) == 0 && (d == lo || d == hi));
+}
+
+/* "%.*g" of the decimal q at `prec` digits (first digit's exponent xp, -4 <= xp < prec): no
+ * exponent, trailing zeros dropped. */
+static void write_fixed(char *out, bool negative, unsigned long long q, int prec, int xp, int x)
+{
+    char digits[20];
+    int n = prec;
+    if (xp != x)
+        q /= 10; /* 10^prec: the same prec digits, one place up */
+    for (int i = n - 1; i >= 0; i--, q /= 10)
+        digits[i] = (char)('0' + q % 10);
+    while (n > 1 && digits[n - 1] == '0')
+        n--;
+    char *o = out;
+    if (negative)
+        *o++ = '-';
+    if (xp >= 0) {
+        memcpy(o, digits, (size_t)xp + 1);
+        o += xp + 1;
+        if (n > xp + 1) {
+            *o++ = '.';
+            memcpy(o, digits + xp + 1, (size_t)(n - xp - 1));
+            o += n - xp - 1;
+        }
+    } else {
+        *o++ = '0';
+        *o++ = '.';
+        for (int i = -1; i > xp; i--)
+            *o++ = '0';
+        memcpy(o, digits, (size_t)n);
+        o += n;
+    }
+    *o = '\0';
+}
+
 /* "%.*g" of v at the shortest P in 6..17 that reads back, when v is in the range above and that
  * text has no exponent; false otherwise (the caller takes the general path). */
 static bool shortest_exact(double v, char *out)
@@ -373,52 +494,31 @@ static bool shortest_exact(double v, char *out)
     while (x > -4 && a < (double)pow10_u64[x > 0 ? x : 0] &&
            !(x <= 0 && ((bp_u128)m * pow10_u128(-x)) >> sh != 0))
         x--;
-    for (int prec = 6; prec <= 17; prec++) {
-        int k = prec - 1 - x;
-        unsigned long long q = scaled_round(m, k, sh);
-        int xp = x;
-        if (q >= pow10_u64[prec])
-            xp++; /* 9.99.. rounded up to 10.0 */
-        if (xp >= prec || xp < -4)
-            return false; /* "%g" writes it with an exponent */
-        /* q / 10^k reads back as v when it lies in v's rounding interval, (2m -+ 1) / 2^(sh+1),
-         * the borders included when m is even (strtod's ties go to even) */
-        bp_u128 d = (bp_u128)q << (sh + 1), p = pow10_u128(k);
-        bp_u128 lo = (bp_u128)(2 * m - 1) * p, hi = (bp_u128)(2 * m + 1) * p;
-        bool reads_back = (d > lo && d < hi) || ((m & 1) == 0 && (d == lo || d == hi));
-        if (!reads_back)
-            continue;
-        char digits[20];
-        int n = prec;
-        if (xp != x)
-            q /= 10; /* 10^prec: the same prec digits, one place up */
-        for (int i = n - 1; i >= 0; i--, q /= 10)
-            digits[i] = (char)('0' + q % 10);
-        while (n > 1 && digits[n - 1] == '0')
-            n--;
-        char *o = out;
-        if (v < 0)
-            *o++ = '-';
-        if (xp >= 0) {
-            memcpy(o, digits, (size_t)xp + 1);
-            o += xp + 1;
-            if (n > xp + 1) {
-                *o++ = '.';
-                memcpy(o, digits + xp + 1, (size_t)(n - xp - 1));
-                o += n - xp - 1;
-            }
-        } else {
-            *o++ = '0';
-            *o++ = '.';
-            for (int i = -1; i > xp; i--)
-                *o++ = '0';
-            memcpy(o, digits, (size_t)n);
-            o += n;
+    unsigned long long q;
+    int xp;
+    bool short_enough = rounds_back(m, sh, x, 6, &q, &xp);
+    if (xp >= 6)
+        return false; /* 999999.5 and up: "%g" writes 1e+06 */
+    if (!short_enough) {
+        /* The shortest P in 7..17 by bisection: with v's rounding interval symmetric (v is no
+         * power of two), P digits reading back means P + 1 do too, as the nearest decimal of
+         * P + 1 digits is never farther from v than that of P. Above 6 digits and below 1e6,
+         * "%g" writes no exponent. */
+        int lo = 7, hi = 17;
+        while (lo < hi) {
+            int mid = (lo + hi) / 2;
+            if (rounds_back(m, sh, x, mid, &q, &xp))
+                hi = mid;
+            else
+                lo = mid + 1;
         }
-        *o = '\0';
+        if (!rounds_back(m, sh, x, lo, &q, &xp))
+            return false;
+        write_fixed(out, v < 0, q, lo, xp, x);
         return true;
     }
-    return false;
+    write_fixed(out, v < 0, q, 6, xp, x);
+    return true;
 }
 #else
 static bool shortest_exact(double v, char *out)
@@ -475,6 +575,37 @@ static char *put_digits(char *p, unsigned v, int n)
     return p + n;
 }
 
+/* The "YYYY-MM-DDT" of the last day a thread wrote, so that gmtime runs once a day, not once a
+ * document (a day is 86 400 s in UTC, which has no leap seconds for time_t). */
+typedef struct iso_day {
+    bool valid;
+    long long day; /* days since the epoch */
+    char text[11];
+} iso_day;
+
+static _Thread_local iso_day last_day;
+
+/* Sets `to` to the day `secs` falls in; false when it has no four-digit year. */
+static bool day_text(iso_day *to, long long secs)
+{
+    long long day = secs / 86400 - (secs % 86400 < 0);
+    if (to->valid && to->day == day)
+        return true;
+    time_t t = (time_t)(day * 86400);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || tm.tm_year < 1000 - 1900 || tm.tm_year > 9999 - 1900)
+        return false;
+    char *p = put_digits(to->text, (unsigned)(tm.tm_year + 1900), 4);
+    *p++ = '-';
+    p = put_digits(p, (unsigned)tm.tm_mon + 1, 2);
+    *p++ = '-';
+    p = put_digits(p, (unsigned)tm.tm_mday, 2);
+    *p = 'T';
+    to->day = day;
+    to->valid = true;
+    return true;
+}
+
 void bp_buf_iso_time(bp_buf *b, long long ms)
 {
     long long secs = ms / 1000, rem = ms % 1000;
@@ -482,31 +613,27 @@ void bp_buf_iso_time(bp_buf *b, long long ms)
         rem += 1000;
         secs -= 1;
     }
-    time_t t = (time_t)secs;
-    struct tm tm;
     char out[48];
-    if (!gmtime_r(&t, &tm)) {
-        bp_buf_puts(b, "null");
-        return;
-    }
-    if (tm.tm_year >= 1000 - 1900 && tm.tm_year <= 9999 - 1900) {
+    if (day_text(&last_day, secs)) {
         /* Four-digit years, every reading's: the digits by hand, as strftime would print them
          * (strftime and snprintf were a tenth of a document's cost). */
-        char *p = put_digits(out, (unsigned)(tm.tm_year + 1900), 4);
-        *p++ = '-';
-        p = put_digits(p, (unsigned)tm.tm_mon + 1, 2);
-        *p++ = '-';
-        p = put_digits(p, (unsigned)tm.tm_mday, 2);
-        *p++ = 'T';
-        p = put_digits(p, (unsigned)tm.tm_hour, 2);
+        unsigned in_day = (unsigned)(secs - last_day.day * 86400);
+        memcpy(out, last_day.text, sizeof last_day.text);
+        char *p = put_digits(out + sizeof last_day.text, in_day / 3600, 2);
         *p++ = ':';
-        p = put_digits(p, (unsigned)tm.tm_min, 2);
+        p = put_digits(p, in_day / 60 % 60, 2);
         *p++ = ':';
-        p = put_digits(p, (unsigned)tm.tm_sec, 2);
+        p = put_digits(p, in_day % 60, 2);
         *p++ = '.';
         p = put_digits(p, (unsigned)rem, 3);
         *p++ = 'Z';
         bp_buf_put(b, out, (size_t)(p - out));
+        return;
+    }
+    time_t t = (time_t)secs;
+    struct tm tm;
+    if (!gmtime_r(&t, &tm)) {
+        bp_buf_puts(b, "null");
         return;
     }
     size_t n = strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%S", &tm);

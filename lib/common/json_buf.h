@@ -26,6 +26,9 @@ bool bp_buf_reserve(bp_buf *b, size_t extra);
 /* A JSON string literal with quotes; invalid UTF-8 bytes become U+FFFD so the output is
  * always valid JSON whatever the input. */
 void bp_buf_json_string(bp_buf *b, const char *s, size_t n);
+/* How many of s's first n bytes a JSON string holds as they are (printable ASCII, no quote, no
+ * backslash): n when s needs no escaping. */
+size_t bp_json_plain_prefix(const char *s, size_t n);
 /* A JSON number; integers print without a fraction, NaN/Inf print as null. */
 void bp_buf_json_number(bp_buf *b, double v);
 /* "2026-11-22T18:30:00.000Z" for milliseconds since the epoch. */

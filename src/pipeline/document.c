@@ -25,32 +25,44 @@ static void newline(doc_writer *w)
         bp_buf_puts(w->out, "  ");
 }
 
+/* A field name the code spells, as a string literal (`"" name` refuses anything else): nothing
+ * in it to escape and its length known when compiled, so no document scans or measures it. */
+#define LIT(name) ("" name), sizeof("" name) - 1
+
+/* `,"name":` (compact) for a name with nothing to escape, in one copy. */
+static void plain_key(doc_writer *w, const char *name, size_t n)
+{
+    if (w->pretty) {
+        if (!w->first)
+            bp_buf_putc(w->out, ',');
+        w->first = false;
+        newline(w);
+        bp_buf_json_string(w->out, name, n);
+        bp_buf_puts(w->out, ": ");
+        return;
+    }
+    if (!bp_buf_reserve(w->out, n + 4))
+        return;
+    char *d = w->out->data + w->out->len, *o = d;
+    if (!w->first)
+        *o++ = ',';
+    *o++ = '"';
+    memcpy(o, name, n);
+    o += n;
+    *o++ = '"';
+    *o++ = ':';
+    *o = '\0';
+    w->out->len += (size_t)(o - d);
+    w->first = false;
+}
+
+/* A name from outside the code (an annotation's key), escaped where it needs it. */
 static void key(doc_writer *w, const char *name)
 {
     size_t n = strlen(name);
-    if (!w->pretty) {
-        /* Compact, a name with nothing to escape (every field's): `,"name":` in one copy, not
-         * four appends (a document has about twenty-five keys). */
-        size_t plain = 0;
-        while (plain < n && (unsigned char)name[plain] >= 0x20 &&
-               (unsigned char)name[plain] < 0x80 && name[plain] != '"' && name[plain] != '\\')
-            plain++;
-        if (plain == n) {
-            if (!bp_buf_reserve(w->out, n + 4))
-                return;
-            char *d = w->out->data + w->out->len, *o = d;
-            if (!w->first)
-                *o++ = ',';
-            *o++ = '"';
-            memcpy(o, name, n);
-            o += n;
-            *o++ = '"';
-            *o++ = ':';
-            *o = '\0';
-            w->out->len += (size_t)(o - d);
-            w->first = false;
-            return;
-        }
+    if (bp_json_plain_prefix(name, n) == n) {
+        plain_key(w, name, n);
+        return;
     }
     if (!w->first)
         bp_buf_putc(w->out, ',');
@@ -76,37 +88,37 @@ static void close_obj(doc_writer *w)
     w->first = false;
 }
 
-static void text_field(doc_writer *w, const char *name, const char *value)
+static void text_field(doc_writer *w, const char *name, size_t name_len, const char *value)
 {
     if (!value)
         return;
-    key(w, name);
+    plain_key(w, name, name_len);
     bp_buf_json_string(w->out, value, strlen(value));
 }
 
-static void number_field(doc_writer *w, const char *name, double value)
+static void number_field(doc_writer *w, const char *name, size_t name_len, double value)
 {
     if (isnan(value))
         return;
-    key(w, name);
+    plain_key(w, name, name_len);
     bp_buf_json_number(w->out, value);
 }
 
 static void source_object(doc_writer *w, const bp_record *r)
 {
-    key(w, "source");
+    plain_key(w, LIT("source"));
     open_obj(w);
-    text_field(w, "topic", r->topic);
+    text_field(w, LIT("topic"), r->topic);
     if (r->partition >= 0)
-        number_field(w, "partition", r->partition);
+        number_field(w, LIT("partition"), r->partition);
     if (r->offset >= 0)
-        number_field(w, "offset", (double)r->offset);
+        number_field(w, LIT("offset"), (double)r->offset);
     if (r->key) {
-        key(w, "key");
+        plain_key(w, LIT("key"));
         bp_buf_json_string(w->out, r->key, r->key_len);
     }
     if (r->resource_index >= 0)
-        number_field(w, "resource_index", r->resource_index);
+        number_field(w, LIT("resource_index"), r->resource_index);
     close_obj(w);
 }
 
@@ -116,29 +128,29 @@ static void hl7v2_object(doc_writer *w, const bp_record *r)
 {
     if (!r->hl7_control_id)
         return;
-    key(w, "hl7v2");
+    plain_key(w, LIT("hl7v2"));
     open_obj(w);
-    text_field(w, "control_id", r->hl7_control_id);
-    text_field(w, "sending_application", r->hl7_sending_app);
-    text_field(w, "sending_facility", r->hl7_sending_facility);
-    text_field(w, "code", r->hl7_code);
-    key(w, "invasive");
+    text_field(w, LIT("control_id"), r->hl7_control_id);
+    text_field(w, LIT("sending_application"), r->hl7_sending_app);
+    text_field(w, LIT("sending_facility"), r->hl7_sending_facility);
+    text_field(w, LIT("code"), r->hl7_code);
+    plain_key(w, LIT("invasive"));
     bp_buf_puts(w->out, r->decode_flags & BP_DEC_INVASIVE ? "true" : "false");
     if (r->decode_flags & BP_DEC_CORRECTION) {
-        key(w, "correction");
+        plain_key(w, LIT("correction"));
         bp_buf_puts(w->out, "true");
-        text_field(w, "corrects", r->hl7_corrects);
+        text_field(w, LIT("corrects"), r->hl7_corrects);
     }
     close_obj(w);
 }
 
 static void verdict_fields(doc_writer *w, const bp_record *r)
 {
-    key(w, "anomaly");
+    plain_key(w, LIT("anomaly"));
     bp_buf_puts(w->out, r->anomaly ? "true" : "false");
     const char *type = bp_record_anomaly_type(r);
-    text_field(w, "anomaly_type", type ? type : "normal");
-    key(w, "anomaly_details");
+    text_field(w, LIT("anomaly_type"), type ? type : "normal");
+    plain_key(w, LIT("anomaly_details"));
     bp_buf_putc(w->out, '[');
     for (const bp_reason *it = r->reasons; it; it = it->next) {
         if (it != r->reasons)
@@ -146,8 +158,8 @@ static void verdict_fields(doc_writer *w, const bp_record *r)
         bp_buf_json_string(w->out, it->code, strlen(it->code));
     }
     bp_buf_putc(w->out, ']');
-    text_field(w, "bp_category", r->category);
-    text_field(w, "severity", bp_severity_name(r->severity));
+    text_field(w, LIT("bp_category"), r->category);
+    text_field(w, LIT("severity"), bp_severity_name(r->severity));
     for (const bp_annotation *a = r->annotations; a; a = a->next) {
         key(w, a->key);
         if (a->type == BP_VAL_TEXT)
@@ -172,26 +184,26 @@ static void alarm_document(doc_writer *w, const bp_record *r)
 {
     const bp_alarm_event *ev = r->alarm;
     open_obj(w);
-    key(w, "@timestamp");
+    plain_key(w, LIT("@timestamp"));
     time_value(w, ev->event_ms);
-    text_field(w, "document_type", "alarm_event");
-    text_field(w, "stable_id", r->stable_id);
-    text_field(w, "alarm_id", ev->alarm_id);
-    text_field(w, "event", bp_alarm_event_name(ev->event));
-    text_field(w, "priority", bp_alarm_priority_name(ev->priority));
-    text_field(w, "condition", ev->condition);
-    text_field(w, "patient_id", ev->patient_id);
-    text_field(w, "state", bp_alarm_phase_name(ev->state));
-    number_field(w, "tier", ev->tier);
-    text_field(w, "by", ev->by);
-    text_field(w, "from", ev->from);
-    key(w, "event_time");
+    text_field(w, LIT("document_type"), "alarm_event");
+    text_field(w, LIT("stable_id"), r->stable_id);
+    text_field(w, LIT("alarm_id"), ev->alarm_id);
+    text_field(w, LIT("event"), bp_alarm_event_name(ev->event));
+    text_field(w, LIT("priority"), bp_alarm_priority_name(ev->priority));
+    text_field(w, LIT("condition"), ev->condition);
+    text_field(w, LIT("patient_id"), ev->patient_id);
+    text_field(w, LIT("state"), bp_alarm_phase_name(ev->state));
+    number_field(w, LIT("tier"), ev->tier);
+    text_field(w, LIT("by"), ev->by);
+    text_field(w, LIT("from"), ev->from);
+    plain_key(w, LIT("event_time"));
     time_value(w, ev->event_ms);
-    key(w, "raised_at");
+    plain_key(w, LIT("raised_at"));
     time_value(w, ev->raised_at_ms);
-    text_field(w, "reading_id", ev->reading_id);
-    number_field(w, "systolic_pressure", ev->systolic);
-    number_field(w, "diastolic_pressure", ev->diastolic);
+    text_field(w, LIT("reading_id"), ev->reading_id);
+    number_field(w, LIT("systolic_pressure"), ev->systolic);
+    number_field(w, LIT("diastolic_pressure"), ev->diastolic);
     close_obj(w);
 }
 
@@ -200,18 +212,18 @@ static void alarm_document(doc_writer *w, const bp_record *r)
 static void retract_document(doc_writer *w, const bp_record *r, long long stamp)
 {
     open_obj(w);
-    key(w, "@timestamp");
+    plain_key(w, LIT("@timestamp"));
     bp_buf_putc(w->out, '"');
     bp_buf_iso_time(w->out, stamp);
     bp_buf_putc(w->out, '"');
-    text_field(w, "stable_id", r->stable_id);
-    text_field(w, "logical_id", r->logical_id);
+    text_field(w, LIT("stable_id"), r->stable_id);
+    text_field(w, LIT("logical_id"), r->logical_id);
     if (r->version != BP_VERSION_NONE)
-        number_field(w, "version", (double)r->version);
-    text_field(w, "revision", bp_revision_name(r->revision));
-    text_field(w, "status", r->status);
-    text_field(w, "patient_id", r->patient_id);
-    text_field(w, "route", "retract");
+        number_field(w, LIT("version"), (double)r->version);
+    text_field(w, LIT("revision"), bp_revision_name(r->revision));
+    text_field(w, LIT("status"), r->status);
+    text_field(w, LIT("patient_id"), r->patient_id);
+    text_field(w, LIT("route"), "retract");
     source_object(w, r);
     close_obj(w);
 }
@@ -231,37 +243,37 @@ void bp_document_write(bp_buf *out, const bp_record *r, bool pretty, long long n
     }
 
     open_obj(&w);
-    key(&w, "@timestamp");
+    plain_key(&w, LIT("@timestamp"));
     bp_buf_putc(out, '"');
     bp_buf_iso_time(out, stamp);
     bp_buf_putc(out, '"');
-    text_field(&w, "stable_id", r->stable_id);
-    text_field(&w, "observation_id", r->observation_id);
+    text_field(&w, LIT("stable_id"), r->stable_id);
+    text_field(&w, LIT("observation_id"), r->observation_id);
     /* revisions (docs/revisions.md): what this is a version of, and what it does */
-    text_field(&w, "logical_id", r->logical_id);
+    text_field(&w, LIT("logical_id"), r->logical_id);
     if (r->version != BP_VERSION_NONE)
-        number_field(&w, "version", (double)r->version);
-    text_field(&w, "revision", bp_revision_name(r->revision));
-    text_field(&w, "patient_id", r->patient_id);
-    text_field(&w, "practitioner_id", r->practitioner_id);
-    text_field(&w, "device_id", r->device_id);
-    text_field(&w, "status", r->status);
-    number_field(&w, "systolic_pressure", r->systolic);
-    number_field(&w, "diastolic_pressure", r->diastolic);
-    number_field(&w, "heart_rate", r->heart_rate);
-    number_field(&w, "mean_pressure", r->mean_pressure);
+        number_field(&w, LIT("version"), (double)r->version);
+    text_field(&w, LIT("revision"), bp_revision_name(r->revision));
+    text_field(&w, LIT("patient_id"), r->patient_id);
+    text_field(&w, LIT("practitioner_id"), r->practitioner_id);
+    text_field(&w, LIT("device_id"), r->device_id);
+    text_field(&w, LIT("status"), r->status);
+    number_field(&w, LIT("systolic_pressure"), r->systolic);
+    number_field(&w, LIT("diastolic_pressure"), r->diastolic);
+    number_field(&w, LIT("heart_rate"), r->heart_rate);
+    number_field(&w, LIT("mean_pressure"), r->mean_pressure);
     if (r->decode_flags & BP_DEC_BY_TEXT)
-        text_field(&w, "identified_by", "text");
+        text_field(&w, LIT("identified_by"), "text");
     /* A skipped resource (valid FHIR, not blood pressure) says what it was, not a verdict. */
     bool skipped = !invalid && r->skip_reason;
     if (invalid) {
-        text_field(&w, "route", "invalid");
-        text_field(&w, "invalid_reason", r->invalid_reason);
+        text_field(&w, LIT("route"), "invalid");
+        text_field(&w, LIT("invalid_reason"), r->invalid_reason);
     } else if (skipped) {
-        text_field(&w, "route", "skipped");
-        text_field(&w, "skip_reason", r->skip_reason);
-        text_field(&w, "resource_type", r->resource_type);
-        text_field(&w, "resource_code", r->resource_code);
+        text_field(&w, LIT("route"), "skipped");
+        text_field(&w, LIT("skip_reason"), r->skip_reason);
+        text_field(&w, LIT("resource_type"), r->resource_type);
+        text_field(&w, LIT("resource_code"), r->resource_code);
     } else {
         verdict_fields(&w, r);
     }
@@ -272,7 +284,7 @@ void bp_document_write(bp_buf *out, const bp_record *r, bool pretty, long long n
      * source.resource_index says where it is. */
     if ((invalid || (skipped && r->resource_index < 0)) && r->payload) {
         /* The dead letter keeps the payload so an operator can replay or inspect it. */
-        key(&w, "payload");
+        plain_key(&w, LIT("payload"));
         bp_buf_json_string(out, r->payload, r->payload_len);
     }
     close_obj(&w);

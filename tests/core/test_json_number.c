@@ -50,6 +50,16 @@ static void reference_time(char *out, size_t size, long long ms)
     snprintf(out + n, size - n, ".%03lldZ", rem);
 }
 
+static void compare_time(bp_buf *b, long long ms, int *mismatches)
+{
+    char want[64];
+    reference_time(want, sizeof want, ms);
+    bp_buf_reset(b);
+    bp_buf_iso_time(b, ms);
+    if (strcmp(b->data, want) != 0 && (*mismatches)++ < 10)
+        fprintf(stderr, "%lld ms: printed %s, expected %s\n", ms, b->data, want);
+}
+
 static uint64_t state = 0x243F6A8885A308D3ull;
 
 static uint64_t next(void)
@@ -193,13 +203,14 @@ int main(void)
         long long ms = i < sizeof times / sizeof times[0]
                            ? times[i]
                            : (long long)(next() % 600000000000000ULL) - 300000000000000LL;
-        char want[64];
-        reference_time(want, sizeof want, ms);
-        bp_buf_reset(&b);
-        bp_buf_iso_time(&b, ms);
-        if (strcmp(b.data, want) != 0 && time_mismatches++ < 10)
-            fprintf(stderr, "%lld ms: printed %s, expected %s\n", ms, b.data, want);
+        compare_time(&b, ms, &time_mismatches);
     }
+    /* Readings in a row, as a stream has them (the day's text is kept between them): steps of
+     * up to ten minutes across midnights, before and after the epoch. */
+    const long long starts[] = {1767225600000LL - 3600000, -86400000LL * 3 - 1, 253402200000000LL};
+    for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++)
+        for (long long ms = starts[i], k = 0; k < 2000; k++, ms += (long long)(next() % 600000))
+            compare_time(&b, ms, &time_mismatches);
     CHECK(time_mismatches == 0);
 
     /* Strings: plain ones (the one-copy path), and ones with something to escape anywhere. */
@@ -214,6 +225,13 @@ int main(void)
         bool plain = i % 2 == 0;
         for (size_t k = 0; k < n; k++)
             text[k] = plain ? alphabet[next() % 15] : alphabet[next() % (sizeof alphabet - 1)];
+        /* one byte of any value at any place of a plain text: each byte of the eight that are
+         * checked at once must be told apart */
+        if (i % 4 == 1 && n > 0) {
+            for (size_t k = 0; k < n; k++)
+                text[k] = alphabet[next() % 15];
+            text[next() % n] = (unsigned char)(next() % 256);
+        }
         bp_buf_reset(&b);
         bp_buf_reset(&want);
         bp_buf_put(&b, "x", 1); /* appended after what is there */
