@@ -32,7 +32,7 @@ void bp_buf_reset(bp_buf *b)
         b->data[0] = '\0';
 }
 
-bool bp_buf_reserve(bp_buf *b, size_t extra)
+bool bp_buf_grow(bp_buf *b, size_t extra)
 {
     if (b->failed)
         return false;
@@ -67,7 +67,10 @@ void bp_buf_puts(bp_buf *b, const char *s)
 
 void bp_buf_putc(bp_buf *b, char c)
 {
-    bp_buf_put(b, &c, 1);
+    if (!bp_buf_reserve(b, 1))
+        return;
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
 }
 
 void bp_buf_printf(bp_buf *b, const char *fmt, ...)
@@ -413,36 +416,28 @@ static bp_u128 pow10_u128(int k)
     return k < 20 ? (bp_u128)pow10_u64[k] : (bp_u128)pow10_u64[19] * pow10_u64[k - 19];
 }
 
-/* m * 10^k / 2^sh rounded to nearest, ties to even (as printf rounds v's exact value). */
-static unsigned long long scaled_round(unsigned long long m, int k, int sh)
-{
-    bp_u128 num = (bp_u128)m * pow10_u128(k);
-    bp_u128 q = num >> sh, r = num - (q << sh), half = (bp_u128)1 << (sh - 1);
-    if (r > half || (r == half && (q & 1)))
-        q++;
-    return (unsigned long long)q;
-}
-
-/* v = m / 2^sh (first digit's exponent x) rounded to `prec` significant digits: the digits in *q,
- * the first digit's exponent after rounding in *xp (x + 1 when 9.99.. rounded up to 10.0), and
- * whether that decimal reads back as v: it lies in v's rounding interval, (2m -+ 1) / 2^(sh+1),
- * the borders included when m is even (strtod's ties go to even). */
+/* v = m / 2^sh (first digit's exponent x) rounded to `prec` significant digits, to nearest and
+ * ties to even as printf rounds v's exact value: the digits in *q, the first digit's exponent
+ * after rounding in *xp (x + 1 when 9.99.. rounded up to 10.0), and whether that decimal reads
+ * back as v. With k = prec - 1 - x, q / 10^k reads back when it lies in v's rounding interval,
+ * half a unit of v's last bit either side, the borders included when m is even (strtod's ties
+ * go to even); scaled by 2^(sh+1) 10^k: when 2 |q 2^sh - m 10^k| is below (or, m even, equal
+ * to) 10^k, where |q 2^sh - m 10^k| is what the rounding dropped or added. */
 static bool rounds_back(unsigned long long m, int sh, int x, int prec, unsigned long long *q,
                         int *xp)
 {
-    int k = prec - 1 - x;
-    *q = scaled_round(m, k, sh);
-    *xp = x;
-    if (*q >= pow10_u64[prec])
-        (*xp)++;
-    bp_u128 d = (bp_u128)*q << (sh + 1), p = pow10_u128(k);
-    bp_u128 lo = (bp_u128)(2 * m - 1) * p, hi = (bp_u128)(2 * m + 1) * p;
-    return (d > lo && d < hi) || ((m & 1) == 0 && (d == lo || d == hi));
+    bp_u128 p = pow10_u128(prec - 1 - x), num = (bp_u128)m * p;
+    bp_u128 down = num >> sh, dropped = num - (down << sh), half = (bp_u128)1 << (sh - 1);
+    bool up = dropped > half || (dropped == half && (down & 1));
+    *q = (unsigned long long)down + up;
+    *xp = *q >= pow10_u64[prec] ? x + 1 : x;
+    bp_u128 gap = up ? ((bp_u128)1 << sh) - dropped : dropped;
+    return 2 * gap < p || ((m & 1) == 0 && 2 * gap == p);
 }
 
 /* "%.*g" of the decimal q at `prec` digits (first digit's exponent xp, -4 <= xp < prec): no
  * exponent, trailing zeros dropped. */
-static void write_fixed(char *out, bool negative, unsigned long long q, int prec, int xp, int x)
+static size_t write_fixed(char *out, bool negative, unsigned long long q, int prec, int xp, int x)
 {
     char digits[20];
     int n = prec;
@@ -472,60 +467,77 @@ static void write_fixed(char *out, bool negative, unsigned long long q, int prec
         o += n;
     }
     *o = '\0';
+    return (size_t)(o - out);
 }
 
+/* The smallest P in lo..hi whose rounding reads back, or 0 when none does; its digits and
+ * exponent (rounds_back's) in *q and *xp, left as they were when none does. With v's rounding
+ * interval symmetric (v is no power of two), P digits reading back means P + 1 do too, as the
+ * nearest decimal of P + 1 digits is never farther from v than that of P: a bisection. */
+static int shortest_prec(unsigned long long m, int sh, int x, int lo, int hi, unsigned long long *q,
+                         int *xp)
+{
+    int found = 0;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        unsigned long long mq;
+        int mxp;
+        if (rounds_back(m, sh, x, mid, &mq, &mxp)) {
+            found = mid;
+            *q = mq;
+            *xp = mxp;
+            hi = mid - 1;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return found;
+}
+
+/* 1e-4 .. 1e5 as doubles: each is 10^x or the double just above it, so for a double a,
+ * a >= 10^x exactly when a >= pow10_double[x + 4] (no double lies between the two). */
+static const double pow10_double[] = {1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3, 1e4, 1e5};
+
 /* "%.*g" of v at the shortest P in 6..17 that reads back, when v is in the range above and that
- * text has no exponent; false otherwise (the caller takes the general path). */
-static bool shortest_exact(double v, char *out)
+ * text has no exponent; its length, or 0 otherwise (the caller takes the general path). */
+static size_t shortest_exact(double v, char *out)
 {
     double a = fabs(v);
     if (!(a >= 1e-4 && a < 1e6))
-        return false;
+        return 0;
     uint64_t bits;
     memcpy(&bits, &v, sizeof bits);
     unsigned long long frac = bits & ((1ULL << 52) - 1);
     if (frac == 0)
-        return false; /* a power of two: the gap below it is half the one above */
+        return 0; /* a power of two: the gap below it is half the one above */
     unsigned long long m = frac | (1ULL << 52);
     int sh = 1075 - (int)((bits >> 52) & 0x7ff); /* v = m / 2^sh */
-    /* the exponent of v's first digit, from 10^x <= a exactly (powers of ten below 1 are not
-     * doubles: compared as integers, m * 10^-x >= 2^sh) */
-    int x = 5;
-    while (x > -4 && a < (double)pow10_u64[x > 0 ? x : 0] &&
-           !(x <= 0 && ((bp_u128)m * pow10_u128(-x)) >> sh != 0))
+    int x = 5; /* the exponent of v's first digit: 10^x <= a < 10^(x+1) */
+    while (a < pow10_double[x + 4])
         x--;
     unsigned long long q;
-    int xp;
+    int xp, prec = 6;
     bool short_enough = rounds_back(m, sh, x, 6, &q, &xp);
     if (xp >= 6)
-        return false; /* 999999.5 and up: "%g" writes 1e+06 */
+        return 0; /* 999999.5 and up: "%g" writes 1e+06 */
     if (!short_enough) {
-        /* The shortest P in 7..17 by bisection: with v's rounding interval symmetric (v is no
-         * power of two), P digits reading back means P + 1 do too, as the nearest decimal of
-         * P + 1 digits is never farther from v than that of P. Above 6 digits and below 1e6,
-         * "%g" writes no exponent. */
-        int lo = 7, hi = 17;
-        while (lo < hi) {
-            int mid = (lo + hi) / 2;
-            if (rounds_back(m, sh, x, mid, &q, &xp))
-                hi = mid;
-            else
-                lo = mid + 1;
+        /* A computed value (a probability, a mean) needs 15 to 17 digits: 15 tells which side
+         * to bisect. Above 6 digits and below 1e6, "%g" writes no exponent. */
+        if (rounds_back(m, sh, x, 15, &q, &xp)) {
+            int shorter = shortest_prec(m, sh, x, 7, 14, &q, &xp);
+            prec = shorter ? shorter : 15;
+        } else if (!(prec = shortest_prec(m, sh, x, 16, 17, &q, &xp))) {
+            return 0;
         }
-        if (!rounds_back(m, sh, x, lo, &q, &xp))
-            return false;
-        write_fixed(out, v < 0, q, lo, xp, x);
-        return true;
     }
-    write_fixed(out, v < 0, q, 6, xp, x);
-    return true;
+    return write_fixed(out, v < 0, q, prec, xp, x);
 }
 #else
-static bool shortest_exact(double v, char *out)
+static size_t shortest_exact(double v, char *out)
 {
     (void)v;
     (void)out;
-    return false;
+    return 0;
 }
 #endif
 
@@ -536,12 +548,15 @@ void bp_buf_json_number(bp_buf *b, double v)
         bp_buf_puts(b, "null");
         return;
     }
-    if (v == floor(v) && fabs(v) < 1e15) {
+    if (fabs(v) < 1e15 && v == (double)(long long)v) { /* (long long) drops the fraction */
         put_integer(b, v);
         return;
     }
-    if (shortest_exact(v, num))
-        goto done;
+    size_t n = shortest_exact(v, num);
+    if (n) {
+        bp_buf_put(b, num, n);
+        return;
+    }
     /* The shortest of 6..16 significant digits that reads back as v, else 17. Each try is a
      * printf and a strtod, so the search is ordered: 6 digits (short values), then 15. When 15
      * digits do not read back, no fewer do: the nearest p-digit decimal is never nearer to v

@@ -20,9 +20,15 @@ void bp_buf_puts(bp_buf *b, const char *s);
 void bp_buf_putc(bp_buf *b, char c);
 /* Appends printf-style text; an encoding error counts as a failure (b->failed). */
 void bp_buf_printf(bp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* bp_buf_reserve when the room is not there yet: grows the buffer, or fails. */
+bool bp_buf_grow(bp_buf *b, size_t extra);
 /* Makes room for `extra` more bytes and the NUL after them, for a caller that writes into
- * b->data + b->len itself and then adds to b->len; false (and b->failed) when memory ran out. */
-bool bp_buf_reserve(bp_buf *b, size_t extra);
+ * b->data + b->len itself and then adds to b->len; false (and b->failed) when memory ran out.
+ * Inline: a document makes some fifty small appends, nearly all into room already there. */
+static inline bool bp_buf_reserve(bp_buf *b, size_t extra)
+{
+    return (!b->failed && b->len + extra < b->cap) || bp_buf_grow(b, extra);
+}
 /* A JSON string literal with quotes; invalid UTF-8 bytes become U+FFFD so the output is
  * always valid JSON whatever the input. */
 void bp_buf_json_string(bp_buf *b, const char *s, size_t n);
