@@ -40,7 +40,8 @@ typedef enum bp_value_type { BP_VAL_NUMBER, BP_VAL_TEXT, BP_VAL_BOOL } bp_value_
 typedef struct bp_annotation {
     struct bp_annotation *next;
     const char *key;
-    bool kept; /* `key` is the process's one copy of that key (record.c): compared by pointer */
+    bool kept; /* `key` is the process's one copy of that key (record.c): compared by pointer;
+                * a code (lowercase letters, digits, '_', '.'), nothing in it to escape */
     bp_value_type type;
     double number; /* NUMBER, and BOOL as 0/1 */
     const char *text;
