@@ -192,6 +192,13 @@ size_t bp_json_plain_prefix(const char *s, size_t n)
         memcpy(&x, p + n - 8, 8);
         if (!word_needs_escape(x))
             return n;
+    } else if (n >= 4 && n < 8) {
+        /* the first four bytes and the last four as one word ("final", "PAT-005") */
+        uint32_t head, tail;
+        memcpy(&head, p, 4);
+        memcpy(&tail, p + n - 4, 4);
+        if (!word_needs_escape(head | (uint64_t)tail << 32))
+            return n;
     }
     return i + plain_bytes(p + i, n - i);
 }
@@ -435,6 +442,21 @@ static bool rounds_back(unsigned long long m, int sh, int x, int prec, unsigned 
     return 2 * gap < p || ((m & 1) == 0 && 2 * gap == p);
 }
 
+/* "00" .. "99": decimal digits written two at a time. */
+static const char digit_pairs[] = "000102030405060708091011121314151617181920212223242526272829"
+                                   "303132333435363738394041424344454647484950515253545556575859"
+                                   "606162636465666768697071727374757677787980818283848586878889"
+                                   "90919293949596979899";
+
+/* The n last decimal digits of q into p[0..n). */
+static void put_digit_run(char *p, unsigned long long q, int n)
+{
+    for (; n >= 2; n -= 2, q /= 100)
+        memcpy(p + n - 2, digit_pairs + 2 * (q % 100), 2);
+    if (n)
+        p[0] = (char)('0' + q % 10);
+}
+
 /* "%.*g" of the decimal q at `prec` digits (first digit's exponent xp, -4 <= xp < prec): no
  * exponent, trailing zeros dropped. */
 static size_t write_fixed(char *out, bool negative, unsigned long long q, int prec, int xp, int x)
@@ -443,8 +465,7 @@ static size_t write_fixed(char *out, bool negative, unsigned long long q, int pr
     int n = prec;
     if (xp != x)
         q /= 10; /* 10^prec: the same prec digits, one place up */
-    for (int i = n - 1; i >= 0; i--, q /= 10)
-        digits[i] = (char)('0' + q % 10);
+    put_digit_run(digits, q, n);
     while (n > 1 && digits[n - 1] == '0')
         n--;
     char *o = out;
