@@ -81,7 +81,8 @@ def serializer_fields():
     fields = set()
     # source_object() and hl7v2_object() write the members of "source" and "hl7v2"; everything
     # else is top level.
-    call = re.compile(r'(?:text_field|number_field|key)\(&?w,\s*"([^"]+)"')
+    # a name is a literal, written LIT("name") (its length known when compiled)
+    call = re.compile(r'(?:text_field|number_field|plain_key|key)\(&?w,\s*(?:LIT\()?"([^"]+)"')
     rest = doc
     for obj in ("source", "hl7v2"):
         start = rest.index("static void %s_object" % obj)
