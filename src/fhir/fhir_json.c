@@ -5,10 +5,19 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Nodes are taken from slabs of the allocator, a few dozen at a time, rather than one call per
+ * node: the first slab holds what a usual FHIR resource needs, later ones double. */
+#define FIRST_SLAB 32
+#define LAST_SLAB 1024
+
 typedef struct parser {
-    const unsigned char *p, *end;
+    unsigned char *p, *end; /* in `text`, the parser's own copy of the input */
+    unsigned char *text;
     void *(*alloc)(size_t);
+    cJSON *slab;             /* the next free node of the current slab */
+    size_t slab_left, slab_size;
     size_t depth;
+    bool backslashes; /* the input holds a backslash: each string is checked for escapes */
 } parser;
 
 static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
@@ -24,27 +33,33 @@ static void skip_ws(parser *ps)
 
 static cJSON *new_node(parser *ps)
 {
-    cJSON *n = ps->alloc(sizeof *n);
-    if (n)
-        memset(n, 0, sizeof *n);
+    if (ps->slab_left == 0) {
+        ps->slab_size = ps->slab_size ? ps->slab_size * 2 : FIRST_SLAB;
+        if (ps->slab_size > LAST_SLAB)
+            ps->slab_size = LAST_SLAB;
+        ps->slab = ps->alloc(ps->slab_size * sizeof *ps->slab);
+        if (!ps->slab)
+            return NULL;
+        ps->slab_left = ps->slab_size;
+    }
+    ps->slab_left--;
+    cJSON *n = ps->slab++;
+    memset(n, 0, sizeof *n);
     return n;
 }
 
-/* A string without escapes at ps->p (the opening quote), copied; NULL to give up. */
+/* A string without escapes at ps->p (the opening quote); NULL to give up. It stays where it is
+ * in the parser's copy of the input, its closing quote overwritten by the terminating NUL (the
+ * parser never looks back at a byte it has passed). */
 static char *parse_text(parser *ps)
 {
-    const unsigned char *start = ps->p + 1;
-    const unsigned char *close = memchr(start, '"', (size_t)(ps->end - start));
-    if (!close || memchr(start, '\\', (size_t)(close - start)))
+    unsigned char *start = ps->p + 1;
+    unsigned char *close = memchr(start, '"', (size_t)(ps->end - start));
+    if (!close || (ps->backslashes && memchr(start, '\\', (size_t)(close - start))))
         return NULL;
-    size_t n = (size_t)(close - start);
-    char *s = ps->alloc(n + 1);
-    if (!s)
-        return NULL;
-    memcpy(s, start, n);
-    s[n] = '\0';
+    *close = '\0';
     ps->p = close + 1;
-    return s;
+    return (char *)start;
 }
 
 static bool is_digit(unsigned char c)
@@ -56,7 +71,7 @@ static bool is_digit(unsigned char c)
  * JSON number of at most 15 significant digits and a small power of ten is taken here. */
 static bool parse_number(parser *ps, cJSON *n)
 {
-    const unsigned char *p = ps->p, *run = p;
+    unsigned char *p = ps->p, *run = p;
     while (run < ps->end && run - p < 63 &&
            (is_digit(*run) || *run == '+' || *run == '-' || *run == 'e' || *run == 'E' ||
             *run == '.'))
@@ -209,13 +224,19 @@ static bool parse_value(parser *ps, cJSON *n)
 cJSON *bp_fast_json_parse(const char *data, size_t len, const char **end,
                           void *(*alloc)(size_t))
 {
-    parser ps = {(const unsigned char *)data, (const unsigned char *)data + len, alloc, 0};
     if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
         return NULL; /* cJSON skips a byte-order mark; leave that to it */
+    /* One copy of the whole text instead of one allocation and copy per string. */
+    unsigned char *text = alloc(len ? len : 1);
+    if (!text)
+        return NULL;
+    memcpy(text, data, len);
+    parser ps = {.p = text, .end = text + len, .text = text, .alloc = alloc,
+                 .backslashes = memchr(data, '\\', len) != NULL};
     skip_ws(&ps);
     cJSON *root = new_node(&ps);
     if (!root || !parse_value(&ps, root))
         return NULL;
-    *end = (const char *)ps.p;
+    *end = data + (ps.p - ps.text);
     return root;
 }

@@ -16,7 +16,8 @@
 #include <stddef.h>
 
 /* Parses data[0..len). Nodes and strings come from `alloc` (never freed one by one: the caller
- * owns the memory). Returns the root and sets *end after the value, or returns NULL. */
+ * owns the memory; the strings point into one copy of the text, nodes come in slabs, so a tree
+ * is never cJSON_Delete'd). Returns the root and sets *end after the value, or returns NULL. */
 cJSON *bp_fast_json_parse(const char *data, size_t len, const char **end,
                           void *(*alloc)(size_t));
 
