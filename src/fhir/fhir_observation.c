@@ -1,6 +1,7 @@
 #include "fhir/fhir_observation.h"
 
 #include "common/sha256.h"
+#include "fhir/fhir_json.h"
 #include "fhir/fhir_time.h"
 #include "fhir/fhir_version.h"
 
@@ -77,7 +78,7 @@ static const char *exact_number(char out[32], double v)
 
 static const char *str_of(const cJSON *obj, const char *key)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    const cJSON *v = bp_json_member(obj, key);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
@@ -103,7 +104,7 @@ static code_kind classify_coding(const cJSON *coding)
 static unsigned concept_kinds(const cJSON *concept, bool *has_codings)
 {
     unsigned mask = 0;
-    const cJSON *codings = cJSON_GetObjectItemCaseSensitive(concept, "coding");
+    const cJSON *codings = bp_json_member(concept, "coding");
     *has_codings = cJSON_IsArray(codings) && cJSON_GetArraySize(codings) > 0;
     const cJSON *c;
     cJSON_ArrayForEach(c, codings) mask |= 1u << classify_coding(c);
@@ -113,7 +114,7 @@ static unsigned concept_kinds(const cJSON *concept, bool *has_codings)
 /* A component's kind: by coding; by text only when it has no coding at all. */
 static code_kind component_kind(const cJSON *component, bool *by_text)
 {
-    const cJSON *concept = cJSON_GetObjectItemCaseSensitive(component, "code");
+    const cJSON *concept = bp_json_member(component, "code");
     bool has_codings;
     unsigned mask = concept_kinds(concept, &has_codings);
     *by_text = false;
@@ -215,7 +216,7 @@ static value_state read_value(const cJSON *absent, const cJSON *vq, code_kind ki
 {
     if (absent || !vq)
         return V_ABSENT;
-    const cJSON *value = cJSON_GetObjectItemCaseSensitive(vq, "value");
+    const cJSON *value = bp_json_member(vq, "value");
     if (!value)
         return V_ABSENT;
     if (!cJSON_IsNumber(value)) {
@@ -321,7 +322,7 @@ static bool read_subject(const obs_members *m, bp_obs_ctx *ctx, bp_obs_result *r
         res->d.patient_id = id ? id : ref; /* urn:uuid:, #contained, ... as written */
         return true;
     }
-    const cJSON *ident = cJSON_GetObjectItemCaseSensitive(subject, "identifier");
+    const cJSON *ident = bp_json_member(subject, "identifier");
     const char *value = str_of(ident, "value");
     if (value && *value) {
         const char *system = str_of(ident, "system");
@@ -385,7 +386,7 @@ static bool read_time(const obs_members *m, bp_obs_result *res)
     for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++) {
         const cJSON *v = m->times[sources[i].slot];
         if (v && sources[i].sub)
-            v = cJSON_GetObjectItemCaseSensitive(v, sources[i].sub);
+            v = bp_json_member(v, sources[i].sub);
         if (!v)
             continue;
         if (!cJSON_IsString(v) || bp_fhir_parse_time(v->valuestring, &res->d.effective_ms) != 0) {
@@ -432,18 +433,19 @@ const char *bp_obs_content_hash(bp_obs_ctx *ctx, const cJSON *node, const char *
 static size_t encoded(const char *s, const char *escape, char *out)
 {
     size_t n = 0;
-    for (; *s; s++) {
-        if (strchr(escape, *s)) {
-            if (out)
-                snprintf(out + n, 4, "%%%02X", (unsigned char)*s);
-            n += 3;
-        } else {
-            if (out)
-                out[n] = *s;
-            n++;
-        }
+    for (;;) {
+        size_t run = strcspn(s, escape); /* ids rarely hold one: usually the whole string */
+        if (out)
+            memcpy(out + n, s, run);
+        n += run;
+        s += run;
+        if (!*s)
+            return n;
+        if (out)
+            snprintf(out + n, 4, "%%%02X", (unsigned char)*s);
+        n += 3;
+        s++;
     }
-    return n;
 }
 
 /* Characters a FHIR id never holds and that composed stable ids use as separators: an id
@@ -675,8 +677,8 @@ static bool read_values(const obs_members *m, unsigned code_mask, bp_obs_result 
             res->d.flags |= BP_DEC_BY_TEXT;
         double v;
         value_state st =
-            read_value(cJSON_GetObjectItemCaseSensitive(comp, "dataAbsentReason"),
-                       cJSON_GetObjectItemCaseSensitive(comp, "valueQuantity"), k, &v, res->reason,
+            read_value(bp_json_member(comp, "dataAbsentReason"),
+                       bp_json_member(comp, "valueQuantity"), k, &v, res->reason,
                        sizeof res->reason);
         if (st == V_BAD)
             res->d.invalid_reason = res->reason;
