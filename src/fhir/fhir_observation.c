@@ -95,7 +95,8 @@ static code_kind classify_coding(const cJSON *coding)
     if (!family)
         return K_NONE;
     for (size_t i = 0; i < sizeof known_codes / sizeof known_codes[0]; i++)
-        if (known_codes[i].system == family && strcmp(code, known_codes[i].code) == 0)
+        if (known_codes[i].system == family && known_codes[i].code[0] == code[0] &&
+            strcmp(code, known_codes[i].code) == 0)
             return known_codes[i].kind;
     return K_NONE;
 }
@@ -148,41 +149,56 @@ typedef struct obs_members {
     const cJSON *times[4]; /* effectiveDateTime, effectivePeriod, effectiveInstant, issued */
 } obs_members;
 
-static void index_members(const cJSON *obs, obs_members *m)
+/* Where member `name` goes in obs_members, or NULL when the decoder does not read it. The
+ * first letter picks the few candidates, so most members cost one comparison. */
+static const cJSON **member_slot(obs_members *m, const char *name)
 {
     static const struct {
         const char *key;
         size_t offset;
     } keys[] = {
-        {"id", offsetof(obs_members, id)},
-        {"meta", offsetof(obs_members, meta)},
-        {"status", offsetof(obs_members, status)},
+        /* by first letter, as member_slot's switch has them */
         {"code", offsetof(obs_members, code)},
-        {"subject", offsetof(obs_members, subject)},
-        {"performer", offsetof(obs_members, performer)},
+        {"component", offsetof(obs_members, component)},
         {"contained", offsetof(obs_members, contained)},
         {"device", offsetof(obs_members, device)},
-        {"component", offsetof(obs_members, component)},
-        {"valueQuantity", offsetof(obs_members, value)},
         {"dataAbsentReason", offsetof(obs_members, absent)},
         {"effectiveDateTime", offsetof(obs_members, times[0])},
         {"effectivePeriod", offsetof(obs_members, times[1])},
         {"effectiveInstant", offsetof(obs_members, times[2])},
+        {"id", offsetof(obs_members, id)},
         {"issued", offsetof(obs_members, times[3])},
+        {"meta", offsetof(obs_members, meta)},
+        {"performer", offsetof(obs_members, performer)},
+        {"status", offsetof(obs_members, status)},
+        {"subject", offsetof(obs_members, subject)},
+        {"valueQuantity", offsetof(obs_members, value)},
     };
+    size_t first, stop; /* the keys in keys[first..stop) share name's first letter */
+    switch (name[0]) {
+    case 'c': first = 0, stop = 3; break;
+    case 'd': first = 3, stop = 5; break;
+    case 'e': first = 5, stop = 8; break;
+    case 'i': first = 8, stop = 10; break;
+    case 'm': first = 10, stop = 11; break;
+    case 'p': first = 11, stop = 12; break;
+    case 's': first = 12, stop = 14; break;
+    case 'v': first = 14, stop = 15; break;
+    default: return NULL;
+    }
+    for (size_t i = first; i < stop; i++)
+        if (strcmp(name, keys[i].key) == 0)
+            return (const cJSON **)((char *)m + keys[i].offset);
+    return NULL;
+}
+
+static void index_members(const cJSON *obs, obs_members *m)
+{
     memset(m, 0, sizeof *m);
     for (const cJSON *c = obs ? obs->child : NULL; c; c = c->next) {
-        if (!c->string)
-            continue;
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-            /* first letters differ for most pairs, so most comparisons end here */
-            if (c->string[0] == keys[i].key[0] && strcmp(c->string, keys[i].key) == 0) {
-                const cJSON **slot = (const cJSON **)((char *)m + keys[i].offset);
-                if (!*slot) /* the first of duplicated keys, as cJSON lookups do */
-                    *slot = c;
-                break;
-            }
-        }
+        const cJSON **slot = c->string ? member_slot(m, c->string) : NULL;
+        if (slot && !*slot) /* the first of duplicated keys, as cJSON lookups do */
+            *slot = c;
     }
 }
 
