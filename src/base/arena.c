@@ -79,7 +79,7 @@ char *bp_arena_strndup(bp_arena *a, const char *s, size_t len)
 {
     if (!s)
         return NULL;
-    char *d = bp_arena_alloc(a, len + 1);
+    char *d = bp_arena_alloc_raw(a, len + 1); /* every byte is written below */
     if (!d)
         return NULL;
     memcpy(d, s, len);
