@@ -13,9 +13,12 @@
 #define FIRST_SLAB 32
 #define LAST_SLAB 1024
 
-/* The parser's copy of the text is followed by this many quotes, so the search for a string's
- * closing quote needs no bounds check and may read sixteen bytes at a time. */
+/* The parser's copy of the text is followed by PAD bytes: one that nothing in JSON starts with
+ * or continues with (END_MARK), so the parser needs no bounds check to see that the text ended
+ * (the byte at `end` fails every test just as the end would), then quotes, so the search for a
+ * string's closing quote needs no bounds check either and may read sixteen bytes at a time. */
 #define PAD 16
+#define END_MARK 0xFF
 
 /* The position in the text is passed and returned by value (NULL: give up), so it stays in a
  * register while the nodes are written. */
@@ -32,7 +35,7 @@ static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1
                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-/* cJSON's white space: any byte up to 32. The quotes after the text end the run. */
+/* cJSON's white space: any byte up to 32. END_MARK ends the run at the end of the text. */
 static inline unsigned char *skip_ws(unsigned char *p)
 {
     while (*p <= 32)
@@ -173,13 +176,12 @@ static unsigned char *parse_value(parser *ps, unsigned char *p, cJSON *n);
 static unsigned char *parse_container(parser *ps, unsigned char *p, cJSON *n, bool object,
                                       unsigned char close)
 {
-    const unsigned char *end = ps->end;
     if (ps->depth >= CJSON_NESTING_LIMIT)
         return NULL;
     ps->depth++;
     p = skip_ws(p + 1); /* after the opening bracket */
     cJSON *head = NULL, *last = NULL;
-    if (p < end && *p == close)
+    if (*p == close)
         goto done;
     for (;;) {
         cJSON *item = new_node(ps);
@@ -194,14 +196,14 @@ static unsigned char *parse_container(parser *ps, unsigned char *p, cJSON *n, bo
         last = item;
         p = skip_ws(p);
         if (object) {
-            if (p >= end || *p != '"' || !(p = parse_text(ps, p, &item->string)))
+            if (*p != '"' || !(p = parse_text(ps, p, &item->string)))
                 return NULL;
             p = skip_ws(p);
-            if (p >= end || *p != ':')
+            if (*p != ':')
                 return NULL;
             p = skip_ws(p + 1);
         }
-        if (p < end && *p == '"') { /* most values: without the call */
+        if (*p == '"') { /* most values: without the call */
             item->type = cJSON_String;
             p = parse_text(ps, p, &item->valuestring);
         } else {
@@ -210,8 +212,6 @@ static unsigned char *parse_container(parser *ps, unsigned char *p, cJSON *n, bo
         if (!p)
             return NULL;
         p = skip_ws(p);
-        if (p >= end)
-            return NULL;
         if (*p == ',') {
             p++;
             continue;
@@ -240,9 +240,7 @@ static unsigned char *literal(unsigned char *p, const unsigned char *end, const 
 static unsigned char *parse_value(parser *ps, unsigned char *p, cJSON *n)
 {
     const unsigned char *end = ps->end;
-    if (p >= end)
-        return NULL;
-    switch (*p) {
+    switch (*p) { /* END_MARK: the default's NULL */
     case '"':
         n->type = cJSON_String;
         return parse_text(ps, p, &n->valuestring);
@@ -275,7 +273,8 @@ cJSON *bp_fast_json_parse(const char *data, size_t len, const char **end,
     if (!text)
         return NULL;
     memcpy(text, data, len);
-    memset(text + len, '"', PAD);
+    text[len] = END_MARK;
+    memset(text + len + 1, '"', PAD - 1);
     parser ps = {.end = text + len, .alloc = alloc,
                  .backslashes = memchr(data, '\\', len) != NULL};
     cJSON *root = new_node(&ps);
