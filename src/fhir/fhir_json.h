@@ -23,6 +23,12 @@
 cJSON *bp_fast_json_parse(const char *data, size_t len, const char **end,
                           void *(*alloc)(size_t));
 
+/* The string of a string node, else NULL (cJSON_IsString's test, inline). */
+static inline const char *bp_json_text(const cJSON *v)
+{
+    return v && (v->type & 0xFF) == cJSON_String ? v->valuestring : NULL;
+}
+
 /* cJSON_GetObjectItemCaseSensitive(obj, name), inline and comparing a member's first byte
  * before its whole name: the decoder looks members up by the dozen per resource. Same answer
  * as cJSON's, including its stop at the first child without a name (any array's). */

@@ -78,8 +78,7 @@ static const char *exact_number(char out[32], double v)
 
 static const char *str_of(const cJSON *obj, const char *key)
 {
-    const cJSON *v = bp_json_member(obj, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
+    return bp_json_text(bp_json_member(obj, key));
 }
 
 /* A coding with no system is matched as LOINC: the original producer sends {"code": "8480-6"}.
@@ -106,7 +105,7 @@ static unsigned concept_kinds(const cJSON *concept, bool *has_codings)
 {
     unsigned mask = 0;
     const cJSON *codings = bp_json_member(concept, "coding");
-    *has_codings = cJSON_IsArray(codings) && cJSON_GetArraySize(codings) > 0;
+    *has_codings = cJSON_IsArray(codings) && codings->child; /* an element or more */
     const cJSON *c;
     cJSON_ArrayForEach(c, codings) mask |= 1u << classify_coding(c);
     return mask & ~(1u << K_NONE);
@@ -204,7 +203,7 @@ static void index_members(const cJSON *obs, obs_members *m)
 
 static const char *text_of(const cJSON *v)
 {
-    return cJSON_IsString(v) ? v->valuestring : NULL;
+    return bp_json_text(v);
 }
 
 typedef enum { V_ABSENT, V_OK, V_BAD } value_state;
