@@ -23,9 +23,9 @@
 /* The position in the text is passed and returned by value (NULL: give up), so it stays in a
  * register while the nodes are written. */
 typedef struct parser {
-    unsigned char *end;      /* of the parser's copy of the input */
+    unsigned char *end; /* of the parser's copy of the input */
     void *(*alloc)(size_t);
-    cJSON *slab;             /* the next free node of the current slab */
+    cJSON *slab; /* the next free node of the current slab */
     size_t slab_left, slab_size;
     size_t depth;
     bool backslashes; /* the input holds a backslash: each string is checked for escapes */
