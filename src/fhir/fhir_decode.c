@@ -166,7 +166,7 @@ static char *owned_string(walk *w, size_t size)
  * a skipped item hands on no marked text; its name is then a content hash. */
 static const char *member_text(const cJSON *obj, const char *name)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    const cJSON *v = bp_json_member(obj, name);
     if (!cJSON_IsString(v) || !v->valuestring[0] || strchr(v->valuestring, BP_FHIR_NUL_MARK))
         return NULL;
     return v->valuestring;
@@ -181,7 +181,7 @@ static const char *skipped_name(walk *w, const char *type, const cJSON *node, co
     const char *id = type ? member_text(node, "id") : NULL;
     if (id) {
         const char *version =
-            member_text(cJSON_GetObjectItemCaseSensitive(node, "meta"), "versionId");
+            member_text(bp_json_member(node, "meta"), "versionId");
         size_t size = strlen(type) + strlen(id) + (version ? strlen(version) + 10 : 0) + 2;
         char *name = owned_string(w, size);
         if (name)
@@ -197,7 +197,7 @@ static const char *skipped_name(walk *w, const char *type, const cJSON *node, co
 static const char *concept_code(const cJSON *concept)
 {
     const cJSON *coding, *first = NULL;
-    cJSON_ArrayForEach(coding, cJSON_GetObjectItemCaseSensitive(concept, "coding"))
+    cJSON_ArrayForEach(coding, bp_json_member(concept, "coding"))
     {
         const char *code = member_text(coding, "code");
         const char *system = member_text(coding, "system");
@@ -216,8 +216,8 @@ static const char *concept_code(const cJSON *concept)
 static bool is_mean_pressure(const cJSON *obs)
 {
     const cJSON *coding;
-    cJSON_ArrayForEach(coding, cJSON_GetObjectItemCaseSensitive(
-                                   cJSON_GetObjectItemCaseSensitive(obs, "code"), "coding"))
+    cJSON_ArrayForEach(coding, bp_json_member(
+                                   bp_json_member(obs, "code"), "coding"))
     {
         const char *code = member_text(coding, "code");
         if (code && (strcmp(code, "8478-0") == 0 || strcmp(code, "150023") == 0))
@@ -246,7 +246,7 @@ static void add_skipped(walk *w, int index, const char *reason, const char *type
     r->d.stable_id = name;
     if (type && strcmp(type, "Observation") == 0) {
         r->d.observation_id = member_text(node, "id");
-        r->d.resource_code = concept_code(cJSON_GetObjectItemCaseSensitive(node, "code"));
+        r->d.resource_code = concept_code(bp_json_member(node, "code"));
     }
 }
 
@@ -268,7 +268,7 @@ static void visit_bundle(walk *w, const cJSON *bundle, int index, const char *fu
                          const char *raw, size_t raw_len)
 {
     const cJSON *entry;
-    const cJSON *entries = cJSON_GetObjectItemCaseSensitive(bundle, "entry");
+    const cJSON *entries = bp_json_member(bundle, "entry");
     if (entries && !cJSON_IsArray(entries)) {
         add_invalid(w, index, "Bundle.entry is not an array");
         return;
@@ -282,15 +282,15 @@ static void visit_bundle(walk *w, const cJSON *bundle, int index, const char *fu
     int i = 0;
     cJSON_ArrayForEach(entry, entries)
     {
-        const cJSON *res = cJSON_GetObjectItemCaseSensitive(entry, "resource");
-        const cJSON *full = cJSON_GetObjectItemCaseSensitive(entry, "fullUrl");
+        const cJSON *res = bp_json_member(entry, "resource");
+        const cJSON *full = bp_json_member(entry, "fullUrl");
         const char *url = cJSON_IsString(full) ? full->valuestring : NULL; /* marks and all */
         if (!cJSON_IsObject(entry))
             add_invalid(w, i, "Bundle entry is not a JSON object");
         else if (res)
             visit(w, res, i, url, false, NULL, 0);
-        else if (cJSON_GetObjectItemCaseSensitive(entry, "request") ||
-                 cJSON_GetObjectItemCaseSensitive(entry, "response"))
+        else if (bp_json_member(entry, "request") ||
+                 bp_json_member(entry, "response"))
             /* A request-only entry (e.g. DELETE) or a transaction-response entry. */
             add_skipped(w, i, BP_SKIP_NO_RESOURCE, NULL, entry, url, NULL, 0);
         else
@@ -309,7 +309,7 @@ static void visit(walk *w, const cJSON *node, int index, const char *full_url, b
         cJSON_ArrayForEach(el, node) visit(w, el, i++, NULL, false, NULL, 0);
         return;
     }
-    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(node, "resourceType");
+    const cJSON *rt = bp_json_member(node, "resourceType");
     if (!cJSON_IsObject(node) || !cJSON_IsString(rt)) {
         add_invalid(w, index, cJSON_IsObject(node) ? "not a FHIR resource (no resourceType)"
                                                     : "not a FHIR resource (not a JSON object)");
@@ -456,7 +456,14 @@ static size_t utf8_error_at(const unsigned char *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
-        /* ASCII fast path, eight bytes at a time: FHIR JSON is nearly all ASCII. */
+        /* ASCII fast path, sixteen bytes at a time: FHIR JSON is nearly all ASCII. */
+        while (i + 16 <= len) {
+            uint64_t word[2];
+            memcpy(word, s + i, 16);
+            if ((word[0] | word[1]) & 0x8080808080808080ull)
+                break;
+            i += 16;
+        }
         while (i + 8 <= len) {
             uint64_t word;
             memcpy(&word, s + i, 8);

@@ -4,47 +4,104 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
+/* Nodes are taken from slabs of the allocator, a few dozen at a time, rather than one call per
+ * node: the first slab holds what a usual FHIR resource needs, later ones double. */
+#define FIRST_SLAB 32
+#define LAST_SLAB 1024
+
+/* The parser's copy of the text is followed by PAD bytes: one that nothing in JSON starts with
+ * or continues with (END_MARK), so the parser needs no bounds check to see that the text ended
+ * (the byte at `end` fails every test just as the end would), then quotes, so the search for a
+ * string's closing quote needs no bounds check either and may read sixteen bytes at a time. */
+#define PAD 16
+#define END_MARK 0xFF
+
+/* The position in the text is passed and returned by value (NULL: give up), so it stays in a
+ * register while the nodes are written. */
 typedef struct parser {
-    const unsigned char *p, *end;
+    unsigned char *end; /* of the parser's copy of the input */
     void *(*alloc)(size_t);
+    cJSON *slab; /* the next free node of the current slab */
+    size_t slab_left, slab_size;
     size_t depth;
+    bool backslashes; /* the input holds a backslash: each string is checked for escapes */
 } parser;
 
 static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-/* cJSON's white space: any byte up to 32. */
-static void skip_ws(parser *ps)
+/* cJSON's white space: any byte up to 32. END_MARK ends the run at the end of the text. */
+static inline unsigned char *skip_ws(unsigned char *p)
 {
-    while (ps->p < ps->end && *ps->p <= 32)
-        ps->p++;
+    while (*p <= 32)
+        p++;
+    return p;
 }
 
-static cJSON *new_node(parser *ps)
+static inline cJSON *new_node(parser *ps)
 {
-    cJSON *n = ps->alloc(sizeof *n);
-    if (n)
-        memset(n, 0, sizeof *n);
+    if (ps->slab_left == 0) {
+        ps->slab_size = ps->slab_size ? ps->slab_size * 2 : FIRST_SLAB;
+        if (ps->slab_size > LAST_SLAB)
+            ps->slab_size = LAST_SLAB;
+        ps->slab = ps->alloc(ps->slab_size * sizeof *ps->slab);
+        if (!ps->slab)
+            return NULL;
+        ps->slab_left = ps->slab_size;
+    }
+    ps->slab_left--;
+    cJSON *n = ps->slab++;
+    memset(n, 0, sizeof *n);
     return n;
 }
 
-/* A string without escapes at ps->p (the opening quote), copied; NULL to give up. */
-static char *parse_text(parser *ps)
+/* The first '"' from q on; the quotes after the text stop the search. */
+static inline unsigned char *find_quote(unsigned char *q)
 {
-    const unsigned char *start = ps->p + 1;
-    const unsigned char *close = memchr(start, '"', (size_t)(ps->end - start));
-    if (!close || memchr(start, '\\', (size_t)(close - start)))
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"');
+    for (;; q += 16) {
+        unsigned hits = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)q), quote));
+        if (hits)
+            return q + __builtin_ctz(hits);
+    }
+#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+    /* Eight bytes at a time: a byte of w ^ '"'... is zero where w has a quote, and the lowest
+     * flag of the zero-byte test is exact (a borrow only runs upwards from a zero byte). */
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    for (;; q += 8) {
+        uint64_t w;
+        memcpy(&w, q, 8);
+        w ^= ones * '"';
+        uint64_t zero = (w - ones) & ~w & highs;
+        if (zero)
+            return q + (__builtin_ctzll(zero) >> 3);
+    }
+#else
+    while (*q != '"')
+        q++;
+    return q;
+#endif
+}
+
+/* A string without escapes at p (the opening quote) into *out; NULL to give up. It stays where
+ * it is in the parser's copy of the input, its closing quote overwritten by the terminating NUL
+ * (the parser never looks back at a byte it has passed). */
+static inline unsigned char *parse_text(const parser *ps, unsigned char *p, char **out)
+{
+    unsigned char *start = p + 1;
+    unsigned char *close = find_quote(start);
+    if (close >= ps->end || (ps->backslashes && memchr(start, '\\', (size_t)(close - start))))
         return NULL;
-    size_t n = (size_t)(close - start);
-    char *s = ps->alloc(n + 1);
-    if (!s)
-        return NULL;
-    memcpy(s, start, n);
-    s[n] = '\0';
-    ps->p = close + 1;
-    return s;
+    *close = '\0';
+    *out = (char *)start;
+    return close + 1;
 }
 
 static bool is_digit(unsigned char c)
@@ -54,37 +111,37 @@ static bool is_digit(unsigned char c)
 
 /* cJSON takes the run of [0-9+-eE.] and strtod's reading of it. Only a run that is one whole
  * JSON number of at most 15 significant digits and a small power of ten is taken here. */
-static bool parse_number(parser *ps, cJSON *n)
+static unsigned char *parse_number(unsigned char *p, const unsigned char *end, cJSON *n)
 {
-    const unsigned char *p = ps->p, *run = p;
-    while (run < ps->end && run - p < 63 &&
+    unsigned char *run = p;
+    while (run < end && run - p < 63 &&
            (is_digit(*run) || *run == '+' || *run == '-' || *run == 'e' || *run == 'E' ||
             *run == '.'))
         run++;
     if (run - p == 63)
-        return false; /* cJSON reads at most 63 characters of a number */
+        return NULL; /* cJSON reads at most 63 characters of a number */
     bool negative = *p == '-';
     if (negative)
         p++;
     if (p == run || !is_digit(*p) || (*p == '0' && p + 1 < run && is_digit(p[1])))
-        return false;
+        return NULL;
     uint64_t mantissa = 0;
     int digits = 0, scale = 0;
     for (; p < run && is_digit(*p); p++)
         if (digits || *p != '0') {
             mantissa = mantissa * 10 + (uint64_t)(*p - '0');
             if (++digits > 15)
-                return false;
+                return NULL;
         }
     if (p < run && *p == '.') {
         p++;
         if (p == run || !is_digit(*p))
-            return false;
+            return NULL;
         for (; p < run && is_digit(*p); p++, scale--)
             if (digits || *p != '0') {
                 mantissa = mantissa * 10 + (uint64_t)(*p - '0');
                 if (++digits > 15)
-                    return false;
+                    return NULL;
             }
     }
     if (p < run && (*p == 'e' || *p == 'E')) {
@@ -93,15 +150,15 @@ static bool parse_number(parser *ps, cJSON *n)
         if (p < run && (*p == '-' || *p == '+'))
             p++;
         if (p == run || !is_digit(*p))
-            return false;
+            return NULL;
         int e = 0;
         for (; p < run && is_digit(*p); p++)
             if ((e = e * 10 + (*p - '0')) > 400)
-                return false;
+                return NULL;
         scale += minus ? -e : e;
     }
     if (p != run || scale < -22 || scale > 22)
-        return false;
+        return NULL;
     double v = (double)mantissa;
     if (mantissa)
         v = scale < 0 ? v / pow10_exact[-scale] : v * pow10_exact[scale];
@@ -110,27 +167,26 @@ static bool parse_number(parser *ps, cJSON *n)
     n->type = cJSON_Number;
     n->valuedouble = v;
     n->valueint = v >= INT_MAX ? INT_MAX : v <= (double)INT_MIN ? INT_MIN : (int)v;
-    ps->p = run;
-    return true;
+    return run;
 }
 
-static bool parse_value(parser *ps, cJSON *n);
+static unsigned char *parse_value(parser *ps, unsigned char *p, cJSON *n);
 
 /* The members or elements up to `close`; `object` reads "key": before each value. */
-static bool parse_container(parser *ps, cJSON *n, bool object, unsigned char close)
+static unsigned char *parse_container(parser *ps, unsigned char *p, cJSON *n, bool object,
+                                      unsigned char close)
 {
     if (ps->depth >= CJSON_NESTING_LIMIT)
-        return false;
+        return NULL;
     ps->depth++;
-    ps->p++; /* the opening bracket */
-    skip_ws(ps);
+    p = skip_ws(p + 1); /* after the opening bracket */
     cJSON *head = NULL, *last = NULL;
-    if (ps->p < ps->end && *ps->p == close)
+    if (*p == close)
         goto done;
     for (;;) {
         cJSON *item = new_node(ps);
         if (!item)
-            return false;
+            return NULL;
         if (last) {
             last->next = item;
             item->prev = last;
@@ -138,27 +194,30 @@ static bool parse_container(parser *ps, cJSON *n, bool object, unsigned char clo
             head = item;
         }
         last = item;
-        skip_ws(ps);
+        p = skip_ws(p);
         if (object) {
-            if (ps->p >= ps->end || *ps->p != '"' || !(item->string = parse_text(ps)))
-                return false;
-            skip_ws(ps);
-            if (ps->p >= ps->end || *ps->p != ':')
-                return false;
-            ps->p++;
-            skip_ws(ps);
+            if (*p != '"' || !(p = parse_text(ps, p, &item->string)))
+                return NULL;
+            p = skip_ws(p);
+            if (*p != ':')
+                return NULL;
+            p = skip_ws(p + 1);
         }
-        if (!parse_value(ps, item))
-            return false;
-        skip_ws(ps);
-        if (ps->p >= ps->end)
-            return false;
-        if (*ps->p == ',') {
-            ps->p++;
+        if (*p == '"') { /* most values: without the call */
+            item->type = cJSON_String;
+            p = parse_text(ps, p, &item->valuestring);
+        } else {
+            p = parse_value(ps, p, item);
+        }
+        if (!p)
+            return NULL;
+        p = skip_ws(p);
+        if (*p == ',') {
+            p++;
             continue;
         }
-        if (*ps->p != close)
-            return false;
+        if (*p != close)
+            return NULL;
         break;
     }
 done:
@@ -167,55 +226,61 @@ done:
         head->prev = last;
     n->type = object ? cJSON_Object : cJSON_Array;
     n->child = head;
-    ps->p++; /* the closing bracket */
-    return true;
+    return p + 1; /* after the closing bracket */
 }
 
-static bool literal(parser *ps, const char *word, size_t n)
+static unsigned char *literal(unsigned char *p, const unsigned char *end, const char *word,
+                              size_t n)
 {
-    if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n) != 0)
-        return false;
-    ps->p += n;
-    return true;
+    if ((size_t)(end - p) < n || memcmp(p, word, n) != 0)
+        return NULL;
+    return p + n;
 }
 
-static bool parse_value(parser *ps, cJSON *n)
+static unsigned char *parse_value(parser *ps, unsigned char *p, cJSON *n)
 {
-    if (ps->p >= ps->end)
-        return false;
-    switch (*ps->p) {
+    const unsigned char *end = ps->end;
+    switch (*p) { /* END_MARK: the default's NULL */
     case '"':
         n->type = cJSON_String;
-        return (n->valuestring = parse_text(ps)) != NULL;
+        return parse_text(ps, p, &n->valuestring);
     case '{':
-        return parse_container(ps, n, true, '}');
+        return parse_container(ps, p, n, true, '}');
     case '[':
-        return parse_container(ps, n, false, ']');
+        return parse_container(ps, p, n, false, ']');
     case 'n':
         n->type = cJSON_NULL;
-        return literal(ps, "null", 4);
+        return literal(p, end, "null", 4);
     case 'f':
         n->type = cJSON_False;
-        return literal(ps, "false", 5);
+        return literal(p, end, "false", 5);
     case 't':
         n->type = cJSON_True;
         n->valueint = 1;
-        return literal(ps, "true", 4);
+        return literal(p, end, "true", 4);
     default:
-        return (*ps->p == '-' || is_digit(*ps->p)) && parse_number(ps, n);
+        return *p == '-' || is_digit(*p) ? parse_number(p, end, n) : NULL;
     }
 }
 
 cJSON *bp_fast_json_parse(const char *data, size_t len, const char **end,
                           void *(*alloc)(size_t))
 {
-    parser ps = {(const unsigned char *)data, (const unsigned char *)data + len, alloc, 0};
     if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
         return NULL; /* cJSON skips a byte-order mark; leave that to it */
-    skip_ws(&ps);
-    cJSON *root = new_node(&ps);
-    if (!root || !parse_value(&ps, root))
+    /* One copy of the whole text instead of one allocation and copy per string. */
+    unsigned char *text = alloc(len + PAD);
+    if (!text)
         return NULL;
-    *end = (const char *)ps.p;
+    memcpy(text, data, len);
+    text[len] = END_MARK;
+    memset(text + len + 1, '"', PAD - 1);
+    parser ps = {.end = text + len, .alloc = alloc,
+                 .backslashes = memchr(data, '\\', len) != NULL};
+    cJSON *root = new_node(&ps);
+    unsigned char *after = root ? parse_value(&ps, skip_ws(text), root) : NULL;
+    if (!after)
+        return NULL;
+    *end = data + (after - text);
     return root;
 }

@@ -1,6 +1,7 @@
 #include "fhir/fhir_observation.h"
 
 #include "common/sha256.h"
+#include "fhir/fhir_json.h"
 #include "fhir/fhir_time.h"
 #include "fhir/fhir_version.h"
 
@@ -77,8 +78,7 @@ static const char *exact_number(char out[32], double v)
 
 static const char *str_of(const cJSON *obj, const char *key)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
+    return bp_json_text(bp_json_member(obj, key));
 }
 
 /* A coding with no system is matched as LOINC: the original producer sends {"code": "8480-6"}.
@@ -94,7 +94,8 @@ static code_kind classify_coding(const cJSON *coding)
     if (!family)
         return K_NONE;
     for (size_t i = 0; i < sizeof known_codes / sizeof known_codes[0]; i++)
-        if (known_codes[i].system == family && strcmp(code, known_codes[i].code) == 0)
+        if (known_codes[i].system == family && known_codes[i].code[0] == code[0] &&
+            strcmp(code, known_codes[i].code) == 0)
             return known_codes[i].kind;
     return K_NONE;
 }
@@ -103,8 +104,8 @@ static code_kind classify_coding(const cJSON *coding)
 static unsigned concept_kinds(const cJSON *concept, bool *has_codings)
 {
     unsigned mask = 0;
-    const cJSON *codings = cJSON_GetObjectItemCaseSensitive(concept, "coding");
-    *has_codings = cJSON_IsArray(codings) && cJSON_GetArraySize(codings) > 0;
+    const cJSON *codings = bp_json_member(concept, "coding");
+    *has_codings = cJSON_IsArray(codings) && codings->child; /* an element or more */
     const cJSON *c;
     cJSON_ArrayForEach(c, codings) mask |= 1u << classify_coding(c);
     return mask & ~(1u << K_NONE);
@@ -113,7 +114,7 @@ static unsigned concept_kinds(const cJSON *concept, bool *has_codings)
 /* A component's kind: by coding; by text only when it has no coding at all. */
 static code_kind component_kind(const cJSON *component, bool *by_text)
 {
-    const cJSON *concept = cJSON_GetObjectItemCaseSensitive(component, "code");
+    const cJSON *concept = bp_json_member(component, "code");
     bool has_codings;
     unsigned mask = concept_kinds(concept, &has_codings);
     *by_text = false;
@@ -147,47 +148,62 @@ typedef struct obs_members {
     const cJSON *times[4]; /* effectiveDateTime, effectivePeriod, effectiveInstant, issued */
 } obs_members;
 
-static void index_members(const cJSON *obs, obs_members *m)
+/* Where member `name` goes in obs_members, or NULL when the decoder does not read it. The
+ * first letter picks the few candidates, so most members cost one comparison. */
+static const cJSON **member_slot(obs_members *m, const char *name)
 {
     static const struct {
         const char *key;
         size_t offset;
     } keys[] = {
-        {"id", offsetof(obs_members, id)},
-        {"meta", offsetof(obs_members, meta)},
-        {"status", offsetof(obs_members, status)},
+        /* by first letter, as member_slot's switch has them */
         {"code", offsetof(obs_members, code)},
-        {"subject", offsetof(obs_members, subject)},
-        {"performer", offsetof(obs_members, performer)},
+        {"component", offsetof(obs_members, component)},
         {"contained", offsetof(obs_members, contained)},
         {"device", offsetof(obs_members, device)},
-        {"component", offsetof(obs_members, component)},
-        {"valueQuantity", offsetof(obs_members, value)},
         {"dataAbsentReason", offsetof(obs_members, absent)},
         {"effectiveDateTime", offsetof(obs_members, times[0])},
         {"effectivePeriod", offsetof(obs_members, times[1])},
         {"effectiveInstant", offsetof(obs_members, times[2])},
+        {"id", offsetof(obs_members, id)},
         {"issued", offsetof(obs_members, times[3])},
+        {"meta", offsetof(obs_members, meta)},
+        {"performer", offsetof(obs_members, performer)},
+        {"status", offsetof(obs_members, status)},
+        {"subject", offsetof(obs_members, subject)},
+        {"valueQuantity", offsetof(obs_members, value)},
     };
+    size_t first, stop; /* the keys in keys[first..stop) share name's first letter */
+    switch (name[0]) {
+    case 'c': first = 0, stop = 3; break;
+    case 'd': first = 3, stop = 5; break;
+    case 'e': first = 5, stop = 8; break;
+    case 'i': first = 8, stop = 10; break;
+    case 'm': first = 10, stop = 11; break;
+    case 'p': first = 11, stop = 12; break;
+    case 's': first = 12, stop = 14; break;
+    case 'v': first = 14, stop = 15; break;
+    default: return NULL;
+    }
+    for (size_t i = first; i < stop; i++)
+        if (strcmp(name, keys[i].key) == 0)
+            return (const cJSON **)((char *)m + keys[i].offset);
+    return NULL;
+}
+
+static void index_members(const cJSON *obs, obs_members *m)
+{
     memset(m, 0, sizeof *m);
     for (const cJSON *c = obs ? obs->child : NULL; c; c = c->next) {
-        if (!c->string)
-            continue;
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-            /* first letters differ for most pairs, so most comparisons end here */
-            if (c->string[0] == keys[i].key[0] && strcmp(c->string, keys[i].key) == 0) {
-                const cJSON **slot = (const cJSON **)((char *)m + keys[i].offset);
-                if (!*slot) /* the first of duplicated keys, as cJSON lookups do */
-                    *slot = c;
-                break;
-            }
-        }
+        const cJSON **slot = c->string ? member_slot(m, c->string) : NULL;
+        if (slot && !*slot) /* the first of duplicated keys, as cJSON lookups do */
+            *slot = c;
     }
 }
 
 static const char *text_of(const cJSON *v)
 {
-    return cJSON_IsString(v) ? v->valuestring : NULL;
+    return bp_json_text(v);
 }
 
 typedef enum { V_ABSENT, V_OK, V_BAD } value_state;
@@ -215,7 +231,7 @@ static value_state read_value(const cJSON *absent, const cJSON *vq, code_kind ki
 {
     if (absent || !vq)
         return V_ABSENT;
-    const cJSON *value = cJSON_GetObjectItemCaseSensitive(vq, "value");
+    const cJSON *value = bp_json_member(vq, "value");
     if (!value)
         return V_ABSENT;
     if (!cJSON_IsNumber(value)) {
@@ -321,7 +337,7 @@ static bool read_subject(const obs_members *m, bp_obs_ctx *ctx, bp_obs_result *r
         res->d.patient_id = id ? id : ref; /* urn:uuid:, #contained, ... as written */
         return true;
     }
-    const cJSON *ident = cJSON_GetObjectItemCaseSensitive(subject, "identifier");
+    const cJSON *ident = bp_json_member(subject, "identifier");
     const char *value = str_of(ident, "value");
     if (value && *value) {
         const char *system = str_of(ident, "system");
@@ -385,7 +401,7 @@ static bool read_time(const obs_members *m, bp_obs_result *res)
     for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++) {
         const cJSON *v = m->times[sources[i].slot];
         if (v && sources[i].sub)
-            v = cJSON_GetObjectItemCaseSensitive(v, sources[i].sub);
+            v = bp_json_member(v, sources[i].sub);
         if (!v)
             continue;
         if (!cJSON_IsString(v) || bp_fhir_parse_time(v->valuestring, &res->d.effective_ms) != 0) {
@@ -432,18 +448,19 @@ const char *bp_obs_content_hash(bp_obs_ctx *ctx, const cJSON *node, const char *
 static size_t encoded(const char *s, const char *escape, char *out)
 {
     size_t n = 0;
-    for (; *s; s++) {
-        if (strchr(escape, *s)) {
-            if (out)
-                snprintf(out + n, 4, "%%%02X", (unsigned char)*s);
-            n += 3;
-        } else {
-            if (out)
-                out[n] = *s;
-            n++;
-        }
+    for (;;) {
+        size_t run = strcspn(s, escape); /* ids rarely hold one: usually the whole string */
+        if (out)
+            memcpy(out + n, s, run);
+        n += run;
+        s += run;
+        if (!*s)
+            return n;
+        if (out)
+            snprintf(out + n, 4, "%%%02X", (unsigned char)*s);
+        n += 3;
+        s++;
     }
-    return n;
 }
 
 /* Characters a FHIR id never holds and that composed stable ids use as separators: an id
@@ -675,8 +692,8 @@ static bool read_values(const obs_members *m, unsigned code_mask, bp_obs_result 
             res->d.flags |= BP_DEC_BY_TEXT;
         double v;
         value_state st =
-            read_value(cJSON_GetObjectItemCaseSensitive(comp, "dataAbsentReason"),
-                       cJSON_GetObjectItemCaseSensitive(comp, "valueQuantity"), k, &v, res->reason,
+            read_value(bp_json_member(comp, "dataAbsentReason"),
+                       bp_json_member(comp, "valueQuantity"), k, &v, res->reason,
                        sizeof res->reason);
         if (st == V_BAD)
             res->d.invalid_reason = res->reason;
