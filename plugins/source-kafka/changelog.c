@@ -12,10 +12,15 @@ typedef struct wbuf {
 
 static void put_u8(wbuf *w, uint8_t v) { w->p[w->n++] = v; }
 
-static void put_le(wbuf *w, uint64_t v, int bytes)
+/* The low `bytes` bytes of `v`, least significant first. Spelt out, so that a call with a
+ * constant `bytes` is one store where the machine is little-endian. */
+static inline void put_le(wbuf *w, uint64_t v, int bytes)
 {
-    for (int i = 0; i < bytes; i++)
-        w->p[w->n++] = (uint8_t)(v >> (8 * i));
+    const uint8_t le[8] = {(uint8_t)v,         (uint8_t)(v >> 8),  (uint8_t)(v >> 16),
+                           (uint8_t)(v >> 24), (uint8_t)(v >> 32), (uint8_t)(v >> 40),
+                           (uint8_t)(v >> 48), (uint8_t)(v >> 56)};
+    memcpy(w->p + w->n, le, (size_t)bytes);
+    w->n += (size_t)bytes;
 }
 
 static void put_bytes(wbuf *w, const void *src, size_t len)
@@ -188,31 +193,48 @@ bp_clog_choice bp_clog_pick(const bp_clog_value *v, int64_t committed, const voi
 
 /* ---- the maps ------------------------------------------------------------------------- */
 
+/* The map's own buckets, never an identity (nothing stores it). Eight bytes a step: a record
+ * key is some 170 bytes (topic, owner, the plugin's key), and FNV-1a's byte a step was most of
+ * a pending merge. The last mix spreads every bit over the low ones the buckets take. */
 static uint64_t hash_bytes(const void *data, size_t len)
 {
     const uint8_t *p = data;
-    uint64_t h = 14695981039346656037ull; /* FNV-1a: the map's own buckets, never an identity */
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ len;
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t w;
+        memcpy(&w, p, sizeof w);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    uint64_t tail = 0;
     for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return h;
+        tail |= (uint64_t)p[i] << (8 * i);
+    h = (h ^ tail) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
 }
 
-bp_clog_entry *bp_clog_map_find(const bp_clog_map *m, const void *ekey, size_t ekey_len)
+static bp_clog_entry *find_hashed(const bp_clog_map *m, const void *ekey, size_t ekey_len,
+                                  uint64_t h)
 {
-    if (!m || !m->n_buckets || !ekey)
+    if (!m->n_buckets)
         return NULL;
-    uint64_t h = hash_bytes(ekey, ekey_len);
     for (bp_clog_entry *e = m->buckets[h & (m->n_buckets - 1)]; e; e = e->next)
         if (e->hash == h && e->ekey_len == ekey_len && memcmp(e->ekey, ekey, ekey_len) == 0)
             return e;
     return NULL;
 }
 
+bp_clog_entry *bp_clog_map_find(const bp_clog_map *m, const void *ekey, size_t ekey_len)
+{
+    if (!m || !m->n_buckets || !ekey)
+        return NULL;
+    return find_hashed(m, ekey, ekey_len, hash_bytes(ekey, ekey_len));
+}
+
 static void entry_free(bp_clog_entry *e)
 {
-    free(e->topic);
-    free(e->ns);
-    free(e->before);
+    if (!e->before_inline)
+        free(e->before);
     free(e->after);
     free(e);
 }
@@ -238,43 +260,28 @@ static int grow(bp_clog_map *m)
     return 0;
 }
 
-static char *copy_text(const char *s, size_t len)
+/* A new entry for the encoded key `ekey`, whose parts `k` are (k's pointers may be elsewhere),
+ * and its hash: one block holds the entry, a copy of `ekey` (a lookup compares it without
+ * reading another allocation), NUL-terminated copies of the topic and the owner, and `room`
+ * more bytes after them. Not yet in the map. */
+static bp_clog_entry *entry_new(const uint8_t *ekey, size_t ekey_len, const bp_clog_key *k,
+                                uint64_t hash, size_t room)
 {
-    char *c = malloc(len + 1);
-    if (c) {
-        memcpy(c, s, len);
-        c[len] = '\0';
-    }
-    return c;
-}
-
-/* A new entry holding a copy of `ekey` in its own block (a lookup compares it without reading
- * another allocation), decoded into its parts; not yet in the map. */
-static bp_clog_entry *entry_new(const uint8_t *ekey, size_t ekey_len)
-{
-    bp_clog_entry *e = calloc(1, sizeof *e + ekey_len);
+    bp_clog_entry *e =
+        calloc(1, sizeof *e + ekey_len + k->topic_len + 1 + k->ns_len + 1 + room);
     if (!e)
         return NULL;
     memcpy(e->ekey_bytes, ekey, ekey_len);
-    bp_clog_key k;
-    if (bp_clog_key_decode(e->ekey_bytes, ekey_len, &k) != 0) {
-        free(e);
-        return NULL;
-    }
-    e->topic = copy_text(k.topic, k.topic_len);
-    e->ns = copy_text(k.ns, k.ns_len);
-    if (!e->topic || !e->ns) {
-        free(e->topic);
-        free(e->ns);
-        free(e);
-        return NULL;
-    }
+    e->topic = (char *)e->ekey_bytes + ekey_len;
+    memcpy(e->topic, k->topic, k->topic_len); /* calloc wrote the NULs */
+    e->ns = e->topic + k->topic_len + 1;
+    memcpy(e->ns, k->ns, k->ns_len);
     e->ekey = e->ekey_bytes;
     e->ekey_len = ekey_len;
-    e->partition = k.partition;
-    e->key = k.key;
-    e->key_len = k.key_len;
-    e->hash = hash_bytes(ekey, ekey_len);
+    e->partition = k->partition;
+    e->key = e->ekey_bytes + ekey_len - k->key_len; /* the key ends the encoding */
+    e->key_len = k->key_len;
+    e->hash = hash;
     return e;
 }
 
@@ -322,7 +329,8 @@ int bp_clog_pending_merge(bp_clog_map *m, const char *topic, int32_t partition, 
     if (!ekey_len)
         return -1;
     key_write(&k, kb);
-    bp_clog_entry *e = bp_clog_map_find(m, kb, ekey_len);
+    uint64_t hash = hash_bytes(kb, ekey_len);
+    bp_clog_entry *e = find_hashed(m, kb, ekey_len, hash);
     if (e) {
         if (has_after && set_copy(&e->after, &e->after_len, after, after_len) != 0)
             return -1;
@@ -334,10 +342,18 @@ int bp_clog_pending_merge(bp_clog_map *m, const char *topic, int32_t partition, 
         }
         return 0;
     }
-    if (grow(m) != 0 || !(e = entry_new(kb, ekey_len)))
+    /* `before` stays as it is while the key is pending: it goes in the entry's block */
+    size_t room = had_before ? before_len + 1 : 0;
+    if (grow(m) != 0 || !(e = entry_new(kb, ekey_len, &k, hash, room)))
         return -1;
-    if ((had_before && set_copy(&e->before, &e->before_len, before, before_len) != 0) ||
-        (has_after && set_copy(&e->after, &e->after_len, after, after_len) != 0)) {
+    if (had_before) {
+        e->before = (uint8_t *)e->ns + k.ns_len + 1;
+        if (before_len)
+            memcpy(e->before, before, before_len);
+        e->before_len = before_len;
+        e->before_inline = true;
+    }
+    if (has_after && set_copy(&e->after, &e->after_len, after, after_len) != 0) {
         entry_free(e);
         return -1;
     }
@@ -356,7 +372,8 @@ int bp_clog_latest_offer(bp_clog_map *m, const void *key, size_t key_len, const 
     if (!m || !key || !value || bp_clog_key_decode(key, key_len, &k) != 0 ||
         bp_clog_value_decode(value, value_len, &v) != 0)
         return -1;
-    bp_clog_entry *e = bp_clog_map_find(m, key, key_len);
+    uint64_t hash = hash_bytes(key, key_len);
+    bp_clog_entry *e = find_hashed(m, key, key_len, hash);
     if (e && (v.epoch < e->epoch || (v.epoch == e->epoch && v.tag < e->tag)))
         return 0;
     uint8_t *before = NULL, *after = NULL;
@@ -367,16 +384,18 @@ int bp_clog_latest_offer(bp_clog_map *m, const void *key, size_t key_len, const 
         return -1;
     }
     if (!e) {
-        if (grow(m) != 0 || !(e = entry_new(key, key_len))) {
+        if (grow(m) != 0 || !(e = entry_new(key, key_len, &k, hash, 0))) {
             free(before);
             free(after);
             return -1;
         }
         insert(m, e);
     }
-    free(e->before);
+    if (!e->before_inline)
+        free(e->before);
     free(e->after);
     e->before = before;
+    e->before_inline = false;
     e->after = after;
     e->before_len = blen;
     e->after_len = alen;

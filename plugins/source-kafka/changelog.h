@@ -80,7 +80,7 @@ bp_clog_choice bp_clog_pick(const bp_clog_value *v, int64_t committed, const voi
 typedef struct bp_clog_entry {
     const uint8_t *ekey; /* the encoded record key: ekey_bytes */
     size_t ekey_len;
-    char *topic;   /* NUL-terminated copies of the key's parts (owned) */
+    char *topic;   /* NUL-terminated copies of the key's parts, in the entry's own block */
     char *ns;
     int32_t partition;
     const void *key; /* into ekey */
@@ -89,10 +89,11 @@ typedef struct bp_clog_entry {
     int64_t before_from, tag;
     bool has_before, has_after;
     uint8_t *before, *after; /* owned copies */
+    bool before_inline;      /* `before` is in the entry's own block (a pending key's) */
     size_t before_len, after_len;
     uint64_t hash;
     struct bp_clog_entry *next; /* bucket chain */
-    uint8_t ekey_bytes[];       /* in the entry's own block */
+    uint8_t ekey_bytes[];       /* then topic, ns and an inline before, in one block */
 } bp_clog_entry;
 
 typedef struct bp_clog_map {

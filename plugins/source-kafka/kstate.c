@@ -577,35 +577,48 @@ int bp_kstate_assign(bp_kstate *ks, const rd_kafka_topic_partition_list_t *parts
 
 /* ---- checkpoints --------------------------------------------------------------------------- */
 
+/* What a merge needs of one partition: whether it was acknowledged, and its committed position.
+ * Looked up in the two lists once per partition and merge: a batch's changes come in the order
+ * of their keys, which mixes the partitions. The host's topic pointer names the topic: it stays
+ * the same string through one state_changes call, and neither list changes meanwhile. */
+typedef struct merge_part {
+    const char *topic; /* NULL: the slot is empty */
+    int32_t partition;
+    bool acked;
+    int64_t from;
+} merge_part;
+
+#define PART_SLOTS 64 /* by partition number; a partition sharing a slot looks up again */
+
 typedef struct merge_ctx {
     bp_kstate *ks;
     const bp_kpositions *acked, *committed;
     int rc;
-    /* the last change's partition (a batch's changes come in runs of one partition): whether
-     * it was acknowledged, and its committed position. The host's topic pointer names it: it
-     * stays the same string through one state_changes call, and neither list changes meanwhile. */
-    const char *topic;
-    int32_t partition;
-    bool acked_here;
-    int64_t from;
+    merge_part parts[PART_SLOTS];
 } merge_ctx;
+
+static const merge_part *part_of(merge_ctx *m, const char *topic, int32_t partition)
+{
+    merge_part *p = &m->parts[(uint32_t)partition % PART_SLOTS];
+    if (p->topic != topic || p->partition != partition) {
+        const bp_kpos *c = bp_kpos_find(m->committed, topic, partition);
+        *p = (merge_part){.topic = topic, .partition = partition,
+                          .acked = bp_kpos_find(m->acked, topic, partition) != NULL,
+                          .from = c ? c->next : -1};
+    }
+    return p;
+}
 
 static int merge_one(void *user, const bp_state_change *ch)
 {
     merge_ctx *m = user;
     if (!ch->topic || ch->partition < 0)
         return 0;
-    if (ch->topic != m->topic || ch->partition != m->partition) {
-        const bp_kpos *c = bp_kpos_find(m->committed, ch->topic, ch->partition);
-        m->topic = ch->topic;
-        m->partition = ch->partition;
-        m->acked_here = bp_kpos_find(m->acked, ch->topic, ch->partition) != NULL;
-        m->from = c ? c->next : -1;
-    }
-    if (!m->acked_here)
+    const merge_part *p = part_of(m, ch->topic, ch->partition);
+    if (!p->acked)
         return 0; /* a partition given up: its next owner restores it as of the commit */
     if (bp_clog_pending_merge(&m->ks->pending, ch->topic, ch->partition, ch->ns, ch->key,
-                              ch->key_len, ch->had_before, ch->before, ch->before_len, m->from,
+                              ch->key_len, ch->had_before, ch->before, ch->before_len, p->from,
                               ch->has_after, ch->after, ch->after_len) != 0) {
         m->rc = BP_FATAL;
         return 1;
@@ -617,7 +630,7 @@ static int merge_one(void *user, const bp_state_change *ch)
 int bp_kstate_merge(bp_kstate *ks, const bp_batch *batch, const bp_kpositions *acked,
                     const bp_kpositions *committed)
 {
-    merge_ctx m = {ks, acked, committed, BP_OK, NULL, -1, false, -1};
+    merge_ctx m = {.ks = ks, .acked = acked, .committed = committed, .rc = BP_OK};
     int rc = ks->h->state_changes(ks->ctx, batch, merge_one, &m);
     if (m.rc != BP_OK || (rc != BP_OK && rc != 1)) {
         ks->h->log(ks->ctx, BP_LOG_ERROR, "state: cannot keep the batch's state changes "
@@ -627,21 +640,41 @@ int bp_kstate_merge(bp_kstate *ks, const bp_batch *batch, const bp_kpositions *a
     return BP_OK;
 }
 
+/* One partition's acknowledged position and epoch, looked up once per write: the pending map's
+ * order mixes the partitions. The pointers live through the write (neither list changes). */
+typedef struct write_part {
+    const char *topic; /* the topic of the entry it was looked up for; NULL: the slot is empty */
+    int32_t partition;
+    const bp_kpos *acked, *epoch;
+} write_part;
+
 typedef struct write_ctx {
     bp_kstate *ks;
     const bp_kpositions *acked;
     int rc;
     size_t n;
+    write_part parts[PART_SLOTS];
 } write_ctx;
+
+static const write_part *write_part_of(write_ctx *w, const char *topic, int32_t partition)
+{
+    write_part *p = &w->parts[(uint32_t)partition % PART_SLOTS];
+    if (!p->topic || p->partition != partition || strcmp(p->topic, topic) != 0)
+        *p = (write_part){.topic = topic, .partition = partition,
+                          .acked = bp_kpos_find(w->acked, topic, partition),
+                          .epoch = bp_kpos_find(&w->ks->epochs, topic, partition)};
+    return p;
+}
 
 static int write_one(void *user, const bp_clog_entry *e)
 {
     write_ctx *w = user;
     bp_kstate *ks = w->ks;
-    const bp_kpos *a = bp_kpos_find(w->acked, e->topic, e->partition);
+    const write_part *part = write_part_of(w, e->topic, e->partition);
+    const bp_kpos *a = part->acked;
     if (!a)
         return 0;
-    const bp_kpos *ep = bp_kpos_find(&ks->epochs, e->topic, e->partition);
+    const bp_kpos *ep = part->epoch;
     bp_clog_value v = {.epoch = ep ? (uint64_t)ep->next : 1, .before_from = e->before_from,
                        .tag = a->next, .has_before = e->has_before, .before = e->before,
                        .before_len = e->before_len, .has_after = e->has_after, .after = e->after,
@@ -682,7 +715,7 @@ int bp_kstate_write(bp_kstate *ks, const bp_kpositions *acked)
     if (!ks->producer || ks->partitions <= 0)
         return BP_RETRY; /* cannot happen: changes come only from assigned partitions */
     ks->failed = 0;
-    write_ctx w = {ks, acked, BP_OK, 0};
+    write_ctx w = {.ks = ks, .acked = acked, .rc = BP_OK};
     bp_clog_map_each(&ks->pending, write_one, &w);
     rd_kafka_resp_err_t e = rd_kafka_flush(ks->producer, FLUSH_TIMEOUT_MS);
     if (rd_kafka_fatal_error(ks->producer, NULL, 0)) {

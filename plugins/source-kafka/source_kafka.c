@@ -76,6 +76,11 @@ typedef struct source {
     bool synced;             /* the group has sent an assignment (perhaps empty) */
     bool destroy_guard;      /* cooperative-sticky with a librdkafka that aborts: see src_close */
     bp_fetch_wake wake;      /* librdkafka < 2.2 and a small prefetch queue: fetch_wake.h */
+    /* Messages and bytes added by the poll() in progress, counted when it returns: the host's
+     * count() looks its counter up by name, twice a message was a sixth of the poll. Both are
+     * named at the first message, so that the counters keep their place among the others. */
+    uint64_t polled_messages, polled_bytes;
+    bool counters_named;
 } source;
 
 static const bp_option options[] = {
@@ -751,8 +756,13 @@ static int add_message(source *s, bp_batch *batch, const rd_kafka_message_t *m)
                   m->len, rc);
         return BP_FATAL;
     }
-    s->h->count(s->ctx, "messages", 1);
-    s->h->count(s->ctx, "bytes", (double)m->len);
+    if (!s->counters_named) {
+        s->h->count(s->ctx, "messages", 0);
+        s->h->count(s->ctx, "bytes", 0);
+        s->counters_named = true;
+    }
+    s->polled_messages++;
+    s->polled_bytes += m->len;
     return BP_OK;
 }
 
@@ -807,9 +817,8 @@ static int serve_while_unrestored(source *s, bp_batch *batch)
     return rc != BP_OK || s->h->batch_count(batch) ? rc : BP_RETRY;
 }
 
-static int src_poll(void *state, bp_batch *batch, int timeout_ms)
+static int poll_batch(source *s, bp_batch *batch, int timeout_ms)
 {
-    source *s = state;
     if (!s->subscribed) {
         rd_kafka_resp_err_t e = rd_kafka_subscribe(s->rk, s->topics);
         if (e) {
@@ -878,6 +887,18 @@ static int src_poll(void *state, bp_batch *batch, int timeout_ms)
             break;
     }
     bp_fetch_wake_note_batch(&s->wake, s->h->batch_count(batch) - had, cap - had);
+    return rc;
+}
+
+static int src_poll(void *state, bp_batch *batch, int timeout_ms)
+{
+    source *s = state;
+    int rc = poll_batch(s, batch, timeout_ms);
+    if (s->polled_messages) {
+        s->h->count(s->ctx, "messages", (double)s->polled_messages);
+        s->h->count(s->ctx, "bytes", (double)s->polled_bytes);
+        s->polled_messages = s->polled_bytes = 0;
+    }
     return rc;
 }
 

@@ -4,12 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct bp_arena_chunk {
-    bp_arena_chunk *next;
-    size_t size, used;
-    max_align_t data[]; /* the bytes handed out */
-};
-
 void bp_arena_init(bp_arena *a, size_t chunk_size)
 {
     a->head = NULL;
@@ -49,22 +43,15 @@ static bp_arena_chunk *new_chunk(bp_arena *a, size_t need)
     return c;
 }
 
-void *bp_arena_alloc_raw(bp_arena *a, size_t size)
+void *bp__arena_alloc_in_new_chunk(bp_arena *a, size_t rounded)
 {
-    size_t rounded = (size + 7u) & ~(size_t)7u;
-    if (rounded < size)
+    bp_arena_chunk *c = new_chunk(a, rounded);
+    if (!c)
         return NULL;
-    bp_arena_chunk *c = a->head;
-    if (!c || c->size - c->used < rounded) {
-        c = new_chunk(a, rounded);
-        if (!c)
-            return NULL;
-        c->next = a->head;
-        a->head = c;
-    }
-    void *p = (char *)c->data + c->used;
-    c->used += rounded;
-    return p;
+    c->next = a->head;
+    a->head = c;
+    c->used = rounded;
+    return c->data;
 }
 
 void *bp_arena_alloc(bp_arena *a, size_t size)

@@ -10,6 +10,13 @@
 
 typedef struct bp_arena_chunk bp_arena_chunk;
 
+/* This header's part is private to arena.c and bp_arena_alloc_raw below: one chunk of memory. */
+struct bp_arena_chunk {
+    bp_arena_chunk *next;
+    size_t size, used;
+    max_align_t data[]; /* the bytes handed out */
+};
+
 typedef struct bp_arena {
     bp_arena_chunk *head; /* chunk being filled, then the older ones in use */
     bp_arena_chunk *free; /* chunks kept for reuse after a reset */
@@ -23,8 +30,9 @@ void bp_arena_init(bp_arena *a, size_t chunk_size);
 void bp_arena_init_growing(bp_arena *a, size_t chunk_size);
 /* Returns 8-byte aligned memory, or NULL when out of memory. Zero-filled. */
 void *bp_arena_alloc(bp_arena *a, size_t size);
-/* The same, not zero-filled: for a caller that writes every byte itself. */
-void *bp_arena_alloc_raw(bp_arena *a, size_t size);
+/* The same, not zero-filled: for a caller that writes every byte itself. Inline: the decoder's
+ * cJSON nodes, a hundred and more per payload, come through it one by one. */
+static inline void *bp_arena_alloc_raw(bp_arena *a, size_t size);
 /* Copies `len` bytes and adds a NUL; NULL in gives NULL out. */
 char *bp_arena_strndup(bp_arena *a, const char *s, size_t len);
 char *bp_arena_strdup(bp_arena *a, const char *s);
@@ -40,5 +48,21 @@ size_t bp_arena_used(const bp_arena *a);
 /* Forgets every allocation but keeps the memory for the next batch. */
 void bp_arena_reset(bp_arena *a);
 void bp_arena_free(bp_arena *a);
+
+/* bp_arena_alloc_raw's way when the chunk being filled has no room (private to this header). */
+void *bp__arena_alloc_in_new_chunk(bp_arena *a, size_t rounded);
+
+static inline void *bp_arena_alloc_raw(bp_arena *a, size_t size)
+{
+    size_t rounded = (size + 7u) & ~(size_t)7u;
+    if (rounded < size)
+        return NULL;
+    bp_arena_chunk *c = a->head;
+    if (!c || c->size - c->used < rounded)
+        return bp__arena_alloc_in_new_chunk(a, rounded);
+    void *p = (char *)c->data + c->used;
+    c->used += rounded;
+    return p;
+}
 
 #endif
