@@ -361,12 +361,11 @@ static int decode_state(const bp_trend_config *cfg, const uint8_t *in, size_t le
         s->mean = bp_le_get_f64(at + 20);
         s->var = bp_le_get_f64(at + 28);
         at += 36;
-        if (s->n == 0 || s->prev_ms == INT64_MIN || !isfinite(s->prev_sys) ||
-            !isfinite(s->mean) || !isfinite(s->var) || s->var < 0)
+        if (s->n == 0 || s->prev_ms == INT64_MIN || !isfinite(s->prev_sys) || !isfinite(s->mean) ||
+            !isfinite(s->var) || s->var < 0)
             return -1;
     }
-    if (!read_times(&at, (int)n_high, n, s->high_ms) ||
-        !read_times(&at, (int)n_low, n, s->low_ms))
+    if (!read_times(&at, (int)n_high, n, s->high_ms) || !read_times(&at, (int)n_low, n, s->low_ms))
         return -1;
     return 0;
 }
