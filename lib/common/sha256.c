@@ -134,6 +134,21 @@ static void blocks(uint32_t h[8], const uint8_t *p, size_t n, bool portable)
         block_portable(h, p + 64 * i);
 }
 
+/* `v` as 4 big-endian bytes at `out`: one swap and one store where the compiler knows how (GCC
+ * 12 turned the byte-by-byte form into ~200 instructions, a third of a hash with SHA-NI). */
+static void put_be32(uint8_t *out, uint32_t v)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap32(v);
+    memcpy(out, &v, sizeof v);
+#else
+    out[0] = (uint8_t)(v >> 24);
+    out[1] = (uint8_t)(v >> 16);
+    out[2] = (uint8_t)(v >> 8);
+    out[3] = (uint8_t)v;
+#endif
+}
+
 static void sha256(const void *data, size_t len, uint8_t out[32], bool portable)
 {
     uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
@@ -148,15 +163,11 @@ static void sha256(const void *data, size_t len, uint8_t out[32], bool portable)
     tail[left] = 0x80;
     size_t tail_len = left < 56 ? 64 : 128;
     uint64_t bits = (uint64_t)len * 8;
-    for (int i = 0; i < 8; i++)
-        tail[tail_len - 1 - i] = (uint8_t)(bits >> (8 * i));
+    put_be32(tail + tail_len - 8, (uint32_t)(bits >> 32));
+    put_be32(tail + tail_len - 4, (uint32_t)bits);
     blocks(h, tail, tail_len / 64, portable);
-    for (int i = 0; i < 8; i++) {
-        out[4 * i] = (uint8_t)(h[i] >> 24);
-        out[4 * i + 1] = (uint8_t)(h[i] >> 16);
-        out[4 * i + 2] = (uint8_t)(h[i] >> 8);
-        out[4 * i + 3] = (uint8_t)h[i];
-    }
+    for (int i = 0; i < 8; i++)
+        put_be32(out + 4 * i, h[i]);
 }
 
 void bp_sha256(const void *data, size_t len, uint8_t out[32])

@@ -301,8 +301,7 @@ size_t bp_trend_encode(const bp_trend_config *cfg, const bp_patient_state *p, ui
     if (p->latest_ms != INT64_MIN)
         o = bp_le_put_u64(o, (uint64_t)p->latest_ms);
     if (p->n > 0) {
-        for (int i = 0; i < 4; i++)
-            *o++ = (uint8_t)(p->n >> (8 * i));
+        o = bp_le_put_u32(o, p->n);
         o = bp_le_put_u64(o, (uint64_t)p->prev_ms);
         o = bp_le_put_f64(o, p->prev_sys);
         o = bp_le_put_f64(o, p->mean);
@@ -330,9 +329,12 @@ static bool read_times(const uint8_t **in, int count, int n, int64_t *ring)
     return true;
 }
 
-int bp_trend_decode(const bp_trend_config *cfg, const uint8_t *in, size_t len, bp_patient_state *p)
+/* bp_trend_decode's reading of a value into `s`: 0, or -1 when it is not one (`s` then holds
+ * part of it). */
+static int decode_state(const bp_trend_config *cfg, const uint8_t *in, size_t len,
+                        bp_patient_state *s)
 {
-    bp_patient_state_init(p);
+    bp_patient_state_init(s);
     int n = cfg->sustained_count;
     if (n < 1 || n > BP_TREND_MAX_SUSTAINED)
         n = BP_TREND_MAX_SUSTAINED;
@@ -346,30 +348,35 @@ int bp_trend_decode(const bp_trend_config *cfg, const uint8_t *in, size_t len, b
     if (len != want)
         return -1;
     const uint8_t *at = in + 3;
-    bp_patient_state s;
-    bp_patient_state_init(&s);
     if (flags & 1) {
-        s.latest_ms = (int64_t)bp_le_get_u64(at);
+        s->latest_ms = (int64_t)bp_le_get_u64(at);
         at += 8;
-        if (s.latest_ms == INT64_MIN)
+        if (s->latest_ms == INT64_MIN)
             return -1;
     }
     if (flags & 2) {
-        s.n =
-            (uint32_t)at[0] | (uint32_t)at[1] << 8 | (uint32_t)at[2] << 16 | (uint32_t)at[3] << 24;
-        s.prev_ms = (int64_t)bp_le_get_u64(at + 4);
-        s.prev_sys = bp_le_get_f64(at + 12);
-        s.mean = bp_le_get_f64(at + 20);
-        s.var = bp_le_get_f64(at + 28);
+        s->n = bp_le_get_u32(at);
+        s->prev_ms = (int64_t)bp_le_get_u64(at + 4);
+        s->prev_sys = bp_le_get_f64(at + 12);
+        s->mean = bp_le_get_f64(at + 20);
+        s->var = bp_le_get_f64(at + 28);
         at += 36;
-        if (s.n == 0 || s.prev_ms == INT64_MIN || !isfinite(s.prev_sys) || !isfinite(s.mean) ||
-            !isfinite(s.var) || s.var < 0)
+        if (s->n == 0 || s->prev_ms == INT64_MIN || !isfinite(s->prev_sys) || !isfinite(s->mean) ||
+            !isfinite(s->var) || s->var < 0)
             return -1;
     }
-    if (!read_times(&at, (int)n_high, n, s.high_ms) || !read_times(&at, (int)n_low, n, s.low_ms))
+    if (!read_times(&at, (int)n_high, n, s->high_ms) || !read_times(&at, (int)n_low, n, s->low_ms))
         return -1;
-    *p = s;
     return 0;
+}
+
+int bp_trend_decode(const bp_trend_config *cfg, const uint8_t *in, size_t len, bp_patient_state *p)
+{
+    /* straight into `p` (read per reading, twice), put back as initialized when not a value */
+    if (decode_state(cfg, in, len, p) == 0)
+        return 0;
+    bp_patient_state_init(p);
+    return -1;
 }
 
 size_t bp_trend_key(const char *patient, uint8_t *out)
@@ -476,27 +483,26 @@ size_t bp_trend_history_encode(const bp_trend_config *c, const bp_trend_history 
 int bp_trend_history_decode(const bp_trend_config *c, const uint8_t *in, size_t len,
                             bp_trend_history *h)
 {
-    bp_trend_history_init(h);
-    if (!in || len < 1)
-        return -1;
-    if (in[0] != BP_TREND_LAYOUT_REVISABLE) { /* trend.1: a history without entries */
-        if (bp_trend_decode(c, in, len, &h->now) != 0)
-            return -1;
+    /* straight into `h` (no second history copied over it, no entry cleared that is written
+     * next: this runs for every reading), put back as bp_trend_history_init leaves it when any
+     * part is not right */
+    bool ok = in && len >= 1;
+    if (ok && in[0] != BP_TREND_LAYOUT_REVISABLE) { /* trend.1: a history without entries */
+        ok = decode_state(c, in, len, &h->now) == 0;
         h->base = h->now;
-        return 0;
+        h->n = 0;
+    } else if (ok) {
+        bp_revisable_parts parts;
+        ok = bp_revisable_decode(in, len, BP_TREND_MAX_REVISABLE, &parts, h->entries) == 0 &&
+             decode_state(c, parts.now, parts.now_len, &h->now) == 0 &&
+             decode_state(c, parts.base, parts.base_len, &h->base) == 0;
+        for (int i = 0; ok && i < parts.n; i++)
+            ok = h->entries[i].at_ms != INT64_MIN; /* the "no time" mark: never a kept reading's */
+        h->n = ok ? parts.n : 0;
     }
-    /* straight into `h` (no second history copied over it: this runs for every reading), put
-     * back as bp_trend_history_init leaves it when any part is not right */
-    bp_revisable_parts parts;
-    bool ok = bp_revisable_decode(in, len, BP_TREND_MAX_REVISABLE, &parts, h->entries) == 0 &&
-              bp_trend_decode(c, parts.now, parts.now_len, &h->now) == 0 &&
-              bp_trend_decode(c, parts.base, parts.base_len, &h->base) == 0;
-    for (int i = 0; ok && i < parts.n; i++)
-        ok = h->entries[i].at_ms != INT64_MIN; /* the "no time" mark: never a kept reading's */
     if (!ok) {
         bp_trend_history_init(h);
         return -1;
     }
-    h->n = parts.n;
     return 0;
 }

@@ -153,7 +153,8 @@ int bp_trend_history_revise(const bp_trend_config *cfg, int keep, bp_trend_histo
 #define BP_TREND_LAYOUT_REVISABLE BP_REVISABLE_LAYOUT
 #define BP_TREND_HISTORY_MAX (3 + 2 * BP_TREND_STATE_MAX + 1 + BP_TREND_MAX_REVISABLE * 32)
 size_t bp_trend_history_encode(const bp_trend_config *cfg, const bp_trend_history *h, uint8_t *out);
-/* 0, or -1 (and `h` as bp_trend_history_init leaves it) when the bytes are neither layout. */
+/* 0, or -1 (and `h` as bp_trend_history_init leaves it) when the bytes are neither layout.
+ * Entries past h->n are left as they were. */
 int bp_trend_history_decode(const bp_trend_config *cfg, const uint8_t *in, size_t len,
                             bp_trend_history *h);
 

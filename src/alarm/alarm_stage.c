@@ -144,17 +144,17 @@ static const bp_alarm_condition *cond_named(const bp_alarms *a, const char *name
     return NULL;
 }
 
-/* The state of `key` in the scope of `rec`; idle when there is none. -1 on a store failure. */
-static int load(bp_alarms *a, const bp_record *rec, const char *key, size_t key_len,
-                bp_alarm_state *st)
+/* The state of `key` in the scope of `rec` into *st (idle when it cannot be read). False when
+ * the key holds none: *st is left as it was then, for the caller to clear only when it goes on
+ * (most conditions of most readings have no alarm, and a cleared state is ~900 bytes). */
+static bool load(bp_alarms *a, const bp_record *rec, const char *key, size_t key_len,
+                 bp_alarm_state *st)
 {
     unsigned char buf[1024];
     size_t len = 0;
     int rc = bp_state_get(&a->owner, rec, key, key_len, buf, sizeof buf, &len);
-    if (rc == BP_END) {
-        memset(st, 0, sizeof *st);
-        return 0;
-    }
+    if (rc == BP_END)
+        return false;
     if (rc != BP_OK || bp_alarm_state_decode(st, buf, len) != 0) {
         bp_log("alarms", BP_LOG_WARN,
                "an alarm state could not be read (status %d); it starts "
@@ -162,7 +162,7 @@ static int load(bp_alarms *a, const bp_record *rec, const char *key, size_t key_
                rc);
         memset(st, 0, sizeof *st);
     }
-    return 0;
+    return true;
 }
 
 static int store(bp_alarms *a, const bp_record *rec, const char *key, size_t key_len,
@@ -343,9 +343,12 @@ static int on_reading(bp_alarms *a, bp_batch *records, const bp_record *rec, int
             continue; /* a patient id too long to be a key: never an alarm (documented) */
         const char *key = keys.key;
         bp_alarm_state st;
-        if (load(a, rec, key, klen, &st) != 0)
-            return -1;
+        bool held = load(a, rec, key, klen, &st);
         bool matches = bp_alarm_condition_matches(c, rec);
+        if (!held && !matches)
+            continue; /* idle, and stays so */
+        if (!held)
+            memset(&st, 0, sizeof st);
         if (!matches && st.phase == BP_ALARM_IDLE)
             continue;
         bp_alarm_step step;

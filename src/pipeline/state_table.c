@@ -4,14 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define FNV_PRIME 1099511628211ull
+#define FNV_STEP(h, byte) (((h) ^ (byte)) * FNV_PRIME)
+
 uint64_t bp_state_key_hash(uint32_t owner, const void *key, size_t len)
 {
     uint64_t h = 1469598103934665603ull ^ owner; /* FNV-1a */
     const unsigned char *p = key;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 1099511628211ull;
-    }
+    size_t i = 0;
+    /* Four bytes a turn: the same hash (it orders the buckets, so the snapshot files' bytes),
+     * with a quarter of the loop's counting; every state get and put hashes its key. */
+    for (; i + 4 <= len; i += 4)
+        h = FNV_STEP(FNV_STEP(FNV_STEP(FNV_STEP(h, p[i]), p[i + 1]), p[i + 2]), p[i + 3]);
+    for (; i < len; i++)
+        h = FNV_STEP(h, p[i]);
     return h ^ (h >> 31);
 }
 
