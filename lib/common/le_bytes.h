@@ -5,6 +5,7 @@
 #ifndef BP_LE_BYTES_H
 #define BP_LE_BYTES_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -17,16 +18,23 @@
 #define BP_LE_HOST 0
 #endif
 
+/* Writes the low `n` bytes of `v` at `out`, least significant first, and returns the byte
+ * after them (on a little-endian host those are the number's first bytes in memory). */
+static inline uint8_t *bp_le_put_n(uint8_t *out, uint64_t v, size_t n)
+{
+    if (BP_LE_HOST) {
+        memcpy(out, &v, n);
+        return out + n;
+    }
+    for (size_t i = 0; i < n; i++)
+        *out++ = (uint8_t)(v >> (8 * i));
+    return out;
+}
+
 /* Writes `v` at `out` (8 bytes) and returns the byte after it. */
 static inline uint8_t *bp_le_put_u64(uint8_t *out, uint64_t v)
 {
-    if (BP_LE_HOST) {
-        memcpy(out, &v, sizeof v);
-        return out + sizeof v;
-    }
-    for (int i = 0; i < 8; i++)
-        *out++ = (uint8_t)(v >> (8 * i));
-    return out;
+    return bp_le_put_n(out, v, 8);
 }
 
 static inline uint64_t bp_le_get_u64(const uint8_t *in)
@@ -43,13 +51,7 @@ static inline uint64_t bp_le_get_u64(const uint8_t *in)
 
 static inline uint8_t *bp_le_put_u32(uint8_t *out, uint32_t v)
 {
-    if (BP_LE_HOST) {
-        memcpy(out, &v, sizeof v);
-        return out + sizeof v;
-    }
-    for (int i = 0; i < 4; i++)
-        *out++ = (uint8_t)(v >> (8 * i));
-    return out;
+    return bp_le_put_n(out, v, 4);
 }
 
 static inline uint32_t bp_le_get_u32(const uint8_t *in)
@@ -57,7 +59,6 @@ static inline uint32_t bp_le_get_u32(const uint8_t *in)
     return (uint32_t)in[0] | (uint32_t)in[1] << 8 | (uint32_t)in[2] << 16 | (uint32_t)in[3] << 24;
 }
 
-/* A double as its IEEE 754 bits, so NaN (a value not known yet) is kept as NaN. */
 static inline uint8_t *bp_le_put_f64(uint8_t *out, double d)
 {
     uint64_t v;
