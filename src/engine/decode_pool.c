@@ -61,15 +61,7 @@ struct bp_decode_pool {
 
 static bool copy_text(bp_arena *a, const char **field)
 {
-    if (!*field)
-        return true;
-    size_t size = strlen(*field) + 1;
-    char *copy = bp_arena_alloc_raw(a, size); /* not zeroed: every byte is written */
-    if (!copy)
-        return false;
-    memcpy(copy, *field, size);
-    *field = copy;
-    return true;
+    return !*field || (*field = bp_arena_strdup(a, *field)) != NULL;
 }
 
 /* The decoder's callback on a pool thread: the item and its strings into the slot. */

@@ -180,8 +180,7 @@ static const char *skipped_name(walk *w, const char *type, const cJSON *node, co
 {
     const char *id = type ? member_text(node, "id") : NULL;
     if (id) {
-        const char *version =
-            member_text(bp_json_member(node, "meta"), "versionId");
+        const char *version = member_text(bp_json_member(node, "meta"), "versionId");
         size_t size = strlen(type) + strlen(id) + (version ? strlen(version) + 10 : 0) + 2;
         char *name = owned_string(w, size);
         if (name)
@@ -216,8 +215,7 @@ static const char *concept_code(const cJSON *concept)
 static bool is_mean_pressure(const cJSON *obs)
 {
     const cJSON *coding;
-    cJSON_ArrayForEach(coding, bp_json_member(
-                                   bp_json_member(obs, "code"), "coding"))
+    cJSON_ArrayForEach(coding, bp_json_member(bp_json_member(obs, "code"), "coding"))
     {
         const char *code = member_text(coding, "code");
         if (code && (strcmp(code, "8478-0") == 0 || strcmp(code, "150023") == 0))
@@ -289,8 +287,7 @@ static void visit_bundle(walk *w, const cJSON *bundle, int index, const char *fu
             add_invalid(w, i, "Bundle entry is not a JSON object");
         else if (res)
             visit(w, res, i, url, false, NULL, 0);
-        else if (bp_json_member(entry, "request") ||
-                 bp_json_member(entry, "response"))
+        else if (bp_json_member(entry, "request") || bp_json_member(entry, "response"))
             /* A request-only entry (e.g. DELETE) or a transaction-response entry. */
             add_skipped(w, i, BP_SKIP_NO_RESOURCE, NULL, entry, url, NULL, 0);
         else

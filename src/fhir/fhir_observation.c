@@ -152,42 +152,37 @@ typedef struct obs_members {
  * first letter picks the few candidates, so most members cost one comparison. */
 static const cJSON **member_slot(obs_members *m, const char *name)
 {
-    static const struct {
-        const char *key;
-        size_t offset;
-    } keys[] = {
-        /* by first letter, as member_slot's switch has them */
-        {"code", offsetof(obs_members, code)},
-        {"component", offsetof(obs_members, component)},
-        {"contained", offsetof(obs_members, contained)},
-        {"device", offsetof(obs_members, device)},
-        {"dataAbsentReason", offsetof(obs_members, absent)},
-        {"effectiveDateTime", offsetof(obs_members, times[0])},
-        {"effectivePeriod", offsetof(obs_members, times[1])},
-        {"effectiveInstant", offsetof(obs_members, times[2])},
-        {"id", offsetof(obs_members, id)},
-        {"issued", offsetof(obs_members, times[3])},
-        {"meta", offsetof(obs_members, meta)},
-        {"performer", offsetof(obs_members, performer)},
-        {"status", offsetof(obs_members, status)},
-        {"subject", offsetof(obs_members, subject)},
-        {"valueQuantity", offsetof(obs_members, value)},
-    };
-    size_t first, stop; /* the keys in keys[first..stop) share name's first letter */
+#define MEMBER(key, field)                                                                         \
+    if (strcmp(name, key) == 0)                                                                    \
+    return &m->field
     switch (name[0]) {
-    case 'c': first = 0, stop = 3; break;
-    case 'd': first = 3, stop = 5; break;
-    case 'e': first = 5, stop = 8; break;
-    case 'i': first = 8, stop = 10; break;
-    case 'm': first = 10, stop = 11; break;
-    case 'p': first = 11, stop = 12; break;
-    case 's': first = 12, stop = 14; break;
-    case 'v': first = 14, stop = 15; break;
-    default: return NULL;
+    case 'c':
+        MEMBER("code", code);
+        MEMBER("component", component);
+        MEMBER("contained", contained);
+        break;
+    case 'd':
+        MEMBER("device", device);
+        MEMBER("dataAbsentReason", absent);
+        break;
+    case 'e':
+        MEMBER("effectiveDateTime", times[0]);
+        MEMBER("effectivePeriod", times[1]);
+        MEMBER("effectiveInstant", times[2]);
+        break;
+    case 'i':
+        MEMBER("id", id);
+        MEMBER("issued", times[3]);
+        break;
+    case 'm': MEMBER("meta", meta); break;
+    case 'p': MEMBER("performer", performer); break;
+    case 's':
+        MEMBER("status", status);
+        MEMBER("subject", subject);
+        break;
+    case 'v': MEMBER("valueQuantity", value); break;
     }
-    for (size_t i = first; i < stop; i++)
-        if (strcmp(name, keys[i].key) == 0)
-            return (const cJSON **)((char *)m + keys[i].offset);
+#undef MEMBER
     return NULL;
 }
 
@@ -199,11 +194,6 @@ static void index_members(const cJSON *obs, obs_members *m)
         if (slot && !*slot) /* the first of duplicated keys, as cJSON lookups do */
             *slot = c;
     }
-}
-
-static const char *text_of(const cJSON *v)
-{
-    return bp_json_text(v);
 }
 
 typedef enum { V_ABSENT, V_OK, V_BAD } value_state;
@@ -493,8 +483,8 @@ static const char *compose(bp_obs_ctx *ctx, const char *part1, const char *escap
 static void stable_id(const cJSON *obs, const obs_members *m, const char *full_url,
                       const char *raw, size_t raw_len, bp_obs_ctx *ctx, bp_obs_result *res)
 {
-    const char *id = text_of(m->id);
-    const char *status = text_of(m->status);
+    const char *id = bp_json_text(m->id);
+    const char *status = bp_json_text(m->status);
     /* A retraction sent without a version must not take the stable id of the reading it
      * retracts (a sink that keeps one record per stable id would then see a duplicate). There
      * is one retraction per logical id, so its own id needs no hash: a replay is the same. */
@@ -611,7 +601,7 @@ static bool refuse_long(const char *what, const char *id, const cJSON *obs, cons
  * a reading can never be replaced or retracted). */
 static const char *logical_id(const obs_members *m, const char *full_url, bp_obs_ctx *ctx)
 {
-    const char *id = text_of(m->id);
+    const char *id = bp_json_text(m->id);
     if (id && *id)
         return compose(ctx, id, ID_ESCAPES, NULL, NULL, NULL);
     if (full_url && *full_url)
@@ -726,8 +716,8 @@ void bp_obs_extract(const cJSON *obs, const char *full_url, const char *raw, siz
     res->d.effective_ms = INT64_MIN;
     obs_members m;
     index_members(obs, &m);
-    res->d.observation_id = text_of(m.id);
-    res->d.status = text_of(m.status);
+    res->d.observation_id = bp_json_text(m.id);
+    res->d.status = bp_json_text(m.status);
     if (ctx->nul_marked && refuse_nul(obs, full_url, raw, raw_len, ctx, res))
         return;
 
