@@ -29,14 +29,15 @@ static void newline(doc_writer *w)
  * in it to escape and its length known when compiled, so no document scans or measures it. */
 #define LIT(name) ("" name), sizeof("" name) - 1
 
-static void pretty_key(doc_writer *w, const char *name, size_t n)
+/* `,"name":` with the name escaped where it needs it, and the pretty layout's line and space. */
+static void escaped_key(doc_writer *w, const char *name, size_t n)
 {
     if (!w->first)
         bp_buf_putc(w->out, ',');
     w->first = false;
     newline(w);
     bp_buf_json_string(w->out, name, n);
-    bp_buf_puts(w->out, ": ");
+    bp_buf_puts(w->out, w->pretty ? ": " : ":");
 }
 
 /* `,"name":` (compact) for a name with nothing to escape, in one copy. Inline, as are the
@@ -45,7 +46,7 @@ static inline __attribute__((always_inline)) void plain_key(doc_writer *w, const
                                                             size_t n)
 {
     if (w->pretty) {
-        pretty_key(w, name, n);
+        escaped_key(w, name, n);
         return;
     }
     if (!bp_buf_reserve(w->out, n + 4))
@@ -67,16 +68,10 @@ static inline __attribute__((always_inline)) void plain_key(doc_writer *w, const
 static void key(doc_writer *w, const char *name)
 {
     size_t n = strlen(name);
-    if (bp_json_plain_prefix(name, n) == n) {
+    if (bp_json_plain_prefix(name, n) == n)
         plain_key(w, name, n);
-        return;
-    }
-    if (!w->first)
-        bp_buf_putc(w->out, ',');
-    w->first = false;
-    newline(w);
-    bp_buf_json_string(w->out, name, n);
-    bp_buf_puts(w->out, w->pretty ? ": " : ":");
+    else
+        escaped_key(w, name, n);
 }
 
 static void open_obj(doc_writer *w)
