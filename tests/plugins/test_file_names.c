@@ -2,7 +2,9 @@
 #include "check.h"
 #include "file_names.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 int main(void)
 {
@@ -64,6 +66,28 @@ int main(void)
     CHECK_STR(out, "bp-20260102T03.ndjson");
     CHECK(bp_hour_file_name(-1, out, sizeof out) == 0);
     CHECK_STR(out, "bp-19691231T23.ndjson");
+    /* The name is kept per hour between calls: readings in a row, forwards and backwards over
+     * hour, day and epoch boundaries (ms 0 and -1 are different hours), each against gmtime's. */
+    int hour_mismatches = 0;
+    int64_t at = -7200000LL - 1;
+    for (int k = 0; k < 400; k++) {
+        at += k % 7 == 3 ? -2500000LL : 611111LL; /* mostly on, now and then back an hour */
+        int64_t secs = at >= 0 ? at / 1000 : (at - 999) / 1000;
+        time_t t = (time_t)secs;
+        struct tm tm;
+        char want[64];
+        gmtime_r(&t, &tm);
+        strftime(want, sizeof want, "bp-%Y%m%dT%H.ndjson", &tm);
+        if (bp_hour_file_name(at, out, sizeof out) != 0 || strcmp(out, want) != 0)
+            hour_mismatches++;
+    }
+    CHECK(hour_mismatches == 0);
+    CHECK(bp_hour_file_name(0, out, sizeof out) == 0);
+    CHECK_STR(out, "bp-19700101T00.ndjson");
+    CHECK(bp_hour_file_name(-1, out, sizeof out) == 0);
+    CHECK_STR(out, "bp-19691231T23.ndjson");
+    char small[8]; /* a name that does not fit is refused, also when the hour is the kept one */
+    CHECK(bp_hour_file_name(-1, small, sizeof small) == -1);
     /* dead letters: same payload and position, same name; different, different */
     char a[64], b[64], c[64], d[64], e[64];
     bp_invalid_file_name("{bad", 4, 1, -1, a, sizeof a);
