@@ -1,5 +1,7 @@
 #include "changelog.h"
 
+#include "common/le_bytes.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,15 +14,11 @@ typedef struct wbuf {
 
 static void put_u8(wbuf *w, uint8_t v) { w->p[w->n++] = v; }
 
-/* The low `bytes` bytes of `v`, least significant first. Spelt out, so that a call with a
- * constant `bytes` is one store where the machine is little-endian. */
+/* The low `bytes` bytes of `v`, least significant first (one store for a constant `bytes` on
+ * a little-endian machine: bp_le_put_n). */
 static inline void put_le(wbuf *w, uint64_t v, int bytes)
 {
-    const uint8_t le[8] = {(uint8_t)v,         (uint8_t)(v >> 8),  (uint8_t)(v >> 16),
-                           (uint8_t)(v >> 24), (uint8_t)(v >> 32), (uint8_t)(v >> 40),
-                           (uint8_t)(v >> 48), (uint8_t)(v >> 56)};
-    memcpy(w->p + w->n, le, (size_t)bytes);
-    w->n += (size_t)bytes;
+    w->n = (size_t)(bp_le_put_n(w->p + w->n, v, (size_t)bytes) - w->p);
 }
 
 static void put_bytes(wbuf *w, const void *src, size_t len)
