@@ -3,22 +3,33 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 
-/* Whether fewer than `below` messages (or other events) wait in the consumer queue, and some
- * unless `empty_too`. */
-static bool queued(rd_kafka_t *rk, size_t below, bool empty_too)
+void bp_fetch_wake_init(bp_fetch_wake *w, const rd_kafka_conf_t *conf)
+{
+    w->next = 0;
+    w->backlog = false;
+    w->queue_bytes = 0;
+    char kbytes[32];
+    size_t len = sizeof kbytes;
+    if (rd_kafka_conf_get(conf, "queued.max.messages.kbytes", kbytes, &len) == RD_KAFKA_CONF_OK)
+        w->queue_bytes = (size_t)strtoull(kbytes, NULL, 10) * 1024;
+}
+
+/* Whether fewer than `below` messages (or other events) wait in the consumer queue. */
+static bool queued_below(rd_kafka_t *rk, size_t below)
 {
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
     if (!q)
         return false;
     size_t n = rd_kafka_queue_length(q);
     rd_kafka_queue_destroy(q);
-    return (n > 0 || empty_too) && n < below;
+    return n < below;
 }
 
 int bp_fetch_wake_poke(bp_fetch_wake *w, rd_kafka_t *rk, size_t below, int timeout_ms)
 {
-    if (rd_kafka_version() >= BP_FETCH_WAKES_ITSELF || !queued(rk, below, w->backlog))
+    if (rd_kafka_version() >= BP_FETCH_WAKES_ITSELF || !w->backlog || !queued_below(rk, below))
         return 0;
     rd_kafka_topic_partition_list_t *parts = NULL;
     int sent = 0;
@@ -35,7 +46,7 @@ int bp_fetch_wake_poke(bp_fetch_wake *w, rd_kafka_t *rk, size_t below, int timeo
     return sent;
 }
 
-void bp_fetch_wake_note_batch(bp_fetch_wake *w, size_t taken, size_t asked)
+void bp_fetch_wake_note_batch(bp_fetch_wake *w, size_t taken, size_t asked, size_t bytes)
 {
-    w->backlog = asked > 0 && taken >= asked;
+    w->backlog = (asked > 0 && taken >= asked) || (w->queue_bytes && bytes >= w->queue_bytes / 2);
 }

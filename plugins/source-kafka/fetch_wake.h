@@ -14,28 +14,34 @@
 #define BP_FETCH_QUEUE_BACKOFF_MS "10"
 
 typedef struct bp_fetch_wake {
-    int next;     /* the assigned partition whose leader is woken next (round robin) */
-    bool backlog; /* the last batch took all it asked for: more is waiting at the broker */
+    int next;           /* the assigned partition whose leader is woken next (round robin) */
+    bool backlog;       /* the last batch says the queue may have been full: fetching stopped */
+    size_t queue_bytes; /* queued.max.messages.kbytes in bytes: where fetching stops */
 } bp_fetch_wake;
+
+/* Sets up the waker of a consumer built from `conf` (its queued.max.messages.kbytes). */
+void bp_fetch_wake_init(bp_fetch_wake *w, const rd_kafka_conf_t *conf);
 
 /* Called as a batch starts. librdkafka before 2.2.0 stops fetching a partition while the
  * consumer queue is over queued.max.messages.kbytes (or queued.min.messages) and decides again
  * only when its broker thread wakes: on a response, on a request handed to it, or after 1 s
  * (librdkafka issue 2879; 2.2.0 made that wait fetch.queue.backoff.ms). A consumer faster than
- * the queue's size per second then waits most of each second. While the queue holds fewer
- * messages than `below` (a batch's worth: a queue with more is being fetched, and a query per
- * batch then slowed a 64 MiB queue to a seventh), this hands the broker leading one assigned
- * partition (the next, round robin) a watermark query, whose arrival wakes that broker's
- * thread, which finds the queue drained and fetches. An empty queue is woken only in a backlog
- * (the batch before took all it asked for): there it means the consumer drained the queue
- * before the fetcher woke, which left the ward waiting up to a second in the middle of a
- * backlog (bench/rsyslog_side_by_side.sh saw it in 1 run of 6); a quiet ward's empty queue has
- * its fetch waiting at the broker already. It costs one round trip to that broker (at most
- * `timeout_ms`) per batch of a backlog and nothing while a quiet ward waits, or with
- * librdkafka 2.2.0 or later (above). Returns whether a query was sent. */
+ * the queue's size per second then waits most of each second. So in a backlog (the batch before
+ * took all it asked for, or at least half the queue's limit in bytes: the queue may have been
+ * full and fetching stopped), while the queue holds fewer messages than `below` (a batch's
+ * worth: a queue with more is being read, and a query per batch then slowed a 64 MiB queue to a
+ * seventh), including none, this hands the broker leading one assigned partition (the next,
+ * round robin) a watermark query, whose arrival wakes that broker's thread, which finds the
+ * queue drained and fetches. A quiet ward's batches take what has come, never fill and never
+ * come near the limit: its fetcher never stopped, and it is not woken. Waking it anyway, one
+ * query a batch, put each query between the broker's fetch answers and tripled a 5 000/s
+ * ward's p99 latency (docs/kafka.md, "The fetcher woken only in a backlog"). It costs one round
+ * trip to that broker (at most `timeout_ms`) per batch of a backlog, nothing otherwise, and
+ * nothing with librdkafka 2.2.0 or later (above). Returns whether a query was sent. */
 int bp_fetch_wake_poke(bp_fetch_wake *w, rd_kafka_t *rk, size_t below, int timeout_ms);
 
-/* Tells the waker whether the batch just polled took all `asked` it could (a backlog). */
-void bp_fetch_wake_note_batch(bp_fetch_wake *w, size_t taken, size_t asked);
+/* Tells the waker what the batch just polled took: `taken` messages of the `asked` it could,
+ * `bytes` of payload. */
+void bp_fetch_wake_note_batch(bp_fetch_wake *w, size_t taken, size_t asked, size_t bytes);
 
 #endif

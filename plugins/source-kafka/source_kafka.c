@@ -583,6 +583,7 @@ static int build_conf(source *s, rd_kafka_conf_t *conf)
                        rd_kafka_conf_get(conf, "partition.assignment.strategy", strategy, &len) ==
                            RD_KAFKA_CONF_OK &&
                        strstr(strategy, "cooperative-sticky") != NULL;
+    bp_fetch_wake_init(&s->wake, conf);
     rd_kafka_conf_set_opaque(conf, s);
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_log_cb(conf, on_log);
@@ -862,6 +863,7 @@ static int poll_batch(source *s, bp_batch *batch, int timeout_ms)
     if (had == 0)
         timeout_ms = ms_until_due(s, timeout_ms);
     int rc = BP_OK;
+    uint64_t bytes_before = s->polled_bytes;
     if (had == 0)
         bp_fetch_wake_poke(&s->wake, s->rk, cap, FETCH_WAKE_TIMEOUT_MS);
     while (s->h->batch_count(batch) < cap) {
@@ -886,7 +888,8 @@ static int poll_batch(source *s, bp_batch *batch, int timeout_ms)
         if (rc != BP_OK || s->revoked_in_poll)
             break;
     }
-    bp_fetch_wake_note_batch(&s->wake, s->h->batch_count(batch) - had, cap - had);
+    bp_fetch_wake_note_batch(&s->wake, s->h->batch_count(batch) - had, cap - had,
+                             (size_t)(s->polled_bytes - bytes_before));
     return rc;
 }
 
