@@ -13,9 +13,13 @@ static void *run(void *arg)
             pthread_cond_wait(&g->cv, &g->mu);
         if (g->stop)
             break;
+        bp_after_sync after = g->after;
+        void *after_arg = g->after_arg;
         pthread_mutex_unlock(&g->mu);
         int rc = syncfs(g->dir_fd);
         int err = errno;
+        if (rc == 0 && after)
+            after(after_arg);
         pthread_mutex_lock(&g->mu);
         g->rc = rc;
         g->err = err;
@@ -30,6 +34,8 @@ static void *run(void *arg)
 void bp_group_sync_start(bp_group_sync *g, int dir_fd)
 {
     g->dir_fd = dir_fd;
+    g->after = NULL;
+    g->after_arg = NULL;
     g->started = g->requested = g->done = g->stop = false;
     if (pthread_mutex_init(&g->mu, NULL) != 0)
         return;
@@ -44,11 +50,16 @@ void bp_group_sync_start(bp_group_sync *g, int dir_fd)
     }
 }
 
-void bp_group_sync_begin(bp_group_sync *g)
+void bp_group_sync_begin(bp_group_sync *g, bp_after_sync after, void *arg)
 {
-    if (!g->started)
+    if (!g->started) {
+        g->after = after; /* run by bp_group_sync_wait() on the caller's thread */
+        g->after_arg = arg;
         return;
+    }
     pthread_mutex_lock(&g->mu);
+    g->after = after;
+    g->after_arg = arg;
     g->requested = true;
     g->done = false;
     pthread_cond_broadcast(&g->cv);
@@ -57,8 +68,15 @@ void bp_group_sync_begin(bp_group_sync *g)
 
 int bp_group_sync_wait(bp_group_sync *g)
 {
-    if (!g->started)
-        return syncfs(g->dir_fd);
+    if (!g->started) {
+        int rc = syncfs(g->dir_fd);
+        int err = errno;
+        if (rc == 0 && g->after)
+            g->after(g->after_arg);
+        g->after = NULL;
+        errno = err;
+        return rc;
+    }
     pthread_mutex_lock(&g->mu);
     while (!g->done)
         pthread_cond_wait(&g->cv, &g->mu);

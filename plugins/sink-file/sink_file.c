@@ -83,9 +83,17 @@ typedef struct sink {
     bp_group_sync syncer;
     bool syncing;  /* syncer started (at the first write) */
     bp_temps made; /* per-record: how this folder's files are made */
-    /* per-record: the versions among the group's files, and which files get their name */
+    /* per-record: the versions among the group's files, and which files of each group get their
+     * name: named on the syncer's thread after the group's syncfs(), each result (0 or an errno)
+     * in `linked` */
     bp_revisions revs;
-    bool *named;
+    bool *named[2];
+    int *linked[2];
+    struct naming {
+        struct sink *s;
+        int b;
+        size_t k;
+    } job;
     /* per-record: the names the folder may hold (its listing at the first write, and every name
      * given since): a name it does not hold is not looked up before its file is made */
     bp_name_filter names;
@@ -163,9 +171,13 @@ static int sink_open(const bp_host *host, bp_ctx *ctx, void **state)
             s->group[b] = calloc(s->group_max, sizeof *s->group[b]);
             s->temps[b] = calloc(s->group_max, sizeof *s->temps[b]);
         }
-        s->named = calloc(s->group_max, sizeof *s->named);
+        for (int b = 0; b < 2; b++) {
+            s->named[b] = calloc(s->group_max, sizeof *s->named[b]);
+            s->linked[b] = calloc(s->group_max, sizeof *s->linked[b]);
+        }
         bp_temps_init(&s->made, s->dir_fd);
-        if (!s->group[0] || !s->group[1] || !s->temps[0] || !s->temps[1] || !s->named ||
+        if (!s->group[0] || !s->group[1] || !s->temps[0] || !s->temps[1] || !s->named[0] ||
+            !s->named[1] || !s->linked[0] || !s->linked[1] ||
             bp_revisions_init(&s->revs, s->dir_fd, s->group_max) != 0 ||
             bp_name_filter_init(&s->names) != 0) {
             host->log(ctx, BP_LOG_ERROR, "out of memory");
@@ -178,8 +190,9 @@ fail:
     for (int b = 0; b < 2; b++) {
         free(s->group[b]);
         free(s->temps[b]);
+        free(s->named[b]);
+        free(s->linked[b]);
     }
-    free(s->named);
     bp_revisions_free(&s->revs);
     bp_name_filter_free(&s->names);
     if (s->dir_fd >= 0)
@@ -199,8 +212,9 @@ static void sink_close(void *state)
     for (int b = 0; b < 2; b++) {
         free(s->group[b]);
         free(s->temps[b]);
+        free(s->named[b]);
+        free(s->linked[b]);
     }
-    free(s->named);
     bp_revisions_free(&s->revs);
     bp_name_filter_free(&s->names);
     free(s);
@@ -467,15 +481,16 @@ static size_t write_group(sink *s, bp_batch *batch, int b, size_t *next, size_t 
     return k;
 }
 
-/* The versions among the group's files (file_revision.h): each is kept (named[j] true) or,
+/* The versions among the group's files (file_revision.h): each is kept (named[b][j] true) or,
  * older than or the same as what its name holds, discarded and delivered, as it changes
- * nothing. Every file a version replaces got its trail name first; those names are made durable
- * before any rename, so the replaced file is under some name at every moment. A file that
- * cannot be decided is discarded and *err set (it and the rest are retried, or refused). */
-static bool *decide_versions(sink *s, bp_batch *batch, int b, size_t k, int *err)
+ * nothing. Decided once the group before is named (its names are what a version is compared
+ * with) and before this group's syncfs(): every file a version replaces got its trail name here,
+ * and that syncfs() makes the trails durable with the group's data, before any rename. A file
+ * that cannot be decided is discarded and *err set (it and the rest are retried, or refused). */
+static void decide_versions(sink *s, bp_batch *batch, int b, size_t k, int *err)
 {
     const bp_host *h = s->host;
-    bool *named = s->named;
+    bool *named = s->named[b];
     bp_revisions_begin(&s->revs);
     for (size_t j = 0; j < k; j++) {
         pending *p = &s->group[b][j];
@@ -506,52 +521,72 @@ static bool *decide_versions(sink *s, bp_batch *batch, int b, size_t k, int *err
             h->count(s->ctx, "versions_unchanged", 1);
         }
     }
-    if (s->revs.trails && bp_temps_sync(&s->made) != 0) {
-        /* The trails are not known durable: nothing is renamed, the group is retried. */
-        *err = *err ? *err : errno;
-        for (size_t j = 0; j < k; j++)
-            if (named[j]) {
-                bp_temp_discard(&s->made, &s->temps[b][j], s->group[b][j].name);
-                named[j] = false;
-            }
-    }
-    return named;
 }
 
-/* Names each of the k files of group `b` (marked RENAMED) once the syncfs() begun after they
- * were written has returned `synced` (0, or -1 with errno set). Returns the errno of the first
- * failure that may pass, or 0. */
-static int commit_group(sink *s, bp_batch *batch, int b, size_t k, int synced)
+/* The syncer's job after group `job->b`'s syncfs() succeeded: each of its kept files gets its
+ * name, the result in linked[b][j]. It runs beside the writing of the next group and touches
+ * only this group's files, the folder and the host-free parts of bp_temps. */
+static void name_group(void *arg)
 {
-    if (synced != 0) {
-        /* Not known durable: written anew on the retry, in new files. */
+    struct naming *job = arg;
+    sink *s = job->s;
+    for (size_t j = 0; j < job->k; j++) {
+        if (!s->named[job->b][j])
+            continue;
+        pending *p = &s->group[job->b][j];
+        s->linked[job->b][j] =
+            bp_temp_commit(&s->made, &s->temps[job->b][j], p->name) == 0 ? 0 : errno;
+    }
+}
+
+/* Hands the k files of group `b`, decided, to the syncer: its syncfs(), then their names. */
+static void begin_group(sink *s, int b, size_t k)
+{
+    for (size_t j = 0; j < k; j++)
+        if (s->named[b][j]) /* before: a failed link may still have made the name */
+            bp_name_filter_add(&s->names, s->group[b][j].name);
+    s->job.s = s;
+    s->job.b = b;
+    s->job.k = k;
+    bp_group_sync_begin(&s->syncer, name_group, &s->job);
+}
+
+/* Waits for group `b` of k files at the syncer and marks what it named RENAMED. Returns the
+ * errno of the first failure that may pass, or 0. */
+static int finish_group(sink *s, bp_batch *batch, int b, size_t k)
+{
+    if (bp_group_sync_wait(&s->syncer) != 0) {
+        /* Not known durable: written anew on the retry, in new files; a version decided to
+         * change nothing is decided again then. */
         int err = errno;
-        for (size_t j = 0; j < k; j++)
-            bp_temp_discard(&s->made, &s->temps[b][j], s->group[b][j].name);
+        for (size_t j = 0; j < k; j++) {
+            pending *p = &s->group[b][j];
+            if (s->named[b][j])
+                bp_temp_discard(&s->made, &s->temps[b][j], p->name);
+            else if (s->marks[p->record] == RENAMED)
+                s->marks[p->record] = 0;
+        }
         return err;
     }
     int err = 0;
-    bool *named = decide_versions(s, batch, b, k, &err);
     for (size_t j = 0; j < k; j++) {
         pending *p = &s->group[b][j];
-        if (!named[j])
-            continue;
-        bp_name_filter_add(&s->names, p->name); /* before: a failed link may still have made it */
-        if (bp_temp_commit(&s->made, &s->temps[b][j], p->name) == 0) {
+        int e = s->named[b][j] ? s->linked[b][j] : -1;
+        if (e == 0)
             s->marks[p->record] = RENAMED;
-        } else if (permanent_errno(errno)) {
-            refuse_for(s, batch, p->record, errno);
-        } else {
-            err = err ? err : errno;
-        }
+        else if (e > 0 && permanent_errno(e))
+            refuse_for(s, batch, p->record, e);
+        else if (e > 0)
+            err = err ? err : e;
     }
     return err;
 }
 
 /* One file per reading, durable a batch at a time: every file written without its name, all of
  * them synced together, named, synced once more, and only then is any reading reported
- * delivered. The groups overlap: while one group's syncfs() runs on the syncer's thread the
- * next group is written, and a group is named only once its own syncfs() has returned. A
+ * delivered. The groups overlap: while one group's syncfs() and then the naming of its files run
+ * on the syncer's thread, the next group is written on this one (the kernel's work per file,
+ * split across two threads), and a group is named only once its own syncfs() has returned. A
  * reading whose file will never be taken is refused; after a failure that may pass, what was
  * renamed before it is delivered and the rest retried. */
 static int write_per_record(sink *s, bp_batch *batch)
@@ -577,26 +612,26 @@ static int write_per_record(sink *s, bp_batch *batch)
     }
     s->kept = false;
     int b = 0;         /* the group being written */
-    size_t behind = 0; /* files of the other group, whose syncfs() runs meanwhile */
+    size_t behind = 0; /* files of the other group, synced and named on the syncer meanwhile */
     while (next < n && !err) {
         size_t k = write_group(s, batch, b, &next, n, &err);
         if (behind) {
-            int synced = bp_group_sync_wait(&s->syncer);
-            int e = commit_group(s, batch, !b, behind, synced);
+            int e = finish_group(s, batch, !b, behind);
             err = err ? err : e;
             behind = 0;
         }
         if (k) {
-            /* This group's data, and the names just given, are made durable meanwhile. */
-            bp_group_sync_begin(&s->syncer);
+            int e = 0;
+            decide_versions(s, batch, b, k, &e);
+            err = err ? err : e;
+            begin_group(s, b, k);
             behind = k;
             b = !b;
         }
         written = written || k > 0;
     }
     if (behind) {
-        int synced = bp_group_sync_wait(&s->syncer);
-        int e = commit_group(s, batch, !b, behind, synced);
+        int e = finish_group(s, batch, !b, behind);
         err = err ? err : e;
     }
     written = written || s->kept;

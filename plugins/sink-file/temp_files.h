@@ -11,6 +11,7 @@
 
 #include "name_filter.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -23,8 +24,10 @@ typedef struct bp_temp {
 /* How the files of one folder are made. */
 typedef struct bp_temps {
     int dir_fd;
-    bool unnamed; /* O_TMPFILE tried first (cleared when the folder's filesystem refuses it) */
-    bool chmod;   /* the umask takes bits of 0640 away: each file is chmod'ed back */
+    /* O_TMPFILE tried first (cleared when the folder's filesystem refuses it, or when a file
+     * cannot be named: read by the writing thread while the naming thread may clear it) */
+    atomic_bool unnamed;
+    bool chmod; /* the umask takes bits of 0640 away: each file is chmod'ed back */
 } bp_temps;
 
 /* Prepares for `dir_fd`: reads the process's umask (from /proc/self/status; a fchmod per file
