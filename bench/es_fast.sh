@@ -22,8 +22,9 @@
 # new inode skips, one by one, the inodes its folder's block groups freed in the last 60 s (360 s
 # while their inode-table block is not yet written back): the clean-up of a previous per-record
 # run (tens of thousands of files), or of other work's temporary folders beside it, then costs
-# several times the archive itself (docs/plugins/sink-file.md, "Durability"). The script says
-# so when its own previous per-record clean-up is less than 360 s old. KEEP_ARCHIVE=1 leaves the
+# several times the archive itself (docs/plugins/sink-file.md, "Durability"). So a per-record
+# run removes its archive and syncs the filesystem at once, and waits, saying so, until 60 s have
+# passed since a benchmark's previous removal (bench/freed_inodes.sh). KEEP_ARCHIVE=1 leaves the
 # work folder (the archive and the logs) in place and prints it, for back-to-back runs that must
 # not free inodes in front of each other: remove the folders once the runs are over.
 set -euo pipefail
@@ -38,13 +39,9 @@ done
 route=${ES_ROUTE:-anomaly}
 layout=${NORMAL_LAYOUT:-ndjson}
 compress=${COMPRESS:-false}
-freed_stamp=${TMPDIR:-/tmp}/bppipe-es_fast.freed
-if [ "$layout" = per-record ] && [ -f "$freed_stamp" ]; then
-    age=$(( $(date +%s) - $(stat -c %Y "$freed_stamp") ))
-    [ "$age" -ge 360 ] || echo "es_fast: note: a previous per-record run's clean-up freed its" \
-        "archive's inodes ${age} s ago; until 360 s have passed, ext4 without a journal makes" \
-        "every new file skip them and the first pass measures that" >&2
-fi
+# shellcheck source=bench/freed_inodes.sh
+. "$root/bench/freed_inodes.sh"
+[ "$layout" != per-record ] || freed_inodes_wait es_fast
 t=$(mktemp -d)
 es=
 cleanup() {
@@ -55,8 +52,11 @@ cleanup() {
         echo "es_fast: kept $t (KEEP_ARCHIVE); remove it when done" >&2
         return
     fi
-    rm -rf "$t"
-    [ "$layout" != per-record ] || touch "$freed_stamp"
+    if [ "$layout" = per-record ]; then
+        freed_inodes_remove "$t"
+    else
+        rm -rf "$t"
+    fi
 }
 trap cleanup EXIT
 

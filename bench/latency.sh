@@ -58,6 +58,9 @@ total=$(python3 -c "print(round($rate * ($warmup + $seconds)))")
 partitions=${PARTITIONS:-12}
 linger=${PRODUCER_LINGER_MS:-20}
 fetch_wait=${FETCH_WAIT_MS-10}
+# shellcheck source=bench/freed_inodes.sh
+. "$root/bench/freed_inodes.sh"
+[ "$layout" != per-record ] || freed_inodes_wait latency
 t=$(mktemp -d)
 broker= es= ward= baseline=
 stop() { # stop PID: SIGTERM, then wait for it
@@ -71,7 +74,11 @@ cleanup() {
     if [ -n "${KEEP:-}" ]; then
         mkdir -p "$KEEP" && find "$t" -maxdepth 1 -type f -exec cp {} "$KEEP/" \;
     fi
-    rm -rf "$t"
+    if [ "$layout" = per-record ]; then
+        freed_inodes_remove "$t" # the archive's files: the next run waits for them (above)
+    else
+        rm -rf "$t"
+    fi
 }
 trap cleanup EXIT
 
