@@ -23,8 +23,8 @@
 # while their inode-table block is not yet written back): the clean-up of a previous per-record
 # run (tens of thousands of files), or of other work's temporary folders beside it, then costs
 # several times the archive itself (docs/plugins/sink-file.md, "Durability"). So a per-record
-# run removes its archive and syncs the filesystem at once, and waits, saying so, until 60 s have
-# passed since a benchmark's previous removal (bench/freed_inodes.sh). KEEP_ARCHIVE=1 leaves the
+# run waits, saying so, until six minutes have passed since a benchmark last removed a per-record
+# archive (bench/freed_inodes.sh). KEEP_ARCHIVE=1 leaves the
 # work folder (the archive and the logs) in place and prints it, for back-to-back runs that must
 # not free inodes in front of each other: remove the folders once the runs are over.
 set -euo pipefail

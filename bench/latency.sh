@@ -28,7 +28,9 @@
 # ES_ROUTE=all sends every reading to the stand-in, so every reading is measured, not only the
 # anomalies. WARD_OPTS adds -o overrides to the ward, e.g. WARD_OPTS="-o pipeline.linger_ms=50".
 # NORMAL_LAYOUT=ndjson writes the archive as one NDJSON file instead of ward.ini's one fsync'd
-# file per normal reading. PARTITIONS (default 12) sizes the topic. BASELINE=1 also runs kcat
+# file per normal reading; with those files, a run first waits until six minutes have passed since
+# a benchmark last removed such an archive (bench/freed_inodes.sh: ext4 without a journal makes
+# new files skip recently freed inodes, and the ward then falls seconds behind). PARTITIONS (default 12) sizes the topic. BASELINE=1 also runs kcat
 # on the topic during the run and reports its own latency from Kafka timestamp to output: the
 # floor the broker and a bare consumer set (BASELINE_KCAT adds kcat options, e.g.
 # "-X fetch.wait.max.ms=10"). STAGES=1 runs the ward at log_level = debug and prints where the
