@@ -197,9 +197,14 @@ print(f"         {docs} documents in Elasticsearch, {normal} normal, {dead} dead
 PY
 }
 
+# Each side starts with nothing of the other's output left to write back: without it, the page
+# cache's writeback of one side's 100 MB of files ran beside the next side's steady window.
+settle() { sync; }
+
 # run_rsyslog RUN: one rsyslog run, consumer group rsyslog-bench-RUN, in folders of its own.
 run_rsyslog() {
     local d=$t/rsyslog$1
+    settle
     start_es
     mkdir -p "$d/work" "$d/out"
     sed -e "s|@WORK@|$d/work|g; s|@OUT@|$d/out|g; s|@GROUP@|rsyslog-bench-$1|g" \
@@ -217,6 +222,7 @@ run_rsyslog() {
 # run_bppipe RUN: one run of the ward, consumer group bppipe-bench-RUN, in a folder of its own.
 run_bppipe() {
     local d=$t/bppipe$1
+    settle
     start_es
     # shellcheck disable=SC2086 # WARD_OPTS is a list of words on purpose
     env KAFKA_BROKERS="$brokers" ES_URL="$es_url" WARD_DIR="$d" KAFKA_GROUP="bppipe-bench-$1" \
