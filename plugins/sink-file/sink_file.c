@@ -89,11 +89,8 @@ typedef struct sink {
     bp_revisions revs;
     bool *named[2];
     int *linked[2];
-    struct naming {
-        struct sink *s;
-        int b;
-        size_t k;
-    } job;
+    int naming_b;    /* the group the syncer names after its syncfs() */
+    size_t naming_k; /* and how many files it holds */
     /* per-record: the names the folder may hold (its listing at the first write, and every name
      * given since): a name it does not hold is not looked up before its file is made */
     bp_name_filter names;
@@ -523,20 +520,17 @@ static void decide_versions(sink *s, bp_batch *batch, int b, size_t k, int *err)
     }
 }
 
-/* The syncer's job after group `job->b`'s syncfs() succeeded: each of its kept files gets its
+/* The syncer's job after group `naming_b`'s syncfs() succeeded: each of its kept files gets its
  * name, the result in linked[b][j]. It runs beside the writing of the next group and touches
  * only this group's files, the folder and the host-free parts of bp_temps. */
 static void name_group(void *arg)
 {
-    struct naming *job = arg;
-    sink *s = job->s;
-    for (size_t j = 0; j < job->k; j++) {
-        if (!s->named[job->b][j])
-            continue;
-        pending *p = &s->group[job->b][j];
-        s->linked[job->b][j] =
-            bp_temp_commit(&s->made, &s->temps[job->b][j], p->name) == 0 ? 0 : errno;
-    }
+    sink *s = arg;
+    int b = s->naming_b;
+    for (size_t j = 0; j < s->naming_k; j++)
+        if (s->named[b][j])
+            s->linked[b][j] =
+                bp_temp_commit(&s->made, &s->temps[b][j], s->group[b][j].name) == 0 ? 0 : errno;
 }
 
 /* Hands the k files of group `b`, decided, to the syncer: its syncfs(), then their names. */
@@ -545,10 +539,9 @@ static void begin_group(sink *s, int b, size_t k)
     for (size_t j = 0; j < k; j++)
         if (s->named[b][j]) /* before: a failed link may still have made the name */
             bp_name_filter_add(&s->names, s->group[b][j].name);
-    s->job.s = s;
-    s->job.b = b;
-    s->job.k = k;
-    bp_group_sync_begin(&s->syncer, name_group, &s->job);
+    s->naming_b = b;
+    s->naming_k = k;
+    bp_group_sync_begin(&s->syncer, name_group, s);
 }
 
 /* Waits for group `b` of k files at the syncer and marks what it named RENAMED. Returns the
@@ -570,13 +563,15 @@ static int finish_group(sink *s, bp_batch *batch, int b, size_t k)
     }
     int err = 0;
     for (size_t j = 0; j < k; j++) {
-        pending *p = &s->group[b][j];
-        int e = s->named[b][j] ? s->linked[b][j] : -1;
+        if (!s->named[b][j])
+            continue; /* discarded when its version was decided */
+        size_t record = s->group[b][j].record;
+        int e = s->linked[b][j];
         if (e == 0)
-            s->marks[p->record] = RENAMED;
-        else if (e > 0 && permanent_errno(e))
-            refuse_for(s, batch, p->record, e);
-        else if (e > 0)
+            s->marks[record] = RENAMED;
+        else if (permanent_errno(e))
+            refuse_for(s, batch, record, e);
+        else
             err = err ? err : e;
     }
     return err;
