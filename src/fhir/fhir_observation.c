@@ -635,6 +635,7 @@ static void retraction(const obs_members *m, const char *full_url, const cJSON *
     res->has_sys = res->has_dia = false;
     set_revision(m, full_url, ctx, res);
     if (!res->d.logical_id) {
+        res->d.version = BP_VERSION_NONE; /* a dead letter is a version of nothing */
         set_reason(res, "entered-in-error Observation without an id or fullUrl: nothing to "
                         "retract");
         return;

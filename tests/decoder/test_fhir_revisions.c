@@ -286,6 +286,12 @@ static void retractions(void)
     CHECK_STR(it->v[0].logical, "");
     CHECK(it->v[0].revision == BP_REVISION_NONE);
     CHECK(isnan(it->v[0].sys));
+    /* ... and a meta.versionId does not make that dead letter a version of anything (the
+     * fuzzer's find: a dead letter claimed version 3) */
+    it = decode(PANEL_OBS("\"status\":\"entered-in-error\",\"meta\":{\"versionId\":\"3\"}", ""));
+    CHECK(it->n == 1 && !it->v[0].valid && it->n_skipped == 0);
+    CHECK(it->v[0].version == BP_VERSION_NONE && it->v[0].revision == BP_REVISION_NONE);
+    CHECK_STR(it->v[0].logical, "");
     /* an entered-in-error heart rate is not ours, as before */
     it = decode(HR_OBS("\"id\":\"h1\",\"status\":\"entered-in-error\""));
     CHECK(it->n == 0 && it->n_skipped == 1);
