@@ -12,6 +12,7 @@
 #include "kafka/kafka_conf.h"
 #include "kafka/kafka_talk.h"
 #include "fetch_wake.h"
+#include "pauses.h"
 #include "input_send.h"
 #include "kstate.h"
 #include "positions.h"
@@ -76,6 +77,7 @@ typedef struct source {
     bool synced;             /* the group has sent an assignment (perhaps empty) */
     bool destroy_guard;      /* cooperative-sticky with a librdkafka that aborts: see src_close */
     bp_fetch_wake wake;      /* librdkafka < 2.2 and a small prefetch queue: fetch_wake.h */
+    bp_kpauses pauses;       /* the partitions paused here: pauses.h */
     /* Messages and bytes added by the poll() in progress, counted when it returns: the host's
      * count() looks its counter up by name, twice a message was a sixth of the poll. Both are
      * named at the first message, so that the counters keep their place among the others. */
@@ -127,19 +129,23 @@ static bool refused_by_rebalance(rd_kafka_resp_err_t e)
            e == RD_KAFKA_RESP_ERR__STATE;
 }
 
-/* Pauses or resumes `parts` (NULL: the whole assignment). librdkafka keeps a partition's pause
- * across rebalances, so every assignment is set explicitly (see on_rebalance). Pausing also
- * drops what was fetched and not yet polled; it is fetched again on resume. */
-static void set_paused(source *s, rd_kafka_topic_partition_list_t *parts, bool pause)
+/* Pauses or resumes `parts` (NULL: the whole assignment but the partitions still waiting for
+ * their state), only those whose state changes (pauses.h says why). librdkafka keeps a
+ * partition's pause across rebalances. Pausing also drops what was fetched and not yet polled;
+ * it is fetched again on resume. */
+static void set_paused(source *s, const rd_kafka_topic_partition_list_t *parts, bool pause)
 {
     rd_kafka_topic_partition_list_t *all = NULL;
     if (!parts) {
         if (rd_kafka_assignment(s->rk, &all) != RD_KAFKA_RESP_ERR_NO_ERROR)
             return;
+        for (int i = 0; i < s->unrestored->cnt; i++)
+            rd_kafka_topic_partition_list_del(all, s->unrestored->elems[i].topic,
+                                              s->unrestored->elems[i].partition);
         parts = all;
     }
     if (parts->cnt)
-        (pause ? rd_kafka_pause_partitions : rd_kafka_resume_partitions)(s->rk, parts);
+        bp_kpauses_set(&s->pauses, s->rk, parts, pause);
     if (all)
         rd_kafka_topic_partition_list_destroy(all);
 }
@@ -160,8 +166,7 @@ static void release(source *s, const char *why)
     if (!s->held)
         return;
     s->held = false;
-    set_paused(s, NULL, false);
-    set_paused(s, s->unrestored, true); /* they stay paused until their state is back */
+    set_paused(s, NULL, false); /* those waiting for their state stay paused until it is back */
     s->h->log(s->ctx, BP_LOG_INFO, "%s; reading resumed", why);
 }
 
@@ -336,12 +341,16 @@ static void drop_unrestored(source *s, const rd_kafka_topic_partition_list_t *pa
 }
 
 /* A message of a partition still waiting for its state (librdkafka fetched it before the
- * pause took): not judged; the partition is sent back to it, to be read after the restore. */
+ * pause took, or the partition was new to librdkafka and could not be paused before its
+ * assignment: it is paused now, its fetch having started): not judged; the partition is sent
+ * back to it, to be read after the restore. The pause comes first: it remembers the position
+ * after the last message polled, and the seek then sets it back to this one. */
 static bool held_back(source *s, const rd_kafka_message_t *m)
 {
     if (!s->unrestored->cnt || m->err || !m->rkt ||
         !in_list(s->unrestored, rd_kafka_topic_name(m->rkt), m->partition))
         return false;
+    bp_kpauses_pause_one(&s->pauses, s->rk, rd_kafka_topic_name(m->rkt), m->partition);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)->offset =
         m->offset;
@@ -469,6 +478,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                   : bp_kstate_assign(&s->ks, parts, &s->committed);
         if (restored == BP_KSTATE_FAILED)
             s->state_failed = true;
+        /* Paused or resumed before the assignment queues their fetch start, never after
+         * (pauses.h). A partition new to librdkafka is left running: held_back() pauses it at
+         * its first message if its state is still missing; while a commit is held, what it
+         * brings is kept in the batch (poll_held). */
+        set_paused(s, parts, s->held || restored == BP_KSTATE_LATER);
         if (cooperative)
             error = rd_kafka_incremental_assign(rk, parts);
         else
@@ -478,8 +492,6 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             own(s, parts, cooperative);
             if (restored == BP_KSTATE_LATER)
                 keep_unrestored(s, parts);
-            /* A pause outlives a rebalance in librdkafka: say what these partitions are. */
-            set_paused(s, parts, s->held || restored == BP_KSTATE_LATER);
         }
     } else {
         bool lost = rd_kafka_assignment_lost(rk);
@@ -632,6 +644,7 @@ static int src_open(const bp_host *h, bp_ctx *ctx, void **state)
     s->commit_interval_s = (double)h->opt_int(ctx, "commit_interval_ms", 0) / 1000.0;
     s->poll_timeout_ms = (int)h->opt_int(ctx, "poll_timeout_ms", 0);
     s->unrestored = rd_kafka_topic_partition_list_new(4);
+    bp_kpauses_init(&s->pauses);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[512];
     if (parse_topics(s) != 0 || build_conf(s, conf) != 0) {
@@ -713,6 +726,7 @@ static void src_close(void *state)
         rd_kafka_topic_partition_list_destroy(s->topics);
     if (s->unrestored)
         rd_kafka_topic_partition_list_destroy(s->unrestored);
+    bp_kpauses_free(&s->pauses);
     bp_kpos_free(&s->acked);
     bp_kpos_free(&s->committed);
     bp_kpos_free(&s->owned);
