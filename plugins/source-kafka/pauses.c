@@ -48,7 +48,6 @@ int bp_kpauses_set(bp_kpauses *p, rd_kafka_t *rk, const rd_kafka_topic_partition
         else if (!pause)
             rd_kafka_topic_partition_list_del(p->paused, e->topic, e->partition);
     }
-    rd_kafka_topic_partition_list_sort(p->paused, NULL, NULL);
     rd_kafka_topic_partition_list_destroy(change);
     return unknown;
 }

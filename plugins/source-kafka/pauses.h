@@ -24,7 +24,7 @@
  *   assignment, and pausing it after could drop its start: bp_kpauses_set() leaves it running,
  *   and the caller pauses it at its first message (a message means its fetch has started). */
 typedef struct bp_kpauses {
-    rd_kafka_topic_partition_list_t *paused; /* as librdkafka has them (sorted) */
+    rd_kafka_topic_partition_list_t *paused; /* as librdkafka has them */
 } bp_kpauses;
 
 void bp_kpauses_init(bp_kpauses *p);
@@ -32,8 +32,9 @@ void bp_kpauses_free(bp_kpauses *p);
 
 bool bp_kpauses_has(const bp_kpauses *p, const char *topic, int32_t partition);
 
-/* Pauses (`pause`) or resumes those of `parts` whose state that changes. Returns how many of
- * `parts` librdkafka does not know yet, left as they were; -1 when librdkafka refused the call. */
+/* Pauses (`pause`) or resumes those of `parts` whose state changes; `rk` is not touched when
+ * none does. Returns how many of `parts` librdkafka does not know yet, left as they were; -1
+ * when librdkafka refused the call. */
 int bp_kpauses_set(bp_kpauses *p, rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts,
                    bool pause);
 
