@@ -2,7 +2,8 @@
 # `bppipe broker`: kcat (an independent Kafka client) produces and consumes through it; topics
 # and partitions as asked; the bootstrap file appears once it is up and goes away on SIGTERM;
 # the mock's ~5 MiB per partition limit is told in the help and the banner, and the messages it
-# drops are counted in a warning.
+# drops are counted in a warning; its listening sockets have Nagle's algorithm off (TCP_NODELAY,
+# read from the broker process with tests/kafka/socket_nodelay.py), also after an --outage.
 . "$(dirname "$0")/lib.sh"
 
 "$BPPIPE" broker --topic 'bad name' >/dev/null 2>"$t/e1"
@@ -54,6 +55,25 @@ for _ in $(seq 1 100); do
 done
 check "the broker warns about the drop, with the count" \
     "grep -q 'small partition 0 dropped its .*; $((7000 - kept)) dropped in all' $t/broker.err"
+
+# Nagle's algorithm off, as a real Kafka broker has it: with it on, a response written while an
+# earlier one was unacknowledged waited for the client's delayed ACK (40 ms a changelog flush).
+nodelay() { /usr/bin/python3 "$BPPIPE_SOURCE_DIR/tests/kafka/socket_nodelay.py" "$1" "${2##*:}"; }
+check "the broker's socket has TCP_NODELAY" "[ \"\$(nodelay $broker_pid $BROKERS)\" = 1 ]"
+# --outage: the broker listens anew when it comes back, with Nagle off again
+"$BPPIPE" broker --quiet --outage 1 --bootstrap-file "$t/bootstrap2" >/dev/null 2>"$t/b2.err" &
+b2=$!
+track $b2
+wait_until 60 test -s "$t/bootstrap2" || bad "the second broker started"
+kill -USR1 $b2
+wait_until 60 grep -q 'down (SIGUSR1)' "$t/b2.err"
+kill -USR2 $b2
+wait_until 60 grep -q 'up again (SIGUSR2)' "$t/b2.err"
+_nodelay() { [ "$(nodelay $b2 "$(cat "$t/bootstrap2")" 2>/dev/null)" = 1 ]; }
+wait_until 60 _nodelay
+check "after an outage the broker's new socket has TCP_NODELAY" \
+    "[ \"\$(nodelay $b2 \$(cat $t/bootstrap2))\" = 1 ]"
+kill -TERM $b2
 
 kill -TERM "$broker_pid"
 for _ in $(seq 1 50); do kill -0 "$broker_pid" 2>/dev/null || break; sleep 0.1; done

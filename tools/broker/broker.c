@@ -8,6 +8,8 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -15,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #define EXIT_USAGE 2
 #define MAX_TOPICS 64
@@ -238,6 +243,52 @@ done:
     return rc;
 }
 
+/* Whether `port` is one of the "host:port,host:port" in `bootstrap`. */
+static int bootstrap_has_port(const char *bootstrap, unsigned port)
+{
+    for (const char *p = bootstrap; p && *p;) {
+        const char *colon = strchr(p, ':');
+        if (!colon)
+            return 0;
+        if (strtoul(colon + 1, NULL, 10) == port)
+            return 1;
+        p = strchr(colon, ',');
+        p = p ? p + 1 : NULL;
+    }
+    return 0;
+}
+
+/* Sets TCP_NODELAY on the mock brokers' listening sockets, which their connections inherit.
+ * librdkafka's mock cluster leaves Nagle's algorithm on, so a response written while an
+ * earlier one is still unacknowledged waits for the client's delayed ACK (40 ms on Linux):
+ * with librdkafka 2.0.2 a producer's flush() of a few partitions took 50 ms instead of 10. A
+ * real Kafka broker disables Nagle on every connection. The mock offers no handle on its
+ * sockets, so they are found among this process's descriptors by their port. Returns how many
+ * were set. */
+static int disable_nagle(const char *bootstrap)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return 0;
+    int set = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        int fd = atoi(de->d_name), listening = 0, on = 1;
+        socklen_t len = sizeof listening;
+        struct sockaddr_in addr;
+        socklen_t alen = sizeof addr;
+        if (fd <= 2 || fd == dirfd(d) ||
+            getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening ||
+            getsockname(fd, (struct sockaddr *)&addr, &alen) != 0 || addr.sin_family != AF_INET ||
+            !bootstrap_has_port(bootstrap, ntohs(addr.sin_port)))
+            continue;
+        if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0)
+            set++;
+    }
+    closedir(d);
+    return set;
+}
+
 /* The mock cluster logs through its host handle; keep only warnings and errors. */
 static void broker_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
@@ -377,6 +428,9 @@ int main(int argc, char **argv)
         rd_kafka_mock_coordinator_set(mc, "group", a.coordinators[i].name,
                                       a.coordinators[i].leader);
     const char *bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
+    if (disable_nagle(bootstrap) < a.brokers)
+        fprintf(stderr, "bppipe broker: warning: cannot set TCP_NODELAY on every broker's "
+                "socket: some responses may wait up to 40 ms\n");
     if (a.bootstrap_file) {
         if (write_bootstrap_file(a.bootstrap_file, bootstrap) != 0) {
             fprintf(stderr, "error: cannot write the bootstrap address to %s: %s\n",
@@ -413,6 +467,9 @@ int main(int argc, char **argv)
             down = sig == SIGUSR1;
             (sig == SIGUSR1 ? rd_kafka_mock_broker_set_down
                             : rd_kafka_mock_broker_set_up)(mc, a.outage);
+            /* the mock listens anew on its own thread: its new socket is awaited (1 s) */
+            for (int i = 0; !down && i < 100 && disable_nagle(bootstrap) < a.brokers; i++)
+                nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
             fprintf(stderr, "bppipe broker: broker %d %s\n", a.outage,
                     sig == SIGUSR1 ? "down (SIGUSR1)" : "up again (SIGUSR2)");
         }
