@@ -2,8 +2,9 @@
  * host passed to commit(), which it calls once every reading of the batch is durable in all its
  * sinks or dead-lettered, so the committed position never passes an unacknowledged reading.
  * Batches acknowledged within commit_interval_ms of the last commit are committed together
- * (from a later commit() or poll(), on revoke and on close): each commit is two round trips on
- * the main thread. The pipeline's keyed state goes to a compacted changelog topic before the
+ * (from a later commit() or poll(), on revoke and on close), unless commit_max_messages of
+ * their messages wait: each commit is two round trips on the main thread, and the count keeps
+ * what a kill -9 re-reads small when a backlog is read fast. The pipeline's keyed state goes to a compacted changelog topic before the
  * offsets it goes with are committed, and is restored from it when a partition is assigned
  * (kstate.c). */
 #include "bppipe/plugin.h"
@@ -65,6 +66,9 @@ typedef struct source {
      * since the last one (bp_now_s; 0: none yet). */
     double commit_interval_s;
     double last_commit_s;
+    /* ... unless this many messages were acknowledged since (0: no such bound) */
+    size_t commit_max_messages;
+    size_t acked_messages;
     int poll_timeout_ms;     /* 0: the host's timeout */
     bp_kstate ks;            /* the keyed state's changelog */
     bp_input_sender send;    /* send_input's producer (input_send.c) */
@@ -99,6 +103,9 @@ static const bp_option options[] = {
     BP_OPTION_INT("commit_interval_ms", "500", 0, 60000, 0,
                   "shortest time between two commits (changelog write, then offset commit); "
                   "batches acknowledged meanwhile are committed together; 0 = every batch"),
+    BP_OPTION_INT("commit_max_messages", "5000", 0, 10000000, 0,
+                  "most messages acknowledged and not committed: reaching it commits at once, "
+                  "before commit_interval_ms (it bounds what a crash re-reads); 0 = no bound"),
     BP_OPTION_STRING("state_topic", NULL, 0,
                      "compacted changelog topic of the pipeline's keyed state; default GROUP-state"),
     BP_OPTION_INT("state_partitions", "0", 0, 10000, 0,
@@ -222,6 +229,7 @@ static void resolve_ambiguous(source *s)
 static int commit_acked(source *s)
 {
     if (s->acked.n == 0) {
+        s->acked_messages = 0; /* their partitions were revoked */
         release(s, "nothing left to commit");
         return BP_OK;
     }
@@ -236,6 +244,7 @@ static int commit_acked(source *s)
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR__NO_OFFSET) {
         s->h->count(s->ctx, "commits", 1);
         s->last_commit_s = bp_now_s();
+        s->acked_messages = 0;
         bp_kstate_confirmed(&s->ks);
         if (bp_kpos_merge(&s->committed, &s->acked) != 0)
             return BP_FATAL;
@@ -264,11 +273,15 @@ static int commit_acked(source *s)
 }
 
 /* Whether the acknowledged positions are to be committed now: commit_interval_ms has passed
- * since the last commit. Between two commits the batches' positions and state changes gather
- * in `acked` and the pending map, so that one changelog write and one offset commit take them
- * all. */
+ * since the last commit, or commit_max_messages were acknowledged since. Between two commits
+ * the batches' positions and state changes gather in `acked` and the pending map, so that one
+ * changelog write and one offset commit take them all. The count matters when a backlog is read:
+ * at tens of thousands of messages a second, the interval alone would leave a whole backlog
+ * acknowledged and uncommitted, to be read again after a crash. */
 static bool commit_due(const source *s)
 {
+    if (s->commit_max_messages && s->acked_messages >= s->commit_max_messages)
+        return true;
     return bp_now_s() - s->last_commit_s >= s->commit_interval_s;
 }
 
@@ -642,6 +655,7 @@ static int src_open(const bp_host *h, bp_ctx *ctx, void **state)
     s->ctx = ctx;
     s->batch_size = (size_t)h->opt_int(ctx, "batch_size", 0);
     s->commit_interval_s = (double)h->opt_int(ctx, "commit_interval_ms", 0) / 1000.0;
+    s->commit_max_messages = (size_t)h->opt_int(ctx, "commit_max_messages", 0);
     s->poll_timeout_ms = (int)h->opt_int(ctx, "poll_timeout_ms", 0);
     s->unrestored = rd_kafka_topic_partition_list_new(4);
     bp_kpauses_init(&s->pauses);
@@ -1002,6 +1016,7 @@ static int src_commit(void *state, const bp_batch *batch)
     if (rc != BP_OK)
         return rc;
     h->count(s->ctx, "batches_acknowledged", 1);
+    s->acked_messages += h->batch_count(batch);
     /* Within commit_interval_ms of the last commit the batch waits for the next one, made by a
      * later commit() or poll(), the revoke callback or close(). */
     return s->held || commit_due(s) ? commit_acked(s) : BP_OK;

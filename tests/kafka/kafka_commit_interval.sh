@@ -9,8 +9,12 @@
 #   B. commit_interval_ms = 300 and a stream that stops: with nothing more coming to commit(),
 #      the poll commits the deferred batches once the interval is over, while the ward runs;
 #      then a kill -9 and a restart read nothing again.
+#   C. commit_interval_ms = 60000 and commit_max_messages = 100: a count of acknowledged messages
+#      commits before the interval, so while the ward reads 600 readings the committed offsets
+#      stay within 100 of what it acknowledged, and a kill -9 re-reads fewer than 100.
 # Each batch's commit making its own round trips (the old behaviour) fails A's "stay behind"
-# and "fewer commits"; a ward that commits only in commit() fails B's wait.
+# and "fewer commits"; a ward that commits only in commit() fails B's wait; a ward that ignores
+# the count fails C.
 . "$(dirname "$0")/lib.sh"
 start_broker --topic blood-pressure:3
 src=$BPPIPE_SOURCE_DIR/pipelines
@@ -21,11 +25,13 @@ produce() { # COUNT SEED
         -o source.ward.patients=30 2>"$t/prod.err"
     grep -q "delivered $1, rejected 0" "$t/prod.err" || bad "producer.ini delivered $1"
 }
-ward_ini() { # NAME INTERVAL_MS: writes $t/NAME.ini (archive $t/NAME.out, metrics at $t/NAME.addr)
+ward_ini() { # NAME INTERVAL_MS [MAX_MESSAGES]: writes $t/NAME.ini (archive $t/NAME.out, metrics
+    # at $t/NAME.addr)
     printf '[pipeline]\nbatch_size = 20\nstats_interval = 0\n'
     printf 'http_listen = 127.0.0.1:0\nhttp_port_file = %s\n' "$t/$1.addr"
     printf '[source.k]\nplugin = source-kafka\nbrokers = %s\ntopics = blood-pressure\n' "$BROKERS"
     printf 'group = g\ncommit_interval_ms = %s\nkafka.session.timeout.ms = 6000\n' "$2"
+    [ -z "${3:-}" ] || printf 'commit_max_messages = %s\n' "$3"
     printf '[detector.rules]\nplugin = detector-rules\n[detector.trend]\nplugin = detector-trend\n'
     printf '[sink.out]\nplugin = sink-file\nlayout = ndjson\npath = %s\n' "$t/$1.out"
 } >"$t/$1.ini"
@@ -85,4 +91,27 @@ before=$(stored)
 rerun after 3 stored "" -- "$t/b.ini"
 check "B: after a kill -9 a restart reads nothing again" \
     "[ $? = 0 ] && [ \$(j $t/after.json \"d['readings_in']\") = 3 ] && [ \$(stored) = $((before + 3)) ]"
+total=$((total + 3))
+
+# C. Committed by the count, long before the interval.
+ward_ini c 60000 100
+"$BPPIPE" run "$t/c.ini" 2>"$t/c.err" &
+ward=$!
+track $ward
+wait_until 120 grep -q 'assigned [1-9]' "$t/c.err" || bad "C: the ward got its partitions"
+produce 600 3
+wait_until_costly 120 _acknowledged c 600 || bad "C: the ward acknowledged the 600 readings"
+# commit() commits before it returns once the count is reached: what the metrics show as
+# acknowledged is committed but for fewer than 100
+now=$(committed)
+check "C: the count commits within the interval (committed $now of $((total + 600)))" \
+    "[ $now -gt $((total + 500)) ]"
+kill -KILL $ward
+wait $ward 2>/dev/null
+# the restart is stopped once the three markers are stored: a partition's re-reads come first
+markers() { cat "$t"/*.out/*.ndjson 2>/dev/null | grep -c '"count-[0-2]-'; }
+rerun count 3 markers "" -- "$t/c.ini"
+reread=$(($(j "$t/count.json" "d['readings_in']") - 3))
+check "C: after a kill -9 a restart reads fewer than 100 again ($reread)" \
+    "[ $reread -ge 0 ] && [ $reread -lt 100 ]"
 exit $fail
