@@ -18,7 +18,8 @@
 #
 #   bash bench/kafka_rereads.sh SCENARIO [N] [BUILD_DIR]     (defaults: 40000, build)
 #
-# RATE (default 2000) readings/s in all; KEEP=1 keeps the logs and prints where.
+# RATE (default 2000) readings/s in all; KEEP=1 keeps the logs and prints where; WARD_OPTS adds
+# -o overrides to every ward run (e.g. "-o source.kafka.commit_max_messages=0").
 set -uo pipefail
 scenario=${1:?usage: kafka_rereads.sh rebalance|outage|kill9 [N] [BUILD_DIR]}
 N=${2:-40000}
@@ -61,7 +62,7 @@ ward() {
     (exec "$bppipe" run "$root/pipelines/ward.ini" -o sink.normal.layout=ndjson \
         -o sink.normal.path="$t/$name.normal" -o sink.alarms.path="$t/alarms.ndjson" \
         -o sink.anomalies.buffer_path="$t/$name.spool" \
-        -o source.kafka.kafka.session.timeout.ms=6000 --summary-json "$t/$name.json" "$@" \
+        -o source.kafka.kafka.session.timeout.ms=6000 --summary-json "$t/$name.json" ${WARD_OPTS:-} "$@" \
         2>"$t/$name.err") &
     ward_pid=$!
     pids+=($ward_pid)
