@@ -59,10 +59,12 @@ pids+=($producer)
 ward() {
     local name=$1
     shift
+    # shellcheck disable=SC2086 # WARD_OPTS is a list of words on purpose
     (exec "$bppipe" run "$root/pipelines/ward.ini" -o sink.normal.layout=ndjson \
         -o sink.normal.path="$t/$name.normal" -o sink.alarms.path="$t/alarms.ndjson" \
         -o sink.anomalies.buffer_path="$t/$name.spool" \
-        -o source.kafka.kafka.session.timeout.ms=6000 --summary-json "$t/$name.json" ${WARD_OPTS:-} "$@" \
+        -o source.kafka.kafka.session.timeout.ms=6000 --summary-json "$t/$name.json" \
+        ${WARD_OPTS:-} "$@" \
         2>"$t/$name.err") &
     ward_pid=$!
     pids+=($ward_pid)

@@ -4,9 +4,9 @@
  * Batches acknowledged within commit_interval_ms of the last commit are committed together
  * (from a later commit() or poll(), on revoke and on close), unless commit_max_messages of
  * their messages wait: each commit is two round trips on the main thread, and the count keeps
- * what a kill -9 re-reads small when a backlog is read fast. The pipeline's keyed state goes to a compacted changelog topic before the
- * offsets it goes with are committed, and is restored from it when a partition is assigned
- * (kstate.c). */
+ * what a kill -9 re-reads small when a backlog is read fast. The pipeline's keyed state goes to
+ * a compacted changelog topic before the offsets it goes with are committed, and is restored
+ * from it when a partition is assigned (kstate.c). */
 #include "bppipe/plugin.h"
 
 #include "common/clock.h"
