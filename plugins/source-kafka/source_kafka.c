@@ -101,8 +101,9 @@ static const bp_option options[] = {
     BP_OPTION_INT("poll_timeout_ms", "0", 0, 60000, 0,
                   "longest wait for the first message of a batch; 0 = [pipeline] poll_timeout_ms"),
     BP_OPTION_INT("commit_interval_ms", "500", 0, 60000, 0,
-                  "shortest time between two commits (changelog write, then offset commit); "
-                  "batches acknowledged meanwhile are committed together; 0 = every batch"),
+                  "time between two commits (changelog write, then offset commit), unless "
+                  "commit_max_messages come first; batches acknowledged meanwhile are committed "
+                  "together; 0 = every batch"),
     BP_OPTION_INT("commit_max_messages", "5000", 0, 10000000, 0,
                   "most messages acknowledged and not committed: reaching it commits at once, "
                   "before commit_interval_ms (it bounds what a crash re-reads); 0 = no bound"),

@@ -9,11 +9,11 @@ import socket
 import sys
 
 SYS_PIDFD_GETFD = 438  # the same number on every Linux architecture
+LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 def borrow(pidfd, fd):
-    libc = ctypes.CDLL(None, use_errno=True)
-    got = libc.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
+    got = LIBC.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
     if got < 0:
         raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
     return got
@@ -22,6 +22,13 @@ def borrow(pidfd, fd):
 def main():
     pid, port = int(sys.argv[1]), int(sys.argv[2])
     pidfd = os.pidfd_open(pid)
+    try:
+        return find(pid, port, pidfd)
+    finally:
+        os.close(pidfd)
+
+
+def find(pid, port, pidfd):
     for name in os.listdir("/proc/%d/fd" % pid):
         try:
             if not os.readlink("/proc/%d/fd/%s" % (pid, name)).startswith("socket:"):
